@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds, runs every test
+# suite (unit, integration, slow) in a normal build, again under ASan+UBSan,
+# and the loader tests under valgrind. Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+
+werror=false
+[ "${CI:-}" = "true" ] && werror=true
+jobs=$(nproc)
+
+run_suite() { # build-dir, extra meson test args...
+  local dir=$1; shift
+  if ! meson test -C "$dir" --num-processes "$jobs" --print-errorlogs "$@"; then
+    echo "test.sh: FAILED in $dir: meson test $*" >&2
+    return 1
+  fi
+}
+
+status=0
+echo "== build (werror=$werror)"
+meson setup build/test --wipe -Dwerror=$werror >/dev/null 2>&1 || meson setup build/test -Dwerror=$werror
+meson compile -C build/test
+run_suite build/test || status=1
+
+echo "== build with -Db_sanitize=address,undefined"
+meson setup build/asan --wipe -Dwerror=$werror -Db_sanitize=address,undefined -Db_lundef=false >/dev/null 2>&1 \
+  || meson setup build/asan -Dwerror=$werror -Db_sanitize=address,undefined -Db_lundef=false
+meson compile -C build/asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build/asan --suite unit --suite integration || status=1
+
+echo "== valgrind on the loader tests"
+run_suite build/test --suite valgrind || status=1
+
+if [ $status -ne 0 ]; then
+  echo "test.sh: some tests FAILED" >&2
+fi
+exit $status

@@ -1,0 +1,425 @@
+"""Validation of Pods and Secrets the way kube-apiserver words it, plus unknown-field
+detection for fieldValidation (Strict/Warn/Ignore)."""
+import base64
+import re
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+MSG_DNS_SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                     "characters, '-' or '.', and must start and end with an alphanumeric "
+                     "character (e.g. 'example.com', regex used for validation is "
+                     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+MSG_DNS_LABEL = ("a lowercase RFC 1123 label must consist of lower case alphanumeric "
+                 "characters or '-', and must start and end with an alphanumeric character "
+                 "(e.g. 'my-name',  or '123-abc', regex used for validation is "
+                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+MSG_QUALIFIED = ("name part must consist of alphanumeric characters, '-', '_' or '.', and "
+                 "must start and end with an alphanumeric character (e.g. 'MyName',  or "
+                 "'my.name',  or '123-abc', regex used for validation is "
+                 "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+MSG_LABEL_VALUE = ("a valid label must be an empty string or consist of alphanumeric "
+                   "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                   "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+                   "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+MSG_ENV = ("a valid environment variable name must consist of alphabetic characters, "
+           "digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  "
+           "or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is "
+           "'[-._a-zA-Z][-._a-zA-Z0-9]*')")
+MSG_QUANTITY = "must match the regex " + QUANTITY.pattern
+
+
+def _fmt(v):
+    if isinstance(v, str):
+        return '"%s"' % v
+    if v is None:
+        return "null"
+    return str(v)
+
+
+class Causes:
+    def __init__(self):
+        self.items = []
+
+    def invalid(self, field, value, detail):
+        self.items.append({"reason": "FieldValueInvalid",
+                           "message": "Invalid value: %s: %s" % (_fmt(value), detail),
+                           "field": field})
+
+    def required(self, field, detail=""):
+        self.items.append({"reason": "FieldValueRequired",
+                           "message": "Required value" + (": " + detail if detail else ""),
+                           "field": field})
+
+    def duplicate(self, field, value):
+        self.items.append({"reason": "FieldValueDuplicate",
+                           "message": "Duplicate value: %s" % _fmt(value), "field": field})
+
+    def unsupported(self, field, value, allowed):
+        self.items.append({"reason": "FieldValueNotSupported",
+                           "message": "Unsupported value: %s: supported values: %s"
+                                      % (_fmt(value), ", ".join('"%s"' % a for a in allowed)),
+                           "field": field})
+
+    def typ(self, field, value, want):
+        self.items.append({"reason": "FieldValueTypeInvalid",
+                           "message": "Invalid value: %s: must be %s" % (_fmt(value), want),
+                           "field": field})
+
+
+def check_qualified_name(c, field, key):
+    if not isinstance(key, str) or key == "":
+        c.invalid(field, key, "name part must be non-empty")
+        return
+    name = key
+    if "/" in key:
+        prefix, name = key.split("/", 1)
+        if "/" in name:
+            c.invalid(field, key, "a qualified name must consist of alphanumeric characters")
+            return
+        if not prefix:
+            c.invalid(field, key, "prefix part must be non-empty")
+        elif len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix):
+            c.invalid(field, key, "prefix part " + MSG_DNS_SUBDOMAIN)
+    if name == "":
+        c.invalid(field, key, "name part must be non-empty")
+    elif len(name) > 63:
+        c.invalid(field, key, "name part must be no more than 63 characters")
+    elif not QUALIFIED_NAME.match(name):
+        c.invalid(field, key, MSG_QUALIFIED)
+
+
+def check_labels(c, field, labels):
+    if labels is None:
+        return
+    if not isinstance(labels, dict):
+        c.typ(field, labels, "of type object")
+        return
+    for k, v in labels.items():
+        check_qualified_name(c, field, k)
+        if not isinstance(v, str):
+            c.typ("%s[%s]" % (field, k), v, "of type string")
+        elif len(v) > 63:
+            c.invalid("%s[%s]" % (field, k), v, "must be no more than 63 characters")
+        elif v and not QUALIFIED_NAME.match(v):
+            c.invalid("%s[%s]" % (field, k), v, MSG_LABEL_VALUE)
+
+
+def check_annotations(c, field, ann):
+    if ann is None:
+        return
+    if not isinstance(ann, dict):
+        c.typ(field, ann, "of type object")
+        return
+    for k, v in ann.items():
+        check_qualified_name(c, field, k)
+        if not isinstance(v, str):
+            c.typ("%s[%s]" % (field, k), v, "of type string")
+
+
+def check_metadata(c, meta, name_required=True):
+    name = meta.get("name")
+    if not name and not meta.get("generateName"):
+        if name_required:
+            c.required("metadata.name", "name or generateName is required")
+    elif name:
+        if not isinstance(name, str):
+            c.typ("metadata.name", name, "of type string")
+        elif len(name) > 253:
+            c.invalid("metadata.name", name, "must be no more than 253 characters")
+        elif not DNS1123_SUBDOMAIN.match(name):
+            c.invalid("metadata.name", name, MSG_DNS_SUBDOMAIN)
+    gn = meta.get("generateName")
+    if gn and not name:
+        base = gn.rstrip("-.") or "a"
+        if not DNS1123_SUBDOMAIN.match(base) or len(gn) > 248:
+            c.invalid("metadata.generateName", gn, MSG_DNS_SUBDOMAIN)
+    check_labels(c, "metadata.labels", meta.get("labels"))
+    check_annotations(c, "metadata.annotations", meta.get("annotations"))
+
+
+def _check_resources(c, field, res):
+    if res is None:
+        return
+    if not isinstance(res, dict):
+        c.typ(field, res, "of type object")
+        return
+    for part in ("limits", "requests"):
+        vals = res.get(part)
+        if vals is None:
+            continue
+        if not isinstance(vals, dict):
+            c.typ("%s.%s" % (field, part), vals, "of type object")
+            continue
+        for rname, q in vals.items():
+            f = "%s.%s[%s]" % (field, part, rname)
+            if isinstance(q, (int, float)) and not isinstance(q, bool):
+                q = str(q)
+            if not isinstance(q, str) or not QUANTITY.match(q):
+                c.invalid(f, q, MSG_QUANTITY)
+
+
+def _check_container(c, field, ct, volume_names, seen_names):
+    if not isinstance(ct, dict):
+        c.typ(field, ct, "of type object")
+        return
+    name = ct.get("name")
+    if not name:
+        c.required(field + ".name")
+    elif not isinstance(name, str) or len(name) > 63 or not DNS1123_LABEL.match(name):
+        c.invalid(field + ".name", name, MSG_DNS_LABEL)
+    elif name in seen_names:
+        c.duplicate(field + ".name", name)
+    else:
+        seen_names.add(name)
+    img = ct.get("image")
+    if not img:
+        c.required(field + ".image")
+    elif not isinstance(img, str):
+        c.typ(field + ".image", img, "of type string")
+    elif img != img.strip():
+        c.invalid(field + ".image", img, "must not have leading or trailing whitespace")
+    ipp = ct.get("imagePullPolicy")
+    if ipp is not None and ipp not in PULL_POLICIES:
+        c.unsupported(field + ".imagePullPolicy", ipp, PULL_POLICIES)
+    for key in ("command", "args"):
+        v = ct.get(key)
+        if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+            c.typ("%s.%s" % (field, key), v, "of type array of strings")
+    env = ct.get("env")
+    if env is not None:
+        if not isinstance(env, list):
+            c.typ(field + ".env", env, "of type array")
+        else:
+            for i, e in enumerate(env):
+                ef = "%s.env[%d]" % (field, i)
+                if not isinstance(e, dict):
+                    c.typ(ef, e, "of type object")
+                    continue
+                en = e.get("name")
+                if not en:
+                    c.required(ef + ".name")
+                elif not isinstance(en, str) or not ENV_NAME.match(en):
+                    c.invalid(ef + ".name", en, MSG_ENV)
+                vf = e.get("valueFrom")
+                if vf is not None:
+                    if e.get("value"):
+                        c.invalid(ef + ".valueFrom", "",
+                                  "may not be specified when `value` is not empty")
+                    if not isinstance(vf, dict) or not vf:
+                        c.invalid(ef + ".valueFrom", "", "must specify one of: `fieldRef`, "
+                                  "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
+                    else:
+                        sk = vf.get("secretKeyRef")
+                        if sk is not None:
+                            if not isinstance(sk, dict):
+                                c.typ(ef + ".valueFrom.secretKeyRef", sk, "of type object")
+                            else:
+                                if not sk.get("key"):
+                                    c.required(ef + ".valueFrom.secretKeyRef.key")
+                                elif not SECRET_KEY.match(str(sk["key"])):
+                                    c.invalid(ef + ".valueFrom.secretKeyRef.key", sk["key"],
+                                              "a valid config key must consist of alphanumeric "
+                                              "characters, '-', '_' or '.'")
+                                if not sk.get("name"):
+                                    c.required(ef + ".valueFrom.secretKeyRef.name")
+    _check_resources(c, field + ".resources", ct.get("resources"))
+    vms = ct.get("volumeMounts")
+    if vms is not None:
+        if not isinstance(vms, list):
+            c.typ(field + ".volumeMounts", vms, "of type array")
+        else:
+            paths = set()
+            for i, vm in enumerate(vms):
+                vf = "%s.volumeMounts[%d]" % (field, i)
+                if not isinstance(vm, dict):
+                    c.typ(vf, vm, "of type object")
+                    continue
+                vn = vm.get("name")
+                if not vn:
+                    c.required(vf + ".name")
+                elif vn not in volume_names:
+                    c.invalid(vf + ".name", vn, "not found")
+                mp = vm.get("mountPath")
+                if not mp:
+                    c.required(vf + ".mountPath")
+                elif mp in paths:
+                    c.invalid(vf + ".mountPath", mp, "must be unique")
+                else:
+                    paths.add(mp)
+    ports = ct.get("ports")
+    if isinstance(ports, list):
+        for i, p in enumerate(ports):
+            if isinstance(p, dict):
+                cp = p.get("containerPort")
+                if not isinstance(cp, int) or isinstance(cp, bool) or not 0 < cp < 65536:
+                    if cp is None:
+                        c.required("%s.ports[%d].containerPort" % (field, i))
+                    else:
+                        c.invalid("%s.ports[%d].containerPort" % (field, i), cp,
+                                  "must be between 1 and 65535, inclusive")
+
+
+def validate_pod(pod):
+    c = Causes()
+    meta = pod.get("metadata") or {}
+    check_metadata(c, meta)
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        c.required("spec.containers")
+        return c.items
+    volume_names = set()
+    vols = spec.get("volumes") or []
+    if not isinstance(vols, list):
+        c.typ("spec.volumes", vols, "of type array")
+        vols = []
+    for i, v in enumerate(vols):
+        f = "spec.volumes[%d]" % i
+        if not isinstance(v, dict):
+            c.typ(f, v, "of type object")
+            continue
+        vn = v.get("name")
+        if not vn:
+            c.required(f + ".name")
+        elif not isinstance(vn, str) or len(vn) > 63 or not DNS1123_LABEL.match(vn):
+            c.invalid(f + ".name", vn, MSG_DNS_LABEL)
+        elif vn in volume_names:
+            c.duplicate(f + ".name", vn)
+        else:
+            volume_names.add(vn)
+        if len([k for k in v if k != "name"]) == 0:
+            c.required(f, "must specify a volume type")
+    seen = set()
+    inits = spec.get("initContainers") or []
+    if not isinstance(inits, list):
+        c.typ("spec.initContainers", inits, "of type array")
+        inits = []
+    for i, ct in enumerate(inits):
+        _check_container(c, "spec.initContainers[%d]" % i, ct, volume_names, seen)
+    conts = spec.get("containers")
+    if not conts:
+        c.required("spec.containers")
+    elif not isinstance(conts, list):
+        c.typ("spec.containers", conts, "of type array")
+    else:
+        for i, ct in enumerate(conts):
+            _check_container(c, "spec.containers[%d]" % i, ct, volume_names, seen)
+    rp = spec.get("restartPolicy")
+    if rp is not None and rp not in RESTART_POLICIES:
+        c.unsupported("spec.restartPolicy", rp, RESTART_POLICIES)
+    tgp = spec.get("terminationGracePeriodSeconds")
+    if tgp is not None and (not isinstance(tgp, int) or tgp < 0):
+        c.invalid("spec.terminationGracePeriodSeconds", tgp,
+                  "must be greater than or equal to 0")
+    ads = spec.get("activeDeadlineSeconds")
+    if ads is not None and (not isinstance(ads, int) or ads <= 0):
+        c.invalid("spec.activeDeadlineSeconds", ads, "must be between 1 and 2147483647, inclusive")
+    ns = spec.get("nodeSelector")
+    if ns is not None:
+        check_labels(c, "spec.nodeSelector", ns)
+    ips = spec.get("imagePullSecrets")
+    if ips is not None:
+        if not isinstance(ips, list):
+            c.typ("spec.imagePullSecrets", ips, "of type array")
+    return c.items
+
+
+def validate_secret(sec):
+    c = Causes()
+    check_metadata(c, sec.get("metadata") or {})
+    data = sec.get("data")
+    if data is not None:
+        if not isinstance(data, dict):
+            c.typ("data", data, "of type object")
+        else:
+            for k, v in data.items():
+                if not SECRET_KEY.match(k):
+                    c.invalid("data[%s]" % k, k, "a valid config key must consist of "
+                              "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                              "'KEY_NAME',  or 'key-name', regex used for validation is "
+                              "'[-._a-zA-Z0-9]+')")
+                if not isinstance(v, str):
+                    c.typ("data[%s]" % k, v, "of type string")
+                else:
+                    try:
+                        base64.b64decode(v, validate=True)
+                    except Exception:
+                        c.invalid("data[%s]" % k, v, "illegal base64 data")
+    sd = sec.get("stringData")
+    if sd is not None:
+        if not isinstance(sd, dict):
+            c.typ("stringData", sd, "of type object")
+        else:
+            for k, v in sd.items():
+                if not SECRET_KEY.match(k):
+                    c.invalid("stringData[%s]" % k, k, "a valid config key must consist of "
+                              "alphanumeric characters, '-', '_' or '.'")
+    return c.items
+
+
+# ---------------------------------------------------------------- unknown fields
+ANY = None  # schema leaf: anything accepted below this point
+
+_META = {k: ANY for k in (
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields")}
+
+_ENV = {"name": ANY, "value": ANY, "valueFrom": {
+    "fieldRef": ANY, "resourceFieldRef": ANY, "configMapKeyRef": ANY,
+    "secretKeyRef": {"name": ANY, "key": ANY, "optional": ANY}}}
+
+_CONTAINER = {
+    "name": ANY, "image": ANY, "command": ANY, "args": ANY, "workingDir": ANY, "ports": ANY,
+    "envFrom": ANY, "env": [_ENV], "resources": {"limits": ANY, "requests": ANY, "claims": ANY},
+    "resizePolicy": ANY, "restartPolicy": ANY,
+    "volumeMounts": [{k: ANY for k in ("name", "readOnly", "recursiveReadOnly", "mountPath",
+                                       "subPath", "mountPropagation", "subPathExpr")}],
+    "volumeDevices": ANY, "livenessProbe": ANY, "readinessProbe": ANY, "startupProbe": ANY,
+    "lifecycle": ANY, "terminationMessagePath": ANY, "terminationMessagePolicy": ANY,
+    "imagePullPolicy": ANY, "securityContext": ANY, "stdin": ANY, "stdinOnce": ANY, "tty": ANY}
+
+_POD_SPEC = {k: ANY for k in (
+    "volumes", "ephemeralContainers", "restartPolicy", "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds", "dnsPolicy", "nodeSelector", "serviceAccountName",
+    "serviceAccount", "automountServiceAccountToken", "nodeName", "hostNetwork", "hostPID",
+    "hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "hostname",
+    "subdomain", "affinity", "schedulerName", "tolerations", "hostAliases",
+    "priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName",
+    "enableServiceLinks", "preemptionPolicy", "overhead", "topologySpreadConstraints",
+    "setHostnameAsFQDN", "os", "hostUsers", "schedulingGates", "resourceClaims", "resources")}
+_POD_SPEC["containers"] = [_CONTAINER]
+_POD_SPEC["initContainers"] = [_CONTAINER]
+
+POD_SCHEMA = {"apiVersion": ANY, "kind": ANY, "metadata": _META, "spec": _POD_SPEC,
+              "status": ANY}
+SECRET_SCHEMA = {"apiVersion": ANY, "kind": ANY, "metadata": _META, "data": ANY,
+                 "stringData": ANY, "type": ANY, "immutable": ANY}
+DELETE_OPTIONS_SCHEMA = ANY
+
+
+def unknown_fields(obj, schema, path=""):
+    """Return dotted paths of fields not in schema, like the apiserver's strict decoder."""
+    out = []
+    if schema is ANY:
+        return out
+    if isinstance(schema, list):
+        if isinstance(obj, list):
+            for i, item in enumerate(obj):
+                out += unknown_fields(item, schema[0], "%s[%d]" % (path, i))
+        return out
+    if not isinstance(obj, dict):
+        return out
+    for k, v in obj.items():
+        p = "%s.%s" % (path, k) if path else k
+        if k not in schema:
+            out.append(p)
+        else:
+            out += unknown_fields(v, schema[k], p)
+    return out
