@@ -1,0 +1,118 @@
+/*
+ * kube_client: a small Kubernetes REST client inside the k8s plugin.
+ *
+ * Connects the way kubectl and kube-rs' Client::try_default do (KUBECONFIG
+ * list merged by kubectl's rules, else ~/.kube/config, else in-cluster), all
+ * configuration read through the host's config getter. One client is shared
+ * by every thread of a backend instance: requests reuse keep-alive
+ * connections (curl share handle), retry 429/5xx/connection failures with
+ * capped exponential backoff and jitter, and parse Status bodies into
+ * fcb_error messages. Thread-safe unless stated otherwise.
+ *
+ * Internal API of the plugin (not exported).
+ */
+#ifndef FCB_KUBE_CLIENT_H
+#define FCB_KUBE_CLIENT_H
+
+#include <fakecloud/backend_plugin.h>
+#include <json-c/json.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct kube_client kube_client;
+
+/*
+ * Discover the configuration and create a client. Does not contact the
+ * server. Errors are FCB_ERR_CONFIG with a message naming the file, context
+ * and field ("kubeconfig /root/.kube/config: context 'x' refers to missing
+ * cluster 'y'"). `host` must outlive the client.
+ */
+int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error *err);
+/* Stop background work (token refresh), free everything. NULL is a no-op. */
+void kube_client_free(kube_client *client);
+
+/* Namespace of the current context, or "default" (in-cluster: the SA's). */
+const char *kube_client_namespace(const kube_client *client);
+/* API server base URL, e.g. "https://127.0.0.1:6443". */
+const char *kube_client_server(const kube_client *client);
+
+/*
+ * Make every request in flight and every later one fail promptly with
+ * FCB_ERR_CANCELLED (used by close()). Irreversible.
+ */
+void kube_client_cancel(kube_client *client);
+
+/* Request flags. */
+enum {
+    KUBE_REQ_CREATE = 1u << 0,   /* POST create: a 409 after our own retry of
+                                    an unknown outcome sets resp->retried */
+    KUBE_REQ_NO_RETRY = 1u << 1, /* one attempt only */
+    KUBE_REQ_RAW = 1u << 2,      /* keep the body as text, do not parse JSON
+                                    (e.g. pods/log) */
+};
+
+/* Result of one request. Fields are owned by the response. */
+typedef struct kube_response {
+    long status;          /* HTTP status, 0 when no response was received */
+    json_object *body;    /* parsed JSON body (NULL for RAW or empty) */
+    char *raw;            /* body text for KUBE_REQ_RAW, from the host allocator */
+    size_t raw_len;
+    bool retried;         /* the request was sent more than once */
+    char reason[64];      /* Status.reason for non-2xx ("AlreadyExists") */
+} kube_response;
+
+/* Release what a response holds (json_object_put + svc_free); keeps it reusable. */
+void kube_response_clear(const kube_client *client, kube_response *resp);
+
+/*
+ * Send METHOD PATH (path plus query, already escaped, e.g.
+ * "/api/v1/namespaces/ns/pods?labelSelector=a%3Db") with an optional body
+ * (content_type NULL = "application/json"). `deadline_ms` bounds the whole
+ * call including retries (0 = the client's default, 30 s).
+ * Returns FCB_OK for 2xx. Otherwise:
+ *   FCB_ERR_NOT_FOUND   404,
+ *   FCB_ERR_BACKEND     other HTTP errors (err: "k8s POST /api/..: 409
+ *                       AlreadyExists: pods \"x\" already exists"),
+ *   FCB_ERR_UNAVAILABLE connection / TLS failures after the retries,
+ *   FCB_ERR_TIMEOUT     the deadline passed,
+ *   FCB_ERR_CANCELLED   kube_client_cancel was called,
+ *   FCB_ERR_NO_MEMORY.
+ * In every case *resp holds what was received (status, body, reason); the
+ * caller always calls kube_response_clear.
+ */
+int kube_request(kube_client *client, const char *method, const char *path,
+                 const char *content_type, const char *body, size_t body_len, unsigned flags,
+                 unsigned deadline_ms, kube_response *resp, fcb_error *err);
+
+/*
+ * A shared watch over one collection (e.g. "/api/v1/namespaces/ns/pods")
+ * restricted by a label selector. Lists first, then watches from the list's
+ * resourceVersion on one streaming connection; resumes from the last seen
+ * resourceVersion when the stream drops, relists on 410 Gone. Every object
+ * of the initial list and of a relist is delivered as ADDED, so a consumer
+ * keeps its state by replaying. The callback runs on the watch's own thread,
+ * must not block for long and must not call kube_watch_stop.
+ * type is "ADDED", "MODIFIED" or "DELETED"; `object` is borrowed for the
+ * call (json_object_get to keep it). After every (re)list completes the
+ * callback is called once with type "SYNCED" and object NULL.
+ */
+typedef void (*kube_watch_fn)(void *ctx, const char *type, json_object *object);
+typedef struct kube_watch kube_watch;
+
+int kube_watch_start(kube_client *client, const char *collection_path,
+                     const char *label_selector, kube_watch_fn fn, void *ctx, kube_watch **out,
+                     fcb_error *err);
+/* Stop the stream, join the thread, free. NULL is a no-op. */
+void kube_watch_stop(kube_watch *watch);
+
+/* Counters for tests and benchmarks. */
+typedef struct kube_client_stats {
+    unsigned long requests;      /* requests sent, retries included */
+    unsigned long retries;
+    unsigned long watch_restarts; /* stream resumes */
+    unsigned long relists;       /* 410 Gone relists */
+} kube_client_stats;
+void kube_client_get_stats(const kube_client *client, kube_client_stats *out);
+
+#endif
