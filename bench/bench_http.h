@@ -1,0 +1,62 @@
+/*
+ * bench_http: the small libcurl client the baselines and the simulator
+ * controller use (not the plugins' client: the point of a baseline is to be
+ * independent of the code it is compared with).
+ *
+ * A bhttp_client holds a base URL, TLS material and, optionally, a curl share
+ * handle that pools keep-alive connections, TLS sessions and DNS across
+ * threads, the way hyper's pool does for kube-rs. Each request uses its own
+ * easy handle, so bhttp_request is thread-safe on one client.
+ * Also: a one-shot TCP connect probe (what tokio's TcpStream::connect does).
+ */
+#ifndef BENCH_HTTP_H
+#define BENCH_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BHTTP_ERR_MAX 512
+
+typedef struct bhttp_tls {
+    const char *ca_file;     /* PEM CA bundle, NULL = no TLS verification material */
+    const char *cert_file;   /* client certificate (PEM) or NULL */
+    const char *key_file;    /* client key (PEM) or NULL */
+    const char *bearer_token; /* "Authorization: Bearer ..." or NULL */
+} bhttp_tls;
+
+typedef struct bhttp_client bhttp_client;
+
+/*
+ * New client for BASE_URL ("https://127.0.0.1:6443"); strings are copied.
+ * share_connections: pool connections across threads (curl share handle).
+ * Returns NULL when out of memory.
+ */
+bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls, bool share_connections);
+void bhttp_client_free(bhttp_client *client);
+
+typedef struct bhttp_response {
+    long status;  /* HTTP status; 0 when the request failed before a response */
+    char *body;   /* NUL-terminated body (malloc'd, free with bhttp_response_free) */
+    size_t len;
+} bhttp_response;
+
+/*
+ * METHOD PATH (path + query, already escaped) with an optional JSON body.
+ * Returns 0 when a response arrived (any status), -1 with `err` filled on a
+ * transport failure or a body larger than 512 MiB. timeout_ms bounds the
+ * whole transfer (0 = 120 s).
+ */
+int bhttp_request(bhttp_client *client, const char *method, const char *path, const char *body,
+                  long timeout_ms, bhttp_response *resp, char err[BHTTP_ERR_MAX]);
+void bhttp_response_free(bhttp_response *resp);
+
+/* Connections opened by this client so far (curl's CURLINFO_NUM_CONNECTS sum). */
+long bhttp_client_connects(bhttp_client *client);
+
+/*
+ * One TCP connect to ip:port with a timeout (ms). Returns 0 when the
+ * connection was accepted (and closes it), -1 otherwise.
+ */
+int bhttp_tcp_probe(const char *ip, int port, int timeout_ms);
+
+#endif

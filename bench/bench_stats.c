@@ -1,0 +1,80 @@
+/* bench_stats: monotonic clock helpers and nearest-rank percentiles. */
+#include "bench_stats.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double bench_now_s(void)
+{
+    return (double)bench_now_ns() / 1e9;
+}
+
+void bench_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    /* Bounded: each EINTR resumes with the remaining time only. */
+    for (int i = 0; i < 1000 && nanosleep(&ts, &ts) != 0 && errno == EINTR; i++)
+        ;
+}
+
+int bench_series_add(bench_series *s, double v)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        double *nv = realloc(s->values, cap * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        s->values = nv;
+        s->cap = cap;
+    }
+    s->values[s->n++] = v;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_series_percentile(bench_series *s, double p)
+{
+    if (s->n == 0)
+        return NAN;
+    qsort(s->values, s->n, sizeof(double), cmp_double);
+    if (p <= 0)
+        return s->values[0];
+    if (p >= 100)
+        return s->values[s->n - 1];
+    /* Nearest rank: the smallest value with at least p% of values <= it. */
+    size_t rank = (size_t)ceil(p / 100.0 * (double)s->n);
+    if (rank < 1)
+        rank = 1;
+    return s->values[rank - 1];
+}
+
+double bench_series_mean(const bench_series *s)
+{
+    if (s->n == 0)
+        return NAN;
+    double sum = 0;
+    for (size_t i = 0; i < s->n; i++)
+        sum += s->values[i];
+    return sum / (double)s->n;
+}
+
+void bench_series_free(bench_series *s)
+{
+    free(s->values);
+    s->values = NULL;
+    s->n = s->cap = 0;
+}
