@@ -91,10 +91,16 @@ int loader_inspect(const char *path, loader_plugin **out, char why[LOADER_WHY_MA
     dlerror();
     const fcb_plugin_descriptor *d = dlvsym(dl, FCB_DESCRIPTOR_SYMBOL, FCB_SYMBOL_VERSION);
     if (d == NULL) {
-        snprintf(why, LOADER_WHY_MAX,
-                 "%s: not a fakecloud backend plugin: no symbol %s@%s (was it linked with "
-                 "plugin.map?)",
-                 path, FCB_DESCRIPTOR_SYMBOL, FCB_SYMBOL_VERSION);
+        if (dlsym(dl, FCB_DESCRIPTOR_SYMBOL) != NULL)
+            snprintf(why, LOADER_WHY_MAX,
+                     "%s: refused: %s is exported without the symbol version %s (link the "
+                     "plugin with plugin.map: -Wl,--version-script)",
+                     path, FCB_DESCRIPTOR_SYMBOL, FCB_SYMBOL_VERSION);
+        else
+            snprintf(why, LOADER_WHY_MAX,
+                     "%s: not a fakecloud backend plugin: no symbol %s@%s (was it linked with "
+                     "plugin.map?)",
+                     path, FCB_DESCRIPTOR_SYMBOL, FCB_SYMBOL_VERSION);
         dlclose(dl);
         return FCB_ERR_UNSUPPORTED;
     }
@@ -111,6 +117,14 @@ int loader_inspect(const char *path, loader_plugin **out, char why[LOADER_WHY_MA
     }
     if (d->name == NULL || d->version == NULL) {
         snprintf(why, LOADER_WHY_MAX, "%s: refused: descriptor has no name or version", path);
+        dlclose(dl);
+        return FCB_ERR_UNSUPPORTED;
+    }
+    /* Looking the entry point up runs no plugin code; refusing here lets
+     * `backends` report a plugin that could never be initialised. */
+    if (dlvsym(dl, FCB_INIT_SYMBOL, FCB_SYMBOL_VERSION) == NULL) {
+        snprintf(why, LOADER_WHY_MAX, "%s: refused: no symbol %s@%s (descriptor only)", path,
+                 FCB_INIT_SYMBOL, FCB_SYMBOL_VERSION);
         dlclose(dl);
         return FCB_ERR_UNSUPPORTED;
     }

@@ -36,7 +36,8 @@ int loader_resolve(const char *name, const char *search_path, const char *const 
 
 /*
  * dlopen PATH and check its descriptor against this host's ABI without
- * calling any plugin function. On success *out holds dl + descriptor (ops is
+ * calling any plugin function (the versioned entry point must exist too;
+ * looking it up runs no code). On success *out holds dl + descriptor (ops is
  * NULL). On refusal returns a negative fcb_status and `why` says
  * "<path>: <reason>"; nothing stays loaded.
  */

@@ -1,0 +1,48 @@
+/*
+ * artifact_server: serves each deploy's code zip and layers tar to Pods'
+ * init containers (k8s backend), over HTTP on an internal libmicrohttpd
+ * thread:
+ *   GET /_fakecloud/lambda/_internal/code/<account>/<function>/<deploy_id>.zip
+ *   GET /_fakecloud/lambda/_internal/layers/<account>/<function>/<deploy_id>.tar
+ * Every request needs "Authorization: Bearer <token>" (compared in constant
+ * time): wrong or missing -> 401; unknown path -> 404; other methods -> 405.
+ * The token is never logged.
+ *
+ * Thread-safe: artifacts may be added while the server runs.
+ */
+#ifndef FCB_ARTIFACT_SERVER_H
+#define FCB_ARTIFACT_SERVER_H
+
+#include "host_services.h"
+
+#include <stddef.h>
+
+#define ARTIFACT_PREFIX "/_fakecloud/lambda/_internal/"
+
+typedef struct artifact_server artifact_server;
+
+/*
+ * Listen on LISTEN ("IPV4:PORT", port 0 = any free port) and require TOKEN
+ * (copied). LOG (may be NULL) gets one debug line per request. Returns 0 and
+ * *out, or -1 with `why` naming the problem ("--artifact-listen: ...").
+ */
+int artifact_server_start(const char *listen, const char *token, host_services *log,
+                          artifact_server **out, char *why, size_t why_size);
+
+/*
+ * Serve CODE (may be empty) and LAYERS_TAR (may be empty) for ACCOUNT /
+ * FUNCTION / DEPLOY_ID. The bytes are borrowed: they must stay valid until
+ * artifact_server_stop. Returns 0 or -1 (no memory, or more than 64 sets).
+ */
+int artifact_server_add(artifact_server *srv, const char *account, const char *function,
+                        const char *deploy_id, const void *code, size_t code_len,
+                        const void *layers_tar, size_t layers_len);
+
+/* "http://ADDR:PORT" with the actual port; valid until stop. */
+const char *artifact_server_url(const artifact_server *srv);
+unsigned artifact_server_port(const artifact_server *srv);
+
+/* Stop the daemon (joins its threads) and free everything. NULL ok. */
+void artifact_server_stop(artifact_server *srv);
+
+#endif

@@ -1,0 +1,549 @@
+/* function_json: GetFunctionConfiguration JSON -> fcb_function (json-c). */
+#include "function_json.h"
+
+#include <json-c/json.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FJ_PATH_MAX 256
+#define FJ_DEPTH_MAX 32
+#define FJ_ARRAY_MAX 1024 /* environment variables, layers, command words */
+
+typedef struct fj_ctx {
+    function_desc *desc;
+    char *why;
+    size_t why_size;
+} fj_ctx;
+
+static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
+{
+    int n = 0;
+    if (path != NULL && path[0] != '\0')
+        n = snprintf(c->why, c->why_size, "%s: ", path);
+    if (n < 0 || (size_t)n >= c->why_size)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why + n, c->why_size - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *fj_type(json_object *v)
+{
+    return json_type_to_name(json_object_get_type(v));
+}
+
+static int fj_unknown(fj_ctx *c, const char *path, const char *key)
+{
+    return fj_fail(c, path, "unknown field \"%.100s\"", key);
+}
+
+static bool fj_in(const char *key, const char *const *list)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strcmp(key, list[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void fj_join(char out[FJ_PATH_MAX], const char *base, const char *key)
+{
+    if (base == NULL || base[0] == '\0')
+        snprintf(out, FJ_PATH_MAX, "%s", key);
+    else
+        snprintf(out, FJ_PATH_MAX, "%s.%s", base, key);
+}
+
+static int fj_object(fj_ctx *c, const char *path, json_object *v)
+{
+    if (!json_object_is_type(v, json_type_object))
+        return fj_fail(c, path, "expected an object, got %s", fj_type(v));
+    return 0;
+}
+
+static int fj_string(fj_ctx *c, const char *path, json_object *v, char **dst)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return fj_fail(c, path, "expected a string, got %s", fj_type(v));
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (memchr(s, '\0', len) != NULL)
+        return fj_fail(c, path, "contains a NUL character");
+    char *copy = strndup(s, len);
+    if (copy == NULL)
+        return fj_fail(c, path, "out of memory");
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static int fj_int(fj_ctx *c, const char *path, json_object *v, long long min, long long max,
+                  long long *dst)
+{
+    if (!json_object_is_type(v, json_type_int))
+        return fj_fail(c, path, "expected an integer, got %s", fj_type(v));
+    long long n = (long long)json_object_get_int64(v);
+    if (n < min || n > max)
+        return fj_fail(c, path, "must be between %lld and %lld, got %lld", min, max, n);
+    *dst = n;
+    return 0;
+}
+
+static int fj_string_array(fj_ctx *c, const char *path, json_object *v, char ***dst,
+                           size_t *n_dst)
+{
+    if (!json_object_is_type(v, json_type_array))
+        return fj_fail(c, path, "expected an array of strings, got %s", fj_type(v));
+    size_t n = json_object_array_length(v);
+    if (n > FJ_ARRAY_MAX)
+        return fj_fail(c, path, "more than %d entries", FJ_ARRAY_MAX);
+    char **arr = calloc(n > 0 ? n : 1, sizeof *arr);
+    if (arr == NULL)
+        return fj_fail(c, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char item[FJ_PATH_MAX];
+        snprintf(item, sizeof item, "%s[%zu]", path, i);
+        if (fj_string(c, item, json_object_array_get_idx(v, i), &arr[i]) != 0) {
+            for (size_t j = 0; j <= i; j++)
+                free(arr[j]);
+            free(arr);
+            return -1;
+        }
+    }
+    *dst = arr;
+    *n_dst = n;
+    return 0;
+}
+
+static int fj_environment(fj_ctx *c, const char *path, json_object *v)
+{
+    if (fj_object(c, path, v) != 0)
+        return -1;
+    json_object_object_foreach(v, key, val)
+    {
+        char sub[FJ_PATH_MAX];
+        fj_join(sub, path, key);
+        if (strcmp(key, "Error") == 0)
+            continue;
+        if (strcmp(key, "Variables") != 0)
+            return fj_unknown(c, path, key);
+        if (fj_object(c, sub, val) != 0)
+            return -1;
+        size_t n = (size_t)json_object_object_length(val);
+        if (n > FJ_ARRAY_MAX)
+            return fj_fail(c, sub, "more than %d variables", FJ_ARRAY_MAX);
+        function_desc *d = c->desc;
+        d->environment = calloc(n > 0 ? n : 1, sizeof *d->environment);
+        if (d->environment == NULL)
+            return fj_fail(c, sub, "out of memory");
+        json_object_object_foreach(val, name, value)
+        {
+            char var[FJ_PATH_MAX];
+            fj_join(var, sub, name);
+            if (name[0] == '\0' || strchr(name, '=') != NULL)
+                return fj_fail(c, var, "invalid variable name");
+            fcb_env_var *e = &d->environment[d->n_environment];
+            char *copy = NULL;
+            if (fj_string(c, var, value, &copy) != 0)
+                return -1;
+            e->value = copy;
+            e->name = strdup(name);
+            d->n_environment++;
+            if (e->name == NULL)
+                return fj_fail(c, var, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static int fj_image_config(fj_ctx *c, const char *path, json_object *v)
+{
+    if (fj_object(c, path, v) != 0)
+        return -1;
+    function_desc *d = c->desc;
+    json_object_object_foreach(v, key, val)
+    {
+        char sub[FJ_PATH_MAX];
+        fj_join(sub, path, key);
+        if (strcmp(key, "Error") == 0)
+            continue;
+        if (strcmp(key, "ImageConfig") != 0)
+            return fj_unknown(c, path, key);
+        if (fj_object(c, sub, val) != 0)
+            return -1;
+        json_object_object_foreach(val, k2, v2)
+        {
+            char leaf[FJ_PATH_MAX];
+            fj_join(leaf, sub, k2);
+            int rc;
+            if (strcmp(k2, "EntryPoint") == 0 && d->image_entry_point == NULL)
+                rc = fj_string_array(c, leaf, v2, &d->image_entry_point, &d->n_image_entry_point);
+            else if (strcmp(k2, "Command") == 0 && d->image_command == NULL)
+                rc = fj_string_array(c, leaf, v2, &d->image_command, &d->n_image_command);
+            else if (strcmp(k2, "WorkingDirectory") == 0)
+                rc = fj_string(c, leaf, v2, &d->image_working_directory);
+            else
+                rc = fj_unknown(c, sub, k2);
+            if (rc != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int fj_layers(fj_ctx *c, const char *path, json_object *v)
+{
+    if (!json_object_is_type(v, json_type_array))
+        return fj_fail(c, path, "expected an array, got %s", fj_type(v));
+    size_t n = json_object_array_length(v);
+    if (n > 5)
+        return fj_fail(c, path, "at most 5 layers, got %zu", n);
+    function_desc *d = c->desc;
+    d->layers = calloc(n > 0 ? n : 1, sizeof *d->layers);
+    if (d->layers == NULL)
+        return fj_fail(c, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char item[FJ_PATH_MAX];
+        snprintf(item, sizeof item, "%s[%zu]", path, i);
+        json_object *layer = json_object_array_get_idx(v, i);
+        function_layer *l = &d->layers[i];
+        l->code_size = -1;
+        d->n_layers++;
+        if (fj_object(c, item, layer) != 0)
+            return -1;
+        json_object_object_foreach(layer, key, val)
+        {
+            char leaf[FJ_PATH_MAX];
+            fj_join(leaf, item, key);
+            int rc = 0;
+            if (strcmp(key, "Arn") == 0)
+                rc = fj_string(c, leaf, val, &l->arn);
+            else if (strcmp(key, "CodeSize") == 0)
+                rc = fj_int(c, leaf, val, 0, (long long)1 << 40, &l->code_size);
+            else if (strcmp(key, "SigningProfileVersionArn") != 0 &&
+                     strcmp(key, "SigningJobArn") != 0)
+                rc = fj_unknown(c, item, key);
+            if (rc != 0)
+                return -1;
+        }
+        if (l->arn == NULL)
+            return fj_fail(c, item, "missing \"Arn\"");
+    }
+    return 0;
+}
+
+static int fj_code(fj_ctx *c, const char *path, json_object *v)
+{
+    static const char *const ignored[] = {"RepositoryType", "Location", "ResolvedImageUri",
+                                          "SourceKMSKeyArn", NULL};
+    if (fj_object(c, path, v) != 0)
+        return -1;
+    json_object_object_foreach(v, key, val)
+    {
+        char sub[FJ_PATH_MAX];
+        fj_join(sub, path, key);
+        if (strcmp(key, "ImageUri") == 0) {
+            if (fj_string(c, sub, val, &c->desc->image_uri) != 0)
+                return -1;
+        } else if (!fj_in(key, ignored)) {
+            return fj_unknown(c, path, key);
+        }
+    }
+    return 0;
+}
+
+/* Fields of the GetFunctionConfiguration response that a launch does not use. */
+static const char *const fj_ignored_config[] = {
+    "Role", "CodeSize", "Description", "LastModified", "CodeSha256", "Version", "VpcConfig",
+    "DeadLetterConfig", "KMSKeyArn", "TracingConfig", "MasterArn", "RevisionId", "State",
+    "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode", "FileSystemConfigs", "SigningProfileVersionArn",
+    "SigningJobArn", "SnapStart", "RuntimeVersionConfig", "LoggingConfig", "ResponseMetadata",
+    NULL};
+
+static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool allow_wrapper)
+{
+    if (fj_object(c, path, v) != 0)
+        return -1;
+    function_desc *d = c->desc;
+    long long n = 0;
+    json_object_object_foreach(v, key, val)
+    {
+        char sub[FJ_PATH_MAX];
+        fj_join(sub, path, key);
+        int rc = 0;
+        if (strcmp(key, "FunctionName") == 0) {
+            rc = fj_string(c, sub, val, &d->function_name);
+        } else if (strcmp(key, "FunctionArn") == 0) {
+            rc = fj_string(c, sub, val, &d->function_arn);
+        } else if (strcmp(key, "Runtime") == 0) {
+            rc = fj_string(c, sub, val, &d->runtime);
+        } else if (strcmp(key, "Handler") == 0) {
+            rc = fj_string(c, sub, val, &d->handler);
+        } else if (strcmp(key, "Timeout") == 0) {
+            rc = fj_int(c, sub, val, 1, 900, &n);
+            d->fn.timeout_seconds = (uint32_t)n;
+        } else if (strcmp(key, "MemorySize") == 0) {
+            rc = fj_int(c, sub, val, 128, 10240, &n);
+            d->fn.memory_mb = (uint32_t)n;
+        } else if (strcmp(key, "Environment") == 0 && d->environment == NULL) {
+            rc = fj_environment(c, sub, val);
+        } else if (strcmp(key, "PackageType") == 0) {
+            char *type = NULL;
+            rc = fj_string(c, sub, val, &type);
+            if (rc == 0 && strcmp(type, "Zip") == 0)
+                d->fn.package_type = FCB_PACKAGE_ZIP;
+            else if (rc == 0 && strcmp(type, "Image") == 0)
+                d->fn.package_type = FCB_PACKAGE_IMAGE;
+            else if (rc == 0)
+                rc = fj_fail(c, sub, "expected \"Zip\" or \"Image\", got \"%.64s\"", type);
+            free(type);
+        } else if (strcmp(key, "ImageUri") == 0) {
+            rc = fj_string(c, sub, val, &d->image_uri);
+        } else if (strcmp(key, "ImageConfigResponse") == 0 && d->image_command == NULL &&
+                   d->image_entry_point == NULL) {
+            rc = fj_image_config(c, sub, val);
+        } else if (strcmp(key, "EphemeralStorage") == 0) {
+            rc = fj_object(c, sub, val);
+            json_object *size = NULL;
+            if (rc == 0) {
+                json_object_object_foreach(val, k2, v2)
+                {
+                    if (strcmp(k2, "Size") != 0)
+                        return fj_unknown(c, sub, k2);
+                    size = v2;
+                }
+                if (size == NULL)
+                    rc = fj_fail(c, sub, "missing \"Size\"");
+            }
+            if (rc == 0) {
+                char leaf[FJ_PATH_MAX];
+                fj_join(leaf, sub, "Size");
+                rc = fj_int(c, leaf, size, 512, 10240, &n);
+                d->fn.ephemeral_storage_mb = (uint32_t)n;
+            }
+        } else if (strcmp(key, "Architectures") == 0) {
+            char **arch = NULL;
+            size_t n_arch = 0;
+            rc = fj_string_array(c, sub, val, &arch, &n_arch);
+            if (rc == 0 && n_arch != 1)
+                rc = fj_fail(c, sub, "expected exactly one architecture, got %zu", n_arch);
+            else if (rc == 0 && strcmp(arch[0], "x86_64") != 0 && strcmp(arch[0], "arm64") != 0)
+                rc = fj_fail(c, sub, "expected \"x86_64\" or \"arm64\", got \"%.64s\"", arch[0]);
+            if (rc == 0) {
+                free(d->architecture);
+                d->architecture = arch[0];
+                arch[0] = NULL;
+            }
+            for (size_t i = 0; i < n_arch; i++)
+                free(arch[i]);
+            free(arch);
+        } else if (strcmp(key, "Layers") == 0 && d->layers == NULL) {
+            rc = fj_layers(c, sub, val);
+        } else if (strcmp(key, "Code") == 0) {
+            rc = fj_code(c, sub, val);
+        } else if (allow_wrapper && (strcmp(key, "Tags") == 0 || strcmp(key, "TagsError") == 0 ||
+                                     strcmp(key, "Concurrency") == 0)) {
+            rc = 0;
+        } else if (!fj_in(key, fj_ignored_config)) {
+            rc = fj_unknown(c, path, key);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* 5th ':'-separated field of an ARN when it is 12 digits. */
+static int fj_account(fj_ctx *c)
+{
+    function_desc *d = c->desc;
+    snprintf(d->account, sizeof d->account, "000000000000");
+    if (d->function_arn == NULL)
+        return 0;
+    const char *p = d->function_arn;
+    if (strncmp(p, "arn:", 4) != 0)
+        return fj_fail(c, "FunctionArn", "expected \"arn:aws:lambda:<region>:<account>:function:"
+                                         "<name>\", got \"%.100s\"",
+                       p);
+    for (int field = 0; field < 4 && p != NULL; field++) {
+        p = strchr(p, ':');
+        if (p != NULL)
+            p++;
+    }
+    const char *end = p != NULL ? strchr(p, ':') : NULL;
+    if (p == NULL || end == NULL || end - p != 12 || strspn(p, "0123456789") < 12)
+        return fj_fail(c, "FunctionArn", "account (5th field) is not 12 digits in \"%.100s\"",
+                       d->function_arn);
+    memcpy(d->account, p, 12);
+    d->account[12] = '\0';
+    return 0;
+}
+
+static void fj_view(function_desc *d)
+{
+    fcb_function *fn = &d->fn;
+    fn->size = sizeof *fn;
+    fn->function_name = d->function_name;
+    fn->function_arn = d->function_arn;
+    fn->runtime = d->runtime;
+    fn->handler = d->handler;
+    fn->image_uri = d->image_uri;
+    fn->architecture = d->architecture;
+    fn->environment = d->environment;
+    fn->n_environment = d->n_environment;
+    fn->image_entry_point = (const char *const *)d->image_entry_point;
+    fn->n_image_entry_point = d->n_image_entry_point;
+    fn->image_command = (const char *const *)d->image_command;
+    fn->n_image_command = d->n_image_command;
+    fn->image_working_directory = d->image_working_directory;
+}
+
+int function_json_parse(const char *text, size_t len, function_desc **out, char *why,
+                        size_t why_size)
+{
+    *out = NULL;
+    int rc = -1;
+    json_object *root = NULL;
+    function_desc *d = calloc(1, sizeof *d);
+    fj_ctx c = {d, why, why_size};
+    json_tokener *tok = json_tokener_new_ex(FJ_DEPTH_MAX);
+    if (d == NULL || tok == NULL) {
+        fj_fail(&c, NULL, "out of memory");
+        goto out;
+    }
+    if (len > (size_t)1 << 30) {
+        fj_fail(&c, NULL, "document larger than 1 GiB");
+        goto out;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    if (root == NULL) {
+        if (jerr == json_tokener_continue || jerr == json_tokener_success)
+            fj_fail(&c, NULL, "invalid JSON: unexpected end of input");
+        else
+            fj_fail(&c, NULL, "invalid JSON at byte %zu: %s", json_tokener_get_parse_end(tok),
+                    json_tokener_error_desc(jerr));
+        goto out;
+    }
+    for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
+        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
+            fj_fail(&c, NULL, "invalid JSON: unexpected data after the document at byte %zu",
+                    i);
+            goto out;
+        }
+    }
+    if (!json_object_is_type(root, json_type_object)) {
+        fj_fail(&c, NULL, "expected a JSON object (GetFunctionConfiguration output), got %s",
+                fj_type(root));
+        goto out;
+    }
+    json_object *config = NULL;
+    if (json_object_object_get_ex(root, "Configuration", &config)) {
+        /* `aws lambda get-function`: {"Configuration": {...}, "Code": {...}, ...} */
+        json_object_object_foreach(root, key, val)
+        {
+            int r = 0;
+            if (strcmp(key, "Configuration") == 0)
+                r = fj_configuration(&c, "Configuration", val, false);
+            else if (strcmp(key, "Code") == 0)
+                r = fj_code(&c, "Code", val);
+            else if (strcmp(key, "Tags") != 0 && strcmp(key, "TagsError") != 0 &&
+                     strcmp(key, "Concurrency") != 0 && strcmp(key, "ResponseMetadata") != 0)
+                r = fj_unknown(&c, NULL, key);
+            if (r != 0)
+                goto out;
+        }
+    } else if (fj_configuration(&c, NULL, root, false) != 0) {
+        goto out;
+    }
+    if (d->function_name == NULL || d->function_name[0] == '\0') {
+        fj_fail(&c, "FunctionName", "required (a non-empty string)");
+        goto out;
+    }
+    if (fj_account(&c) != 0)
+        goto out;
+    fj_view(d);
+    *out = d;
+    d = NULL;
+    rc = 0;
+out:
+    if (tok != NULL)
+        json_tokener_free(tok);
+    json_object_put(root);
+    function_desc_free(d);
+    return rc;
+}
+
+int function_desc_set_image_uri(function_desc *desc, const char *uri)
+{
+    char *copy = strdup(uri);
+    if (copy == NULL)
+        return -1;
+    free(desc->image_uri);
+    desc->image_uri = copy;
+    desc->fn.image_uri = copy;
+    return 0;
+}
+
+int function_desc_check(const function_desc *desc, char *why, size_t why_size)
+{
+    const fcb_function *fn = &desc->fn;
+    if (fn->package_type == FCB_PACKAGE_ZIP) {
+        if (fn->runtime == NULL || fn->runtime[0] == '\0') {
+            snprintf(why, why_size, "Runtime: required for PackageType Zip");
+            return -1;
+        }
+        if (fn->handler == NULL || fn->handler[0] == '\0') {
+            snprintf(why, why_size, "Handler: required for PackageType Zip");
+            return -1;
+        }
+    } else if (fn->image_uri == NULL || fn->image_uri[0] == '\0') {
+        snprintf(why, why_size,
+                 "ImageUri: required for PackageType Image (set ImageUri or Code.ImageUri, or "
+                 "pass --image)");
+        return -1;
+    }
+    return 0;
+}
+
+static void fj_free_strings(char **arr, size_t n)
+{
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        free(arr[i]);
+    free(arr);
+}
+
+void function_desc_free(function_desc *desc)
+{
+    if (desc == NULL)
+        return;
+    free(desc->function_name);
+    free(desc->function_arn);
+    free(desc->runtime);
+    free(desc->handler);
+    free(desc->image_uri);
+    free(desc->architecture);
+    free(desc->image_working_directory);
+    for (size_t i = 0; i < desc->n_environment; i++) {
+        free((char *)desc->environment[i].name);
+        free((char *)desc->environment[i].value);
+    }
+    free(desc->environment);
+    fj_free_strings(desc->image_entry_point, desc->n_image_entry_point);
+    fj_free_strings(desc->image_command, desc->n_image_command);
+    for (size_t i = 0; i < desc->n_layers; i++)
+        free(desc->layers[i].arn);
+    free(desc->layers);
+    free(desc);
+}

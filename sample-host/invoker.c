@@ -1,0 +1,113 @@
+/* invoker: one libcurl POST per invocation. */
+#include "invoker.h"
+
+#include <curl/curl.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct response_buffer {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool too_big;
+} response_buffer;
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    response_buffer *b = ctx;
+    size_t n = size * nmemb;
+    if (b->len + n > INVOKER_RESPONSE_MAX) {
+        b->too_big = true;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (p == NULL)
+            return 0;
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+int invoker_post(const char *endpoint, const char *payload, size_t len, long timeout_ms,
+                 invoker_result *result, char *why, size_t why_size)
+{
+    memset(result, 0, sizeof *result);
+    int rc = -1;
+    response_buffer body = {0};
+    char *url = NULL;
+    struct curl_slist *headers = NULL;
+    CURL *curl = curl_easy_init();
+    if (curl == NULL || asprintf(&url, "http://%s" INVOKER_PATH, endpoint) < 0) {
+        url = NULL;
+        snprintf(why, why_size, "invoke %s: out of memory", endpoint);
+        goto out;
+    }
+    headers = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *more = headers != NULL ? curl_slist_append(headers, "Expect:") : NULL;
+    if (more == NULL) {
+        snprintf(why, why_size, "invoke %s: out of memory", endpoint);
+        goto out;
+    }
+    headers = more;
+    char curl_error[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+    CURLcode code = curl_easy_perform(curl);
+    if (code != CURLE_OK) {
+        snprintf(why, why_size, "invoke %s: %s", url,
+                 body.too_big ? "response larger than 16 MiB"
+                 : curl_error[0] ? curl_error
+                                 : curl_easy_strerror(code));
+        goto out;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result->status);
+    if (body.data == NULL) {
+        body.data = calloc(1, 1);
+        if (body.data == NULL) {
+            snprintf(why, why_size, "invoke %s: out of memory", endpoint);
+            goto out;
+        }
+    }
+    result->body = body.data;
+    result->body_len = body.len;
+    body.data = NULL;
+    rc = 0;
+out:
+    free(body.data);
+    free(url);
+    curl_slist_free_all(headers);
+    if (curl != NULL)
+        curl_easy_cleanup(curl);
+    return rc;
+}
+
+void invoker_result_free(invoker_result *result)
+{
+    if (result == NULL)
+        return;
+    free(result->body);
+    result->body = NULL;
+    result->body_len = 0;
+}
