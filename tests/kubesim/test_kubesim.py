@@ -1,0 +1,1176 @@
+"""Integration tests of kubesim (python3 -m unittest test_kubesim, from tests/kubesim)."""
+import base64
+import http.client
+import http.server
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import unittest
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KUBESIM = os.environ.get("KUBESIM_PY") or os.path.join(HERE, "kubesim.py")
+
+
+class Sim:
+    """A running kubesim process plus an HTTPS client for it."""
+
+    def __init__(self, *args):
+        self.dir = tempfile.mkdtemp(prefix="kubesim-test-")
+        self.proc = subprocess.Popen(
+            [sys.executable, KUBESIM, "--dir", self.dir, "--exit-with-parent"] + list(args),
+            stdout=subprocess.PIPE, stderr=None)
+        line = b""
+        deadline = time.monotonic() + 10
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            chunk = self.proc.stdout.read()
+            if chunk:
+                line += chunk
+            else:
+                time.sleep(0.01)
+        if not line.endswith(b"\n"):
+            self.stop()
+            raise RuntimeError("kubesim did not start")
+        self.ready = json.loads(line)
+        self.url = self.ready["url"]
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.plain = self.url.startswith("http:")
+        if not self.plain:
+            self.ctx = ssl.create_default_context(cafile=self.ready["ca"])
+            self.ctx.load_cert_chain(self.ready["client_cert"], self.ready["client_key"])
+            self.ctx_nocert = ssl.create_default_context(cafile=self.ready["ca"])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode
+
+    def conn(self, cert=True, timeout=15):
+        if self.plain:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                           context=self.ctx if cert else self.ctx_nocert)
+
+    def req(self, method, path, body=None, headers=None, cert=True, token=None,
+            ctype="application/json"):
+        c = self.conn(cert=cert and token is None)
+        h = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if body is not None:
+            h.setdefault("Content-Type", ctype)
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            try:
+                doc = json.loads(data) if data else None
+            except ValueError:
+                doc = data.decode()
+            return r.status, r, doc
+        finally:
+            c.close()
+
+    def token(self):
+        with open(self.ready["token_file"]) as f:
+            return f.read().strip()
+
+    def faults(self, **kw):
+        st, _, doc = self.req("POST", "/_sim/faults", kw)
+        assert st == 200, doc
+        return doc
+
+    def stats(self):
+        return self.req("GET", "/_sim/stats")[2]
+
+    def pod(self, ns, name):
+        return self.req("GET", "/api/v1/namespaces/%s/pods/%s" % (ns, name))[2]
+
+    def create_pod(self, ns, name, image="public.ecr.aws/lambda/python:3.12", **extra):
+        spec = {"restartPolicy": "Never",
+                "containers": [{"name": "main", "image": image, "args": ["app.handler"]}]}
+        spec.update(extra.pop("spec", {}))
+        body = {"apiVersion": "v1", "kind": "Pod",
+                "metadata": dict({"name": name}, **extra.pop("metadata", {})), "spec": spec}
+        return self.req("POST", "/api/v1/namespaces/%s/pods" % ns, body)
+
+    def wait_pod(self, ns, name, pred, timeout=8.0):
+        deadline = time.monotonic() + timeout
+        p = None
+        while time.monotonic() < deadline:
+            p = self.pod(ns, name)
+            if p is not None and pred(p):
+                return p
+            time.sleep(0.03)
+        raise AssertionError("pod %s/%s never matched; last: %s" % (ns, name, json.dumps(p)))
+
+
+class Watch:
+    """Streams watch events from kubesim."""
+
+    def __init__(self, sim, path, timeout=10, headers=None):
+        self.c = sim.conn(timeout=timeout)
+        self.c.request("GET", path, headers=headers or {})
+        self.r = self.c.getresponse()
+
+    def next(self):
+        line = self.r.readline()
+        if not line:
+            return None
+        return json.loads(line)
+
+    def take(self, n):
+        return [self.next() for _ in range(n)]
+
+    def close(self):
+        self.c.close()
+
+
+def pod_body(name, image="img:1", labels=None):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": labels or {}},
+            "spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "main", "image": image}]}}
+
+
+def status_of(p):
+    return (p or {}).get("status") or {}
+
+
+def cond(p, typ):
+    for c in status_of(p).get("conditions") or []:
+        if c["type"] == typ:
+            return c
+    return {}
+
+
+class Base(unittest.TestCase):
+    sim = None
+    ns_counter = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--boot-ms", "20", "--bookmark-interval", "0.3")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        Base.ns_counter += 1
+        self.ns = "t%d-%s" % (Base.ns_counter, self._testMethodName.replace("_", "-")[5:30]
+                              .strip("-").lower())
+
+    def tearDown(self):
+        self.sim.faults(error_rate=0, throttle_rate=0, latency_ms=0, watch_cut_after=0,
+                        conflict_on_create=0, fail_paths="", terminating_seconds=0,
+                        boot_ms=20, rie_delay_ms=0)
+
+    def pods_path(self, ns=None):
+        return "/api/v1/namespaces/%s/pods" % (ns or self.ns)
+
+
+# ======================================================================== auth
+class AuthTest(Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--extra-token", "extra-secret")
+
+    def test_no_credentials_is_401_status(self):
+        st, r, doc = self.sim.req("GET", "/api/v1/namespaces/default/pods", cert=False)
+        self.assertEqual(st, 401)
+        self.assertEqual(doc["kind"], "Status")
+        self.assertEqual(doc["reason"], "Unauthorized")
+        self.assertEqual(doc["code"], 401)
+
+    def test_wrong_token_is_401(self):
+        st, _, doc = self.sim.req("GET", "/version", token="nope")
+        self.assertEqual(st, 401)
+
+    def test_token_rotation_rejects_old_token(self):
+        old = self.sim.token()
+        self.assertEqual(self.sim.req("GET", "/api/v1/namespaces/default/pods",
+                                      token=old)[0], 200)
+        tf = self.sim.ready["token_file"]
+        with open(tf + ".tmp", "w") as f:
+            f.write("new-token\n")
+        os.replace(tf + ".tmp", tf)
+        self.assertEqual(self.sim.req("GET", "/version", token=old)[0], 401)
+        self.assertEqual(self.sim.req("GET", "/version", token="new-token")[0], 200)
+
+    def test_extra_token_accepted(self):
+        self.assertEqual(self.sim.req("GET", "/version", token="extra-secret")[0], 200)
+
+    def test_client_cert_user_in_request_log(self):
+        self.sim.req("POST", "/_sim/reset", {})
+        self.sim.req("GET", "/api/v1/namespaces/default/pods")
+        self.sim.req("GET", "/version", token="extra-secret")
+        log = self.sim.req("GET", "/_sim/requests")[2]["requests"]
+        self.assertEqual([(e["verb"], e["auth"], e["user"], e["status"]) for e in log],
+                         [("list pods", "x509", "fakecloud-test", 200),
+                          ("get /version", "token", "kubesim-token-user", 200)])
+
+    def test_sim_endpoints_need_auth(self):
+        self.assertEqual(self.sim.req("GET", "/_sim/stats", cert=False)[0], 401)
+
+    def test_kubeconfigs_written(self):
+        with open(self.sim.ready["kubeconfig"]) as f:
+            kc = f.read()
+        self.assertIn("client-certificate-data:", kc)
+        self.assertIn("certificate-authority-data:", kc)
+        self.assertIn("current-context: kubesim", kc)
+        self.assertIn("namespace: default", kc)
+        with open(self.sim.ready["kubeconfig_token"]) as f:
+            kt = f.read()
+        self.assertIn("tokenFile: " + self.sim.ready["token_file"], kt)
+        self.assertIn("certificate-authority: " + self.sim.ready["ca"], kt)
+        with open(os.path.join(self.sim.dir, "ready.json")) as f:
+            self.assertEqual(json.load(f), self.sim.ready)
+
+
+# ======================================================================== discovery
+class DiscoveryTest(Base):
+    def test_version_api_and_resources(self):
+        self.assertIn("gitVersion", self.sim.req("GET", "/version")[2])
+        self.assertEqual(self.sim.req("GET", "/api")[2]["versions"], ["v1"])
+        res = {r["name"]: r for r in self.sim.req("GET", "/api/v1")[2]["resources"]}
+        for verb in ("create", "delete", "deletecollection", "get", "list", "patch",
+                     "update", "watch"):
+            self.assertIn(verb, res["pods"]["verbs"])
+            self.assertIn(verb, res["secrets"]["verbs"])
+        self.assertIn("pods/log", res)
+        self.assertIn("pods/status", res)
+        self.assertEqual(self.sim.req("GET", "/apis")[2]["kind"], "APIGroupList")
+
+    def test_unknown_path_404_status(self):
+        st, _, doc = self.sim.req("GET", "/apis/apps/v1/deployments")
+        self.assertEqual(st, 404)
+        self.assertEqual(doc["reason"], "NotFound")
+
+
+# ======================================================================== create/validate
+class CreateTest(Base):
+    def test_metadata_is_set(self):
+        st, _, a = self.sim.req("POST", self.pods_path(), pod_body("a"))
+        self.assertEqual(st, 201)
+        st, _, b = self.sim.req("POST", self.pods_path(), pod_body("b"))
+        m = a["metadata"]
+        self.assertEqual(m["namespace"], self.ns)
+        self.assertTrue(m["uid"])
+        self.assertRegex(m["creationTimestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertLess(int(m["resourceVersion"]), int(b["metadata"]["resourceVersion"]))
+        self.assertEqual(a["status"]["phase"], "Pending")
+
+    def test_generate_name(self):
+        body = pod_body("x")
+        body["metadata"] = {"generateName": "gen-"}
+        st, _, doc = self.sim.req("POST", self.pods_path(), body)
+        self.assertEqual(st, 201)
+        self.assertRegex(doc["metadata"]["name"], r"^gen-[a-z0-9]{5}$")
+
+    def test_duplicate_is_409_already_exists(self):
+        self.sim.req("POST", self.pods_path(), pod_body("dup"))
+        st, _, doc = self.sim.req("POST", self.pods_path(), pod_body("dup"))
+        self.assertEqual(st, 409)
+        self.assertEqual(doc["reason"], "AlreadyExists")
+        self.assertEqual(doc["message"], 'pods "dup" already exists')
+        self.assertEqual(doc["details"], {"name": "dup", "kind": "pods"})
+
+    def assertInvalid(self, body, field, reason, res="pods"):
+        st, _, doc = self.sim.req("POST", "/api/v1/namespaces/%s/%s" % (self.ns, res), body)
+        self.assertEqual(st, 422, doc)
+        self.assertEqual(doc["reason"], "Invalid")
+        causes = [(c["field"], c["reason"]) for c in doc["details"]["causes"]]
+        self.assertIn((field, reason), causes)
+        return doc
+
+    def test_422_missing_image(self):
+        b = pod_body("noimg")
+        del b["spec"]["containers"][0]["image"]
+        doc = self.assertInvalid(b, "spec.containers[0].image", "FieldValueRequired")
+        self.assertEqual(doc["message"],
+                         'Pod "noimg" is invalid: spec.containers[0].image: Required value')
+        self.assertEqual(doc["details"]["kind"], "Pod")
+
+    def test_422_bad_name(self):
+        self.assertInvalid(pod_body("Bad_Name"), "metadata.name", "FieldValueInvalid")
+
+    def test_422_missing_container_name(self):
+        b = pod_body("nocname")
+        del b["spec"]["containers"][0]["name"]
+        self.assertInvalid(b, "spec.containers[0].name", "FieldValueRequired")
+
+    def test_422_label_key_and_value(self):
+        self.assertInvalid(pod_body("lk", labels={"bad key": "v"}), "metadata.labels",
+                           "FieldValueInvalid")
+        self.assertInvalid(pod_body("lv", labels={"k": "-bad-"}), "metadata.labels[k]",
+                           "FieldValueInvalid")
+        self.assertInvalid(pod_body("lv2", labels={"k": "x" * 64}), "metadata.labels[k]",
+                           "FieldValueInvalid")
+        st, _, _ = self.sim.req("POST", self.pods_path(),
+                                pod_body("lok", labels={"example.com/a_b.c": "", "x": "A-1"}))
+        self.assertEqual(st, 201)
+
+    def test_422_duplicate_container_names_across_init(self):
+        b = pod_body("dupc")
+        b["spec"]["initContainers"] = [{"name": "main", "image": "busybox"}]
+        self.assertInvalid(b, "spec.containers[0].name", "FieldValueDuplicate")
+
+    def test_422_env_name(self):
+        b = pod_body("envn")
+        b["spec"]["containers"][0]["env"] = [{"name": "1BAD", "value": "x"}]
+        self.assertInvalid(b, "spec.containers[0].env[0].name", "FieldValueInvalid")
+
+    def test_422_quantity(self):
+        b = pod_body("qty")
+        b["spec"]["containers"][0]["resources"] = {"limits": {"memory": "12 GB"}}
+        self.assertInvalid(b, "spec.containers[0].resources.limits[memory]",
+                           "FieldValueInvalid")
+        b["spec"]["containers"][0]["resources"] = {"limits": {"memory": "128Mi", "cpu": "0.5"}}
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_volume_mount_without_volume(self):
+        b = pod_body("vm")
+        b["spec"]["containers"][0]["volumeMounts"] = [{"name": "code", "mountPath": "/c"}]
+        self.assertInvalid(b, "spec.containers[0].volumeMounts[0].name", "FieldValueInvalid")
+        b["spec"]["volumes"] = [{"name": "code", "emptyDir": {}}]
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_restart_policy(self):
+        b = pod_body("rp")
+        b["spec"]["restartPolicy"] = "Sometimes"
+        self.assertInvalid(b, "spec.restartPolicy", "FieldValueNotSupported")
+
+    def test_422_multiple_causes_message(self):
+        b = pod_body("multi")
+        b["spec"]["containers"][0] = {}
+        doc = self.assertInvalid(b, "spec.containers[0].name", "FieldValueRequired")
+        self.assertTrue(doc["message"].startswith('Pod "multi" is invalid: ['))
+
+    def test_unknown_field_strict_warn_ignore(self):
+        b = pod_body("uf")
+        b["spec"]["foo"] = 1
+        st, _, doc = self.sim.req("POST", self.pods_path() + "?fieldValidation=Strict", b)
+        self.assertEqual(st, 400)
+        self.assertEqual(doc["reason"], "BadRequest")
+        self.assertEqual(doc["message"], 'strict decoding error: unknown field "spec.foo"')
+        st, r, doc = self.sim.req("POST", self.pods_path(), b)
+        self.assertEqual(st, 201)
+        self.assertEqual(r.getheader("Warning"), '299 - "unknown field \\"spec.foo\\""')
+        self.assertNotIn("foo", doc["spec"])
+        b["metadata"]["name"] = "uf2"
+        st, r, doc = self.sim.req("POST", self.pods_path() + "?fieldValidation=Ignore", b)
+        self.assertEqual(st, 201)
+        self.assertIsNone(r.getheader("Warning"))
+
+    def test_unknown_nested_container_field_strict(self):
+        b = pod_body("ufc")
+        b["spec"]["containers"][0]["imagee"] = "x"
+        st, _, doc = self.sim.req("POST", self.pods_path() + "?fieldValidation=Strict", b)
+        self.assertEqual(st, 400)
+        self.assertIn('unknown field "spec.containers[0].imagee"', doc["message"])
+
+    def test_namespace_mismatch_400(self):
+        b = pod_body("nsm")
+        b["metadata"]["namespace"] = "other"
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 400)
+
+    def test_secret_create_and_string_data(self):
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                "stringData": {"token": "abc"}}
+        st, _, doc = self.sim.req("POST", "/api/v1/namespaces/%s/secrets" % self.ns, body)
+        self.assertEqual(st, 201)
+        self.assertEqual(doc["data"], {"token": base64.b64encode(b"abc").decode()})
+        self.assertEqual(doc["type"], "Opaque")
+        bad = {"kind": "Secret", "metadata": {"name": "s2"}, "data": {"k": "%%%"}}
+        self.assertInvalid(bad, "data[k]", "FieldValueInvalid", res="secrets")
+
+
+# ======================================================================== get/list
+class ListTest(Base):
+    def setUp(self):
+        super().setUp()
+        for name, labels in (("a", {"app": "x", "tier": "web"}), ("b", {"app": "y"}),
+                             ("c", {"app": "z", "tier": "db"}), ("d", {})):
+            self.assertEqual(self.sim.req("POST", self.pods_path(),
+                                          pod_body(name, labels=labels))[0], 201)
+
+    def names(self, query):
+        st, _, doc = self.sim.req("GET", self.pods_path() + "?" + query)
+        self.assertEqual(st, 200, doc)
+        return [i["metadata"]["name"] for i in doc["items"]]
+
+    def test_get_404_status(self):
+        st, _, doc = self.sim.req("GET", self.pods_path() + "/nope")
+        self.assertEqual(st, 404)
+        self.assertEqual(doc["message"], 'pods "nope" not found')
+        self.assertEqual(doc["details"], {"name": "nope", "kind": "pods"})
+
+    def test_list_has_resource_version(self):
+        doc = self.sim.req("GET", self.pods_path())[2]
+        self.assertEqual(doc["kind"], "PodList")
+        self.assertTrue(doc["metadata"]["resourceVersion"].isdigit())
+
+    def test_label_selector_operators(self):
+        q = lambda s: "labelSelector=" + __import__("urllib.parse").parse.quote(s)
+        self.assertEqual(self.names(q("app=x")), ["a"])
+        self.assertEqual(self.names(q("app==y")), ["b"])
+        self.assertEqual(self.names(q("app!=x")), ["b", "c", "d"])
+        self.assertEqual(self.names(q("app in (x,z)")), ["a", "c"])
+        self.assertEqual(self.names(q("app notin (x,z)")), ["b", "d"])
+        self.assertEqual(self.names(q("tier")), ["a", "c"])
+        self.assertEqual(self.names(q("!tier")), ["b", "d"])
+        self.assertEqual(self.names(q("app,tier=db")), ["c"])
+        st, _, _ = self.sim.req("GET", self.pods_path() + "?" + q("app in x"))
+        self.assertEqual(st, 400)
+
+    def test_field_selectors(self):
+        self.assertEqual(self.names("fieldSelector=metadata.name%3Db"), ["b"])
+        self.assertEqual(self.names("fieldSelector=metadata.name!%3Db"), ["a", "c", "d"])
+        self.assertEqual(self.names("fieldSelector=metadata.namespace%3D%3D" + self.ns),
+                         ["a", "b", "c", "d"])
+        self.assertEqual(self.names("fieldSelector=status.phase%3DSucceeded,metadata.name%3Da"),
+                         [])
+        st, _, doc = self.sim.req("GET", self.pods_path() + "?fieldSelector=spec.foo%3Dx")
+        self.assertEqual(st, 400)
+        self.assertIn("field label not supported", doc["message"])
+
+    def test_paging(self):
+        doc = self.sim.req("GET", self.pods_path() + "?limit=3")[2]
+        self.assertEqual([i["metadata"]["name"] for i in doc["items"]], ["a", "b", "c"])
+        self.assertEqual(doc["metadata"]["remainingItemCount"], 1)
+        tok = doc["metadata"]["continue"]
+        doc2 = self.sim.req("GET", self.pods_path() + "?limit=3&continue=" + tok)[2]
+        self.assertEqual([i["metadata"]["name"] for i in doc2["items"]], ["d"])
+        self.assertNotIn("continue", doc2["metadata"])
+
+    def test_continue_expires_on_compaction(self):
+        doc = self.sim.req("GET", self.pods_path() + "?limit=1")[2]
+        self.sim.req("POST", self.pods_path(), pod_body("e"))
+        self.sim.req("POST", "/_sim/compact", {})
+        st, _, err = self.sim.req("GET", self.pods_path() + "?limit=1&continue=" +
+                                  doc["metadata"]["continue"])
+        self.assertEqual(st, 410)
+        self.assertEqual(err["reason"], "Expired")
+
+    def test_bad_continue_400(self):
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "?continue=zzz")[0], 400)
+
+    def test_list_all_namespaces(self):
+        other = self.ns + "-o"
+        self.sim.req("POST", self.pods_path(other), pod_body("a"))
+        doc = self.sim.req("GET", "/api/v1/pods?labelSelector=app%3Dx")[2]
+        got = sorted((i["metadata"]["namespace"], i["metadata"]["name"]) for i in doc["items"]
+                     if i["metadata"]["namespace"].startswith(self.ns))
+        self.assertEqual(got, [(self.ns, "a")])
+
+    def test_table_output(self):
+        st, _, doc = self.sim.req("GET", self.pods_path(), headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+        self.assertEqual(doc["kind"], "Table")
+        self.assertEqual(doc["columnDefinitions"][0]["name"], "Name")
+        self.assertEqual([r["cells"][0] for r in doc["rows"]], ["a", "b", "c", "d"])
+
+
+class ContinueTtlTest(unittest.TestCase):
+    def test_continue_token_expires_after_ttl(self):
+        sim = Sim("--continue-ttl", "0.3")
+        try:
+            for n in ("a", "b"):
+                sim.req("POST", "/api/v1/namespaces/default/pods", pod_body(n))
+            doc = sim.req("GET", "/api/v1/namespaces/default/pods?limit=1")[2]
+            time.sleep(0.5)
+            st, _, err = sim.req("GET", "/api/v1/namespaces/default/pods?limit=1&continue=" +
+                                 doc["metadata"]["continue"])
+            self.assertEqual(st, 410)
+            self.assertEqual(err["reason"], "Expired")
+        finally:
+            sim.stop()
+
+
+# ======================================================================== watch
+class WatchTest(Base):
+    def test_initial_then_live_events(self):
+        self.sim.req("POST", self.pods_path(), pod_body("w1"))
+        w = Watch(self.sim, self.pods_path() + "?watch=1")
+        try:
+            ev = w.next()
+            self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "w1"))
+            self.sim.req("POST", self.pods_path(), pod_body("w2", image="x-norie"))
+            types = []
+            for _ in range(20):
+                ev = w.next()
+                types.append((ev["type"], ev["object"]["metadata"]["name"]))
+                if ev["object"]["metadata"]["name"] == "w2" and \
+                        status_of(ev["object"]).get("phase") == "Running":
+                    break
+            self.assertIn(("ADDED", "w2"), types)
+            self.assertIn(("MODIFIED", "w2"), types)
+            self.sim.req("DELETE", self.pods_path() + "/w2")
+            for _ in range(20):
+                ev = w.next()
+                if ev["type"] == "DELETED":
+                    break
+            self.assertEqual(ev["object"]["metadata"]["name"], "w2")
+        finally:
+            w.close()
+
+    def test_resume_from_resource_version(self):
+        _, _, a = self.sim.req("POST", self.pods_path(), pod_body("r1", image="x-norie"))
+        rv = a["metadata"]["resourceVersion"]
+        self.sim.req("PATCH", self.pods_path() + "/r1", {"metadata": {"labels": {"k": "v"}}},
+                     ctype="application/merge-patch+json")
+        w = Watch(self.sim, self.pods_path() + "?watch=true&resourceVersion=" + rv +
+                  "&fieldSelector=metadata.name%3Dr1&timeoutSeconds=1")
+        try:
+            evs = []
+            for _ in range(50):
+                ev = w.next()
+                if ev is None:
+                    break
+                evs.append(ev)
+            self.assertTrue(evs)
+            self.assertTrue(all(e["type"] == "MODIFIED" for e in evs))
+            self.assertTrue(all(int(e["object"]["metadata"]["resourceVersion"]) > int(rv)
+                                for e in evs))
+            self.assertTrue(any(e["object"]["metadata"].get("labels") == {"k": "v"}
+                                for e in evs))
+        finally:
+            w.close()
+
+    def test_too_old_resource_version_is_410_error_event(self):
+        self.sim.req("POST", self.pods_path(), pod_body("old"))
+        self.sim.req("POST", "/_sim/compact", {})
+        w = Watch(self.sim, self.pods_path() + "?watch=1&resourceVersion=1")
+        try:
+            self.assertEqual(w.r.status, 200)
+            ev = w.next()
+            self.assertEqual(ev["type"], "ERROR")
+            self.assertEqual(ev["object"]["code"], 410)
+            self.assertEqual(ev["object"]["reason"], "Expired")
+            self.assertIn("too old resource version", ev["object"]["message"])
+            self.assertIsNone(w.next())
+        finally:
+            w.close()
+
+    def test_bookmarks(self):
+        rv = self.sim.req("GET", self.pods_path())[2]["metadata"]["resourceVersion"]
+        w = Watch(self.sim, self.pods_path() + "?watch=1&allowWatchBookmarks=true"
+                  "&resourceVersion=" + rv)
+        try:
+            ev = w.next()
+            self.assertEqual(ev["type"], "BOOKMARK")
+            self.assertEqual(ev["object"]["kind"], "Pod")
+            self.assertEqual(set(ev["object"]["metadata"]), {"resourceVersion"})
+            self.assertGreaterEqual(int(ev["object"]["metadata"]["resourceVersion"]), int(rv))
+        finally:
+            w.close()
+
+    def test_timeout_seconds_ends_stream(self):
+        t0 = time.monotonic()
+        w = Watch(self.sim, self.pods_path() + "?watch=1&timeoutSeconds=1")
+        try:
+            self.assertIsNone(w.next())
+            self.assertLess(time.monotonic() - t0, 3)
+        finally:
+            w.close()
+
+    def test_watch_cut_after_n_events(self):
+        for n in ("c1", "c2", "c3"):
+            self.sim.req("POST", self.pods_path(), pod_body(n, image="x-unschedulable"))
+        self.sim.faults(watch_cut_after=2)
+        w = Watch(self.sim, self.pods_path() + "?watch=1")
+        try:
+            self.assertEqual(len([e for e in w.take(3) if e is not None]), 2)
+        finally:
+            w.close()
+
+    def test_label_selector_watch_sees_delete_when_label_removed(self):
+        self.sim.req("POST", self.pods_path(), pod_body("l1", image="x-unschedulable",
+                                                        labels={"app": "w"}))
+        w = Watch(self.sim, self.pods_path() + "?watch=1&labelSelector=app%3Dw")
+        try:
+            self.assertEqual(w.next()["type"], "ADDED")
+            self.sim.req("PATCH", self.pods_path() + "/l1", {"metadata": {"labels": None}},
+                         ctype="application/merge-patch+json")
+            for _ in range(10):
+                ev = w.next()
+                if ev["type"] == "DELETED":
+                    break
+            self.assertEqual(ev["type"], "DELETED")
+        finally:
+            w.close()
+
+    def test_legacy_watch_path_and_stats(self):
+        before = self.sim.stats()["watch_streams_total"]
+        w = Watch(self.sim, "/api/v1/watch/namespaces/%s/pods?timeoutSeconds=5" % self.ns)
+        try:
+            st = self.sim.stats()
+            self.assertGreaterEqual(st["watch_streams_current"], 1)
+            self.assertEqual(st["watch_streams_total"], before + 1)
+        finally:
+            w.close()
+
+
+# ======================================================================== delete
+class DeleteTest(Base):
+    def test_graceful_delete_keeps_terminating_pod(self):
+        self.sim.faults(terminating_seconds=1)
+        self.sim.req("POST", self.pods_path(), pod_body("g", image="x-norie"))
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "/g")
+        self.assertEqual(st, 200)
+        self.assertIn("deletionTimestamp", doc["metadata"])
+        self.assertEqual(doc["metadata"]["deletionGracePeriodSeconds"], 30)
+        st, _, err = self.sim.req("POST", self.pods_path(), pod_body("g"))
+        self.assertEqual(st, 409)
+        self.assertEqual(err["message"], 'object is being deleted: pods "g" already exists')
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and \
+                self.sim.req("GET", self.pods_path() + "/g")[0] == 200:
+            time.sleep(0.05)
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/g")[0], 404)
+        self.assertEqual(self.sim.req("POST", self.pods_path(), pod_body("g"))[0], 201)
+
+    def test_grace_zero_deletes_immediately(self):
+        self.sim.faults(terminating_seconds=5)
+        self.sim.req("POST", self.pods_path(), pod_body("z"))
+        st, _, _ = self.sim.req("DELETE", self.pods_path() + "/z",
+                                {"kind": "DeleteOptions", "apiVersion": "v1",
+                                 "gracePeriodSeconds": 0})
+        self.assertEqual(st, 200)
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/z")[0], 404)
+        self.sim.req("POST", self.pods_path(), pod_body("z2"))
+        self.sim.req("DELETE", self.pods_path() + "/z2?gracePeriodSeconds=0")
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/z2")[0], 404)
+
+    def test_delete_404(self):
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "/none")
+        self.assertEqual(st, 404)
+        self.assertEqual(doc["details"]["kind"], "pods")
+
+    def test_preconditions(self):
+        _, _, p = self.sim.req("POST", self.pods_path(), pod_body("pc", image="x-norie"))
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "/pc",
+                                  {"preconditions": {"uid": "wrong"}})
+        self.assertEqual(st, 409)
+        self.assertEqual(doc["reason"], "Conflict")
+        self.assertIn("Precondition failed: UID in precondition: wrong", doc["message"])
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "/pc",
+                                  {"preconditions": {"resourceVersion": "1"}})
+        self.assertEqual(st, 409)
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "/pc",
+                                  {"preconditions": {"uid": p["metadata"]["uid"]},
+                                   "propagationPolicy": "Background"})
+        self.assertEqual(st, 200)
+
+    def test_deletecollection(self):
+        for n, app in (("d1", "y"), ("d2", "y"), ("d3", "n")):
+            self.sim.req("POST", self.pods_path(), pod_body(n, labels={"app": app}))
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "?labelSelector=app%3Dy")
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["kind"], "PodList")
+        self.assertEqual(sorted(i["metadata"]["name"] for i in doc["items"]), ["d1", "d2"])
+        left = self.sim.req("GET", self.pods_path())[2]["items"]
+        self.assertEqual([i["metadata"]["name"] for i in left], ["d3"])
+        self.assertGreaterEqual(self.sim.stats()["requests"]["deletecollection pods"], 1)
+
+    def test_secret_delete(self):
+        sp = "/api/v1/namespaces/%s/secrets" % self.ns
+        self.sim.req("POST", sp, {"kind": "Secret", "metadata": {"name": "s"}})
+        self.assertEqual(self.sim.req("DELETE", sp + "/s")[0], 200)
+        self.assertEqual(self.sim.req("GET", sp + "/s")[0], 404)
+
+
+# ======================================================================== update/patch
+class PatchTest(Base):
+    def test_merge_patch_labels(self):
+        self.sim.req("POST", self.pods_path(), pod_body("m", labels={"a": "1", "b": "2"}))
+        st, _, doc = self.sim.req("PATCH", self.pods_path() + "/m",
+                                  {"metadata": {"labels": {"a": None, "c": "3"}}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["metadata"]["labels"], {"b": "2", "c": "3"})
+        st, _, doc = self.sim.req("PATCH", self.pods_path() + "/m",
+                                  {"metadata": {"labels": {"d": "4"}}},
+                                  ctype="application/strategic-merge-patch+json")
+        self.assertEqual(doc["metadata"]["labels"]["d"], "4")
+
+    def test_json_patch(self):
+        self.sim.req("POST", self.pods_path(), pod_body("j", labels={"a": "1"}))
+        st, _, doc = self.sim.req("PATCH", self.pods_path() + "/j",
+                                  [{"op": "add", "path": "/metadata/labels/b", "value": "2"}],
+                                  ctype="application/json-patch+json")
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["metadata"]["labels"], {"a": "1", "b": "2"})
+
+    def test_patch_unsupported_media_type(self):
+        self.sim.req("POST", self.pods_path(), pod_body("u"))
+        self.assertEqual(self.sim.req("PATCH", self.pods_path() + "/u", {},
+                                      ctype="text/plain")[0], 415)
+
+    def test_status_subresource(self):
+        self.sim.req("POST", self.pods_path(), pod_body("s", image="x-unschedulable"))
+        st, _, doc = self.sim.req("GET", self.pods_path() + "/s/status")
+        self.assertEqual(st, 200)
+        st, _, doc = self.sim.req("PATCH", self.pods_path() + "/s/status",
+                                  {"status": {"phase": "Succeeded"},
+                                   "metadata": {"labels": {"ignored": "x"}}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["status"]["phase"], "Succeeded")
+        self.assertNotIn("ignored", doc["metadata"].get("labels") or {})
+        doc["status"]["phase"] = "Failed"
+        st, _, doc2 = self.sim.req("PUT", self.pods_path() + "/s/status", doc)
+        self.assertEqual(st, 200)
+        self.assertEqual(doc2["status"]["phase"], "Failed")
+
+    def test_put_conflict_and_forbidden(self):
+        self.sim.req("POST", self.pods_path(), pod_body("p", image="x-unschedulable"))
+        p = self.sim.wait_pod(self.ns, "p", lambda p: cond(p, "PodScheduled"))
+        p["metadata"]["labels"] = {"x": "y"}
+        st, _, new = self.sim.req("PUT", self.pods_path() + "/p", p)
+        self.assertEqual(st, 200)
+        self.assertEqual(new["metadata"]["labels"], {"x": "y"})
+        st, _, err = self.sim.req("PUT", self.pods_path() + "/p", p)
+        self.assertEqual(st, 409)
+        self.assertEqual(err["reason"], "Conflict")
+        self.assertIn("the object has been modified", err["message"])
+        new["spec"]["restartPolicy"] = "Always"
+        st, _, err = self.sim.req("PUT", self.pods_path() + "/p", new)
+        self.assertEqual(st, 422)
+
+    def test_patch_with_stale_resource_version_conflicts(self):
+        self.sim.req("POST", self.pods_path(), pod_body("rv"))
+        st, _, _ = self.sim.req("PATCH", self.pods_path() + "/rv",
+                                {"metadata": {"resourceVersion": "1", "labels": {"a": "b"}}},
+                                ctype="application/merge-patch+json")
+        self.assertEqual(st, 409)
+
+
+# ======================================================================== faults
+class FaultTest(Base):
+    def test_error_rate(self):
+        self.sim.faults(error_rate=1.0)
+        st, _, doc = self.sim.req("GET", self.pods_path())
+        self.assertEqual(st, 500)
+        self.assertEqual(doc["reason"], "InternalError")
+        self.assertEqual(self.sim.req("GET", "/_sim/stats")[0], 200)
+
+    def test_throttle(self):
+        self.sim.faults(throttle_rate=1.0, throttle_retry_after=2)
+        st, r, doc = self.sim.req("GET", self.pods_path())
+        self.assertEqual(st, 429)
+        self.assertEqual(r.getheader("Retry-After"), "2")
+        self.assertEqual(doc["reason"], "TooManyRequests")
+
+    def test_latency(self):
+        self.sim.faults(latency_ms=300)
+        t0 = time.monotonic()
+        self.sim.req("GET", self.pods_path())
+        self.assertGreaterEqual(time.monotonic() - t0, 0.29)
+
+    def test_fail_paths_restricts_to_post(self):
+        self.sim.faults(error_rate=1.0, fail_paths="^POST ")
+        self.assertEqual(self.sim.req("GET", self.pods_path())[0], 200)
+        self.assertEqual(self.sim.req("POST", self.pods_path(), pod_body("f"))[0], 500)
+        self.sim.faults(fail_paths="create pods")
+        self.assertEqual(self.sim.req("POST", self.pods_path(), pod_body("f"))[0], 500)
+        self.assertEqual(self.sim.req("GET", self.pods_path())[0], 200)
+
+    def test_conflict_on_create(self):
+        self.sim.faults(conflict_on_create=2)
+        self.assertEqual(self.sim.req("POST", self.pods_path(), pod_body("c"))[0], 409)
+        self.assertEqual(self.sim.req("POST", self.pods_path(), pod_body("c"))[0], 409)
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/c")[0], 404)
+        self.assertEqual(self.sim.req("POST", self.pods_path(), pod_body("c"))[0], 201)
+
+    def test_unknown_fault_rejected(self):
+        self.assertEqual(self.sim.req("POST", "/_sim/faults", {"bogus": 1})[0], 400)
+
+
+# ======================================================================== kubelet
+class Artifacts:
+    """A tiny loopback HTTP server requiring a bearer token, serving a zip and a tar."""
+
+    def __init__(self, token):
+        zb = io.BytesIO()
+        with zipfile.ZipFile(zb, "w") as z:
+            z.writestr("app.py", "def handler(e, c): return e\n")
+            z.writestr("lib/util.py", "")
+        tb = io.BytesIO()
+        with tarfile.open(fileobj=tb, mode="w:gz") as t:
+            data = b"layer"
+            ti = tarfile.TarInfo("opt/python/layer.py")
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+        files = {"/code/fn.zip": zb.getvalue(), "/layers/l1.tar.gz": tb.getvalue()}
+        self.hits = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.hits.append((self.path, self.headers.get("Authorization")))
+                if self.headers.get("Authorization") != "Bearer " + token:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = files.get(self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+SCRIPT = """set -e
+mkdir -p /var/task /opt
+wget -q --header "Authorization: Bearer ${FAKECLOUD_TOKEN}" -O /tmp/code.zip "${FAKECLOUD_ARTIFACTS}/code/fn.zip"
+unzip -o /tmp/code.zip -d /var/task
+wget -O '/tmp/layer-0.tar.gz' --header='Authorization: Bearer '"$FAKECLOUD_TOKEN" $FAKECLOUD_ARTIFACTS/layers/l1.tar.gz
+if [ -s /tmp/layer-0.tar.gz ]; then tar -xzf /tmp/layer-0.tar.gz -C /opt; fi
+"""
+
+
+def lambda_pod(name, artifacts_url, token_ref=None, image="public.ecr.aws/lambda/python:3.12",
+               script=SCRIPT):
+    token_env = {"name": "FAKECLOUD_TOKEN"}
+    if token_ref:
+        token_env["valueFrom"] = {"secretKeyRef": token_ref}
+    else:
+        token_env["value"] = "tok"
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"fakecloud/function": "f"}},
+            "spec": {"restartPolicy": "Never",
+                     "volumes": [{"name": "task", "emptyDir": {}}],
+                     "initContainers": [{
+                         "name": "fakecloud-init", "image": "busybox:1.36",
+                         "command": ["sh", "-c", script],
+                         "env": [token_env, {"name": "FAKECLOUD_ARTIFACTS",
+                                             "value": artifacts_url}],
+                         "volumeMounts": [{"name": "task", "mountPath": "/var/task"}]}],
+                     "containers": [{
+                         "name": "lambda", "image": image, "args": ["app.handler"],
+                         "env": [{"name": "AWS_LAMBDA_FUNCTION_NAME", "value": "f"},
+                                 {"name": "SECRET_VAL", "valueFrom": {"secretKeyRef": {
+                                     "name": "fn-secret", "key": "v"}}}],
+                         "volumeMounts": [{"name": "task", "mountPath": "/var/task"}]}]}}
+
+
+def rie_invoke(ip, payload, port=8080):
+    c = http.client.HTTPConnection(ip, port, timeout=5)
+    try:
+        c.request("POST", "/2015-03-31/functions/function/invocations",
+                  body=json.dumps(payload), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+class KubeletTest(Base):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.art = Artifacts("tok")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.art.close()
+        super().tearDownClass()
+
+    def secret(self, name, data):
+        body = {"kind": "Secret", "metadata": {"name": name},
+                "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+        st, _, doc = self.sim.req("POST", "/api/v1/namespaces/%s/secrets" % self.ns, body)
+        self.assertEqual(st, 201, doc)
+
+    def test_plain_pod_runs_and_rie_answers(self):
+        st, _, _ = self.sim.create_pod(self.ns, "r", spec={"containers": [{
+            "name": "main", "image": "public.ecr.aws/lambda/python:3.12",
+            "args": ["app.handler"], "env": [{"name": "A", "value": "1"},
+                                             {"name": "B", "value": "$(A)-x"}]}]})
+        self.assertEqual(st, 201)
+        p = self.sim.wait_pod(self.ns, "r", lambda p: cond(p, "Ready").get("status") == "True")
+        s = p["status"]
+        self.assertEqual(s["phase"], "Running")
+        self.assertEqual(p["spec"]["nodeName"], "kubesim-node")
+        self.assertEqual(s["hostIP"], "127.0.0.1")
+        self.assertTrue(s["podIP"].startswith("127.") and s["podIP"] != "127.0.0.1")
+        self.assertEqual(cond(p, "PodScheduled")["status"], "True")
+        self.assertIn("running", s["containerStatuses"][0]["state"])
+        code, body = rie_invoke(s["podIP"], {"hello": "world"})
+        self.assertEqual(code, 200)
+        self.assertEqual(body["event"], {"hello": "world"})
+        self.assertEqual(body["handler"], "app.handler")
+        self.assertEqual(body["pod"], "r")
+        self.assertEqual(body["env"], {"A": "1", "B": "1-x"})
+        st = self.sim.stats()["pods"]["%s/r" % self.ns]
+        self.assertLessEqual(st["rie_ready_monotonic"], time.monotonic())
+        self.assertEqual(st["invocations"], 1)
+        _, _, log = self.sim.req("GET", self.pods_path() + "/r/log")
+        self.assertIn("START RIE", log)
+        # deletion closes the RIE and frees the IP
+        self.sim.req("DELETE", self.pods_path() + "/r")
+        with self.assertRaises(OSError):
+            rie_invoke(s["podIP"], {})
+
+    def test_pod_ips_are_unique(self):
+        for n in ("u1", "u2", "u3"):
+            self.sim.create_pod(self.ns, n, image="x-norie")
+        ips = [self.sim.wait_pod(self.ns, n, lambda p: status_of(p).get("podIP"))
+               ["status"]["podIP"] for n in ("u1", "u2", "u3")]
+        self.assertEqual(len(set(ips)), 3)
+
+    def test_init_downloads_code_and_layers(self):
+        self.secret("tok-secret", {"token": "tok"})
+        self.secret("fn-secret", {"v": "hidden"})
+        body = lambda_pod("init-ok", self.art.url, {"name": "tok-secret", "key": "token"})
+        st, _, doc = self.sim.req("POST", self.pods_path(), body)
+        self.assertEqual(st, 201, doc)
+        p = self.sim.wait_pod(self.ns, "init-ok",
+                              lambda p: cond(p, "Ready").get("status") == "True")
+        ics = p["status"]["initContainerStatuses"][0]
+        self.assertEqual(ics["state"]["terminated"]["exitCode"], 0)
+        code, body = rie_invoke(p["status"]["podIP"], "just a string")
+        self.assertEqual(body["event"], "just a string")
+        self.assertEqual(body["code_files"], ["app.py", "lib/util.py"])
+        self.assertEqual(body["layer_files"], ["opt/python/layer.py"])
+        self.assertEqual(body["env"]["SECRET_VAL"], "hidden")
+        self.assertEqual(body["image"], "public.ecr.aws/lambda/python:3.12")
+        self.assertIn(("/code/fn.zip", "Bearer tok"), self.art.hits)
+        _, _, log = self.sim.req("GET", self.pods_path() + "/init-ok/log?container=fakecloud-init")
+        self.assertIn("saving to '/tmp/code.zip'", log)
+
+    def test_init_download_401_fails_pod(self):
+        self.secret("fn-secret", {"v": "x"})
+        body = lambda_pod("init-401", self.art.url)
+        body["spec"]["initContainers"][0]["env"][0]["value"] = "wrong"
+        self.sim.req("POST", self.pods_path(), body)
+        p = self.sim.wait_pod(self.ns, "init-401",
+                              lambda p: status_of(p).get("phase") == "Failed")
+        t = p["status"]["initContainerStatuses"][0]["state"]["terminated"]
+        self.assertEqual((t["exitCode"], t["reason"]), (1, "Error"))
+        _, _, log = self.sim.req("GET", self.pods_path() +
+                                 "/init-401/log?container=fakecloud-init")
+        self.assertIn("wget: server returned error: HTTP/1.1 401 Unauthorized", log)
+        _, _, tbl = self.sim.req("GET", self.pods_path() + "/init-401", headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+        self.assertEqual(tbl["rows"][0]["cells"][2], "Init:Error")
+
+    def test_init_refuses_non_loopback(self):
+        self.secret("fn-secret", {"v": "x"})
+        self.sim.req("POST", self.pods_path(), lambda_pod("remote", "http://10.1.2.3:9"))
+        self.sim.wait_pod(self.ns, "remote", lambda p: status_of(p).get("phase") == "Failed")
+        _, _, log = self.sim.req("GET", self.pods_path() + "/remote/log?container=fakecloud-init")
+        self.assertIn("non-loopback", log)
+
+    def test_missing_secret_then_created(self):
+        body = lambda_pod("nosec", self.art.url, {"name": "tok-secret", "key": "token"})
+        self.sim.req("POST", self.pods_path(), body)
+        p = self.sim.wait_pod(self.ns, "nosec", lambda p: (status_of(p).get(
+            "initContainerStatuses") or [{}])[0].get("state", {}).get("waiting", {}).get(
+            "reason") == "CreateContainerConfigError")
+        w = p["status"]["initContainerStatuses"][0]["state"]["waiting"]
+        self.assertEqual(w["message"], 'secret "tok-secret" not found')
+        self.assertEqual(p["status"]["phase"], "Pending")
+        self.secret("tok-secret", {"other": "x"})
+        p = self.sim.wait_pod(self.ns, "nosec", lambda p: "couldn't find key" in json.dumps(
+            status_of(p).get("initContainerStatuses")))
+        self.assertIn("couldn't find key token in Secret %s/tok-secret" % self.ns,
+                      json.dumps(p["status"]))
+
+    def test_errimagepull_then_backoff(self):
+        self.sim.create_pod(self.ns, "eip", image="repo/errimagepull:1")
+        self.sim.wait_pod(self.ns, "eip", lambda p: (status_of(p).get("containerStatuses") or [
+            {}])[0].get("state", {}).get("waiting", {}).get("reason") == "ErrImagePull")
+        p = self.sim.wait_pod(self.ns, "eip", lambda p: p["status"]["containerStatuses"][0]
+                              ["state"]["waiting"]["reason"] == "ImagePullBackOff", 4)
+        self.assertEqual(p["status"]["phase"], "Pending")
+
+    def test_invalid_image_name(self):
+        self.sim.create_pod(self.ns, "iin", image="repo/invalidimagename")
+        self.sim.wait_pod(self.ns, "iin", lambda p: (status_of(p).get("containerStatuses") or [
+            {}])[0].get("state", {}).get("waiting", {}).get("reason") == "InvalidImageName")
+
+    def test_crash(self):
+        self.sim.create_pod(self.ns, "cr", image="repo/crash:1")
+        p = self.sim.wait_pod(self.ns, "cr", lambda p: status_of(p).get("phase") == "Failed")
+        t = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual((t["exitCode"], t["reason"]), (3, "Error"))
+        _, _, log = self.sim.req("GET", self.pods_path() + "/cr/log")
+        self.assertIn("simulated crash: exit code 3", log)
+
+    def test_succeed(self):
+        self.sim.create_pod(self.ns, "ok", image="repo/succeed:1")
+        p = self.sim.wait_pod(self.ns, "ok", lambda p: status_of(p).get("phase") == "Succeeded")
+        self.assertEqual(p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+                         0)
+
+    def test_unschedulable(self):
+        self.sim.create_pod(self.ns, "un", image="repo/unschedulable")
+        p = self.sim.wait_pod(self.ns, "un", lambda p: cond(p, "PodScheduled").get("status")
+                              == "False")
+        c = cond(p, "PodScheduled")
+        self.assertEqual(c["reason"], "Unschedulable")
+        self.assertEqual(c["message"], "0/1 nodes are available: 1 Insufficient memory.")
+        self.assertEqual(p["status"]["phase"], "Pending")
+
+    def test_norie_running_but_never_listening(self):
+        self.sim.create_pod(self.ns, "nr", image="repo/norie")
+        p = self.sim.wait_pod(self.ns, "nr", lambda p: status_of(p).get("phase") == "Running")
+        time.sleep(0.2)
+        self.assertNotEqual(cond(self.sim.pod(self.ns, "nr"), "Ready").get("status"), "True")
+        with self.assertRaises(OSError):
+            rie_invoke(p["status"]["podIP"], {})
+
+    def test_boot_and_rie_delay_timing(self):
+        self.sim.create_pod(self.ns, "slow", metadata={"annotations": {
+            "kubesim/boot-ms": "300", "kubesim/rie-delay-ms": "300"}})
+        t0 = time.monotonic()
+        p = self.sim.wait_pod(self.ns, "slow", lambda p: status_of(p).get("phase") == "Running")
+        t1 = time.monotonic()
+        self.assertGreaterEqual(t1 - t0, 0.2)
+        self.assertNotEqual(cond(p, "Ready").get("status"), "True")
+        self.sim.wait_pod(self.ns, "slow", lambda p: cond(p, "Ready").get("status") == "True")
+        st = self.sim.stats()["pods"]["%s/slow" % self.ns]
+        self.assertGreaterEqual(st["rie_ready_monotonic"] - st["running_monotonic"], 0.29)
+
+    def test_log_tail_lines_and_waiting_container(self):
+        self.sim.create_pod(self.ns, "lg", image="repo/crash")
+        self.sim.wait_pod(self.ns, "lg", lambda p: status_of(p).get("phase") == "Failed")
+        _, r, log = self.sim.req("GET", self.pods_path() + "/lg/log?tailLines=1")
+        self.assertEqual(log, "simulated crash: exit code 3\n")
+        self.assertTrue(r.getheader("Content-Type").startswith("text/plain"))
+        self.sim.create_pod(self.ns, "lw", image="repo/unschedulable")
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/lw/log")[0], 400)
+
+
+# ======================================================================== stats
+class StatsTest(Base):
+    def test_counts_and_request_log(self):
+        self.sim.req("POST", "/_sim/reset", {})
+        self.sim.req("POST", self.pods_path(), pod_body("a", image="x-unschedulable"))
+        self.sim.req("GET", self.pods_path())
+        self.sim.req("GET", self.pods_path() + "/a")
+        self.sim.req("DELETE", self.pods_path() + "/a")
+        self.sim.req("GET", "/api/v1/namespaces/%s/secrets" % self.ns)
+        st = self.sim.stats()
+        self.assertEqual(st["requests"], {"create pods": 1, "list pods": 1, "get pods": 1,
+                                          "delete pods": 1, "list secrets": 1})
+        self.assertEqual(st["requests_by_path"]["POST /api/v1/namespaces/{ns}/pods"], 1)
+        self.assertGreaterEqual(st["tls_handshakes_total"], 5)
+        self.assertGreaterEqual(st["connections_total"], 5)
+        log = self.sim.req("GET", "/_sim/requests")[2]["requests"]
+        self.assertEqual([(e["verb"], e["status"]) for e in log],
+                         [("create pods", 201), ("list pods", 200), ("get pods", 200),
+                          ("delete pods", 200), ("list secrets", 200)])
+        self.assertTrue(all(isinstance(e["time"], float) for e in log))
+
+    def test_objects_and_bulk(self):
+        st, _, doc = self.sim.req("POST", "/_sim/bulk", {"namespace": self.ns, "count": 500,
+                                                         "name_prefix": "x",
+                                                         "labels": {"b": "1"}})
+        self.assertEqual((st, doc["created"]), (200, 500))
+        self.assertEqual(self.sim.stats()["objects"]["pods"][self.ns], 500)
+        doc = self.sim.req("GET", self.pods_path() + "?labelSelector=b%3D1&limit=10")[2]
+        self.assertEqual(len(doc["items"]), 10)
+        self.assertEqual(doc["items"][0]["status"]["phase"], "Running")
+        self.sim.req("DELETE", self.pods_path())
+
+
+class LifecycleTest(unittest.TestCase):
+    def test_sigterm_writes_stats_file_and_ends_watches(self):
+        d = tempfile.mkdtemp()
+        try:
+            sf = os.path.join(d, "stats.json")
+            sim = Sim("--stats-file", sf)
+            sim.req("GET", "/version")
+            w = Watch(sim, "/api/v1/namespaces/default/pods?watch=1")
+            t0 = time.monotonic()
+            self.assertEqual(sim.stop(), 0)
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertIsNone(w.next())
+            w.close()
+            with open(sf) as f:
+                self.assertEqual(json.load(f)["requests"]["get /version"], 1)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_plain_http_mode(self):
+        sim = Sim("--plain-http")
+        try:
+            self.assertTrue(sim.url.startswith("http://127.0.0.1:"))
+            self.assertEqual(sim.req("GET", "/api/v1/namespaces/default/pods")[0], 200)
+        finally:
+            sim.stop()
+        sim = Sim("--plain-http", "--require-token")
+        try:
+            self.assertEqual(sim.req("GET", "/version")[0], 401)
+            self.assertEqual(sim.req("GET", "/version", token=sim.token())[0], 200)
+        finally:
+            sim.stop()
+
+    def test_certs_are_cached(self):
+        sim = Sim()
+        d = tempfile.mkdtemp()
+        try:
+            for f in ("ca.crt", "ca.key", "server.crt", "server.key", "client.crt",
+                      "client.key"):
+                shutil.copy(os.path.join(sim.dir, f), d)
+            mtime = os.path.getmtime(os.path.join(d, "ca.crt"))
+            sim2 = subprocess.run([sys.executable, KUBESIM, "--dir", d, "--help"],
+                                  capture_output=True, timeout=10)
+            self.assertEqual(sim2.returncode, 0)
+            self.assertIn(b"--terminating-seconds", sim2.stdout)
+            p = subprocess.Popen([sys.executable, KUBESIM, "--dir", d], stdout=subprocess.PIPE)
+            try:
+                ready = json.loads(p.stdout.readline())
+                self.assertEqual(ready["ca"], os.path.join(d, "ca.crt"))
+                self.assertEqual(os.path.getmtime(os.path.join(d, "ca.crt")), mtime)
+            finally:
+                p.terminate()
+                p.wait(10)
+        finally:
+            sim.stop()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
