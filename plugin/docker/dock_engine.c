@@ -1,0 +1,392 @@
+/*
+ * dock_engine: Engine API calls with libcurl, one easy handle per call.
+ */
+#include "dock_engine.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define DOCK_DEFAULT_TIMEOUT_MS 30000L
+#define DOCK_DEFAULT_MAX_BODY (4u * 1024 * 1024)
+#define DOCK_MAX_LINE (1u * 1024 * 1024)
+
+typedef struct dock_call {
+    const dock_request *req;
+    dock_response *resp;
+    const atomic_int *cancel;
+    sbuf line;         /* partial line when streaming */
+    bool line_stopped; /* on_line asked to stop */
+} dock_call;
+
+static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    dock_call *call = ctx;
+    size_t n = size * nmemb;
+    if (call->req->on_line == NULL) {
+        size_t max = call->req->max_body != 0 ? call->req->max_body : DOCK_DEFAULT_MAX_BODY;
+        size_t room = call->resp->body.len < max ? max - call->resp->body.len : 0;
+        size_t keep = n < room ? n : room;
+        if (keep > 0 && !sbuf_append(&call->resp->body, data, keep))
+            return 0;
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] != '\n') {
+            if (call->line.len < DOCK_MAX_LINE && !sbuf_append(&call->line, data + i, 1))
+                return 0;
+            continue;
+        }
+        if (call->line.len > 0 &&
+            !call->req->on_line(call->req->line_ctx, call->line.data, call->line.len)) {
+            call->line_stopped = true;
+            return 0;
+        }
+        call->line.len = 0;
+    }
+    return n;
+}
+
+static size_t dock_header_cb(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    dock_call *call = ctx;
+    size_t n = size * nmemb;
+    static const char name[] = "Api-Version:";
+    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+        const char *v = data + sizeof name - 1;
+        size_t len = n - (sizeof name - 1);
+        while (len > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            len--;
+        }
+        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        if (len < sizeof call->resp->api_version) {
+            memcpy(call->resp->api_version, v, len);
+            call->resp->api_version[len] = '\0';
+        }
+    }
+    return n;
+}
+
+static int dock_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+    dock_call *call = ctx;
+    return (call->cancel != NULL && atomic_load(call->cancel) != 0) ? 1 : 0;
+}
+
+char *dock_engine_escape(const fcb_host_services *host, const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    if (e == NULL)
+        return NULL;
+    char *copy = svc_strdup(host, e);
+    curl_free(e);
+    return copy;
+}
+
+void dock_response_free(dock_response *resp)
+{
+    sbuf_free(&resp->body);
+}
+
+int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response *resp,
+                     fcb_error *err)
+{
+    int rc = FCB_OK;
+    CURL *curl = NULL;
+    struct curl_slist *headers = NULL;
+    char *url = NULL;
+    char *auth = NULL;
+    dock_call call = {.req = req, .resp = resp, .cancel = req->cancellable ? engine->cancel : NULL};
+
+    memset(resp, 0, sizeof *resp);
+    sbuf_init(&resp->body, engine->host, 0);
+    sbuf_init(&call.line, engine->host, 0);
+    if (call.cancel != NULL && atomic_load(call.cancel) != 0)
+        return err_set(err, FCB_ERR_CANCELLED, "%s %s: backend is closing", req->method,
+                       req->path);
+    if (req->unversioned)
+        url = svc_sprintf(engine->host, "%s%s", engine->base_url, req->path);
+    else
+        url = svc_sprintf(engine->host, "%s/v%s%s", engine->base_url, engine->api_version,
+                          req->path);
+    curl = curl_easy_init();
+    if (url == NULL || curl == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
+        goto out;
+    }
+    if (req->body != NULL) {
+        const char *ct = req->content_type != NULL ? req->content_type : "application/json";
+        char line[128];
+        snprintf(line, sizeof line, "Content-Type: %s", ct);
+        struct curl_slist *h = curl_slist_append(headers, line);
+        if (h == NULL) {
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
+            goto out;
+        }
+        headers = h;
+    }
+    if (req->registry_auth != NULL) {
+        auth = svc_sprintf(engine->host, "X-Registry-Auth: %s", req->registry_auth);
+        struct curl_slist *h = auth != NULL ? curl_slist_append(headers, auth) : NULL;
+        if (h == NULL) {
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
+            goto out;
+        }
+        headers = h;
+    }
+    {
+        /* Docker answers "Expect: 100-continue" fine, but waiting for it costs a round trip. */
+        struct curl_slist *h = curl_slist_append(headers, "Expect:");
+        if (h == NULL) {
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
+            goto out;
+        }
+        headers = h;
+    }
+
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    if (strcmp(req->method, "GET") != 0 && req->body == NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    if (req->body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, dock_write_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &call);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, dock_header_cb);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &call);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, dock_progress_cb);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &call);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    if (engine->address.transport == DOCK_UNIX) {
+        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, engine->address.path);
+    } else if (engine->tls) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, engine->ca_file);
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, engine->cert_file);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, engine->key_file);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+
+    CURLcode cc = curl_easy_perform(curl);
+    if (cc == CURLE_OK && req->on_line != NULL && call.line.len > 0)
+        req->on_line(req->line_ctx, call.line.data, call.line.len);
+    if (cc != CURLE_OK) {
+        if (call.line_stopped)
+            cc = CURLE_OK; /* the caller stopped the stream on purpose */
+        else if (cc == CURLE_ABORTED_BY_CALLBACK)
+            rc = err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled (backend is closing)",
+                         req->method, req->path);
+        else if (cc == CURLE_OPERATION_TIMEDOUT)
+            rc = err_set(err, FCB_ERR_TIMEOUT, "%s %s: Docker engine did not answer in %ld ms",
+                         req->method, req->path,
+                         req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
+        else if (cc == CURLE_WRITE_ERROR && sbuf_failed(&resp->body))
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response",
+                         req->method, req->path);
+        else
+            rc = err_set(err, FCB_ERR_UNAVAILABLE, "%s %s: cannot reach the Docker engine at %s: %s",
+                         req->method, req->path,
+                         engine->address.transport == DOCK_UNIX ? engine->address.path
+                                                                : engine->base_url,
+                         curl_easy_strerror(cc));
+        if (rc != FCB_OK)
+            goto out;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (sbuf_failed(&resp->body)) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response", req->method,
+                     req->path);
+        goto out;
+    }
+out:
+    if (curl != NULL)
+        curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
+    svc_free(engine->host, url);
+    svc_free(engine->host, auth);
+    sbuf_free(&call.line);
+    return rc;
+}
+
+int dock_engine_http_error(const dock_response *resp, int code, const char *what,
+                           fcb_error *err)
+{
+    const char *message = NULL;
+    json_object *obj = NULL;
+    if (resp->body.data != NULL && resp->body.len > 0) {
+        obj = json_tokener_parse(resp->body.data);
+        json_object *m = NULL;
+        if (obj != NULL && json_object_object_get_ex(obj, "message", &m))
+            message = json_object_get_string(m);
+        if (message == NULL)
+            message = resp->body.data;
+    }
+    err_set(err, code, "%s: HTTP %ld: %.600s", what, resp->status,
+            message != NULL ? message : "(no message)");
+    json_object_put(obj);
+    return code;
+}
+
+static char *dock_path_join(const fcb_host_services *host, const char *dir, const char *file)
+{
+    return svc_sprintf(host, "%s/%s", dir, file);
+}
+
+static int dock_engine_configure(dock_engine *e, const fcb_host_services *host, fcb_error *err)
+{
+    const char *docker_host = svc_config_nonempty(host, "DOCKER_HOST");
+    const char *verify = svc_config_nonempty(host, "DOCKER_TLS_VERIFY");
+    e->tls = verify != NULL && strcmp(verify, "0") != 0 && strcmp(verify, "false") != 0;
+    int rc = dock_spec_parse_host(docker_host, e->tls, &e->address, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (e->address.transport == DOCK_UNIX) {
+        if (e->tls)
+            return err_set(err, FCB_ERR_CONFIG,
+                           "DOCKER_TLS_VERIFY: TLS needs a tcp:// DOCKER_HOST, not a unix socket");
+        snprintf(e->base_url, sizeof e->base_url, "http://localhost");
+        return FCB_OK;
+    }
+    bool v6 = strchr(e->address.host, ':') != NULL && e->address.host[0] != '[';
+    snprintf(e->base_url, sizeof e->base_url, "%s://%s%s%s:%u", e->tls ? "https" : "http",
+             v6 ? "[" : "", e->address.host, v6 ? "]" : "", e->address.port);
+    if (!e->tls)
+        return FCB_OK;
+    const char *dir = svc_config_nonempty(host, "DOCKER_CERT_PATH");
+    char *home_dir = NULL;
+    if (dir == NULL) {
+        const char *home = svc_config_nonempty(host, "HOME");
+        if (home == NULL)
+            return err_set(err, FCB_ERR_CONFIG,
+                           "DOCKER_CERT_PATH: not set and HOME is unknown (TLS needs ca.pem, "
+                           "cert.pem, key.pem)");
+        home_dir = svc_sprintf(host, "%s/.docker", home);
+        if (home_dir == NULL)
+            return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
+        dir = home_dir;
+    }
+    e->ca_file = dock_path_join(host, dir, "ca.pem");
+    e->cert_file = dock_path_join(host, dir, "cert.pem");
+    e->key_file = dock_path_join(host, dir, "key.pem");
+    svc_free(host, home_dir);
+    if (e->ca_file == NULL || e->cert_file == NULL || e->key_file == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
+    return FCB_OK;
+}
+
+/* Podman names itself in /version: Components[].Name or Platform.Name. */
+static bool dock_version_is_podman(json_object *root)
+{
+    json_object *components = NULL, *platform = NULL, *name = NULL;
+    if (json_object_object_get_ex(root, "Components", &components) &&
+        json_object_is_type(components, json_type_array)) {
+        size_t n = json_object_array_length(components);
+        for (size_t i = 0; i < n && i < 64; i++) {
+            json_object *c = json_object_array_get_idx(components, i);
+            if (json_object_object_get_ex(c, "Name", &name) &&
+                strcasestr(json_object_get_string(name), "podman") != NULL)
+                return true;
+        }
+    }
+    if (json_object_object_get_ex(root, "Platform", &platform) &&
+        json_object_object_get_ex(platform, "Name", &name) &&
+        strcasestr(json_object_get_string(name), "podman") != NULL)
+        return true;
+    return false;
+}
+
+int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
+                        const atomic_int *cancel, fcb_error *err)
+{
+    int rc;
+    dock_response resp;
+    json_object *root = NULL;
+
+    memset(engine, 0, sizeof *engine);
+    engine->host = host;
+    engine->cancel = cancel;
+    rc = dock_engine_configure(engine, host, err);
+    if (rc != FCB_OK)
+        goto fail;
+
+    dock_request ping = {.method = "GET", .path = "/_ping", .unversioned = true,
+                         .timeout_ms = 10000};
+    rc = dock_engine_call(engine, &ping, &resp, err);
+    if (rc != FCB_OK) {
+        dock_response_free(&resp);
+        goto fail;
+    }
+    char server_api[16];
+    snprintf(server_api, sizeof server_api, "%s", resp.api_version);
+    long status = resp.status;
+    dock_response_free(&resp);
+    if (status != 200) {
+        rc = err_set(err, FCB_ERR_UNAVAILABLE, "GET /_ping: the Docker engine answered HTTP %ld",
+                     status);
+        goto fail;
+    }
+    if (server_api[0] == '\0') {
+        /* Old engines and some proxies omit the header: ask /version. */
+        dock_request ver = {.method = "GET", .path = "/version", .unversioned = true};
+        rc = dock_engine_call(engine, &ver, &resp, err);
+        if (rc == FCB_OK && resp.status == 200 && resp.body.data != NULL) {
+            root = json_tokener_parse(resp.body.data);
+            json_object *v = NULL;
+            if (root != NULL && json_object_object_get_ex(root, "ApiVersion", &v))
+                snprintf(server_api, sizeof server_api, "%s", json_object_get_string(v));
+            json_object_put(root);
+            root = NULL;
+        }
+        dock_response_free(&resp);
+        if (rc != FCB_OK)
+            goto fail;
+    }
+    rc = dock_spec_negotiate_version(server_api, engine->api_version, err);
+    if (rc != FCB_OK)
+        goto fail;
+
+    dock_request ver = {.method = "GET", .path = "/version"};
+    rc = dock_engine_call(engine, &ver, &resp, err);
+    if (rc == FCB_OK && resp.status != 200)
+        rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "GET /version", err);
+    if (rc == FCB_OK) {
+        root = json_tokener_parse(resp.body.data != NULL ? resp.body.data : "");
+        json_object *v = NULL;
+        if (root != NULL && json_object_object_get_ex(root, "Version", &v))
+            snprintf(engine->server_version, sizeof engine->server_version, "%s",
+                     json_object_get_string(v));
+        engine->podman = root != NULL && dock_version_is_podman(root);
+        json_object_put(root);
+    }
+    dock_response_free(&resp);
+    if (rc != FCB_OK)
+        goto fail;
+    return FCB_OK;
+fail:
+    dock_engine_release(engine);
+    return rc;
+}
+
+void dock_engine_release(dock_engine *engine)
+{
+    if (engine->host == NULL)
+        return;
+    svc_free(engine->host, engine->ca_file);
+    svc_free(engine->host, engine->cert_file);
+    svc_free(engine->host, engine->key_file);
+    engine->ca_file = engine->cert_file = engine->key_file = NULL;
+}

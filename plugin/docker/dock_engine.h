@@ -1,0 +1,90 @@
+/*
+ * dock_engine: a small Docker Engine API client over libcurl.
+ *
+ * Talks to dockerd (or Podman's Docker-compatible service) on its unix
+ * socket (CURLOPT_UNIX_SOCKET_PATH) or over tcp, optionally with TLS
+ * (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH). dock_engine_connect negotiates the
+ * API version (GET /_ping, then /version); every later call is sent to
+ * /v<negotiated><path>. One curl easy handle per call, no shared state, so
+ * calls are thread-safe. A call marked cancellable aborts promptly once
+ * *cancel becomes non-zero (FCB_ERR_CANCELLED).
+ */
+#ifndef FCB_DOCK_ENGINE_H
+#define FCB_DOCK_ENGINE_H
+
+#include "dock_spec.h"
+#include "svc.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct dock_engine {
+    const fcb_host_services *host;
+    dock_address address;
+    char base_url[300];       /* "http://localhost" or "http(s)://host:port" */
+    bool tls;
+    char *ca_file;            /* host allocator; NULL without TLS */
+    char *cert_file;
+    char *key_file;
+    char api_version[16];     /* negotiated "X.Y" */
+    char server_version[64];  /* /version Version, for logs */
+    bool podman;
+    const atomic_int *cancel; /* non-zero: abort cancellable calls; may be NULL */
+} dock_engine;
+
+/*
+ * Configure from DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH (through
+ * the host's config getter), then ping and negotiate. FCB_ERR_CONFIG for bad
+ * settings (message names the key), FCB_ERR_UNAVAILABLE when the engine
+ * cannot be reached, FCB_ERR_UNSUPPORTED for an engine older than API 1.40.
+ * On failure everything is released (dock_engine_release is still safe).
+ */
+int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
+                        const atomic_int *cancel, fcb_error *err);
+void dock_engine_release(dock_engine *engine);
+
+/* Called with each complete line of a streamed body; false stops the call. */
+typedef bool (*dock_line_fn)(void *ctx, const char *line, size_t len);
+
+typedef struct dock_request {
+    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;         /* "/containers/create?name=x" (version prefix added) */
+    bool unversioned;         /* send PATH as is (for /_ping) */
+    const void *body;
+    size_t body_len;
+    const char *content_type; /* default application/json when body is set */
+    const char *registry_auth; /* X-Registry-Auth header value or NULL */
+    long timeout_ms;          /* whole call; 0 = 30000 */
+    bool cancellable;
+    size_t max_body;          /* response body kept (bytes); 0 = 4 MiB */
+    dock_line_fn on_line;     /* stream lines instead of keeping the body */
+    void *line_ctx;
+} dock_request;
+
+typedef struct dock_response {
+    long status;              /* HTTP status */
+    sbuf body;                /* response body (NUL-terminated), host allocator */
+    char api_version[16];     /* Api-Version header, if any */
+} dock_response;
+
+/*
+ * Send REQ. Returns FCB_OK when an HTTP response arrived (any status; see
+ * resp->status), else FCB_ERR_UNAVAILABLE / FCB_ERR_TIMEOUT /
+ * FCB_ERR_CANCELLED / FCB_ERR_NO_MEMORY with err naming the call. Free
+ * resp with dock_response_free whatever the result.
+ */
+int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response *resp,
+                     fcb_error *err);
+void dock_response_free(dock_response *resp);
+
+/*
+ * Fill err with CODE and "<what>: HTTP <status>: <engine message>" (the
+ * "message" field of the engine's JSON error body). Returns CODE.
+ */
+int dock_engine_http_error(const dock_response *resp, int code, const char *what,
+                           fcb_error *err);
+
+/* curl_easy_escape on the host allocator; caller frees with svc_free. */
+char *dock_engine_escape(const fcb_host_services *host, const char *s);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * dock_spec: what a Lambda function becomes in the Docker Engine API.
+ *
+ * Pure functions (no I/O), thread-safe: resource limits from a function
+ * description, container names, the JSON body of POST /containers/create,
+ * and the small parsers the Engine client needs (DOCKER_HOST, API version
+ * negotiation, image references, the multiplexed log stream, pull progress
+ * lines). Unit-tested without a Docker engine.
+ */
+#ifndef FCB_DOCK_SPEC_H
+#define FCB_DOCK_SPEC_H
+
+#include "svc.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Engine API versions: the newest we speak, the oldest we accept. */
+#define DOCK_API_OURS_MAJOR 1
+#define DOCK_API_OURS_MINOR 43
+#define DOCK_API_MIN_MAJOR 1
+#define DOCK_API_MIN_MINOR 40
+
+/* Labels on every container this backend creates. */
+#define DOCK_LABEL_MANAGED_BY "fakecloud-managed-by"
+#define DOCK_LABEL_MANAGED_BY_VALUE "fakecloud"
+#define DOCK_LABEL_INSTANCE "fakecloud-instance"
+#define DOCK_LABEL_LAMBDA "fakecloud-lambda"
+#define DOCK_LABEL_SERVICE "fakecloud-service"
+#define DOCK_LABEL_SERVICE_VALUE "lambda"
+
+/* Port the Runtime Interface Emulator listens on inside the container. */
+#define DOCK_RIE_PORT "8080/tcp"
+
+#define DOCK_NAME_MAX 96
+#define DOCK_HOST_ALIAS_DOCKER "host.docker.internal"
+#define DOCK_HOST_ALIAS_PODMAN "host.containers.internal"
+
+/* Resource limits derived from a function (AWS defaults for zeros). */
+typedef struct dock_limits {
+    uint64_t memory_bytes; /* MemorySize */
+    uint64_t tmp_bytes;    /* EphemeralStorage.Size -> /tmp tmpfs */
+    uint32_t timeout_seconds;
+    uint32_t memory_mb;
+} dock_limits;
+
+/*
+ * Validate and convert: MemorySize 128..10240 MB (0 = 128), EphemeralStorage
+ * 64..10240 MB (0 = 512), Timeout 1..900 s (0 = 3). FCB_ERR_INVALID_ARGUMENT
+ * names the field otherwise.
+ */
+int dock_spec_limits(const fcb_function *fn, dock_limits *out, fcb_error *err);
+
+/*
+ * "fakecloud-lambda-<dns-safe function name, <= 40 bytes>-<suffix>" into
+ * out (DOCK_NAME_MAX bytes). SUFFIX is [a-z0-9]. Returns the length.
+ */
+size_t dock_spec_container_name(const char *function_name, const char *suffix,
+                                char out[DOCK_NAME_MAX]);
+
+/* Everything the create body depends on besides the function. */
+typedef struct dock_spec_input {
+    const fcb_function *function; /* required */
+    const char *image;            /* resolved image reference, required */
+    const char *instance_id;      /* value of the fakecloud-instance label, required */
+    const char *host_alias;       /* localhost in env values becomes this; required */
+    bool host_gateway;            /* add ExtraHosts "<alias>:host-gateway" */
+    const char *network;          /* HostConfig.NetworkMode; NULL = engine default */
+    const char *publish_ip;       /* HostIp of the 8080 binding, e.g. "127.0.0.1" */
+} dock_spec_input;
+
+/*
+ * JSON body of POST /containers/create: Image, Cmd ([handler] for Zip,
+ * ImageConfig for Image), Entrypoint/WorkingDir overrides, Env (function
+ * variables with localhost rewritten, then AWS_LAMBDA_* unless the function
+ * sets them), Labels, ExposedPorts, HostConfig (Memory, Tmpfs /tmp,
+ * PortBindings 8080/tcp -> publish_ip:ephemeral, ExtraHosts, NetworkMode).
+ * Returns FCB_OK and *json (host allocator, caller frees with svc_free),
+ * or FCB_ERR_INVALID_ARGUMENT naming the field (bad env name, limits) /
+ * FCB_ERR_NO_MEMORY.
+ */
+int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *in, char **json,
+                          fcb_error *err);
+
+/* Where the Engine API is, from DOCKER_HOST. */
+typedef enum dock_transport { DOCK_UNIX = 0, DOCK_TCP = 1 } dock_transport;
+
+#define DOCK_ADDR_MAX 512
+typedef struct dock_address {
+    dock_transport transport;
+    char path[DOCK_ADDR_MAX]; /* unix socket path */
+    char host[256];           /* tcp host */
+    unsigned port;            /* tcp port */
+} dock_address;
+
+/*
+ * Parse DOCKER_HOST: NULL/"" = unix:///var/run/docker.sock; "unix:///p";
+ * "tcp://host:port" (port default 2375, or 2376 with TLS). Other schemes
+ * (ssh://, npipe://) are FCB_ERR_CONFIG naming DOCKER_HOST.
+ */
+int dock_spec_parse_host(const char *docker_host, bool tls, dock_address *out, fcb_error *err);
+
+/*
+ * Negotiate the API version: min(server's "X.Y", ours). Writes "X.Y" to out
+ * (16 bytes). FCB_ERR_UNSUPPORTED when the server is older than 1.40,
+ * FCB_ERR_BACKEND when SERVER is not a version.
+ */
+int dock_spec_negotiate_version(const char *server, char out[16], fcb_error *err);
+
+/*
+ * Split an image reference for POST /images/create: repository part into
+ * repo, tag or digest into tag ("latest" when there is none). Both hold
+ * RUNTIME_IMAGE_MAX bytes. FCB_ERR_INVALID_ARGUMENT for characters outside
+ * [A-Za-z0-9._/:@-] or an empty reference (message names FIELD).
+ */
+int dock_spec_split_image(const char *image, const char *field, char *repo, char *tag,
+                          size_t size, fcb_error *err);
+
+/*
+ * Demultiplex a non-TTY log stream (8-byte headers: stream, 0, 0, 0, size
+ * big-endian) into OUT as plain text. A stream without valid headers is
+ * copied as is. Returns false when OUT failed (memory).
+ */
+bool dock_spec_demux_logs(const char *raw, size_t len, sbuf *out);
+
+/*
+ * One line of POST /images/create progress JSON: true when it reports an
+ * error, with the message copied into msg (cut to size).
+ */
+bool dock_spec_pull_line_error(const char *line, size_t len, char *msg, size_t size);
+
+/* Encode IN as base64url (RFC 4648 §5, with padding) for X-Registry-Auth. */
+char *dock_spec_base64url(const fcb_host_services *host, const char *in, size_t len);
+
+#endif

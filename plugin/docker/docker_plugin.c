@@ -1,0 +1,48 @@
+/*
+ * docker_plugin: the docker backend's exported descriptor and entry point.
+ * Everything else lives in the dock_* modules (hidden visibility).
+ */
+#include "dock_backend.h"
+#include "svc.h"
+
+#include <curl/curl.h>
+#include <fakecloud/backend_plugin.h>
+
+FCB_PLUGIN_DESCRIPTOR(DOCK_PLUGIN_NAME, "0.1.0",
+                      "Runs Lambda runtimes as Docker containers over the Engine API");
+
+static const fcb_backend_ops dock_ops = {
+    .size = sizeof(fcb_backend_ops),
+    .name = DOCK_PLUGIN_NAME,
+    .open = dock_backend_open,
+    .close = dock_backend_close,
+    .launch = dock_backend_launch,
+    .terminate = dock_backend_terminate,
+    .reap_stale = dock_backend_reap_stale,
+    .prepull = dock_backend_prepull,
+};
+
+const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
+{
+    if (host == NULL || host->abi_major != FCB_ABI_MAJOR) {
+        err_set(err, FCB_ERR_UNSUPPORTED, "docker backend: host ABI major %u, plugin needs %d",
+                host != NULL ? (unsigned)host->abi_major : 0u, FCB_ABI_MAJOR);
+        return NULL;
+    }
+    if (host->size < offsetof(fcb_host_services, config_get) + sizeof host->config_get ||
+        host->alloc == NULL || host->realloc == NULL || host->free == NULL) {
+        err_set(err, FCB_ERR_UNSUPPORTED, "docker backend: host services incomplete");
+        return NULL;
+    }
+    /* libcurl >= 7.84 makes this thread-safe; once per process is enough. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        err_set(err, FCB_ERR_INTERNAL, "docker backend: curl_global_init failed");
+        return NULL;
+    }
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    if (v == NULL || (v->features & CURL_VERSION_UNIX_SOCKETS) == 0) {
+        err_set(err, FCB_ERR_UNSUPPORTED, "docker backend: libcurl lacks unix socket support");
+        return NULL;
+    }
+    return &dock_ops;
+}
