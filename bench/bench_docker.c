@@ -1,0 +1,288 @@
+/*
+ * bench-docker: figure 5 of docs/bench.md on a real dockerd (DOCKER_HOST):
+ * launch-to-ready of our docker plugin against the reference's CLI sequence
+ * (baseline_docker), same image, same code zip, launches interleaved so both
+ * sides see the same daemon state. "Ready" means invoke-able: the time from
+ * the start of launch to the first invocation that the runtime answers with
+ * HTTP 200 (retried at once while it fails, for at most 15 s), because a
+ * published port accepts TCP connections (docker-proxy) before the runtime
+ * listens. Writes one JSON document (--out).
+ */
+#include "baseline_docker.h"
+#include "bench_http.h"
+#include "bench_plugin.h"
+#include "bench_stats.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INVOKE_PATH "/2015-03-31/functions/function/invocations"
+
+typedef struct options {
+    const char *plugin;
+    const char *image;
+    const char *runtime;
+    const char *handler;
+    const char *code;
+    const char *docker;
+    const char *out;
+    unsigned launches;
+    bool run_ours;
+} options;
+
+static options opt = {.image = "public.ecr.aws/lambda/python:3.12",
+                      .runtime = "python3.12",
+                      .handler = "app.handler",
+                      .docker = "docker",
+                      .launches = 10,
+                      .run_ours = true};
+
+/* Seconds from t0 to the first 200 answer of ENDPOINT, or NAN after 15 s. */
+static double invoke_ready_s(const char *endpoint, int64_t t0, long *attempts)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://%s", endpoint);
+    bhttp_client *c = bhttp_client_new(url, NULL, false);
+    double t = NAN;
+    *attempts = 0;
+    if (c == NULL)
+        return NAN;
+    int64_t deadline = bench_now_ns() + 15LL * 1000000000;
+    for (int i = 0; i < 100000 && bench_now_ns() < deadline; i++) {
+        bhttp_response resp;
+        char err[BHTTP_ERR_MAX];
+        (*attempts)++;
+        if (bhttp_request(c, "POST", INVOKE_PATH, "{}", 5000, &resp, err) == 0) {
+            long status = resp.status;
+            bhttp_response_free(&resp);
+            if (status == 200) {
+                t = (double)(bench_now_ns() - t0) / 1e9;
+                break;
+            }
+        }
+        bench_sleep_ms(1);
+    }
+    bhttp_client_free(c);
+    return t;
+}
+
+static int read_file(const char *path, char **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += r;
+        if (n == cap && cap < ((size_t)256 << 20)) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        return -1;
+    *data = buf;
+    *size = n;
+    return 0;
+}
+
+typedef struct side_result {
+    bench_series launch_s;
+    bench_series ready_s;
+    unsigned failures;
+    long attempts;
+    char first_error[1024];
+} side_result;
+
+static void fail(side_result *r, const char *msg)
+{
+    r->failures++;
+    if (!r->first_error[0])
+        snprintf(r->first_error, sizeof(r->first_error), "%s", msg);
+}
+
+static void record(side_result *r, int64_t t0, int64_t t_launched, const char *endpoint)
+{
+    long attempts = 0;
+    double ready = invoke_ready_s(endpoint, t0, &attempts);
+    r->attempts += attempts;
+    if (isnan(ready)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "runtime at %s never answered an invocation within 15 s",
+                 endpoint);
+        fail(r, msg);
+        return;
+    }
+    bench_series_add(&r->launch_s, (double)(t_launched - t0) / 1e9);
+    bench_series_add(&r->ready_s, ready);
+}
+
+static void baseline_once(side_result *r, const basedock_function *fn, bool measure)
+{
+    char id[80], endpoint[64], err[BASEDOCK_ERR_MAX];
+    int64_t t0 = bench_now_ns();
+    if (basedock_launch(opt.docker, fn, id, endpoint, err) != 0) {
+        fail(r, err);
+        return;
+    }
+    int64_t t1 = bench_now_ns();
+    if (measure)
+        record(r, t0, t1, endpoint);
+    basedock_terminate(opt.docker, id, err);
+}
+
+static void ours_once(side_result *r, bplug *p, const fcb_launch_request *req, bool measure)
+{
+    fcb_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    inst.size = (uint32_t)sizeof(inst);
+    fcb_error ferr = FCB_ERROR_INIT;
+    int64_t t0 = bench_now_ns();
+    int rc = p->plugin->ops->launch(p->backend, req, &inst, &ferr);
+    if (rc != FCB_OK) {
+        char msg[1200];
+        snprintf(msg, sizeof(msg), "launch: %s: %s", fcb_status_name(rc), ferr.message);
+        fail(r, msg);
+        return;
+    }
+    int64_t t1 = bench_now_ns();
+    if (measure)
+        record(r, t0, t1, inst.endpoint);
+    fcb_error terr = FCB_ERROR_INIT;
+    p->plugin->ops->terminate(p->backend, inst.handle, &terr);
+}
+
+static json_object *side_json(side_result *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "n", json_object_new_int64((int64_t)r->ready_s.n));
+    json_object_object_add(o, "failures", json_object_new_int64(r->failures));
+    if (r->ready_s.n) {
+        json_object_object_add(o, "ready_p50_ms",
+                               json_object_new_double(bench_series_percentile(&r->ready_s, 50) * 1e3));
+        json_object_object_add(o, "ready_p99_ms",
+                               json_object_new_double(bench_series_percentile(&r->ready_s, 99) * 1e3));
+        json_object_object_add(o, "launch_return_p50_ms",
+                               json_object_new_double(bench_series_percentile(&r->launch_s, 50) * 1e3));
+        json_object_object_add(o, "invoke_attempts_per_launch",
+                               json_object_new_double((double)r->attempts / (double)r->ready_s.n));
+    }
+    if (r->first_error[0])
+        json_object_object_add(o, "first_error", json_object_new_string(r->first_error));
+    return o;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench-docker --code ZIP --out FILE [--plugin SO] [options]\n"
+               "  --image IMG      runtime image both sides run (%s)\n"
+               "  --runtime R      Runtime of the function for our plugin (%s)\n"
+               "  --handler H      Handler (%s)\n"
+               "  --launches N     measured launches per side (%u), after one warm-up each\n"
+               "  --docker CLI     docker CLI of the baseline (docker)\n"
+               "DOCKER_HOST selects the daemon for both sides.\n",
+            opt.image, opt.runtime, opt.handler, opt.launches);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"plugin", required_argument, NULL, 'P'}, {"image", required_argument, NULL, 'i'},
+        {"runtime", required_argument, NULL, 'r'}, {"handler", required_argument, NULL, 'H'},
+        {"code", required_argument, NULL, 'c'},   {"docker", required_argument, NULL, 'd'},
+        {"out", required_argument, NULL, 'o'},    {"launches", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'P': opt.plugin = optarg; break;
+        case 'i': opt.image = optarg; break;
+        case 'r': opt.runtime = optarg; break;
+        case 'H': opt.handler = optarg; break;
+        case 'c': opt.code = optarg; break;
+        case 'd': opt.docker = optarg; break;
+        case 'o': opt.out = optarg; break;
+        case 'n': opt.launches = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!opt.code || !opt.out || opt.launches == 0 || opt.launches > 10000) {
+        usage(stderr);
+        return 2;
+    }
+    char *zip = NULL;
+    size_t zip_size = 0;
+    if (read_file(opt.code, &zip, &zip_size) != 0) {
+        fprintf(stderr, "bench-docker: --code %s: cannot read: %s\n", opt.code, strerror(errno));
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    json_object *doc = json_object_new_object();
+    side_result base = {0}, ours = {0};
+    bplug p;
+    bool plug_ok = false;
+    char err[BPLUG_ERR_MAX] = "";
+    if (opt.plugin == NULL || access(opt.plugin, R_OK) != 0) {
+        snprintf(err, sizeof(err), "plugin not built");
+    } else {
+        const char *dh = getenv("DOCKER_HOST");
+        const char *config[] = {"DOCKER_HOST", dh ? dh : "unix:///var/run/docker.sock", NULL};
+        plug_ok = bplug_open(&p, opt.plugin, config, NULL, err) == 0;
+    }
+    basedock_function bfn = {"bench-docker", opt.image, opt.handler, zip, zip_size,
+                             "fakecloud-bench"};
+    fcb_function fn;
+    bplug_zip_function(&fn, "bench-docker", opt.runtime, opt.handler);
+    fcb_launch_request req = {(uint32_t)sizeof(req), &fn, {zip, zip_size}, NULL, 0,
+                              "0123456789abcdef", 0};
+    fprintf(stderr, "bench-docker: figure 5: %u launches per side (+1 warm-up)\n", opt.launches);
+    for (unsigned i = 0; i <= opt.launches; i++) {
+        bool measure = i > 0;
+        baseline_once(&base, &bfn, measure);
+        if (plug_ok)
+            ours_once(&ours, &p, &req, measure);
+    }
+    size_t leaked = 0;
+    if (plug_ok)
+        bplug_close(&p, &leaked);
+    json_object *fig = json_object_new_object();
+    json_object_object_add(fig, "image", json_object_new_string(opt.image));
+    json_object_object_add(fig, "code_zip_bytes", json_object_new_int64((int64_t)zip_size));
+    json_object_object_add(fig, "baseline", side_json(&base));
+    json_object *o = plug_ok ? side_json(&ours) : json_object_new_object();
+    if (!plug_ok)
+        json_object_object_add(o, "error", json_object_new_string(err));
+    else
+        json_object_object_add(o, "leaked_bytes", json_object_new_int64((int64_t)leaked));
+    json_object_object_add(fig, "ours", o);
+    json_object_object_add(doc, "docker", fig);
+    int rc = json_object_to_file_ext(opt.out, doc, JSON_C_TO_STRING_PRETTY) == 0 ? 0 : 1;
+    if (rc != 0)
+        fprintf(stderr, "bench-docker: cannot write %s\n", opt.out);
+    json_object_put(doc);
+    bench_series_free(&base.launch_s);
+    bench_series_free(&base.ready_s);
+    bench_series_free(&ours.launch_s);
+    bench_series_free(&ours.ready_s);
+    free(zip);
+    curl_global_cleanup();
+    return rc;
+}
