@@ -1160,6 +1160,7 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(sim2.returncode, 0)
             self.assertIn(b"--terminating-seconds", sim2.stdout)
             p = subprocess.Popen([sys.executable, KUBESIM, "--dir", d], stdout=subprocess.PIPE)
+            self.addCleanup(p.stdout.close)
             try:
                 ready = json.loads(p.stdout.readline())
                 self.assertEqual(ready["ca"], os.path.join(d, "ca.crt"))

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# kubectl against kubesim, with both kubeconfigs (client cert and bearer token file),
+# using kubectl from PATH plus the 1.27 and 1.33 builds when installed. Exit 77 = skip.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KUBESIM_PY="${KUBESIM_PY:-$HERE/kubesim.py}"
+KUBECTL_MAIN="$(command -v kubectl || true)"
+if [[ -z "$KUBECTL_MAIN" ]]; then
+  echo "SKIP: kubectl not found" >&2
+  exit 77
+fi
+KUBECTLS=("$KUBECTL_MAIN")
+for v in 1.27 1.33; do
+  extra="/usr/lib/google-cloud-sdk/bin/kubectl.$v"
+  if [[ -x "$extra" ]]; then KUBECTLS+=("$extra"); fi
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/kubesim-kubectl-XXXXXX")"
+SIM_PID=""
+WATCH_PID=""
+cleanup() {
+  if [[ -n "$WATCH_PID" ]]; then kill "$WATCH_PID" 2>/dev/null || true; fi
+  if [[ -n "$SIM_PID" ]]; then
+    kill -TERM "$SIM_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SIM_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+python3 "$KUBESIM_PY" --dir "$WORK/sim" --boot-ms 20 --exit-with-parent \
+  >"$WORK/ready.line" 2>"$WORK/sim.err" &
+SIM_PID=$!
+for _ in $(seq 100); do
+  [[ -s "$WORK/ready.line" ]] && break
+  sleep 0.1
+done
+[[ -s "$WORK/ready.line" ]] || { echo "kubesim did not start"; cat "$WORK/sim.err"; exit 1; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "--- $*"; }
+
+cat >"$WORK/pod.json" <<'JSON'
+{"apiVersion":"v1","kind":"Pod",
+ "metadata":{"name":"NAME","labels":{"app":"y"}},
+ "spec":{"restartPolicy":"Never",
+         "containers":[{"name":"main","image":"public.ecr.aws/lambda/python:3.12",
+                        "args":["app.handler"]}]}}
+JSON
+
+n=0
+for K in "${KUBECTLS[@]}"; do
+  for KC in "$WORK/sim/kubeconfig-cert.yaml" "$WORK/sim/kubeconfig-token.yaml"; do
+    n=$((n + 1))
+    export KUBECONFIG="$KC"
+    kc() { timeout 20 "$K" --request-timeout=15s "$@"; }
+    ver="$("$K" version --client 2>/dev/null | head -1 || true)"
+    step "[$n] $ver with $(basename "$KC")"
+    ns="k$n"
+    pod="p$n"
+    sed "s/NAME/$pod/" "$WORK/pod.json" >"$WORK/pod-$n.json"
+
+    kc get pods -n "$ns" >"$WORK/out" 2>&1 || fail "get pods: $(cat "$WORK/out")"
+    grep -q "No resources found" "$WORK/out" || fail "empty get pods: $(cat "$WORK/out")"
+
+    # get -w in the background, then create a pod and see it appear
+    timeout 15 "$K" get pods -n "$ns" -w >"$WORK/watch-$n" 2>&1 &
+    WATCH_PID=$!
+    sleep 1
+    kc create -n "$ns" -f "$WORK/pod-$n.json" | grep -q "pod/$pod created" || fail "create -f"
+    ok=""
+    for _ in $(seq 100); do
+      if grep -q "^$pod .*Running" "$WORK/watch-$n"; then ok=1; break; fi
+      sleep 0.1
+    done
+    kill "$WATCH_PID" 2>/dev/null || true
+    wait "$WATCH_PID" 2>/dev/null || true
+    WATCH_PID=""
+    [[ -n "$ok" ]] || fail "get -w never showed $pod Running: $(cat "$WORK/watch-$n")"
+    grep -q "^NAME .*READY .*STATUS" "$WORK/watch-$n" || fail "watch table header missing"
+
+    kc get pods -n "$ns" -o wide >"$WORK/out"
+    grep -Eq "^$pod +1/1 +Running .*127\.[0-9.]+ +kubesim-node" "$WORK/out" ||
+      fail "get -o wide: $(cat "$WORK/out")"
+    kc get pod "$pod" -n "$ns" -o jsonpath='{.status.phase}' | grep -qx Running ||
+      fail "jsonpath phase"
+
+    # --validate=false path too, and delete by name
+    sed "s/NAME/$pod-nv/" "$WORK/pod.json" >"$WORK/pod-nv-$n.json"
+    kc create --validate=false -n "$ns" -f "$WORK/pod-nv-$n.json" >/dev/null
+    kc delete pod "$pod-nv" -n "$ns" | grep -q "pod \"$pod-nv\" deleted" || fail "delete pod"
+
+    # unknown field: server-side strict validation rejects it
+    sed 's/"restartPolicy"/"bogusField":1,"restartPolicy"/; s/NAME/'"$pod"'-bad/' \
+      "$WORK/pod.json" >"$WORK/bad-$n.json"
+    if kc create -n "$ns" -f "$WORK/bad-$n.json" >"$WORK/out" 2>&1; then
+      fail "unknown field accepted: $(cat "$WORK/out")"
+    fi
+    grep -q 'unknown field "spec.bogusField"' "$WORK/out" || fail "strict: $(cat "$WORK/out")"
+
+    kc delete pods -l app=y -n "$ns" | grep -q "pod \"$pod\" deleted" || fail "delete -l"
+    kc get pods -n "$ns" 2>&1 | grep -q "No resources found" || fail "pods left"
+
+    kc create secret generic "s$n" -n "$ns" --from-literal=token=abc | grep -q "secret/s$n created" ||
+      fail "create secret"
+    kc get secret -n "$ns" >"$WORK/out"
+    grep -Eq "^s$n +Opaque +1 " "$WORK/out" || fail "get secret: $(cat "$WORK/out")"
+    kc get secret "s$n" -n "$ns" -o jsonpath='{.data.token}' | base64 -d | grep -qx abc ||
+      fail "secret data"
+    kc delete secret "s$n" -n "$ns" >/dev/null
+  done
+done
+echo "PASS: $n kubectl/kubeconfig combinations"
