@@ -1,0 +1,142 @@
+/* kube_watch_framer: incremental json_tokener over a chunked byte stream. */
+#include "kube_watch_framer.h"
+
+#include "jsonx.h"
+#include "svc.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* Kubernetes objects nest deeper than json-c's default 32 (managedFields). */
+#define FRAMER_MAX_DEPTH 128
+
+struct kube_watch_framer {
+    const fcb_host_services *host;
+    json_tokener *tok;
+    size_t max_event_bytes;
+    size_t pending;   /* bytes fed since the last complete event */
+    size_t offset;    /* bytes fed in total (for messages) */
+};
+
+kube_watch_framer *kube_watch_framer_new(const fcb_host_services *host, size_t max_event_bytes)
+{
+    kube_watch_framer *f = svc_calloc(host, 1, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->host = host;
+    f->max_event_bytes = max_event_bytes;
+    f->tok = json_tokener_new_ex(FRAMER_MAX_DEPTH);
+    if (f->tok == NULL) {
+        svc_free(host, f);
+        return NULL;
+    }
+    return f;
+}
+
+void kube_watch_framer_free(kube_watch_framer *framer)
+{
+    if (framer == NULL)
+        return;
+    json_tokener_free(framer->tok);
+    svc_free(framer->host, framer);
+}
+
+void kube_watch_framer_reset(kube_watch_framer *framer)
+{
+    json_tokener_reset(framer->tok);
+    framer->pending = 0;
+    framer->offset = 0;
+}
+
+size_t kube_watch_framer_pending(const kube_watch_framer *framer)
+{
+    return framer->pending;
+}
+
+static bool only_whitespace(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\n' && p[i] != '\r' && p[i] != '\t')
+            return false;
+    return true;
+}
+
+int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t len,
+                           kube_watch_framer_fn fn, void *ctx, fcb_error *err)
+{
+    /* Bounded: each round consumes at least one byte or returns. */
+    while (len > 0) {
+        /* Whitespace between events is not part of any event. */
+        if (framer->pending == 0) {
+            size_t skip = 0;
+            while (skip < len && only_whitespace(data + skip, 1))
+                skip++;
+            data += skip;
+            len -= skip;
+            framer->offset += skip;
+            if (len == 0)
+                break;
+        }
+        size_t room = framer->max_event_bytes - framer->pending;
+        size_t chunk = len < room ? len : room;
+        if (chunk > INT_MAX)
+            chunk = INT_MAX;
+        if (chunk == 0)
+            return err_set(err, FCB_ERR_BACKEND, "watch stream: event larger than %zu bytes",
+                           framer->max_event_bytes);
+        json_object *event = json_tokener_parse_ex(framer->tok, data, (int)chunk);
+        enum json_tokener_error jerr = json_tokener_get_error(framer->tok);
+        if (event == NULL && jerr == json_tokener_continue) {
+            framer->pending += chunk;
+            framer->offset += chunk;
+            data += chunk;
+            len -= chunk;
+            if (framer->pending >= framer->max_event_bytes && len > 0)
+                return err_set(err, FCB_ERR_BACKEND,
+                               "watch stream: event larger than %zu bytes",
+                               framer->max_event_bytes);
+            continue;
+        }
+        if (jerr != json_tokener_success) {
+            size_t at = framer->offset + json_tokener_get_parse_end(framer->tok);
+            return err_set(err, FCB_ERR_BACKEND, "watch stream: invalid JSON at byte %zu: %s",
+                           at, json_tokener_error_desc(jerr));
+        }
+        size_t used = json_tokener_get_parse_end(framer->tok);
+        if (used == 0 || used > chunk)
+            used = chunk;
+        framer->offset += used;
+        data += used;
+        len -= used;
+        framer->pending = 0;
+        json_tokener_reset(framer->tok);
+        if (event == NULL || !json_object_is_type(event, json_type_object)) {
+            json_object_put(event);
+            return err_set(err, FCB_ERR_BACKEND,
+                           "watch stream: event at byte %zu is not a JSON object", framer->offset);
+        }
+        int rc = fn(ctx, event);
+        json_object_put(event);
+        if (rc != 0)
+            return rc;
+    }
+    return FCB_OK;
+}
+
+int kube_watch_event_decode(json_object *event, kube_watch_event *out, fcb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->type = jsonx_get_string(event, "type");
+    out->object = jsonx_get(event, "object");
+    if (out->type == NULL || out->object == NULL ||
+        !json_object_is_type(out->object, json_type_object))
+        return err_set(err, FCB_ERR_BACKEND, "watch stream: event without %s",
+                       out->type == NULL ? "type" : "object");
+    out->resource_version = jsonx_get_string(out->object, "metadata.resourceVersion");
+    if (strcmp(out->type, "ERROR") == 0) {
+        int64_t code = 0;
+        if (jsonx_get_int(out->object, "code", &code))
+            out->error_code = (long)code;
+    }
+    return FCB_OK;
+}
