@@ -1,0 +1,703 @@
+/*
+ * k8s_pod: Pod and Secret construction.
+ *
+ * The init container's script is a constant: every value that comes from a
+ * user (function name, deploy id, account, URL) reaches it only through the
+ * environment, URL-escaped where it lands in a URL, so no function name can
+ * inject shell. The token comes from a Secret via secretKeyRef and never
+ * appears in the Pod spec or the script.
+ */
+#include "k8s_pod.h"
+
+#include "k8s_overlay.h"
+#include "names.h"
+#include "runtime.h"
+#include "svc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define K8S_INIT_CODE_FILE "/var/task/.fakecloud-code.zip"
+#define K8S_INIT_LAYERS_FILE "/opt/.fakecloud-layers.tar"
+#define K8S_INIT_WGET                                                                      \
+    "wget -q -T 30 --header \"Authorization: Bearer ${FAKECLOUD_INTERNAL_TOKEN}\" -O "
+/* Static script parts; see docs/k8s.md "The Pod". */
+static const char k8s_init_code_lines[] =
+    K8S_INIT_WGET K8S_INIT_CODE_FILE " \"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/code/"
+                                     "${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/"
+                                     "${FAKECLOUD_DEPLOY_ID}.zip\"\n"
+    "unzip -q -o " K8S_INIT_CODE_FILE " -d /var/task\n"
+    "rm -f " K8S_INIT_CODE_FILE "\n";
+static const char k8s_init_layer_lines[] =
+    K8S_INIT_WGET K8S_INIT_LAYERS_FILE " \"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/"
+                                       "layers/${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/"
+                                       "${FAKECLOUD_DEPLOY_ID}.tar\"\n"
+    "if [ -s " K8S_INIT_LAYERS_FILE " ]; then tar -xf " K8S_INIT_LAYERS_FILE " -C /opt; fi\n"
+    "rm -f " K8S_INIT_LAYERS_FILE "\n";
+
+static uint64_t pod_fnv1a(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ull;
+    }
+    h ^= 0xff; /* separator, so ("ab","c") != ("a","bc") */
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+void k8s_pod_name(const char *function_name, const char *deploy_id, const char *nonce,
+                  char out[K8S_POD_NAME_MAX])
+{
+    /* 17 (prefix) + fn + 1 + 12 (hash) <= 63 */
+    char fn[64];
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = pod_fnv1a(h, function_name);
+    h = pod_fnv1a(h, deploy_id);
+    h = pod_fnv1a(h, nonce);
+    names_dns_label(function_name, 63 - 17 - 1 - 12, fn);
+    snprintf(out, K8S_POD_NAME_MAX, K8S_POD_NAME_PREFIX "%s-%012llx", fn,
+             (unsigned long long)(h & 0xffffffffffffull));
+}
+
+void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX])
+{
+    char id[40];
+    names_dns_label(instance_id, 39, id);
+    snprintf(out, K8S_POD_NAME_MAX, "fakecloud-lambda-token-%s", id);
+}
+
+void k8s_selector_ours(const char *instance_id, char *out, size_t size)
+{
+    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "=%s", instance_id);
+}
+
+void k8s_selector_foreign(const char *instance_id, char *out, size_t size)
+{
+    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "!=%s",
+             instance_id);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Builder state: json-c allocation failures are collected in `failed`. */
+typedef struct pod_builder {
+    const fcb_host_services *host;
+    bool failed;
+} pod_builder;
+
+static json_object *pb_track(pod_builder *b, json_object *o)
+{
+    if (o == NULL)
+        b->failed = true;
+    return o;
+}
+
+static json_object *pb_obj(pod_builder *b)
+{
+    return pb_track(b, json_object_new_object());
+}
+
+static json_object *pb_arr(pod_builder *b)
+{
+    return pb_track(b, json_object_new_array());
+}
+
+static json_object *pb_str(pod_builder *b, const char *s)
+{
+    return pb_track(b, json_object_new_string(s));
+}
+
+/* Add VAL under KEY; a NULL val (failed allocation) marks the builder. */
+static void pb_add(pod_builder *b, json_object *obj, const char *key, json_object *val)
+{
+    if (obj == NULL || val == NULL) {
+        b->failed = true;
+        json_object_put(val);
+        return;
+    }
+    if (json_object_object_add(obj, key, val) != 0) {
+        b->failed = true;
+        json_object_put(val);
+    }
+}
+
+static void pb_push(pod_builder *b, json_object *arr, json_object *val)
+{
+    if (arr == NULL || val == NULL) {
+        b->failed = true;
+        json_object_put(val);
+        return;
+    }
+    if (json_object_array_add(arr, val) != 0) {
+        b->failed = true;
+        json_object_put(val);
+    }
+}
+
+static void pb_add_str(pod_builder *b, json_object *obj, const char *key, const char *s)
+{
+    pb_add(b, obj, key, pb_str(b, s));
+}
+
+static json_object *pb_copy(pod_builder *b, json_object *src)
+{
+    json_object *copy = NULL;
+    if (json_object_deep_copy(src, &copy, NULL) != 0)
+        copy = NULL;
+    return pb_track(b, copy);
+}
+
+static void pb_env(pod_builder *b, json_object *list, const char *name, const char *value)
+{
+    json_object *e = pb_obj(b);
+    pb_add_str(b, e, "name", name);
+    pb_add_str(b, e, "value", value);
+    pb_push(b, list, e);
+}
+
+static void pb_mount(pod_builder *b, json_object *list, const char *volume, const char *path)
+{
+    json_object *m = pb_obj(b);
+    pb_add_str(b, m, "name", volume);
+    pb_add_str(b, m, "mountPath", path);
+    pb_push(b, list, m);
+}
+
+/* Strict UTF-8 check (no overlongs, no surrogates); JSON and the API need it. */
+static bool pod_is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        size_t n;
+        uint32_t cp;
+        if (*p < 0x80) {
+            p++;
+            continue;
+        } else if ((*p & 0xe0) == 0xc0) {
+            n = 1;
+            cp = *p & 0x1f;
+        } else if ((*p & 0xf0) == 0xe0) {
+            n = 2;
+            cp = *p & 0x0f;
+        } else if ((*p & 0xf8) == 0xf0) {
+            n = 3;
+            cp = *p & 0x07;
+        } else {
+            return false;
+        }
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* Percent-encode everything outside RFC 3986 unreserved characters. */
+static char *pod_url_escape(const fcb_host_services *host, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = strlen(s);
+    char *out = svc_alloc(host, len * 3 + 1);
+    size_t o = 0;
+    if (out == NULL)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Region of a Lambda ARN (4th field) when it looks like one, else us-east-1. */
+static void pod_region_from_arn(const char *arn, char out[32])
+{
+    const char *p = arn;
+    for (int i = 0; p != NULL && i < 3; i++) {
+        p = strchr(p, ':');
+        if (p != NULL)
+            p++;
+    }
+    size_t n = 0;
+    if (p != NULL) {
+        while (n < 31 && ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') ||
+                          p[n] == '-'))
+            n++;
+    }
+    if (p == NULL || n == 0 || (p[n] != ':' && p[n] != '\0')) {
+        snprintf(out, 32, "us-east-1");
+        return;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static const char *const pod_reserved_env[] = {
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_TIMEOUT",
+    "AWS_LAMBDA_FUNCTION_VERSION", NULL};
+
+static bool pod_env_is_reserved(const char *name)
+{
+    for (size_t i = 0; pod_reserved_env[i] != NULL; i++) {
+        if (strcmp(pod_reserved_env[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool pod_env_set_by_user(const fcb_function *fn, const char *name)
+{
+    for (size_t i = 0; i < fn->n_environment; i++) {
+        if (fn->environment[i].name != NULL && strcmp(fn->environment[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ validation */
+
+static int pod_validate(const fcb_launch_request *req, bool *need_token, fcb_error *err)
+{
+    const fcb_function *fn = req->function;
+
+    if (fn == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "launch request has no function");
+    if (fn->function_name == NULL || fn->function_name[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionName is required");
+    if (strlen(fn->function_name) > 256 || !pod_is_utf8(fn->function_name))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "FunctionName must be valid UTF-8 of at most 256 bytes");
+    if (fn->function_arn != NULL && !pod_is_utf8(fn->function_arn))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionArn is not valid UTF-8");
+    if (req->deploy_id == NULL || req->deploy_id[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "deploy_id is required");
+    if (strlen(req->deploy_id) > 128 || !pod_is_utf8(req->deploy_id))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "deploy_id must be valid UTF-8 of at most 128 bytes");
+    if (fn->package_type == FCB_PACKAGE_ZIP) {
+        if (fn->handler == NULL || fn->handler[0] == '\0')
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT, "Handler is required for Zip functions");
+        if (strlen(fn->handler) > 4096 || !pod_is_utf8(fn->handler))
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "Handler must be valid UTF-8 of at most 4096 bytes");
+    }
+    if (req->n_layers > 0 && req->layers == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "layers is NULL but n_layers is %zu",
+                       req->n_layers);
+    if (fn->n_environment > 0 && fn->environment == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "Environment is NULL but n_environment is %zu", fn->n_environment);
+    for (size_t i = 0; i < fn->n_environment; i++) {
+        const fcb_env_var *v = &fn->environment[i];
+        if (!names_is_env_name(v->name))
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "Environment variable name '%.100s' is invalid: must match "
+                           "[-._a-zA-Z][-._a-zA-Z0-9]*",
+                           v->name != NULL ? v->name : "(null)");
+        if (v->value == NULL || !pod_is_utf8(v->value))
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "Environment variable %s: value is missing or not valid UTF-8",
+                           v->name);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(fn->environment[j].name, v->name) == 0)
+                return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                               "Environment variable %s is set twice", v->name);
+        }
+    }
+    for (size_t i = 0; i < fn->n_image_command; i++) {
+        if (fn->image_command[i] == NULL || !pod_is_utf8(fn->image_command[i]))
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "ImageConfig.Command[%zu] is missing or not valid UTF-8", i);
+    }
+    for (size_t i = 0; i < fn->n_image_entry_point; i++) {
+        if (fn->image_entry_point[i] == NULL || !pod_is_utf8(fn->image_entry_point[i]))
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "ImageConfig.EntryPoint[%zu] is missing or not valid UTF-8", i);
+    }
+    if (fn->image_working_directory != NULL && fn->image_working_directory[0] != '\0' &&
+        (fn->image_working_directory[0] != '/' || !pod_is_utf8(fn->image_working_directory)))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "ImageConfig.WorkingDirectory must be an absolute path");
+    *need_token = fn->package_type == FCB_PACKAGE_ZIP || req->n_layers > 0;
+    return FCB_OK;
+}
+
+/* ------------------------------------------------------------ the Pod */
+
+static json_object *pod_init_container(pod_builder *b, const k8s_pod_input *in,
+                                       const char *account, const char *fn_escaped,
+                                       const char *deploy_escaped, bool code, bool layers)
+{
+    const k8s_config *cfg = in->config;
+    json_object *c = pb_obj(b);
+    sbuf script;
+
+    sbuf_init(&script, b->host, 0);
+    sbuf_puts(&script, "set -e\n");
+    if (code)
+        sbuf_puts(&script, k8s_init_code_lines);
+    if (layers)
+        sbuf_puts(&script, k8s_init_layer_lines);
+    char *text = sbuf_steal(&script, NULL);
+    if (text == NULL) {
+        b->failed = true;
+        sbuf_free(&script);
+        return c;
+    }
+
+    pb_add_str(b, c, "name", K8S_CONTAINER_INIT);
+    pb_add_str(b, c, "image", cfg->init_image);
+    if (cfg->pull_policy != NULL)
+        pb_add_str(b, c, "imagePullPolicy", cfg->pull_policy);
+    json_object *cmd = pb_arr(b);
+    pb_push(b, cmd, pb_str(b, "sh"));
+    pb_push(b, cmd, pb_str(b, "-c"));
+    pb_push(b, cmd, pb_str(b, text));
+    pb_add(b, c, "command", cmd);
+    svc_free(b->host, text);
+
+    json_object *env = pb_arr(b);
+    json_object *tok = pb_obj(b);
+    json_object *from = pb_obj(b);
+    json_object *ref = pb_obj(b);
+    pb_add_str(b, ref, "name", in->token_secret);
+    pb_add_str(b, ref, "key", K8S_SECRET_TOKEN_KEY);
+    pb_add(b, from, "secretKeyRef", ref);
+    pb_add_str(b, tok, "name", "FAKECLOUD_INTERNAL_TOKEN");
+    pb_add(b, tok, "valueFrom", from);
+    pb_push(b, env, tok);
+    pb_env(b, env, "FAKECLOUD_SELF_URL", cfg->self_url);
+    pb_env(b, env, "FAKECLOUD_ACCOUNT_ID", account);
+    pb_env(b, env, "FAKECLOUD_FUNCTION", fn_escaped);
+    pb_env(b, env, "FAKECLOUD_DEPLOY_ID", deploy_escaped);
+    pb_add(b, c, "env", env);
+
+    json_object *mounts = pb_arr(b);
+    pb_mount(b, mounts, K8S_VOLUME_TASK, "/var/task");
+    pb_mount(b, mounts, K8S_VOLUME_OPT, "/opt");
+    pb_add(b, c, "volumeMounts", mounts);
+    return c;
+}
+
+static json_object *pod_string_list(pod_builder *b, const char *const *items, size_t n)
+{
+    json_object *arr = pb_arr(b);
+    for (size_t i = 0; i < n; i++)
+        pb_push(b, arr, pb_str(b, items[i]));
+    return arr;
+}
+
+static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in,
+                                       const char *image)
+{
+    const k8s_config *cfg = in->config;
+    const fcb_function *fn = in->request->function;
+    json_object *c = pb_obj(b);
+    char buf[64];
+
+    pb_add_str(b, c, "name", K8S_CONTAINER_MAIN);
+    pb_add_str(b, c, "image", image);
+    if (cfg->pull_policy != NULL)
+        pb_add_str(b, c, "imagePullPolicy", cfg->pull_policy);
+    if (fn->package_type == FCB_PACKAGE_ZIP) {
+        const char *handler[] = {fn->handler};
+        pb_add(b, c, "args", pod_string_list(b, handler, 1));
+    } else {
+        if (fn->n_image_entry_point > 0)
+            pb_add(b, c, "command",
+                   pod_string_list(b, fn->image_entry_point, fn->n_image_entry_point));
+        if (fn->n_image_command > 0)
+            pb_add(b, c, "args", pod_string_list(b, fn->image_command, fn->n_image_command));
+        if (fn->image_working_directory != NULL && fn->image_working_directory[0] != '\0')
+            pb_add_str(b, c, "workingDir", fn->image_working_directory);
+    }
+
+    json_object *env = pb_arr(b);
+    for (size_t i = 0; i < fn->n_environment && !b->failed; i++) {
+        const fcb_env_var *v = &fn->environment[i];
+        if (pod_env_is_reserved(v->name))
+            continue;
+        char *value = runtime_rewrite_localhost(b->host, v->value, cfg->self_host);
+        if (value == NULL) {
+            b->failed = true;
+            break;
+        }
+        pb_env(b, env, v->name, value);
+        svc_free(b->host, value);
+    }
+    unsigned memory = fn->memory_mb == 0 ? 128 : fn->memory_mb;
+    unsigned timeout = fn->timeout_seconds == 0 ? 3 : fn->timeout_seconds;
+    pb_env(b, env, "AWS_LAMBDA_FUNCTION_NAME", fn->function_name);
+    snprintf(buf, sizeof buf, "%u", memory);
+    pb_env(b, env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", buf);
+    snprintf(buf, sizeof buf, "%u", timeout);
+    pb_env(b, env, "AWS_LAMBDA_FUNCTION_TIMEOUT", buf);
+    pb_env(b, env, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    char region[32];
+    pod_region_from_arn(fn->function_arn, region);
+    if (!pod_env_set_by_user(fn, "AWS_REGION"))
+        pb_env(b, env, "AWS_REGION", region);
+    if (!pod_env_set_by_user(fn, "AWS_DEFAULT_REGION"))
+        pb_env(b, env, "AWS_DEFAULT_REGION", region);
+    pb_add(b, c, "env", env);
+
+    json_object *ports = pb_arr(b);
+    json_object *port = pb_obj(b);
+    pb_add_str(b, port, "name", "rie");
+    pb_add(b, port, "containerPort", pb_track(b, json_object_new_int(K8S_RIE_PORT)));
+    pb_add_str(b, port, "protocol", "TCP");
+    pb_push(b, ports, port);
+    pb_add(b, c, "ports", ports);
+
+    unsigned mem_quantity = memory < 128 ? 128 : memory;
+    json_object *resources = pb_obj(b);
+    json_object *requests = pb_obj(b);
+    json_object *limits = pb_obj(b);
+    snprintf(buf, sizeof buf, "%uMi", mem_quantity);
+    pb_add_str(b, requests, "memory", buf);
+    pb_add_str(b, limits, "memory", buf);
+    char cpu[32];
+    if (k8s_cpu_quantity(&cfg->cpu_request, mem_quantity, cpu))
+        pb_add_str(b, requests, "cpu", cpu);
+    if (k8s_cpu_quantity(&cfg->cpu_limit, mem_quantity, cpu))
+        pb_add_str(b, limits, "cpu", cpu);
+    pb_add(b, resources, "requests", requests);
+    pb_add(b, resources, "limits", limits);
+    pb_add(b, c, "resources", resources);
+
+    json_object *mounts = pb_arr(b);
+    if (fn->package_type == FCB_PACKAGE_ZIP) {
+        pb_mount(b, mounts, K8S_VOLUME_TASK, "/var/task");
+        pb_mount(b, mounts, K8S_VOLUME_OPT, "/opt");
+    } else if (in->request->n_layers > 0) {
+        pb_mount(b, mounts, K8S_VOLUME_OPT, "/opt");
+    }
+    pb_mount(b, mounts, K8S_VOLUME_TMP, "/tmp");
+    pb_add(b, c, "volumeMounts", mounts);
+    return c;
+}
+
+static json_object *pod_volume(pod_builder *b, const char *name, const char *medium,
+                               const char *size_limit)
+{
+    json_object *v = pb_obj(b);
+    json_object *empty = pb_obj(b);
+    pb_add_str(b, v, "name", name);
+    if (medium != NULL)
+        pb_add_str(b, empty, "medium", medium);
+    if (size_limit != NULL)
+        pb_add_str(b, empty, "sizeLimit", size_limit);
+    pb_add(b, v, "emptyDir", empty);
+    return v;
+}
+
+static json_object *pod_labels(pod_builder *b, const k8s_pod_input *in)
+{
+    const fcb_function *fn = in->request->function;
+    json_object *labels = in->config->labels != NULL ? pb_copy(b, in->config->labels) : pb_obj(b);
+    char value[64];
+
+    pb_add_str(b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
+    pb_add_str(b, labels, K8S_LABEL_INSTANCE, in->instance_id);
+    pb_add_str(b, labels, K8S_LABEL_SERVICE, "lambda");
+    names_label_value(fn->function_name, 63, value);
+    pb_add_str(b, labels, K8S_LABEL_LAMBDA, value);
+    names_label_value(in->request->deploy_id, 40, value);
+    pb_add_str(b, labels, K8S_LABEL_DEPLOY_ID, value);
+    return labels;
+}
+
+static json_object *pod_annotations(pod_builder *b, const k8s_pod_input *in)
+{
+    json_object *ann =
+        in->config->annotations != NULL ? pb_copy(b, in->config->annotations) : pb_obj(b);
+    pb_add_str(b, ann, K8S_ANNOTATION_NONCE, in->nonce);
+    pb_add_str(b, ann, K8S_ANNOTATION_FUNCTION, in->request->function->function_name);
+    return ann;
+}
+
+static int pod_image(const k8s_pod_input *in, char image[RUNTIME_IMAGE_MAX], fcb_error *err)
+{
+    const k8s_config *cfg = in->config;
+    int rc = runtime_function_image(in->request->function, cfg->ecr_host, cfg->ecr_port, image,
+                                    err);
+    if (rc != FCB_OK)
+        return rc;
+    size_t plen = strlen(K8S_RUNTIME_IMAGE_PREFIX);
+    if (in->request->function->package_type == FCB_PACKAGE_ZIP && cfg->image_prefix != NULL &&
+        strncmp(image, K8S_RUNTIME_IMAGE_PREFIX, plen) == 0) {
+        char mirrored[RUNTIME_IMAGE_MAX];
+        int n = snprintf(mirrored, sizeof mirrored, "%s%s", cfg->image_prefix, image + plen);
+        if (n < 0 || (size_t)n >= sizeof mirrored)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "runtime image with FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX is too long");
+        memcpy(image, mirrored, (size_t)n + 1);
+    }
+    return FCB_OK;
+}
+
+int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
+                  fcb_error *err)
+{
+    pod_builder b = {.host = host, .failed = false};
+    const k8s_config *cfg = in->config;
+    const fcb_launch_request *req = in->request;
+    char image[RUNTIME_IMAGE_MAX];
+    char account[16];
+    char *fn_escaped = NULL;
+    char *deploy_escaped = NULL;
+    json_object *pod = NULL;
+    bool need_token = false;
+    int rc;
+
+    *out = NULL;
+    if (req == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "launch request is NULL");
+    rc = pod_validate(req, &need_token, err);
+    if (rc != FCB_OK)
+        return rc;
+    const fcb_function *fn = req->function;
+    if (need_token && in->token_secret == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "function %s: launching a %s needs the host's internal token "
+                       "(fcb_open_params.internal_token was NULL at open) so the init container "
+                       "can fetch code from the artifact server",
+                       fn->function_name,
+                       fn->package_type == FCB_PACKAGE_ZIP ? "Zip function" : "function with layers");
+    rc = pod_image(in, image, err);
+    if (rc != FCB_OK)
+        return rc;
+
+    names_account_from_arn(fn->function_arn, account, sizeof account);
+    fn_escaped = pod_url_escape(host, fn->function_name);
+    deploy_escaped = pod_url_escape(host, req->deploy_id);
+    if (fn_escaped == NULL || deploy_escaped == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
+        goto out;
+    }
+
+    pod = pb_obj(&b);
+    pb_add_str(&b, pod, "apiVersion", "v1");
+    pb_add_str(&b, pod, "kind", "Pod");
+    json_object *meta = pb_obj(&b);
+    pb_add_str(&b, meta, "name", in->pod_name);
+    pb_add_str(&b, meta, "namespace", in->namespace_name);
+    pb_add(&b, meta, "labels", pod_labels(&b, in));
+    pb_add(&b, meta, "annotations", pod_annotations(&b, in));
+    pb_add(&b, pod, "metadata", meta);
+
+    json_object *spec = pb_obj(&b);
+    pb_add_str(&b, spec, "restartPolicy", "Never");
+    pb_add(&b, spec, "enableServiceLinks", pb_track(&b, json_object_new_boolean(0)));
+    if (cfg->service_account != NULL)
+        pb_add_str(&b, spec, "serviceAccountName", cfg->service_account);
+    else
+        pb_add(&b, spec, "automountServiceAccountToken",
+               pb_track(&b, json_object_new_boolean(0)));
+    if (cfg->pull_secret != NULL) {
+        json_object *secrets = pb_arr(&b);
+        json_object *ref = pb_obj(&b);
+        pb_add_str(&b, ref, "name", cfg->pull_secret);
+        pb_push(&b, secrets, ref);
+        pb_add(&b, spec, "imagePullSecrets", secrets);
+    }
+    if (cfg->node_selector != NULL)
+        pb_add(&b, spec, "nodeSelector", pb_copy(&b, cfg->node_selector));
+    if (cfg->tolerations != NULL)
+        pb_add(&b, spec, "tolerations", pb_copy(&b, cfg->tolerations));
+    if (cfg->security_context != NULL)
+        pb_add(&b, spec, "securityContext", pb_copy(&b, cfg->security_context));
+    if (cfg->priority_class != NULL)
+        pb_add_str(&b, spec, "priorityClassName", cfg->priority_class);
+
+    bool code = fn->package_type == FCB_PACKAGE_ZIP;
+    bool layers = req->n_layers > 0;
+    unsigned storage = fn->ephemeral_storage_mb == 0 ? 512 : fn->ephemeral_storage_mb;
+    if (storage < 64)
+        storage = 64;
+    char tmp_size[32];
+    snprintf(tmp_size, sizeof tmp_size, "%uMi", storage);
+    json_object *volumes = pb_arr(&b);
+    if (code)
+        pb_push(&b, volumes, pod_volume(&b, K8S_VOLUME_TASK, NULL, NULL));
+    if (code || layers)
+        pb_push(&b, volumes, pod_volume(&b, K8S_VOLUME_OPT, NULL, NULL));
+    pb_push(&b, volumes, pod_volume(&b, K8S_VOLUME_TMP, "Memory", tmp_size));
+    pb_add(&b, spec, "volumes", volumes);
+
+    if (code || layers) {
+        json_object *inits = pb_arr(&b);
+        pb_push(&b, inits,
+                pod_init_container(&b, in, account, fn_escaped, deploy_escaped, code, layers));
+        pb_add(&b, spec, "initContainers", inits);
+    }
+    json_object *containers = pb_arr(&b);
+    pb_push(&b, containers, pod_main_container(&b, in, image));
+    pb_add(&b, spec, "containers", containers);
+    pb_add(&b, pod, "spec", spec);
+
+    if (b.failed) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
+        goto out;
+    }
+    if (cfg->pod_template != NULL) {
+        rc = k8s_overlay_merge(pod, cfg->pod_template, err);
+        if (rc != FCB_OK) {
+            err_prefix(err, "FAKECLOUD_K8S_POD_TEMPLATE");
+            goto out;
+        }
+    }
+    *out = pod;
+    pod = NULL;
+out:
+    json_object_put(pod);
+    svc_free(host, fn_escaped);
+    svc_free(host, deploy_escaped);
+    return rc;
+}
+
+int k8s_secret_build(const char *namespace_name, const char *name, const char *instance_id,
+                     const char *token, json_object **out, fcb_error *err)
+{
+    pod_builder b = {.host = NULL, .failed = false};
+    json_object *secret = pb_obj(&b);
+
+    *out = NULL;
+    pb_add_str(&b, secret, "apiVersion", "v1");
+    pb_add_str(&b, secret, "kind", "Secret");
+    json_object *meta = pb_obj(&b);
+    pb_add_str(&b, meta, "name", name);
+    pb_add_str(&b, meta, "namespace", namespace_name);
+    json_object *labels = pb_obj(&b);
+    pb_add_str(&b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
+    pb_add_str(&b, labels, K8S_LABEL_INSTANCE, instance_id);
+    pb_add_str(&b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add(&b, meta, "labels", labels);
+    pb_add(&b, secret, "metadata", meta);
+    pb_add_str(&b, secret, "type", "Opaque");
+    json_object *data = pb_obj(&b);
+    /* stringData: the API server stores it base64-encoded under data. */
+    pb_add_str(&b, data, K8S_SECRET_TOKEN_KEY, token);
+    pb_add(&b, secret, "stringData", data);
+    if (b.failed) {
+        json_object_put(secret);
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the token Secret");
+    }
+    *out = secret;
+    return FCB_OK;
+}

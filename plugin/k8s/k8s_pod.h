@@ -1,0 +1,76 @@
+/*
+ * k8s_pod: the pure builder of the Pod (and token Secret) the k8s backend
+ * creates for one launch.
+ *
+ * No I/O: the same inputs give the same json_object, so every field is
+ * pinned by unit tests and every output is checked against kubesim's schema
+ * validation. Thread-safe.
+ */
+#ifndef FCB_K8S_POD_H
+#define FCB_K8S_POD_H
+
+#include "k8s_config.h"
+
+#include <fakecloud/backend_plugin.h>
+#include <json-c/json.h>
+
+#define K8S_POD_NAME_MAX 64 /* 63 + NUL */
+#define K8S_POD_NAME_PREFIX "fakecloud-lambda-"
+
+#define K8S_CONTAINER_INIT "fakecloud-init"
+#define K8S_CONTAINER_MAIN "fakecloud-lambda"
+#define K8S_VOLUME_TASK "fakecloud-task"
+#define K8S_VOLUME_OPT "fakecloud-opt"
+#define K8S_VOLUME_TMP "fakecloud-tmp"
+#define K8S_RIE_PORT 8080
+
+#define K8S_LABEL_MANAGED_BY "fakecloud-managed-by"
+#define K8S_LABEL_INSTANCE "fakecloud-instance"
+#define K8S_LABEL_SERVICE "fakecloud-service"
+#define K8S_LABEL_LAMBDA "fakecloud-lambda"
+#define K8S_LABEL_DEPLOY_ID "fakecloud-deploy-id"
+#define K8S_ANNOTATION_NONCE "fakecloud-launch-nonce"
+#define K8S_ANNOTATION_FUNCTION "fakecloud-function-name"
+#define K8S_SECRET_TOKEN_KEY "token"
+
+/* Everything a Pod depends on besides the configuration. All borrowed. */
+typedef struct k8s_pod_input {
+    const k8s_config *config;
+    const char *namespace_name; /* effective namespace */
+    const char *instance_id;    /* this backend instance's id (label value) */
+    const char *token_secret;   /* Secret holding the internal token, NULL = none */
+    const char *pod_name;       /* from k8s_pod_name */
+    const char *nonce;          /* per-launch nonce (annotation), [0-9a-f]+ */
+    const fcb_launch_request *request;
+} k8s_pod_input;
+
+/*
+ * "fakecloud-lambda-<dns-safe fn, cut>-<12 hex of a hash of fn, deploy id
+ * and nonce>": a DNS-1123 label of at most 63 bytes, unique per nonce.
+ */
+void k8s_pod_name(const char *function_name, const char *deploy_id, const char *nonce,
+                  char out[K8S_POD_NAME_MAX]);
+
+/* "fakecloud-lambda-token-<instance id>" (instance id: 16 hex). */
+void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX]);
+
+/*
+ * Build the Pod. On success *out is a new json_object (json_object_put).
+ * Errors (FCB_ERR_INVALID_ARGUMENT unless stated) name the field:
+ * "unsupported runtime: X" (FCB_ERR_UNSUPPORTED), "ImageUri is required
+ * ...", "Handler is required ...", "Environment variable name 'X' is
+ * invalid ...", "... requires the host's internal token ..." (a Zip function
+ * or layers without token_secret), FCB_ERR_NO_MEMORY.
+ */
+int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
+                  fcb_error *err);
+
+/* The token Secret (type Opaque, labelled managed-by + instance). */
+int k8s_secret_build(const char *namespace_name, const char *name, const char *instance_id,
+                     const char *token, json_object **out, fcb_error *err);
+
+/* Label selector of this instance's objects / of other instances' objects. */
+void k8s_selector_ours(const char *instance_id, char *out, size_t size);
+void k8s_selector_foreign(const char *instance_id, char *out, size_t size);
+
+#endif

@@ -1,0 +1,494 @@
+/* Unit tests of k8s_pod: every field of the generated Pod and Secret. */
+#include "k8s_pod.h"
+
+#include "k8s_test_util.h"
+#include "mock_host.h"
+#include "names.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+static mock_host *mh;
+static k8s_config *cfg;
+static fcb_function fn;
+static fcb_launch_request req;
+static fcb_env_var env[3];
+static char pod_name[K8S_POD_NAME_MAX];
+
+static void load_config(void)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    k8s_config_free(mock_host_services(mh), cfg);
+    cfg = NULL;
+    cr_assert_eq(k8s_config_parse(mock_host_services(mh), &cfg, &err), FCB_OK, "%s",
+                 err.message);
+}
+
+static void setup(void)
+{
+    mh = mock_host_new();
+    cfg = NULL;
+    mock_host_set_config(mh, "FAKECLOUD_K8S_SELF_URL", "http://fakecloud.fc.svc:4566");
+    load_config();
+    env[0] = (fcb_env_var){"TABLE", "orders"};
+    env[1] = (fcb_env_var){"ENDPOINT", "http://localhost:4566/x"};
+    env[2] = (fcb_env_var){"AWS_LAMBDA_FUNCTION_NAME", "spoofed"};
+    fn = (fcb_function){.size = sizeof fn,
+                        .function_name = "My_Func",
+                        .function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:My_Func",
+                        .runtime = "python3.12",
+                        .handler = "app.handler",
+                        .timeout_seconds = 30,
+                        .memory_mb = 256,
+                        .package_type = FCB_PACKAGE_ZIP,
+                        .environment = env,
+                        .n_environment = 3};
+    req = (fcb_launch_request){.size = sizeof req, .function = &fn, .deploy_id = "d-0123"};
+    k8s_pod_name(fn.function_name, req.deploy_id, "n1", pod_name);
+}
+
+static void teardown(void)
+{
+    k8s_config_free(mock_host_services(mh), cfg);
+    cr_assert_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
+                 mock_host_outstanding_bytes(mh));
+    mock_host_free(mh);
+}
+
+TestSuite(k8s_pod, .init = setup, .fini = teardown);
+
+static k8s_pod_input input(void)
+{
+    return (k8s_pod_input){.config = cfg,
+                           .namespace_name = "lambdas",
+                           .instance_id = "0123456789abcdef",
+                           .token_secret = "fakecloud-lambda-token-0123456789abcdef",
+                           .pod_name = pod_name,
+                           .nonce = "feedf00d",
+                           .request = &req};
+}
+
+static json_object *build(void)
+{
+    k8s_pod_input in = input();
+    json_object *pod = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_OK, "%s",
+                 err.message);
+    return pod;
+}
+
+static int build_error(fcb_error *err)
+{
+    k8s_pod_input in = input();
+    json_object *pod = NULL;
+    int rc = k8s_pod_build(mock_host_services(mh), &in, &pod, err);
+    cr_assert_null(pod);
+    return rc;
+}
+
+#define MAIN "spec.containers[name=fakecloud-lambda]"
+#define INIT "spec.initContainers[name=fakecloud-init]"
+
+Test(k8s_pod, names_pods_dns_safe_and_unique_per_nonce)
+{
+    char a[K8S_POD_NAME_MAX], b[K8S_POD_NAME_MAX], c[K8S_POD_NAME_MAX];
+    k8s_pod_name("My_Func", "d-1", "n1", a);
+    k8s_pod_name("My_Func", "d-1", "n2", b);
+    k8s_pod_name("My_Func", "d-1", "n1", c);
+    cr_assert(names_is_dns_label(a), "%s", a);
+    cr_assert_str_neq(a, b);
+    cr_assert_str_eq(a, c);
+    cr_assert(strncmp(a, "fakecloud-lambda-my-func-", 25) == 0, "%s", a);
+    cr_assert_eq(strlen(a), strlen("fakecloud-lambda-my-func-") + 12);
+    char longname[300];
+    memset(longname, 'Z', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    const char *hostile[] = {longname, "$(reboot)", "\xff\xfe", "---", "a b\nc", ""};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        k8s_pod_name(hostile[i], "d", "n", a);
+        cr_assert(names_is_dns_label(a), "'%s'", a);
+        cr_assert_leq(strlen(a), 63);
+    }
+}
+
+Test(k8s_pod, names_the_token_secret_after_the_instance)
+{
+    char name[K8S_POD_NAME_MAX];
+    k8s_token_secret_name("0123456789abcdef", name);
+    cr_assert_str_eq(name, "fakecloud-lambda-token-0123456789abcdef");
+}
+
+Test(k8s_pod, sets_metadata_labels_and_annotations)
+{
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "apiVersion"), "v1");
+    cr_assert_str_eq(jstr(pod, "kind"), "Pod");
+    cr_assert_str_eq(jstr(pod, "metadata.name"), pod_name);
+    cr_assert_str_eq(jstr(pod, "metadata.namespace"), "lambdas");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-managed-by"), "fakecloud");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-instance"), "0123456789abcdef");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-service"), "lambda");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "My_Func");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"), "d-0123");
+    cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), "feedf00d");
+    cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Func");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, makes_label_values_safe_and_cuts_the_deploy_id_to_40)
+{
+    fn.function_name = "__weird name!__";
+    req.deploy_id = "0123456789012345678901234567890123456789-tail";
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "weird-name");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"),
+                     "0123456789012345678901234567890123456789");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, uses_restart_never_and_the_three_volumes)
+{
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "spec.restartPolicy"), "Never");
+    cr_assert_not(json_object_get_boolean(jpath(pod, "spec.enableServiceLinks")));
+    cr_assert_not(json_object_get_boolean(jpath(pod, "spec.automountServiceAccountToken")));
+    cr_assert_eq(json_object_array_length(jpath(pod, "spec.volumes")), 3);
+    cr_assert_not_null(jpath(pod, "spec.volumes[name=fakecloud-task].emptyDir"));
+    cr_assert_not_null(jpath(pod, "spec.volumes[name=fakecloud-opt].emptyDir"));
+    cr_assert_str_eq(jstr(pod, "spec.volumes[name=fakecloud-tmp].emptyDir.medium"), "Memory");
+    cr_assert_str_eq(jstr(pod, "spec.volumes[name=fakecloud-tmp].emptyDir.sizeLimit"), "512Mi");
+    cr_assert_str_eq(jstr(pod, MAIN ".volumeMounts[name=fakecloud-task].mountPath"), "/var/task");
+    cr_assert_str_eq(jstr(pod, MAIN ".volumeMounts[name=fakecloud-opt].mountPath"), "/opt");
+    cr_assert_str_eq(jstr(pod, MAIN ".volumeMounts[name=fakecloud-tmp].mountPath"), "/tmp");
+    cr_assert_str_eq(jstr(pod, INIT ".volumeMounts[name=fakecloud-task].mountPath"), "/var/task");
+    cr_assert_str_eq(jstr(pod, INIT ".volumeMounts[name=fakecloud-opt].mountPath"), "/opt");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, sizes_tmp_from_ephemeral_storage_with_a_64_mib_floor)
+{
+    fn.ephemeral_storage_mb = 2048;
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "spec.volumes[name=fakecloud-tmp].emptyDir.sizeLimit"), "2048Mi");
+    json_object_put(pod);
+    fn.ephemeral_storage_mb = 10;
+    pod = build();
+    cr_assert_str_eq(jstr(pod, "spec.volumes[name=fakecloud-tmp].emptyDir.sizeLimit"), "64Mi");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, init_container_downloads_code_with_the_token_from_the_environment)
+{
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, INIT ".image"), "busybox:1.36");
+    cr_assert_str_eq(jstr(pod, INIT ".command[0]"), "sh");
+    cr_assert_str_eq(jstr(pod, INIT ".command[1]"), "-c");
+    const char *script = jstr(pod, INIT ".command[2]");
+    cr_assert_not_null(script);
+    cr_assert(strstr(script,
+                     "wget -q -T 30 --header \"Authorization: Bearer ${FAKECLOUD_INTERNAL_TOKEN}\" "
+                     "-O /var/task/.fakecloud-code.zip "
+                     "\"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/code/"
+                     "${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/${FAKECLOUD_DEPLOY_ID}.zip\"") !=
+                  NULL,
+              "%s", script);
+    cr_assert(strstr(script, "unzip -q -o /var/task/.fakecloud-code.zip -d /var/task") != NULL);
+    cr_assert(strstr(script, "layers") == NULL, "no layers requested: %s", script);
+    /* Nothing user-controlled in the script. */
+    cr_assert(strstr(script, "My_Func") == NULL);
+    cr_assert(strstr(script, "d-0123") == NULL);
+    cr_assert(strstr(script, "fakecloud.fc.svc") == NULL);
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].valueFrom.secretKeyRef.name"),
+                     "fakecloud-lambda-token-0123456789abcdef");
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].valueFrom.secretKeyRef.key"),
+                     "token");
+    cr_assert_null(jpath(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].value"));
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_SELF_URL].value"),
+                     "http://fakecloud.fc.svc:4566");
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_ACCOUNT_ID].value"), "123456789012");
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_FUNCTION].value"), "My_Func");
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_DEPLOY_ID].value"), "d-0123");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, url_escapes_user_strings_in_init_env)
+{
+    fn.function_name = "a b/\"$(x)\"";
+    fn.function_arn = NULL;
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_FUNCTION].value"),
+                     "a%20b%2F%22%24%28x%29%22");
+    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_ACCOUNT_ID].value"), "000000000000");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, downloads_layers_only_when_there_are_some)
+{
+    fcb_blob layer = {"x", 1};
+    req.layers = &layer;
+    req.n_layers = 1;
+    json_object *pod = build();
+    const char *script = jstr(pod, INIT ".command[2]");
+    cr_assert(strstr(script, "-O /opt/.fakecloud-layers.tar \"${FAKECLOUD_SELF_URL}/_fakecloud/"
+                             "lambda/_internal/layers/${FAKECLOUD_ACCOUNT_ID}/"
+                             "${FAKECLOUD_FUNCTION}/${FAKECLOUD_DEPLOY_ID}.tar\"") != NULL,
+              "%s", script);
+    cr_assert(strstr(script, "if [ -s /opt/.fakecloud-layers.tar ]; then tar -xf "
+                             "/opt/.fakecloud-layers.tar -C /opt; fi") != NULL,
+              "%s", script);
+    json_object_put(pod);
+}
+
+Test(k8s_pod, main_container_runs_the_runtime_image_with_the_handler)
+{
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".image"), "public.ecr.aws/lambda/python:3.12");
+    cr_assert_str_eq(jstr(pod, MAIN ".args[0]"), "app.handler");
+    cr_assert_eq(json_object_array_length(jpath(pod, MAIN ".args")), 1);
+    cr_assert_null(jpath(pod, MAIN ".command"));
+    cr_assert_eq(json_object_get_int(jpath(pod, MAIN ".ports[0].containerPort")), 8080);
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "256Mi");
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "256Mi");
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.cpu"), "144m");
+    cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+}
+
+Test(k8s_pod, memory_is_at_least_128_mib)
+{
+    fn.memory_mb = 64;
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "128Mi");
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "128Mi");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_MEMORY_SIZE].value"), "64");
+    json_object_put(pod);
+    fn.memory_mb = 0;
+    pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "128Mi");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, main_env_has_rewritten_user_values_and_lambda_variables)
+{
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=TABLE].value"), "orders");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=ENDPOINT].value"), "http://fakecloud.fc.svc:4566/x");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_NAME].value"), "My_Func");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_MEMORY_SIZE].value"), "256");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_TIMEOUT].value"), "30");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_REGION].value"), "eu-west-1");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_DEFAULT_REGION].value"), "eu-west-1");
+    size_t n = json_object_array_length(jpath(pod, MAIN ".env"));
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_object_get_string(
+            json_object_object_get(json_object_array_get_idx(jpath(pod, MAIN ".env"), i), "name"));
+        names += strcmp(name, "AWS_LAMBDA_FUNCTION_NAME") == 0;
+    }
+    cr_assert_eq(names, 1, "a user value must not duplicate a reserved variable");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, default_timeout_is_three_seconds)
+{
+    fn.timeout_seconds = 0;
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_TIMEOUT].value"), "3");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, refuses_invalid_environment_names_naming_the_variable)
+{
+    env[0].name = "1BAD";
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(build_error(&err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "'1BAD'") != NULL, "%s", err.message);
+    env[0].name = "OK";
+    env[0].value = "\xc3\x28";
+    cr_assert_eq(build_error(&err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "OK") != NULL, "%s", err.message);
+}
+
+Test(k8s_pod, refuses_unknown_runtimes_and_missing_handler)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    fn.runtime = "cobol1";
+    cr_assert_eq(build_error(&err), FCB_ERR_UNSUPPORTED);
+    cr_assert_str_eq(err.message, "unsupported runtime: cobol1");
+    fn.runtime = "python3.12";
+    fn.handler = NULL;
+    cr_assert_eq(build_error(&err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "Handler") != NULL);
+}
+
+Test(k8s_pod, zip_functions_need_the_internal_token)
+{
+    k8s_pod_input in = input();
+    in.token_secret = NULL;
+    json_object *pod = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "internal token") != NULL, "%s", err.message);
+}
+
+Test(k8s_pod, image_functions_use_the_translated_image_and_image_config)
+{
+    static const char *const entry[] = {"/bin/app"};
+    static const char *const cmd[] = {"serve", "--fast"};
+    fn.package_type = FCB_PACKAGE_IMAGE;
+    fn.runtime = NULL;
+    fn.handler = NULL;
+    fn.image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v2";
+    fn.image_entry_point = entry;
+    fn.n_image_entry_point = 1;
+    fn.image_command = cmd;
+    fn.n_image_command = 2;
+    fn.image_working_directory = "/srv";
+    k8s_pod_input in = input();
+    in.token_secret = NULL; /* not needed without code or layers */
+    json_object *pod = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_OK, "%s",
+                 err.message);
+    cr_assert_str_eq(jstr(pod, MAIN ".image"), "fakecloud.fc.svc:4566/app:v2");
+    cr_assert_str_eq(jstr(pod, MAIN ".command[0]"), "/bin/app");
+    cr_assert_str_eq(jstr(pod, MAIN ".args[1]"), "--fast");
+    cr_assert_str_eq(jstr(pod, MAIN ".workingDir"), "/srv");
+    cr_assert_null(jpath(pod, "spec.initContainers"), "no downloads, no init container");
+    cr_assert_null(jpath(pod, MAIN ".volumeMounts[name=fakecloud-task]"),
+                   "the image's own /var/task must stay visible");
+    cr_assert_not_null(jpath(pod, MAIN ".volumeMounts[name=fakecloud-tmp]"));
+    json_object_put(pod);
+}
+
+Test(k8s_pod, refuses_an_image_function_without_image_uri)
+{
+    fn.package_type = FCB_PACKAGE_IMAGE;
+    fn.image_uri = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(build_error(&err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "ImageUri") != NULL, "%s", err.message);
+}
+
+Test(k8s_pod, applies_scheduling_and_security_keys)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_PULL_SECRET", "regcred");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_SERVICE_ACCOUNT", "lambda-sa");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "pool=lambda");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_TOLERATIONS", "[{\"key\":\"k\",\"operator\":\"Exists\"}]");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_LABELS", "team=a");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_ANNOTATIONS", "note=hello");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_RUN_AS_USER", "1000");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_PRIORITY_CLASS", "low");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_REQUEST", "none");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_LIMIT", "proportional");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_IMAGE_PULL_POLICY", "Never");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_INIT_IMAGE", "mirror/busybox:1");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", "mirror.local/lambda/");
+    load_config();
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "spec.imagePullSecrets[0].name"), "regcred");
+    cr_assert_str_eq(jstr(pod, "spec.serviceAccountName"), "lambda-sa");
+    cr_assert_null(jpath(pod, "spec.automountServiceAccountToken"));
+    cr_assert_str_eq(jstr(pod, "spec.nodeSelector.pool"), "lambda");
+    cr_assert_str_eq(jstr(pod, "spec.tolerations[0].key"), "k");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.team"), "a");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-managed-by"), "fakecloud");
+    cr_assert_str_eq(jstr(pod, "metadata.annotations.note"), "hello");
+    cr_assert_eq(json_object_get_int(jpath(pod, "spec.securityContext.runAsUser")), 1000);
+    cr_assert_str_eq(jstr(pod, "spec.priorityClassName"), "low");
+    cr_assert_null(jpath(pod, MAIN ".resources.requests.cpu"));
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.cpu"), "144m");
+    cr_assert_str_eq(jstr(pod, MAIN ".imagePullPolicy"), "Never");
+    cr_assert_str_eq(jstr(pod, INIT ".image"), "mirror/busybox:1");
+    cr_assert_str_eq(jstr(pod, MAIN ".image"), "mirror.local/lambda/python:3.12");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, merges_the_template_by_name_without_touching_ours)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_POD_TEMPLATE",
+                         "spec:\n"
+                         "  priorityClassName: high\n"
+                         "  affinity: {nodeAffinity: {}}\n"
+                         "  volumes: [{name: extra, emptyDir: {}}]\n"
+                         "  containers:\n"
+                         "    - name: fakecloud-lambda\n"
+                         "      env: [{name: EXTRA, value: '1'}]\n"
+                         "      resources: {limits: {cpu: '2'}}\n"
+                         "    - name: sidecar\n"
+                         "      image: envoy:1\n"
+                         "metadata:\n"
+                         "  labels: {team: b}\n");
+    load_config();
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "spec.priorityClassName"), "high");
+    cr_assert_not_null(jpath(pod, "spec.affinity.nodeAffinity"));
+    cr_assert_eq(json_object_array_length(jpath(pod, "spec.volumes")), 4);
+    cr_assert_eq(json_object_array_length(jpath(pod, "spec.containers")), 2);
+    cr_assert_str_eq(jstr(pod, "spec.containers[0].name"), "fakecloud-lambda");
+    cr_assert_str_eq(jstr(pod, MAIN ".image"), "public.ecr.aws/lambda/python:3.12");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=EXTRA].value"), "1");
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=TABLE].value"), "orders");
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.cpu"), "2");
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "256Mi");
+    cr_assert_str_eq(jstr(pod, "spec.containers[name=sidecar].image"), "envoy:1");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.team"), "b");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-instance"), "0123456789abcdef");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, builds_the_token_secret)
+{
+    json_object *s = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_secret_build("ns", "fakecloud-lambda-token-abc", "abc", "s3cret", &s, &err),
+                 FCB_OK);
+    cr_assert_str_eq(jstr(s, "kind"), "Secret");
+    cr_assert_str_eq(jstr(s, "metadata.name"), "fakecloud-lambda-token-abc");
+    cr_assert_str_eq(jstr(s, "metadata.namespace"), "ns");
+    cr_assert_str_eq(jstr(s, "metadata.labels.fakecloud-managed-by"), "fakecloud");
+    cr_assert_str_eq(jstr(s, "metadata.labels.fakecloud-instance"), "abc");
+    cr_assert_str_eq(jstr(s, "stringData.token"), "s3cret");
+    json_object_put(s);
+}
+
+Test(k8s_pod, selectors_match_ours_or_everyone_elses)
+{
+    char sel[128];
+    k8s_selector_ours("abc", sel, sizeof sel);
+    cr_assert_str_eq(sel, "fakecloud-managed-by=fakecloud,fakecloud-instance=abc");
+    k8s_selector_foreign("abc", sel, sizeof sel);
+    cr_assert_str_eq(sel, "fakecloud-managed-by=fakecloud,fakecloud-instance!=abc");
+}
+
+Test(k8s_pod, leaks_nothing_when_any_allocation_fails)
+{
+    fcb_blob layer = {"x", 1};
+    req.layers = &layer;
+    req.n_layers = 1;
+    size_t failures = 0;
+    size_t baseline = mock_host_outstanding_bytes(mh); /* the config */
+    for (size_t n = 1; n < 200; n++) {
+        mock_host_fail_alloc(mh, n);
+        k8s_pod_input in = input();
+        json_object *pod = NULL;
+        fcb_error err = FCB_ERROR_INIT;
+        int rc = k8s_pod_build(mock_host_services(mh), &in, &pod, &err);
+        bool injected = mock_host_failed_allocs(mh) > failures;
+        failures = mock_host_failed_allocs(mh);
+        if (rc == FCB_OK) {
+            json_object_put(pod);
+            if (!injected)
+                break;
+        } else {
+            cr_assert_eq(rc, FCB_ERR_NO_MEMORY, "n=%zu: %s", n, err.message);
+        }
+        cr_assert_eq(mock_host_outstanding_bytes(mh), baseline, "n=%zu leaked", n);
+    }
+    mock_host_fail_alloc(mh, 0);
+    cr_assert_gt(failures, 2);
+}
