@@ -5,7 +5,6 @@ bounded worker pool and one asyncio thread for every RIE server."""
 import asyncio
 import base64
 import concurrent.futures
-import copy
 import heapq
 import io
 import ipaddress
@@ -783,12 +782,6 @@ class Kubelet:
             self.sched.at(1.0, self._waiting, run, kind, idx, "ImagePullBackOff",
                           'Back-off pulling image "%s"' % ct.get("image"))
         return False
-
-    def _fail_pod(self, p, message=None):
-        if p["spec"].get("restartPolicy", "Always") == "Never" or True:
-            p["status"]["phase"] = "Failed"
-        _set_cond(p, "Ready", "False", "PodFailed")
-        _set_cond(p, "ContainersReady", "False", "PodFailed")
 
     def _init_step(self, run, i):
         pod = self._pod(run)

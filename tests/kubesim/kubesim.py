@@ -6,7 +6,6 @@ When ready it prints one JSON line (url, kubeconfig paths, CA, token file, pid) 
 and writes the same to DIR/ready.json. See docs/kubesim.md.
 """
 import argparse
-import copy
 import json
 import os
 import random
@@ -17,17 +16,13 @@ import ssl
 import sys
 import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ksim_certs  # noqa: E402
-import ksim_validate as V  # noqa: E402
 from ksim_kubelet import Kubelet  # noqa: E402
-from ksim_store import (RESOURCES, ApiError, Store, bad_request, conflict,  # noqa: E402
-                        field_match, label_match, not_found, now_rfc3339,
-                        parse_field_selector, parse_label_selector, parse_rfc3339)
+from ksim_store import Store, bad_request  # noqa: E402
 import ksim_api  # noqa: E402
 
 FAULT_KEYS = {
@@ -262,7 +257,12 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="kubesim.py",
         description="Simulated kube-apiserver + kubelet for tests (loopback only).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Faults can also be changed at run time with POST /_sim/faults; other "
+               "control endpoints: GET /_sim/stats, GET /_sim/requests, POST /_sim/reset, "
+               "POST /_sim/bulk, POST /_sim/compact. Image names select simulated "
+               "behaviour (errimagepull, invalidimagename, crash, succeed, unschedulable, "
+               "norie). SIGTERM/SIGINT stop it cleanly. Full reference: docs/kubesim.md")
     p.add_argument("--dir", required=True,
                    help="state directory: certs (reused if present), kubeconfigs, token, "
                         "ready.json")
@@ -272,7 +272,7 @@ def parse_args(argv):
     p.add_argument("--require-token", action="store_true",
                    help="with --plain-http: require the bearer token")
     p.add_argument("--token", default=None,
-                   help="initial token written to DIR/token if absent (default: random)")
+                   help="initial token written to DIR/token if absent (None = random hex)")
     p.add_argument("--extra-token", action="append", default=[],
                    help="additional accepted bearer token (repeatable)")
     p.add_argument("--history", type=int, default=1000,
