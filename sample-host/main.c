@@ -932,7 +932,10 @@ int main(int argc, char **argv)
     }
     const char *command = r.opt.command;
     if (command == NULL || strcmp(command, "help") == 0) {
-        const char *text = help_for(command != NULL ? r.opt.handle : NULL);
+        const char *topic = command != NULL ? r.opt.handle : NULL;
+        if (command != NULL && topic == NULL && r.opt.help)
+            topic = "help"; /* `help --help` */
+        const char *text = help_for(topic);
         if (text == NULL) {
             fprintf(stderr, PROG ": help: unknown command \"%s\"\n", r.opt.handle);
             return HOST_EXIT_USAGE;
@@ -953,14 +956,10 @@ int main(int argc, char **argv)
         fputs(text, stdout);
         return HOST_EXIT_OK;
     }
-    if (check_options(&r.opt, why, sizeof why) != 0) {
-        fprintf(stderr, PROG ": %s\n", why);
-        return HOST_EXIT_USAGE;
-    }
-    if (host_services_new(environ, stderr, &r.hs, why, sizeof why) != 0) {
-        fprintf(stderr, PROG ": %s\n", why);
-        return HOST_EXIT_USAGE;
-    }
+    if (check_options(&r.opt, why, sizeof why) != 0)
+        return fail(&r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s", why);
+    if (host_services_new(environ, stderr, &r.hs, why, sizeof why) != 0)
+        return fail(&r, HOST_EXIT_USAGE, FCB_ERR_CONFIG, "%s", why);
     log_level_from_options(&r);
     r.out = json_object_new_object(); /* the result; printed with --json */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

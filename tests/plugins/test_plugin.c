@@ -14,8 +14,15 @@
  *   FAKECLOUD_TEST_ENDPOINT   launch returns this endpoint, starts no listener
  *   FAKECLOUD_TEST_LEAK       "1": close() leaks one block on purpose
  *   FAKECLOUD_TEST_REQUIRE_TOKEN "1": open() fails without an internal token
+ *   FAKECLOUD_TEST_FETCH      "1": launch() downloads the code zip and layers
+ *                             tar from FAKECLOUD_K8S_SELF_URL with the bearer
+ *                             token (as a k8s init container would), checks
+ *                             the code matches, and the echo reports the
+ *                             sizes ("code_bytes", "layers_bytes")
  */
 #include "svc.h"
+
+#include <curl/curl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,6 +70,8 @@ typedef struct tp_instance {
     int wake[2];
     pthread_t thread;
     bool running;
+    long long code_bytes;   /* -1 = not fetched */
+    long long layers_bytes; /* -1 = not fetched */
 } tp_instance;
 
 struct fcb_backend {
@@ -71,6 +80,8 @@ struct fcb_backend {
     tp_instance *instances;
     unsigned long next_id;
     char *endpoint_override;
+    char *token;
+    bool fetch;
     bool leak;
     bool closing;
 };
@@ -193,6 +204,9 @@ static void tp_serve_connection(tp_instance *in, int fd)
     tp_json_string(&out, in->function_name);
     sbuf_puts(&out, ",\"handler\":");
     tp_json_string(&out, in->handler);
+    if (in->code_bytes >= 0)
+        sbuf_printf(&out, ",\"code_bytes\":%lld,\"layers_bytes\":%lld", in->code_bytes,
+                    in->layers_bytes);
     if (TP_VARIANT == 2)
         sbuf_puts(&out, ",\"variant\":2");
     sbuf_puts(&out, "}");
@@ -278,6 +292,101 @@ static int tp_instance_start(tp_instance *in, char endpoint[FCB_ENDPOINT_MAX], f
     return FCB_OK;
 }
 
+static size_t tp_curl_body(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    sbuf *b = ctx;
+    return sbuf_append(b, ptr, size * nmemb) ? size * nmemb : 0;
+}
+
+/* GET BASE+PATH with the bearer token; the body lands in *body. */
+static int tp_get(fcb_backend *b, const char *url, sbuf *body, fcb_error *err)
+{
+    int rc = FCB_OK;
+    char *auth = svc_sprintf(b->host, "Authorization: Bearer %s", b->token);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = auth != NULL ? curl_slist_append(NULL, auth) : NULL;
+    if (curl == NULL || headers == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "fetch: out of memory");
+        goto out;
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, tp_curl_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    CURLcode cc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK)
+        rc = err_set(err, FCB_ERR_START_FAILED, "fetch %s: %s", url, curl_easy_strerror(cc));
+    else if (status != 200)
+        rc = err_set(err, FCB_ERR_START_FAILED, "fetch %s: HTTP %ld", url, status);
+out:
+    curl_slist_free_all(headers);
+    if (curl != NULL)
+        curl_easy_cleanup(curl);
+    svc_free(b->host, auth);
+    return rc;
+}
+
+/* Download code and layers as an init container would and check the code. */
+static int tp_fetch(fcb_backend *b, const fcb_launch_request *req, tp_instance *in,
+                    fcb_error *err)
+{
+    const fcb_host_services *host = b->host;
+    const char *self = svc_config_nonempty(host, "FAKECLOUD_K8S_SELF_URL");
+    if (self == NULL)
+        return err_set(err, FCB_ERR_CONFIG, "FAKECLOUD_K8S_SELF_URL: required with "
+                                            "FAKECLOUD_TEST_FETCH=1");
+    if (b->token == NULL)
+        return err_set(err, FCB_ERR_CONFIG, "internal token: required with FAKECLOUD_TEST_FETCH=1");
+    /* Account: 5th field of the ARN, as the k8s backend does. */
+    char account[16] = "000000000000";
+    const char *arn = req->function->function_arn;
+    const char *p = arn;
+    for (int i = 0; i < 4 && p != NULL; i++) {
+        p = strchr(p, ':');
+        if (p != NULL)
+            p++;
+    }
+    if (p != NULL && strchr(p, ':') != NULL && strchr(p, ':') - p == 12)
+        snprintf(account, sizeof account, "%.12s", p);
+    int rc = FCB_OK;
+    sbuf code, layers;
+    sbuf_init(&code, host, 0);
+    sbuf_init(&layers, host, 0);
+    char *code_url = svc_sprintf(host, "%s/_fakecloud/lambda/_internal/code/%s/%s/%s.zip", self,
+                                 account, req->function->function_name, req->deploy_id);
+    char *layers_url = svc_sprintf(host, "%s/_fakecloud/lambda/_internal/layers/%s/%s/%s.tar",
+                                   self, account, req->function->function_name, req->deploy_id);
+    if (code_url == NULL || layers_url == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "fetch: out of memory");
+        goto out;
+    }
+    rc = tp_get(b, code_url, &code, err);
+    if (rc == FCB_OK)
+        rc = tp_get(b, layers_url, &layers, err);
+    if (rc == FCB_OK && (sbuf_failed(&code) || sbuf_failed(&layers)))
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "fetch: out of memory");
+    if (rc == FCB_OK && (code.len != req->code.size ||
+                         (code.len > 0 && memcmp(code.data, req->code.data, code.len) != 0)))
+        rc = err_set(err, FCB_ERR_START_FAILED,
+                     "fetch %s: got %zu bytes that differ from the %zu-byte code zip", code_url,
+                     code.len, req->code.size);
+    if (rc == FCB_OK) {
+        in->code_bytes = (long long)code.len;
+        in->layers_bytes = (long long)layers.len;
+    }
+out:
+    svc_free(host, code_url);
+    svc_free(host, layers_url);
+    sbuf_free(&code);
+    sbuf_free(&layers);
+    return rc;
+}
+
 static int tp_validate(const fcb_launch_request *req, fcb_error *err)
 {
     if (req == NULL || req->size < offsetof(fcb_launch_request, deadline_ms))
@@ -358,6 +467,17 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
     }
     const char *leak = svc_config(host, "FAKECLOUD_TEST_LEAK");
     b->leak = leak != NULL && strcmp(leak, "1") == 0;
+    const char *fetch = svc_config(host, "FAKECLOUD_TEST_FETCH");
+    b->fetch = fetch != NULL && strcmp(fetch, "1") == 0;
+    if (token != NULL) {
+        b->token = svc_strdup(host, token);
+        if (b->token == NULL) {
+            svc_free(host, b->endpoint_override);
+            pthread_mutex_destroy(&b->lock);
+            svc_free(host, b);
+            return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
+        }
+    }
     svc_log(host, FCB_LOG_INFO, TP_NAME, "backend opened", "endpoint_override",
             endpoint != NULL ? endpoint : "none", "token", token != NULL ? "present" : "absent",
             NULL);
@@ -383,6 +503,7 @@ static void tp_close(fcb_backend *b)
         (void)svc_alloc(host, 42); /* deliberately lost: the host must notice */
     svc_log(host, FCB_LOG_INFO, TP_NAME, "backend closed", NULL);
     svc_free(host, b->endpoint_override);
+    svc_free(host, b->token);
     pthread_mutex_destroy(&b->lock);
     svc_free(host, b);
 }
@@ -402,6 +523,7 @@ static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance
         return err_set(err, FCB_ERR_NO_MEMORY, "launch: out of memory");
     in->host = host;
     in->listen_fd = in->wake[0] = in->wake[1] = -1;
+    in->code_bytes = in->layers_bytes = -1;
     pthread_mutex_lock(&b->lock);
     unsigned long id = ++b->next_id;
     bool closing = b->closing;
@@ -416,6 +538,11 @@ static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance
     if (in->handle == NULL || in->function_name == NULL || in->handler == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "launch: out of memory");
         goto fail;
+    }
+    if (b->fetch) {
+        rc = tp_fetch(b, req, in, err);
+        if (rc != FCB_OK)
+            goto fail;
     }
     char endpoint[FCB_ENDPOINT_MAX];
     if (b->endpoint_override != NULL) {

@@ -1,0 +1,518 @@
+/*
+ * The host binary as a user runs it: help texts, exit codes, function JSON
+ * errors, `backends --json` with refused plugins, invoke end to end with the
+ * test plugins, swapping backends without a rebuild, the artifact server
+ * seen from a plugin, leak detection.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef HOST_EXE
+#error "HOST_EXE must be defined by meson"
+#endif
+#ifndef TEST_PLUGINS_DIR
+#error "TEST_PLUGINS_DIR must be defined by meson"
+#endif
+
+static char dir[256];
+
+typedef struct result {
+    int exit_code; /* -1 = killed/timeout */
+    char *out;
+    char *err;
+} result;
+
+static void result_free(result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *data = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&data, &len);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, m);
+    fclose(m);
+    fclose(f);
+    return data;
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static void write_text(const char *name, const char *text)
+{
+    write_file(name, text, strlen(text));
+}
+
+static void write_zip(const char *name, const char *entry, const char *content)
+{
+    unsigned char buf[4096];
+    size_t used = 0;
+    struct archive *a = archive_write_new();
+    archive_write_set_format_zip(a);
+    cr_assert_eq(archive_write_open_memory(a, buf, sizeof buf, &used), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, entry);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)strlen(content));
+    archive_write_header(a, e);
+    archive_write_data(a, content, strlen(content));
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    write_file(name, buf, used);
+}
+
+/*
+ * Run the host in `dir` with ARGS (NULL-terminated) and extra environment
+ * ENV ("K=V" strings, NULL-terminated; may be NULL), stdin from STDIN_FILE
+ * (relative to dir) or /dev/null. At most 30 s.
+ */
+static result run_host(const char *const *env, const char *stdin_file, const char *const *args)
+{
+    result r = {-1, NULL, NULL};
+    char out_path[512], err_path[512], in_path[512];
+    snprintf(out_path, sizeof out_path, "%s/.stdout", dir);
+    snprintf(err_path, sizeof err_path, "%s/.stderr", dir);
+    if (stdin_file != NULL)
+        snprintf(in_path, sizeof in_path, "%s/%s", dir, stdin_file);
+    else
+        snprintf(in_path, sizeof in_path, "/dev/null");
+    char *argv[32];
+    size_t argc = 0;
+    argv[argc++] = (char *)HOST_EXE;
+    for (size_t i = 0; args[i] != NULL && argc < 31; i++)
+        argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    char *envp[32];
+    size_t envc = 0;
+    envp[envc++] = (char *)"PATH=/usr/bin:/bin";
+    envp[envc++] = (char *)"FAKECLOUD_BACKEND_PATH=" TEST_PLUGINS_DIR;
+    const char *asan = getenv("ASAN_OPTIONS");
+    static char asan_env[512];
+    if (asan != NULL) {
+        snprintf(asan_env, sizeof asan_env, "ASAN_OPTIONS=%s", asan);
+        envp[envc++] = asan_env;
+    }
+    for (size_t i = 0; env != NULL && env[i] != NULL && envc < 31; i++)
+        envp[envc++] = (char *)env[i];
+    envp[envc] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addopen(&fa, 0, in_path, O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, HOST_EXE, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "spawn %s: %s", HOST_EXE, strerror(rc));
+    int status = 0;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 3000; i++) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            break;
+        }
+        nanosleep(&tick, NULL);
+    }
+    if (r.exit_code == -1 && waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    return r;
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const char fn_json[] =
+    "{\"FunctionName\":\"my-fn\","
+    "\"FunctionArn\":\"arn:aws:lambda:us-east-1:123456789012:function:my-fn\","
+    "\"Runtime\":\"python3.12\",\"Handler\":\"app.handler\",\"Timeout\":3,"
+    "\"MemorySize\":128,\"Role\":\"arn:aws:iam::123456789012:role/r\","
+    "\"PackageType\":\"Zip\",\"Architectures\":[\"x86_64\"],"
+    "\"Environment\":{\"Variables\":{\"A\":\"b\"}}}";
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/fcb-host-cli-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_text("fn.json", fn_json);
+    write_zip("code.zip", "app.py", "def handler(event, context):\n    return event\n");
+    write_zip("layer.zip", "python/lib.py", "X = 1\n");
+    write_text("code.txt", "not a zip");
+}
+
+static void teardown(void)
+{
+    const char *files[] = {"fn.json", "code.zip", "layer.zip", "code.txt", "bad.json",
+                           "event.json", ".stdout", ".stderr", "marker", NULL};
+    for (size_t i = 0; files[i] != NULL; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+TestSuite(host_cli, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(host_cli, every_subcommand_has_a_help_text_that_names_it)
+{
+    const char *cmds[] = {"backends", "launch", "invoke", "terminate", "reap", "help"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char usage[128];
+        snprintf(usage, sizeof usage, "Usage: fakecloud-lambda-host %s", cmds[i]);
+        result r = run_host(NULL, NULL, ARGS(cmds[i], "--help"));
+        cr_expect_eq(r.exit_code, 0, "%s --help", cmds[i]);
+        cr_expect(strncmp(r.out, usage, strlen(usage)) == 0, "%s --help: %s", cmds[i], r.out);
+        result h = run_host(NULL, NULL, ARGS("help", cmds[i]));
+        cr_expect_eq(h.exit_code, 0);
+        cr_expect_str_eq(h.out, r.out, "`help %s` equals `%s --help`", cmds[i], cmds[i]);
+        result_free(&r);
+        result_free(&h);
+    }
+    result r = run_host(NULL, NULL, ARGS("--help"));
+    cr_expect_eq(r.exit_code, 0);
+    cr_expect(strstr(r.out, "Exit status:") != NULL && strstr(r.out, "  4  ") != NULL);
+    cr_expect(strstr(r.out, "FAKECLOUD_LAMBDA_BACKEND") != NULL);
+    result_free(&r);
+}
+
+Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
+{
+    struct {
+        const char *const *args;
+        const char *message;
+    } cases[] = {
+        {ARGS("frobnicate"), "unknown command \"frobnicate\""},
+        {ARGS("backends", "--nope"), "unknown option --nope"},
+        {ARGS("backends", "--payload", "{}"), "--payload: not an option of `backends`"},
+        {ARGS("terminate"), "terminate: HANDLE required"},
+        {ARGS("reap", "extra"), "unexpected argument \"extra\""},
+        {ARGS("invoke", "--backend", "test"), "invoke: --function FILE required"},
+        {ARGS("invoke", "--function", "fn.json", "--backend", "test"),
+         "--code ZIP: required for a Zip function"},
+        {ARGS("invoke", "--function", "fn.json", "--code", "code.txt", "--backend", "test"),
+         "--code: code.txt: not a zip archive"},
+        {ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--payload", "{bad",
+              "--backend", "test"),
+         "--payload: not valid JSON"},
+        {ARGS("invoke", "--function", "missing.json", "--code", "code.zip", "--backend",
+              "test"),
+         "--function: missing.json: cannot open"},
+        {ARGS("launch", "--function", "fn.json", "--code", "code.zip", "--artifact-listen",
+              "nowhere", "--backend", "test"),
+         "--artifact-listen: expected IPV4:PORT"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r = run_host(NULL, NULL, cases[i].args);
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, cases[i].message) != NULL, "case %zu wants '%s' in: %s", i,
+                  cases[i].message, r.err);
+        result_free(&r);
+    }
+    result r = run_host(NULL, NULL, ARGS("--json", "invoke", "--backend", "test"));
+    cr_expect_eq(r.exit_code, 2);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LOG_LEVEL=loud"), NULL, ARGS("backends"));
+    cr_expect_eq(r.exit_code, 2);
+    cr_expect(strstr(r.err, "FAKECLOUD_LOG_LEVEL: unknown level \"loud\"") != NULL, "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, bad_function_json_names_the_file_and_the_field)
+{
+    write_text("bad.json", "{\"FunctionName\":\"f\",\"Fooo\":1}");
+    result r = run_host(NULL, NULL,
+                        ARGS("invoke", "--function", "bad.json", "--code", "code.zip",
+                             "--backend", "test"));
+    cr_expect_eq(r.exit_code, 2);
+    cr_expect(strstr(r.err, "bad.json: unknown field \"Fooo\"") != NULL, "%s", r.err);
+    result_free(&r);
+    write_text("bad.json", "{\"FunctionName\":\"f\",\"Timeout\":\"3\"}");
+    r = run_host(NULL, NULL,
+                 ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend",
+                      "test", "--json"));
+    cr_expect_eq(r.exit_code, 2);
+    cr_expect(strstr(r.err, "bad.json: Timeout: expected an integer, got string") != NULL, "%s",
+              r.err);
+    json_object *o = json_tokener_parse(r.out);
+    cr_assert_not_null(o, "--json error output is JSON: %s", r.out);
+    json_object *e, *m;
+    cr_assert(json_object_object_get_ex(o, "error", &e));
+    cr_assert(json_object_object_get_ex(e, "message", &m));
+    cr_expect(strstr(json_object_get_string(m), "Timeout: expected an integer") != NULL);
+    json_object_put(o);
+    result_free(&r);
+}
+
+static json_object *find_backend(json_object *list, const char *name)
+{
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *item = json_object_array_get_idx(list, i), *n;
+        if (json_object_object_get_ex(item, "name", &n) &&
+            strcmp(json_object_get_string(n), name) == 0)
+            return item;
+    }
+    return NULL;
+}
+
+Test(host_cli, backends_json_lists_good_and_refused_plugins_without_running_them)
+{
+    char marker_env[600];
+    snprintf(marker_env, sizeof marker_env, "FAKECLOUD_TEST_INIT_MARKER=%s/marker", dir);
+    result r = run_host(ENV(marker_env), NULL, ARGS("backends", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = json_tokener_parse(r.out);
+    cr_assert_not_null(o, "%s", r.out);
+    json_object *list;
+    cr_assert(json_object_object_get_ex(o, "backends", &list));
+    json_object *good = find_backend(list, "test"), *v;
+    cr_assert_not_null(good);
+    cr_expect(json_object_object_get_ex(good, "accepted", &v) && json_object_get_boolean(v));
+    cr_expect(json_object_object_get_ex(good, "version", &v) &&
+              strcmp(json_object_get_string(v), "1.0.0") == 0);
+    cr_expect(json_object_object_get_ex(good, "abi", &v) &&
+              strcmp(json_object_get_string(v), "1.0") == 0);
+    struct {
+        const char *name;
+        const char *reason;
+    } refused[] = {{"broken-magic", "wrong magic number"},
+                   {"broken-major", "plugin ABI 2.0, host ABI 1.0"},
+                   {"broken-minor", "plugin ABI 1.99, host ABI 1.0"},
+                   {"broken-noinit", "no symbol backend_plugin_init"},
+                   {"broken-noversion", "without the symbol version"}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        json_object *b = find_backend(list, refused[i].name);
+        cr_assert_not_null(b, "%s listed", refused[i].name);
+        cr_expect(json_object_object_get_ex(b, "accepted", &v) && !json_object_get_boolean(v));
+        cr_assert(json_object_object_get_ex(b, "reason", &v));
+        cr_expect(strstr(json_object_get_string(v), refused[i].reason) != NULL, "%s: %s",
+                  refused[i].name, json_object_get_string(v));
+        cr_expect(strstr(json_object_get_string(v), "fakecloud-backend-") != NULL,
+                  "names the file");
+    }
+    json_object_put(o);
+    char marker[600];
+    snprintf(marker, sizeof marker, "%s/marker", dir);
+    cr_expect_neq(access(marker, F_OK), 0, "no refused plugin's init ran");
+    result_free(&r);
+    r = run_host(NULL, NULL, ARGS("backends"));
+    cr_expect_eq(r.exit_code, 0);
+    cr_expect(strstr(r.out, "broken-major") != NULL && strstr(r.out, "REFUSED") != NULL);
+    result_free(&r);
+}
+
+Test(host_cli, invoke_prints_the_runtime_response_end_to_end)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip",
+                             "--payload", "{\"k\":\"v\"}"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "{\"backend\":\"test\",\"event\":{\"k\":\"v\"},\"function\":\"my-fn\","
+                            "\"handler\":\"app.handler\"}\n");
+    result_free(&r);
+}
+
+Test(host_cli, invoke_json_reports_endpoint_status_response_and_termination)
+{
+    write_text("event.json", "[1, 2, 3]\n");
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("--json", "invoke", "--function", "fn.json", "--code", "code.zip",
+                             "--payload-file", "event.json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = json_tokener_parse(r.out), *v, *resp, *ev;
+    cr_assert_not_null(o, "%s", r.out);
+    cr_expect(json_object_object_get_ex(o, "status", &v) && json_object_get_int(v) == 200);
+    cr_expect(json_object_object_get_ex(o, "terminated", &v) && json_object_get_boolean(v));
+    cr_expect(json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v));
+    cr_expect(json_object_object_get_ex(o, "handle", &v) &&
+              strcmp(json_object_get_string(v), "test/1") == 0);
+    cr_expect(json_object_object_get_ex(o, "deploy_id", &v) &&
+              strlen(json_object_get_string(v)) == 16);
+    cr_assert(json_object_object_get_ex(o, "response", &resp));
+    cr_assert(json_object_object_get_ex(resp, "event", &ev));
+    cr_expect_eq(json_object_array_length(ev), 3);
+    json_object_put(o);
+    result_free(&r);
+}
+
+Test(host_cli, swapping_the_backend_needs_only_the_environment)
+{
+    const char *const *args = ARGS("invoke", "--function", "fn.json", "--code", "code.zip");
+    result a = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, args);
+    result b = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test2"), NULL, args);
+    cr_expect_eq(a.exit_code, 0, "%s", a.err);
+    cr_expect_eq(b.exit_code, 0, "%s", b.err);
+    cr_expect(strstr(a.out, "\"backend\":\"test\"") != NULL, "%s", a.out);
+    cr_expect(strstr(a.out, "variant") == NULL, "%s", a.out);
+    cr_expect(strstr(b.out, "\"backend\":\"test2\"") != NULL, "%s", b.out);
+    cr_expect(strstr(b.out, "\"variant\":2") != NULL, "%s", b.out);
+    result_free(&a);
+    result_free(&b);
+    /* --backend wins over the environment, and a path works too. */
+    result c = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip",
+                             "--backend", TEST_PLUGINS_DIR "/fakecloud-backend-test2.so"));
+    cr_expect_eq(c.exit_code, 0, "%s", c.err);
+    cr_expect(strstr(c.out, "\"variant\":2") != NULL, "%s", c.out);
+    result_free(&c);
+}
+
+Test(host_cli, backend_problems_exit_with_3_and_the_reason)
+{
+    const char *const *args = ARGS("invoke", "--function", "fn.json", "--code", "code.zip");
+    struct {
+        const char *env;
+        const char *message;
+    } cases[] = {
+        {"FAKECLOUD_LAMBDA_BACKEND=nosuch", "no fakecloud-backend-nosuch.so in"},
+        {"FAKECLOUD_LAMBDA_BACKEND=broken-major", "plugin ABI 2.0, host ABI 1.0"},
+        {"FAKECLOUD_LAMBDA_BACKEND=broken-initfail", "refusing to initialise"},
+        {"FAKECLOUD_LAMBDA_BACKEND=broken-nolaunch", "lacks name, open, close, launch"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r = run_host(ENV(cases[i].env), NULL, args);
+        cr_expect_eq(r.exit_code, 3, "%s: %s", cases[i].env, r.err);
+        cr_expect(strstr(r.err, cases[i].message) != NULL, "'%s' in: %s", cases[i].message,
+                  r.err);
+        result_free(&r);
+    }
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_OPEN=please"),
+                        NULL, args);
+    cr_expect_eq(r.exit_code, 3, "%s", r.err);
+    cr_expect(strstr(r.err, "open failed: FAKECLOUD_TEST_FAIL_OPEN") != NULL, "%s", r.err);
+    result_free(&r);
+    r = run_host(NULL, NULL, ARGS("reap"));
+    cr_expect_eq(r.exit_code, 2, "no backend chosen is a usage error: %s", r.err);
+    cr_expect(strstr(r.err, "set FAKECLOUD_LAMBDA_BACKEND or pass --backend") != NULL);
+    result_free(&r);
+}
+
+Test(host_cli, a_runtime_that_does_not_answer_exits_with_1)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_ENDPOINT=127.0.0.1:1"),
+                        NULL, ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 1, "%s", r.err);
+    cr_expect(strstr(r.err, "invoke http://127.0.0.1:1/2015-03-31/functions/function/invocations") !=
+                  NULL,
+              "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, a_plugin_that_leaks_makes_the_host_exit_with_4)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_LEAK=1"), NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 4, "%s", r.err);
+    cr_expect(strstr(r.err, "plugin test leaked 42 bytes in 1 blocks") != NULL, "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, the_plugin_fetches_code_and_layers_from_the_artifact_server)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FETCH=1",
+                            "FAKECLOUD_TEST_REQUIRE_TOKEN=1"),
+                        NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--layer",
+                             "layer.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    struct stat st;
+    char code_path[512];
+    snprintf(code_path, sizeof code_path, "%s/code.zip", dir);
+    cr_assert_eq(stat(code_path, &st), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"code_bytes\":%lld,", (long long)st.st_size);
+    cr_expect(strstr(r.out, want) != NULL, "%s in %s", want, r.out);
+    cr_expect(strstr(r.out, "\"layers_bytes\":0") == NULL, "the layers tar is not empty: %s",
+              r.out);
+    cr_expect(strstr(r.err, "FAKECLOUD_K8S_SELF_URL not set") != NULL, "%s", r.err);
+    result_free(&r);
+    /* The environment's FAKECLOUD_K8S_SELF_URL wins over the host's default. */
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FETCH=1",
+                     "FAKECLOUD_K8S_SELF_URL=http://127.0.0.1:1"),
+                 NULL, ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 1, "%s", r.err);
+    cr_expect(strstr(r.err, "fetch http://127.0.0.1:1/_fakecloud/lambda/_internal/code/"
+                            "123456789012/my-fn/") != NULL,
+              "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, launch_prints_endpoint_and_handle_and_terminate_and_reap_work)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("launch", "--function", "fn.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strncmp(r.out, "endpoint 127.0.0.1:", 19) == 0, "%s", r.out);
+    cr_expect(strstr(r.out, "\nhandle test/1\n") != NULL, "%s", r.out);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("terminate", "test/1"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "terminated test/1\n");
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("reap", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"reaped\":0") != NULL, "%s", r.out);
+    result_free(&r);
+}
+
+Test(host_cli, reads_the_function_from_stdin_and_logs_json_lines)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_FORMAT=json",
+                            "FAKECLOUD_LOG_LEVEL=debug"),
+                        "fn.json", ARGS("invoke", "--function", "-", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    int lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(r.err, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_object *o = json_tokener_parse(line), *v;
+        cr_assert_not_null(o, "log line is JSON: %s", line);
+        cr_expect(json_object_object_get_ex(o, "ts", &v) &&
+                  json_object_object_get_ex(o, "level", &v) &&
+                  json_object_object_get_ex(o, "plugin", &v) &&
+                  json_object_object_get_ex(o, "msg", &v),
+                  "%s", line);
+        json_object_put(o);
+        lines++;
+    }
+    cr_expect_gt(lines, 3);
+    result_free(&r);
+}
