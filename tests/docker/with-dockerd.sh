@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# with-dockerd.sh CMD...: run CMD against a private, throw-away dockerd.
+#
+# Starts dockerd with its own data root, exec root, pidfile, unix socket and
+# bridge (a fresh 172.31.X.1/24 on a bridge named fcbdXXXX; no iptables, so
+# containers reach only the host and each other, and published ports go
+# through docker-proxy on 127.0.0.1), imports the test runtime images
+# (busybox-static + the RIE stand-in in tests/docker/image), runs CMD with
+# DOCKER_HOST pointing at it, then checks that CMD left no container behind,
+# stops dockerd and removes everything, also when CMD fails or is killed.
+# Exit status: CMD's, or 1 if containers were left behind, or 77 (skip) when
+# dockerd cannot run here (not root, no dockerd binary, no busybox-static).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+skip() { echo "with-dockerd: SKIP: $*" >&2; exit 77; }
+[ "$#" -ge 1 ] || { echo "usage: with-dockerd.sh CMD..." >&2; exit 2; }
+[ "$(id -u)" = 0 ] || skip "dockerd needs root (uid $(id -u))"
+command -v dockerd >/dev/null || skip "dockerd not installed (apt-get install docker.io)"
+command -v curl >/dev/null || skip "curl not installed"
+command -v ip >/dev/null || skip "iproute2 not installed"
+busybox=/bin/busybox
+[ -x "$busybox" ] && "$busybox" --help 2>&1 | grep -q 'static\|BusyBox' || skip "no $busybox"
+if ldd "$busybox" >/dev/null 2>&1; then skip "$busybox is not static (install busybox-static)"; fi
+
+root=$(mktemp -d /tmp/fcbd.XXXXXX)
+sock=$root/docker.sock
+bridge=""
+dockerd_pid=""
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
+    # Remove whatever is left (the check below already reported it), then stop.
+    for id in $(curl -s --max-time 10 --unix-socket "$sock" "http://d/containers/json?all=1" |
+                grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+      curl -s --max-time 20 --unix-socket "$sock" -X DELETE "http://d/containers/$id?force=1&v=1" >/dev/null
+    done
+    kill -TERM "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 150); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$dockerd_pid" 2>/dev/null
+    wait "$dockerd_pid" 2>/dev/null
+  fi
+  # Mounts dockerd may have left (overlay, shm, netns) under our root.
+  grep -o " $root[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  [ -n "$bridge" ] && ip link del "$bridge" 2>/dev/null
+  rm -rf "$root"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Pick a free 172.31.X.0/24 and a bridge name under a lock (parallel runs).
+exec 9>/tmp/fcbd.lock
+flock -w 30 9 || skip "cannot lock /tmp/fcbd.lock"
+for x in $(seq 200 250); do
+  if ! ip -4 addr show | grep -q "inet 172\.31\.$x\."; then
+    bridge=fcbd$(printf '%04x' $(( ($$ + x) % 65536 )))
+    ip link add "$bridge" type bridge 2>/dev/null || { bridge=""; continue; }
+    ip addr add "172.31.$x.1/24" dev "$bridge" && ip link set "$bridge" up && break
+    ip link del "$bridge"; bridge=""
+  fi
+done
+flock -u 9
+[ -n "$bridge" ] || skip "no free 172.31.200-250.0/24 subnet for a private bridge"
+
+dockerd --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
+  -H "unix://$sock" --bridge "$bridge" --iptables=false --ip-masq=false --ip6tables=false \
+  --userland-proxy=true --log-level=warn >"$root/dockerd.log" 2>&1 &
+dockerd_pid=$!
+ready=""
+for _ in $(seq 200); do
+  if curl -sf --max-time 1 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$dockerd_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  echo "with-dockerd: dockerd did not start; its log:" >&2
+  tail -20 "$root/dockerd.log" >&2
+  dockerd_pid=""
+  skip "dockerd cannot start on this machine"
+fi
+
+api() { curl -sS --max-time 60 --unix-socket "$sock" "$@"; }
+
+# Test runtime image: busybox-static + RIE stand-in (+ a handler for Image functions).
+rootfs=$root/rootfs
+mkdir -p "$rootfs/bin" "$rootfs/rie" "$rootfs/var/task" "$rootfs/var/runtime" "$rootfs/opt" "$rootfs/tmp" "$rootfs/etc"
+cp "$busybox" "$rootfs/bin/busybox"
+"$busybox" --list | while read -r applet; do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
+cp "$here/image/rie-start.sh" "$rootfs/rie/start.sh"
+cp "$here/image/rie-conn.sh" "$rootfs/rie/conn.sh"
+cp "$here/image/image-handler.sh" "$rootfs/var/task/image.sh"
+chmod 755 "$rootfs/rie/start.sh" "$rootfs/rie/conn.sh"
+echo "root:x:0:0:root:/:/bin/sh" >"$rootfs/etc/passwd"
+
+import() { # repo tag changes...
+  local repo=$1 tag=$2; shift 2
+  local q="fromSrc=-&repo=$(printf %s "$repo" | sed 's|/|%2F|g')&tag=$tag"
+  for c in "$@"; do q="$q&changes=$(printf %s "$c" | sed 's/ /%20/g; s/"/%22/g; s/\[/%5B/g; s/\]/%5D/g; s/,/%2C/g; s/>/%3E/g; s/&/%26/g; s/;/%3B/g')"; done
+  tar -C "$rootfs" -c . | api -X POST -H 'Content-Type: application/x-tar' --data-binary @- \
+    "http://d/images/create?$q" | grep -q '"error' && { echo "with-dockerd: import $repo:$tag failed" >&2; return 1; }
+  return 0
+}
+tag() { # source repo tag
+  local code
+  code=$(api -o /dev/null -w '%{http_code}' -X POST "http://d/images/$1/tag?repo=$(printf %s "$2" | sed 's|/|%2F|g')&tag=$3")
+  [ "$code" = 201 ] || { echo "with-dockerd: tag $1 -> $2:$3 failed ($code)" >&2; return 1; }
+}
+t0=$(date +%s%N)
+import public.ecr.aws/lambda/python 3.12 'ENTRYPOINT ["/rie/start.sh"]' 'EXPOSE 8080' || exit 1
+tag public.ecr.aws/lambda/python:3.12 public.ecr.aws/lambda/provided al2023 || exit 1
+tag public.ecr.aws/lambda/python:3.12 localhost:5000/fakecloud-image-fn 1 || exit 1
+tag public.ecr.aws/lambda/python:3.12 fakecloud-test/image-fn 1 || exit 1
+import fakecloud-test/crash 1 'ENTRYPOINT ["/bin/sh", "-c", "echo starting; echo fatal: runtime crashed on purpose >&2; exit 3"]' || exit 1
+echo "with-dockerd: dockerd ready on $sock (bridge $bridge), images in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
+
+DOCKER_HOST="unix://$sock" FCB_TEST_DOCKERD_ROOT="$root" "$@"
+status=$?
+
+# Nothing may be left behind by CMD.
+left=$(api "http://d/containers/json?all=1" | grep -o '"Names":\["[^"]*"' | cut -d'"' -f4 | tr '\n' ' ')
+if [ -n "$left" ]; then
+  echo "with-dockerd: FAIL: containers left behind: $left" >&2
+  [ "$status" = 0 ] && status=1
+fi
+exit "$status"
