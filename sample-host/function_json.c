@@ -22,17 +22,37 @@ typedef struct fj_ctx {
 static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Fill `why` with "PATH: message". Field names and values come from the
+ * document, so control characters are escaped (\xNN): `why` stays one line.
+ */
 static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
 {
+    char raw[FUNCTION_JSON_WHY_MAX];
     int n = 0;
     if (path != NULL && path[0] != '\0')
-        n = snprintf(c->why, c->why_size, "%s: ", path);
-    if (n < 0 || (size_t)n >= c->why_size)
-        return -1;
+        n = snprintf(raw, sizeof raw, "%s: ", path);
+    if (n < 0 || (size_t)n >= sizeof raw)
+        n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->why + n, c->why_size - (size_t)n, fmt, ap);
+    vsnprintf(raw + n, sizeof raw - (size_t)n, fmt, ap);
     va_end(ap);
+    if (c->why_size == 0)
+        return -1;
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)raw; *p != '\0'; p++) {
+        bool control = *p < 0x20 || *p == 0x7f;
+        size_t need = control ? 4 : 1;
+        if (w + need >= c->why_size)
+            break;
+        if (control)
+            snprintf(c->why + w, 5, "\\x%02x", *p);
+        else
+            c->why[w] = (char)*p;
+        w += need;
+    }
+    c->why[w] = '\0';
     return -1;
 }
 

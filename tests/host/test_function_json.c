@@ -221,3 +221,11 @@ Test(function_json, survives_deep_nesting_and_nul_bytes)
     cr_expect_eq(function_json_parse(nul, sizeof nul - 1, &d, why, sizeof why), -1);
     cr_expect_str_eq(why, "FunctionName: contains a NUL character");
 }
+
+Test(function_json, escapes_control_characters_from_the_document_in_messages)
+{
+    expect_error("{\"FunctionName\":\"f\",\"Fo\\no\\u007f\":1}",
+                 "unknown field \"Fo\\x0ao\\x7f\"");
+    expect_error("{\"FunctionName\":\"f\",\"PackageType\":\"Z\\tip\"}",
+                 "PackageType: expected \"Zip\" or \"Image\", got \"Z\\x09ip\"");
+}
