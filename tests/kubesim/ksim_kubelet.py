@@ -74,7 +74,7 @@ class Scheduler:
             self.heap.clear()
             self.cv.notify_all()
         self.thread.join(5)
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ---------------------------------------------------------------- RIE servers

@@ -16,8 +16,17 @@ RESOURCES = {"pods": ("Pod", "PodList"), "secrets": ("Secret", "SecretList")}
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
+_TS_CACHE = [0, ""]
+
+
 def now_rfc3339():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC RFC 3339 with second precision (cached per second: strftime is slow)."""
+    t = int(time.time())
+    cached = _TS_CACHE
+    if cached[0] != t:
+        cached = [t, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))]
+        _TS_CACHE[:] = cached
+    return cached[1]
 
 
 def parse_rfc3339(s):
@@ -380,7 +389,8 @@ class Store:
             cur = self.objs[res].get((ns, name))
             if cur is None or (uid is not None and cur["metadata"]["uid"] != uid):
                 return None
-            new = copy.deepcopy(cur)
+            new = dict(cur)  # stored objects are immutable: a shallow copy is enough
+            new["metadata"] = dict(cur["metadata"])
             self._bump(new)
             del self.objs[res][(ns, name)]
             self._emit(res, "DELETED", new, cur)

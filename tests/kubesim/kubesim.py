@@ -349,7 +349,10 @@ def main(argv=None):
         if args.exit_with_parent and os.getppid() != ppid:
             break
     sim.stop()
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Kubelet workers may sit in a bounded (10 s) download; do not wait for them.
+    os._exit(0)
 
 
 if __name__ == "__main__":
