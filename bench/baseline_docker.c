@@ -105,7 +105,6 @@ static int extract_zip(const void *zip, size_t size, const char *dir, char err[B
     archive_read_support_format_zip(in);
     archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                             ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                            ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
                                             ARCHIVE_EXTRACT_PERM);
     if (archive_read_open_memory(in, zip, size) != ARCHIVE_OK) {
         errf(err, "code zip: %s", archive_error_string(in));
@@ -122,7 +121,12 @@ static int extract_zip(const void *zip, size_t size, const char *dir, char err[B
             goto out;
         }
         char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, archive_entry_pathname(e));
+        const char *entry = archive_entry_pathname(e);
+        if (entry == NULL || entry[0] == '/') {
+            errf(err, "code zip: entry %s: absolute path refused", entry ? entry : "(null)");
+            goto out;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, entry);
         archive_entry_set_pathname(e, path);
         if (archive_write_header(out, e) != ARCHIVE_OK) {
             errf(err, "code zip: %s: %s", path, archive_error_string(out));
@@ -152,8 +156,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static atomic_uint launch_counter;
 
 int basedock_launch(const char *docker, const basedock_function *fn, char id[80],
-                    char endpoint[64], char err[BASEDOCK_ERR_MAX])
+                    char endpoint[64], basedock_steps *steps, char err[BASEDOCK_ERR_MAX])
 {
+    basedock_steps local;
+    if (steps == NULL)
+        steps = &local;
+    memset(steps, 0, sizeof(*steps));
+    int64_t t = bench_now_ns();
+#define STEP(field)                                                \
+    do {                                                           \
+        int64_t now_ = bench_now_ns();                             \
+        steps->field = (double)(now_ - t) / 1e6;                   \
+        t = now_;                                                  \
+    } while (0)
     int rc = -1;
     bool created = false;
     char dir[] = "/tmp/fakecloud-bench-code-XXXXXX";
@@ -166,6 +181,7 @@ int basedock_launch(const char *docker, const basedock_function *fn, char id[80]
     }
     if (extract_zip(fn->code_zip, fn->code_zip_size, dir, err) != 0)
         goto out;
+    STEP(extract_ms);
     snprintf(name, sizeof(name), "fakecloud-%s-%d-%u", fn->name, (int)getpid(),
              atomic_fetch_add(&launch_counter, 1));
     snprintf(lab_inst, sizeof(lab_inst), "fakecloud-instance=%s", fn->instance_id);
@@ -185,6 +201,7 @@ int basedock_launch(const char *docker, const basedock_function *fn, char id[80]
         goto out;
     }
     created = true;
+    STEP(create_ms);
     snprintf(src, sizeof(src), "%s/.", dir);
     snprintf(dst, sizeof(dst), "%s:/var/task", id);
     const char *cp[] = {cli, "cp", src, dst, NULL};
@@ -193,18 +210,21 @@ int basedock_launch(const char *docker, const basedock_function *fn, char id[80]
             errf(err, "docker cp %s: exit %d", id, st);
         goto out;
     }
+    STEP(cp_ms);
     const char *start[] = {cli, "start", id, NULL};
     if ((st = basedock_run(start, NULL, 0, 60000, err)) != 0) {
         if (st > 0)
             errf(err, "docker start %s: exit %d", id, st);
         goto out;
     }
+    STEP(start_ms);
     const char *port[] = {cli, "port", id, "8080", NULL};
     if ((st = basedock_run(port, port_out, sizeof(port_out), 60000, err)) != 0) {
         if (st > 0)
             errf(err, "docker port %s: exit %d", id, st);
         goto out;
     }
+    STEP(port_ms);
     /* First line, e.g. "127.0.0.1:49153". */
     port_out[strcspn(port_out, "\r\n")] = '\0';
     char *colon = strrchr(port_out, ':');
@@ -217,6 +237,7 @@ int basedock_launch(const char *docker, const basedock_function *fn, char id[80]
         bench_sleep_ms(500);
         if (bhttp_tcp_probe("127.0.0.1", hport, 10000) == 0) {
             snprintf(endpoint, 64, "127.0.0.1:%d", hport);
+            STEP(probe_ms);
             rc = 0;
             goto out;
         }
@@ -229,6 +250,7 @@ out:
     }
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
+#undef STEP
 }
 
 int basedock_terminate(const char *docker, const char *id, char err[BASEDOCK_ERR_MAX])

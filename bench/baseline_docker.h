@@ -30,13 +30,23 @@ typedef struct basedock_function {
     const char *instance_id; /* fakecloud-instance label value */
 } basedock_function;
 
+/* Where one launch spent its time (ms), for the report's breakdown. */
+typedef struct basedock_steps {
+    double extract_ms;
+    double create_ms;
+    double cp_ms;
+    double start_ms;
+    double port_ms;
+    double probe_ms; /* the sleep + connect loop */
+} basedock_steps;
+
 /*
  * Launch as the reference does; fills the container id and "127.0.0.1:PORT".
- * `docker` is the CLI to run (NULL = "docker" on PATH). Returns 0 or -1
- * with err (the container, if created, is removed on failure).
+ * `docker` is the CLI to run (NULL = "docker" on PATH); steps may be NULL.
+ * Returns 0 or -1 with err (the container, if created, is removed on failure).
  */
 int basedock_launch(const char *docker, const basedock_function *fn, char id[80],
-                    char endpoint[64], char err[BASEDOCK_ERR_MAX]);
+                    char endpoint[64], basedock_steps *steps, char err[BASEDOCK_ERR_MAX]);
 /* docker rm -f ID. Returns 0 or -1 with err. */
 int basedock_terminate(const char *docker, const char *id, char err[BASEDOCK_ERR_MAX]);
 

@@ -104,6 +104,7 @@ static int read_file(const char *path, char **data, size_t *size)
 }
 
 typedef struct side_result {
+    basedock_steps steps_sum; /* baseline only */
     bench_series launch_s;
     bench_series ready_s;
     unsigned failures;
@@ -138,13 +139,21 @@ static void baseline_once(side_result *r, const basedock_function *fn, bool meas
 {
     char id[80], endpoint[64], err[BASEDOCK_ERR_MAX];
     int64_t t0 = bench_now_ns();
-    if (basedock_launch(opt.docker, fn, id, endpoint, err) != 0) {
+    basedock_steps st;
+    if (basedock_launch(opt.docker, fn, id, endpoint, &st, err) != 0) {
         fail(r, err);
         return;
     }
     int64_t t1 = bench_now_ns();
-    if (measure)
+    if (measure) {
         record(r, t0, t1, endpoint);
+        r->steps_sum.extract_ms += st.extract_ms;
+        r->steps_sum.create_ms += st.create_ms;
+        r->steps_sum.cp_ms += st.cp_ms;
+        r->steps_sum.start_ms += st.start_ms;
+        r->steps_sum.port_ms += st.port_ms;
+        r->steps_sum.probe_ms += st.probe_ms;
+    }
     basedock_terminate(opt.docker, id, err);
 }
 
@@ -266,7 +275,19 @@ int main(int argc, char **argv)
     json_object *fig = json_object_new_object();
     json_object_object_add(fig, "image", json_object_new_string(opt.image));
     json_object_object_add(fig, "code_zip_bytes", json_object_new_int64((int64_t)zip_size));
-    json_object_object_add(fig, "baseline", side_json(&base));
+    json_object *bj = side_json(&base);
+    if (base.ready_s.n) {
+        double n = (double)base.ready_s.n;
+        json_object *st = json_object_new_object();
+        json_object_object_add(st, "extract_ms", json_object_new_double(base.steps_sum.extract_ms / n));
+        json_object_object_add(st, "docker_create_ms", json_object_new_double(base.steps_sum.create_ms / n));
+        json_object_object_add(st, "docker_cp_ms", json_object_new_double(base.steps_sum.cp_ms / n));
+        json_object_object_add(st, "docker_start_ms", json_object_new_double(base.steps_sum.start_ms / n));
+        json_object_object_add(st, "docker_port_ms", json_object_new_double(base.steps_sum.port_ms / n));
+        json_object_object_add(st, "sleep_and_probe_ms", json_object_new_double(base.steps_sum.probe_ms / n));
+        json_object_object_add(bj, "mean_steps", st);
+    }
+    json_object_object_add(fig, "baseline", bj);
     json_object *o = plug_ok ? side_json(&ours) : json_object_new_object();
     if (!plug_ok)
         json_object_object_add(o, "error", json_object_new_string(err));

@@ -504,6 +504,8 @@ static json_object *run_concurrent(bool ours)
                            json_object_new_int64(simctl_stat_long(stats, "connections_total") - bias));
     json_object_object_add(res, "tls_handshakes",
                            json_object_new_int64(simctl_stat_long(stats, "tls_handshakes_total") - bias));
+    json_object_object_add(res, "tls_handshake_failures",
+                           json_object_new_int64(simctl_stat_long(stats, "tls_handshake_failures")));
     json_object_object_add(res, "requests",
                            json_object_new_int64(simctl_stat_long(stats, "requests_total")));
     json_object_object_add(res, "admin_connection_bias", json_object_new_int64(bias));
@@ -648,6 +650,8 @@ static json_object *run_footprint(void)
     bench_series load = BENCH_SERIES_INIT, open_t = BENCH_SERIES_INIT;
     unsigned n = opt.footprint_instances;
     progress("figure 6: footprint (load/open x10, %u warm instances)", n);
+    if (n == 0)
+        return error_json("--instances must be > 0");
     if (sim_up(&sim, serr) != 0)
         return error_json(serr);
     long rss_before = rss_kib();
@@ -669,19 +673,37 @@ static json_object *run_footprint(void)
         goto out;
     }
     size_t heap_open = mock_host_outstanding_bytes(s.plug.mh);
-    char(*handles)[512] = calloc(n, 512);
+    /* Launch the warm instances 50 at a time (the plugin is thread-safe). */
+    conc_task *tasks = calloc(n, sizeof(*tasks));
+    pthread_t *threads = calloc(n, sizeof(*threads));
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    bool go = true;
     unsigned ok = 0;
-    for (unsigned i = 0; handles && i < n; i++) {
-        char fn[64], endpoint[256];
-        snprintf(fn, sizeof(fn), "bench-warm-%04u", i);
-        if (side_launch(&s, fn, "0123456789abcdef", endpoint, handles[ok], err) == 0)
-            ok++;
+    for (unsigned base = 0; tasks && threads && base < n; base += 50) {
+        unsigned end = base + 50 < n ? base + 50 : n, started = base;
+        for (unsigned i = base; i < end; i++) {
+            tasks[i] = (conc_task){.s = &s, .index = 1000 + i, .lock = &lock, .cond = &cond,
+                                   .go = &go, .rc = -1};
+            if (pthread_create(&threads[i], NULL, conc_worker, &tasks[i]) != 0)
+                break;
+            started++;
+        }
+        for (unsigned i = base; i < started; i++) {
+            pthread_join(threads[i], NULL);
+            if (tasks[i].rc == 0)
+                ok++;
+            else
+                snprintf(err, sizeof(err), "%s", tasks[i].err);
+        }
     }
     size_t heap_warm = mock_host_outstanding_bytes(s.plug.mh);
     long rss_warm = rss_kib();
-    for (unsigned i = 0; i < ok; i++)
-        side_terminate(&s, handles[i], err);
-    free(handles);
+    for (unsigned i = 0; tasks && i < n; i++)
+        if (tasks[i].rc == 0)
+            side_terminate(&s, tasks[i].handle, err);
+    free(tasks);
+    free(threads);
     size_t leaked = side_close(&s);
     res = json_object_new_object();
     json_object_object_add(res, "load_init_ms_p50",

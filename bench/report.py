@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Merge the bench programs' JSON into bench/results/latest.{json,md} and print the table.
+
+Usage: report.py --mode quick|full --out-dir DIR [--k8s F] [--footprint F] [--docker F]
+Every figure is baseline (the reference's algorithm) vs ours, measured in the same run;
+ratio = baseline / ours (higher is better for us). See docs/bench.md.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+
+
+def load(path):
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def dig(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kib = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", "-C", root] + list(a), capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    docker = ""
+    try:
+        docker = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "memory_gib": round(mem_kib / 1048576, 1) if mem_kib else None,
+            "os": platform.platform(), "python": platform.python_version(),
+            "commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "dockerd": docker or None,
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def fmt(v, unit="", digits=None):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if digits is None:
+        digits = 0 if abs(v) >= 100 else (1 if abs(v) >= 10 else (2 if abs(v) >= 1 else 3))
+    return ("%.*f" % (digits, v)) + unit
+
+
+def ratio(b, o):
+    if b is None or o is None:
+        return None
+    if o == 0:
+        return math.inf if b > 0 else None
+    return b / o
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "n/a"
+    if math.isinf(r):
+        return "∞"
+    return "%s×" % fmt(r)
+
+
+def build(args):
+    k8s, foot, dock = load(args.k8s), load(args.footprint), load(args.docker)
+    cfg = k8s.get("k8s_config", {})
+    boot = cfg.get("boot_ms", 300)
+    rows = []   # (figure, metric, baseline, ours, ratio, target, met)
+
+    def add(fig, metric, b, o, r, target, met, unit="", digits=None, show_ratio=True):
+        rows.append({"figure": fig, "metric": metric, "baseline": b, "ours": o,
+                     "ratio": r if show_ratio else None, "target": target,
+                     "met": met, "unit": unit, "digits": digits})
+
+    def err_of(side):
+        return dig(side, "error") if isinstance(side, dict) else None
+
+    seq = k8s.get("sequential", {})
+    b, o = seq.get("baseline", {}), seq.get("ours", {})
+    for p in ("p50", "p99"):
+        bv, ov = dig(b, "launch_overhead", p + "_ms"), dig(o, "launch_overhead", p + "_ms")
+        r = ratio(bv, ov)
+        met = None
+        if p == "p50" and ov is not None:
+            met = ov <= 5 and r is not None and r >= 100
+        add("1", "launch overhead %s, RIE listening → launch returned (%d launches, boot %d ms)"
+            % (p, dig(o, "launch_overhead", "n") or dig(b, "launch_overhead", "n") or 0, boot),
+            bv, ov, r, "≤ 5 ms p50, ≥ 100×" if p == "p50" else "", met, " ms")
+    bv, ov = dig(b, "requests", "per_launch_terminate"), dig(o, "requests", "per_launch_terminate")
+    bp, op = dig(b, "requests", "polling_gets_per_launch"), dig(o, "requests", "polling_gets_per_launch")
+    add("2", "API requests per launch + terminate", bv, ov, ratio(bv, ov),
+        "≤ 3, 0 polling GETs",
+        (ov <= 3 and op == 0) if ov is not None and op is not None else None, "", 1)
+    add("2", "of which polling GETs", bp, op, None, "0", (op == 0) if op is not None else None,
+        "", 1, False)
+
+    conc = k8s.get("concurrency", {})
+    b, o = conc.get("baseline", {}), conc.get("ours", {})
+    n = cfg.get("concurrency", 200)
+    bv, ov = dig(b, "success_rate"), dig(o, "success_rate")
+    add("3", "%d concurrent launches: success" % n, bv * 100 if bv is not None else None,
+        ov * 100 if ov is not None else None, None, "100 %",
+        (ov == 1.0) if ov is not None else None, " %", 0, False)
+    bv, ov = dig(b, "wall_s"), dig(o, "wall_s")
+    add("3", "%d concurrent launches: wall time" % n, bv, ov, ratio(bv, ov),
+        "≤ boot + 0.5 s = %.1f s" % (boot / 1000 + 0.5),
+        (ov <= boot / 1000 + 0.5) if ov is not None else None, " s", 2)
+    bv, ov = dig(b, "connections"), dig(o, "connections")
+    add("3", "TCP connections to the API server", bv, ov, ratio(bv, ov), "≤ 4",
+        (ov <= 4) if ov is not None else None, "", 0)
+    bv, ov = dig(b, "tls_handshakes"), dig(o, "tls_handshakes")
+    add("3", "TLS handshakes", bv, ov, ratio(bv, ov), "", None, "", 0)
+
+    reap = k8s.get("reap", {})
+    b, o = reap.get("baseline", {}), reap.get("ours", {})
+    nf, no = cfg.get("reap_foreign", 0), cfg.get("reap_ours", 0)
+    bv, ov = dig(b, "requests"), dig(o, "requests")
+    add("4", "reap %d foreign Pods (%d of ours survive): requests" % (nf, no), bv, ov,
+        ratio(bv, ov), "≤ 5",
+        (ov <= 5 and dig(o, "correct") is True) if ov is not None else None, "", 0)
+    bv, ov = dig(b, "seconds"), dig(o, "seconds")
+    r = ratio(bv, ov)
+    add("4", "reap: time", bv, ov, r, "≥ 50×",
+        (r >= 50 and dig(o, "correct") is True) if r is not None else None, " s", 3)
+
+    d = dock.get("docker", {})
+    b, o = d.get("baseline", {}), d.get("ours", {})
+    bv, ov = dig(b, "ready_p50_ms"), dig(o, "ready_p50_ms")
+    r = ratio(bv, ov)
+    add("5", "docker launch → first invocation answered, p50 (%s launches)"
+        % (dig(o, "n") or dig(b, "n") or 0), bv, ov, r, "≥ 5×",
+        (r >= 5) if r is not None else None, " ms")
+    bv, ov = dig(b, "ready_p99_ms"), dig(o, "ready_p99_ms")
+    add("5", "docker launch → first invocation answered, p99", bv, ov, ratio(bv, ov), "", None,
+        " ms")
+
+    fp = foot.get("footprint", {})
+    add("6", "dlopen + descriptor check + init (p50 of 10)", None, dig(fp, "load_init_ms_p50"),
+        None, "", None, " ms", None, False)
+    add("6", "open (kubeconfig, TLS, watch, token Secret; p50 of 10)", None,
+        dig(fp, "open_ms_p50"), None, "", None, " ms", None, False)
+    v = dig(fp, "heap_per_warm_instance_bytes")
+    add("6", "plugin heap per warm instance (counting allocator)", None,
+        v / 1024 if v is not None else None, None, "", None, " KiB", 1, False)
+    v = dig(fp, "peak_rss_kib_warm")
+    add("6", "peak RSS of the host process, %s warm instances" % (dig(fp, "warm_instances") or 0),
+        None, v / 1024 if v is not None else None, None, "", None, " MiB", 1, False)
+
+    errors = {}
+    for name, doc in (("sequential", seq), ("concurrency", conc), ("reap", reap),
+                      ("docker", d)):
+        for side in ("baseline", "ours"):
+            e = err_of(doc.get(side)) or dig(doc, side, "first_error")
+            if e:
+                errors["%s/%s" % (name, side)] = e
+    if err_of(fp) or dig(fp, "first_error"):
+        errors["footprint"] = err_of(fp) or dig(fp, "first_error")
+    leaks = {}
+    for name, doc in (("sequential", seq), ("concurrency", conc), ("reap", reap), ("docker", d)):
+        v = dig(doc, "ours", "leaked_bytes")
+        if v:
+            leaks[name] = v
+    if dig(fp, "leaked_bytes"):
+        leaks["footprint"] = fp["leaked_bytes"]
+    return {"mode": args.mode, "machine": machine(), "config": cfg, "rows": rows,
+            "errors": errors, "leaked_bytes": leaks,
+            "raw": {"k8s": k8s, "footprint": foot, "docker": dock}}
+
+
+def markdown(res):
+    m = res["machine"]
+    out = ["# Benchmark results (%s mode)" % res["mode"], "",
+           "Machine: %s, %s cores, %s GiB, kernel %s; %s; commit %s%s; dockerd %s."
+           % (m["cpu"], m["cores"], m["memory_gib"], m["kernel"], m["date_utc"], m["commit"],
+              " (dirty)" if m["dirty"] else "", m["dockerd"] or "n/a"),
+           "Baseline = the reference's algorithm reproduced in C (bench/baseline_*.c) on the same "
+           "simulator or daemon, same boot time, same run. Ratio = baseline / ours. "
+           "How each figure is measured: docs/bench.md.", "",
+           "| # | measure | baseline (reference) | ours | ratio | target | met |",
+           "|---|---|---:|---:|---:|---|---|"]
+    for r in res["rows"]:
+        u, dg = r["unit"], r["digits"]
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["figure"], r["metric"], fmt(r["baseline"], u, dg), fmt(r["ours"], u, dg),
+            fmt_ratio(r["ratio"]) if r["ratio"] is not None else "", r["target"],
+            "" if r["met"] is None else ("✅" if r["met"] else "❌")))
+    if res["errors"]:
+        out += ["", "Errors during the run:", ""]
+        out += ["- %s: %s" % (k, v.replace("\n", " ")) for k, v in sorted(res["errors"].items())]
+    if res["leaked_bytes"]:
+        out += ["", "Plugin bytes outstanding after close (leaks): %s" % res["leaked_bytes"]]
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", default="quick")
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--k8s")
+    ap.add_argument("--footprint")
+    ap.add_argument("--docker")
+    args = ap.parse_args()
+    res = build(args)
+    os.makedirs(args.out_dir, exist_ok=True)
+    md = markdown(res)
+    with open(os.path.join(args.out_dir, "latest.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(args.out_dir, "latest.json"), "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True, allow_nan=False, default=str)
+        f.write("\n")
+    sys.stdout.write(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

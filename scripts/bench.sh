@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The one benchmark command: builds, then measures our backends against the
+# reference's algorithms, side by side, and prints one table.
+#
+#   scripts/bench.sh [--quick|--full] [--no-docker] [--build-dir DIR]
+#
+# --quick (default, < 2 min): fewer launches and a smaller reap.
+# --full (~6 min on 2 cores): 100 sequential launches per side, 200 concurrent,
+#        10 000 foreign Pods to reap, 30 docker launches per side.
+# Results: bench/results/latest.md and latest.json (commit them after a run).
+# Loopback only: the simulated cluster (tests/kubesim) runs on 127.0.0.1 and
+# the docker figure runs on a private, throw-away dockerd
+# (tests/docker/with-dockerd.sh). Never part of scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+mode=quick
+docker=1
+build=build/bench
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) mode=quick ;;
+    --full) mode=full ;;
+    --no-docker) docker=0 ;;
+    --build-dir) build=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$mode" = full ]; then
+  k8s_args=(--launches 100 --concurrency 200 --reap-foreign 10000 --reap-ours 1000)
+  foot_args=(--instances 200)
+  docker_launches=30
+else
+  k8s_args=(--launches 15 --concurrency 200 --reap-foreign 2000 --reap-ours 200)
+  foot_args=(--instances 200)
+  docker_launches=5
+fi
+
+if [ "$(id -u)" = 0 ] && [ -x scripts/install-deps.sh ]; then
+  ./scripts/install-deps.sh >/dev/null
+fi
+
+echo "== build ($build)" >&2
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" -Dbuildtype=debugoptimized >/dev/null
+fi
+meson compile -C "$build" >/dev/null
+
+work=$(mktemp -d /tmp/fcb-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bin=$build/bench
+k8s_so=$root/$build/plugin/fakecloud-backend-k8s.so
+docker_so=$root/$build/plugin/fakecloud-backend-docker.so
+python=$(command -v python3)
+t0=$(date +%s)
+
+echo "== k8s figures 1-4 on kubesim ($mode)" >&2
+"$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
+  --launcher bench/kubesim_nodelay.py --plugin "$k8s_so" --workdir "$work" \
+  --out "$work/k8s.json" --figures 1,2,3,4 --boot-ms 300 "${k8s_args[@]}" ||
+  echo "bench.sh: bench-k8s failed (exit $?); the table shows what was measured" >&2
+
+echo "== footprint (figure 6), in a fresh process" >&2
+"$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
+  --launcher bench/kubesim_nodelay.py --plugin "$k8s_so" --workdir "$work" \
+  --out "$work/footprint.json" --figures 6 --boot-ms 300 --only ours "${foot_args[@]}" ||
+  echo "bench.sh: footprint failed (exit $?)" >&2
+
+docker_json=""
+if [ "$docker" = 1 ]; then
+  echo "== docker figure 5 on a private dockerd" >&2
+  "$python" -c "
+import zipfile, sys
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    z.writestr('app.sh', 'printf \'{\"ok\":true,\"event\":%s}\' \"\$(cat)\"\n')
+" "$work/code.zip"
+  set +e
+  tests/docker/with-dockerd.sh "$bin/bench-docker" --plugin "$docker_so" \
+    --code "$work/code.zip" --runtime python3.12 --handler app.handler \
+    --image public.ecr.aws/lambda/python:3.12 --launches "$docker_launches" \
+    --out "$work/docker.json"
+  st=$?
+  set -e
+  if [ "$st" = 0 ]; then docker_json=$work/docker.json
+  elif [ "$st" = 77 ]; then echo "bench.sh: docker figure skipped (no private dockerd here)" >&2
+  else echo "bench.sh: bench-docker failed (exit $st)" >&2; [ -f "$work/docker.json" ] && docker_json=$work/docker.json
+  fi
+fi
+
+echo "== report ($(( $(date +%s) - t0 )) s of measurements)" >&2
+"$python" bench/report.py --mode "$mode" --out-dir bench/results --k8s "$work/k8s.json" \
+  --footprint "$work/footprint.json" ${docker_json:+--docker "$docker_json"}
