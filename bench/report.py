@@ -18,8 +18,13 @@ import sys
 def load(path):
     if not path or not os.path.exists(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        return doc if isinstance(doc, dict) else {}
+    except (OSError, ValueError) as e:
+        print("report.py: %s: %s (figures from it show n/a)" % (path, e), file=sys.stderr)
+        return {}
 
 
 def dig(d, *keys):
@@ -169,6 +174,8 @@ def build(args):
     bv, ov = dig(b, "ready_p99_ms"), dig(o, "ready_p99_ms")
     add("5", "docker launch → first invocation answered, p99", bv, ov, ratio(bv, ov), "", None,
         " ms")
+    add("5", "of which `docker start` (dockerd's own work, both sides pay it; baseline mean)",
+        dig(b, "mean_steps", "docker_start_ms"), None, None, "", None, " ms", None, False)
 
     fp = foot.get("footprint", {})
     add("6", "dlopen + descriptor check + init (p50 of 10)", None, dig(fp, "load_init_ms_p50"),
