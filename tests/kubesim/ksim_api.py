@@ -301,6 +301,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "kubesim/1"
     sys_version = ""
     timeout = 300
+    # Headers and body would otherwise wait for the peer's delayed ACK (Nagle): real API
+    # servers (Go net/http) disable Nagle too.
+    disable_nagle_algorithm = True
 
     # ---------------------------------------------------------------- plumbing
     def setup(self):
@@ -371,17 +374,21 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_header(k, x)
             else:
                 self.send_header(k, v)
-        self.end_headers()
+        self.end_with_body(body)
+
+    def end_with_body(self, body):
+        """end_headers() + body in one write (one TLS record, one segment when small)."""
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
     def send_text(self, code, text, ctype="text/plain"):
         body = text.encode()
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.end_with_body(body)
 
     def send_error_status(self, e):
         self.send_json(e.code, e.status(), e.headers)
