@@ -201,7 +201,7 @@ static bool pod_is_utf8(const char *s)
 }
 
 /* Percent-encode everything outside RFC 3986 unreserved characters. */
-static char *pod_url_escape(const fcb_host_services *host, const char *s)
+char *k8s_url_escape(const fcb_host_services *host, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t len = strlen(s);
@@ -584,8 +584,8 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
         return rc;
 
     names_account_from_arn(fn->function_arn, account, sizeof account);
-    fn_escaped = pod_url_escape(host, fn->function_name);
-    deploy_escaped = pod_url_escape(host, req->deploy_id);
+    fn_escaped = k8s_url_escape(host, fn->function_name);
+    deploy_escaped = k8s_url_escape(host, req->deploy_id);
     if (fn_escaped == NULL || deploy_escaped == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
         goto out;

@@ -73,4 +73,10 @@ int k8s_secret_build(const char *namespace_name, const char *name, const char *i
 void k8s_selector_ours(const char *instance_id, char *out, size_t size);
 void k8s_selector_foreign(const char *instance_id, char *out, size_t size);
 
+/*
+ * Percent-encode everything outside RFC 3986 unreserved characters. Returns
+ * a string from the host allocator (svc_free) or NULL.
+ */
+char *k8s_url_escape(const fcb_host_services *host, const char *s);
+
 #endif

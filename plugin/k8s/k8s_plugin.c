@@ -1,0 +1,50 @@
+/*
+ * k8s_plugin: the exported entry points of fakecloud-backend-k8s.so (the
+ * descriptor and backend_plugin_init). Everything else is hidden.
+ */
+#include "k8s_backend.h"
+
+#include "svc.h"
+
+#include <curl/curl.h>
+
+FCB_PLUGIN_DESCRIPTOR("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods");
+
+static const fcb_backend_ops k8s_ops = {
+    .size = sizeof(fcb_backend_ops),
+    .name = K8S_PLUGIN_NAME,
+    .open = k8s_backend_open,
+    .close = k8s_backend_close,
+    .launch = k8s_backend_launch,
+    .terminate = k8s_backend_terminate,
+    .reap_stale = k8s_backend_reap_stale,
+    .prepull = NULL,
+};
+
+const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
+{
+    if (host == NULL) {
+        err_set(err, FCB_ERR_INVALID_ARGUMENT, "k8s backend: host services are NULL");
+        return NULL;
+    }
+    if (host->abi_major != FCB_ABI_MAJOR) {
+        err_set(err, FCB_ERR_UNSUPPORTED, "k8s backend: host ABI major %u, plugin needs %d",
+                (unsigned)host->abi_major, FCB_ABI_MAJOR);
+        return NULL;
+    }
+    if (host->size < offsetof(fcb_host_services, config_get) + sizeof host->config_get ||
+        host->alloc == NULL || host->realloc == NULL || host->free == NULL ||
+        host->config_get == NULL) {
+        err_set(err, FCB_ERR_UNSUPPORTED,
+                "k8s backend: the host services lack an allocator or a config getter");
+        return NULL;
+    }
+    /* Needed for the URL API and thread-safe transfers. */
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    if (v == NULL || v->version_num < 0x074e00) {
+        err_set(err, FCB_ERR_UNSUPPORTED, "k8s backend: libcurl >= 7.78 required, found %s",
+                v != NULL ? v->version : "none");
+        return NULL;
+    }
+    return &k8s_ops;
+}

@@ -1,0 +1,137 @@
+/*
+ * Integration tests of the k8s backend on kubesim, through the loader and
+ * the mock host: launch -> invoke -> terminate, open/close, terminate
+ * idempotence and bad handles.
+ */
+#include "k8s_itest.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static itest t;
+
+static void stop(void)
+{
+    itest_stop(&t);
+}
+
+static json_object *array_has(json_object *arr, const char *s)
+{
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        if (strcmp(json_object_get_string(v), s) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+Test(k8s_lifecycle, launches_a_zip_function_invokes_it_and_terminates_it, .fini = stop,
+     .timeout = 60)
+{
+    itest_start(&t, "launch_invoke_terminate", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    cr_assert_eq(itest_count(&t, "secrets", "default", "fakecloud-managed-by=fakecloud"), 1);
+
+    fcb_function fn = itest_zip_function("My Fn");
+    fn.function_arn = "arn:aws:lambda:us-east-1:123456789012:function:My Fn";
+    fcb_launch_request req = itest_request(&fn, "deploy-1");
+    fcb_blob layer = {"zip", 3};
+    req.layers = &layer;
+    req.n_layers = 1;
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+    cr_assert(strncmp(inst.handle, "pod/default/fakecloud-lambda-my-fn-", 35) == 0, "%s",
+              inst.handle);
+    cr_assert(strstr(inst.endpoint, ":8080") != NULL, "%s", inst.endpoint);
+    cr_assert_eq(atomic_load(&t.code_hits), 1);
+    cr_assert_eq(atomic_load(&t.layer_hits), 1);
+    cr_assert_eq(atomic_load(&t.auth_failures), 0);
+    cr_assert(strstr(t.last_path, "/123456789012/My%20Fn/deploy-1.") != NULL ||
+                  strstr(t.last_path, "/123456789012/My Fn/deploy-1.") != NULL,
+              "%s", t.last_path);
+
+    json_object *echo = NULL;
+    cr_assert_eq(itest_invoke(inst.endpoint, "{\"hello\":\"world\"}", &echo), 200);
+    cr_assert_not_null(echo);
+    json_object *code = json_object_object_get(echo, "code_files");
+    cr_assert_not_null(array_has(code, "app.py"), "%s", json_object_to_json_string(echo));
+    cr_assert_not_null(array_has(code, "lib/util.py"));
+    cr_assert_not_null(array_has(json_object_object_get(echo, "layer_files"),
+                                 "python/layerlib.py"),
+                       "%s", json_object_to_json_string(echo));
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(echo, "handler")),
+                     "app.handler");
+    json_object *env = json_object_object_get(echo, "env");
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(env, "ENDPOINT")),
+                     "http://127.0.0.1:4566/q");
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(env, "AWS_LAMBDA_FUNCTION_NAME")),
+                     "My Fn");
+    cr_assert_str_eq(
+        json_object_get_string(json_object_object_get(json_object_object_get(echo, "event"), "hello")),
+        "world");
+    json_object_put(echo);
+
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 1);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "second: %s",
+                 err.message);
+    itest_close(&t);
+    cr_assert_eq(itest_count(&t, "secrets", "default", NULL), 0, "token Secret left behind");
+}
+
+Test(k8s_lifecycle, terminate_refuses_a_handle_that_is_not_ours, .fini = stop, .timeout = 30)
+{
+    itest_start(&t, "bad_handle", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, NULL, &err), FCB_OK, "open: %s", err.message);
+    const char *bad[] = {"container/abc", "pod/default", "pod//x", "pod/Default/x",
+                         "pod/default/../secrets/x", "pod/default/x?y", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fcb_error e = FCB_ERROR_INIT;
+        cr_assert_eq(t.ops->terminate(t.backend, bad[i], &e), FCB_ERR_INVALID_ARGUMENT, "%s",
+                     bad[i]);
+        cr_assert(strstr(e.message, "handle") != NULL, "%s", e.message);
+    }
+    /* Unknown but well-formed: already gone is success. */
+    cr_assert_eq(t.ops->terminate(t.backend, "pod/default/never-existed", &err), FCB_OK, "%s",
+                 err.message);
+    itest_close(&t);
+}
+
+Test(k8s_lifecycle, open_fails_fast_on_bad_configuration, .fini = stop, .timeout = 30)
+{
+    itest_start(&t, "open_config", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_SELF_URL", NULL);
+    cr_assert_eq(itest_open(&t, NULL, &err), FCB_ERR_CONFIG);
+    cr_assert_str_eq(err.message,
+                     "FAKECLOUD_K8S_SELF_URL must be set when FAKECLOUD_LAMBDA_BACKEND=k8s");
+    cr_assert_null(t.backend);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_SELF_URL", t.self_url);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_RIE_TIMEOUT_MS", "soon");
+    cr_assert_eq(itest_open(&t, NULL, &err), FCB_ERR_CONFIG);
+    cr_assert(strstr(err.message, "FAKECLOUD_K8S_RIE_TIMEOUT_MS") != NULL, "%s", err.message);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_RIE_TIMEOUT_MS", NULL);
+    mock_host_set_config(t.mh, "KUBECONFIG", "/nonexistent/kubeconfig");
+    mock_host_set_config(t.mh, "HOME", "/nonexistent");
+    cr_assert_neq(itest_open(&t, NULL, &err), FCB_OK);
+    cr_assert_null(t.backend);
+    cr_assert_eq(mock_host_outstanding_bytes(t.mh), 0);
+    itest_close(&t);
+}
+
+Test(k8s_lifecycle, zip_launch_without_internal_token_is_a_clear_error, .fini = stop,
+     .timeout = 30)
+{
+    itest_start(&t, "no_token", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, NULL, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("f");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "internal token") != NULL, "%s", err.message);
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0);
+    itest_close(&t);
+}
