@@ -278,7 +278,8 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
                                     1, 600000, &rc, err);
     c->watch_timeout_s = config_uint(host, "FAKECLOUD_K8S_WATCH_TIMEOUT_S",
                                      DEFAULT_WATCH_TIMEOUT_S, 1, 3600, &rc, err);
-    c->body_limit = DEFAULT_BODY_LIMIT;
+    c->body_limit = config_uint(host, "FAKECLOUD_K8S_MAX_RESPONSE_BYTES", DEFAULT_BODY_LIMIT,
+                                1024, 1u << 30, &rc, err);
     if (rc != FCB_OK)
         goto fail;
 

@@ -105,7 +105,7 @@ char *kube_exec_info(const fcb_host_services *host, const kube_config *cfg)
             svc_free(host, b64);
         }
     }
-    text = svc_strdup(host, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    text = svc_strdup(host, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
     json_object_put(root);
     return text;

@@ -58,6 +58,7 @@ struct kube_watch {
     CURL *easy;
     bool gone;
     bool stream_failed;
+    long last_status; /* HTTP status of the last stream (401 -> refresh credentials) */
     sbuf error_body;
     fcb_error stream_err;
 };
@@ -294,6 +295,7 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
     unsigned timeout_s = kube_client_watch_timeout_s(w->client);
     w->gone = false;
     w->stream_failed = false;
+    w->last_status = 0;
     memset(&w->stream_err, 0, sizeof w->stream_err);
     sbuf_init(&w->error_body, w->host, WATCH_ERROR_BODY_MAX);
     kube_watch_framer_reset(w->framer);
@@ -328,9 +330,7 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
         kube_status_error(&w->stream_err, kube_status_code(status), "GET", path, status, body,
                           w->error_body.data, w->error_body.len);
         json_object_put(body);
-        end = status == 401 ? STREAM_ERROR : STREAM_ERROR;
-        if (status == 401)
-            w->stream_failed = true;
+        end = STREAM_ERROR;
     } else if (w->stream_failed) {
         end = STREAM_ERROR;
     } else if (run == HTTP_RUN_DONE && (code == CURLE_OK || code == CURLE_PARTIAL_FILE ||
@@ -341,8 +341,7 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
         kube_call_transport_error(w->client, &call, code, "GET", path, &w->stream_err);
         end = STREAM_ERROR;
     }
-    if (status == 401)
-        w->stream_failed = true;
+    w->last_status = status;
     w->easy = NULL;
     kube_call_free(w->client, &call);
 out_nocall:
@@ -411,7 +410,7 @@ static void *watch_main(void *arg)
         kube_client_count(w->client, KUBE_STAT_WATCH_RESTART);
         if (end == STREAM_ERROR) {
             failures++;
-            force_auth = strstr(w->stream_err.message, ": 401") != NULL;
+            force_auth = w->last_status == 401;
             svc_log(w->host, FCB_LOG_WARN, KUBE_LOG_NAME, "watch stream failed; resuming",
                     "collection", w->collection, "resource_version", w->rv, "error",
                     w->stream_err.message, NULL);
