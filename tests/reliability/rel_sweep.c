@@ -221,6 +221,16 @@ static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_s
                 rel_assert_clean_error(rc, &ferr, "launch");
                 r->errors++;
                 /* a failed launch deletes what it created: check before any cleanup */
+                long left = count_objects(t);
+                double end = rel_now_ms() + REL_SETTLE_MS;
+                while (left > objects_open && rel_now_ms() < end) {
+                    usleep(20000);
+                    left = count_objects(t);
+                }
+                cr_assert_eq(left, objects_open,
+                             "%s launch, failure point %zu: failed with \"%s\" but left %ld "
+                             "object(s) behind",
+                             t->name, n, ferr.message, left - objects_open);
                 env_assert_clean(&probe, base_bytes, base_threads, op, n);
             } else {
                 do_terminate(&e, out.handle);

@@ -1,0 +1,123 @@
+/*
+ * The docker backend on the private dockerd (tests/docker/with-dockerd.sh):
+ * allocation-failure sweep, unload safety, hostile inputs, reaping safety
+ * and a container killed behind the backend's back.
+ */
+#include "rel_docker.h"
+#include "rel_inputs.h"
+#include "rel_sweep.h"
+
+#include <loader.h>
+
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fcb_function fn;
+static fcb_launch_request req;
+static rel_target target;
+
+static void setup(void)
+{
+    if (rel_docker_socket() == NULL)
+        cr_skip_test("DOCKER_HOST is not a unix socket: run under tests/docker/with-dockerd.sh");
+    rel_default_request(&fn, &req);
+    target = (rel_target){.name = "docker", .plugin_path = REL_DOCKER_PLUGIN, .request = &req,
+                          .configure = rel_docker_configure,
+                          .count_objects = rel_docker_count_managed,
+                          .plant_stale = rel_docker_plant_stale};
+}
+
+TestSuite(docker_reliability, .init = setup, .timeout = 600);
+
+Test(docker_reliability, every_failed_allocation_of_every_operation_ends_cleanly)
+{
+    size_t total = 0;
+    for (int op = 0; op < REL_OP_COUNT; op++) {
+        rel_sweep_result r;
+        rel_sweep(&target, (rel_op)op, 2000, &r);
+        total += r.points;
+    }
+    printf("alloc-failure sweep: plugin docker, %zu failure points in total, nothing lost\n",
+           total);
+}
+
+Test(docker_reliability, hostile_function_inputs_launch_or_fail_cleanly_leaving_nothing)
+{
+    rel_inputs_run(&target);
+    cr_assert_eq(rel_docker_count_managed(NULL), 0);
+}
+
+Test(docker_reliability, reap_never_touches_containers_without_our_label)
+{
+    /* lookalike names, a foreign managed-by value, our label key on another service */
+    rel_docker_create("fakecloud-lambda-lookalike", NULL);
+    rel_docker_create("fakecloud-lambda-other-manager",
+                      "{\"fakecloud-managed-by\":\"someone-else\",\"fakecloud-instance\":\"x\"}");
+    rel_docker_create("rel-unlabelled-instance-only", "{\"fakecloud-instance\":\"dead\"}");
+    rel_docker_plant_stale(NULL);
+    mock_host *mh = mock_host_new();
+    rel_docker_configure(NULL, mh);
+    const fcb_host_services *svc = mock_host_services(mh);
+    loader_plugin *p = NULL;
+    char why[LOADER_WHY_MAX] = "";
+    cr_assert_eq(loader_load(REL_DOCKER_PLUGIN, svc, &p, why), 0, "%s", why);
+    fcb_open_params params = {sizeof params, NULL};
+    fcb_backend *b = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "%s", err.message);
+    size_t reaped = 0;
+    cr_assert_eq(p->ops->reap_stale(b, &reaped, &err), FCB_OK, "%s", err.message);
+    p->ops->close(b);
+    loader_unload(p);
+    bool a = rel_docker_exists("fakecloud-lambda-lookalike");
+    bool c = rel_docker_exists("fakecloud-lambda-other-manager");
+    bool d = rel_docker_exists("rel-unlabelled-instance-only");
+    printf("reaping safety (docker): reaped %zu (the planted stale one); unlabelled lookalike "
+           "%s, foreign manager %s, instance-label-only %s\n",
+           reaped, a ? "kept" : "DELETED", c ? "kept" : "DELETED", d ? "kept" : "DELETED");
+    rel_docker_remove("fakecloud-lambda-lookalike");
+    rel_docker_remove("fakecloud-lambda-other-manager");
+    rel_docker_remove("rel-unlabelled-instance-only");
+    cr_assert(a && c && d, "reap_stale deleted a container that is not ours");
+    cr_assert_geq(reaped, 1, "the stale container of a dead instance was not reaped");
+    cr_assert_eq(rel_docker_count_managed(NULL), 0);
+    cr_assert_eq(mock_host_outstanding_bytes(mh), 0);
+    mock_host_free(mh);
+}
+
+Test(docker_reliability, a_container_killed_behind_our_back_terminates_cleanly)
+{
+    mock_host *mh = mock_host_new();
+    rel_docker_configure(NULL, mh);
+    const fcb_host_services *svc = mock_host_services(mh);
+    loader_plugin *p = NULL;
+    char why[LOADER_WHY_MAX] = "";
+    cr_assert_eq(loader_load(REL_DOCKER_PLUGIN, svc, &p, why), 0, "%s", why);
+    fcb_open_params params = {sizeof params, NULL};
+    fcb_backend *b = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "%s", err.message);
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(p->ops->launch(b, &req, &inst, &err), FCB_OK, "%s", err.message);
+    const char *id = strchr(inst.handle, '/');
+    cr_assert_not_null(id, "handle %s", inst.handle);
+    char path[600];
+    snprintf(path, sizeof path, "/containers/%s/kill", id + 1);
+    long st = rel_docker_request("POST", path, NULL, NULL);
+    int rc1 = p->ops->terminate(b, inst.handle, &err);
+    snprintf(path, sizeof path, "/containers/%s?force=1", id + 1);
+    rel_docker_request("DELETE", path, NULL, NULL); /* now removed entirely */
+    int rc2 = p->ops->terminate(b, inst.handle, &err);
+    printf("container killed (HTTP %ld) then terminate -> %s; removed then terminate -> %s\n", st,
+           fcb_status_name(rc1), fcb_status_name(rc2));
+    p->ops->close(b);
+    loader_unload(p);
+    cr_assert_eq(rc1, FCB_OK, "terminate of a killed container: %s", err.message);
+    cr_assert_eq(rc2, FCB_OK, "terminate of a removed container: %s", err.message);
+    cr_assert_eq(rel_docker_count_managed(NULL), 0);
+    cr_assert_eq(mock_host_outstanding_bytes(mh), 0);
+    mock_host_free(mh);
+}
