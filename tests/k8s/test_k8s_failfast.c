@@ -1,0 +1,156 @@
+/*
+ * Integration tests: every start failure a user can hit returns promptly
+ * with the Kubernetes reason (and the failing container's log lines), long
+ * before the 60 s Running deadline, and leaves no Pod behind.
+ */
+#include "k8s_itest.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+#include <time.h>
+
+static itest t;
+
+static void stop(void)
+{
+    itest_stop(&t);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Launch FN, expect CODE with every NEEDLE in the message, within MAX_S seconds. */
+static void expect_failure(const fcb_function *fn, int code, const char *const *needles,
+                           double max_s)
+{
+    fcb_launch_request req = itest_request(fn, "deploy-ff");
+    fcb_instance inst = {.size = sizeof inst};
+    fcb_error err = FCB_ERROR_INIT;
+    double start = now_s();
+    int rc = t.ops->launch(t.backend, &req, &inst, &err);
+    double took = now_s() - start;
+    cr_assert_eq(rc, code, "rc %s, message: %s", fcb_status_name(rc), err.message);
+    for (size_t i = 0; needles[i] != NULL; i++)
+        cr_assert(strstr(err.message, needles[i]) != NULL, "'%s' lacks '%s'", err.message,
+                  needles[i]);
+    cr_assert_lt(took, max_s, "took %.2f s: %s", took, err.message);
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0, "pod left behind");
+}
+
+static fcb_function image_function(const char *image)
+{
+    fcb_function fn = {.size = sizeof fn, .function_name = "img", .package_type = FCB_PACKAGE_IMAGE,
+                       .image_uri = image, .memory_mb = 128};
+    return fn;
+}
+
+static void open_backend(const char *name)
+{
+    itest_start(&t, name, NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+}
+
+Test(k8s_failfast, reports_err_image_pull, .fini = stop, .timeout = 60)
+{
+    open_backend("failfast_errimagepull");
+    fcb_function fn = image_function("registry.local/errimagepull:1");
+    const char *needles[] = {"ErrImagePull", "not found", NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, reports_invalid_image_name, .fini = stop, .timeout = 60)
+{
+    open_backend("failfast_invalidimagename");
+    fcb_function fn = image_function("registry.local/invalidimagename:1");
+    const char *needles[] = {"InvalidImageName", NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, reports_unschedulable, .fini = stop, .timeout = 60)
+{
+    open_backend("failfast_unschedulable");
+    fcb_function fn = image_function("registry.local/unschedulable:1");
+    const char *needles[] = {"Unschedulable", "Insufficient memory", NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, reports_a_crashing_runtime_with_its_logs, .fini = stop, .timeout = 60)
+{
+    open_backend("failfast_crash");
+    fcb_function fn = image_function("registry.local/crash:1");
+    const char *needles[] = {"exited with code 3", "last log lines of fakecloud-lambda",
+                             "simulated crash", NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, reports_a_failing_init_container_with_its_logs, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "failfast_initcrash", NULL);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_INIT_IMAGE", "busybox-crash:1.36");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("f");
+    const char *needles[] = {"Init:Error", "last log lines of fakecloud-init", "simulated crash",
+                             NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, shows_why_the_code_download_failed, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "failfast_download", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, "wrong-token", &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("f");
+    const char *needles[] = {"Init:Error", "fakecloud-init", "401", NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    cr_assert_geq(atomic_load(&t.auth_failures), 1);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, reports_a_missing_token_secret, .fini = stop, .timeout = 60)
+{
+    open_backend("failfast_missing_secret");
+    int status = kubesim_request(t.sim, "DELETE", "/api/v1/namespaces/default/secrets?"
+                                 "labelSelector=fakecloud-managed-by%3Dfakecloud",
+                                 NULL, NULL, NULL);
+    cr_assert_eq(status, 200);
+    fcb_function fn = itest_zip_function("f");
+    const char *needles[] = {"CreateContainerConfigError", "fakecloud-lambda-token-", NULL};
+    expect_failure(&fn, FCB_ERR_START_FAILED, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, times_out_when_the_rie_never_listens, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "failfast_norie", NULL);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_RIE_TIMEOUT_MS", "600");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = image_function("registry.local/norie:1");
+    const char *needles[] = {"Runtime Interface Emulator", "8080", "600 ms", NULL};
+    expect_failure(&fn, FCB_ERR_TIMEOUT, needles, 5.0);
+    itest_close(&t);
+}
+
+Test(k8s_failfast, times_out_when_the_pod_never_runs, .fini = stop, .timeout = 60)
+{
+    const char *args[] = {"--boot-ms", "5000", NULL};
+    itest_start(&t, "failfast_running_timeout", args);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_RUNNING_TIMEOUT_MS", "500");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("slow");
+    const char *needles[] = {"did not become Running", NULL};
+    expect_failure(&fn, FCB_ERR_TIMEOUT, needles, 4.0);
+    itest_close(&t);
+}

@@ -1,0 +1,79 @@
+/*
+ * Integration tests of reap_stale: other instances' Pods and Secrets go,
+ * ours, unlabelled ones and other namespaces' stay.
+ */
+#include "k8s_itest.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static itest t;
+
+static void stop(void)
+{
+    itest_stop(&t);
+}
+
+Test(k8s_reap, removes_only_other_instances_objects, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "reap", NULL);
+    const char *foreign = "{\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":"
+                          "\"fakecloud-1\",\"fakecloud-service\":\"lambda\"}";
+    itest_create_pod(&t, "default", "old-a", foreign);
+    itest_create_pod(&t, "default", "old-b", foreign);
+    itest_create_pod(&t, "default", "old-no-instance", "{\"fakecloud-managed-by\":\"fakecloud\"}");
+    itest_create_pod(&t, "default", "unrelated", "{\"app\":\"web\",\"fakecloud-instance\":\"x\"}");
+    itest_create_pod(&t, "other", "old-elsewhere", foreign);
+    itest_create_secret(&t, "default", "fakecloud-lambda-token-fakecloud-1", foreign);
+    itest_create_secret(&t, "default", "unrelated-secret", "{\"app\":\"web\"}");
+
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("mine");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+
+    size_t reaped = 99;
+    cr_assert_eq(t.ops->reap_stale(t.backend, &reaped, &err), FCB_OK, "reap: %s", err.message);
+    cr_assert_eq(reaped, 3, "reaped %zu", reaped);
+    /* Left: our pod and the unrelated one; our Secret and the unrelated one. */
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 2);
+    cr_assert_eq(itest_count(&t, "pods", "default", "app=web"), 1);
+    cr_assert_eq(itest_count(&t, "pods", "other", NULL), 1, "other namespaces are untouched");
+    cr_assert_eq(itest_count(&t, "secrets", "default", NULL), 2);
+    cr_assert_eq(itest_count(&t, "secrets", "default", "app=web"), 1);
+
+    /* Our instance keeps working: the launched pod answers, the Secret is usable. */
+    json_object *echo = NULL;
+    cr_assert_eq(itest_invoke(inst.endpoint, "{}", &echo), 200);
+    json_object_put(echo);
+    reaped = 99;
+    cr_assert_eq(t.ops->reap_stale(t.backend, &reaped, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(reaped, 0);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
+    itest_close(&t);
+}
+
+Test(k8s_reap, a_restarted_host_reaps_what_the_previous_instance_left, .fini = stop,
+     .timeout = 60)
+{
+    itest_start(&t, "reap_restart", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("left-behind");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+    /* The "crashed" host never terminates; simulate with a second instance. */
+    fcb_backend *first = t.backend;
+    t.backend = NULL;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "second open: %s", err.message);
+    size_t reaped = 0;
+    cr_assert_eq(t.ops->reap_stale(t.backend, &reaped, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(reaped, 1);
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0);
+    cr_assert_eq(itest_count(&t, "secrets", "default", NULL), 1, "only the new Secret stays");
+    t.ops->close(first);
+    itest_close(&t);
+}
