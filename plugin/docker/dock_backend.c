@@ -935,11 +935,19 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
         rc = err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
         goto out;
     }
+    /*
+     * Not cancellable: an aborted create may still have created the container,
+     * and then we would not know its id. close() waits for it (bounded by the
+     * call's timeout); the launch notices `closing` right after.
+     */
     dock_request create = {.method = "POST", .path = path, .body = body,
-                           .body_len = strlen(body), .cancellable = true};
+                           .body_len = strlen(body), .cancellable = false};
     rc = dock_engine_call(&b->engine, &create, &resp, err);
-    if (rc != FCB_OK)
+    if (rc != FCB_OK) {
+        /* E.g. a timeout: the engine may have created it anyway. Names are unique. */
+        dock_container_discard(b, name, name);
         goto out;
+    }
     if (resp.status != 201) {
         char what[DOCK_NAME_MAX + 32];
         snprintf(what, sizeof what, "create container %s", name);
@@ -1005,6 +1013,7 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
         goto fail_created;
     }
 
+    uint64_t t_started = dock_now_ms();
     uint32_t timeout = req->deadline_ms != 0 ? req->deadline_ms : b->ready_timeout_ms;
     rc = dock_wait_ready(b, id, name, timeout, port, sizeof port, err);
     if (rc != FCB_OK)
@@ -1012,10 +1021,13 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
 
     snprintf(out->endpoint, sizeof out->endpoint, "%s:%s", b->endpoint_host, port);
     snprintf(out->handle, sizeof out->handle, DOCK_HANDLE_PREFIX "%s", id);
-    char ms[32];
-    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(dock_now_ms() - t0));
+    char ms[32], start_ms[32];
+    uint64_t t_ready = dock_now_ms();
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(t_ready - t0));
+    snprintf(start_ms, sizeof start_ms, "%llu", (unsigned long long)(t_started - t0));
     svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "container ready", "function",
-            fn->function_name, "container", name, "endpoint", out->endpoint, "ms", ms, NULL);
+            fn->function_name, "container", name, "endpoint", out->endpoint, "ms", ms,
+            "until_started_ms", start_ms, NULL);
     goto out;
 
 fail_created:

@@ -239,7 +239,11 @@ Test(docker, zip_function_launches_answers_an_invocation_and_terminates)
     uint64_t t0 = now_ms();
     cr_assert_eq(launch(&fn, zip, len, NULL, 0, 0, &inst, &err), FCB_OK, "%s", err.message);
     uint64_t ms = now_ms() - t0;
-    cr_log_info("launch to ready: %llu ms", (unsigned long long)ms);
+    char *log = mock_host_log_text(fx.mh);
+    const char *ready = strstr(log, "container ready");
+    cr_log_info("launch to ready: %llu ms (%.200s)", (unsigned long long)ms,
+                ready != NULL ? ready : "no log line");
+    free(log);
     cr_expect(strncmp(inst.endpoint, "127.0.0.1:", 10) == 0, "endpoint %s", inst.endpoint);
     cr_expect(strncmp(inst.handle, "container/", 10) == 0, "handle %s", inst.handle);
     char *out = invoke(inst.endpoint, "{\"n\":1}");

@@ -2,7 +2,8 @@
 # with-dockerd.sh CMD...: run CMD against a private, throw-away dockerd.
 #
 # Starts dockerd with its own data root, exec root, pidfile, unix socket and
-# bridge (a fresh 172.31.X.1/24 on a bridge named fcbdXXXX; no iptables, so
+# bridge (a fresh 198.18.X.1/24 on a bridge named fcbdXXXX, RFC 2544 benchmark
+# space that real networks do not use; no iptables, so
 # containers reach only the host and each other, and published ports go
 # through docker-proxy on 127.0.0.1), imports the test runtime images
 # (busybox-static + the RIE stand-in in tests/docker/image), runs CMD with
@@ -51,19 +52,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Pick a free 172.31.X.0/24 and a bridge name under a lock (parallel runs).
+# Pick a free 198.18.X.0/24 and a bridge name under a lock (parallel runs).
 exec 9>/tmp/fcbd.lock
 flock -w 30 9 || skip "cannot lock /tmp/fcbd.lock"
 for x in $(seq 200 250); do
-  if ! ip -4 addr show | grep -q "inet 172\.31\.$x\."; then
+  if ! ip -4 addr show | grep -q "inet 198\.18\.$x\." && ! ip -4 route show | grep -q "^198\.18\.$x\."; then
     bridge=fcbd$(printf '%04x' $(( ($$ + x) % 65536 )))
     ip link add "$bridge" type bridge 2>/dev/null || { bridge=""; continue; }
-    ip addr add "172.31.$x.1/24" dev "$bridge" && ip link set "$bridge" up && break
+    ip addr add "198.18.$x.1/24" dev "$bridge" && ip link set "$bridge" up && break
     ip link del "$bridge"; bridge=""
   fi
 done
 flock -u 9
-[ -n "$bridge" ] || skip "no free 172.31.200-250.0/24 subnet for a private bridge"
+[ -n "$bridge" ] || skip "no free 198.18.200-250.0/24 subnet for a private bridge"
 
 dockerd --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
   -H "unix://$sock" --bridge "$bridge" --iptables=false --ip-masq=false --ip6tables=false \
