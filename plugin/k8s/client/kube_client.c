@@ -30,6 +30,7 @@
 #define DEFAULT_BACKOFF_CAP_MS 2000u
 #define DEFAULT_WATCH_TIMEOUT_S 290u
 #define DEFAULT_BODY_LIMIT (64u << 20)
+#define DEFAULT_LIST_PAGE_SIZE 500u
 #define CONNECT_TIMEOUT_MS 10000u
 #define TOKEN_MAX_BYTES (1u << 20)
 #define EXEC_EXPIRY_SLACK_S 10
@@ -66,7 +67,7 @@ struct kube_client {
     pthread_cond_t sleep_cond;
 
     unsigned deadline_ms, token_reread_ms, exec_timeout_ms, max_attempts;
-    unsigned backoff_base_ms, backoff_cap_ms, watch_timeout_s;
+    unsigned backoff_base_ms, backoff_cap_ms, watch_timeout_s, list_page_size;
     size_t body_limit;
 
     atomic_ulong requests, retries, watch_restarts, relists;
@@ -278,6 +279,8 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
                                     1, 600000, &rc, err);
     c->watch_timeout_s = config_uint(host, "FAKECLOUD_K8S_WATCH_TIMEOUT_S",
                                      DEFAULT_WATCH_TIMEOUT_S, 1, 3600, &rc, err);
+    c->list_page_size = config_uint(host, "FAKECLOUD_K8S_LIST_PAGE_SIZE", DEFAULT_LIST_PAGE_SIZE,
+                                    1, 100000, &rc, err);
     c->body_limit = config_uint(host, "FAKECLOUD_K8S_MAX_RESPONSE_BYTES", DEFAULT_BODY_LIMIT,
                                 1024, 1u << 30, &rc, err);
     if (rc != FCB_OK)
@@ -405,6 +408,11 @@ const fcb_host_services *kube_client_host(const kube_client *client)
 unsigned kube_client_watch_timeout_s(const kube_client *client)
 {
     return client->watch_timeout_s;
+}
+
+unsigned kube_client_list_page_size(const kube_client *client)
+{
+    return client->list_page_size;
 }
 
 size_t kube_client_body_limit(const kube_client *client)

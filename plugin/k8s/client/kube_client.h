@@ -9,6 +9,20 @@
  * capped exponential backoff and jitter, and parse Status bodies into
  * fcb_error messages. Thread-safe unless stated otherwise.
  *
+ * Configuration keys (host config getter; see docs/k8s-client.md):
+ *   KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST/_PORT   discovery, as kubectl
+ *   FAKECLOUD_K8S_CONTEXT             context other than current-context
+ *   FAKECLOUD_K8S_SA_DIR              ServiceAccount dir (test hook)
+ *   FAKECLOUD_K8S_REQUEST_TIMEOUT_MS  default deadline of a request (30000)
+ *   FAKECLOUD_K8S_MAX_ATTEMPTS        attempts per request (6)
+ *   FAKECLOUD_K8S_RETRY_BASE_MS / _CAP_MS  backoff (100 / 2000)
+ *   FAKECLOUD_K8S_TOKEN_REREAD_MS     token file re-read period (60000)
+ *   FAKECLOUD_K8S_EXEC_TIMEOUT_MS     exec credential plugin bound (30000)
+ *   FAKECLOUD_K8S_WATCH_TIMEOUT_S     server-side watch timeout (290)
+ *   FAKECLOUD_K8S_MAX_RESPONSE_BYTES  response body limit (64 MiB)
+ *   FAKECLOUD_K8S_LIST_PAGE_SIZE      items per list page of a watch (500)
+ * A malformed value fails kube_client_new with FCB_ERR_CONFIG naming the key.
+ *
  * Internal API of the plugin (not exported).
  */
 #ifndef FCB_KUBE_CLIENT_H
@@ -77,7 +91,14 @@ void kube_response_clear(const kube_client *client, kube_response *resp);
  *   FCB_ERR_UNAVAILABLE connection / TLS failures after the retries,
  *   FCB_ERR_TIMEOUT     the deadline passed,
  *   FCB_ERR_CANCELLED   kube_client_cancel was called,
+ *   FCB_ERR_CONFIG      the credentials could not be obtained (exec plugin
+ *                       failed, token file unreadable),
  *   FCB_ERR_NO_MEMORY.
+ * Retried (capped exponential backoff, full jitter, within the deadline and
+ * FAKECLOUD_K8S_MAX_ATTEMPTS): 429 always (Retry-After honoured); 5xx and
+ * connection failures for GET/HEAD/PUT/DELETE and KUBE_REQ_CREATE; failures
+ * before anything was sent for every method. TLS failures never. A 401 with
+ * a token file or exec plugin refreshes the credential and retries once.
  * In every case *resp holds what was received (status, body, reason); the
  * caller always calls kube_response_clear.
  */
@@ -96,6 +117,11 @@ int kube_request(kube_client *client, const char *method, const char *path,
  * type is "ADDED", "MODIFIED" or "DELETED"; `object` is borrowed for the
  * call (json_object_get to keep it). After every (re)list completes the
  * callback is called once with type "SYNCED" and object NULL.
+ * Before that SYNCED, a relist also reports objects that were known but are
+ * no longer listed as "DELETED" (with the last version seen), so waiters
+ * learn about objects that vanished while the stream was down.
+ * kube_watch_start returns only after the first list completed: its failure
+ * (e.g. 403 Forbidden, 404) is returned and no thread is left running.
  */
 typedef void (*kube_watch_fn)(void *ctx, const char *type, json_object *object);
 typedef struct kube_watch kube_watch;

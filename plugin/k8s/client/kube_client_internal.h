@@ -67,5 +67,6 @@ void kube_client_count(kube_client *client, kube_stat which);
 /* Watch tuning read at kube_client_new. */
 unsigned kube_client_watch_timeout_s(const kube_client *client);
 size_t kube_client_body_limit(const kube_client *client);
+unsigned kube_client_list_page_size(const kube_client *client);
 
 #endif

@@ -18,12 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WATCH_PAGE_LIMIT 500
 #define WATCH_MAX_EVENT_BYTES (16u << 20)
 #define WATCH_MAX_PAGES 100000
 #define WATCH_MAX_TRACKED 200000
 #define WATCH_ERROR_BODY_MAX (64u << 10)
 #define WATCH_LIST_RESTARTS 5
+#define WATCH_SILENCE_S 150
 
 typedef struct tracked {
     char *key;           /* namespace/name */
@@ -164,7 +164,8 @@ static int list_once(kube_watch *w, bool *expired, fcb_error *err)
         w->items[i].seen = false;
     for (size_t page = 0; page < WATCH_MAX_PAGES; page++) {
         kube_response resp;
-        char *path = svc_sprintf(w->host, "%s?limit=%d%s%s%s%s", w->collection, WATCH_PAGE_LIMIT,
+        char *path = svc_sprintf(w->host, "%s?limit=%u%s%s%s%s", w->collection,
+                                 kube_client_list_page_size(w->client),
                                  w->selector != NULL ? "&labelSelector=" : "",
                                  w->selector != NULL ? w->selector : "",
                                  cont != NULL ? "&continue=" : "", cont != NULL ? cont : "");
@@ -316,6 +317,9 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
                           (timeout_s + 30ul) * 1000ul, &cap, &w->stream_err) != FCB_OK)
         goto out_nocall;
     w->easy = call.easy;
+    /* A healthy quiet watch still gets bookmarks about every minute. */
+    curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_TIME, (long)WATCH_SILENCE_S);
     kube_client_count(w->client, KUBE_STAT_REQUEST);
     http_run_result run =
         http_run(call.easy, kube_client_cancel_flag(w->client), &w->stop, 0, &code);

@@ -1,0 +1,262 @@
+/* Unit tests: ExecCredential parsing, RFC 3339 times, running plugins with bounds; client construction. */
+#include "kube_client.h"
+#include "kube_config.h"
+#include "kube_exec.h"
+#include "mock_host.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FX FIXTURE_DIR
+#define V1 "client.authentication.k8s.io/v1"
+
+static mock_host *mh;
+static const fcb_host_services *host;
+
+static void setup(void)
+{
+    mh = mock_host_new();
+    host = mock_host_services(mh);
+}
+
+static void teardown(void)
+{
+    cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
+                 mock_host_outstanding_bytes(mh));
+    mock_host_free(mh);
+}
+
+TestSuite(kube_exec, .init = setup, .fini = teardown);
+TestSuite(kube_client_new, .init = setup, .fini = teardown);
+
+static int parse(const char *text, kube_exec_result *out, fcb_error *err)
+{
+    return kube_exec_parse(host, V1, "exec plugin 'p'", text, strlen(text), out, err);
+}
+
+Test(kube_exec, parses_a_token_with_its_expiry)
+{
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{"
+                       "\"token\":\"k8s-aws-v1.abc\",\"expirationTimestamp\":"
+                       "\"2026-01-02T03:04:05Z\"}}",
+                       &r, &err),
+                 FCB_OK, "%s", err.message);
+    cr_expect_str_eq(r.token, "k8s-aws-v1.abc");
+    cr_expect(r.has_expiry);
+    cr_expect_eq(r.expiry, (time_t)1767323045);
+    kube_exec_result_clear(host, &r);
+}
+
+Test(kube_exec, parses_client_certificate_credentials)
+{
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{"
+                       "\"clientCertificateData\":\"CERT\",\"clientKeyData\":\"KEY\"}}",
+                       &r, &err),
+                 FCB_OK, "%s", err.message);
+    cr_expect_null(r.token);
+    cr_expect_str_eq(r.cert_pem, "CERT");
+    cr_expect_str_eq(r.key_pem, "KEY");
+    cr_expect_not(r.has_expiry);
+    kube_exec_result_clear(host, &r);
+}
+
+Test(kube_exec, refuses_malformed_credentials_naming_the_problem)
+{
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(parse("not json", &r, &err), FCB_ERR_CONFIG);
+    cr_expect_str_eq(err.message, "exec plugin 'p': output is not an ExecCredential JSON object");
+    cr_expect_eq(parse("{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":"
+                       "\"ExecCredential\",\"status\":{\"token\":\"t\"}}",
+                       &r, &err),
+                 FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message, "plugin returned apiVersion 'client.authentication.k8s.io/v1beta1'") !=
+              NULL, "%s", err.message);
+    cr_expect_eq(parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{}}", &r,
+                       &err),
+                 FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message, "neither token nor") != NULL, "%s", err.message);
+    cr_expect_eq(parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{"
+                       "\"token\":\"t\",\"expirationTimestamp\":\"tomorrow\"}}",
+                       &r, &err),
+                 FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message, "expirationTimestamp 'tomorrow' is not an RFC 3339 time") != NULL,
+              "%s", err.message);
+}
+
+Test(kube_exec, parses_rfc3339_offsets_and_fractions)
+{
+    time_t t = 0;
+    cr_expect(kube_time_parse("2026-01-02T03:04:05Z", &t));
+    cr_expect_eq(t, (time_t)1767323045);
+    cr_expect(kube_time_parse("2026-01-02T04:04:05.123456+01:00", &t));
+    cr_expect_eq(t, (time_t)1767323045);
+    cr_expect(kube_time_parse("2026-01-01T23:04:05-04:00", &t));
+    cr_expect_eq(t, (time_t)1767323045);
+    cr_expect_not(kube_time_parse("2026-01-02 03:04", &t));
+    cr_expect_not(kube_time_parse("2026-13-02T03:04:05Z", &t));
+    cr_expect_not(kube_time_parse("2026-01-02T03:04:05", &t));
+}
+
+static kube_config *exec_config(const char *script)
+{
+    kube_config *cfg = calloc(1, sizeof *cfg);
+    kube_exec_config *e = calloc(1, sizeof *e);
+    cr_assert(cfg != NULL && e != NULL);
+    static char *args[3];
+    args[0] = (char *)"-c";
+    args[1] = (char *)script;
+    args[2] = NULL;
+    e->api_version = (char *)V1;
+    e->command = (char *)"sh";
+    e->args = args;
+    e->n_args = 2;
+    static char *env[] = {(char *)"EXEC_TEST_VALUE=from-kubeconfig", NULL};
+    e->env = env;
+    e->n_env = 1;
+    e->provide_cluster_info = true;
+    cfg->exec = e;
+    cfg->origin = (char *)"kubeconfig test";
+    cfg->user = (char *)"u";
+    cfg->server = (char *)"https://10.0.0.1:6443";
+    cfg->ca_pem = (char *)"PEM";
+    cfg->ca_len = 3;
+    return cfg;
+}
+
+static void free_exec_config(kube_config *cfg)
+{
+    free(cfg->exec);
+    free(cfg);
+}
+
+Test(kube_exec, runs_a_plugin_with_env_and_cluster_info)
+{
+    kube_config *cfg = exec_config(
+        "case \"$KUBERNETES_EXEC_INFO\" in *'\"server\":\"https://10.0.0.1:6443\"'*"
+        "'\"certificate-authority-data\":\"UEVN\"'*) ;; *) exit 9;; esac; "
+        "printf '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' "
+        "\"$EXEC_TEST_VALUE\"");
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_OK, "%s", err.message);
+    cr_expect_str_eq(r.token, "from-kubeconfig");
+    kube_exec_result_clear(host, &r);
+    free_exec_config(cfg);
+}
+
+Test(kube_exec, kills_a_plugin_that_runs_past_the_timeout)
+{
+    kube_config *cfg = exec_config("sleep 10");
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    time_t t0 = time(NULL);
+    cr_expect_eq(kube_exec_run(host, cfg, 300, &r, &err), FCB_ERR_CONFIG);
+    cr_expect_leq(time(NULL) - t0, 2);
+    cr_expect(strstr(err.message, "exec plugin 'sh' (user 'u' in kubeconfig test): timed out after 300 ms") !=
+              NULL, "%s", err.message);
+    free_exec_config(cfg);
+}
+
+Test(kube_exec, bounds_the_output_of_a_plugin)
+{
+    kube_config *cfg = exec_config("yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message, "output larger than 1048576 bytes") != NULL, "%s", err.message);
+    free_exec_config(cfg);
+}
+
+Test(kube_exec, says_when_the_command_is_not_installed)
+{
+    kube_config *cfg = exec_config("true");
+    cfg->exec->command = (char *)"gke-gcloud-auth-plugin-not-installed";
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message, "not found in PATH") != NULL, "%s", err.message);
+    free_exec_config(cfg);
+}
+
+Test(kube_client_new, validates_numeric_keys_naming_the_key)
+{
+    mock_host_set_config(mh, "KUBECONFIG", FX "/kind.yaml");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_MAX_ATTEMPTS", "lots");
+    kube_client *kc = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(kube_client_new(host, &kc, &err), FCB_ERR_CONFIG);
+    cr_expect_null(kc);
+    cr_expect_str_eq(err.message,
+                     "FAKECLOUD_K8S_MAX_ATTEMPTS: 'lots' is not a whole number between 1 and 100");
+}
+
+Test(kube_client_new, creates_a_client_without_contacting_the_server)
+{
+    mock_host_set_config(mh, "KUBECONFIG", FX "/kind.yaml");
+    kube_client *kc = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(kube_client_new(host, &kc, &err), FCB_OK, "%s", err.message);
+    cr_expect_str_eq(kube_client_server(kc), "https://127.0.0.1:40123");
+    cr_expect_str_eq(kube_client_namespace(kc), "default");
+    cr_expect(mock_host_log_contains(mh, "INFO k8s: Kubernetes client configured"));
+    cr_expect_not(mock_host_log_contains(mh, "kind-key"));
+    kube_client_stats st;
+    kube_client_get_stats(kc, &st);
+    cr_expect_eq(st.requests, 0);
+    kube_client_free(kc);
+}
+
+Test(kube_client_new, fails_on_an_unreadable_token_file)
+{
+    char dir[] = "/tmp/kcnew-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], cfg_text[512];
+    snprintf(path, sizeof path, "%s/config", dir);
+    snprintf(cfg_text, sizeof cfg_text,
+             "current-context: c\nclusters:\n- {name: c, cluster: {server: \"https://h:1\"}}\n"
+             "contexts:\n- {name: c, context: {cluster: c, user: u}}\n"
+             "users:\n- {name: u, user: {tokenFile: token}}\n");
+    FILE *f = fopen(path, "w");
+    fputs(cfg_text, f);
+    fclose(f);
+    mock_host_set_config(mh, "KUBECONFIG", path);
+    kube_client *kc = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    int rc = kube_client_new(host, &kc, &err);
+    unlink(path);
+    rmdir(dir);
+    cr_expect_eq(rc, FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message, "user 'u': tokenFile: cannot read ") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "/token: No such file or directory") != NULL, "%s", err.message);
+}
+
+Test(kube_client_new, leaks_nothing_when_any_allocation_fails)
+{
+    mock_host_set_config(mh, "KUBECONFIG", FX "/kind.yaml");
+    bool succeeded = false;
+    for (size_t n = 1; n < 300 && !succeeded; n++) {
+        kube_client *kc = NULL;
+        fcb_error err = FCB_ERROR_INIT;
+        mock_host_fail_alloc(mh, n);
+        int rc = kube_client_new(host, &kc, &err);
+        mock_host_fail_alloc(mh, 0);
+        if (rc == FCB_OK) {
+            kube_client_free(kc);
+            succeeded = true;
+            break;
+        }
+        cr_expect_eq(rc, FCB_ERR_NO_MEMORY, "allocation %zu: %s", n, err.message);
+        cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "allocation %zu leaked", n);
+    }
+    cr_expect(succeeded);
+}
