@@ -6,6 +6,7 @@
 #include "rel_docker.h"
 #include "rel_inputs.h"
 #include "rel_sweep.h"
+#include "rel_unload.h"
 
 #include <loader.h>
 
@@ -120,4 +121,9 @@ Test(docker_reliability, a_container_killed_behind_our_back_terminates_cleanly)
     cr_assert_eq(rel_docker_count_managed(NULL), 0);
     cr_assert_eq(mock_host_outstanding_bytes(mh), 0);
     mock_host_free(mh);
+}
+
+Test(docker_reliability, plugin_reloads_100_times_without_leaking_threads_memory_or_containers)
+{
+    rel_unload_cycle(&target);
 }

@@ -5,6 +5,7 @@
  */
 #include "rel_inputs.h"
 #include "rel_sweep.h"
+#include "rel_unload.h"
 
 #include <k8s_itest.h>
 #include <loader.h>
@@ -380,4 +381,10 @@ Test(k8s_reliability, launches_under_api_faults_succeed_or_fail_cleanly_within_t
     mock_host_free(mh);
     (void)reaped;
     cr_assert_eq(k8s_count(&it), 0, "objects left after close");
+}
+
+Test(k8s_reliability, plugin_reloads_100_times_without_leaking_threads_memory_or_pods)
+{
+    rel_target t = k8s_target();
+    rel_unload_cycle(&t);
 }

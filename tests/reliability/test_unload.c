@@ -5,7 +5,7 @@
  * holds no byte, and the RSS after iteration 100 is within a small bound of
  * the RSS after iteration 10 (both printed).
  */
-#include "rel_common.h"
+#include "rel_unload.h"
 
 #include <loader.h>
 
@@ -14,74 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifndef REL_UNLOAD_ITERATIONS
-#define REL_UNLOAD_ITERATIONS 100
-#endif
-/* Allowed RSS growth between iteration 10 and the last one. */
-#define REL_UNLOAD_RSS_SLACK_KIB 1024
-
-static unsigned iterations(void)
-{
-    const char *s = getenv("REL_UNLOAD_ITERATIONS"); /* valgrind runs fewer */
-    long n = s != NULL ? strtol(s, NULL, 10) : REL_UNLOAD_ITERATIONS;
-    return n >= 11 && n <= 1000 ? (unsigned)n : REL_UNLOAD_ITERATIONS;
-}
-
-static void use_once(const rel_target *t, unsigned i)
-{
-    mock_host *mh = mock_host_new();
-    if (t->configure != NULL)
-        t->configure(t->ctx, mh);
-    const fcb_host_services *svc = mock_host_services(mh);
-    char why[LOADER_WHY_MAX] = "";
-    loader_plugin *p = NULL;
-    cr_assert_eq(loader_load(t->plugin_path, svc, &p, why), 0, "iteration %u: load: %s", i, why);
-    fcb_open_params params = {sizeof params, t->internal_token};
-    fcb_backend *b = NULL;
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "iteration %u: open: %s", i,
-                 err.message);
-    fcb_instance inst = {.size = sizeof inst};
-    cr_assert_eq(p->ops->launch(b, t->request, &inst, &err), FCB_OK, "iteration %u: launch: %s",
-                 i, err.message);
-    cr_assert_eq(p->ops->terminate(b, inst.handle, &err), FCB_OK, "iteration %u: terminate: %s",
-                 i, err.message);
-    p->ops->close(b);
-    loader_unload(p);
-    cr_assert_eq(mock_host_outstanding_bytes(mh), 0, "iteration %u: %zu bytes leaked", i,
-                 mock_host_outstanding_bytes(mh));
-    mock_host_free(mh);
-}
-
-static void unload_cycle(const rel_target *t)
-{
-    unsigned n = iterations();
-    size_t threads0 = rel_thread_count();
-    size_t fds0 = rel_fd_count();
-    size_t rss10 = 0;
-    double start = rel_now_ms();
-    for (unsigned i = 1; i <= n; i++) {
-        use_once(t, i);
-        if (i == 10)
-            rss10 = rel_rss_kib();
-    }
-    size_t rss_end = rel_rss_kib();
-    size_t threads = rel_wait_threads(threads0, 3000);
-    size_t fds = rel_fd_count();
-    long objects = t->count_objects != NULL ? t->count_objects(t->ctx) : 0;
-    printf("unload safety: plugin %s, %u load/open/launch/terminate/close/unload cycles in "
-           "%.0f ms; RSS after cycle 10: %zu KiB, after cycle %u: %zu KiB (growth %ld KiB, "
-           "bound %d); threads %zu -> %zu; fds %zu -> %zu; objects left %ld\n",
-           t->name, n, rel_now_ms() - start, rss10, n, rss_end, (long)rss_end - (long)rss10,
-           REL_UNLOAD_RSS_SLACK_KIB, threads0, threads, fds0, fds, objects);
-    fflush(stdout);
-    cr_assert_leq(threads, threads0, "%zu threads left behind", threads - threads0);
-    cr_assert_leq(fds, fds0, "%zu file descriptors left open", fds - fds0);
-    cr_assert_leq(rss_end, rss10 + REL_UNLOAD_RSS_SLACK_KIB, "RSS grew by %zu KiB",
-                  rss_end - rss10);
-    cr_assert_eq(objects, 0, "%ld objects left in the orchestrator", objects);
-}
-
 #ifdef REL_TEST_PLUGIN
 Test(unload, test_plugin_reloads_100_times_without_leaking_threads_or_memory, .timeout = 120)
 {
@@ -89,6 +21,6 @@ Test(unload, test_plugin_reloads_100_times_without_leaking_threads_or_memory, .t
     fcb_launch_request req;
     rel_default_request(&fn, &req);
     rel_target t = {.name = "test", .plugin_path = REL_TEST_PLUGIN, .request = &req};
-    unload_cycle(&t);
+    rel_unload_cycle(&t);
 }
 #endif
