@@ -183,8 +183,11 @@ def build(args):
     add("6", "open (kubeconfig, TLS, watch, token Secret; p50 of 10)", None,
         dig(fp, "open_ms_p50"), None, "", None, " ms", None, False)
     v = dig(fp, "heap_per_warm_instance_bytes")
-    add("6", "plugin heap per warm instance (counting allocator)", None,
-        v / 1024 if v is not None else None, None, "", None, " KiB", 1, False)
+    add("6", "plugin heap per warm instance (counting allocator)", None, v, None, "", None,
+        " B", 0, False)
+    v = dig(fp, "heap_after_open_bytes")
+    add("6", "plugin heap after open", None, v / 1024 if v is not None else None, None, "",
+        None, " KiB", 1, False)
     v = dig(fp, "peak_rss_kib_warm")
     add("6", "peak RSS of the host process, %s warm instances" % (dig(fp, "warm_instances") or 0),
         None, v / 1024 if v is not None else None, None, "", None, " MiB", 1, False)

@@ -32,7 +32,7 @@ typedef struct simctl {
 /*
  * Start `PYTHON [LAUNCHER] SCRIPT --dir DIR --exit-with-parent EXTRA_ARGS...`
  * and wait (at most 60 s) for its ready line. LAUNCHER (may be NULL) is a
- * wrapper script that runs SCRIPT (bench/kubesim_nodelay.py). extra_args is
+ * wrapper script that runs SCRIPT (e.g. one that patches the simulator). extra_args is
  * NULL-terminated (may be NULL). Returns 0, or -1 with err.
  */
 int simctl_start(simctl *sim, const char *python, const char *launcher, const char *script,

@@ -35,9 +35,9 @@ if [ "$mode" = full ]; then
   foot_args=(--instances 200)
   docker_launches=30
 else
-  k8s_args=(--launches 15 --concurrency 200 --reap-foreign 2000 --reap-ours 200)
+  k8s_args=(--launches 10 --concurrency 200 --reap-foreign 2000 --reap-ours 200)
   foot_args=(--instances 200)
-  docker_launches=5
+  docker_launches=3
 fi
 
 if [ "$(id -u)" = 0 ] && [ -x scripts/install-deps.sh ]; then
@@ -60,13 +60,13 @@ t0=$(date +%s)
 
 echo "== k8s figures 1-4 on kubesim ($mode)" >&2
 "$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
-  --launcher bench/kubesim_nodelay.py --plugin "$k8s_so" --workdir "$work" \
+--plugin "$k8s_so" --workdir "$work" \
   --out "$work/k8s.json" --figures 1,2,3,4 --boot-ms 300 "${k8s_args[@]}" ||
   echo "bench.sh: bench-k8s failed (exit $?); the table shows what was measured" >&2
 
 echo "== footprint (figure 6), in a fresh process" >&2
 "$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
-  --launcher bench/kubesim_nodelay.py --plugin "$k8s_so" --workdir "$work" \
+--plugin "$k8s_so" --workdir "$work" \
   --out "$work/footprint.json" --figures 6 --boot-ms 300 --only ours "${foot_args[@]}" ||
   echo "bench.sh: footprint failed (exit $?)" >&2
 
