@@ -638,6 +638,32 @@ static int cmd_backends(run *r)
 
 /* ---- launch / invoke -------------------------------------------------- */
 
+/*
+ * Generate the internal token and start the artifact server; answer
+ * FAKECLOUD_K8S_SELF_URL with its URL when the environment does not. Every
+ * command that opens a backend does this, so a backend that needs both at
+ * open (k8s) also works for terminate and reap.
+ */
+static int start_artifacts(run *r)
+{
+    char why[WHY_MAX];
+    if (bundle_token_new(r->token) != 0)
+        return fail(r, HOST_EXIT_FAILED, FCB_ERR_INTERNAL, "random token: gnutls_rnd failed");
+    const char *listen = r->opt.artifact_listen ? r->opt.artifact_listen : "127.0.0.1:0";
+    if (artifact_server_start(listen, r->token, r->hs, &r->artifacts, why, sizeof why) != 0)
+        return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s", why);
+    const char *url = artifact_server_url(r->artifacts);
+    if (host_services_config(r->hs, "FAKECLOUD_K8S_SELF_URL") == NULL) {
+        if (host_services_set_default(r->hs, "FAKECLOUD_K8S_SELF_URL", url) != 0)
+            return fail(r, HOST_EXIT_FAILED, FCB_ERR_NO_MEMORY, "out of memory");
+        host_log(r->hs, FCB_LOG_INFO,
+                 "FAKECLOUD_K8S_SELF_URL not set: plugins see the artifact server's URL", "url",
+                 url, NULL);
+    }
+    host_log(r->hs, FCB_LOG_DEBUG, "artifact server listening", "url", url, NULL);
+    return HOST_EXIT_OK;
+}
+
 /* Read the function, code and layers; start the artifact server. */
 static int prepare_launch(run *r)
 {
@@ -685,24 +711,14 @@ static int prepare_launch(run *r)
     if (bundle_layers_tar((const void *const *)r->layers, r->layer_lens, r->opt.n_layers,
                           &r->layers_tar, &r->layers_tar_len, why, sizeof why) != 0)
         return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "--layer: %s", why);
-    if (bundle_token_new(r->token) != 0)
-        return fail(r, HOST_EXIT_FAILED, FCB_ERR_INTERNAL, "random token: gnutls_rnd failed");
-    const char *listen = r->opt.artifact_listen ? r->opt.artifact_listen : "127.0.0.1:0";
-    if (artifact_server_start(listen, r->token, r->hs, &r->artifacts, why, sizeof why) != 0)
-        return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s", why);
+    int rc = start_artifacts(r);
+    if (rc != HOST_EXIT_OK)
+        return rc;
     if (artifact_server_add(r->artifacts, r->desc->account, fn->function_name, r->deploy_id,
                             r->code, r->code_len, r->layers_tar, r->layers_tar_len) != 0)
         return fail(r, HOST_EXIT_FAILED, FCB_ERR_NO_MEMORY, "artifact server: out of memory");
-    const char *url = artifact_server_url(r->artifacts);
-    if (host_services_config(r->hs, "FAKECLOUD_K8S_SELF_URL") == NULL) {
-        if (host_services_set_default(r->hs, "FAKECLOUD_K8S_SELF_URL", url) != 0)
-            return fail(r, HOST_EXIT_FAILED, FCB_ERR_NO_MEMORY, "out of memory");
-        host_log(r->hs, FCB_LOG_INFO,
-                 "FAKECLOUD_K8S_SELF_URL not set: plugins see the artifact server's URL", "url",
-                 url, NULL);
-    }
-    host_log(r->hs, FCB_LOG_INFO, "artifact server listening", "url", url, "deploy_id",
-             r->deploy_id, "account", r->desc->account, NULL);
+    host_log(r->hs, FCB_LOG_INFO, "serving the function's code", "deploy_id", r->deploy_id,
+             "account", r->desc->account, "function", fn->function_name, NULL);
     return HOST_EXIT_OK;
 }
 
@@ -870,9 +886,11 @@ out:
 
 static int cmd_terminate(run *r)
 {
-    int rc = backend_load(r);
+    int rc = start_artifacts(r);
     if (rc == HOST_EXIT_OK)
-        rc = backend_open(r, NULL);
+        rc = backend_load(r);
+    if (rc == HOST_EXIT_OK)
+        rc = backend_open(r, r->token);
     if (rc == HOST_EXIT_OK)
         rc = do_terminate(r, r->opt.handle);
     if (rc == HOST_EXIT_OK) {
@@ -886,9 +904,11 @@ static int cmd_terminate(run *r)
 
 static int cmd_reap(run *r)
 {
-    int rc = backend_load(r);
+    int rc = start_artifacts(r);
     if (rc == HOST_EXIT_OK)
-        rc = backend_open(r, NULL);
+        rc = backend_load(r);
+    if (rc == HOST_EXIT_OK)
+        rc = backend_open(r, r->token);
     if (rc != HOST_EXIT_OK)
         return rc;
     size_t reaped = 0;
