@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -65,6 +66,23 @@ static size_t capture_write(char *data, size_t size, size_t nmemb, void *userdat
     if (cap->body.limit > 0 && cap->body.len + len > cap->body.limit) {
         cap->too_large = true;
         return 0;
+    }
+    /*
+     * Grow here rather than in sbuf_append: doubling past the limit would
+     * let a hostile server make us reserve twice the limit.
+     */
+    size_t need = cap->body.len + len + 1;
+    if (!cap->body.failed && need > cap->body.cap) {
+        size_t want = cap->body.cap < 4096 ? 4096 : cap->body.cap;
+        while (want < need)
+            want = want > SIZE_MAX / 2 ? need : want * 2;
+        if (cap->body.limit > 0 && want > cap->body.limit + 1)
+            want = cap->body.limit + 1;
+        char *p = svc_realloc(cap->body.host, cap->body.data, want);
+        if (p == NULL)
+            return 0;
+        cap->body.data = p;
+        cap->body.cap = want;
     }
     if (!sbuf_append(&cap->body, data, len))
         return 0;

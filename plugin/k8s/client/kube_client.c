@@ -813,7 +813,10 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
                          method, (int)strcspn(path, "?"), path, c->body_limit);
         } else if (code != CURLE_OK) {
             rc = kube_call_transport_error(c, &call, code, method, path, err);
-            retry = !http_error_is_tls(code) && (idempotent || http_error_before_send(code));
+            /* Garbage instead of HTTP will not improve by asking again. */
+            bool garbage = code == CURLE_WEIRD_SERVER_REPLY || code == CURLE_UNSUPPORTED_PROTOCOL;
+            retry = !http_error_is_tls(code) && !garbage &&
+                    (idempotent || http_error_before_send(code));
         } else if (resp->status == 401 && !auth_retried &&
                    (c->cfg->exec != NULL || c->cfg->token_file != NULL)) {
             /* Rotated token or expired exec credential: refresh once. */
