@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INVOKE_PATH "/2015-03-31/functions/function/invocations"
@@ -75,6 +76,49 @@ static double invoke_ready_s(const char *endpoint, int64_t t0, long *attempts)
     return t;
 }
 
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "2026-11-30T14:40:01.123456789Z" (dockerd's State.StartedAt) -> ns, or -1. */
+static int64_t parse_rfc3339_ns(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int consumed = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t frac = 0;
+    const char *p = s + consumed;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            if (digits++ < 9)
+                frac = frac * 10 + (*p - '0');
+        for (; digits < 9; digits++)
+            frac *= 10;
+    }
+    if (*p != 'Z')
+        return -1; /* dockerd reports UTC */
+    return (int64_t)timegm(&tm) * 1000000000 + frac;
+}
+
+/* State.StartedAt of container ID via the CLI (outside any timed section). */
+static int64_t container_started_ns(const char *id)
+{
+    char out[128], err[BASEDOCK_ERR_MAX];
+    const char *argv[] = {opt.docker, "inspect", "-f", "{{.State.StartedAt}}", id, NULL};
+    if (basedock_run(argv, out, sizeof(out), 30000, err) != 0)
+        return -1;
+    return parse_rfc3339_ns(out);
+}
+
 static int read_file(const char *path, char **data, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -105,6 +149,7 @@ static int read_file(const char *path, char **data, size_t *size)
 
 typedef struct side_result {
     basedock_steps steps_sum; /* baseline only */
+    bench_series started_to_ready_ms;
     bench_series launch_s;
     bench_series ready_s;
     unsigned failures;
@@ -119,10 +164,12 @@ static void fail(side_result *r, const char *msg)
         snprintf(r->first_error, sizeof(r->first_error), "%s", msg);
 }
 
-static void record(side_result *r, int64_t t0, int64_t t_launched, const char *endpoint)
+static void record(side_result *r, int64_t t0, int64_t t_launched, const char *endpoint,
+                   const char *container_id)
 {
     long attempts = 0;
     double ready = invoke_ready_s(endpoint, t0, &attempts);
+    int64_t ready_real = realtime_ns();
     r->attempts += attempts;
     if (isnan(ready)) {
         char msg[256];
@@ -133,6 +180,14 @@ static void record(side_result *r, int64_t t0, int64_t t_launched, const char *e
     }
     bench_series_add(&r->launch_s, (double)(t_launched - t0) / 1e9);
     bench_series_add(&r->ready_s, ready);
+    /*
+     * From the container's own start (dockerd's State.StartedAt, same host
+     * clock) to the answered invocation: what a backend adds once dockerd
+     * has done its part (both sides include one invocation round trip).
+     */
+    int64_t started = container_started_ns(container_id);
+    if (started > 0)
+        bench_series_add(&r->started_to_ready_ms, (double)(ready_real - started) / 1e6);
 }
 
 static void baseline_once(side_result *r, const basedock_function *fn, bool measure)
@@ -146,7 +201,7 @@ static void baseline_once(side_result *r, const basedock_function *fn, bool meas
     }
     int64_t t1 = bench_now_ns();
     if (measure) {
-        record(r, t0, t1, endpoint);
+        record(r, t0, t1, endpoint, id);
         r->steps_sum.extract_ms += st.extract_ms;
         r->steps_sum.create_ms += st.create_ms;
         r->steps_sum.cp_ms += st.cp_ms;
@@ -172,8 +227,10 @@ static void ours_once(side_result *r, bplug *p, const fcb_launch_request *req, b
         return;
     }
     int64_t t1 = bench_now_ns();
-    if (measure)
-        record(r, t0, t1, inst.endpoint);
+    if (measure) {
+        const char *slash = strrchr(inst.handle, '/');
+        record(r, t0, t1, inst.endpoint, slash ? slash + 1 : inst.handle);
+    }
     fcb_error terr = FCB_ERROR_INIT;
     p->plugin->ops->terminate(p->backend, inst.handle, &terr);
 }
@@ -190,6 +247,14 @@ static json_object *side_json(side_result *r)
                                json_object_new_double(bench_series_percentile(&r->ready_s, 99) * 1e3));
         json_object_object_add(o, "launch_return_p50_ms",
                                json_object_new_double(bench_series_percentile(&r->launch_s, 50) * 1e3));
+        if (r->started_to_ready_ms.n) {
+            json_object_object_add(o, "started_to_ready_p50_ms",
+                                   json_object_new_double(
+                                       bench_series_percentile(&r->started_to_ready_ms, 50)));
+            json_object_object_add(o, "started_to_ready_p99_ms",
+                                   json_object_new_double(
+                                       bench_series_percentile(&r->started_to_ready_ms, 99)));
+        }
         json_object_object_add(o, "invoke_attempts_per_launch",
                                json_object_new_double((double)r->attempts / (double)r->ready_s.n));
     }
@@ -299,6 +364,8 @@ int main(int argc, char **argv)
     if (rc != 0)
         fprintf(stderr, "bench-docker: cannot write %s\n", opt.out);
     json_object_put(doc);
+    bench_series_free(&base.started_to_ready_ms);
+    bench_series_free(&ours.started_to_ready_ms);
     bench_series_free(&base.launch_s);
     bench_series_free(&base.ready_s);
     bench_series_free(&ours.launch_s);

@@ -4,6 +4,7 @@
 #include "bench_stats.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int bplug_open(bplug *p, const char *path, const char *const *config, const char *internal_token,
@@ -17,8 +18,18 @@ int bplug_open(bplug *p, const char *path, const char *const *config, const char
         snprintf(err, BPLUG_ERR_MAX, "mock host: out of memory");
         return -1;
     }
-    /* Keep warnings and errors only: captured lines would count in our RSS. */
-    mock_host_set_log_level(p->mh, FCB_LOG_WARN);
+    /*
+     * Keep warnings and errors only: captured lines would count in our RSS.
+     * BENCH_PLUGIN_LOG=info|debug (with MOCK_HOST_ECHO=1 to print them) shows
+     * the plugin's own phase logs when a figure needs explaining.
+     */
+    const char *lvl = getenv("BENCH_PLUGIN_LOG");
+    fcb_log_level level = FCB_LOG_WARN;
+    if (lvl && strcmp(lvl, "debug") == 0)
+        level = FCB_LOG_DEBUG;
+    else if (lvl && strcmp(lvl, "info") == 0)
+        level = FCB_LOG_INFO;
+    mock_host_set_log_level(p->mh, level);
     for (size_t i = 0; config && config[i] && config[i + 1]; i += 2)
         mock_host_set_config(p->mh, config[i], config[i + 1]);
 

@@ -4,7 +4,9 @@
  * the services (its counting allocator gives the plugin's heap), and opens
  * one backend instance with a given configuration. Times each step.
  * One bplug per benchmark; launch/terminate may then be called from many
- * threads (the plugin is thread-safe).
+ * threads (the plugin is thread-safe). BENCH_PLUGIN_LOG=info|debug in the
+ * environment captures the plugin's log at that level (MOCK_HOST_ECHO=1
+ * prints it), to explain a figure; the default keeps warnings only.
  */
 #ifndef BENCH_PLUGIN_H
 #define BENCH_PLUGIN_H

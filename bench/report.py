@@ -174,6 +174,9 @@ def build(args):
     bv, ov = dig(b, "ready_p99_ms"), dig(o, "ready_p99_ms")
     add("5", "docker launch → first invocation answered, p99", bv, ov, ratio(bv, ov), "", None,
         " ms")
+    bv, ov = dig(b, "started_to_ready_p50_ms"), dig(o, "started_to_ready_p50_ms")
+    add("5", "docker container started (State.StartedAt) → first invocation answered, p50",
+        bv, ov, ratio(bv, ov), "", None, " ms")
     add("5", "of which `docker start` (dockerd's own work, both sides pay it; baseline mean)",
         dig(b, "mean_steps", "docker_start_ms"), None, None, "", None, " ms", None, False)
 
