@@ -53,6 +53,8 @@ typedef struct rel_target {
     long (*count_objects)(void *ctx);
     /* Create one stale object of another (dead) instance for reap_stale to remove. */
     void (*plant_stale)(void *ctx);
+    /* Descriptors the test's own in-process servers may keep open (keep-alive). */
+    size_t fd_slack;
 } rel_target;
 
 /* Launch request for a Zip function "rel-fn" (python3.12, app.handler, rel_code_zip). */
