@@ -171,6 +171,10 @@ bool sbuf_append(sbuf *b, const void *data, size_t len)
         size_t cap = b->cap == 0 ? 256 : b->cap;
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        /* Never reserve past the limit: a hostile peer must not make us
+         * double into memory we will refuse to fill anyway. */
+        if (b->limit > 0 && cap > b->limit + 1)
+            cap = b->limit + 1;
         char *p = svc_realloc(b->host, b->data, cap);
         if (p == NULL) {
             b->failed = true;
