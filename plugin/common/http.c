@@ -160,11 +160,11 @@ static bool flag_raised(const atomic_bool *flag)
     return flag != NULL && atomic_load(flag);
 }
 
-http_run_result http_run(CURL *easy, const atomic_bool *stop_a, const atomic_bool *stop_b,
-                         uint64_t deadline_ms, CURLcode *code)
+http_run_result http_run(CURLM *shared_multi, CURL *easy, const atomic_bool *stop_a,
+                         const atomic_bool *stop_b, uint64_t deadline_ms, CURLcode *code)
 {
     http_run_result result = HTTP_RUN_FAILED;
-    CURLM *multi = curl_multi_init();
+    CURLM *multi = shared_multi != NULL ? shared_multi : curl_multi_init();
     if (multi == NULL)
         return HTTP_RUN_FAILED;
     if (curl_multi_add_handle(multi, easy) != CURLM_OK)
@@ -196,7 +196,8 @@ http_run_result http_run(CURL *easy, const atomic_bool *stop_a, const atomic_boo
     }
     curl_multi_remove_handle(multi, easy);
 out:
-    curl_multi_cleanup(multi);
+    if (shared_multi == NULL)
+        curl_multi_cleanup(multi);
     return result;
 }
 

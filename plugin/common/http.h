@@ -78,12 +78,15 @@ typedef enum http_run_result {
 } http_run_result;
 
 /*
- * Run EASY to completion. stop_a / stop_b (either may be NULL) are checked
- * at least every HTTP_POLL_MS. *code receives the transfer's CURLcode when
- * HTTP_RUN_DONE. The easy handle is detached again before returning.
+ * Run EASY to completion inside MULTI (NULL: a private multi handle created
+ * and destroyed for the call; pass a long-lived one to keep its connection
+ * cache, i.e. keep-alive connections, between transfers). stop_a / stop_b
+ * (either may be NULL) are checked at least every HTTP_POLL_MS. *code
+ * receives the transfer's CURLcode when HTTP_RUN_DONE. The easy handle is
+ * detached from MULTI again before returning. One thread per MULTI.
  */
-http_run_result http_run(CURL *easy, const atomic_bool *stop_a, const atomic_bool *stop_b,
-                         uint64_t deadline_ms, CURLcode *code);
+http_run_result http_run(CURLM *multi, CURL *easy, const atomic_bool *stop_a,
+                         const atomic_bool *stop_b, uint64_t deadline_ms, CURLcode *code);
 
 /* True for curl errors where nothing reached the server (safe to retry). */
 bool http_error_before_send(CURLcode code);

@@ -36,6 +36,9 @@
 #define EXEC_EXPIRY_SLACK_S 10
 /* Old exec-provided client cert files stay open this long (in-flight handshakes). */
 #define RETIRED_FILES 8
+/* Idle transfer slots kept (each keeps at most POOL_CONNECTS connections). */
+#define POOL_MAX 16
+#define POOL_CONNECTS 2
 
 /* Key material in an anonymous memory file, reachable as /proc/self/fd/N. */
 typedef struct mem_file {
@@ -50,6 +53,9 @@ struct kube_client {
     struct curl_slist *connect_to;   /* tls-server-name:port -> real host:port */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t pool_lock;
+    kube_conn *idle;        /* idle transfer slots */
+    size_t n_idle;
     mem_file ca, cert, key;
 
     pthread_mutex_t auth_lock;
@@ -257,6 +263,7 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_locks[i], NULL);
     pthread_mutex_init(&c->auth_lock, NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     pthread_mutex_init(&c->sleep_lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -321,7 +328,6 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
     curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 
@@ -351,6 +357,12 @@ void kube_client_free(kube_client *client)
     if (client == NULL)
         return;
     const fcb_host_services *host = client->host;
+    for (kube_conn *k = client->idle, *next; k != NULL; k = next) {
+        next = k->next;
+        curl_easy_cleanup(k->easy);
+        curl_multi_cleanup(k->multi);
+        svc_free(host, k);
+    }
     if (client->share != NULL)
         curl_share_cleanup(client->share);
     curl_slist_free_all(client->connect_to);
@@ -367,6 +379,7 @@ void kube_client_free(kube_client *client)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&client->share_locks[i]);
     pthread_mutex_destroy(&client->auth_lock);
+    pthread_mutex_destroy(&client->pool_lock);
     pthread_mutex_destroy(&client->sleep_lock);
     pthread_cond_destroy(&client->sleep_cond);
     svc_free(host, client);
@@ -573,10 +586,61 @@ static int auth_snapshot(kube_client *c, bool force, char **bearer, char cert[40
 /* ---------------------------------------------------------------------- */
 /* requests                                                                 */
 
+/* An idle slot (reset), or a new one; NULL without memory. */
+static kube_conn *conn_get(kube_client *c)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    kube_conn *k = c->idle;
+    if (k != NULL) {
+        c->idle = k->next;
+        c->n_idle--;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    if (k != NULL) {
+        curl_easy_reset(k->easy);
+        k->next = NULL;
+        return k;
+    }
+    k = svc_calloc(c->host, 1, sizeof *k);
+    if (k == NULL)
+        return NULL;
+    k->multi = curl_multi_init();
+    k->easy = curl_easy_init();
+    if (k->multi == NULL || k->easy == NULL) {
+        curl_easy_cleanup(k->easy);
+        curl_multi_cleanup(k->multi);
+        svc_free(c->host, k);
+        return NULL;
+    }
+    curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, (long)POOL_CONNECTS);
+    return k;
+}
+
+static void conn_put(kube_client *c, kube_conn *k)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    bool keep = c->n_idle < POOL_MAX;
+    if (keep) {
+        k->next = c->idle;
+        c->idle = k;
+        c->n_idle++;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    if (!keep) {
+        curl_easy_cleanup(k->easy);
+        curl_multi_cleanup(k->multi);
+        svc_free(c->host, k);
+    }
+}
+
 void kube_call_free(kube_client *client, kube_call *call)
 {
-    if (call->easy != NULL)
-        curl_easy_cleanup(call->easy);
+    if (call->conn != NULL) {
+        /* Options point into this call's memory: drop them before pooling. */
+        curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, NULL);
+        conn_put(client, call->conn);
+    }
     curl_slist_free_all(call->headers);
     svc_free(client->host, call->url);
     kube_secret_free(client->host, call->bearer);
@@ -596,9 +660,10 @@ int kube_call_prepare(kube_client *client, kube_call *call, const char *method, 
     if (rc != FCB_OK)
         return rc;
     call->url = svc_sprintf(c->host, "%s%s", c->base_url, path);
-    call->easy = curl_easy_init();
-    if (call->url == NULL || call->easy == NULL)
+    call->conn = call->url != NULL ? conn_get(c) : NULL;
+    if (call->url == NULL || call->conn == NULL)
         goto nomem;
+    call->easy = call->conn->easy;
     CURL *e = call->easy;
     http_easy_defaults(e, KUBE_USER_AGENT, CONNECT_TIMEOUT_MS, 0);
     curl_easy_setopt(e, CURLOPT_URL, call->url);
@@ -793,7 +858,7 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
         if (rc != FCB_OK)
             goto out;
         kube_client_count(c, KUBE_STAT_REQUEST);
-        http_run_result run = http_run(call.easy, &c->cancelled, stop, deadline, &code);
+        http_run_result run = http_run(call.conn->multi, call.easy, &c->cancelled, stop, deadline, &code);
         if (run == HTTP_RUN_DONE && code == CURLE_OK)
             curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &resp->status);
         bool retry = false;

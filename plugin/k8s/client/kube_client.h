@@ -5,7 +5,7 @@
  * list merged by kubectl's rules, else ~/.kube/config, else in-cluster), all
  * configuration read through the host's config getter. One client is shared
  * by every thread of a backend instance: requests reuse keep-alive
- * connections (curl share handle), retry 429/5xx/connection failures with
+ * connections (a pool of curl transfer slots), retry 429/5xx/connection failures with
  * capped exponential backoff and jitter, and parse Status bodies into
  * fcb_error messages. Thread-safe unless stated otherwise.
  *

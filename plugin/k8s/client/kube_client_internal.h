@@ -16,9 +16,23 @@
 #define KUBE_USER_AGENT "fakecloud-backend-k8s/0.1.0"
 #define KUBE_LOG_NAME "k8s"
 
-/* One prepared request: the easy handle plus what it points to. */
-typedef struct kube_call {
+/*
+ * A reusable transfer slot: an easy handle and the multi handle whose
+ * connection cache keeps its keep-alive connections. Slots are pooled by the
+ * client; one thread uses a slot at a time. (libcurl 7.88's shared
+ * connection cache, CURL_LOCK_DATA_CONNECT, is not thread-safe: known bug
+ * 11.11; the share handle only shares TLS sessions and DNS.)
+ */
+typedef struct kube_conn {
+    CURLM *multi;
     CURL *easy;
+    struct kube_conn *next;
+} kube_conn;
+
+/* One prepared request: the transfer slot plus what it points to. */
+typedef struct kube_call {
+    kube_conn *conn;
+    CURL *easy; /* conn->easy */
     struct curl_slist *headers;
     char *url;
     char *bearer; /* wiped at free */

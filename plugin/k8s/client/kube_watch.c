@@ -322,7 +322,8 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
     curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_TIME, (long)WATCH_SILENCE_S);
     kube_client_count(w->client, KUBE_STAT_REQUEST);
     http_run_result run =
-        http_run(call.easy, kube_client_cancel_flag(w->client), &w->stop, 0, &code);
+        http_run(call.conn->multi, call.easy, kube_client_cancel_flag(w->client), &w->stop, 0,
+                 &code);
     long status = 0;
     curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &status);
     if (run == HTTP_RUN_STOPPED || stopping(w)) {

@@ -790,3 +790,44 @@ Test(kube_client_kubesim, watch_start_fails_with_the_list_error)
     cr_expect(strstr(err.message, "k8s GET /api/v1/namespaces/default/nothings: 404") != NULL, "%s",
               err.message);
 }
+
+/* ---------------------------------------------------------------- threads */
+
+static void *many_gets(void *arg)
+{
+    int *failures = arg;
+    for (int i = 0; i < 25; i++) {
+        kube_response resp;
+        fcb_error err = FCB_ERROR_INIT;
+        if (kube_request(kc, "GET", NS_PODS, NULL, NULL, 0, 0, 0, &resp, &err) != FCB_OK)
+            (*failures)++;
+        kube_response_clear(kc, &resp);
+    }
+    return NULL;
+}
+
+Test(kube_client_kubesim, serves_many_threads_at_once_over_pooled_connections)
+{
+    start_sim(NULL);
+    mock_host_set_config(mh, "KUBECONFIG", kubesim_kubeconfig(ks));
+    new_client();
+    enum { THREADS = 16 };
+    pthread_t t[THREADS];
+    int failures[THREADS] = {0};
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, many_gets, &failures[i]);
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(failures[i], 0, "thread %d had %d failures", i, failures[i]);
+    }
+    json_object *stats = NULL;
+    cr_assert_eq(kubesim_get_json(ks, "/_sim/stats", &stats), 200);
+    json_object *conns = NULL;
+    cr_assert(json_object_object_get_ex(stats, "connections_total", &conns));
+    cr_expect_leq(json_object_get_int(conns), 2 * THREADS + 2,
+                  "%d connections for %d requests", json_object_get_int(conns), THREADS * 25);
+    json_object_put(stats);
+    kube_client_stats st;
+    kube_client_get_stats(kc, &st);
+    cr_expect_eq(st.requests, THREADS * 25);
+}
