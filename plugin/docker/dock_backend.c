@@ -46,6 +46,7 @@
 #define DOCK_LOG_TAIL_BYTES 480
 #define DOCK_REAP_MAX 10000
 #define DOCK_HANDLE_PREFIX "container/"
+#define DOCK_START_ATTEMPTS 5
 
 struct fcb_backend {
     const fcb_host_services *host;
@@ -1004,9 +1005,22 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
         goto fail_created;
     }
     dock_request start = {.method = "POST", .path = path, .cancellable = true};
-    rc = dock_engine_call(&b->engine, &start, &resp, err);
-    if (rc == FCB_OK && resp.status != 204 && resp.status != 304)
+    /*
+     * dockerd picks the ephemeral host port from its own bookkeeping; when
+     * another process (or another dockerd) holds it, docker-proxy fails to
+     * bind and the start fails. Starting again picks the next port.
+     */
+    for (int attempt = 0; attempt < DOCK_START_ATTEMPTS; attempt++) {
+        dock_response_free(&resp);
+        rc = dock_engine_call(&b->engine, &start, &resp, err);
+        if (rc != FCB_OK || resp.status == 204 || resp.status == 304)
+            break;
         rc = dock_engine_http_error(&resp, FCB_ERR_START_FAILED, "start", err);
+        if (resp.body.data == NULL || strstr(resp.body.data, "address already in use") == NULL)
+            break;
+        svc_log(b->host, FCB_LOG_DEBUG, DOCK_PLUGIN_NAME, "host port taken, starting again",
+                "container", name, NULL);
+    }
     dock_response_free(&resp);
     if (rc != FCB_OK) {
         err_prefix(err, "container %s", name);

@@ -19,6 +19,7 @@ typedef struct dock_call {
     const atomic_int *cancel;
     sbuf line;         /* partial line when streaming */
     bool line_stopped; /* on_line asked to stop */
+    bool too_big;      /* body over max_body: transfer aborted */
 } dock_call;
 
 static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
@@ -27,9 +28,12 @@ static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
     size_t n = size * nmemb;
     if (call->req->on_line == NULL) {
         size_t max = call->req->max_body != 0 ? call->req->max_body : DOCK_DEFAULT_MAX_BODY;
-        size_t room = call->resp->body.len < max ? max - call->resp->body.len : 0;
-        size_t keep = n < room ? n : room;
-        if (keep > 0 && !sbuf_append(&call->resp->body, data, keep))
+        if (n > max - call->resp->body.len) {
+            /* A sane engine never sends this much: stop reading a flood. */
+            call->too_big = true;
+            return 0;
+        }
+        if (!sbuf_append(&call->resp->body, data, n))
             return 0;
         return n;
     }
@@ -194,6 +198,11 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
             rc = err_set(err, FCB_ERR_TIMEOUT, "%s %s: Docker engine did not answer in %ld ms",
                          req->method, req->path,
                          req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
+        else if (cc == CURLE_WRITE_ERROR && call.too_big)
+            rc = err_set(err, FCB_ERR_BACKEND,
+                         "%s %s: the Docker engine's answer is larger than %zu bytes",
+                         req->method, req->path,
+                         req->max_body != 0 ? req->max_body : (size_t)DOCK_DEFAULT_MAX_BODY);
         else if (cc == CURLE_WRITE_ERROR && sbuf_failed(&resp->body))
             rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response",
                          req->method, req->path);
@@ -324,7 +333,7 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
         goto fail;
 
     dock_request ping = {.method = "GET", .path = "/_ping", .unversioned = true,
-                         .timeout_ms = 10000};
+                         .timeout_ms = 10000, .max_body = 4096};
     rc = dock_engine_call(engine, &ping, &resp, err);
     if (rc != FCB_OK) {
         dock_response_free(&resp);
@@ -341,7 +350,8 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
     }
     if (server_api[0] == '\0') {
         /* Old engines and some proxies omit the header: ask /version. */
-        dock_request ver = {.method = "GET", .path = "/version", .unversioned = true};
+        dock_request ver = {.method = "GET", .path = "/version", .unversioned = true,
+                            .max_body = 1024 * 1024};
         rc = dock_engine_call(engine, &ver, &resp, err);
         if (rc == FCB_OK && resp.status == 200 && resp.body.data != NULL) {
             root = json_tokener_parse(resp.body.data);
@@ -359,19 +369,24 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
     if (rc != FCB_OK)
         goto fail;
 
-    dock_request ver = {.method = "GET", .path = "/version"};
+    dock_request ver = {.method = "GET", .path = "/version", .max_body = 1024 * 1024};
     rc = dock_engine_call(engine, &ver, &resp, err);
     if (rc == FCB_OK && resp.status != 200)
         rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "GET /version", err);
     if (rc == FCB_OK) {
         root = json_tokener_parse(resp.body.data != NULL ? resp.body.data : "");
+        if (root == NULL || !json_object_is_type(root, json_type_object))
+            rc = err_set(err, FCB_ERR_BACKEND,
+                         "GET /version: the answer is not a JSON object (not a Docker engine?)");
+    }
+    if (rc == FCB_OK) {
         json_object *v = NULL;
         if (root != NULL && json_object_object_get_ex(root, "Version", &v))
             snprintf(engine->server_version, sizeof engine->server_version, "%s",
                      json_object_get_string(v));
-        engine->podman = root != NULL && dock_version_is_podman(root);
-        json_object_put(root);
+        engine->podman = dock_version_is_podman(root);
     }
+    json_object_put(root);
     dock_response_free(&resp);
     if (rc != FCB_OK)
         goto fail;

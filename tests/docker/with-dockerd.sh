@@ -21,8 +21,16 @@ command -v dockerd >/dev/null || skip "dockerd not installed (apt-get install do
 command -v curl >/dev/null || skip "curl not installed"
 command -v ip >/dev/null || skip "iproute2 not installed"
 busybox=/bin/busybox
-[ -x "$busybox" ] && "$busybox" --help 2>&1 | grep -q 'static\|BusyBox' || skip "no $busybox"
+[ -x "$busybox" ] || skip "no $busybox (apt-get install busybox-static)"
 if ldd "$busybox" >/dev/null 2>&1; then skip "$busybox is not static (install busybox-static)"; fi
+
+# One private dockerd at a time on this machine: concurrent dockerds hand out
+# the same ephemeral host ports (each keeps its own bookkeeping), so runs from
+# several build dirs would disturb each other. Wait for the others (bounded).
+exec 8>/tmp/fcbd.run.lock
+if ! flock -w 200 8; then
+  echo "with-dockerd: another private dockerd run held /tmp/fcbd.run.lock for 200 s; running anyway" >&2
+fi
 
 root=$(mktemp -d /tmp/fcbd.XXXXXX)
 sock=$root/docker.sock
@@ -68,7 +76,7 @@ flock -u 9
 
 dockerd --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
   -H "unix://$sock" --bridge "$bridge" --iptables=false --ip-masq=false --ip6tables=false \
-  --userland-proxy=true --log-level=warn >"$root/dockerd.log" 2>&1 &
+  --userland-proxy=true --log-level=warn >"$root/dockerd.log" 2>&1 8>&- 9>&- &
 dockerd_pid=$!
 ready=""
 for _ in $(seq 200); do
@@ -117,7 +125,7 @@ tag public.ecr.aws/lambda/python:3.12 fakecloud-test/image-fn 1 || exit 1
 import fakecloud-test/crash 1 'ENTRYPOINT ["/bin/sh", "-c", "echo starting; echo fatal: runtime crashed on purpose >&2; exit 3"]' || exit 1
 echo "with-dockerd: dockerd ready on $sock (bridge $bridge), images in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
-DOCKER_HOST="unix://$sock" FCB_TEST_DOCKERD_ROOT="$root" "$@"
+DOCKER_HOST="unix://$sock" FCB_TEST_DOCKERD_ROOT="$root" "$@" 8>&- 9>&-
 status=$?
 
 # Nothing may be left behind by CMD.
