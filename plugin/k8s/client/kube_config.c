@@ -68,6 +68,7 @@ void kube_config_free(const fcb_host_services *host, kube_config *cfg)
         kube_exec_config *e = cfg->exec;
         svc_free(host, e->api_version);
         svc_free(host, e->command);
+        svc_free(host, e->install_hint);
         for (size_t i = 0; i < e->n_args; i++)
             svc_free(host, e->args[i]);
         svc_free(host, e->args);
@@ -357,8 +358,10 @@ static int load_exec(const fcb_host_services *host, json_object *ex, const char 
     if (e == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
     cfg->exec = e;
-    const char *api = NULL, *command = NULL, *mode = NULL;
+    const char *api = NULL, *command = NULL, *mode = NULL, *hint = NULL;
     int rc = opt_string(ex, "apiVersion", where, &api, err);
+    if (rc == FCB_OK)
+        rc = opt_string(ex, "installHint", where, &hint, err);
     if (rc == FCB_OK)
         rc = opt_string(ex, "command", where, &command, err);
     if (rc == FCB_OK)
@@ -385,6 +388,8 @@ static int load_exec(const fcb_host_services *host, json_object *ex, const char 
                                                : svc_strdup(host, command);
     if (e->api_version == NULL || e->command == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
+    if ((rc = dup_opt(host, hint, &e->install_hint, err)) != FCB_OK)
+        return rc;
     if (jsonx_get(ex, "provideClusterInfo") != NULL &&
         !jsonx_get_bool(ex, "provideClusterInfo", &e->provide_cluster_info))
         return err_set(err, FCB_ERR_CONFIG, "%s: provideClusterInfo: must be true or false",

@@ -37,6 +37,7 @@ typedef struct kube_exec_config {
     char **env;                 /* "NAME=value" strings, n_env of them */
     size_t n_env;
     bool provide_cluster_info;
+    char *install_hint;         /* installHint, shown when the command is missing; or NULL */
 } kube_exec_config;
 
 /* The resolved configuration. Every pointer is owned (host allocator). */

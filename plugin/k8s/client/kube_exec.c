@@ -285,10 +285,13 @@ int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigne
                        : posix_spawnp(&pid, exec->command, &actions, NULL, argv, envp);
     if (spawn_rc != 0) {
         pid = -1;
+        bool missing = spawn_rc == ENOENT && strchr(exec->command, '/') == NULL;
         rc = err_set(err, FCB_ERR_CONFIG, "%s: cannot run: %s%s", where, strerror(spawn_rc),
-                     spawn_rc == ENOENT && strchr(exec->command, '/') == NULL
-                         ? " (not found in PATH; install it or give a path)"
-                         : "");
+                     missing ? " (not found in PATH; install it or give a path)" : "");
+        if (missing && exec->install_hint != NULL && err != NULL) {
+            size_t len = strlen(err->message);
+            snprintf(err->message + len, sizeof err->message - len, ". %s", exec->install_hint);
+        }
         goto out;
     }
     close(out_pipe[1]);

@@ -104,6 +104,9 @@ Test(kube_config, reads_gke_style_exec_plugin_with_cluster_info)
     cr_expect_str_eq(cfg->exec->command, "gke-gcloud-auth-plugin");
     cr_expect_eq(cfg->exec->n_args, 0);
     cr_expect(cfg->exec->provide_cluster_info);
+    cr_assert_not_null(cfg->exec->install_hint);
+    cr_expect(strncmp(cfg->exec->install_hint, "Install gke-gcloud-auth-plugin for use with kubectl",
+                      51) == 0);
     kube_config_free(host, cfg);
 }
 

@@ -181,10 +181,13 @@ Test(kube_exec, says_when_the_command_is_not_installed)
 {
     kube_config *cfg = exec_config("true");
     cfg->exec->command = (char *)"gke-gcloud-auth-plugin-not-installed";
+    cfg->exec->install_hint = (char *)"Install gke-gcloud-auth-plugin with gcloud components.";
     kube_exec_result r;
     fcb_error err = FCB_ERROR_INIT;
     cr_expect_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_ERR_CONFIG);
-    cr_expect(strstr(err.message, "not found in PATH") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "not found in PATH; install it or give a path). Install "
+                                  "gke-gcloud-auth-plugin with gcloud components.") != NULL,
+              "%s", err.message);
     free_exec_config(cfg);
 }
 
