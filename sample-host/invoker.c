@@ -39,9 +39,31 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
+typedef struct cancel_check {
+    int (*cancelled)(void *ctx);
+    void *ctx;
+} cancel_check;
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const cancel_check *c = ctx;
+    return c->cancelled(c->ctx) ? 1 : 0; /* non-zero aborts the transfer */
+}
+
 int invoker_post(const char *endpoint, const char *payload, size_t len, long timeout_ms,
                  invoker_result *result, char *why, size_t why_size)
 {
+    return invoker_post_cancellable(endpoint, payload, len, timeout_ms, NULL, NULL, result, why,
+                                    why_size);
+}
+
+int invoker_post_cancellable(const char *endpoint, const char *payload, size_t len,
+                             long timeout_ms, int (*cancelled)(void *ctx), void *ctx,
+                             invoker_result *result, char *why, size_t why_size)
+{
+    cancel_check check = {cancelled, ctx};
     memset(result, 0, sizeof *result);
     int rc = -1;
     response_buffer body = {0};
@@ -74,10 +96,16 @@ int invoker_post(const char *endpoint, const char *payload, size_t len, long tim
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+    if (cancelled != NULL) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &check);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode code = curl_easy_perform(curl);
     if (code != CURLE_OK) {
         snprintf(why, why_size, "invoke %s: %s", url,
-                 body.too_big ? "response larger than 16 MiB"
+                 code == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
+                 : body.too_big                    ? "response larger than 16 MiB"
                  : curl_error[0] ? curl_error
                                  : curl_easy_strerror(code));
         goto out;

@@ -28,6 +28,15 @@ typedef struct invoker_result {
 int invoker_post(const char *endpoint, const char *payload, size_t len, long timeout_ms,
                  invoker_result *result, char *why, size_t why_size);
 
+/*
+ * Same, but CANCELLED(CTX) (may be NULL) is polled while waiting; when it
+ * returns non-zero the request is abandoned and -1 returned with `why`
+ * saying "interrupted".
+ */
+int invoker_post_cancellable(const char *endpoint, const char *payload, size_t len,
+                             long timeout_ms, int (*cancelled)(void *ctx), void *ctx,
+                             invoker_result *result, char *why, size_t why_size);
+
 void invoker_result_free(invoker_result *result);
 
 #endif

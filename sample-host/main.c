@@ -19,6 +19,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ enum host_exit {
     HOST_EXIT_USAGE = 2,  /* bad command line, function JSON, zip or payload */
     HOST_EXIT_LOAD = 3,   /* backend not found, refused, init or open failed */
     HOST_EXIT_LEAK = 4,   /* everything worked but the plugin leaked memory */
+    HOST_EXIT_INTERRUPTED = 130, /* SIGINT, SIGTERM or SIGHUP */
 };
 
 #define WHY_MAX 2048
@@ -88,6 +92,19 @@ typedef struct run {
     char token[65];
     artifact_server *artifacts;
     json_object *out; /* --json document */
+    /*
+     * Interruption: SIGINT/SIGTERM/SIGHUP are blocked in every thread and
+     * taken by signal_thread, which sets `interrupted` and, while a launch
+     * runs, closes the backend (the ABI lets close() cancel in-flight
+     * launches). sig_lock guards in_launch and close_state.
+     */
+    atomic_int interrupted;
+    pthread_t signal_thread;
+    bool signal_thread_started;
+    pthread_mutex_t sig_lock;
+    pthread_cond_t sig_cond;
+    bool in_launch;
+    int close_state; /* 0, 1 = signal thread closing the backend, 2 = closed */
 } run;
 
 /* ---- help ------------------------------------------------------------- */
@@ -130,7 +147,10 @@ static const char help_main[] =
     "  2  usage error or bad input (options, function JSON, zip, payload)\n"
     "  3  the backend could not be loaded: not found, refused (ABI check),\n"
     "     init failed, or open failed (bad configuration)\n"
-    "  4  the command succeeded but the plugin leaked memory\n";
+    "  4  the command succeeded but the plugin leaked memory\n"
+    "  130  interrupted (SIGINT, SIGTERM or SIGHUP): a launch in progress is\n"
+    "     cancelled, a launched instance is terminated (a second signal exits\n"
+    "     at once)\n";
 
 static const char help_backends[] =
     "Usage: " PROG " backends [--json]\n"
@@ -636,6 +656,61 @@ static int cmd_backends(run *r)
     return HOST_EXIT_OK;
 }
 
+/* ---- interruption ----------------------------------------------------- */
+
+static void interrupt_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2); /* internal: the host is done, stop waiting */
+}
+
+static void *signal_main(void *arg)
+{
+    run *r = arg;
+    sigset_t set;
+    interrupt_signals(&set);
+    for (unsigned i = 0; i < 1000; i++) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR2)
+            break;
+        if (atomic_exchange(&r->interrupted, sig) != 0) {
+            static const char msg[] = PROG ": interrupted again: exiting now\n";
+            ssize_t ignored = write(2, msg, sizeof msg - 1);
+            (void)ignored;
+            _exit(HOST_EXIT_INTERRUPTED);
+        }
+        fcb_backend *to_close = NULL;
+        pthread_mutex_lock(&r->sig_lock);
+        if (r->in_launch && r->backend != NULL && r->close_state == 0) {
+            to_close = r->backend;
+            r->close_state = 1;
+        }
+        pthread_mutex_unlock(&r->sig_lock);
+        host_log(r->hs, FCB_LOG_WARN,
+                 to_close != NULL ? "interrupted: cancelling the launch" : "interrupted", "signal",
+                 strsignal(sig), NULL);
+        if (to_close != NULL) {
+            r->plugin->ops->close(to_close);
+            pthread_mutex_lock(&r->sig_lock);
+            r->close_state = 2;
+            pthread_cond_broadcast(&r->sig_cond);
+            pthread_mutex_unlock(&r->sig_lock);
+        }
+    }
+    return NULL;
+}
+
+static int is_interrupted(void *ctx)
+{
+    run *r = ctx;
+    return atomic_load(&r->interrupted) != 0;
+}
+
 /* ---- launch / invoke -------------------------------------------------- */
 
 /*
@@ -741,7 +816,29 @@ static int do_launch(run *r, fcb_instance *inst)
     memset(inst, 0, sizeof *inst);
     inst->size = sizeof *inst;
     fcb_error err = FCB_ERROR_INIT;
+    pthread_mutex_lock(&r->sig_lock);
+    r->in_launch = !is_interrupted(r);
+    pthread_mutex_unlock(&r->sig_lock);
+    if (!r->in_launch)
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "interrupted before launch");
     int rc = r->plugin->ops->launch(r->backend, &req, inst, &err);
+    pthread_mutex_lock(&r->sig_lock);
+    r->in_launch = false;
+    for (unsigned i = 0; r->close_state == 1 && i < 1000000; i++)
+        pthread_cond_wait(&r->sig_cond, &r->sig_lock);
+    bool closed = r->close_state == 2;
+    if (closed)
+        r->backend = NULL; /* closed by the signal thread */
+    pthread_mutex_unlock(&r->sig_lock);
+    if (closed && rc == FCB_OK)
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
+                    "interrupted as the launch finished: instance %s is left running "
+                    "(`terminate %s` or `reap` removes it)",
+                    inst->handle, inst->handle);
+    if (closed)
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
+                    "interrupted: launch of %s cancelled (%s)", r->desc->fn.function_name,
+                    err.message[0] ? err.message : fcb_status_name(rc));
     if (rc != FCB_OK)
         return fail(r, HOST_EXIT_FAILED, rc, "launch %s on %s failed: %s (%s)",
                     r->desc->fn.function_name, r->plugin->ops->name,
@@ -779,6 +876,11 @@ static int cmd_launch(run *r)
     fcb_instance inst;
     if (rc == HOST_EXIT_OK)
         rc = do_launch(r, &inst);
+    if (rc == HOST_EXIT_OK && is_interrupted(r)) {
+        do_terminate(r, inst.handle);
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
+                    "interrupted: instance %s terminated", inst.handle);
+    }
     if (rc == HOST_EXIT_OK && !r->opt.json)
         printf("endpoint %s\nhandle %s\n", inst.endpoint, inst.handle);
     return rc;
@@ -839,9 +941,13 @@ static int cmd_invoke(run *r)
     launched = true;
     uint32_t timeout_s = r->desc->fn.timeout_seconds ? r->desc->fn.timeout_seconds : 3;
     char why[WHY_MAX];
-    if (invoker_post(inst.endpoint, payload, payload_len, (long)timeout_s * 1000 + 10000, &res,
-                     why, sizeof why) != 0) {
-        rc = fail(r, HOST_EXIT_FAILED, FCB_ERR_UNAVAILABLE, "%s", why);
+    if (invoker_post_cancellable(inst.endpoint, payload, payload_len,
+                                 (long)timeout_s * 1000 + 10000, is_interrupted, r, &res, why,
+                                 sizeof why) != 0) {
+        if (is_interrupted(r))
+            rc = fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "%s", why);
+        else
+            rc = fail(r, HOST_EXIT_FAILED, FCB_ERR_UNAVAILABLE, "%s", why);
         goto out;
     }
     char status[16], bytes[24];
@@ -866,7 +972,7 @@ static int cmd_invoke(run *r)
             json_object_object_add(r->out, "ok", json_object_new_boolean(0));
     }
 out:
-    if (launched && !r->opt.keep) {
+    if (launched && (!r->opt.keep || is_interrupted(r))) {
         int trc = do_terminate(r, inst.handle);
         if (rc == HOST_EXIT_OK)
             rc = trc;
@@ -928,6 +1034,12 @@ static int cmd_reap(run *r)
 
 static void run_cleanup(run *r)
 {
+    if (r->signal_thread_started) {
+        pthread_kill(r->signal_thread, SIGUSR2);
+        pthread_join(r->signal_thread, NULL);
+    }
+    pthread_cond_destroy(&r->sig_cond);
+    pthread_mutex_destroy(&r->sig_lock);
     artifact_server_stop(r->artifacts);
     r->artifacts = NULL;
     function_desc_free(r->desc);
@@ -982,6 +1094,14 @@ int main(int argc, char **argv)
         return fail(&r, HOST_EXIT_USAGE, FCB_ERR_CONFIG, "%s", why);
     log_level_from_options(&r);
     r.out = json_object_new_object(); /* the result; printed with --json */
+    pthread_mutex_init(&r.sig_lock, NULL);
+    pthread_cond_init(&r.sig_cond, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t signals;
+    interrupt_signals(&signals);
+    /* Blocked before any other thread exists, so only signal_main takes them. */
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    r.signal_thread_started = pthread_create(&r.signal_thread, NULL, signal_main, &r) == 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         rc = fail(&r, HOST_EXIT_FAILED, FCB_ERR_INTERNAL, "curl_global_init failed");
         goto out;
@@ -996,6 +1116,11 @@ int main(int argc, char **argv)
         rc = cmd_terminate(&r);
     else
         rc = cmd_reap(&r);
+    if (r.signal_thread_started) {
+        pthread_kill(r.signal_thread, SIGUSR2);
+        pthread_join(r.signal_thread, NULL);
+        r.signal_thread_started = false;
+    }
     rc = backend_release(&r, rc);
     curl_global_cleanup();
 out:

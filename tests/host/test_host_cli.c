@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -519,4 +523,114 @@ Test(host_cli, reads_the_function_from_stdin_and_logs_json_lines)
     }
     cr_expect_gt(lines, 3);
     result_free(&r);
+}
+
+/* Start the host in the background; returns its pid. Output goes to .stdout/.stderr. */
+static pid_t spawn_host(const char *const *env, const char *const *args)
+{
+    char out_path[512], err_path[512];
+    snprintf(out_path, sizeof out_path, "%s/.stdout", dir);
+    snprintf(err_path, sizeof err_path, "%s/.stderr", dir);
+    char *argv[32];
+    size_t argc = 0;
+    argv[argc++] = (char *)HOST_EXE;
+    for (size_t i = 0; args[i] != NULL && argc < 31; i++)
+        argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    char *envp[32];
+    size_t envc = 0;
+    for (size_t i = 0; env[i] != NULL && envc < 28; i++)
+        envp[envc++] = (char *)env[i];
+    envp[envc++] = (char *)"PATH=/usr/bin:/bin";
+    envp[envc++] = (char *)"FAKECLOUD_BACKEND_PATH=" TEST_PLUGINS_DIR;
+    envp[envc] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, HOST_EXE, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0);
+    return pid;
+}
+
+/* Wait (at most 10 s) until the host's stderr contains NEEDLE. */
+static bool wait_for_log(const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 500; i++) {
+        char *text = slurp(path);
+        bool found = strstr(text, needle) != NULL;
+        free(text);
+        if (found)
+            return true;
+        nanosleep(&tick, NULL);
+    }
+    return false;
+}
+
+static int wait_exit(pid_t pid, int max_ms)
+{
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    int status = 0;
+    for (int i = 0; i < max_ms / 10; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        nanosleep(&tick, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -2;
+}
+
+Test(host_cli, sigint_during_launch_cancels_it_promptly_with_exit_130)
+{
+    pid_t pid = spawn_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test",
+                               "FAKECLOUD_TEST_LAUNCH_DELAY_MS=20000", "FAKECLOUD_LOG_LEVEL=info"),
+                           ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_assert(wait_for_log("backend opened"), "the host reached the launch");
+    kill(pid, SIGINT);
+    int code = wait_exit(pid, 5000);
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    char *err = slurp(path);
+    cr_expect_eq(code, 130, "exit %d, stderr: %s", code, err);
+    cr_expect(strstr(err, "interrupted: launch of my-fn cancelled") != NULL, "%s", err);
+    cr_expect(strstr(err, "leaked") == NULL, "close() freed everything: %s", err);
+    free(err);
+}
+
+Test(host_cli, sigterm_during_invoke_terminates_the_instance)
+{
+    /* A runtime that never answers: a listener in this process that never accepts. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+              listen(fd, 4) == 0 && getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "FAKECLOUD_TEST_ENDPOINT=127.0.0.1:%u",
+             (unsigned)ntohs(addr.sin_port));
+    pid_t pid = spawn_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info",
+                               endpoint),
+                           ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_assert(wait_for_log("instance ready"));
+    struct timespec pause = {0, 200 * 1000 * 1000}; /* let the POST start */
+    nanosleep(&pause, NULL);
+    kill(pid, SIGTERM);
+    int code = wait_exit(pid, 5000);
+    close(fd);
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    char *err = slurp(path);
+    cr_expect_eq(code, 130, "exit %d, stderr: %s", code, err);
+    cr_expect(strstr(err, "interrupted") != NULL, "%s", err);
+    cr_expect(strstr(err, "instance terminated") != NULL, "%s", err);
+    free(err);
 }

@@ -14,6 +14,8 @@
  *   FAKECLOUD_TEST_ENDPOINT   launch returns this endpoint, starts no listener
  *   FAKECLOUD_TEST_LEAK       "1": close() leaks one block on purpose
  *   FAKECLOUD_TEST_REQUIRE_TOKEN "1": open() fails without an internal token
+ *   FAKECLOUD_TEST_LAUNCH_DELAY_MS  launch() waits this long before starting
+ *                             (close() cancels the wait: FCB_ERR_CANCELLED)
  *   FAKECLOUD_TEST_FETCH      "1": launch() downloads the code zip and layers
  *                             tar from FAKECLOUD_K8S_SELF_URL with the bearer
  *                             token (as a k8s init container would), checks
@@ -36,6 +38,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef TP_NAME
@@ -77,6 +80,9 @@ typedef struct tp_instance {
 struct fcb_backend {
     const fcb_host_services *host;
     pthread_mutex_t lock;
+    pthread_cond_t changed; /* closing set, or an in-flight launch finished */
+    unsigned in_flight;     /* launches running; close() waits for 0 */
+    long launch_delay_ms;
     tp_instance *instances;
     unsigned long next_id;
     char *endpoint_override;
@@ -450,9 +456,13 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
         return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
     b->host = host;
     pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->changed, NULL);
+    const char *delay = svc_config_nonempty(host, "FAKECLOUD_TEST_LAUNCH_DELAY_MS");
+    b->launch_delay_ms = delay != NULL ? strtol(delay, NULL, 10) : 0;
     const char *endpoint = svc_config_nonempty(host, "FAKECLOUD_TEST_ENDPOINT");
     if (endpoint != NULL) {
         if (strlen(endpoint) >= FCB_ENDPOINT_MAX) {
+            pthread_cond_destroy(&b->changed);
             pthread_mutex_destroy(&b->lock);
             svc_free(host, b);
             return err_set(err, FCB_ERR_CONFIG, "FAKECLOUD_TEST_ENDPOINT: longer than %d bytes",
@@ -460,6 +470,7 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
         }
         b->endpoint_override = svc_strdup(host, endpoint);
         if (b->endpoint_override == NULL) {
+            pthread_cond_destroy(&b->changed);
             pthread_mutex_destroy(&b->lock);
             svc_free(host, b);
             return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
@@ -473,6 +484,7 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
         b->token = svc_strdup(host, token);
         if (b->token == NULL) {
             svc_free(host, b->endpoint_override);
+            pthread_cond_destroy(&b->changed);
             pthread_mutex_destroy(&b->lock);
             svc_free(host, b);
             return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
@@ -492,6 +504,14 @@ static void tp_close(fcb_backend *b)
     const fcb_host_services *host = b->host;
     pthread_mutex_lock(&b->lock);
     b->closing = true;
+    pthread_cond_broadcast(&b->changed);
+    /* In-flight launches see `closing` and return CANCELLED promptly. */
+    for (unsigned i = 0; b->in_flight > 0 && i < 600; i++) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&b->changed, &b->lock, &until);
+    }
     tp_instance *list = b->instances;
     b->instances = NULL;
     pthread_mutex_unlock(&b->lock);
@@ -504,12 +524,59 @@ static void tp_close(fcb_backend *b)
     svc_log(host, FCB_LOG_INFO, TP_NAME, "backend closed", NULL);
     svc_free(host, b->endpoint_override);
     svc_free(host, b->token);
+    pthread_cond_destroy(&b->changed);
     pthread_mutex_destroy(&b->lock);
     svc_free(host, b);
 }
 
+/* Wait launch_delay_ms, or less when close() starts; CANCELLED then. */
+static int tp_launch_delay(fcb_backend *b, fcb_error *err)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += b->launch_delay_ms / 1000;
+    until.tv_nsec += (b->launch_delay_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = FCB_OK;
+    pthread_mutex_lock(&b->lock);
+    for (unsigned i = 0; !b->closing && i < 100000; i++) {
+        if (pthread_cond_timedwait(&b->changed, &b->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    if (b->closing)
+        rc = err_set(err, FCB_ERR_CANCELLED, "launch: cancelled by close()");
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_instance *out,
+                           fcb_error *err);
+
 static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance *out,
                      fcb_error *err)
+{
+    pthread_mutex_lock(&b->lock);
+    bool closing = b->closing;
+    if (!closing)
+        b->in_flight++;
+    pthread_mutex_unlock(&b->lock);
+    if (closing)
+        return err_set(err, FCB_ERR_CANCELLED, "launch: backend is closing");
+    int rc = b->launch_delay_ms > 0 ? tp_launch_delay(b, err) : FCB_OK;
+    if (rc == FCB_OK)
+        rc = tp_launch_inner(b, req, out, err);
+    pthread_mutex_lock(&b->lock);
+    b->in_flight--;
+    pthread_cond_broadcast(&b->changed);
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_instance *out,
+                           fcb_error *err)
 {
     const fcb_host_services *host = b->host;
     int rc = tp_validate(req, err);
