@@ -641,6 +641,9 @@ void kube_call_free(kube_client *client, kube_call *call)
         curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, NULL);
         conn_put(client, call->conn);
     }
+    /* The Authorization header lives in libcurl's memory: wipe it too. */
+    for (struct curl_slist *h = call->headers; h != NULL; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
     curl_slist_free_all(call->headers);
     svc_free(client->host, call->url);
     kube_secret_free(client->host, call->bearer);
