@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -596,16 +597,21 @@ static void list_dir(run *r, const char *dir, json_object *array, char seen[][PA
         json_set_str(item, "dir", dir);
         if (rc == FCB_OK) {
             const fcb_plugin_descriptor *d = p->descriptor;
+            /* summary is the last field: read it only if the plugin's size covers it. */
+            const char *summary =
+                d->size >= offsetof(fcb_plugin_descriptor, summary) + sizeof d->summary
+                    ? d->summary
+                    : NULL;
             char abi[16];
             snprintf(abi, sizeof abi, "%u.%u", (unsigned)d->abi_major, (unsigned)d->abi_minor);
             json_set_str(item, "name", d->name);
             json_set_str(item, "version", d->version);
             json_set_str(item, "abi", abi);
-            json_set_str(item, "summary", d->summary);
+            json_set_str(item, "summary", summary);
             json_object_object_add(item, "accepted", json_object_new_boolean(1));
             if (!r->opt.json)
                 printf("%-16s %-8s ABI %-5s %s\n%17s%s\n", d->name, d->version, abi, path, "",
-                       d->summary ? d->summary : "");
+                       summary != NULL ? summary : "");
             loader_unload(p);
         } else {
             /* File name is the only trustworthy name when the descriptor is refused. */
