@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -586,9 +587,31 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
     k8s_create_result created = K8S_NOT_CREATED;
     int rc;
 
-    if (b == NULL || request == NULL || out == NULL || request->function == NULL)
+    if (b == NULL || request == NULL || out == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                       "launch needs a backend, a request with a function and an instance");
+                       "launch needs a backend, a request and an instance");
+    /*
+     * Read the caller's structs only up to the size it declared (fields
+     * beyond it read as zero), and write the instance only if it has room.
+     */
+    fcb_launch_request req_copy;
+    fcb_function fn_copy;
+    memset(&req_copy, 0, sizeof req_copy);
+    memset(&fn_copy, 0, sizeof fn_copy);
+    memcpy(&req_copy, request, request->size < sizeof req_copy ? request->size : sizeof req_copy);
+    if (request->size < offsetof(fcb_launch_request, deploy_id) + sizeof request->deploy_id ||
+        req_copy.function == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "launch request (size %u) has no function or deploy_id",
+                       (unsigned)request->size);
+    const fcb_function *caller_fn = req_copy.function;
+    memcpy(&fn_copy, caller_fn, caller_fn->size < sizeof fn_copy ? caller_fn->size : sizeof fn_copy);
+    req_copy.function = &fn_copy;
+    request = &req_copy;
+    if (out->size < offsetof(fcb_instance, handle) + sizeof out->handle)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "fcb_instance size %u is smaller than this plugin's %zu",
+                       (unsigned)out->size, sizeof(fcb_instance));
     rc = k8s_launch_begin(b, err);
     if (rc != FCB_OK)
         return rc;
