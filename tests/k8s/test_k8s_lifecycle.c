@@ -135,3 +135,41 @@ Test(k8s_lifecycle, zip_launch_without_internal_token_is_a_clear_error, .fini = 
     cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0);
     itest_close(&t);
 }
+
+Test(k8s_lifecycle, launches_an_image_function_from_the_translated_ecr_uri, .fini = stop,
+     .timeout = 30)
+{
+    itest_start(&t, "image_function", NULL);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_ECR_URL", "registry.local:5000");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, NULL, &err), FCB_OK, "open: %s", err.message);
+    static const char *const cmd[] = {"app.handler"};
+    fcb_function fn = {.size = sizeof fn, .function_name = "img", .package_type = FCB_PACKAGE_IMAGE,
+                       .image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1",
+                       .image_command = cmd, .n_image_command = 1};
+    fcb_launch_request req = itest_request(&fn, "img-1");
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+    json_object *echo = NULL;
+    cr_assert_eq(itest_invoke(inst.endpoint, "{}", &echo), 200);
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(echo, "image")),
+                     "registry.local:5000/app:v1");
+    cr_assert_eq(atomic_load(&t.code_hits), 0, "image functions download no code");
+    json_object_put(echo);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
+    itest_close(&t);
+}
+
+Test(k8s_lifecycle, refuses_instance_structs_that_are_too_small, .fini = stop, .timeout = 30)
+{
+    itest_start(&t, "small_instance", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("f");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = 16};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "fcb_instance") != NULL, "%s", err.message);
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0);
+    itest_close(&t);
+}
