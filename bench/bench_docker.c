@@ -339,6 +339,10 @@ int main(int argc, char **argv)
         bplug_close(&p, &leaked);
     json_object *fig = json_object_new_object();
     json_object_object_add(fig, "image", json_object_new_string(opt.image));
+    char version[64], verr[BASEDOCK_ERR_MAX];
+    const char *vargv[] = {opt.docker, "version", "--format", "{{.Server.Version}}", NULL};
+    if (basedock_run(vargv, version, sizeof(version), 30000, verr) == 0)
+        json_object_object_add(fig, "dockerd_version", json_object_new_string(version));
     json_object_object_add(fig, "code_zip_bytes", json_object_new_int64((int64_t)zip_size));
     json_object *bj = side_json(&base);
     if (base.ready_s.n) {

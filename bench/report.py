@@ -2,6 +2,7 @@
 """Merge the bench programs' JSON into bench/results/latest.{json,md} and print the table.
 
 Usage: report.py --mode quick|full --out-dir DIR [--k8s F] [--footprint F] [--docker F]
+       report.py --rerender bench/results/latest.json --out-dir DIR   (same run, new layout)
 Every figure is baseline (the reference's algorithm) vs ours, measured in the same run;
 ratio = baseline / ours (higher is better for us). See docs/bench.md.
 """
@@ -61,18 +62,17 @@ def machine():
                                   timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
-    docker = ""
+    load = None
     try:
-        docker = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+    except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+    return {"loadavg_1_5_15": load, "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
             "memory_gib": round(mem_kib / 1048576, 1) if mem_kib else None,
             "os": platform.platform(), "python": platform.python_version(),
             "commit": git("rev-parse", "--short", "HEAD"),
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "dockerd": docker or None,
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
@@ -102,8 +102,12 @@ def fmt_ratio(r):
     return "%s×" % fmt(r)
 
 
-def build(args):
-    k8s, foot, dock = load(args.k8s), load(args.footprint), load(args.docker)
+def build(args, previous=None):
+    if previous:
+        raw = previous.get("raw", {})
+        k8s, foot, dock = raw.get("k8s", {}), raw.get("footprint", {}), raw.get("docker", {})
+    else:
+        k8s, foot, dock = load(args.k8s), load(args.footprint), load(args.docker)
     cfg = k8s.get("k8s_config", {})
     boot = cfg.get("boot_ms", 300)
     rows = []   # (figure, metric, baseline, ours, ratio, target, met)
@@ -211,7 +215,10 @@ def build(args):
             leaks[name] = v
     if dig(fp, "leaked_bytes"):
         leaks["footprint"] = fp["leaked_bytes"]
-    return {"mode": args.mode, "machine": machine(), "config": cfg, "rows": rows,
+    m = dict(previous["machine"]) if previous else machine()
+    m.setdefault("loadavg_1_5_15", None)
+    m["dockerd"] = dig(d, "dockerd_version") or m.get("dockerd")
+    return {"mode": args.mode, "machine": m, "config": cfg, "rows": rows,
             "errors": errors, "leaked_bytes": leaks,
             "raw": {"k8s": k8s, "footprint": foot, "docker": dock}}
 
@@ -219,9 +226,11 @@ def build(args):
 def markdown(res):
     m = res["machine"]
     out = ["# Benchmark results (%s mode)" % res["mode"], "",
-           "Machine: %s, %s cores, %s GiB, kernel %s; %s; commit %s%s; dockerd %s."
-           % (m["cpu"], m["cores"], m["memory_gib"], m["kernel"], m["date_utc"], m["commit"],
-              " (dirty)" if m["dirty"] else "", m["dockerd"] or "n/a"),
+           "Machine: %s, %s cores, %s GiB, kernel %s; load average %s (1/5/15 min, at the end "
+           "of the run); %s; commit %s%s; dockerd %s."
+           % (m["cpu"], m["cores"], m["memory_gib"], m["kernel"], m["loadavg_1_5_15"] or "n/a",
+              m["date_utc"], m["commit"], " (dirty)" if m["dirty"] else "",
+              m["dockerd"] or "n/a"),
            "Baseline = the reference's algorithm reproduced in C (bench/baseline_*.c) on the same "
            "simulator or daemon, same boot time, same run. Ratio = baseline / ours. "
            "How each figure is measured: docs/bench.md.", "",
@@ -248,8 +257,12 @@ def main():
     ap.add_argument("--k8s")
     ap.add_argument("--footprint")
     ap.add_argument("--docker")
+    ap.add_argument("--rerender", help="re-render a previous latest.json (its raw data and machine)")
     args = ap.parse_args()
-    res = build(args)
+    previous = load(args.rerender) if args.rerender else None
+    if previous:
+        args.mode = previous.get("mode", args.mode)
+    res = build(args, previous)
     os.makedirs(args.out_dir, exist_ok=True)
     md = markdown(res)
     with open(os.path.join(args.out_dir, "latest.md"), "w") as f:

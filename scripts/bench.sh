@@ -5,7 +5,7 @@
 #   scripts/bench.sh [--quick|--full] [--no-docker] [--build-dir DIR]
 #
 # --quick (default, < 2 min): fewer launches and a smaller reap.
-# --full (~6 min on 2 cores): 100 sequential launches per side, 200 concurrent,
+# --full (~8 min on 2 cores): 100 sequential launches per side, 200 concurrent,
 #        10 000 foreign Pods to reap, 30 docker launches per side.
 # Results: bench/results/latest.md and latest.json (commit them after a run).
 # Loopback only: the simulated cluster (tests/kubesim) runs on 127.0.0.1 and
