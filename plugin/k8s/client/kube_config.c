@@ -299,9 +299,17 @@ static int load_cluster(const fcb_host_services *host, json_object *cl, const ch
         return rc;
     if (server == NULL)
         return err_set(err, FCB_ERR_CONFIG, "%s: server: missing", where);
-    if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
-        return err_set(err, FCB_ERR_CONFIG, "%s: server: '%s' is not an http(s) URL", where,
-                       server);
+    if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0) {
+        /* Quote only a short printable prefix: a broken quote in the file can
+         * make "server" swallow the rest of it, key data included. */
+        char shown[41];
+        size_t n = 0;
+        while (n < sizeof shown - 1 && server[n] > ' ' && server[n] < 0x7f)
+            shown[n] = server[n], n++;
+        shown[n] = '\0';
+        return err_set(err, FCB_ERR_CONFIG, "%s: server: '%s%s' is not an http(s) URL", where,
+                       shown, server[n] != '\0' ? "..." : "");
+    }
     json_object *insecure = jsonx_get(cl, "insecure-skip-tls-verify");
     if (insecure != NULL && !jsonx_get_bool(cl, "insecure-skip-tls-verify", &cfg->insecure))
         return err_set(err, FCB_ERR_CONFIG, "%s: insecure-skip-tls-verify: must be true or false",

@@ -30,6 +30,9 @@ kube_watch_framer *kube_watch_framer_new(const fcb_host_services *host, size_t m
         svc_free(host, f);
         return NULL;
     }
+    /* Strict: the lenient parser accepts comments and other non-JSON, which
+     * makes the events found depend on where the stream was split. */
+    json_tokener_set_flags(f->tok, JSON_TOKENER_STRICT);
     return f;
 }
 
@@ -79,6 +82,12 @@ int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t l
         }
         size_t room = framer->max_event_bytes - framer->pending;
         size_t chunk = len < room ? len : room;
+        /* Events are newline-delimited and strict JSON has no raw newline
+         * inside a value: hand the tokener at most one line at a time, so
+         * strict mode never sees the next event as trailing garbage. */
+        const char *nl = memchr(data, '\n', chunk);
+        if (nl != NULL)
+            chunk = (size_t)(nl - data) + 1;
         if (chunk > INT_MAX)
             chunk = INT_MAX;
         if (chunk == 0)

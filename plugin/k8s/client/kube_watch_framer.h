@@ -4,7 +4,10 @@
  * A watch response is a stream of JSON objects ({"type":..,"object":..}),
  * newline-delimited, arriving in arbitrary chunks: an event may be split
  * across reads and one read may carry many events. The framer feeds the
- * bytes to an incremental json_tokener and hands out every complete event,
+ * bytes, one line at a time, to an incremental strict json_tokener and
+ * hands out every complete event (events must be newline-delimited, as every
+ * API server sends them; strict JSON so the result never depends on where
+ * the stream was split),
  * without copying the stream. Each event is bounded in size (a hostile
  * server cannot make it buffer without limit). Pure (no I/O): fuzzable.
  * One framer per stream; not thread-safe.

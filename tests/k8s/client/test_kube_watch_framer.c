@@ -191,7 +191,7 @@ Test(kube_watch_framer, stops_when_the_callback_asks)
 {
     kube_watch_framer *fr = kube_watch_framer_new(host, 1024);
     int calls = 0;
-    const char *s = "{\"a\":1}{\"b\":2}";
+    const char *s = "{\"a\":1}\n{\"b\":2}\n";
     cr_expect_eq(kube_watch_framer_feed(fr, s, strlen(s), stop_after_one, &calls, NULL), 7);
     cr_expect_eq(calls, 1);
     kube_watch_framer_free(fr);
