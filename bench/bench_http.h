@@ -43,8 +43,9 @@ typedef struct bhttp_response {
 /*
  * METHOD PATH (path + query, already escaped) with an optional JSON body.
  * Returns 0 when a response arrived (any status), -1 with `err` filled on a
- * transport failure or a body larger than 512 MiB. timeout_ms bounds the
- * whole transfer (0 = 120 s).
+ * transport failure or a body larger than 512 MiB. Connect timeout 30 s;
+ * timeout_ms bounds the whole transfer (0 = 295 s); both are kube-rs'
+ * defaults, so the baseline gives up when the reference would.
  */
 int bhttp_request(bhttp_client *client, const char *method, const char *path, const char *body,
                   long timeout_ms, bhttp_response *resp, char err[BHTTP_ERR_MAX]);
