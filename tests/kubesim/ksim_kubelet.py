@@ -9,6 +9,7 @@ import heapq
 import io
 import ipaddress
 import json
+import random
 import socket
 import tarfile
 import threading
@@ -553,7 +554,11 @@ class Kubelet:
         self.sched = Scheduler(sim.args.kubelet_workers)
         self.rie = RieHost()
         self.ip_in_use = set()
-        self.ip_next = int(ipaddress.ip_address("127.1.0.1"))
+        # Start at a random /16 so simulators running side by side (parallel
+        # tests) do not hand out the same podIPs: a Pod whose RIE never
+        # listens must not find another simulator's RIE at its address.
+        self.ip_next = int(ipaddress.ip_address(
+            "127.%d.0.1" % random.SystemRandom().randint(1, 254)))
         self.ip_last = int(ipaddress.ip_address("127.254.255.254"))
         self.store.hooks.append(self._hook)
         self.stopped = False
