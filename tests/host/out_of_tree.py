@@ -10,7 +10,8 @@ Usage: out_of_tree.py MODE BUILD_DIR PREFIX HOST_EXE SOURCE
 
 Steps: `meson install --destdir` into a temporary directory, pkg-config
 against the staged fakecloud-backend.pc (--cflags, --variable=version_script),
-cc the plugin, check its exports, run the already-built host. Everything
+cc the plugin (and, for oot, also build tests/host/out-of-tree/meson.build),
+check its exports, run the already-built host. Everything
 lives in a temporary directory removed at the end, pass or fail.
 """
 import json
@@ -43,8 +44,16 @@ def main(mode, build_dir, prefix, host, source):
                if f == "fakecloud-backend.pc"]
         if not pcs:
             raise SystemExit(f"FAIL: no fakecloud-backend.pc installed under {staged}")
-        env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]))
-        pc = ["pkg-config", f"--define-variable=prefix={staged}"]
+        # A copy of the .pc whose prefix points into the staging tree, so plain
+        # `pkg-config` and meson's dependency() both see the staged ABI.
+        pcdir = os.path.join(tmp, "pkgconfig")
+        os.mkdir(pcdir)
+        text = open(pcs[0], encoding="utf-8").read()
+        text = re.sub(r"^prefix=.*$", f"prefix={staged}", text, count=1, flags=re.M)
+        with open(os.path.join(pcdir, "fakecloud-backend.pc"), "w", encoding="utf-8") as f:
+            f.write(text)
+        env = dict(os.environ, PKG_CONFIG_PATH=pcdir)
+        pc = ["pkg-config"]
         cflags = run(pc + ["--cflags", "fakecloud-backend"], env=env).stdout.split()
         script = run(pc + ["--variable=version_script", "fakecloud-backend"], env=env).stdout.strip()
         if not os.path.isfile(script):
@@ -72,6 +81,14 @@ def main(mode, build_dir, prefix, host, source):
              "-fvisibility=hidden"] + cflags +
             [src, "-o", so, "-pthread", f"-Wl,--version-script={script}", "-Wl,--no-undefined"])
         run([sys.executable, os.path.join(HERE, "check_exports.py"), so])
+        if mode == "oot":
+            # The same plugin through its own meson project (what docs show).
+            mbuild = os.path.join(tmp, "meson-build")
+            srcdir = os.path.dirname(os.path.abspath(source))
+            run(["meson", "setup", mbuild, srcdir, "--werror"], env=env)
+            run(["meson", "compile", "-C", mbuild], env=env)
+            run([sys.executable, os.path.join(HERE, "check_exports.py"),
+                 os.path.join(mbuild, "fakecloud-backend-oot.so")])
 
         # The already-built host loads it.
         henv = {"PATH": "/usr/bin:/bin", "FAKECLOUD_BACKEND_PATH": plugins,
