@@ -22,14 +22,14 @@ status=0
 echo "== build (werror=$werror)"
 meson setup build/test --wipe -Dwerror=$werror >/dev/null 2>&1 || meson setup build/test -Dwerror=$werror
 meson compile -C build/test
-run_suite build/test || status=1
+run_suite build/test --no-suite valgrind || status=1
 
 echo "== build with -Db_sanitize=address,undefined"
 meson setup build/asan --wipe -Dwerror=$werror -Db_sanitize=address,undefined -Db_lundef=false >/dev/null 2>&1 \
   || meson setup build/asan -Dwerror=$werror -Db_sanitize=address,undefined -Db_lundef=false
 meson compile -C build/asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build/asan --suite unit --suite integration || status=1
+  run_suite build/asan --suite unit --suite integration --no-suite no-c || status=1
 
 echo "== valgrind on the loader tests"
 run_suite build/test --suite valgrind || status=1
