@@ -11,6 +11,7 @@
  * Every side of every figure runs on a fresh simulator (fresh counters).
  */
 #include "baseline_k8s.h"
+#include "bench_artifacts.h"
 #include "bench_plugin.h"
 #include "bench_stats.h"
 #include "sim_ctl.h"
@@ -30,7 +31,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define IMAGE "public.ecr.aws/lambda/python:3.12"
+#define IMAGE "public.ecr.aws/lambda/python:3.12" /* what RUNTIME maps to */
+#define RUNTIME "python3.12"
+#define HANDLER "app.handler"
 #define TOKEN "bench-internal-token-0123456789abcdef"
 #define NS "default"
 
@@ -49,6 +52,11 @@ typedef struct options {
     bool fig[7];
     bool run_baseline;
     bool run_ours;
+    bool zip;             /* --package zip: Zip functions, init container downloads */
+    const char *code;     /* --code: the zip */
+    const char *self_url; /* artifact server URL (zip) or a dummy */
+    char *zip_data;
+    size_t zip_size;
 } options;
 
 static options opt = {
@@ -61,6 +69,7 @@ static options opt = {
     .footprint_instances = 200,
     .run_baseline = true,
     .run_ours = true,
+    .self_url = "http://127.0.0.1:9",
 };
 
 static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -130,7 +139,7 @@ static double verb_count(json_object *stats, const char *verb)
 }
 
 /* kubesim's rie_ready_monotonic of the Pod whose IP is in ENDPOINT, or NAN. */
-static double rie_ready_once(simctl *sim, const char *ip)
+static double rie_ready_once(simctl *sim, const char *ip, bool *has_code)
 {
     char err[SIMCTL_ERR_MAX];
     double t = NAN;
@@ -145,8 +154,17 @@ static double rie_ready_once(simctl *sim, const char *ip)
                 json_object_is_type(pip, json_type_string) &&
                 strcmp(json_object_get_string(pip), ip) == 0 &&
                 json_object_object_get_ex(pod, "rie_ready_monotonic", &ready) &&
-                !json_object_is_type(ready, json_type_null))
+                !json_object_is_type(ready, json_type_null)) {
                 t = json_object_get_double(ready);
+                json_object *files = NULL;
+                *has_code = false;
+                if (json_object_object_get_ex(pod, "code_files", &files) &&
+                    json_object_is_type(files, json_type_array))
+                    for (size_t i = 0; i < json_object_array_length(files); i++)
+                        if (strcmp(json_object_get_string(json_object_array_get_idx(files, i)),
+                                   "app.sh") == 0)
+                            *has_code = true;
+            }
         }
     }
     json_object_put(s);
@@ -159,7 +177,7 @@ static double rie_ready_once(simctl *sim, const char *ip)
  * exists (and the overhead can come out slightly negative). Ask again for
  * up to 200 ms before calling the launch premature.
  */
-static double rie_ready_of(simctl *sim, const char *endpoint)
+static double rie_ready_of(simctl *sim, const char *endpoint, bool *has_code)
 {
     char ip[64];
     snprintf(ip, sizeof(ip), "%s", endpoint);
@@ -170,7 +188,7 @@ static double rie_ready_of(simctl *sim, const char *endpoint)
     for (int i = 0; i < 40 && isnan(t); i++) {
         if (i > 0)
             bench_sleep_ms(5);
-        t = rie_ready_once(sim, ip);
+        t = rie_ready_once(sim, ip, has_code);
     }
     return t;
 }
@@ -255,7 +273,7 @@ static int side_open(side *s, simctl *sim, bool ours, char err[1024])
     s->name = ours ? "ours" : "baseline";
     if (ours) {
         const char *config[] = {"KUBECONFIG", sim->kubeconfig,
-                                "FAKECLOUD_K8S_SELF_URL", "http://127.0.0.1:9",
+                                "FAKECLOUD_K8S_SELF_URL", opt.self_url,
                                 "HOME", opt.workdir, NULL};
         if (bplug_open(&s->plug, opt.plugin, config, TOKEN, err) != 0)
             return -1;
@@ -265,7 +283,7 @@ static int side_open(side *s, simctl *sim, bool ours, char err[1024])
     bhttp_tls tls = {sim->ca, sim->client_cert, sim->client_key, NULL};
     s->api = bhttp_client_new(sim->url, &tls, true);
     snprintf(s->instance_id, sizeof(s->instance_id), "fakecloud-%d", (int)getpid());
-    basek8s_config cfg = BASEK8S_CONFIG_DEFAULTS(NS, s->instance_id, "http://127.0.0.1:9", TOKEN);
+    basek8s_config cfg = BASEK8S_CONFIG_DEFAULTS(NS, s->instance_id, opt.self_url, TOKEN);
     s->base = s->api ? basek8s_new(s->api, &cfg) : NULL;
     if (s->base == NULL) {
         snprintf(err, 1024, "baseline: out of memory");
@@ -294,8 +312,14 @@ static int side_launch(side *s, const char *fn_name, const char *deploy_id, char
 {
     if (s->plug_open) {
         fcb_function fn;
-        bplug_image_function(&fn, fn_name, IMAGE);
-        fcb_launch_request req = {(uint32_t)sizeof(req), &fn, {NULL, 0}, NULL, 0, deploy_id, 0};
+        fcb_blob code = {NULL, 0};
+        if (opt.zip) {
+            bplug_zip_function(&fn, fn_name, RUNTIME, HANDLER);
+            code = (fcb_blob){opt.zip_data, opt.zip_size};
+        } else {
+            bplug_image_function(&fn, fn_name, IMAGE);
+        }
+        fcb_launch_request req = {(uint32_t)sizeof(req), &fn, code, NULL, 0, deploy_id, 0};
         fcb_instance inst;
         memset(&inst, 0, sizeof(inst));
         inst.size = (uint32_t)sizeof(inst);
@@ -309,7 +333,8 @@ static int side_launch(side *s, const char *fn_name, const char *deploy_id, char
         snprintf(handle, 512, "%s", inst.handle);
         return 0;
     }
-    basek8s_function fn = {fn_name, NULL, NULL, NULL, IMAGE, false, deploy_id, 128, 3};
+    basek8s_function fn = {fn_name, NULL, opt.zip ? RUNTIME : NULL, opt.zip ? HANDLER : NULL,
+                           IMAGE, opt.zip, deploy_id, 128, 3};
     char ep[64], pod[64];
     if (basek8s_launch(s->base, &fn, ep, pod, NULL, err) != 0)
         return -1;
@@ -355,7 +380,7 @@ static json_object *run_sequential(bool ours)
     char err[1024];
     char serr[SIMCTL_ERR_MAX];
     bench_series overhead = BENCH_SERIES_INIT;
-    unsigned failures = 0;
+    unsigned failures = 0, code_delivered = 0;
     json_object *res = NULL;
     char first_error[1024] = "";
     progress("figures 1+2, %s: %u sequential launches, boot %u ms", ours ? "ours" : "baseline",
@@ -380,7 +405,10 @@ static json_object *run_sequential(bool ours)
             continue;
         }
         double returned = bench_now_s();
-        double ready = rie_ready_of(&sim, endpoint);
+        bool has_code = false;
+        double ready = rie_ready_of(&sim, endpoint, &has_code);
+        if (has_code)
+            code_delivered++;
         if (isnan(ready)) {
             failures++;
             if (!first_error[0])
@@ -405,6 +433,9 @@ static json_object *run_sequential(bool ours)
     json_object_object_add(rq, "by_verb", by_verb_per(stats, n));
     json_object_object_add(res, "requests", rq);
     json_object_object_add(res, "elapsed_s", json_object_new_double(elapsed));
+    if (opt.zip)
+        json_object_object_add(res, "launches_with_code_in_var_task",
+                               json_object_new_int64(code_delivered));
     if (first_error[0])
         json_object_object_add(res, "first_error", json_object_new_string(first_error));
     json_object_put(stats);
@@ -764,7 +795,9 @@ static void usage(FILE *f)
             "  --reap-foreign N     foreign Pods to reap, figure 4 (10000)\n"
             "  --reap-ours N        our Pods that must survive, figure 4 (1000)\n"
             "  --instances N        warm instances, figure 6 (200)\n"
-            "  --only baseline|ours run one side only\n");
+            "  --only baseline|ours run one side only\n"
+            "  --package image|zip  function package (image); zip needs --code ZIP, served\n"
+            "                       to the init containers by a local artifact server\n");
 }
 
 int main(int argc, char **argv)
@@ -777,7 +810,8 @@ int main(int argc, char **argv)
         {"concurrency", required_argument, NULL, 'c'},
         {"reap-foreign", required_argument, NULL, 'F'},
         {"reap-ours", required_argument, NULL, 'O'}, {"instances", required_argument, NULL, 'i'},
-        {"only", required_argument, NULL, 'x'},     {"help", no_argument, NULL, 'h'},
+        {"only", required_argument, NULL, 'x'},     {"package", required_argument, NULL, 'z'},
+        {"code", required_argument, NULL, 'C'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *figures = "1,2,3,4";
     int c;
@@ -799,9 +833,21 @@ int main(int argc, char **argv)
             opt.run_baseline = strcmp(optarg, "baseline") == 0;
             opt.run_ours = strcmp(optarg, "ours") == 0;
             break;
+        case 'z':
+            if (strcmp(optarg, "zip") != 0 && strcmp(optarg, "image") != 0) {
+                fprintf(stderr, "bench-k8s: --package must be zip or image, not %s\n", optarg);
+                return 2;
+            }
+            opt.zip = strcmp(optarg, "zip") == 0;
+            break;
+        case 'C': opt.code = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (opt.zip && opt.code == NULL) {
+        fprintf(stderr, "bench-k8s: --package zip needs --code ZIP\n");
+        return 2;
     }
     if (!opt.kubesim || !opt.workdir || !opt.out || (opt.run_ours && !opt.plugin)) {
         usage(stderr);
@@ -822,6 +868,25 @@ int main(int argc, char **argv)
         opt.run_ours = false;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    bench_artifacts *artifacts = NULL;
+    if (opt.zip) {
+        FILE *f = fopen(opt.code, "rb");
+        opt.zip_data = malloc(1 << 20);
+        opt.zip_size = f && opt.zip_data ? fread(opt.zip_data, 1, 1 << 20, f) : 0;
+        if (f)
+            fclose(f);
+        if (opt.zip_size == 0 || opt.zip_size == (1 << 20)) {
+            fprintf(stderr, "bench-k8s: --code %s: cannot read (or over 1 MiB)\n", opt.code);
+            free(opt.zip_data);
+            return 2;
+        }
+        artifacts = bench_artifacts_start(opt.zip_data, opt.zip_size, TOKEN, &opt.self_url);
+        if (artifacts == NULL) {
+            fprintf(stderr, "bench-k8s: cannot start the artifact server on 127.0.0.1\n");
+            free(opt.zip_data);
+            return 1;
+        }
+    }
 
     json_object *doc = json_object_new_object();
     json_object *cfg = json_object_new_object();
@@ -832,6 +897,7 @@ int main(int argc, char **argv)
     json_object_object_add(cfg, "reap_ours", json_object_new_int64(opt.reap_ours));
     json_object_object_add(cfg, "instances", json_object_new_int64(opt.footprint_instances));
     json_object_object_add(cfg, "image", json_object_new_string(IMAGE));
+    json_object_object_add(cfg, "package", json_object_new_string(opt.zip ? "zip" : "image"));
     json_object_object_add(doc, "k8s_config", cfg);
 #define SKIPPED(why) error_json(why)
     if (opt.fig[1] || opt.fig[2]) {
@@ -852,10 +918,15 @@ int main(int argc, char **argv)
     if (opt.fig[6])
         json_object_object_add(doc, "footprint",
                                opt.run_ours ? run_footprint() : SKIPPED("plugin not built"));
+    if (artifacts)
+        json_object_object_add(cfg, "artifact_downloads_served",
+                               json_object_new_int64(bench_artifacts_served(artifacts)));
     int rc = json_object_to_file_ext(opt.out, doc, JSON_C_TO_STRING_PRETTY) == 0 ? 0 : 1;
     if (rc != 0)
         fprintf(stderr, "bench-k8s: cannot write %s\n", opt.out);
     json_object_put(doc);
+    bench_artifacts_stop(artifacts);
+    free(opt.zip_data);
     curl_global_cleanup();
     return rc;
 }

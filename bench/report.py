@@ -2,6 +2,7 @@
 """Merge the bench programs' JSON into bench/results/latest.{json,md} and print the table.
 
 Usage: report.py --mode quick|full --out-dir DIR [--k8s F] [--footprint F] [--docker F]
+                 [--k8s-zip F]
        report.py --rerender bench/results/latest.json --out-dir DIR   (same run, new layout)
 Every figure is baseline (the reference's algorithm) vs ours, measured in the same run;
 ratio = baseline / ours (higher is better for us). See docs/bench.md.
@@ -94,6 +95,16 @@ def ratio(b, o):
     return b / o
 
 
+# kubesim stamps rie_ready from another thread just after its listener is up;
+# overheads below this are within that stamp's resolution (docs/bench.md).
+RESOLUTION_MS = 1.0
+
+
+def floored(v):
+    """Ours for a ratio: never below the clock resolution (favours the baseline)."""
+    return None if v is None else max(v, RESOLUTION_MS)
+
+
 def fmt_ratio(r):
     if r is None:
         return "n/a"
@@ -106,8 +117,10 @@ def build(args, previous=None):
     if previous:
         raw = previous.get("raw", {})
         k8s, foot, dock = raw.get("k8s", {}), raw.get("footprint", {}), raw.get("docker", {})
+        kzip = raw.get("k8s_zip", {})
     else:
         k8s, foot, dock = load(args.k8s), load(args.footprint), load(args.docker)
+        kzip = load(args.k8s_zip)
     cfg = k8s.get("k8s_config", {})
     boot = cfg.get("boot_ms", 300)
     rows = []   # (figure, metric, baseline, ours, ratio, target, met)
@@ -124,10 +137,10 @@ def build(args, previous=None):
     b, o = seq.get("baseline", {}), seq.get("ours", {})
     for p in ("p50", "p99"):
         bv, ov = dig(b, "launch_overhead", p + "_ms"), dig(o, "launch_overhead", p + "_ms")
-        r = ratio(bv, ov)
+        r = ratio(bv, floored(ov))
         met = None
-        if p == "p50" and ov is not None:
-            met = ov <= 5 and r is not None and r >= 100
+        if p == "p50" and ov is not None and r is not None:
+            met = ov <= 5 and r >= 100
         add("1", "launch overhead %s, RIE listening → launch returned (%d launches, boot %d ms)"
             % (p, dig(o, "launch_overhead", "n") or dig(b, "launch_overhead", "n") or 0, boot),
             bv, ov, r, "≤ 5 ms p50, ≥ 100×" if p == "p50" else "", met, " ms")
@@ -138,6 +151,21 @@ def build(args, previous=None):
         (ov <= 3 and op == 0) if ov is not None and op is not None else None, "", 1)
     add("2", "of which polling GETs", bp, op, None, "0", (op == 0) if op is not None else None,
         "", 1, False)
+
+    zseq = kzip.get("sequential", {})
+    if zseq:
+        b, o = zseq.get("baseline", {}), zseq.get("ours", {})
+        bv, ov = dig(b, "launch_overhead", "p50_ms"), dig(o, "launch_overhead", "p50_ms")
+        r = ratio(bv, floored(ov))
+        add("1", "Zip functions (init container fetches the code): launch overhead p50 (%d launches)"
+            % (dig(o, "launch_overhead", "n") or dig(b, "launch_overhead", "n") or 0),
+            bv, ov, r, "≤ 5 ms p50, ≥ 100×",
+            (ov <= 5 and r >= 100) if ov is not None and r is not None else None, " ms")
+        bv, ov = dig(b, "requests", "per_launch_terminate"), dig(o, "requests", "per_launch_terminate")
+        op = dig(o, "requests", "polling_gets_per_launch")
+        add("2", "Zip functions: API requests per launch + terminate", bv, ov, ratio(bv, ov),
+            "≤ 3, 0 polling GETs",
+            (ov <= 3 and op == 0) if ov is not None and op is not None else None, "", 1)
 
     conc = k8s.get("concurrency", {})
     b, o = conc.get("baseline", {}), conc.get("ours", {})
@@ -201,7 +229,7 @@ def build(args, previous=None):
 
     errors = {}
     for name, doc in (("sequential", seq), ("concurrency", conc), ("reap", reap),
-                      ("docker", d)):
+                      ("docker", d), ("zip sequential", zseq)):
         for side in ("baseline", "ours"):
             e = err_of(doc.get(side)) or dig(doc, side, "first_error")
             if e:
@@ -209,7 +237,8 @@ def build(args, previous=None):
     if err_of(fp) or dig(fp, "first_error"):
         errors["footprint"] = err_of(fp) or dig(fp, "first_error")
     leaks = {}
-    for name, doc in (("sequential", seq), ("concurrency", conc), ("reap", reap), ("docker", d)):
+    for name, doc in (("sequential", seq), ("concurrency", conc), ("reap", reap), ("docker", d),
+                      ("zip sequential", zseq)):
         v = dig(doc, "ours", "leaked_bytes")
         if v:
             leaks[name] = v
@@ -220,7 +249,7 @@ def build(args, previous=None):
     m["dockerd"] = dig(d, "dockerd_version") or m.get("dockerd")
     return {"mode": args.mode, "machine": m, "config": cfg, "rows": rows,
             "errors": errors, "leaked_bytes": leaks,
-            "raw": {"k8s": k8s, "footprint": foot, "docker": dock}}
+            "raw": {"k8s": k8s, "footprint": foot, "docker": dock, "k8s_zip": kzip}}
 
 
 def markdown(res):
@@ -232,8 +261,10 @@ def markdown(res):
               m["date_utc"], m["commit"], " (dirty)" if m["dirty"] else "",
               m["dockerd"] or "n/a"),
            "Baseline = the reference's algorithm reproduced in C (bench/baseline_*.c) on the same "
-           "simulator or daemon, same boot time, same run. Ratio = baseline / ours. "
-           "How each figure is measured: docs/bench.md.", "",
+           "simulator or daemon, same boot time, same run. Ratio = baseline / ours; for "
+           "figure 1, ours counts as at least %.0f ms (kubesim's ready stamp resolution), so "
+           "its ratios are lower bounds. How each figure is measured: docs/bench.md."
+           % RESOLUTION_MS, "",
            "| # | measure | baseline (reference) | ours | ratio | target | met |",
            "|---|---|---:|---:|---:|---|---|"]
     for r in res["rows"]:
@@ -257,6 +288,7 @@ def main():
     ap.add_argument("--k8s")
     ap.add_argument("--footprint")
     ap.add_argument("--docker")
+    ap.add_argument("--k8s-zip", help="bench-k8s --package zip output (figures 1-2)")
     ap.add_argument("--rerender", help="re-render a previous latest.json (its raw data and machine)")
     args = ap.parse_args()
     previous = load(args.rerender) if args.rerender else None

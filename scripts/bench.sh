@@ -5,8 +5,9 @@
 #   scripts/bench.sh [--quick|--full] [--no-docker] [--build-dir DIR]
 #
 # --quick (default, < 2 min): fewer launches and a smaller reap.
-# --full (~8 min on 2 cores): 100 sequential launches per side, 200 concurrent,
-#        10 000 foreign Pods to reap, 30 docker launches per side.
+# --full (~9 min on 2 cores): 100 sequential launches per side, 200 concurrent,
+#        10 000 foreign Pods to reap, 30 docker launches per side, and figures
+#        1-2 again with 50 Zip-function launches per side.
 # Results: bench/results/latest.md and latest.json (commit them after a run).
 # Loopback only: the simulated cluster (tests/kubesim) runs on 127.0.0.1 and
 # the docker figure runs on a private, throw-away dockerd
@@ -34,10 +35,12 @@ if [ "$mode" = full ]; then
   k8s_args=(--launches 100 --concurrency 200 --reap-foreign 10000 --reap-ours 1000)
   foot_args=(--instances 200)
   docker_launches=30
+  zip_launches=50
 else
   k8s_args=(--launches 10 --concurrency 200 --reap-foreign 2000 --reap-ours 200)
   foot_args=(--instances 200)
   docker_launches=3
+  zip_launches=0
 fi
 
 if [ "$(id -u)" = 0 ] && [ -x scripts/install-deps.sh ]; then
@@ -58,11 +61,27 @@ docker_so=$root/$build/plugin/fakecloud-backend-docker.so
 python=$(command -v python3)
 t0=$(date +%s)
 
+# The code of the benchmark's Zip functions: the RIE stand-ins run app.sh.
+"$python" -c "
+import zipfile, sys
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    z.writestr('app.sh', 'printf \'{\"ok\":true,\"event\":%s}\' \"\$(cat)\"\n')
+" "$work/code.zip"
+
 echo "== k8s figures 1-4 on kubesim ($mode)" >&2
 "$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
 --plugin "$k8s_so" --workdir "$work" \
   --out "$work/k8s.json" --figures 1,2,3,4 --boot-ms 300 "${k8s_args[@]}" ||
   echo "bench.sh: bench-k8s failed (exit $?); the table shows what was measured" >&2
+
+zip_json=""
+if [ "$zip_launches" -gt 0 ]; then
+  echo "== k8s figures 1-2 again with Zip functions (init container downloads the code)" >&2
+  "$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
+    --plugin "$k8s_so" --workdir "$work" --out "$work/k8s-zip.json" --figures 1,2 \
+    --boot-ms 300 --launches "$zip_launches" --package zip --code "$work/code.zip" &&
+    zip_json=$work/k8s-zip.json || echo "bench.sh: bench-k8s --package zip failed (exit $?)" >&2
+fi
 
 echo "== footprint (figure 6), in a fresh process" >&2
 "$bin/bench-k8s" --python "$python" --kubesim tests/kubesim/kubesim.py \
@@ -73,11 +92,6 @@ echo "== footprint (figure 6), in a fresh process" >&2
 docker_json=""
 if [ "$docker" = 1 ]; then
   echo "== docker figure 5 on a private dockerd" >&2
-  "$python" -c "
-import zipfile, sys
-with zipfile.ZipFile(sys.argv[1], 'w') as z:
-    z.writestr('app.sh', 'printf \'{\"ok\":true,\"event\":%s}\' \"\$(cat)\"\n')
-" "$work/code.zip"
   set +e
   tests/docker/with-dockerd.sh "$bin/bench-docker" --plugin "$docker_so" \
     --code "$work/code.zip" --runtime python3.12 --handler app.handler \
@@ -93,4 +107,5 @@ fi
 
 echo "== report ($(( $(date +%s) - t0 )) s of measurements)" >&2
 "$python" bench/report.py --mode "$mode" --out-dir bench/results --k8s "$work/k8s.json" \
-  --footprint "$work/footprint.json" ${docker_json:+--docker "$docker_json"}
+  --footprint "$work/footprint.json" ${docker_json:+--docker "$docker_json"} \
+  ${zip_json:+--k8s-zip "$zip_json"}
