@@ -43,6 +43,12 @@
 #define K8S_PROBE_MAX_MS 100u
 #define K8S_PATH_MAX 1024
 
+/* A Pod an interrupted launch created, for close() to delete. */
+typedef struct k8s_orphan {
+    struct k8s_orphan *next;
+    char name[K8S_POD_NAME_MAX];
+} k8s_orphan;
+
 typedef struct k8s_waiter {
     struct k8s_waiter *next;
     char name[K8S_POD_NAME_MAX];
@@ -69,9 +75,7 @@ struct fcb_backend {
     k8s_waiter *waiters;
     unsigned inflight;
     bool closing;
-    char **orphans; /* Pods to delete at close */
-    size_t n_orphans;
-    size_t cap_orphans;
+    k8s_orphan *orphans; /* Pods to delete at close */
     uint64_t launches;
 };
 
@@ -208,9 +212,13 @@ static int k8s_pod_delete(fcb_backend *b, kube_client *client, const char *ns, c
     snprintf(query, sizeof query, "?gracePeriodSeconds=%u", grace_seconds);
     if (k8s_pod_path(b, ns, name, query, path) != FCB_OK)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod name too long: %.100s", name);
-    int rc = kube_request(client, "DELETE", path, NULL, NULL, 0, 0, K8S_CLEANUP_DEADLINE_MS, &resp,
+    int rc = FCB_ERR_NO_MEMORY;
+    /* Deleting is how we avoid leaking Pods: a transient allocation failure is retried. */
+    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++) {
+        rc = kube_request(client, "DELETE", path, NULL, NULL, 0, 0, K8S_CLEANUP_DEADLINE_MS, &resp,
                           err);
-    kube_response_clear(client, &resp);
+        kube_response_clear(client, &resp);
+    }
     return rc == FCB_ERR_NOT_FOUND ? FCB_OK : rc;
 }
 
@@ -318,33 +326,21 @@ static void k8s_waiter_unregister(fcb_backend *b, k8s_waiter *w)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Remember a Pod for close() to delete. Called with b->lock held. */
-static void k8s_orphan_add_locked(fcb_backend *b, const char *name)
+/*
+ * Hand NODE (allocated when the launch started, so this cannot fail) to
+ * close() for deletion of NAME. Called with b->lock held.
+ */
+static void k8s_orphan_add_locked(fcb_backend *b, k8s_orphan **node, const char *name)
 {
-    if (b->n_orphans == b->cap_orphans) {
-        size_t cap = b->cap_orphans == 0 ? 16 : b->cap_orphans * 2;
-        char **grown = svc_realloc(b->host, b->orphans, cap * sizeof *grown);
-        if (grown == NULL) {
-            svc_log(b->host, FCB_LOG_ERROR, K8S_PLUGIN_NAME,
-                    "out of memory remembering a pod to delete at close; a later reap_stale "
-                    "removes it",
-                    "pod", name, NULL);
-            return;
-        }
-        b->orphans = grown;
-        b->cap_orphans = cap;
-    }
-    char *copy = svc_strdup(b->host, name);
-    if (copy == NULL) {
-        svc_log(b->host, FCB_LOG_ERROR, K8S_PLUGIN_NAME,
-                "out of memory remembering a pod to delete at close", "pod", name, NULL);
-        return;
-    }
-    b->orphans[b->n_orphans++] = copy;
+    k8s_orphan *o = *node;
+    *node = NULL;
+    snprintf(o->name, sizeof o->name, "%s", name);
+    o->next = b->orphans;
+    b->orphans = o;
 }
 
 /* Delete a Pod a failed launch created, or leave it to close(). */
-static void k8s_launch_cleanup(fcb_backend *b, const char *name)
+static void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node)
 {
     fcb_error err = FCB_ERROR_INIT;
     bool closing;
@@ -352,14 +348,14 @@ static void k8s_launch_cleanup(fcb_backend *b, const char *name)
     pthread_mutex_lock(&b->lock);
     closing = b->closing;
     if (closing)
-        k8s_orphan_add_locked(b, name);
+        k8s_orphan_add_locked(b, node, name);
     pthread_mutex_unlock(&b->lock);
     if (closing)
         return;
     int rc = k8s_pod_delete(b, b->client, b->ns, name, 0, &err);
     if (rc == FCB_ERR_CANCELLED) {
         pthread_mutex_lock(&b->lock);
-        k8s_orphan_add_locked(b, name);
+        k8s_orphan_add_locked(b, node, name);
         pthread_mutex_unlock(&b->lock);
     } else if (rc != FCB_OK) {
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
@@ -615,10 +611,15 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
     rc = k8s_launch_begin(b, err);
     if (rc != FCB_OK)
         return rc;
+    /* Reserved now so handing an interrupted launch's Pod to close() cannot fail later. */
+    k8s_orphan *orphan = svc_calloc(b->host, 1, sizeof *orphan);
     memset(&w, 0, sizeof w);
-    if (k8s_cond_init(&w.cond) != 0) {
+    if (orphan == NULL || k8s_cond_init(&w.cond) != 0) {
+        svc_free(b->host, orphan);
         k8s_launch_end(b);
-        return err_set(err, FCB_ERR_INTERNAL, "cannot initialise a condition variable");
+        return orphan == NULL ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a launch")
+                              : err_set(err, FCB_ERR_INTERNAL,
+                                        "cannot initialise a condition variable");
     }
     uint64_t start = k8s_now_ms();
     uint64_t budget = request->deadline_ms != 0
@@ -707,7 +708,8 @@ out:
     if (registered)
         k8s_waiter_unregister(b, &w);
     if (rc != FCB_OK && created != K8S_NOT_CREATED)
-        k8s_launch_cleanup(b, w.name);
+        k8s_launch_cleanup(b, w.name, &orphan);
+    svc_free(b->host, orphan);
     if (rc != FCB_OK && rc != FCB_ERR_CANCELLED)
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "launch failed", "function", fn_name,
                 "pod", w.name, "code", fcb_status_name(rc), "error",
@@ -842,9 +844,11 @@ static void k8s_backend_free(fcb_backend *b)
     kube_watch_stop(b->watch);
     kube_client_free(b->client);
     kube_client_free(b->cleanup);
-    for (size_t i = 0; i < b->n_orphans; i++)
-        svc_free(host, b->orphans[i]);
-    svc_free(host, b->orphans);
+    for (k8s_orphan *o = b->orphans, *next = NULL; o != NULL; o = next) {
+        next = o->next;
+        svc_free(host, o);
+    }
+    b->orphans = NULL;
     k8s_config_free(host, b->cfg);
     svc_free(host, b->ns);
     pthread_cond_destroy(&b->idle);
@@ -891,9 +895,12 @@ static void k8s_secret_delete(fcb_backend *b, kube_client *client)
     if (!b->have_secret)
         return;
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/secrets/%s", b->ns, b->secret_name);
-    int rc = kube_request(client, "DELETE", path, NULL, NULL, 0, 0, K8S_CLEANUP_DEADLINE_MS, &resp,
+    int rc = FCB_ERR_NO_MEMORY;
+    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++) {
+        rc = kube_request(client, "DELETE", path, NULL, NULL, 0, 0, K8S_CLEANUP_DEADLINE_MS, &resp,
                           &err);
-    kube_response_clear(client, &resp);
+        kube_response_clear(client, &resp);
+    }
     if (rc != FCB_OK && rc != FCB_ERR_NOT_FOUND)
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
                 "could not delete the token Secret; reap_stale of a later instance removes it",
@@ -995,13 +1002,13 @@ void k8s_backend_close(fcb_backend *b)
     kube_watch_stop(b->watch);
     b->watch = NULL;
 
-    for (size_t i = 0; i < b->n_orphans; i++) {
+    for (k8s_orphan *o = b->orphans; o != NULL; o = o->next) {
         fcb_error err = FCB_ERROR_INIT;
-        int rc = k8s_pod_delete(b, b->cleanup, b->ns, b->orphans[i], 0, &err);
+        int rc = k8s_pod_delete(b, b->cleanup, b->ns, o->name, 0, &err);
         if (rc != FCB_OK)
             svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
                     "close: could not delete the pod of an interrupted launch", "pod",
-                    b->orphans[i], "error", err.message, NULL);
+                    o->name, "error", err.message, NULL);
     }
     k8s_secret_delete(b, b->cleanup);
     svc_log(b->host, FCB_LOG_INFO, K8S_PLUGIN_NAME, "K8s Lambda backend closed", "instance",
