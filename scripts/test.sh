@@ -29,6 +29,7 @@ meson setup build/asan --wipe -Dwerror=$werror -Db_sanitize=address,undefined -D
   || meson setup build/asan -Dwerror=$werror -Db_sanitize=address,undefined -Db_lundef=false
 meson compile -C build/asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp \
   run_suite build/asan --suite unit --suite integration --no-suite no-c || status=1
 
 echo "== valgrind on the loader tests"
