@@ -5,6 +5,26 @@
 #include <stdio.h>
 #include <string.h>
 
+int svc_check_host(const fcb_host_services *host, const char *plugin, fcb_error *err)
+{
+    if (host == NULL)
+        return err_set(err, FCB_ERR_UNSUPPORTED, "%s backend: host services are NULL", plugin);
+    if (host->abi_major != FCB_ABI_MAJOR)
+        return err_set(err, FCB_ERR_UNSUPPORTED, "%s backend: host ABI major %u, plugin needs %d",
+                       plugin, (unsigned)host->abi_major, FCB_ABI_MAJOR);
+    if (host->size < offsetof(fcb_host_services, config_get) + sizeof host->config_get)
+        return err_set(err, FCB_ERR_UNSUPPORTED,
+                       "%s backend: host services table too small (%u bytes)", plugin,
+                       (unsigned)host->size);
+    if (host->alloc == NULL || host->realloc == NULL || host->free == NULL ||
+        host->log == NULL || host->config_get == NULL)
+        return err_set(err, FCB_ERR_UNSUPPORTED,
+                       "%s backend: the host services lack an allocator, a logger or a config "
+                       "getter",
+                       plugin);
+    return FCB_OK;
+}
+
 void *svc_alloc(const fcb_host_services *host, size_t size)
 {
     return host->alloc(host->alloc_ctx, size == 0 ? 1 : size);

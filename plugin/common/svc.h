@@ -22,6 +22,14 @@
 #define SVC_PRINTF(fmt, args)
 #endif
 
+/*
+ * The check every backend_plugin_init starts with: HOST is non-NULL, of this
+ * ABI major, large enough to hold every service of ABI 1.0, and has an
+ * allocator, a logger and a config getter. Returns FCB_OK, or
+ * FCB_ERR_UNSUPPORTED with err saying "<plugin> backend: ..." what is wrong.
+ */
+int svc_check_host(const fcb_host_services *host, const char *plugin, fcb_error *err);
+
 /* Allocation through the host. Each returns NULL on failure. */
 void *svc_alloc(const fcb_host_services *host, size_t size);
 /* Zeroed array of count*size bytes; NULL on failure or overflow. */

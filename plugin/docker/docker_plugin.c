@@ -24,16 +24,8 @@ static const fcb_backend_ops dock_ops = {
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
 {
-    if (host == NULL || host->abi_major != FCB_ABI_MAJOR) {
-        err_set(err, FCB_ERR_UNSUPPORTED, "docker backend: host ABI major %u, plugin needs %d",
-                host != NULL ? (unsigned)host->abi_major : 0u, FCB_ABI_MAJOR);
+    if (svc_check_host(host, DOCK_PLUGIN_NAME, err) != FCB_OK)
         return NULL;
-    }
-    if (host->size < offsetof(fcb_host_services, config_get) + sizeof host->config_get ||
-        host->alloc == NULL || host->realloc == NULL || host->free == NULL) {
-        err_set(err, FCB_ERR_UNSUPPORTED, "docker backend: host services incomplete");
-        return NULL;
-    }
     /* libcurl >= 7.84 makes this thread-safe; once per process is enough. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         err_set(err, FCB_ERR_INTERNAL, "docker backend: curl_global_init failed");

@@ -23,22 +23,8 @@ static const fcb_backend_ops k8s_ops = {
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
 {
-    if (host == NULL) {
-        err_set(err, FCB_ERR_INVALID_ARGUMENT, "k8s backend: host services are NULL");
+    if (svc_check_host(host, K8S_PLUGIN_NAME, err) != FCB_OK)
         return NULL;
-    }
-    if (host->abi_major != FCB_ABI_MAJOR) {
-        err_set(err, FCB_ERR_UNSUPPORTED, "k8s backend: host ABI major %u, plugin needs %d",
-                (unsigned)host->abi_major, FCB_ABI_MAJOR);
-        return NULL;
-    }
-    if (host->size < offsetof(fcb_host_services, config_get) + sizeof host->config_get ||
-        host->alloc == NULL || host->realloc == NULL || host->free == NULL ||
-        host->config_get == NULL) {
-        err_set(err, FCB_ERR_UNSUPPORTED,
-                "k8s backend: the host services lack an allocator or a config getter");
-        return NULL;
-    }
     /* Needed for the URL API and thread-safe transfers. */
     curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
     if (v == NULL || v->version_num < 0x074e00) {

@@ -79,3 +79,30 @@ Test(svc_log, passes_fields_to_the_host_logger)
     cr_assert(mock_host_log_contains(mh, "INFO k8s: pod started pod=p1 ns=(null)"));
     mock_host_free(mh);
 }
+
+Test(svc_check_host, refuses_what_a_plugin_cannot_work_with)
+{
+    mock_host *mh = mock_host_new();
+    fcb_host_services copy = *mock_host_services(mh);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(svc_check_host(&copy, "k8s", &err), FCB_OK);
+
+    cr_assert_eq(svc_check_host(NULL, "k8s", &err), FCB_ERR_UNSUPPORTED);
+    cr_assert_str_eq(err.message, "k8s backend: host services are NULL");
+
+    copy.abi_major = FCB_ABI_MAJOR + 1;
+    cr_assert_eq(svc_check_host(&copy, "k8s", &err), FCB_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.message, "host ABI major 2, plugin needs 1") != NULL, "%s", err.message);
+
+    copy = *mock_host_services(mh);
+    copy.size = 8;
+    cr_assert_eq(svc_check_host(&copy, "docker", &err), FCB_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.message, "docker backend: host services table too small") != NULL,
+              "%s", err.message);
+
+    copy = *mock_host_services(mh);
+    copy.log = NULL;
+    cr_assert_eq(svc_check_host(&copy, "docker", &err), FCB_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.message, "logger") != NULL, "%s", err.message);
+    mock_host_free(mh);
+}

@@ -691,11 +691,7 @@ static const fcb_backend_ops tp_ops = {
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
 {
-    if (host == NULL || host->abi_major != FCB_ABI_MAJOR ||
-        host->size < offsetof(fcb_host_services, config_get) + sizeof host->config_get) {
-        err_set(err, FCB_ERR_UNSUPPORTED, "host services: ABI %u.x or table too small",
-                host != NULL ? (unsigned)host->abi_major : 0u);
+    if (svc_check_host(host, TP_NAME, err) != FCB_OK)
         return NULL;
-    }
     return &tp_ops;
 }
