@@ -83,32 +83,6 @@ static int64_t realtime_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* "2026-11-30T14:40:01.123456789Z" (dockerd's State.StartedAt) -> ns, or -1. */
-static int64_t parse_rfc3339_ns(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int consumed = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &consumed) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    int64_t frac = 0;
-    const char *p = s + consumed;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            if (digits++ < 9)
-                frac = frac * 10 + (*p - '0');
-        for (; digits < 9; digits++)
-            frac *= 10;
-    }
-    if (*p != 'Z')
-        return -1; /* dockerd reports UTC */
-    return (int64_t)timegm(&tm) * 1000000000 + frac;
-}
-
 /* State.StartedAt of container ID via the CLI (outside any timed section). */
 static int64_t container_started_ns(const char *id)
 {
@@ -116,7 +90,7 @@ static int64_t container_started_ns(const char *id)
     const char *argv[] = {opt.docker, "inspect", "-f", "{{.State.StartedAt}}", id, NULL};
     if (basedock_run(argv, out, sizeof(out), 30000, err) != 0)
         return -1;
-    return parse_rfc3339_ns(out);
+    return bench_rfc3339_ns(out);
 }
 
 static int read_file(const char *path, char **data, size_t *size)

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t bench_now_ns(void)
@@ -24,6 +26,32 @@ void bench_sleep_ms(unsigned ms)
     /* Bounded: each EINTR resumes with the remaining time only. */
     for (int i = 0; i < 1000 && nanosleep(&ts, &ts) != 0 && errno == EINTR; i++)
         ;
+}
+
+int64_t bench_rfc3339_ns(const char *text)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int consumed = 0;
+    if (text == NULL ||
+        sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t frac = 0;
+    const char *p = text + consumed;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            if (digits++ < 9)
+                frac = frac * 10 + (*p - '0');
+        for (; digits < 9; digits++)
+            frac *= 10;
+    }
+    if (p[0] != 'Z' || p[1] != '\0')
+        return -1; /* dockerd reports UTC */
+    return (int64_t)timegm(&tm) * 1000000000 + frac;
 }
 
 int bench_series_add(bench_series *s, double v)

@@ -20,6 +20,13 @@ double bench_now_s(void);
 /* Sleep for ms milliseconds (restarts after signals; bounded by ms). */
 void bench_sleep_ms(unsigned ms);
 
+/*
+ * A UTC RFC 3339 timestamp as dockerd writes it ("2026-11-30T14:40:01.123456789Z",
+ * 0-9 fraction digits) in nanoseconds since the epoch (CLOCK_REALTIME's
+ * scale), or -1 when it is not in that form.
+ */
+int64_t bench_rfc3339_ns(const char *text);
+
 typedef struct bench_series {
     double *values;
     size_t n;

@@ -60,6 +60,22 @@ Test(bench_series, empty_series_has_no_percentile)
     cr_expect(isnan(bench_series_mean(&s)));
 }
 
+Test(bench_rfc3339, reads_dockerd_started_at_with_nanoseconds)
+{
+    cr_expect_eq(bench_rfc3339_ns("1970-01-01T00:00:01.5Z"), 1500000000LL);
+    cr_expect_eq(bench_rfc3339_ns("2026-11-30T14:40:01.123456789Z"),
+                 1796049601LL * 1000000000LL + 123456789LL);
+    cr_expect_eq(bench_rfc3339_ns("2026-11-30T14:40:01Z"), 1796049601LL * 1000000000LL);
+}
+
+Test(bench_rfc3339, refuses_non_utc_and_garbage)
+{
+    cr_expect_eq(bench_rfc3339_ns("2026-11-30T14:40:01+01:00"), -1);
+    cr_expect_eq(bench_rfc3339_ns("0001-01-01T00:00:00Zjunk"), -1);
+    cr_expect_eq(bench_rfc3339_ns("not a time"), -1);
+    cr_expect_eq(bench_rfc3339_ns(NULL), -1);
+}
+
 Test(baseline_pod_name, is_deterministic_per_function_and_deploy_like_the_reference)
 {
     char *a = basek8s_pod_name("My_Fn", "0123456789abcdef");
