@@ -36,9 +36,19 @@
 #define EXEC_EXPIRY_SLACK_S 10
 /* Old exec-provided client cert files stay open this long (in-flight handshakes). */
 #define RETIRED_FILES 8
-/* Idle transfer slots kept (each keeps at most POOL_CONNECTS connections). */
-#define POOL_MAX 16
-#define POOL_CONNECTS 2
+/* Request slots (= connections) of the pool by default; the watch has its own. */
+#define DEFAULT_MAX_CONNECTIONS 3u
+#define MAX_CONNECTIONS_LIMIT 64u
+/* A slot waiter re-checks cancel / stop flags at least this often. */
+#define POOL_POLL_MS 50u
+
+/* A thread waiting for a pool slot: FIFO queue node on its stack. */
+typedef struct pool_waiter {
+    pthread_cond_t cond;
+    kube_conn *granted; /* set by conn_release when handing a slot over */
+    bool wake;          /* re-check flags / capacity */
+    struct pool_waiter *next;
+} pool_waiter;
 
 /* Key material in an anonymous memory file, reachable as /proc/self/fd/N. */
 typedef struct mem_file {
@@ -54,8 +64,9 @@ struct kube_client {
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_lock;
-    kube_conn *idle;        /* idle transfer slots */
-    size_t n_idle;
+    kube_conn *idle;                 /* idle request slots */
+    unsigned n_slots;                /* request slots created (<= max_connections) */
+    pool_waiter *wait_head, *wait_tail; /* FIFO of threads waiting for a slot */
     mem_file ca, cert, key;
 
     pthread_mutex_t auth_lock;
@@ -72,11 +83,11 @@ struct kube_client {
     pthread_mutex_t sleep_lock;
     pthread_cond_t sleep_cond;
 
-    unsigned deadline_ms, token_reread_ms, exec_timeout_ms, max_attempts;
+    unsigned deadline_ms, token_reread_ms, exec_timeout_ms, max_attempts, max_connections;
     unsigned backoff_base_ms, backoff_cap_ms, watch_timeout_s, list_page_size;
     size_t body_limit;
 
-    atomic_ulong requests, retries, watch_restarts, relists;
+    atomic_ulong requests, retries, watch_restarts, relists, slot_waits;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -286,6 +297,8 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
                                     1, 600000, &rc, err);
     c->watch_timeout_s = config_uint(host, "FAKECLOUD_K8S_WATCH_TIMEOUT_S",
                                      DEFAULT_WATCH_TIMEOUT_S, 1, 3600, &rc, err);
+    c->max_connections = config_uint(host, "FAKECLOUD_K8S_MAX_CONNECTIONS",
+                                     DEFAULT_MAX_CONNECTIONS, 1, MAX_CONNECTIONS_LIMIT, &rc, err);
     c->list_page_size = config_uint(host, "FAKECLOUD_K8S_LIST_PAGE_SIZE", DEFAULT_LIST_PAGE_SIZE,
                                     1, 100000, &rc, err);
     c->body_limit = config_uint(host, "FAKECLOUD_K8S_MAX_RESPONSE_BYTES", DEFAULT_BODY_LIMIT,
@@ -357,11 +370,10 @@ void kube_client_free(kube_client *client)
     if (client == NULL)
         return;
     const fcb_host_services *host = client->host;
+    /* Every request has ended (callers' contract): all slots are idle. */
     for (kube_conn *k = client->idle, *next; k != NULL; k = next) {
         next = k->next;
-        curl_easy_cleanup(k->easy);
-        curl_multi_cleanup(k->multi);
-        svc_free(host, k);
+        kube_conn_free(client, k);
     }
     if (client->share != NULL)
         curl_share_cleanup(client->share);
@@ -406,6 +418,12 @@ void kube_client_wake(kube_client *client)
     pthread_mutex_lock(&client->sleep_lock);
     pthread_cond_broadcast(&client->sleep_cond);
     pthread_mutex_unlock(&client->sleep_lock);
+    pthread_mutex_lock(&client->pool_lock);
+    for (pool_waiter *w = client->wait_head; w != NULL; w = w->next) {
+        w->wake = true;
+        pthread_cond_signal(&w->cond);
+    }
+    pthread_mutex_unlock(&client->pool_lock);
 }
 
 const atomic_bool *kube_client_cancel_flag(kube_client *client)
@@ -450,6 +468,10 @@ void kube_client_get_stats(const kube_client *client, kube_client_stats *out)
     out->retries = atomic_load(&c->retries);
     out->watch_restarts = atomic_load(&c->watch_restarts);
     out->relists = atomic_load(&c->relists);
+    out->slot_waits = atomic_load(&c->slot_waits);
+    pthread_mutex_lock(&c->pool_lock);
+    out->connections = c->n_slots;
+    pthread_mutex_unlock(&c->pool_lock);
 }
 
 bool kube_client_sleep(kube_client *client, uint64_t ms, const atomic_bool *extra)
@@ -586,51 +608,193 @@ static int auth_snapshot(kube_client *c, bool force, char **bearer, char cert[40
 /* ---------------------------------------------------------------------- */
 /* requests                                                                 */
 
-/* An idle slot (reset), or a new one; NULL without memory. */
-static kube_conn *conn_get(kube_client *c)
+kube_conn *kube_conn_new(kube_client *client)
 {
-    pthread_mutex_lock(&c->pool_lock);
-    kube_conn *k = c->idle;
-    if (k != NULL) {
-        c->idle = k->next;
-        c->n_idle--;
-    }
-    pthread_mutex_unlock(&c->pool_lock);
-    if (k != NULL) {
-        curl_easy_reset(k->easy);
-        k->next = NULL;
-        return k;
-    }
-    k = svc_calloc(c->host, 1, sizeof *k);
+    kube_conn *k = svc_calloc(client->host, 1, sizeof *k);
     if (k == NULL)
         return NULL;
     k->multi = curl_multi_init();
     k->easy = curl_easy_init();
     if (k->multi == NULL || k->easy == NULL) {
-        curl_easy_cleanup(k->easy);
-        curl_multi_cleanup(k->multi);
-        svc_free(c->host, k);
+        kube_conn_free(client, k);
         return NULL;
     }
-    curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, (long)POOL_CONNECTS);
+    /* One keep-alive connection per slot: the pool's size is the connection cap. */
+    curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, 1L);
     return k;
 }
 
-static void conn_put(kube_client *c, kube_conn *k)
+void kube_conn_free(kube_client *client, kube_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    curl_easy_cleanup(conn->easy);
+    curl_multi_cleanup(conn->multi);
+    svc_free(client->host, conn);
+}
+
+/* Under pool_lock: unlink W from the waiter queue (if queued). */
+static void waiter_unlink(kube_client *c, pool_waiter *w)
+{
+    pool_waiter *prev = NULL;
+    for (pool_waiter *p = c->wait_head; p != NULL; prev = p, p = p->next) {
+        if (p != w)
+            continue;
+        if (prev != NULL)
+            prev->next = p->next;
+        else
+            c->wait_head = p->next;
+        if (c->wait_tail == p)
+            c->wait_tail = prev;
+        p->next = NULL;
+        return;
+    }
+}
+
+/* Under pool_lock: hand K to the longest waiter, else put it on the idle list. */
+static void conn_release_locked(kube_client *c, kube_conn *k)
+{
+    pool_waiter *w = c->wait_head;
+    if (w != NULL) {
+        c->wait_head = w->next;
+        if (c->wait_tail == w)
+            c->wait_tail = NULL;
+        w->next = NULL;
+        w->granted = k;
+        pthread_cond_signal(&w->cond);
+        return;
+    }
+    k->next = c->idle;
+    c->idle = k;
+}
+
+/* Under pool_lock: the first waiter re-checks (a slot may be creatable again). */
+static void wake_head_locked(kube_client *c)
+{
+    if (c->wait_head != NULL) {
+        c->wait_head->wake = true;
+        pthread_cond_signal(&c->wait_head->cond);
+    }
+}
+
+static void conn_release(kube_client *c, kube_conn *k)
 {
     pthread_mutex_lock(&c->pool_lock);
-    bool keep = c->n_idle < POOL_MAX;
-    if (keep) {
-        k->next = c->idle;
-        c->idle = k;
-        c->n_idle++;
+    conn_release_locked(c, k);
+    pthread_mutex_unlock(&c->pool_lock);
+}
+
+/* Under pool_lock: an idle slot, or the right to create one (*create). */
+static kube_conn *conn_take_locked(kube_client *c, bool *create)
+{
+    *create = false;
+    kube_conn *k = c->idle;
+    if (k != NULL) {
+        c->idle = k->next;
+        k->next = NULL;
+        return k;
+    }
+    if (c->n_slots < c->max_connections) {
+        c->n_slots++;
+        *create = true;
+    }
+    return NULL;
+}
+
+static void timespec_at(struct timespec *ts, uint64_t wait_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(wait_ms / 1000);
+    ts->tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/*
+ * A request slot of the pool, reset for a new transfer: an idle one, a new
+ * one while fewer than max_connections exist, else the next one released
+ * (FIFO among waiters). Waits until DEADLINE (0 = none) unless cancelled or
+ * *STOP is raised. Returns FCB_OK, FCB_ERR_TIMEOUT, FCB_ERR_CANCELLED or
+ * FCB_ERR_NO_MEMORY (a new slot could not be made).
+ */
+static int conn_acquire(kube_client *c, const atomic_bool *stop, uint64_t deadline,
+                        kube_conn **out)
+{
+    bool create = false;
+    int rc = FCB_OK;
+    *out = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    kube_conn *k = c->wait_head == NULL ? conn_take_locked(c, &create) : NULL;
+    if (k == NULL && !create) {
+        pool_waiter w = {.granted = NULL, .wake = false, .next = NULL};
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&w.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        if (c->wait_tail != NULL)
+            c->wait_tail->next = &w;
+        else
+            c->wait_head = &w;
+        c->wait_tail = &w;
+        atomic_fetch_add(&c->slot_waits, 1);
+        /* Bounded by DEADLINE; every wait is at most POOL_POLL_MS. */
+        for (;;) {
+            if (w.granted != NULL) {
+                k = w.granted;
+                break;
+            }
+            if (atomic_load(&c->cancelled) || (stop != NULL && atomic_load(stop))) {
+                rc = FCB_ERR_CANCELLED;
+                break;
+            }
+            uint64_t now = http_now_ms();
+            if (deadline != 0 && now >= deadline) {
+                rc = FCB_ERR_TIMEOUT;
+                break;
+            }
+            if (c->wait_head == &w && (k = conn_take_locked(c, &create)) != NULL)
+                break;
+            if (create)
+                break;
+            uint64_t wait = POOL_POLL_MS;
+            if (deadline != 0 && deadline - now < wait)
+                wait = deadline - now;
+            struct timespec ts;
+            timespec_at(&ts, wait);
+            w.wake = false;
+            /* Spurious wakeups and timeouts only re-run the checks above. */
+            while (w.granted == NULL && !w.wake &&
+                   pthread_cond_timedwait(&w.cond, &c->pool_lock, &ts) == 0)
+                ;
+        }
+        if (w.granted == NULL)
+            waiter_unlink(c, &w);
+        /* Whoever queues behind us may now be first and able to take a slot. */
+        if (rc != FCB_OK || k != NULL || create)
+            wake_head_locked(c);
+        pthread_cond_destroy(&w.cond);
     }
     pthread_mutex_unlock(&c->pool_lock);
-    if (!keep) {
-        curl_easy_cleanup(k->easy);
-        curl_multi_cleanup(k->multi);
-        svc_free(c->host, k);
+    if (rc != FCB_OK)
+        return rc;
+    if (create) {
+        k = kube_conn_new(c);
+        if (k == NULL) {
+            pthread_mutex_lock(&c->pool_lock);
+            c->n_slots--;
+            wake_head_locked(c);
+            pthread_mutex_unlock(&c->pool_lock);
+            return FCB_ERR_NO_MEMORY;
+        }
+        *out = k;
+        return FCB_OK;
     }
+    curl_easy_reset(k->easy);
+    *out = k;
+    return FCB_OK;
 }
 
 void kube_call_free(kube_client *client, kube_call *call)
@@ -639,7 +803,8 @@ void kube_call_free(kube_client *client, kube_call *call)
         /* Options point into this call's memory: drop them before pooling. */
         curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, NULL);
         curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, NULL);
-        conn_put(client, call->conn);
+        if (call->pooled)
+            conn_release(client, call->conn);
     }
     /* The Authorization header lives in libcurl's memory: wipe it too. */
     for (struct curl_slist *h = call->headers; h != NULL; h = h->next)
@@ -650,23 +815,51 @@ void kube_call_free(kube_client *client, kube_call *call)
     memset(call, 0, sizeof *call);
 }
 
-int kube_call_prepare(kube_client *client, kube_call *call, const char *method, const char *path,
-                      const char *content_type, const char *body, size_t body_len,
-                      bool force_refresh, unsigned long timeout_ms, http_capture *cap,
-                      fcb_error *err)
+int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
+                      const atomic_bool *stop, uint64_t deadline_ms, const char *method,
+                      const char *path, const char *content_type, const char *body,
+                      size_t body_len, bool force_refresh, http_capture *cap, fcb_error *err)
 {
     kube_client *c = client;
     char cert[40], key[40];
     bool failed = false;
+    int path_len = (int)strcspn(path, "?");
     memset(call, 0, sizeof *call);
     int rc = auth_snapshot(c, force_refresh, &call->bearer, cert, key, err);
     if (rc != FCB_OK)
         return rc;
     call->url = svc_sprintf(c->host, "%s%s", c->base_url, path);
-    call->conn = call->url != NULL ? conn_get(c) : NULL;
-    if (call->url == NULL || call->conn == NULL)
+    if (call->url == NULL)
         goto nomem;
+    if (stream != NULL) {
+        curl_easy_reset(stream->easy);
+        call->conn = stream;
+    } else {
+        rc = conn_acquire(c, stop, deadline_ms, &call->conn);
+        if (rc == FCB_ERR_NO_MEMORY)
+            goto nomem;
+        if (rc != FCB_OK) {
+            kube_call_free(c, call);
+            if (rc == FCB_ERR_CANCELLED)
+                return err_set(err, rc, "k8s %s %.*s: cancelled", method, path_len, path);
+            return err_set(err, rc,
+                           "k8s %s %.*s: no free connection to %s within the deadline (all %u "
+                           "in use; FAKECLOUD_K8S_MAX_CONNECTIONS)",
+                           method, path_len, path, c->cfg->server, c->max_connections);
+        }
+        call->pooled = true;
+    }
     call->easy = call->conn->easy;
+    unsigned long timeout_ms = 0;
+    if (deadline_ms != 0) {
+        uint64_t now = http_now_ms();
+        if (now >= deadline_ms) {
+            kube_call_free(c, call);
+            return err_set(err, FCB_ERR_TIMEOUT, "k8s %s %.*s: deadline passed before sending",
+                           method, path_len, path);
+        }
+        timeout_ms = (unsigned long)(deadline_ms - now);
+    }
     CURL *e = call->easy;
     http_easy_defaults(e, KUBE_USER_AGENT, CONNECT_TIMEOUT_MS, 0);
     curl_easy_setopt(e, CURLOPT_URL, call->url);
@@ -856,8 +1049,8 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
         resp->body = NULL;
         resp->status = 0;
         resp->reason[0] = '\0';
-        rc = kube_call_prepare(c, &call, method, path, content_type, body, body_len, force,
-                               deadline - now, &cap, err);
+        rc = kube_call_prepare(c, &call, NULL, stop, deadline, method, path, content_type, body,
+                               body_len, force, &cap, err);
         if (rc != FCB_OK)
             goto out;
         kube_client_count(c, KUBE_STAT_REQUEST);

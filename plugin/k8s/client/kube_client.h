@@ -4,8 +4,8 @@
  * Connects the way kubectl and kube-rs' Client::try_default do (KUBECONFIG
  * list merged by kubectl's rules, else ~/.kube/config, else in-cluster), all
  * configuration read through the host's config getter. One client is shared
- * by every thread of a backend instance: requests reuse keep-alive
- * connections (a pool of curl transfer slots), retry 429/5xx/connection failures with
+ * by every thread of a backend instance: requests share a bounded pool of
+ * keep-alive connections (FIFO wait for a free one), retry 429/5xx/connection failures with
  * capped exponential backoff and jitter, and parse Status bodies into
  * fcb_error messages. Thread-safe unless stated otherwise.
  *
@@ -15,6 +15,8 @@
  *   FAKECLOUD_K8S_SA_DIR              ServiceAccount dir (test hook)
  *   FAKECLOUD_K8S_REQUEST_TIMEOUT_MS  default deadline of a request (30000)
  *   FAKECLOUD_K8S_MAX_ATTEMPTS        attempts per request (6)
+ *   FAKECLOUD_K8S_MAX_CONNECTIONS     connections for requests (3; each watch
+ *                                     stream has one more of its own)
  *   FAKECLOUD_K8S_RETRY_BASE_MS / _CAP_MS  backoff (100 / 2000)
  *   FAKECLOUD_K8S_TOKEN_REREAD_MS     token file re-read period (60000)
  *   FAKECLOUD_K8S_EXEC_TIMEOUT_MS     exec credential plugin bound (30000)
@@ -89,7 +91,8 @@ void kube_response_clear(const kube_client *client, kube_response *resp);
  *   FCB_ERR_BACKEND     other HTTP errors (err: "k8s POST /api/..: 409
  *                       AlreadyExists: pods \"x\" already exists"),
  *   FCB_ERR_UNAVAILABLE connection / TLS failures after the retries,
- *   FCB_ERR_TIMEOUT     the deadline passed,
+ *   FCB_ERR_TIMEOUT     the deadline passed (also while waiting for a free
+ *                       connection of the pool),
  *   FCB_ERR_CANCELLED   kube_client_cancel was called,
  *   FCB_ERR_CONFIG      the credentials could not be obtained (exec plugin
  *                       failed, token file unreadable),
@@ -138,6 +141,8 @@ typedef struct kube_client_stats {
     unsigned long retries;
     unsigned long watch_restarts; /* stream resumes */
     unsigned long relists;       /* 410 Gone relists */
+    unsigned long slot_waits;    /* requests that queued for a free connection */
+    unsigned long connections;   /* request connections (slots) made, <= the cap */
 } kube_client_stats;
 void kube_client_get_stats(const kube_client *client, kube_client_stats *out);
 

@@ -54,7 +54,8 @@ struct kube_watch {
     int first_rc;
     fcb_error first_err;
 
-    /* Per stream. */
+    /* Per stream: the watch's own connection (outside the request pool). */
+    kube_conn *conn;
     CURL *easy;
     bool gone;
     bool stream_failed;
@@ -313,8 +314,9 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
         err_set(&w->stream_err, FCB_ERR_NO_MEMORY, "out of memory");
         goto out_nocall;
     }
-    if (kube_call_prepare(w->client, &call, "GET", path, NULL, NULL, 0, force_auth,
-                          (timeout_s + 30ul) * 1000ul, &cap, &w->stream_err) != FCB_OK)
+    if (kube_call_prepare(w->client, &call, w->conn, &w->stop,
+                          http_now_ms() + (timeout_s + 30ull) * 1000ull, "GET", path, NULL, NULL,
+                          0, force_auth, &cap, &w->stream_err) != FCB_OK)
         goto out_nocall;
     w->easy = call.easy;
     /* A healthy quiet watch still gets bookmarks about every minute. */
@@ -438,6 +440,7 @@ static void watch_free(kube_watch *w)
 {
     track_clear(w);
     kube_watch_framer_free(w->framer);
+    kube_conn_free(w->client, w->conn);
     svc_free(w->host, w->collection);
     svc_free(w->host, w->selector);
     pthread_mutex_destroy(&w->lock);
@@ -463,7 +466,8 @@ int kube_watch_start(kube_client *client, const char *collection_path,
     pthread_cond_init(&w->cond, NULL);
     w->collection = svc_strdup(host, collection_path);
     w->framer = kube_watch_framer_new(host, WATCH_MAX_EVENT_BYTES);
-    if (w->collection == NULL || w->framer == NULL)
+    w->conn = kube_conn_new(client);
+    if (w->collection == NULL || w->framer == NULL || w->conn == NULL)
         goto nomem;
     if (label_selector != NULL && label_selector[0] != '\0') {
         CURL *esc = curl_easy_init();
