@@ -4,8 +4,8 @@
 #
 #   scripts/bench.sh [--quick|--full] [--no-docker] [--build-dir DIR]
 #
-# --quick (default, < 2 min): fewer launches and a smaller reap.
-# --full (~9 min on 2 cores): 100 sequential launches per side, 200 concurrent,
+# --quick (default, ~75 s on 2 cores): fewer launches and a smaller reap.
+# --full (~8 min on 2 cores): 100 sequential launches per side, 200 concurrent,
 #        10 000 foreign Pods to reap, 30 docker launches per side, and figures
 #        1-2 again with 50 Zip-function launches per side.
 # Results: bench/results/latest.md and latest.json (commit them after a run).
