@@ -203,6 +203,18 @@ Test(kube_client_new, validates_numeric_keys_naming_the_key)
                      "FAKECLOUD_K8S_MAX_ATTEMPTS: 'lots' is not a whole number between 1 and 100");
 }
 
+Test(kube_client_new, refuses_a_connection_cap_of_zero_naming_the_key)
+{
+    mock_host_set_config(mh, "KUBECONFIG", FX "/kind.yaml");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_MAX_CONNECTIONS", "0");
+    kube_client *kc = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(kube_client_new(host, &kc, &err), FCB_ERR_CONFIG);
+    cr_expect_null(kc);
+    cr_expect_str_eq(err.message,
+                     "FAKECLOUD_K8S_MAX_CONNECTIONS: '0' is not a whole number between 1 and 64");
+}
+
 Test(kube_client_new, creates_a_client_without_contacting_the_server)
 {
     mock_host_set_config(mh, "KUBECONFIG", FX "/kind.yaml");
