@@ -2,6 +2,7 @@
 pods + secrets REST API (CRUD, watch, patch, status, log) and the /_sim control API."""
 import base64
 import copy
+import gc
 import json
 import queue
 import re
@@ -12,8 +13,8 @@ from http.server import BaseHTTPRequestHandler
 
 import ksim_proto
 import ksim_validate as V
-from ksim_store import (RESOURCES, ApiError, already_exists, bad_request, conflict,
-                        field_match, label_match, not_found, now_rfc3339,
+from ksim_store import (RESOURCES, ApiError, already_exists, bad_request, compile_selector,
+                        conflict, encode, jclone, not_found, now_rfc3339,
                         parse_field_selector, parse_label_selector, parse_rfc3339)
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim",
@@ -98,6 +99,10 @@ def _truthy(v):
 
 class WatchCut(Exception):
     pass
+
+
+_EVENT_PREFIX = {t: b'{"type":"%s","object":' % t.encode()
+                 for t in ("ADDED", "MODIFIED", "DELETED")}
 
 
 def merge_patch(target, patch):
@@ -363,7 +368,16 @@ class Handler(BaseHTTPRequestHandler):
             self._entry = None
 
     def send_json(self, code, obj, headers=None):
-        body = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+        self.send_encoded(code, encode(obj) + b"\n", headers)
+
+    def send_list(self, res, meta, items):
+        """A PodList/SecretList built from the items' cached encodings."""
+        head = encode({"kind": RESOURCES[res][1], "apiVersion": "v1", "metadata": meta})
+        self.send_encoded(200, head[:-1] + b',"items":[' +
+                          b",".join([encode(o) for o in items]) + b"]}\n")
+
+    def send_encoded(self, code, body, headers=None):
+        """Answer with an already encoded JSON body (bytes, newline included)."""
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -705,10 +719,8 @@ class Handler(BaseHTTPRequestHandler):
             doc = {"kind": "Table", "apiVersion": "meta.k8s.io/%s" % tv, "metadata": meta,
                    "columnDefinitions": table_columns(res),
                    "rows": [table_row(res, o, inc) for o in items]}
-        else:
-            doc = {"kind": RESOURCES[res][1], "apiVersion": "v1", "metadata": meta,
-                   "items": items}
-        self.send_json(200, doc)
+            return self.send_json(200, doc)
+        self.send_list(res, meta, items)
 
     def pod_log(self, ns, name):
         pod = self.sim.store.get("pods", ns, name)
@@ -779,45 +791,69 @@ class Handler(BaseHTTPRequestHandler):
             sim.stats.watch_total += 1
         sent = [0]
         first_table = [True]
+        match = compile_selector(res, lsel, fsel)
+        out = []  # encoded chunks not yet written
+        out_size = [0]
+
+        def flush():
+            if out:
+                data = b"".join(out)
+                out.clear()
+                out_size[0] = 0
+                self.wfile.write(data)
+
+        def put(line):
+            """Queue one event line (bytes ending in a newline) as its own chunk."""
+            out.append(b"%x\r\n%s\r\n" % (len(line), line))
+            out_size[0] += len(line)
+            if out_size[0] >= 256 << 10:
+                flush()
 
         def write(ev):
-            data = (json.dumps(ev, separators=(",", ":")) + "\n").encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            put(encode(ev) + b"\n")
 
         def deliver(typ, obj, old):
-            newm = label_match(lsel, obj["metadata"].get("labels")) and \
-                field_match(res, fsel, obj)
+            newm = match is None or match(obj)
             if old is not None and typ == "MODIFIED":
-                oldm = label_match(lsel, old["metadata"].get("labels")) and \
-                    field_match(res, fsel, old)
+                oldm = match is None or match(old)
                 if newm and not oldm:
                     typ = "ADDED"
                 elif oldm and not newm:
                     typ, newm = "DELETED", True
             elif typ == "DELETED" and old is not None:
-                newm = label_match(lsel, old["metadata"].get("labels")) and \
-                    field_match(res, fsel, old)
+                newm = match is None or match(old)
             if not newm:
                 return
-            o = obj
             if tv:
                 o = {"kind": "Table", "apiVersion": "meta.k8s.io/%s" % tv,
                      "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
                      "columnDefinitions": table_columns(res) if first_table[0] else [],
                      "rows": [table_row(res, obj, inc)]}
                 first_table[0] = False
-            write({"type": typ, "object": o})
+                write({"type": typ, "object": o})
+            else:
+                # The object's encoding is cached on it: computed once for every stream
+                # (and list or deletecollection answer) that sends it.
+                put(_EVENT_PREFIX[typ] + encode(obj) + b"}\n")
             sent[0] += 1
-            sim.stats.add("watch_events")
             if cut and sent[0] >= cut:
                 raise WatchCut()
+
+        def deliver_all(evs):
+            n0 = sent[0]
+            try:
+                for (_rv, typ, obj, old) in evs:
+                    deliver(typ, obj, old)
+            finally:
+                if sent[0] != n0:
+                    sim.stats.add("watch_events", sent[0] - n0)
 
         try:
             if err is not None:
                 write({"type": "ERROR", "object": err.status()})
             else:
-                for (_rv, typ, obj, old) in init:
-                    deliver(typ, obj, old)
+                deliver_all(init)
+                flush()
                 deadline = time.monotonic() + timeout
                 interval = max(0.05, sim.args.bookmark_interval)
                 next_bm = time.monotonic() + interval
@@ -829,20 +865,26 @@ class Handler(BaseHTTPRequestHandler):
                     if bookmarks:
                         wait = min(wait, max(0.0, next_bm - now))
                     try:
-                        _rv, typ, obj, old = w.q.get(timeout=max(wait, 0.001))
-                        deliver(typ, obj, old)
+                        deliver_all(w.q.get(timeout=max(wait, 0.001)))
+                        # Everything already queued goes out in the same write.
+                        for _ in range(10000):
+                            deliver_all(w.q.get_nowait())
                     except queue.Empty:
                         pass
+                    flush()
                     if bookmarks and time.monotonic() >= next_bm:
                         brv = store.watcher_idle_rv(w)
                         if brv is not None:
                             write({"type": "BOOKMARK", "object": {
                                 "kind": RESOURCES[res][0], "apiVersion": "v1",
                                 "metadata": {"resourceVersion": brv}}})
+                            flush()
                         next_bm = time.monotonic() + interval
+            flush()
             self.wfile.write(b"0\r\n\r\n")
         except WatchCut:
             try:
+                flush()
                 self.wfile.write(b"0\r\n\r\n")
             except OSError:
                 pass
@@ -945,7 +987,7 @@ class Handler(BaseHTTPRequestHandler):
                                   "URL (%s)" % (new["metadata"].get("name"), name))
             self._check_update_rv(res, name, new, cur)
             if status_only:
-                result = copy.deepcopy(cur)
+                result = jclone(cur)
                 result["status"] = new.get("status") or {}
             else:
                 result = new
@@ -1000,7 +1042,7 @@ class Handler(BaseHTTPRequestHandler):
                            % ", ".join(PATCH_TYPES))
         p = self.json_body()
         cur = self.sim.store.get(res, ns, name)
-        base = copy.deepcopy(cur)
+        base = jclone(cur)
         if ctype == "application/json-patch+json":
             new = json_patch(base, p)
         else:
@@ -1057,12 +1099,9 @@ class Handler(BaseHTTPRequestHandler):
                             "reason": "FieldValueNotSupported", "field": "propagationPolicy",
                             "message": 'Unsupported value: "%s"' % pp}]})
 
-    def _delete_one(self, res, cur, opts):
-        """Returns the object to answer with; raises ApiError."""
-        store, sim = self.sim.store, self.sim
+    def _check_delete_preconditions(self, res, cur, pre):
         m = cur["metadata"]
         name = m["name"]
-        pre = opts.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != m["uid"]:
             raise conflict(res, name, "Precondition failed: UID in precondition: %s, UID in "
                            "object meta: %s" % (pre["uid"], m["uid"]))
@@ -1070,6 +1109,13 @@ class Handler(BaseHTTPRequestHandler):
             raise conflict(res, name, "Precondition failed: ResourceVersion in precondition: "
                            "%s, ResourceVersion in object meta: %s"
                            % (pre["resourceVersion"], m["resourceVersion"]))
+
+    def _delete_one(self, res, cur, opts):
+        """Returns the object to answer with; raises ApiError."""
+        store, sim = self.sim.store, self.sim
+        m = cur["metadata"]
+        name = m["name"]
+        self._check_delete_preconditions(res, cur, opts.get("preconditions") or {})
         g = opts.get("gracePeriodSeconds")
         term = sim.faults.get("terminating_seconds")
         if res != "pods" or g == 0 or term <= 0:
@@ -1100,17 +1146,35 @@ class Handler(BaseHTTPRequestHandler):
     def delete_collection(self, res, ns):
         opts = self.delete_options()
         lsel, fsel = self.selectors(res)
-        items, _rv, _t, _r = self.sim.store.list(res, ns, lsel, fsel)
-        out = []
-        for o in items[:100000]:
-            try:
-                out.append(self._delete_one(res, o, opts))
-            except ApiError as e:
-                if e.code != 404:
-                    raise
-        self.send_json(200, {"kind": RESOURCES[res][1], "apiVersion": "v1",
-                             "metadata": {"resourceVersion": self.sim.store.current_rv()},
-                             "items": out})
+        store = self.sim.store
+        items, _rv, _t, _r = store.list(res, ns, lsel, fsel)
+        items = items[:100000]
+        g = opts.get("gracePeriodSeconds")
+        if res != "pods" or g == 0 or self.sim.faults.get("terminating_seconds") <= 0:
+            # Immediate removal: the same checks and events as one _delete_one per item
+            # (preconditions in order: items before a mismatch are deleted, then the
+            # Conflict is answered), under one store lock, one watch batch.
+            failed = None
+            pre = opts.get("preconditions") or {}
+            if pre.get("uid") or pre.get("resourceVersion"):
+                for i, o in enumerate(items):
+                    try:
+                        self._check_delete_preconditions(res, o, pre)
+                    except ApiError as e:
+                        items, failed = items[:i], e
+                        break
+            out = store.remove_many(res, items)
+            if failed is not None:
+                raise failed
+        else:
+            out = []
+            for o in items:
+                try:
+                    out.append(self._delete_one(res, o, opts))
+                except ApiError as e:
+                    if e.code != 404:
+                        raise
+        self.send_list(res, {"resourceVersion": store.current_rv()}, out)
 
     # ---------------------------------------------------------------- /_sim
     def handle_sim(self, method, path):
@@ -1186,6 +1250,12 @@ class Handler(BaseHTTPRequestHandler):
                 created += 1
             except ApiError:
                 skipped += 1
+        if count >= 1000:
+            # Bulk-loaded Pods live long: move them (and everything else alive now) out
+            # of the collector's generations, so that later collections, triggered by
+            # ordinary requests, do not traverse them again and again.
+            gc.collect()
+            gc.freeze()
         self.send_json(200, {"created": created, "skipped": skipped,
                              "resourceVersion": self.sim.store.current_rv()})
 

@@ -560,7 +560,8 @@ class Kubelet:
         self.ip_next = int(ipaddress.ip_address(
             "127.%d.0.1" % random.SystemRandom().randint(1, 254)))
         self.ip_last = int(ipaddress.ip_address("127.254.255.254"))
-        self.store.hooks.append(self._hook)
+        hook = self._hook_fn()
+        self.store.hooks.append(hook)
         self.stopped = False
 
     # -- bookkeeping
@@ -579,6 +580,25 @@ class Kubelet:
                 run = self.runs.pop(obj["metadata"]["uid"], None)
             if run:
                 self._cleanup(run)
+
+    def _hook_fn(self):
+        def hook(typ, res, obj, old):
+            self._hook(typ, res, obj, old)
+
+        def many(typ, res, pairs):
+            if res != "pods" or self.stopped:
+                return
+            if typ != "DELETED":
+                for obj, old in pairs:
+                    self._hook(typ, res, obj, old)
+                return
+            with self.lock:
+                runs = [self.runs.pop(obj["metadata"]["uid"], None) for obj, _old in pairs]
+            for run in runs:
+                if run is not None:
+                    self._cleanup(run)
+        hook.many = many
+        return hook
 
     def _cleanup(self, run):
         run.gone = True

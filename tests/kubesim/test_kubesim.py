@@ -1114,6 +1114,125 @@ class StatsTest(Base):
         self.sim.req("DELETE", self.pods_path())
 
 
+class BulkDeleteCollectionTest(Base):
+    """deletecollection of 10 000 Pods (the reap benchmark's size) keeps every contract:
+    the answer lists exactly the deleted Pods, each deleted Pod gets its own
+    resourceVersion and exactly one DELETED event on matching watches only, the others
+    survive, and the watch history resumes at the right place. No timing asserted."""
+
+    def test_deletecollection_of_10000_bulk_pods(self):
+        ns = self.ns
+        for prefix, count, labels in (
+                ("foreign", 10000, {"fakecloud-managed-by": "fakecloud",
+                                    "fakecloud-instance": "other"}),
+                ("ours", 1000, {"fakecloud-managed-by": "fakecloud",
+                                "fakecloud-instance": "me"}),
+                ("unmanaged", 100, {})):
+            st, _, doc = self.sim.req("POST", "/_sim/bulk", {
+                "namespace": ns, "count": count, "name_prefix": prefix, "labels": labels})
+            self.assertEqual((st, doc["created"]), (200, count))
+        before = self.sim.req("GET", self.pods_path() + "?labelSelector=" +
+                              "fakecloud-instance%3Dother")[2]
+        self.assertEqual(len(before["items"]), 10000)
+        by_name = {o["metadata"]["name"]: o for o in before["items"]}
+        rv0 = int(before["metadata"]["resourceVersion"])
+        managed = Watch(self.sim, self.pods_path() + "?watch=1&resourceVersion=%d&labelSelector="
+                        "fakecloud-managed-by%%3Dfakecloud" % rv0, timeout=60)
+        mine = Watch(self.sim, self.pods_path() + "?watch=1&resourceVersion=%d&labelSelector="
+                     "fakecloud-instance%%3Dme" % rv0, timeout=60)
+        try:
+            st, _, doc = self.sim.req(
+                "DELETE", self.pods_path() + "?labelSelector=fakecloud-managed-by%3Dfakecloud"
+                "%2Cfakecloud-instance%21%3Dme&gracePeriodSeconds=0")
+            self.assertEqual(st, 200)
+            self.assertEqual((doc["kind"], doc["apiVersion"]), ("PodList", "v1"))
+            items = doc["items"]
+            self.assertEqual(len(items), 10000)
+            self.assertEqual(sorted(i["metadata"]["name"] for i in items), sorted(by_name))
+            rvs = [int(i["metadata"]["resourceVersion"]) for i in items]
+            self.assertEqual(rvs, list(range(rv0 + 1, rv0 + 10001)))
+            self.assertEqual(int(doc["metadata"]["resourceVersion"]), rv0 + 10000)
+            for i in (items[0], items[4999], items[-1]):
+                old = by_name[i["metadata"]["name"]]
+                self.assertEqual(i["metadata"]["uid"], old["metadata"]["uid"])
+                same = dict(i, metadata=dict(i["metadata"], resourceVersion="x"))
+                self.assertEqual(same, dict(old, metadata=dict(old["metadata"],
+                                                               resourceVersion="x")))
+            # The managed watch sees one DELETED per Pod, in order, with the same object.
+            for k in range(10000):
+                ev = managed.next()
+                self.assertIsNotNone(ev, "watch ended after %d events" % k)
+                self.assertEqual(ev["type"], "DELETED")
+                if k in (0, 1234, 9999):
+                    self.assertEqual(ev["object"], items[k])
+                else:
+                    self.assertEqual(ev["object"]["metadata"]["resourceVersion"],
+                                     str(rvs[k]))
+            # The other watch saw none of them: its next event is this new Pod of "ours".
+            self.sim.req("POST", self.pods_path(), pod_body(
+                "ours-new", labels={"fakecloud-instance": "me"}))
+            ev = mine.next()
+            self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]),
+                             ("ADDED", "ours-new"))
+        finally:
+            managed.close()
+            mine.close()
+        objs = self.sim.stats()["objects"]["pods"][ns]
+        self.assertEqual(objs, 1101)
+        left = self.sim.req("GET", self.pods_path())[2]["items"]
+        self.assertEqual(sum(1 for o in left if o["metadata"]["name"].startswith("foreign")), 0)
+        # History: resuming 5 events before the last deletion replays exactly those.
+        last = rv0 + 10000
+        w = Watch(self.sim, self.pods_path() + "?watch=1&resourceVersion=%d" % (last - 5))
+        try:
+            evs = [w.next() for _ in range(5)]
+            self.assertEqual([(e["type"], int(e["object"]["metadata"]["resourceVersion"]))
+                              for e in evs], [("DELETED", last - 4 + k) for k in range(5)])
+        finally:
+            w.close()
+        # Older than the history (1000 events by default): 410 Expired.
+        w = Watch(self.sim, self.pods_path() + "?watch=1&resourceVersion=%d" % rv0)
+        try:
+            ev = w.next()
+            self.assertEqual((ev["type"], ev["object"]["code"]), ("ERROR", 410))
+        finally:
+            w.close()
+        self.sim.req("DELETE", self.pods_path())
+
+
+class EncodingTest(unittest.TestCase):
+    """The store's cached encodings are byte for byte json.dumps, also for a DELETED copy
+    (resourceVersion spliced in), even when a label is named resourceVersion."""
+
+    def test_cached_encoding_equals_json_dumps(self):
+        import ksim_store
+        st = ksim_store.Store(history=10)
+        seen = []
+        st.hooks.append(lambda typ, res, obj, old: seen.append((typ, obj)))
+        pod = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": {"name": "p", "labels": {"resourceVersion": "1", "x": "\u00e9"},
+                            "annotations": {"a": '"resourceVersion":"7"'}},
+               "spec": {"containers": [{"name": "m", "image": "i"}]}, "status": {}}
+        created = st.create("pods", "ns", pod)
+
+        def dumps(o):
+            return json.dumps(o, separators=(",", ":")).encode()
+        self.assertEqual(ksim_store.encode(created), dumps(created))
+        gone = st.remove_many("pods", [created])
+        self.assertEqual(len(gone), 1)
+        self.assertEqual(gone[0]["metadata"]["resourceVersion"], "2")
+        self.assertEqual(ksim_store.encode(gone[0]), dumps(gone[0]))
+        self.assertEqual(ksim_store.encode(created), dumps(created))
+        self.assertEqual([t for t, _ in seen], ["ADDED", "DELETED"])
+        again = st.create("pods", "ns", json.loads(dumps(pod)))
+        mod = st.mutate("pods", "ns", "p", lambda p: p["status"].update(phase="Running"))
+        self.assertEqual(ksim_store.encode(mod), dumps(mod))
+        self.assertNotEqual(ksim_store.encode(mod), ksim_store.encode(again))
+        gone = st.remove("pods", "ns", "p")
+        self.assertEqual(ksim_store.encode(gone), dumps(gone))
+        self.assertEqual(st.counts(), {"pods": {}, "secrets": {}})
+
+
 class LifecycleTest(unittest.TestCase):
     def test_sigterm_writes_stats_file_and_ends_watches(self):
         d = tempfile.mkdtemp()
