@@ -636,26 +636,31 @@ class Kubelet:
         return out
 
     def _alloc_ip(self):
+        """Next free pod IP whose RIE port can be bound. The candidate is reserved under
+        the lock and probed outside it, so concurrent Pods do not queue behind one
+        another's bind() probes."""
         port = self.sim.args.rie_port
-        with self.lock:
-            span = self.ip_last - int(ipaddress.ip_address("127.1.0.1")) + 1
-            for _ in range(min(span, 4096)):
+        first = int(ipaddress.ip_address("127.1.0.1"))
+        span = self.ip_last - first + 1
+        for _ in range(min(span, 4096)):
+            with self.lock:
                 cand = self.ip_next
-                self.ip_next = cand + 1 if cand < self.ip_last else \
-                    int(ipaddress.ip_address("127.1.0.1"))
+                self.ip_next = cand + 1 if cand < self.ip_last else first
                 ip = str(ipaddress.ip_address(cand))
                 if cand & 0xff in (0, 255) or ip in self.ip_in_use:
                     continue
-                s = socket.socket()
-                try:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind((ip, port))
-                except OSError:
-                    continue
-                finally:
-                    s.close()
                 self.ip_in_use.add(ip)
-                return ip
+            s = socket.socket()
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((ip, port))
+            except OSError:
+                with self.lock:
+                    self.ip_in_use.discard(ip)
+                continue
+            finally:
+                s.close()
+            return ip
         return None
 
     # -- helpers

@@ -327,6 +327,10 @@ def main(argv=None):
     if args.stats_file:
         args.stats_file = os.path.abspath(args.stats_file)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    # Many threads (connections, watch streams, kubelet workers, the RIE loop) share
+    # the GIL: a thread back from a syscall waits up to the switch interval for it
+    # (5 ms by default), which queued request latencies behind each other.
+    sys.setswitchinterval(0.0005)
     ppid = os.getppid()
     sim = Sim(args)
     sim.serve()
