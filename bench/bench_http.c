@@ -1,4 +1,5 @@
-/* bench_http: per-request libcurl easy handles over an optional share pool. */
+/* bench_http: per-request libcurl easy handles over one share pool; bodies are
+ * collected in an open_memstream. */
 #include "bench_http.h"
 
 #include <curl/curl.h>
@@ -49,7 +50,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
     pthread_mutex_unlock(&c->locks[data]);
 }
 
-bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls, bool share_connections)
+bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls)
 {
     bhttp_client *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -72,17 +73,15 @@ bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls, bool 
             snprintf(c->auth_header, n, "Authorization: Bearer %s", tls->bearer_token);
         }
     }
-    if (share_connections) {
-        c->share = curl_share_init();
-        if (c->share == NULL)
-            goto fail;
-        curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    }
+    c->share = curl_share_init();
+    if (c->share == NULL)
+        goto fail;
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     return c;
 fail:
     bhttp_client_free(c);
@@ -114,42 +113,40 @@ long bhttp_client_connects(bhttp_client *c)
     return n;
 }
 
-typedef struct body_buf {
+/* The response body: stdio grows (and NUL-terminates) the buffer. */
+typedef struct body_sink {
+    FILE *stream; /* open_memstream(&data, &len) */
     char *data;
     size_t len;
-    size_t cap;
+    size_t written;
     bool too_big;
-} body_buf;
+} body_sink;
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
-    body_buf *b = ctx;
+    body_sink *b = ctx;
     size_t n = size * nmemb;
-    if (b->len + n + 1 > BHTTP_BODY_MAX) {
+    if (b->written + n + 1 > BHTTP_BODY_MAX) {
         b->too_big = true;
         return 0;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    b->written += n;
+    return fwrite(ptr, 1, n, b->stream); /* short on ENOMEM: curl fails the transfer */
+}
+
+/* Closes the stream; the body is then in b->data (NULL if the stream could not flush). */
+static int body_sink_close(body_sink *b)
+{
+    int rc = fclose(b->stream);
+    b->stream = NULL;
+    return rc;
 }
 
 int bhttp_request(bhttp_client *c, const char *method, const char *path, const char *body,
                   long timeout_ms, bhttp_response *resp, char err[BHTTP_ERR_MAX])
 {
     int rc = -1;
-    body_buf buf = {0};
+    body_sink buf = {0};
     struct curl_slist *headers = NULL;
     char *url = NULL;
     resp->status = 0;
@@ -159,7 +156,8 @@ int bhttp_request(bhttp_client *c, const char *method, const char *path, const c
     CURL *h = curl_easy_init();
     size_t n = strlen(c->base_url) + strlen(path) + 1;
     url = malloc(n);
-    if (h == NULL || url == NULL) {
+    buf.stream = open_memstream(&buf.data, &buf.len);
+    if (h == NULL || url == NULL || buf.stream == NULL) {
         snprintf(err, BHTTP_ERR_MAX, "%s %s: out of memory", method, path);
         goto out;
     }
@@ -189,15 +187,13 @@ int bhttp_request(bhttp_client *c, const char *method, const char *path, const c
         curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
     if (c->key_file)
         curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);
-    if (c->share) {
-        curl_easy_setopt(h, CURLOPT_SHARE, c->share);
-        /*
-         * curl_easy_perform's private multi keeps 4 idle connections by
-         * default and closes the rest; hyper's pool (kube-rs) keeps every
-         * idle connection, so lift the cap.
-         */
-        curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 10000L);
-    }
+    curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+    /*
+     * curl_easy_perform's private multi keeps 4 idle connections by
+     * default and closes the rest; hyper's pool (kube-rs) keeps every
+     * idle connection, so lift the cap.
+     */
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 10000L);
     CURLcode cc = curl_easy_perform(h);
     long connects = 0;
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
@@ -209,12 +205,18 @@ int bhttp_request(bhttp_client *c, const char *method, const char *path, const c
                  buf.too_big ? " (body over 512 MiB)" : "");
         goto out;
     }
+    if (body_sink_close(&buf) != 0 || buf.data == NULL) {
+        snprintf(err, BHTTP_ERR_MAX, "%s %s: out of memory for the body", method, path);
+        goto out;
+    }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     resp->body = buf.data;
     resp->len = buf.len;
     buf.data = NULL;
     rc = 0;
 out:
+    if (buf.stream != NULL)
+        body_sink_close(&buf);
     free(buf.data);
     free(url);
     curl_slist_free_all(headers);

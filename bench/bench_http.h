@@ -1,13 +1,18 @@
 /*
- * bench_http: the small libcurl client the baselines and the simulator
- * controller use (not the plugins' client: the point of a baseline is to be
- * independent of the code it is compared with).
+ * bench_http: the k8s baseline's API client, and the baselines' TCP probe.
  *
- * A bhttp_client holds a base URL, TLS material and, optionally, a curl share
- * handle that pools keep-alive connections, TLS sessions and DNS across
- * threads, the way hyper's pool does for kube-rs. Each request uses its own
- * easy handle, so bhttp_request is thread-safe on one client.
- * Also: a one-shot TCP connect probe (what tokio's TcpStream::connect does).
+ * Its own code on purpose, neither the plugins' client (a baseline must be
+ * independent of the code it is compared with) nor the test support's
+ * kubesim_ctl or the host's invoker: it reproduces how the reference talks to
+ * the API server, and figure 3 counts its connections. kube-rs sends through
+ * hyper's pool, which keeps every idle keep-alive connection, opens a new one
+ * whenever none is idle, and resumes TLS sessions; so a bhttp_client holds a
+ * base URL, TLS material and a curl share handle that pools connections, TLS
+ * sessions and DNS across threads, with no cap on idle connections, and
+ * kube-rs' timeouts. Each request uses its own easy handle, so bhttp_request
+ * is thread-safe on one client.
+ * The probe is one TCP connect, what the reference's tokio TcpStream::connect
+ * readiness check does.
  */
 #ifndef BENCH_HTTP_H
 #define BENCH_HTTP_H
@@ -28,15 +33,14 @@ typedef struct bhttp_client bhttp_client;
 
 /*
  * New client for BASE_URL ("https://127.0.0.1:6443"); strings are copied.
- * share_connections: pool connections across threads (curl share handle).
- * Returns NULL when out of memory.
+ * Returns NULL when out of memory; free with bhttp_client_free.
  */
-bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls, bool share_connections);
+bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls);
 void bhttp_client_free(bhttp_client *client);
 
 typedef struct bhttp_response {
     long status;  /* HTTP status; 0 when the request failed before a response */
-    char *body;   /* NUL-terminated body (malloc'd, free with bhttp_response_free) */
+    char *body;   /* NUL-terminated body, "" when empty (malloc'd, bhttp_response_free) */
     size_t len;
 } bhttp_response;
 

@@ -14,7 +14,8 @@
 #include "bench_artifacts.h"
 #include "bench_plugin.h"
 #include "bench_stats.h"
-#include "sim_ctl.h"
+#include "bench_http.h"
+#include "kubesim_ctl.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -85,32 +86,85 @@ static void progress(const char *fmt, ...)
 
 /* ------------------------------------------------------------------ sims */
 
-static int sim_up(simctl *sim, char err[SIMCTL_ERR_MAX])
+#define SIM_ERR_MAX 1024
+
+/*
+ * A fresh simulator with the figures' settings (its own temporary directory), or NULL
+ * with err. The bench's own requests to it (stats, reset, bulk) keep one connection,
+ * so they add no connection or TLS handshake to what figure 3 counts; the generous
+ * timeouts cover a 10 000-Pod bulk create on a loaded machine.
+ */
+static kubesim *sim_up(char err[SIM_ERR_MAX])
 {
     char boot[32];
-    char dir[600];
     snprintf(boot, sizeof(boot), "%u", opt.boot_ms);
-    snprintf(dir, sizeof(dir), "%s/kubesim", opt.workdir);
     const char *args[] = {"--boot-ms", boot, "--rie-delay-ms", "0", "--request-log", "100",
                           "--max-connections", "1024", "--kubelet-workers", "16", NULL};
-    return simctl_start(sim, opt.python, NULL, opt.kubesim, dir, args, err);
+    kubesim_options ko = {.extra_args = args,
+                          .python = opt.python,
+                          .script = opt.kubesim,
+                          .ready_timeout_ms = 60000,
+                          .request_timeout_ms = 300000,
+                          .keep_connection = 1};
+    kubesim *sim = NULL;
+    if (kubesim_start_opts(&ko, &sim) != 0)
+        snprintf(err, SIM_ERR_MAX, "kubesim: %s", kubesim_last_error());
+    return sim;
 }
 
-static int sim_reset(simctl *sim, char err[SIMCTL_ERR_MAX])
+/* METHOD PATH [BODY] on the simulator: the JSON answer of a 2xx (caller puts it), or
+ * NULL with err naming the request and the status or transport error. */
+static json_object *sim_call(kubesim *sim, const char *method, const char *path,
+                             const char *body, char err[SIM_ERR_MAX])
 {
-    json_object *r = simctl_post(sim, "POST", "/_sim/reset", "{}", err);
+    json_object *doc = NULL;
+    int st = kubesim_request(sim, method, path, body, NULL, &doc);
+    if (st < 0) {
+        snprintf(err, SIM_ERR_MAX, "kubesim %s", kubesim_last_error());
+        return NULL;
+    }
+    if (st < 200 || st >= 300 || doc == NULL) {
+        const char *msg = "";
+        json_object *m = NULL;
+        if (doc && json_object_object_get_ex(doc, "message", &m))
+            msg = json_object_get_string(m);
+        snprintf(err, SIM_ERR_MAX, "kubesim %s %s: HTTP %d%s%.300s", method, path, st,
+                 doc ? ": " : " (answer is not JSON)", msg);
+        json_object_put(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static json_object *sim_get(kubesim *sim, const char *path, char err[SIM_ERR_MAX])
+{
+    return sim_call(sim, "GET", path, NULL, err);
+}
+
+/* A top-level counter of a /_sim/stats document (0 when absent). */
+static long stat_long(json_object *stats, const char *key)
+{
+    json_object *v = NULL;
+    if (stats == NULL || !json_object_object_get_ex(stats, key, &v))
+        return 0;
+    return (long)json_object_get_int64(v);
+}
+
+static int sim_reset(kubesim *sim, char err[SIM_ERR_MAX])
+{
+    json_object *r = sim_call(sim, "POST", "/_sim/reset", "{}", err);
     if (r == NULL)
         return -1;
     json_object_put(r);
     return 0;
 }
 
-/* Connections the admin client itself opened since the last reset (bias). */
-static long sim_admin_conn_bias(simctl *sim)
+/* Connections the bench itself opened since the last reset (bias). */
+static long sim_admin_conn_bias(kubesim *sim)
 {
-    char err[SIMCTL_ERR_MAX];
-    json_object *s = simctl_get(sim, "/_sim/stats", err);
-    long n = simctl_stat_long(s, "connections_total");
+    char err[SIM_ERR_MAX];
+    json_object *s = sim_get(sim, "/_sim/stats", err);
+    long n = stat_long(s, "connections_total");
     json_object_put(s);
     return n;
 }
@@ -139,11 +193,11 @@ static double verb_count(json_object *stats, const char *verb)
 }
 
 /* kubesim's rie_ready_monotonic of the Pod whose IP is in ENDPOINT, or NAN. */
-static double rie_ready_once(simctl *sim, const char *ip, bool *has_code)
+static double rie_ready_once(kubesim *sim, const char *ip, bool *has_code)
 {
-    char err[SIMCTL_ERR_MAX];
+    char err[SIM_ERR_MAX];
     double t = NAN;
-    json_object *s = simctl_get(sim, "/_sim/stats", err);
+    json_object *s = sim_get(sim, "/_sim/stats", err);
     json_object *pods = NULL;
     if (s && json_object_object_get_ex(s, "pods", &pods)) {
         json_object_object_foreach(pods, name, pod)
@@ -177,7 +231,7 @@ static double rie_ready_once(simctl *sim, const char *ip, bool *has_code)
  * exists (and the overhead can come out slightly negative). Ask again for
  * up to 200 ms before calling the launch premature.
  */
-static double rie_ready_of(simctl *sim, const char *endpoint, bool *has_code)
+static double rie_ready_of(kubesim *sim, const char *endpoint, bool *has_code)
 {
     char ip[64];
     snprintf(ip, sizeof(ip), "%s", endpoint);
@@ -193,13 +247,13 @@ static double rie_ready_of(simctl *sim, const char *endpoint, bool *has_code)
     return t;
 }
 
-static long count_pods(simctl *sim, const char *selector_escaped)
+static long count_pods(kubesim *sim, const char *selector_escaped)
 {
-    char err[SIMCTL_ERR_MAX];
+    char err[SIM_ERR_MAX];
     char path[512];
     snprintf(path, sizeof(path), "/api/v1/namespaces/" NS "/pods?labelSelector=%s",
              selector_escaped);
-    json_object *l = simctl_get(sim, path, err);
+    json_object *l = sim_get(sim, path, err);
     json_object *items = NULL;
     long n = -1;
     if (l && json_object_object_get_ex(l, "items", &items))
@@ -208,21 +262,21 @@ static long count_pods(simctl *sim, const char *selector_escaped)
     return n;
 }
 
-static int bulk(simctl *sim, const char *prefix, unsigned count, const char *labels_json,
-                char err[SIMCTL_ERR_MAX])
+static int bulk(kubesim *sim, const char *prefix, unsigned count, const char *labels_json,
+                char err[SIM_ERR_MAX])
 {
     char body[1024];
     snprintf(body, sizeof(body),
              "{\"namespace\":\"" NS "\",\"count\":%u,\"name_prefix\":\"%s\",\"labels\":%s}", count,
              prefix, labels_json);
-    json_object *r = simctl_post(sim, "POST", "/_sim/bulk", body, err);
+    json_object *r = sim_call(sim, "POST", "/_sim/bulk", body, err);
     if (r == NULL)
         return -1;
     json_object *created = NULL;
     long n = json_object_object_get_ex(r, "created", &created) ? json_object_get_int64(created) : 0;
     json_object_put(r);
     if (n != (long)count) {
-        snprintf(err, SIMCTL_ERR_MAX, "kubesim bulk %s: created %ld of %u", prefix, n, count);
+        snprintf(err, SIM_ERR_MAX, "kubesim bulk %s: created %ld of %u", prefix, n, count);
         return -1;
     }
     return 0;
@@ -256,7 +310,7 @@ static json_object *error_json(const char *msg)
 /* One side's launch/terminate, so every figure runs the same code for both. */
 typedef struct side {
     const char *name; /* "baseline" or "ours" */
-    simctl *sim;
+    kubesim *sim;
     /* baseline */
     bhttp_client *api;
     basek8s *base;
@@ -266,13 +320,13 @@ typedef struct side {
     bool plug_open;
 } side;
 
-static int side_open(side *s, simctl *sim, bool ours, char err[1024])
+static int side_open(side *s, kubesim *sim, bool ours, char err[1024])
 {
     memset(s, 0, sizeof(*s));
     s->sim = sim;
     s->name = ours ? "ours" : "baseline";
     if (ours) {
-        const char *config[] = {"KUBECONFIG", sim->kubeconfig,
+        const char *config[] = {"KUBECONFIG", kubesim_kubeconfig(sim),
                                 "FAKECLOUD_K8S_SELF_URL", opt.self_url,
                                 "HOME", opt.workdir, NULL};
         if (bplug_open(&s->plug, opt.plugin, config, TOKEN, err) != 0)
@@ -280,8 +334,9 @@ static int side_open(side *s, simctl *sim, bool ours, char err[1024])
         s->plug_open = true;
         return 0;
     }
-    bhttp_tls tls = {sim->ca, sim->client_cert, sim->client_key, NULL};
-    s->api = bhttp_client_new(sim->url, &tls, true);
+    bhttp_tls tls = {kubesim_ca_file(sim), kubesim_client_cert_file(sim),
+                     kubesim_client_key_file(sim), NULL};
+    s->api = bhttp_client_new(kubesim_url(sim), &tls);
     snprintf(s->instance_id, sizeof(s->instance_id), "fakecloud-%d", (int)getpid());
     basek8s_config cfg = BASEK8S_CONFIG_DEFAULTS(NS, s->instance_id, opt.self_url, TOKEN);
     s->base = s->api ? basek8s_new(s->api, &cfg) : NULL;
@@ -375,23 +430,23 @@ static int side_reap(side *s, size_t *reaped, char err[1024])
 
 static json_object *run_sequential(bool ours)
 {
-    simctl sim;
+    kubesim *sim = NULL;
     side s;
     char err[1024];
-    char serr[SIMCTL_ERR_MAX];
+    char serr[SIM_ERR_MAX];
     bench_series overhead = BENCH_SERIES_INIT;
     unsigned failures = 0, code_delivered = 0;
     json_object *res = NULL;
     char first_error[1024] = "";
     progress("figures 1+2, %s: %u sequential launches, boot %u ms", ours ? "ours" : "baseline",
              opt.launches, opt.boot_ms);
-    if (sim_up(&sim, serr) != 0)
+    if ((sim = sim_up(serr)) == NULL)
         return error_json(serr);
-    if (side_open(&s, &sim, ours, err) != 0) {
+    if (side_open(&s, sim, ours, err) != 0) {
         res = error_json(err);
         goto out_sim;
     }
-    if (sim_reset(&sim, serr) != 0) {
+    if (sim_reset(sim, serr) != 0) {
         res = error_json(serr);
         goto out_side;
     }
@@ -406,7 +461,7 @@ static json_object *run_sequential(bool ours)
         }
         double returned = bench_now_s();
         bool has_code = false;
-        double ready = rie_ready_of(&sim, endpoint, &has_code);
+        double ready = rie_ready_of(sim, endpoint, &has_code);
         if (has_code)
             code_delivered++;
         if (isnan(ready)) {
@@ -421,13 +476,13 @@ static json_object *run_sequential(bool ours)
             snprintf(first_error, sizeof(first_error), "%s", err);
     }
     double elapsed = (double)(bench_now_ns() - t_start) / 1e9;
-    json_object *stats = simctl_get(&sim, "/_sim/stats", serr);
+    json_object *stats = sim_get(sim, "/_sim/stats", serr);
     res = json_object_new_object();
     json_object_object_add(res, "launch_overhead", series_json(&overhead, failures));
     double n = opt.launches ? (double)opt.launches : 1;
     json_object *rq = json_object_new_object();
     json_object_object_add(rq, "per_launch_terminate",
-                           json_object_new_double((double)simctl_stat_long(stats, "requests_total") / n));
+                           json_object_new_double((double)stat_long(stats, "requests_total") / n));
     json_object_object_add(rq, "polling_gets_per_launch",
                            json_object_new_double(verb_count(stats, "get pods") / n));
     json_object_object_add(rq, "by_verb", by_verb_per(stats, n));
@@ -444,7 +499,7 @@ out_side:;
     if (res && ours)
         json_object_object_add(res, "leaked_bytes", json_object_new_int64((int64_t)leaked));
 out_sim:
-    simctl_stop(&sim);
+    kubesim_stop(sim);
     bench_series_free(&overhead);
     return res;
 }
@@ -481,10 +536,10 @@ static void *conc_worker(void *arg)
 
 static json_object *run_concurrent(bool ours)
 {
-    simctl sim;
+    kubesim *sim = NULL;
     side s;
     char err[1024];
-    char serr[SIMCTL_ERR_MAX];
+    char serr[SIM_ERR_MAX];
     json_object *res = NULL;
     unsigned n = opt.concurrency;
     conc_task *tasks = calloc(n, sizeof(*tasks));
@@ -498,17 +553,17 @@ static json_object *run_concurrent(bool ours)
         free(threads);
         return error_json("out of memory");
     }
-    if (sim_up(&sim, serr) != 0) {
+    if ((sim = sim_up(serr)) == NULL) {
         res = error_json(serr);
         goto out_mem;
     }
     /* Count from before open: our plugin's watch and Secret are part of the cost. */
-    if (sim_reset(&sim, serr) != 0) {
+    if (sim_reset(sim, serr) != 0) {
         res = error_json(serr);
         goto out_sim;
     }
-    long bias = sim_admin_conn_bias(&sim);
-    if (side_open(&s, &sim, ours, err) != 0) {
+    long bias = sim_admin_conn_bias(sim);
+    if (side_open(&s, sim, ours, err) != 0) {
         res = error_json(err);
         goto out_sim;
     }
@@ -541,20 +596,20 @@ static json_object *run_concurrent(bool ours)
         }
     }
     double wall = (double)(last - t0) / 1e9;
-    json_object *stats = simctl_get(&sim, "/_sim/stats", serr);
+    json_object *stats = sim_get(sim, "/_sim/stats", serr);
     res = json_object_new_object();
     json_object_object_add(res, "launches", json_object_new_int64(n));
     json_object_object_add(res, "succeeded", json_object_new_int64(ok));
     json_object_object_add(res, "success_rate", json_object_new_double(n ? (double)ok / n : 0));
     json_object_object_add(res, "wall_s", json_object_new_double(wall));
     json_object_object_add(res, "connections",
-                           json_object_new_int64(simctl_stat_long(stats, "connections_total") - bias));
+                           json_object_new_int64(stat_long(stats, "connections_total") - bias));
     json_object_object_add(res, "tls_handshakes",
-                           json_object_new_int64(simctl_stat_long(stats, "tls_handshakes_total") - bias));
+                           json_object_new_int64(stat_long(stats, "tls_handshakes_total") - bias));
     json_object_object_add(res, "tls_handshake_failures",
-                           json_object_new_int64(simctl_stat_long(stats, "tls_handshake_failures")));
+                           json_object_new_int64(stat_long(stats, "tls_handshake_failures")));
     json_object_object_add(res, "requests",
-                           json_object_new_int64(simctl_stat_long(stats, "requests_total")));
+                           json_object_new_int64(stat_long(stats, "requests_total")));
     json_object_object_add(res, "admin_connection_bias", json_object_new_int64(bias));
     if (first_error)
         json_object_object_add(res, "first_error", json_object_new_string(first_error));
@@ -567,7 +622,7 @@ static json_object *run_concurrent(bool ours)
     if (ours)
         json_object_object_add(res, "leaked_bytes", json_object_new_int64((int64_t)leaked));
 out_sim:
-    simctl_stop(&sim);
+    kubesim_stop(sim);
 out_mem:
     free(tasks);
     free(threads);
@@ -578,10 +633,10 @@ out_mem:
 
 static json_object *run_reap(bool ours)
 {
-    simctl sim;
+    kubesim *sim = NULL;
     side s;
     char err[1024];
-    char serr[SIMCTL_ERR_MAX];
+    char serr[SIM_ERR_MAX];
     json_object *res = NULL;
     char labels[512];
     char sel[256];
@@ -589,9 +644,9 @@ static json_object *run_reap(bool ours)
     bool launched = false;
     progress("figure 4, %s: reap %u foreign Pods (+%u ours)", ours ? "ours" : "baseline",
              opt.reap_foreign, opt.reap_ours);
-    if (sim_up(&sim, serr) != 0)
+    if ((sim = sim_up(serr)) == NULL)
         return error_json(serr);
-    if (side_open(&s, &sim, ours, err) != 0) {
+    if (side_open(&s, sim, ours, err) != 0) {
         res = error_json(err);
         goto out_sim;
     }
@@ -606,7 +661,7 @@ static json_object *run_reap(bool ours)
         const char *name = strrchr(handle, '/');
         char path[512];
         snprintf(path, sizeof(path), "/api/v1/namespaces/" NS "/pods/%s", name ? name + 1 : handle);
-        json_object *pod = simctl_get(&sim, path, serr);
+        json_object *pod = sim_get(sim, path, serr);
         json_object *meta = NULL, *lab = NULL, *inst = NULL;
         if (pod == NULL || !json_object_object_get_ex(pod, "metadata", &meta) ||
             !json_object_object_get_ex(meta, "labels", &lab) ||
@@ -623,7 +678,7 @@ static json_object *run_reap(bool ours)
     snprintf(labels, sizeof(labels),
              "{\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":\"fakecloud-stale\","
              "\"fakecloud-service\":\"lambda\",\"fakecloud-lambda\":\"old-fn\"}");
-    if (bulk(&sim, "stale", opt.reap_foreign, labels, serr) != 0) {
+    if (bulk(sim, "stale", opt.reap_foreign, labels, serr) != 0) {
         res = error_json(serr);
         goto out_side;
     }
@@ -631,12 +686,12 @@ static json_object *run_reap(bool ours)
              "{\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":\"%s\","
              "\"fakecloud-service\":\"lambda\",\"fakecloud-lambda\":\"live-fn\"}",
              instance);
-    if (bulk(&sim, "mine", opt.reap_ours, labels, serr) != 0 ||
-        bulk(&sim, "unmanaged", 100, "{\"app\":\"unrelated\"}", serr) != 0) {
+    if (bulk(sim, "mine", opt.reap_ours, labels, serr) != 0 ||
+        bulk(sim, "unmanaged", 100, "{\"app\":\"unrelated\"}", serr) != 0) {
         res = error_json(serr);
         goto out_side;
     }
-    if (sim_reset(&sim, serr) != 0) {
+    if (sim_reset(sim, serr) != 0) {
         res = error_json(serr);
         goto out_side;
     }
@@ -644,22 +699,22 @@ static json_object *run_reap(bool ours)
     int64_t t0 = bench_now_ns();
     int rc = side_reap(&s, &reaped, err);
     double secs = (double)(bench_now_ns() - t0) / 1e9;
-    json_object *stats = simctl_get(&sim, "/_sim/stats", serr);
+    json_object *stats = sim_get(sim, "/_sim/stats", serr);
     res = json_object_new_object();
     if (rc != 0)
         json_object_object_add(res, "error", json_object_new_string(err));
     json_object_object_add(res, "seconds", json_object_new_double(secs));
     json_object_object_add(res, "requests",
-                           json_object_new_int64(simctl_stat_long(stats, "requests_total")));
+                           json_object_new_int64(stat_long(stats, "requests_total")));
     json_object_object_add(res, "by_verb", by_verb_per(stats, 1));
     json_object_object_add(res, "reaped_reported", json_object_new_int64((int64_t)reaped));
     json_object_put(stats);
     /* Correctness of what was measured: foreign gone, ours and unmanaged intact. */
     snprintf(sel, sizeof(sel), "fakecloud-instance%%3Dfakecloud-stale");
-    long stale_left = count_pods(&sim, sel);
+    long stale_left = count_pods(sim, sel);
     snprintf(sel, sizeof(sel), "fakecloud-instance%%3D%s", instance);
-    long ours_left = count_pods(&sim, sel);
-    long unmanaged_left = count_pods(&sim, "app%3Dunrelated");
+    long ours_left = count_pods(sim, sel);
+    long unmanaged_left = count_pods(sim, "app%3Dunrelated");
     json_object_object_add(res, "foreign_left", json_object_new_int64(stale_left));
     json_object_object_add(res, "ours_left", json_object_new_int64(ours_left));
     json_object_object_add(res, "unmanaged_left", json_object_new_int64(unmanaged_left));
@@ -675,7 +730,7 @@ out_side:
             json_object_object_add(res, "leaked_bytes", json_object_new_int64((int64_t)leaked));
     }
 out_sim:
-    simctl_stop(&sim);
+    kubesim_stop(sim);
     return res;
 }
 
@@ -690,19 +745,19 @@ static long rss_kib(void)
 
 static json_object *run_footprint(void)
 {
-    simctl sim;
+    kubesim *sim = NULL;
     char err[1024];
-    char serr[SIMCTL_ERR_MAX];
+    char serr[SIM_ERR_MAX];
     json_object *res = NULL;
     bench_series load = BENCH_SERIES_INIT, open_t = BENCH_SERIES_INIT;
     unsigned n = opt.footprint_instances;
     progress("figure 6: footprint (load/open x10, %u warm instances)", n);
     if (n == 0)
         return error_json("--instances must be > 0");
-    if (sim_up(&sim, serr) != 0)
+    if ((sim = sim_up(serr)) == NULL)
         return error_json(serr);
     long rss_before = rss_kib();
-    const char *config[] = {"KUBECONFIG", sim.kubeconfig, "FAKECLOUD_K8S_SELF_URL",
+    const char *config[] = {"KUBECONFIG", kubesim_kubeconfig(sim), "FAKECLOUD_K8S_SELF_URL",
                             "http://127.0.0.1:9", "HOME", opt.workdir, NULL};
     for (int i = 0; i < 10; i++) {
         bplug p;
@@ -715,7 +770,7 @@ static json_object *run_footprint(void)
         bplug_close(&p, NULL);
     }
     side s;
-    if (side_open(&s, &sim, true, err) != 0) {
+    if (side_open(&s, sim, true, err) != 0) {
         res = error_json(err);
         goto out;
     }
@@ -767,7 +822,7 @@ static json_object *run_footprint(void)
     if (ok < n)
         json_object_object_add(res, "first_error", json_object_new_string(err));
 out:
-    simctl_stop(&sim);
+    kubesim_stop(sim);
     bench_series_free(&load);
     bench_series_free(&open_t);
     return res;
@@ -786,7 +841,8 @@ static json_object *pair(json_object *baseline, json_object *ours)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bench-k8s --kubesim PATH --plugin SO --workdir DIR --out FILE [options]\n"
+            "usage: bench-k8s --plugin SO --workdir DIR --out FILE [options]\n"
+            "  --kubesim PATH       kubesim.py (default: the one this was built with)\n"
             "  --python P           python interpreter for kubesim (python3)\n"
             "  --figures LIST       comma-separated subset of 1,2,3,4,6 (default 1,2,3,4)\n"
             "  --boot-ms N          kubesim boot time (300)\n"
@@ -849,7 +905,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-k8s: --package zip needs --code ZIP\n");
         return 2;
     }
-    if (!opt.kubesim || !opt.workdir || !opt.out || (opt.run_ours && !opt.plugin)) {
+    if (!opt.workdir || !opt.out || (opt.run_ours && !opt.plugin)) {
         usage(stderr);
         return 2;
     }

@@ -1,6 +1,6 @@
 /* kubesim_ctl: process management (fork/exec, ready line, SIGTERM) and libcurl requests
  * for the kubesim simulator. Every wait is bounded: 10 s for the ready line, 5 s for
- * shutdown before SIGKILL, 15 s per HTTP request. */
+ * shutdown before SIGKILL, 15 s per HTTP request (the first and last are options). */
 #include "kubesim_ctl.h"
 
 #include <curl/curl.h>
@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #endif
 
 #define KUBESIM_READY_TIMEOUT_MS 10000
+#define KUBESIM_REQUEST_TIMEOUT_MS 15000L
 #define KUBESIM_STOP_TIMEOUT_MS 5000
 #define KUBESIM_MAX_ARGS 64
 #define KUBESIM_LINE_MAX 8192
@@ -40,6 +42,11 @@ struct kubesim {
     char *client_cert;
     char *client_key;
     char *token_file;
+    long request_timeout_ms;
+    /* keep_connection: one easy handle (its connection cache) for every request. */
+    CURL *kept;
+    pthread_mutex_t kept_lock;
+    int kept_lock_init;
 };
 
 static _Thread_local char last_error[512];
@@ -96,6 +103,10 @@ static void kubesim_free(kubesim *k)
     free(k->client_cert);
     free(k->client_key);
     free(k->token_file);
+    if (k->kept != NULL)
+        curl_easy_cleanup(k->kept);
+    if (k->kept_lock_init)
+        pthread_mutex_destroy(&k->kept_lock);
     free(k);
 }
 
@@ -146,11 +157,30 @@ static int wait_exit(pid_t pid, int timeout_ms, int *status)
 
 int kubesim_start(const char *const *extra_args, kubesim **out)
 {
+    kubesim_options opts = {.extra_args = extra_args};
+    return kubesim_start_opts(&opts, out);
+}
+
+int kubesim_start_opts(const kubesim_options *opts, kubesim **out)
+{
+    static const kubesim_options defaults = {0};
     *out = NULL;
-    const char *script = getenv("KUBESIM_PY");
+    if (opts == NULL)
+        opts = &defaults;
+    const char *const *extra_args = opts->extra_args;
+    if (opts->ready_timeout_ms < 0 || opts->request_timeout_ms < 0)
+        return fail(-EINVAL, "kubesim_options: ready_timeout_ms and request_timeout_ms must "
+                             "be >= 0 (0 = default)");
+    int ready_timeout_ms =
+        opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : KUBESIM_READY_TIMEOUT_MS;
+    const char *script = opts->script;
+    if (script == NULL || script[0] == '\0')
+        script = getenv("KUBESIM_PY");
     if (script == NULL || script[0] == '\0')
         script = KUBESIM_PY;
-    const char *python = getenv("KUBESIM_PYTHON");
+    const char *python = opts->python;
+    if (python == NULL || python[0] == '\0')
+        python = getenv("KUBESIM_PYTHON");
     if (python == NULL || python[0] == '\0')
         python = KUBESIM_PYTHON;
 
@@ -158,6 +188,16 @@ int kubesim_start(const char *const *extra_args, kubesim **out)
     if (k == NULL)
         return fail(-ENOMEM, "out of memory");
     k->pid = -1;
+    k->request_timeout_ms =
+        opts->request_timeout_ms > 0 ? opts->request_timeout_ms : KUBESIM_REQUEST_TIMEOUT_MS;
+    if (opts->keep_connection) {
+        k->kept = curl_easy_init();
+        if (k->kept == NULL || pthread_mutex_init(&k->kept_lock, NULL) != 0) {
+            kubesim_free(k);
+            return fail(-ENOMEM, "keep_connection: cannot create the curl handle or its lock");
+        }
+        k->kept_lock_init = 1;
+    }
     const char *tmp = getenv("TMPDIR");
     snprintf(k->dir, sizeof k->dir, "%s/kubesim-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (mkdtemp(k->dir) == NULL) {
@@ -214,11 +254,15 @@ int kubesim_start(const char *const *extra_args, kubesim **out)
     k->pid = pid;
 
     char line[KUBESIM_LINE_MAX];
-    int n = read_line(pipefd[0], line, sizeof line, KUBESIM_READY_TIMEOUT_MS);
+    int n = read_line(pipefd[0], line, sizeof line, ready_timeout_ms);
     close(pipefd[0]);
     if (n < 0) {
-        int rc = fail(n, "kubesim did not become ready (%s); see its stderr",
-                      n == -ETIMEDOUT ? "timeout after 10 s" : strerror(-n));
+        char why[64];
+        if (n == -ETIMEDOUT)
+            snprintf(why, sizeof why, "timeout after %d ms", ready_timeout_ms);
+        else
+            snprintf(why, sizeof why, "%s", strerror(-n));
+        int rc = fail(n, "kubesim did not become ready (%s); see its stderr", why);
         kubesim_stop(k);
         return rc;
     }
@@ -247,6 +291,11 @@ int kubesim_stop(kubesim *k)
     if (k == NULL)
         return 0;
     int status = 0, rc = -1;
+    if (k->kept != NULL) {
+        /* Close the kept connection while the simulator still answers. */
+        curl_easy_cleanup(k->kept);
+        k->kept = NULL;
+    }
     if (k->pid > 0) {
         kill(k->pid, SIGTERM);
         if (wait_exit(k->pid, KUBESIM_STOP_TIMEOUT_MS, &status) != 0) {
@@ -303,7 +352,15 @@ int kubesim_request(kubesim *k, const char *method, const char *path, const char
     if (url == NULL)
         return fail(-ENOMEM, "out of memory");
     snprintf(url, ulen, "%s%s", k->url, path);
-    CURL *c = curl_easy_init();
+    CURL *c;
+    if (k->kept != NULL) {
+        /* curl_easy_reset keeps the handle's live connections: the next perform reuses. */
+        pthread_mutex_lock(&k->kept_lock);
+        c = k->kept;
+        curl_easy_reset(c);
+    } else {
+        c = curl_easy_init();
+    }
     if (c == NULL) {
         free(url);
         return fail(-ENOMEM, "curl_easy_init failed");
@@ -318,7 +375,7 @@ int kubesim_request(kubesim *k, const char *method, const char *path, const char
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, k->request_timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     if (k->ca != NULL) {
@@ -344,7 +401,10 @@ int kubesim_request(kubesim *k, const char *method, const char *path, const char
             *out = json_tokener_parse(b.data);
     }
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if (k->kept != NULL)
+        pthread_mutex_unlock(&k->kept_lock);
+    else
+        curl_easy_cleanup(c);
     free(b.data);
     free(url);
     return rc;

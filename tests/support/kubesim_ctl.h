@@ -29,6 +29,23 @@ typedef struct kubesim kubesim;
  * simulator; release with kubesim_stop(). */
 int kubesim_start(const char *const *extra_args, kubesim **out);
 
+/* Options of kubesim_start_opts(); zero-initialise and set what you need (a zero field
+ * means kubesim_start()'s behaviour). */
+typedef struct kubesim_options {
+    const char *const *extra_args; /* as for kubesim_start() */
+    const char *python;            /* interpreter; NULL: $KUBESIM_PYTHON, else python3 */
+    const char *script;            /* kubesim.py; NULL: $KUBESIM_PY, else the build's */
+    int ready_timeout_ms;          /* wait for the ready line; 0: 10 s */
+    long request_timeout_ms;       /* each kubesim_request(); 0: 15 s */
+    int keep_connection;           /* non-zero: every request of this handle goes over one
+                                      keep-alive connection (requests serialised), so
+                                      after the first they add no connection or TLS
+                                      handshake to /_sim/stats (benchmarks count those) */
+} kubesim_options;
+
+/* kubesim_start() with options (opts may be NULL = all defaults). Same ownership. */
+int kubesim_start_opts(const kubesim_options *opts, kubesim **out);
+
 /* Stops the simulator (SIGTERM, bounded wait, SIGKILL), removes its directory and frees
  * k. NULL is accepted. Returns the simulator's exit status (0 = clean) or -1. */
 int kubesim_stop(kubesim *k);
