@@ -82,3 +82,91 @@ json_object *jsonx_get_array(json_object *obj, const char *path)
         return NULL;
     return v;
 }
+
+bool jsonx_count_member_array(const char *text, size_t len, const char *key, size_t *count)
+{
+    size_t key_len = strlen(key);
+    size_t depth = 0;          /* nesting of {} and [] */
+    size_t array_depth = 0;    /* depth inside the counted array, 0 = not in it */
+    size_t n = 0;
+    bool found = false;
+    bool expect_key = false;   /* at depth 1, the next string is a member name */
+    bool key_matched = false;  /* the last depth-1 member name was KEY */
+    bool value_pending = false; /* just after KEY's ':' */
+    bool array_empty = true;
+
+    *count = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"') {
+            size_t start = i + 1;
+            for (i = start; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            if (i >= len)
+                return false; /* unterminated string */
+            if (array_depth != 0 && depth == array_depth && array_empty)
+                array_empty = false, n++;
+            if (depth == 1 && expect_key) {
+                key_matched = i - start == key_len && memcmp(text + start, key, key_len) == 0;
+                expect_key = false;
+            }
+            continue;
+        }
+        switch (c) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            continue;
+        case ':':
+            if (depth == 1 && key_matched)
+                value_pending = true;
+            key_matched = false;
+            continue;
+        case '{':
+        case '[':
+            if (array_depth != 0 && depth == array_depth && array_empty)
+                array_empty = false, n++;
+            if (depth == 0 && c != '{')
+                return false;
+            depth++;
+            if (depth == 1)
+                expect_key = true;
+            if (value_pending && depth == 2) {
+                if (c == '[' && !found) {
+                    array_depth = depth;
+                    array_empty = true;
+                    found = true;
+                }
+            }
+            value_pending = false;
+            continue;
+        case '}':
+        case ']':
+            if (depth == 0)
+                return false;
+            if (array_depth != 0 && depth == array_depth)
+                array_depth = 0;
+            depth--;
+            continue;
+        case ',':
+            if (array_depth != 0 && depth == array_depth)
+                n++;
+            if (depth == 1)
+                expect_key = true;
+            value_pending = false;
+            continue;
+        default:
+            /* A scalar (number, true, false, null) starts an element too. */
+            if (array_depth != 0 && depth == array_depth && array_empty)
+                array_empty = false, n++;
+            value_pending = false;
+            continue;
+        }
+    }
+    if (depth != 0 || !found)
+        return false;
+    *count = n;
+    return true;
+}
