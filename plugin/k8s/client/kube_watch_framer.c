@@ -5,6 +5,7 @@
 #include "svc.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Kubernetes objects nest deeper than json-c's default 32 (managedFields). */
@@ -16,6 +17,7 @@ struct kube_watch_framer {
     size_t max_event_bytes;
     size_t pending;   /* bytes fed since the last complete event */
     size_t offset;    /* bytes fed in total (for messages) */
+    json_object *held; /* a complete event whose line has not ended yet */
 };
 
 kube_watch_framer *kube_watch_framer_new(const fcb_host_services *host, size_t max_event_bytes)
@@ -31,8 +33,11 @@ kube_watch_framer *kube_watch_framer_new(const fcb_host_services *host, size_t m
         return NULL;
     }
     /* Strict: the lenient parser accepts comments and other non-JSON, which
-     * makes the events found depend on where the stream was split. */
-    json_tokener_set_flags(f->tok, JSON_TOKENER_STRICT);
+     * makes the events found depend on where the stream was split. Trailing
+     * characters after an event are allowed: they start the next event (and
+     * fail there if they are not JSON), whether or not they arrived in the
+     * same chunk, so the events delivered never depend on the split. */
+    json_tokener_set_flags(f->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
     return f;
 }
 
@@ -41,12 +46,15 @@ void kube_watch_framer_free(kube_watch_framer *framer)
     if (framer == NULL)
         return;
     json_tokener_free(framer->tok);
+    json_object_put(framer->held);
     svc_free(framer->host, framer);
 }
 
 void kube_watch_framer_reset(kube_watch_framer *framer)
 {
     json_tokener_reset(framer->tok);
+    json_object_put(framer->held);
+    framer->held = NULL;
     framer->pending = 0;
     framer->offset = 0;
 }
@@ -69,6 +77,39 @@ int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t l
 {
     /* Bounded: each round consumes at least one byte or returns. */
     while (len > 0) {
+        /*
+         * An event is delivered only once the rest of its line is blank, so
+         * the events found never depend on where the stream was split (the
+         * strict tokener refuses trailing garbage when it sees it in the same
+         * buffer; here it may arrive in a later read).
+         */
+        if (framer->held != NULL) {
+            size_t i = 0;
+            while (i < len && data[i] != '\n' && only_whitespace(data + i, 1))
+                i++;
+            if (i < len && data[i] != '\n') {
+                json_object_put(framer->held);
+                framer->held = NULL;
+                return err_set(err, FCB_ERR_BACKEND,
+                               "watch stream: unexpected data after the event at byte %zu",
+                               framer->offset + i);
+            }
+            framer->offset += i;
+            data += i;
+            len -= i;
+            if (len == 0)
+                break;
+            framer->offset++; /* the newline */
+            data++;
+            len--;
+            json_object *event = framer->held;
+            framer->held = NULL;
+            int rc = fn(ctx, event);
+            json_object_put(event);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         /* Whitespace between events is not part of any event. */
         if (framer->pending == 0) {
             size_t skip = 0;
@@ -114,6 +155,7 @@ int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t l
         size_t used = json_tokener_get_parse_end(framer->tok);
         if (used == 0 || used > chunk)
             used = chunk;
+        bool line_ended = memchr(data, '\n', used) != NULL;
         framer->offset += used;
         data += used;
         len -= used;
@@ -123,6 +165,10 @@ int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t l
             json_object_put(event);
             return err_set(err, FCB_ERR_BACKEND,
                            "watch stream: event at byte %zu is not a JSON object", framer->offset);
+        }
+        if (!line_ended) {
+            framer->held = event; /* delivered when its line ends */
+            continue;
         }
         int rc = fn(ctx, event);
         json_object_put(event);

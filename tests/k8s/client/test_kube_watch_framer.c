@@ -170,6 +170,27 @@ Test(kube_watch_framer, reports_invalid_json_with_its_offset)
     free(c.text);
 }
 
+Test(kube_watch_framer, treats_garbage_after_an_event_on_its_line_the_same_however_split)
+{
+    /* Fuzz finding: the event, then non-JSON on the same line. */
+    const char *s = "{\"type\":\"ADDED\",\"object\":{}}\r\r   zF{ }\n";
+    size_t len = strlen(s);
+    for (size_t split = 0; split <= len; split++) {
+        kube_watch_framer *fr = kube_watch_framer_new(host, 1024);
+        collected c = {0};
+        fcb_error err = FCB_ERROR_INIT;
+        int rc = kube_watch_framer_feed(fr, s, split, collect, &c, &err);
+        if (rc == FCB_OK)
+            rc = kube_watch_framer_feed(fr, s + split, len - split, collect, &c, &err);
+        cr_expect_eq(rc, FCB_ERR_BACKEND, "split at %zu", split);
+        cr_expect(strstr(err.message, "watch stream: invalid JSON at byte") != NULL,
+                  "split at %zu: %s", split, err.message);
+        cr_expect_eq(c.count, 1, "split at %zu: %zu events", split, c.count);
+        kube_watch_framer_free(fr);
+        free(c.text);
+    }
+}
+
 Test(kube_watch_framer, refuses_events_that_are_not_objects)
 {
     kube_watch_framer *fr = kube_watch_framer_new(host, 1024);
