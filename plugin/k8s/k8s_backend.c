@@ -12,6 +12,7 @@
  */
 #include "k8s_backend.h"
 
+#include "jsonx.h"
 #include "k8s_config.h"
 #include "k8s_pod.h"
 #include "k8s_status.h"
@@ -793,12 +794,13 @@ static int k8s_delete_collection(fcb_backend *b, const char *kind, const char *s
     svc_free(b->host, escaped);
     if (n < 0 || (size_t)n >= sizeof path)
         return err_set(err, FCB_ERR_INTERNAL, "reap path too long");
-    int rc = kube_request(b->client, "DELETE", path, NULL, NULL, 0, 0, K8S_REQUEST_DEADLINE_MS,
-                          &resp, err);
-    json_object *items = NULL;
-    if (rc == FCB_OK && resp.body != NULL && json_object_object_get_ex(resp.body, "items", &items) &&
-        json_object_is_type(items, json_type_array))
-        *count = json_object_array_length(items);
+    /* The answer lists every deleted object (12 MB for 10 000 Pods): count
+     * them in one pass instead of building a json-c tree only to count. */
+    int rc = kube_request(b->client, "DELETE", path, NULL, NULL, 0, KUBE_REQ_RAW,
+                          K8S_REQUEST_DEADLINE_MS, &resp, err);
+    if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", count))
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s DELETE %s collection: the answer is not a list",
+                     kind);
     kube_response_clear(b->client, &resp);
     return rc;
 }

@@ -969,7 +969,8 @@ static bool status_retryable(long status)
 static int take_body(kube_client *c, http_capture *cap, unsigned flags, kube_response *resp,
                      const char *method, const char *path, fcb_error *err)
 {
-    if (flags & KUBE_REQ_RAW) {
+    /* Error answers are Status objects whatever the caller wanted: parse them. */
+    if ((flags & KUBE_REQ_RAW) && resp->status >= 200 && resp->status < 300) {
         resp->raw = sbuf_steal(&cap->body, &resp->raw_len);
         if (resp->raw == NULL)
             return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");

@@ -64,8 +64,10 @@ enum {
     KUBE_REQ_CREATE = 1u << 0,   /* POST create: a 409 after our own retry of
                                     an unknown outcome sets resp->retried */
     KUBE_REQ_NO_RETRY = 1u << 1, /* one attempt only */
-    KUBE_REQ_RAW = 1u << 2,      /* keep the body as text, do not parse JSON
-                                    (e.g. pods/log) */
+    KUBE_REQ_RAW = 1u << 2,      /* keep a 2xx body as text in resp->raw, do
+                                    not parse it (pods/log, or a large list
+                                    only counted); error answers are still
+                                    parsed as Status */
 };
 
 /* Result of one request. Fields are owned by the response. */
