@@ -12,9 +12,9 @@
  */
 #include "baseline_k8s.h"
 #include "bench_artifacts.h"
+#include "bench_http.h"
 #include "bench_plugin.h"
 #include "bench_stats.h"
-#include "bench_http.h"
 #include "kubesim_ctl.h"
 
 #include <curl/curl.h>

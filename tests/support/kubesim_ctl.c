@@ -260,9 +260,11 @@ int kubesim_start_opts(const kubesim_options *opts, kubesim **out)
         char why[64];
         if (n == -ETIMEDOUT)
             snprintf(why, sizeof why, "timeout after %d ms", ready_timeout_ms);
+        else if (n == -EPIPE)
+            snprintf(why, sizeof why, "it exited first");
         else
             snprintf(why, sizeof why, "%s", strerror(-n));
-        int rc = fail(n, "kubesim did not become ready (%s); see its stderr", why);
+        int rc = fail(n, "%s %s did not become ready (%s); see its stderr", python, script, why);
         kubesim_stop(k);
         return rc;
     }
