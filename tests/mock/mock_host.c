@@ -1,6 +1,7 @@
 /* mock_host: counting, failing allocator; capturing logger; table config. */
 #include "mock_host.h"
 
+#include <execinfo.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,11 +10,25 @@
 
 #define MOCK_MAGIC 0x6d6f636b686f7374ull /* "mockhost" */
 
-/* Header in front of every block; 16 bytes keeps malloc's alignment. */
+#define MOCK_TRACE_FRAMES 10
+
+/*
+ * Header in front of every block (a multiple of 16 bytes keeps malloc's
+ * alignment). Live blocks are linked so a test can list what a plugin still
+ * holds; with MOCK_HOST_TRACE=1 each also records where it was allocated.
+ */
 typedef struct block_header {
     uint64_t magic;
     uint64_t size;
+    uint64_t generation;
+    struct block_header *prev;
+    struct block_header *next;
+    void *frames[MOCK_TRACE_FRAMES];
+    int n_frames;
+    int pad;
 } block_header;
+
+_Static_assert(sizeof(block_header) % 16 == 0, "block header keeps 16-byte alignment");
 
 typedef struct config_entry {
     char *key;
@@ -44,7 +59,26 @@ struct mock_host {
     size_t cap_lines;
     fcb_log_level min_level;
     bool echo;
+    bool trace;
+    uint64_t generation; /* bumped by mock_host_mark */
+    block_header live;   /* sentinel of the list of live blocks */
 };
+
+/* Under lock. */
+static void block_link(mock_host *mh, block_header *h)
+{
+    h->generation = mh->generation;
+    h->prev = &mh->live;
+    h->next = mh->live.next;
+    mh->live.next->prev = h;
+    mh->live.next = h;
+}
+
+static void block_unlink(block_header *h)
+{
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+}
 
 static bool should_fail_locked(mock_host *mh)
 {
@@ -70,7 +104,9 @@ static void *mock_alloc(void *ctx, size_t size)
         return NULL;
     h->magic = MOCK_MAGIC;
     h->size = size;
+    h->n_frames = mh->trace ? backtrace(h->frames, MOCK_TRACE_FRAMES) : 0;
     pthread_mutex_lock(&mh->lock);
+    block_link(mh, h);
     mh->outstanding_bytes += size;
     mh->outstanding_blocks++;
     mh->total_allocs++;
@@ -97,6 +133,7 @@ static void mock_free(void *ctx, void *ptr)
         return;
     block_header *h = header_of(ptr);
     pthread_mutex_lock(&mh->lock);
+    block_unlink(h);
     mh->outstanding_bytes -= h->size;
     mh->outstanding_blocks--;
     pthread_mutex_unlock(&mh->lock);
@@ -120,11 +157,20 @@ static void *mock_realloc(void *ctx, void *ptr, size_t size)
     }
     if (size > SIZE_MAX - sizeof(block_header))
         return NULL;
-    block_header *n = realloc(h, sizeof *n + size);
-    if (n == NULL)
-        return NULL;
-    n->size = size;
+    /* The list holds the old address: unlink while realloc may move it. */
+    uint64_t generation = h->generation;
     pthread_mutex_lock(&mh->lock);
+    block_unlink(h);
+    block_header *n = realloc(h, sizeof *n + size);
+    if (n == NULL) {
+        block_link(mh, h);
+        h->generation = generation;
+        pthread_mutex_unlock(&mh->lock);
+        return NULL;
+    }
+    n->size = size;
+    block_link(mh, n);
+    n->generation = generation;
     mh->outstanding_bytes = mh->outstanding_bytes - old + size;
     if (mh->outstanding_bytes > mh->peak_bytes)
         mh->peak_bytes = mh->outstanding_bytes;
@@ -218,6 +264,9 @@ mock_host *mock_host_new(void)
     mh->services.config_get = mock_config_get;
     const char *echo = getenv("MOCK_HOST_ECHO");
     mh->echo = echo != NULL && echo[0] == '1';
+    const char *trace = getenv("MOCK_HOST_TRACE");
+    mh->trace = trace != NULL && trace[0] == '1';
+    mh->live.next = mh->live.prev = &mh->live;
     return mh;
 }
 
@@ -342,6 +391,32 @@ void mock_host_log_clear(mock_host *mh)
         free(mh->lines[i]);
     mh->n_lines = 0;
     pthread_mutex_unlock(&mh->lock);
+}
+
+void mock_host_mark(mock_host *mh)
+{
+    pthread_mutex_lock(&mh->lock);
+    mh->generation++;
+    pthread_mutex_unlock(&mh->lock);
+}
+
+size_t mock_host_dump_since_mark(mock_host *mh, FILE *out)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&mh->lock);
+    for (block_header *h = mh->live.next; h != &mh->live; h = h->next) {
+        if (h->generation != mh->generation)
+            continue;
+        n++;
+        fprintf(out, "mock_host: block of %llu bytes allocated since the mark%s\n",
+                (unsigned long long)h->size,
+                h->n_frames > 0 ? ", at:" : " (set MOCK_HOST_TRACE=1 for where)");
+        fflush(out);
+        if (h->n_frames > 0)
+            backtrace_symbols_fd(h->frames, h->n_frames, fileno(out));
+    }
+    pthread_mutex_unlock(&mh->lock);
+    return n;
 }
 
 void mock_host_set_log_level(mock_host *mh, fcb_log_level level)

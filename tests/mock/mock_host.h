@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct mock_host mock_host;
 
@@ -41,6 +42,15 @@ size_t mock_host_outstanding_bytes(mock_host *mh);
 size_t mock_host_outstanding_blocks(mock_host *mh);
 size_t mock_host_peak_bytes(mock_host *mh);
 size_t mock_host_total_allocs(mock_host *mh);
+
+/*
+ * Leak hunting: mock_host_mark() starts a new generation; dump lists the
+ * blocks allocated since the last mark that are still live (with where they
+ * were allocated when MOCK_HOST_TRACE=1; link with -rdynamic for names).
+ * Returns how many it listed.
+ */
+void mock_host_mark(mock_host *mh);
+size_t mock_host_dump_since_mark(mock_host *mh, FILE *out);
 
 /* Captured log. */
 size_t mock_host_log_lines(mock_host *mh);

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define REL_SETTLE_MS 3000
+#define REL_SETTLE_MS 10000 /* waits only while not settled; watch events free state late under load */
 
 const char *rel_op_name(rel_op op)
 {
@@ -80,6 +80,8 @@ static void env_assert_clean(const sweep_env *e, size_t want_bytes, size_t want_
         usleep(5000);
         bytes = mock_host_outstanding_bytes(e->mh);
     }
+    if (bytes > want_bytes)
+        mock_host_dump_since_mark(e->mh, stderr);
     cr_assert_leq(bytes, want_bytes,
                  "%s %s, failure point %zu: %zu bytes outstanding, expected %zu", e->t->name,
                  rel_op_name(op), n, bytes, want_bytes);
@@ -111,6 +113,7 @@ static void sweep_init(const rel_target *t, size_t cap, rel_sweep_result *r)
         e.mh = env_host_new(t);
         e.base_objects = count_objects(t);
         size_t before = mock_host_failed_allocs(e.mh);
+        mock_host_mark(e.mh);
         mock_host_fail_alloc(e.mh, n);
         char why[LOADER_WHY_MAX] = "";
         int rc = loader_load(t->plugin_path, mock_host_services(e.mh), &e.plugin, why);
@@ -149,6 +152,7 @@ static void sweep_open_close(const rel_target *t, rel_op op, size_t cap, rel_swe
             fcb_error err = FCB_ERROR_INIT;
             fcb_backend *b = NULL;
             size_t before = mock_host_failed_allocs(e.mh);
+            mock_host_mark(e.mh);
             mock_host_fail_alloc(e.mh, n);
             int rc = e.plugin->ops->open(mock_host_services(e.mh), &params, &b, &err);
             hit = injected_since(e.mh, before);
@@ -165,6 +169,7 @@ static void sweep_open_close(const rel_target *t, rel_op op, size_t cap, rel_swe
         } else {
             env_open(&e);
             size_t before = mock_host_failed_allocs(e.mh);
+            mock_host_mark(e.mh);
             mock_host_fail_alloc(e.mh, n);
             e.plugin->ops->close(e.backend);
             hit = injected_since(e.mh, before);
@@ -219,6 +224,7 @@ static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_s
         if (op == REL_OP_LAUNCH) {
             fcb_instance out = {.size = sizeof out};
             size_t before = mock_host_failed_allocs(e.mh);
+            mock_host_mark(e.mh);
             mock_host_fail_alloc(e.mh, n);
             rc = e.plugin->ops->launch(e.backend, t->request, &out, &ferr);
             hit = injected_since(e.mh, before);
@@ -247,6 +253,7 @@ static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_s
             cr_assert_eq(rc, FCB_OK, "%s: launch failed without injection: %s", t->name,
                          ferr.message);
             size_t before = mock_host_failed_allocs(e.mh);
+            mock_host_mark(e.mh);
             mock_host_fail_alloc(e.mh, n);
             rc = e.plugin->ops->terminate(e.backend, out.handle, &ferr);
             hit = injected_since(e.mh, before);
@@ -261,6 +268,7 @@ static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_s
                 t->plant_stale(t->ctx);
             size_t reaped = 0;
             size_t before = mock_host_failed_allocs(e.mh);
+            mock_host_mark(e.mh);
             mock_host_fail_alloc(e.mh, n);
             rc = e.plugin->ops->reap_stale(e.backend, &reaped, &ferr);
             hit = injected_since(e.mh, before);
