@@ -47,6 +47,7 @@
 #define DOCK_REAP_MAX 10000
 #define DOCK_HANDLE_PREFIX "container/"
 #define DOCK_START_ATTEMPTS 5
+#define DOCK_ORPHANS_MAX 32
 
 struct fcb_backend {
     const fcb_host_services *host;
@@ -55,6 +56,13 @@ struct fcb_backend {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* CLOCK_MONOTONIC; signalled by close() and when inflight drops */
     unsigned inflight;
+    /*
+     * Containers a failed launch could not remove because the engine was
+     * unreachable (e.g. dockerd restarting); later operations retry them
+     * (reap_stale skips this instance's own label). Under `mu`.
+     */
+    char orphans[DOCK_ORPHANS_MAX][DOCK_NAME_MAX];
+    unsigned n_orphans;
 
     char instance_id[40];
     char *network;       /* FAKECLOUD_DOCKER_NETWORK or NULL */
@@ -510,14 +518,62 @@ static int dock_container_remove(fcb_backend *b, const char *id, bool cancellabl
     return rc;
 }
 
-/* Best-effort removal after a failed launch; keeps the launch's error. */
+/* Remember ID for dock_orphans_retry; false when the list is full or ID too long. */
+static bool dock_orphan_add(fcb_backend *b, const char *id)
+{
+    bool added = false;
+    pthread_mutex_lock(&b->mu);
+    if (b->n_orphans < DOCK_ORPHANS_MAX && strlen(id) < DOCK_NAME_MAX) {
+        snprintf(b->orphans[b->n_orphans++], DOCK_NAME_MAX, "%s", id);
+        added = true;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return added;
+}
+
+/*
+ * Best-effort removal after a failed launch; keeps the launch's error. When
+ * the engine cannot be reached, the container is remembered and removed by
+ * a later operation of this backend.
+ */
 static void dock_container_discard(fcb_backend *b, const char *id, const char *name)
 {
     fcb_error e2 = FCB_ERROR_INIT;
-    if (dock_container_remove(b, id, false, &e2) != FCB_OK)
-        svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
-                "could not remove container after a failed launch", "container", name,
-                "error", e2.message, NULL);
+    int rc = dock_container_remove(b, id, false, &e2);
+    if (rc == FCB_OK)
+        return;
+    bool later = (rc == FCB_ERR_UNAVAILABLE || rc == FCB_ERR_TIMEOUT) && dock_orphan_add(b, id);
+    svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
+            later ? "could not remove container after a failed launch; will retry"
+                  : "could not remove container after a failed launch",
+            "container", name, "error", e2.message, NULL);
+}
+
+/* Remove the containers failed launches left (dock_container_discard); keep what still fails. */
+static void dock_orphans_retry(fcb_backend *b)
+{
+    char ids[DOCK_ORPHANS_MAX][DOCK_NAME_MAX];
+    pthread_mutex_lock(&b->mu);
+    unsigned n = b->n_orphans;
+    memcpy(ids, b->orphans, sizeof ids[0] * n);
+    b->n_orphans = 0;
+    pthread_mutex_unlock(&b->mu);
+    for (unsigned i = 0; i < n; i++) {
+        fcb_error e2 = FCB_ERROR_INIT;
+        int rc = dock_container_remove(b, ids[i], true, &e2);
+        if (rc == FCB_OK)
+            svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME,
+                    "removed container left by a failed launch", "container", ids[i], NULL);
+        else if (rc != FCB_ERR_UNAVAILABLE && rc != FCB_ERR_TIMEOUT &&
+                 rc != FCB_ERR_CANCELLED)
+            svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
+                    "could not remove container left by a failed launch", "container", ids[i],
+                    "error", e2.message, NULL);
+        else if (!dock_orphan_add(b, ids[i]))
+            svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
+                    "giving up on a container left by a failed launch", "container", ids[i],
+                    NULL);
+    }
 }
 
 typedef struct dock_state {
@@ -703,6 +759,7 @@ int dock_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     int rc = dock_enter(b, err);
     if (rc != FCB_OK)
         return rc;
+    dock_orphans_retry(b);
     rc = dock_container_remove(b, id, true, err);
     if (rc == FCB_OK)
         svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "container removed", "handle", handle,
@@ -725,6 +782,7 @@ int dock_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
     rc = dock_enter(b, err);
     if (rc != FCB_OK)
         return rc;
+    dock_orphans_retry(b);
     memset(&resp, 0, sizeof resp);
     filters = dock_engine_escape(b->host, "{\"label\":[\"" DOCK_LABEL_MANAGED_BY
                                           "=" DOCK_LABEL_MANAGED_BY_VALUE "\"]}");
@@ -1074,6 +1132,7 @@ int dock_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_i
     int rc = dock_enter(b, err);
     if (rc != FCB_OK)
         return rc;
+    dock_orphans_retry(b);
     rc = dock_launch_locked(b, &req, &fn, out, err);
     if (rc != FCB_OK && atomic_load(&b->closing) && rc != FCB_ERR_INVALID_ARGUMENT)
         err->code = FCB_ERR_CANCELLED, rc = FCB_ERR_CANCELLED;
