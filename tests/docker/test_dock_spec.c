@@ -1,28 +1,12 @@
 /* Unit tests of plugin/docker/dock_spec.c: create body, limits, parsers. */
 #include "dock_spec.h"
-#include "mock_host.h"
+#include "mock_fixture.h"
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 #include <string.h>
 
-static mock_host *mh;
-static const fcb_host_services *host;
-
-static void setup(void)
-{
-    mh = mock_host_new();
-    host = mock_host_services(mh);
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
-                 mock_host_outstanding_bytes(mh));
-    mock_host_free(mh);
-}
-
-TestSuite(dock_spec, .init = setup, .fini = teardown);
+MOCK_HOST_SUITE(dock_spec);
 
 static fcb_function zip_fn(void)
 {

@@ -1,5 +1,5 @@
 /* Unit tests of plugin/common/ziptar.c: zip -> tar, zip-slip, bombs, limits. */
-#include "mock_host.h"
+#include "mock_fixture.h"
 #include "zip_fixture.h"
 #include "ziptar.h"
 
@@ -9,23 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mock_host *mh;
-static const fcb_host_services *host;
-
-static void setup(void)
-{
-    mh = mock_host_new();
-    host = mock_host_services(mh);
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
-                 mock_host_outstanding_bytes(mh));
-    mock_host_free(mh);
-}
-
-TestSuite(ziptar, .init = setup, .fini = teardown);
+MOCK_HOST_SUITE(ziptar);
 
 /* Convert one zip under DEST; returns the fcb status, tar in *tar (svc_free). */
 static int convert(const void *zip, size_t len, const char *dest, const ziptar_limits *limits,

@@ -1,7 +1,7 @@
 /* Unit tests: kubeconfig parsing, merging, discovery and in-cluster config. */
 #include "kube_config.h"
 #include "kube_yaml.h"
-#include "mock_host.h"
+#include "mock_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,23 +12,7 @@
 
 #define FX FIXTURE_DIR
 
-static mock_host *mh;
-static const fcb_host_services *host;
-
-static void setup(void)
-{
-    mh = mock_host_new();
-    host = mock_host_services(mh);
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
-                 mock_host_outstanding_bytes(mh));
-    mock_host_free(mh);
-}
-
-TestSuite(kube_config, .init = setup, .fini = teardown);
+MOCK_HOST_SUITE(kube_config);
 
 static kube_config *load_ok(const char *kubeconfig)
 {

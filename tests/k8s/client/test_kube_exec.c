@@ -2,7 +2,7 @@
 #include "kube_client.h"
 #include "kube_config.h"
 #include "kube_exec.h"
-#include "mock_host.h"
+#include "mock_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -15,24 +15,8 @@
 #define FX FIXTURE_DIR
 #define V1 "client.authentication.k8s.io/v1"
 
-static mock_host *mh;
-static const fcb_host_services *host;
-
-static void setup(void)
-{
-    mh = mock_host_new();
-    host = mock_host_services(mh);
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
-                 mock_host_outstanding_bytes(mh));
-    mock_host_free(mh);
-}
-
-TestSuite(kube_exec, .init = setup, .fini = teardown);
-TestSuite(kube_client_new, .init = setup, .fini = teardown);
+MOCK_HOST_SUITE(kube_exec);
+TestSuite(kube_client_new, .init = mock_fixture_setup, .fini = mock_fixture_teardown);
 
 static int parse(const char *text, kube_exec_result *out, fcb_error *err)
 {

@@ -1,30 +1,14 @@
 /* Unit tests: watch stream framing (incl. a fuzz-style split test) and Status messages. */
 #include "kube_status.h"
 #include "kube_watch_framer.h"
-#include "mock_host.h"
+#include "mock_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static mock_host *mh;
-static const fcb_host_services *host;
-
-static void setup(void)
-{
-    mh = mock_host_new();
-    host = mock_host_services(mh);
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "leaked %zu bytes",
-                 mock_host_outstanding_bytes(mh));
-    mock_host_free(mh);
-}
-
-TestSuite(kube_watch_framer, .init = setup, .fini = teardown);
+MOCK_HOST_SUITE(kube_watch_framer);
 TestSuite(kube_status);
 
 /* Collected events, serialised, one per line. */
