@@ -108,3 +108,25 @@ void rel_default_request(fcb_function *fn, fcb_launch_request *req)
     req->deploy_id = "0123456789abcdef";
     req->deadline_ms = 15000;
 }
+
+void rel_session_open(rel_session *s, const fcb_host_services *svc, const char *plugin_path,
+                      const char *internal_token)
+{
+    char why[LOADER_WHY_MAX] = "";
+    s->plugin = NULL;
+    s->backend = NULL;
+    cr_assert_eq(loader_load(plugin_path, svc, &s->plugin, why), 0, "%s", why);
+    fcb_open_params params = {sizeof params, internal_token};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(s->plugin->ops->open(svc, &params, &s->backend, &err), FCB_OK, "%s",
+                 err.message);
+}
+
+void rel_session_close(rel_session *s)
+{
+    if (s->plugin != NULL && s->backend != NULL)
+        s->plugin->ops->close(s->backend);
+    loader_unload(s->plugin);
+    s->plugin = NULL;
+    s->backend = NULL;
+}

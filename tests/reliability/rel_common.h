@@ -10,6 +10,7 @@
 #define REL_COMMON_H
 
 #include <fakecloud/backend_plugin.h>
+#include <loader.h>
 #include <mock_host.h>
 
 #include <stdbool.h>
@@ -59,5 +60,19 @@ typedef struct rel_target {
 
 /* Launch request for a Zip function "rel-fn" (python3.12, app.handler, rel_code_zip). */
 void rel_default_request(fcb_function *fn, fcb_launch_request *req);
+
+/*
+ * A plugin loaded through the host's loader with SVC and one backend opened
+ * on it (both asserted to succeed; INTERNAL_TOKEN may be NULL). Close with
+ * rel_session_close, which closes the backend and unloads the plugin.
+ */
+typedef struct rel_session {
+    loader_plugin *plugin;
+    fcb_backend *backend;
+} rel_session;
+
+void rel_session_open(rel_session *s, const fcb_host_services *svc, const char *plugin_path,
+                      const char *internal_token);
+void rel_session_close(rel_session *s);
 
 #endif

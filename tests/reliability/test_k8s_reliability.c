@@ -147,13 +147,11 @@ Test(k8s_reliability, tokens_never_reach_the_pod_the_log_or_new_files)
     mock_host_set_log_level(mh, FCB_LOG_TRACE);
     k8s_configure(&it, mh);
     const fcb_host_services *svc = mock_host_services(mh);
-    loader_plugin *p = NULL;
-    char why[LOADER_WHY_MAX] = "";
-    cr_assert_eq(loader_load(REL_K8S_PLUGIN, svc, &p, why), 0, "%s", why);
-    fcb_open_params params = {sizeof params, ITEST_TOKEN};
-    fcb_backend *b = NULL;
+    rel_session session;
+    rel_session_open(&session, svc, REL_K8S_PLUGIN, ITEST_TOKEN);
+    loader_plugin *p = session.plugin;
+    fcb_backend *b = session.backend;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "%s", err.message);
     fcb_instance inst = {.size = sizeof inst};
     cr_assert_eq(p->ops->launch(b, t.request, &inst, &err), FCB_OK, "%s", err.message);
     /* the Pod as the API server stores it */
@@ -176,8 +174,7 @@ Test(k8s_reliability, tokens_never_reach_the_pod_the_log_or_new_files)
     fcb_error berr = FCB_ERROR_INIT;
     (void)p->ops->launch(b, &bad_req, &bad_inst, &berr);
     cr_assert_eq(p->ops->terminate(b, inst.handle, &err), FCB_OK, "%s", err.message);
-    p->ops->close(b);
-    loader_unload(p);
+    rel_session_close(&session);
     char *log = mock_host_log_text(mh);
     size_t lines = mock_host_log_lines(mh);
     bool log_internal = strstr(log, ITEST_TOKEN) != NULL;
@@ -283,17 +280,14 @@ Test(k8s_reliability, reap_never_touches_pods_without_our_label_or_in_other_name
     mock_host *mh = mock_host_new();
     k8s_configure(&it, mh);
     const fcb_host_services *svc = mock_host_services(mh);
-    loader_plugin *p = NULL;
-    char why[LOADER_WHY_MAX] = "";
-    cr_assert_eq(loader_load(REL_K8S_PLUGIN, svc, &p, why), 0, "%s", why);
-    fcb_open_params params = {sizeof params, ITEST_TOKEN};
-    fcb_backend *b = NULL;
+    rel_session session;
+    rel_session_open(&session, svc, REL_K8S_PLUGIN, ITEST_TOKEN);
+    loader_plugin *p = session.plugin;
+    fcb_backend *b = session.backend;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "%s", err.message);
     size_t reaped = 0;
     cr_assert_eq(p->ops->reap_stale(b, &reaped, &err), FCB_OK, "%s", err.message);
-    p->ops->close(b);
-    loader_unload(p);
+    rel_session_close(&session);
     int all_default = itest_count(&it, "pods", "default", NULL);
     int other_ns = itest_count(&it, "pods", "other-ns", NULL);
     int lookalike_secret = itest_count(&it, "secrets", "default", NULL);
@@ -324,13 +318,10 @@ Test(k8s_reliability, launches_under_api_faults_succeed_or_fail_cleanly_within_t
     mock_host *mh = mock_host_new();
     k8s_configure(&it, mh);
     const fcb_host_services *svc = mock_host_services(mh);
-    loader_plugin *p = NULL;
-    char why[LOADER_WHY_MAX] = "";
-    cr_assert_eq(loader_load(REL_K8S_PLUGIN, svc, &p, why), 0, "%s", why);
-    fcb_open_params params = {sizeof params, ITEST_TOKEN};
-    fcb_backend *b = NULL;
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "%s", err.message);
+    rel_session session;
+    rel_session_open(&session, svc, REL_K8S_PLUGIN, ITEST_TOKEN);
+    loader_plugin *p = session.plugin;
+    fcb_backend *b = session.backend;
     for (size_t f = 0; f < sizeof faults / sizeof faults[0]; f++) {
         int frc = kubesim_set_faults(it.sim, faults[f][1]);
         cr_assert(frc == 0 || frc == 200, "faults %s: %d %s", faults[f][1], frc,
@@ -374,8 +365,7 @@ Test(k8s_reliability, launches_under_api_faults_succeed_or_fail_cleanly_within_t
         fflush(stdout);
         cr_assert_eq(left - 1, 0, "%s: pods left behind", faults[f][0]);
     }
-    p->ops->close(b);
-    loader_unload(p);
+    rel_session_close(&session);
     size_t reaped = 0;
     cr_assert_eq(mock_host_outstanding_bytes(mh), 0);
     mock_host_free(mh);
