@@ -2,14 +2,15 @@
  * k8s_overlay: loading (JSON or YAML), validation and merging of the Pod
  * template overlay.
  *
- * YAML goes through libyaml's document API and is converted to json-c
- * objects with a depth bound and a node budget, so hostile templates
- * (alias bombs, self-referencing anchors) fail cleanly instead of
- * exhausting memory or the stack.
+ * YAML goes through yamlx (the libyaml converter the kubeconfig reader uses too):
+ * nesting is bounded and aliases are refused, so hostile templates (alias
+ * bombs, self-referencing anchors) fail cleanly instead of exhausting memory
+ * or the stack.
  */
 #include "k8s_overlay.h"
 
 #include "k8s_pod.h"
+#include "yamlx.h"
 #include "svc.h"
 
 #include <errno.h>
@@ -19,147 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #define K8S_OVERLAY_MAX_DEPTH 64
-#define K8S_OVERLAY_MAX_NODES 100000
-
-/* ---------------------------------------------------------------- YAML */
-
-typedef struct yaml_convert {
-    yaml_document_t *doc;
-    size_t nodes;
-    fcb_error *err;
-} yaml_convert;
-
-static bool overlay_all_digits(const char *s, size_t start)
-{
-    if (s[start] == '\0')
-        return false;
-    for (size_t i = start; s[i] != '\0'; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    }
-    return true;
-}
-
-/* YAML 1.2 core schema resolution of a plain scalar. */
-static json_object *overlay_plain_scalar(const char *s)
-{
-    if (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-        strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0)
-        return NULL;
-    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
-        return json_object_new_boolean(1);
-    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
-        return json_object_new_boolean(0);
-    size_t sign = (s[0] == '-' || s[0] == '+') ? 1 : 0;
-    if (overlay_all_digits(s, sign) && strlen(s) < 19)
-        return json_object_new_int64(strtoll(s, NULL, 10));
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(s, &end);
-    bool numeric_start = (s[sign] >= '0' && s[sign] <= '9') || s[sign] == '.';
-    if (numeric_start && end != NULL && *end == '\0' && errno == 0)
-        return json_object_new_double(d);
-    return json_object_new_string(s);
-}
-
-static int overlay_yaml_node(yaml_convert *c, yaml_node_t *node, int depth, json_object **out)
-{
-    *out = NULL;
-    if (node == NULL)
-        return FCB_OK;
-    if (depth > K8S_OVERLAY_MAX_DEPTH || ++c->nodes > K8S_OVERLAY_MAX_NODES)
-        return err_set(c->err, FCB_ERR_CONFIG,
-                       "YAML nested deeper than %d levels or larger than %d nodes "
-                       "(recursive anchors?)",
-                       K8S_OVERLAY_MAX_DEPTH, K8S_OVERLAY_MAX_NODES);
-    switch (node->type) {
-    case YAML_SCALAR_NODE: {
-        const char *s = (const char *)node->data.scalar.value;
-        if (strlen(s) != node->data.scalar.length)
-            return err_set(c->err, FCB_ERR_CONFIG, "YAML scalar contains a NUL byte (line %zu)",
-                           node->start_mark.line + 1);
-        if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-            *out = overlay_plain_scalar(s);
-        else
-            *out = json_object_new_string(s);
-        return FCB_OK;
-    }
-    case YAML_SEQUENCE_NODE: {
-        json_object *arr = json_object_new_array();
-        if (arr == NULL)
-            return err_set(c->err, FCB_ERR_NO_MEMORY, "out of memory converting YAML");
-        for (yaml_node_item_t *it = node->data.sequence.items.start;
-             it < node->data.sequence.items.top; it++) {
-            json_object *child = NULL;
-            int rc = overlay_yaml_node(c, yaml_document_get_node(c->doc, *it), depth + 1, &child);
-            if (rc != FCB_OK) {
-                json_object_put(arr);
-                return rc;
-            }
-            json_object_array_add(arr, child);
-        }
-        *out = arr;
-        return FCB_OK;
-    }
-    case YAML_MAPPING_NODE: {
-        json_object *obj = json_object_new_object();
-        if (obj == NULL)
-            return err_set(c->err, FCB_ERR_NO_MEMORY, "out of memory converting YAML");
-        for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-             p < node->data.mapping.pairs.top; p++) {
-            yaml_node_t *key = yaml_document_get_node(c->doc, p->key);
-            if (key == NULL || key->type != YAML_SCALAR_NODE) {
-                json_object_put(obj);
-                return err_set(c->err, FCB_ERR_CONFIG,
-                               "YAML mapping key is not a scalar (line %zu)",
-                               key != NULL ? key->start_mark.line + 1 : 0);
-            }
-            json_object *child = NULL;
-            int rc = overlay_yaml_node(c, yaml_document_get_node(c->doc, p->value), depth + 1,
-                                       &child);
-            if (rc != FCB_OK) {
-                json_object_put(obj);
-                return rc;
-            }
-            json_object_object_add(obj, (const char *)key->data.scalar.value, child);
-        }
-        *out = obj;
-        return FCB_OK;
-    }
-    default:
-        return err_set(c->err, FCB_ERR_CONFIG, "unexpected YAML node");
-    }
-}
-
-static int overlay_parse_yaml(const char *text, size_t len, json_object **out, fcb_error *err)
-{
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    bool have_doc = false;
-    int rc = FCB_OK;
-
-    *out = NULL;
-    if (!yaml_parser_initialize(&parser))
-        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory initialising the YAML parser");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = err_set(err, FCB_ERR_CONFIG, "neither JSON nor YAML: %s at line %zu column %zu",
-                     parser.problem != NULL ? parser.problem : "syntax error",
-                     parser.problem_mark.line + 1, parser.problem_mark.column + 1);
-        goto out;
-    }
-    have_doc = true;
-    yaml_convert c = {.doc = &doc, .nodes = 0, .err = err};
-    rc = overlay_yaml_node(&c, yaml_document_get_root_node(&doc), 0, out);
-out:
-    if (have_doc)
-        yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return rc;
-}
 
 int k8s_overlay_parse(const char *text, size_t len, json_object **out, fcb_error *err)
 {
@@ -193,7 +55,8 @@ int k8s_overlay_parse(const char *text, size_t len, json_object **out, fcb_error
         *out = obj;
         return rc;
     }
-    return overlay_parse_yaml(text, len, out, err);
+    /* Shared with the kubeconfig reader: bounded depth, aliases refused. */
+    return yamlx_parse(text, len, "Pod template", out, err);
 }
 
 /* Read at most K8S_OVERLAY_MAX_BYTES of PATH into a host-allocated string. */

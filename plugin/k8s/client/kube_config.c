@@ -3,7 +3,7 @@
 
 #include "jsonx.h"
 #include "kube_base64.h"
-#include "kube_yaml.h"
+#include "yamlx.h"
 #include "svc.h"
 
 #include <errno.h>
@@ -162,7 +162,7 @@ static int set_add_file(kc_set *set, const char *path, fcb_error *err)
     int rc = kube_file_read(set->host, path, KUBECONFIG_MAX_BYTES, &text, &len, err);
     if (rc != FCB_OK)
         return err_prefix(err, "kubeconfig");
-    rc = kube_yaml_parse(text, len, name, &root, err);
+    rc = yamlx_parse(text, len, name, &root, err);
     /* Kubeconfigs may embed tokens and keys: wipe the raw text. */
     explicit_bzero(text, len);
     svc_free(set->host, text);

@@ -1,6 +1,6 @@
 /* Unit tests: kubeconfig parsing, merging, discovery and in-cluster config. */
 #include "kube_config.h"
-#include "kube_yaml.h"
+#include "yamlx.h"
 #include "mock_fixture.h"
 
 #include <criterion/criterion.h>
@@ -324,28 +324,28 @@ Test(kube_config, leaks_nothing_when_any_allocation_fails)
     }
 }
 
-Test(kube_yaml, types_plain_scalars_and_keeps_quoted_ones_as_strings)
+Test(yamlx, types_plain_scalars_and_keeps_quoted_ones_as_strings)
 {
     json_object *root = NULL;
     fcb_error err = FCB_ERROR_INIT;
     const char *text = "a: true\nb: 'true'\nc: 42\nd: ~\ne: hello\nf: [1, x]\ng: \"07\"\n";
-    cr_assert_eq(kube_yaml_parse(text, strlen(text), "t", &root, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(yamlx_parse(text, strlen(text), "t", &root, &err), FCB_OK, "%s", err.message);
     cr_expect_str_eq(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN),
                      "{\"a\":true,\"b\":\"true\",\"c\":42,\"d\":null,\"e\":\"hello\",\"f\":[1,\"x\"],"
                      "\"g\":\"07\"}");
     json_object_put(root);
 }
 
-Test(kube_yaml, refuses_aliases_and_excessive_nesting)
+Test(yamlx, refuses_aliases_and_excessive_nesting)
 {
     json_object *root = NULL;
     fcb_error err = FCB_ERROR_INIT;
     const char *alias = "a: &x {b: 1}\nc: *x\n";
-    cr_expect_eq(kube_yaml_parse(alias, strlen(alias), "t", &root, &err), FCB_ERR_CONFIG);
+    cr_expect_eq(yamlx_parse(alias, strlen(alias), "t", &root, &err), FCB_ERR_CONFIG);
     cr_expect(strstr(err.message, "aliases") != NULL, "%s", err.message);
     char deep[400];
     memset(deep, '[', 200);
     deep[200] = '\0';
-    cr_expect_eq(kube_yaml_parse(deep, strlen(deep), "t", &root, &err), FCB_ERR_CONFIG);
+    cr_expect_eq(yamlx_parse(deep, strlen(deep), "t", &root, &err), FCB_ERR_CONFIG);
     cr_expect(strstr(err.message, "nesting") != NULL, "%s", err.message);
 }

@@ -1,5 +1,5 @@
-/* kube_yaml: libyaml event stream -> json_object, recursive with a depth bound. */
-#include "kube_yaml.h"
+/* yamlx: libyaml event stream -> json_object, recursive with a depth bound. */
+#include "yamlx.h"
 
 #include "svc.h"
 
@@ -62,6 +62,15 @@ static json_object *scalar_to_json(const yaml_event_t *ev)
         long long v = strtoll(s, NULL, 10);
         if (errno == 0)
             return json_object_new_int64(v);
+    }
+    /* Core-schema floats: [-+]?(.[0-9]+|[0-9]+(.[0-9]*)?)([eE][-+]?[0-9]+)? */
+    bool numeric_start = i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.');
+    if (numeric_start && strspn(s + i, "0123456789.eE+-") == len - i) {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (errno == 0 && end == s + len)
+            return json_object_new_double(d);
     }
     return json_object_new_string_len(s, (int)len);
 }
@@ -156,7 +165,7 @@ fail:
 
 static int parse_node(yaml_ctx *y, yaml_event_t *ev, int depth, json_object **out)
 {
-    if (depth > KUBE_YAML_MAX_DEPTH)
+    if (depth > YAMLX_MAX_DEPTH)
         return fail_at(y, ev, "nesting deeper than 64 levels");
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
@@ -173,7 +182,7 @@ static int parse_node(yaml_ctx *y, yaml_event_t *ev, int depth, json_object **ou
     }
 }
 
-int kube_yaml_parse(const char *data, size_t len, const char *name, json_object **out,
+int yamlx_parse(const char *data, size_t len, const char *name, json_object **out,
                     fcb_error *err)
 {
     yaml_ctx y = {.name = name, .err = err};
