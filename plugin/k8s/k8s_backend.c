@@ -943,7 +943,7 @@ int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *param
         goto fail;
     rc = kube_client_new(host, &b->client, err);
     if (rc == FCB_OK)
-        rc = kube_client_new(host, &b->cleanup, err);
+        rc = kube_client_new_ex(host, KUBE_CLIENT_QUIET, &b->cleanup, err);
     if (rc != FCB_OK)
         goto fail;
     const char *ns = b->cfg->namespace_name != NULL ? b->cfg->namespace_name

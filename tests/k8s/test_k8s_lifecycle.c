@@ -173,3 +173,17 @@ Test(k8s_lifecycle, refuses_instance_structs_that_are_too_small, .fini = stop, .
     cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0);
     itest_close(&t);
 }
+
+Test(k8s_lifecycle, open_says_once_at_info_which_cluster_it_uses, .fini = stop, .timeout = 30)
+{
+    itest_start(&t, "open_logs_once", NULL);
+    mock_host_set_log_level(t.mh, FCB_LOG_INFO);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    char *log = mock_host_log_text(t.mh);
+    int configured = 0;
+    for (const char *p = log; (p = strstr(p, "Kubernetes client configured")) != NULL; p++)
+        configured++;
+    cr_expect_eq(configured, 1, "logged %d times:\n%s", configured, log);
+    free(log);
+}

@@ -258,6 +258,12 @@ out:
 
 int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error *err)
 {
+    return kube_client_new_ex(host, 0, out, err);
+}
+
+int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_client **out,
+                       fcb_error *err)
+{
     int rc = FCB_OK;
     *out = NULL;
     if (!http_global_init())
@@ -344,7 +350,7 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 
-    if (c->cfg->insecure)
+    if (c->cfg->insecure && !(flags & KUBE_CLIENT_QUIET))
         svc_log(host, FCB_LOG_WARN, KUBE_LOG_NAME,
                 "TLS verification of the API server is disabled (insecure-skip-tls-verify)",
                 "server", c->cfg->server, "config", c->cfg->origin, NULL);
@@ -354,7 +360,8 @@ int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error 
                        : c->cfg->cert_pem != NULL   ? "client-certificate"
                        : c->cfg->username != NULL   ? "basic"
                                                     : "none";
-    svc_log(host, FCB_LOG_INFO, KUBE_LOG_NAME, "Kubernetes client configured", "server",
+    svc_log(host, (flags & KUBE_CLIENT_QUIET) ? FCB_LOG_DEBUG : FCB_LOG_INFO, KUBE_LOG_NAME,
+            "Kubernetes client configured", "server",
             c->cfg->server, "config", c->cfg->origin, "context",
             c->cfg->context != NULL ? c->cfg->context : "", "namespace", c->cfg->namespace,
             "auth", auth, NULL);

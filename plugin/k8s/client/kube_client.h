@@ -45,6 +45,15 @@ typedef struct kube_client kube_client;
  * cluster 'y'"). `host` must outlive the client.
  */
 int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error *err);
+/*
+ * kube_client_new with flags: KUBE_CLIENT_QUIET logs the configuration at
+ * debug instead of info and skips the insecure-TLS warning, for a second
+ * client on the same configuration (whose first client already said so).
+ */
+enum { KUBE_CLIENT_QUIET = 1u << 0 };
+int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_client **out,
+                       fcb_error *err);
+
 /* Stop background work (token refresh), free everything. NULL is a no-op. */
 void kube_client_free(kube_client *client);
 
