@@ -104,8 +104,7 @@ static int extract_zip(const void *zip, size_t size, const char *dir, char err[B
     struct archive_entry *e;
     archive_read_support_format_zip(in);
     archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                            ARCHIVE_EXTRACT_PERM);
+                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_PERM);
     if (archive_read_open_memory(in, zip, size) != ARCHIVE_OK) {
         errf(err, "code zip: %s", archive_error_string(in));
         goto out;
@@ -155,19 +154,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static atomic_uint launch_counter;
 
-int basedock_launch(const char *docker, const basedock_function *fn, char id[80],
-                    char endpoint[64], basedock_steps *steps, char err[BASEDOCK_ERR_MAX])
+int basedock_launch(const char *docker, const basedock_function *fn, char id[80], char endpoint[64],
+                    basedock_steps *steps, char err[BASEDOCK_ERR_MAX])
 {
     basedock_steps local;
     if (steps == NULL)
         steps = &local;
     memset(steps, 0, sizeof(*steps));
     int64_t t = bench_now_ns();
-#define STEP(field)                                                \
-    do {                                                           \
-        int64_t now_ = bench_now_ns();                             \
-        steps->field = (double)(now_ - t) / 1e6;                   \
-        t = now_;                                                  \
+#define STEP(field)                              \
+    do {                                         \
+        int64_t now_ = bench_now_ns();           \
+        steps->field = (double)(now_ - t) / 1e6; \
+        t = now_;                                \
     } while (0)
     int rc = -1;
     bool created = false;
@@ -187,13 +186,17 @@ int basedock_launch(const char *docker, const basedock_function *fn, char id[80]
     snprintf(lab_inst, sizeof(lab_inst), "fakecloud-instance=%s", fn->instance_id);
     snprintf(lab_fn, sizeof(lab_fn), "fakecloud-lambda=%s", fn->name);
     snprintf(env_fn, sizeof(env_fn), "AWS_LAMBDA_FUNCTION_NAME=%s", fn->name);
-    const char *create[] = {cli, "create", "--name", name,
+    const char *create[] = {cli,       "create",
+                            "--name",  name,
                             "--label", "fakecloud-managed-by=fakecloud",
-                            "--label", lab_inst, "--label", lab_fn,
-                            "-p", "127.0.0.1::8080",
-                            "-e", env_fn, "-e", "AWS_LAMBDA_FUNCTION_TIMEOUT=3",
-                            "-e", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-                            fn->image, fn->handler, NULL};
+                            "--label", lab_inst,
+                            "--label", lab_fn,
+                            "-p",      "127.0.0.1::8080",
+                            "-e",      env_fn,
+                            "-e",      "AWS_LAMBDA_FUNCTION_TIMEOUT=3",
+                            "-e",      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+                            fn->image, fn->handler,
+                            NULL};
     int st = basedock_run(create, id, 80, 60000, err);
     if (st != 0) {
         if (st > 0)

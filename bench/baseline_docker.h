@@ -22,10 +22,10 @@
 #define BASEDOCK_ERR_MAX 1024
 
 typedef struct basedock_function {
-    const char *name;      /* FunctionName */
-    const char *image;     /* runtime image */
-    const char *handler;   /* command argument */
-    const void *code_zip;  /* code zip bytes */
+    const char *name;     /* FunctionName */
+    const char *image;    /* runtime image */
+    const char *handler;  /* command argument */
+    const void *code_zip; /* code zip bytes */
     size_t code_zip_size;
     const char *instance_id; /* fakecloud-instance label value */
 } basedock_function;
@@ -45,8 +45,8 @@ typedef struct basedock_steps {
  * `docker` is the CLI to run (NULL = "docker" on PATH); steps may be NULL.
  * Returns 0 or -1 with err (the container, if created, is removed on failure).
  */
-int basedock_launch(const char *docker, const basedock_function *fn, char id[80],
-                    char endpoint[64], basedock_steps *steps, char err[BASEDOCK_ERR_MAX]);
+int basedock_launch(const char *docker, const basedock_function *fn, char id[80], char endpoint[64],
+                    basedock_steps *steps, char err[BASEDOCK_ERR_MAX]);
 /* docker rm -f ID. Returns 0 or -1 with err. */
 int basedock_terminate(const char *docker, const char *id, char err[BASEDOCK_ERR_MAX]);
 

@@ -267,7 +267,8 @@ static int pod_state(const char *body, char ip[64], char phase[32])
     if (pod && json_object_object_get_ex(pod, "status", &status)) {
         if (json_object_object_get_ex(status, "phase", &jphase))
             snprintf(phase, 32, "%s", json_object_get_string(jphase));
-        if (json_object_object_get_ex(status, "podIP", &jip) && json_object_get_string_len(jip) > 0) {
+        if (json_object_object_get_ex(status, "podIP", &jip) &&
+            json_object_get_string_len(jip) > 0) {
             snprintf(ip, 64, "%s", json_object_get_string(jip));
             if (strcmp(phase, "Running") == 0)
                 rc = 1;

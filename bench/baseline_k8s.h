@@ -44,19 +44,21 @@ typedef struct basek8s_config {
 } basek8s_config;
 
 /* The reference's constants. */
-#define BASEK8S_CONFIG_DEFAULTS(ns, inst, url, tok) \
-    {(ns), (inst), (url), (tok), 1000, 60000, 500, 20, 500}
+#define BASEK8S_CONFIG_DEFAULTS(ns, inst, url, tok)           \
+    {                                                         \
+        (ns), (inst), (url), (tok), 1000, 60000, 500, 20, 500 \
+    }
 
 typedef struct basek8s_function {
-    const char *name;      /* FunctionName */
-    const char *arn;       /* FunctionArn or NULL */
-    const char *runtime;   /* e.g. "python3.12" (Zip) */
-    const char *handler;   /* e.g. "app.handler" (Zip) */
-    const char *image;     /* container image to run */
-    bool zip;              /* Zip package: init container downloads code + layers */
+    const char *name;    /* FunctionName */
+    const char *arn;     /* FunctionArn or NULL */
+    const char *runtime; /* e.g. "python3.12" (Zip) */
+    const char *handler; /* e.g. "app.handler" (Zip) */
+    const char *image;   /* container image to run */
+    bool zip;            /* Zip package: init container downloads code + layers */
     const char *deploy_id;
-    uint32_t memory_mb;    /* 0 = 128 */
-    uint32_t timeout_s;    /* 0 = 3 */
+    uint32_t memory_mb; /* 0 = 128 */
+    uint32_t timeout_s; /* 0 = 3 */
 } basek8s_function;
 
 typedef struct basek8s basek8s;
@@ -76,8 +78,8 @@ typedef struct basek8s_counts {
  * Launch as the reference does. On success fills endpoint "podIP:8080" and
  * pod_name. Returns 0 or -1 with err. counts may be NULL.
  */
-int basek8s_launch(basek8s *b, const basek8s_function *fn, char endpoint[64],
-                   char pod_name[64], basek8s_counts *counts, char err[BASEK8S_ERR_MAX]);
+int basek8s_launch(basek8s *b, const basek8s_function *fn, char endpoint[64], char pod_name[64],
+                   basek8s_counts *counts, char err[BASEK8S_ERR_MAX]);
 /* DELETE the Pod; 404 is success. Returns 0 or -1 with err. */
 int basek8s_terminate(basek8s *b, const char *pod_name, char err[BASEK8S_ERR_MAX]);
 /* LIST + one DELETE per foreign Pod. *reaped = deleted; counts may be NULL. */

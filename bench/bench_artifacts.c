@@ -74,8 +74,8 @@ bench_artifacts *bench_artifacts_start(const void *zip, size_t zip_size, const c
     snprintf(a->auth, sizeof(a->auth), "Bearer %s", token);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                 0, NULL, NULL, answer, a, MHD_OPTION_SOCK_ADDR, &sa,
+    a->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                                 NULL, NULL, answer, a, MHD_OPTION_SOCK_ADDR, &sa,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (a->daemon == NULL)
         goto fail;

@@ -211,19 +211,22 @@ static json_object *side_json(side_result *r)
     json_object_object_add(o, "n", json_object_new_int64((int64_t)r->ready_s.n));
     json_object_object_add(o, "failures", json_object_new_int64(r->failures));
     if (r->ready_s.n) {
-        json_object_object_add(o, "ready_p50_ms",
-                               json_object_new_double(bench_series_percentile(&r->ready_s, 50) * 1e3));
-        json_object_object_add(o, "ready_p99_ms",
-                               json_object_new_double(bench_series_percentile(&r->ready_s, 99) * 1e3));
-        json_object_object_add(o, "launch_return_p50_ms",
-                               json_object_new_double(bench_series_percentile(&r->launch_s, 50) * 1e3));
+        json_object_object_add(
+            o, "ready_p50_ms",
+            json_object_new_double(bench_series_percentile(&r->ready_s, 50) * 1e3));
+        json_object_object_add(
+            o, "ready_p99_ms",
+            json_object_new_double(bench_series_percentile(&r->ready_s, 99) * 1e3));
+        json_object_object_add(
+            o, "launch_return_p50_ms",
+            json_object_new_double(bench_series_percentile(&r->launch_s, 50) * 1e3));
         if (r->started_to_ready_ms.n) {
-            json_object_object_add(o, "started_to_ready_p50_ms",
-                                   json_object_new_double(
-                                       bench_series_percentile(&r->started_to_ready_ms, 50)));
-            json_object_object_add(o, "started_to_ready_p99_ms",
-                                   json_object_new_double(
-                                       bench_series_percentile(&r->started_to_ready_ms, 99)));
+            json_object_object_add(
+                o, "started_to_ready_p50_ms",
+                json_object_new_double(bench_series_percentile(&r->started_to_ready_ms, 50)));
+            json_object_object_add(
+                o, "started_to_ready_p99_ms",
+                json_object_new_double(bench_series_percentile(&r->started_to_ready_ms, 99)));
         }
         json_object_object_add(o, "invoke_attempts_per_launch",
                                json_object_new_double((double)r->attempts / (double)r->ready_s.n));
@@ -235,24 +238,25 @@ static json_object *side_json(side_result *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench-docker --code ZIP --out FILE [--plugin SO] [options]\n"
-               "  --image IMG      runtime image both sides run (%s)\n"
-               "  --runtime R      Runtime of the function for our plugin (%s)\n"
-               "  --handler H      Handler (%s)\n"
-               "  --launches N     measured launches per side (%u), after one warm-up each\n"
-               "  --docker CLI     docker CLI of the baseline (docker)\n"
-               "DOCKER_HOST selects the daemon for both sides.\n",
+    fprintf(f,
+            "usage: bench-docker --code ZIP --out FILE [--plugin SO] [options]\n"
+            "  --image IMG      runtime image both sides run (%s)\n"
+            "  --runtime R      Runtime of the function for our plugin (%s)\n"
+            "  --handler H      Handler (%s)\n"
+            "  --launches N     measured launches per side (%u), after one warm-up each\n"
+            "  --docker CLI     docker CLI of the baseline (docker)\n"
+            "DOCKER_HOST selects the daemon for both sides.\n",
             opt.image, opt.runtime, opt.handler, opt.launches);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"plugin", required_argument, NULL, 'P'}, {"image", required_argument, NULL, 'i'},
+        {"plugin", required_argument, NULL, 'P'},  {"image", required_argument, NULL, 'i'},
         {"runtime", required_argument, NULL, 'r'}, {"handler", required_argument, NULL, 'H'},
-        {"code", required_argument, NULL, 'c'},   {"docker", required_argument, NULL, 'd'},
-        {"out", required_argument, NULL, 'o'},    {"launches", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"code", required_argument, NULL, 'c'},    {"docker", required_argument, NULL, 'd'},
+        {"out", required_argument, NULL, 'o'},     {"launches", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -291,12 +295,12 @@ int main(int argc, char **argv)
         const char *config[] = {"DOCKER_HOST", dh ? dh : "unix:///var/run/docker.sock", NULL};
         plug_ok = bplug_open(&p, opt.plugin, config, NULL, err) == 0;
     }
-    basedock_function bfn = {"bench-docker", opt.image, opt.handler, zip, zip_size,
-                             "fakecloud-bench"};
+    basedock_function bfn = {"bench-docker", opt.image,        opt.handler, zip,
+                             zip_size,       "fakecloud-bench"};
     fcb_function fn;
     bplug_zip_function(&fn, "bench-docker", opt.runtime, opt.handler);
     fcb_launch_request req = {(uint32_t)sizeof(req), &fn, {zip, zip_size}, NULL, 0,
-                              "0123456789abcdef", 0};
+                              "0123456789abcdef",    0};
     fprintf(stderr, "bench-docker: figure 5: %u launches per side (+1 warm-up)\n", opt.launches);
     for (unsigned i = 0; i <= opt.launches; i++) {
         bool measure = i > 0;
@@ -318,12 +322,18 @@ int main(int argc, char **argv)
     if (base.ready_s.n) {
         double n = (double)base.ready_s.n;
         json_object *st = json_object_new_object();
-        json_object_object_add(st, "extract_ms", json_object_new_double(base.steps_sum.extract_ms / n));
-        json_object_object_add(st, "docker_create_ms", json_object_new_double(base.steps_sum.create_ms / n));
-        json_object_object_add(st, "docker_cp_ms", json_object_new_double(base.steps_sum.cp_ms / n));
-        json_object_object_add(st, "docker_start_ms", json_object_new_double(base.steps_sum.start_ms / n));
-        json_object_object_add(st, "docker_port_ms", json_object_new_double(base.steps_sum.port_ms / n));
-        json_object_object_add(st, "sleep_and_probe_ms", json_object_new_double(base.steps_sum.probe_ms / n));
+        json_object_object_add(st, "extract_ms",
+                               json_object_new_double(base.steps_sum.extract_ms / n));
+        json_object_object_add(st, "docker_create_ms",
+                               json_object_new_double(base.steps_sum.create_ms / n));
+        json_object_object_add(st, "docker_cp_ms",
+                               json_object_new_double(base.steps_sum.cp_ms / n));
+        json_object_object_add(st, "docker_start_ms",
+                               json_object_new_double(base.steps_sum.start_ms / n));
+        json_object_object_add(st, "docker_port_ms",
+                               json_object_new_double(base.steps_sum.port_ms / n));
+        json_object_object_add(st, "sleep_and_probe_ms",
+                               json_object_new_double(base.steps_sum.probe_ms / n));
         json_object_object_add(bj, "mean_steps", st);
     }
     json_object_object_add(fig, "baseline", bj);

@@ -23,9 +23,9 @@
 #define BHTTP_ERR_MAX 512
 
 typedef struct bhttp_tls {
-    const char *ca_file;     /* PEM CA bundle, NULL = no TLS verification material */
-    const char *cert_file;   /* client certificate (PEM) or NULL */
-    const char *key_file;    /* client key (PEM) or NULL */
+    const char *ca_file;      /* PEM CA bundle, NULL = no TLS verification material */
+    const char *cert_file;    /* client certificate (PEM) or NULL */
+    const char *key_file;     /* client key (PEM) or NULL */
     const char *bearer_token; /* "Authorization: Bearer ..." or NULL */
 } bhttp_tls;
 
@@ -39,8 +39,8 @@ bhttp_client *bhttp_client_new(const char *base_url, const bhttp_tls *tls);
 void bhttp_client_free(bhttp_client *client);
 
 typedef struct bhttp_response {
-    long status;  /* HTTP status; 0 when the request failed before a response */
-    char *body;   /* NUL-terminated body, "" when empty (malloc'd, bhttp_response_free) */
+    long status; /* HTTP status; 0 when the request failed before a response */
+    char *body;  /* NUL-terminated body, "" when empty (malloc'd, bhttp_response_free) */
     size_t len;
 } bhttp_response;
 

@@ -32,11 +32,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define IMAGE "public.ecr.aws/lambda/python:3.12" /* what RUNTIME maps to */
+#define IMAGE   "public.ecr.aws/lambda/python:3.12" /* what RUNTIME maps to */
 #define RUNTIME "python3.12"
 #define HANDLER "app.handler"
-#define TOKEN "bench-internal-token-0123456789abcdef"
-#define NS "default"
+#define TOKEN   "bench-internal-token-0123456789abcdef"
+#define NS      "default"
 
 typedef struct options {
     const char *python;
@@ -98,8 +98,17 @@ static kubesim *sim_up(char err[SIM_ERR_MAX])
 {
     char boot[32];
     snprintf(boot, sizeof(boot), "%u", opt.boot_ms);
-    const char *args[] = {"--boot-ms", boot, "--rie-delay-ms", "0", "--request-log", "100",
-                          "--max-connections", "1024", "--kubelet-workers", "16", NULL};
+    const char *args[] = {"--boot-ms",
+                          boot,
+                          "--rie-delay-ms",
+                          "0",
+                          "--request-log",
+                          "100",
+                          "--max-connections",
+                          "1024",
+                          "--kubelet-workers",
+                          "16",
+                          NULL};
     kubesim_options ko = {.extra_args = args,
                           .python = opt.python,
                           .script = opt.kubesim,
@@ -114,8 +123,8 @@ static kubesim *sim_up(char err[SIM_ERR_MAX])
 
 /* METHOD PATH [BODY] on the simulator: the JSON answer of a 2xx (caller puts it), or
  * NULL with err naming the request and the status or transport error. */
-static json_object *sim_call(kubesim *sim, const char *method, const char *path,
-                             const char *body, char err[SIM_ERR_MAX])
+static json_object *sim_call(kubesim *sim, const char *method, const char *path, const char *body,
+                             char err[SIM_ERR_MAX])
 {
     json_object *doc = NULL;
     int st = kubesim_request(sim, method, path, body, NULL, &doc);
@@ -326,9 +335,13 @@ static int side_open(side *s, kubesim *sim, bool ours, char err[1024])
     s->sim = sim;
     s->name = ours ? "ours" : "baseline";
     if (ours) {
-        const char *config[] = {"KUBECONFIG", kubesim_kubeconfig(sim),
-                                "FAKECLOUD_K8S_SELF_URL", opt.self_url,
-                                "HOME", opt.workdir, NULL};
+        const char *config[] = {"KUBECONFIG",
+                                kubesim_kubeconfig(sim),
+                                "FAKECLOUD_K8S_SELF_URL",
+                                opt.self_url,
+                                "HOME",
+                                opt.workdir,
+                                NULL};
         if (bplug_open(&s->plug, opt.plugin, config, TOKEN, err) != 0)
             return -1;
         s->plug_open = true;
@@ -388,8 +401,15 @@ static int side_launch(side *s, const char *fn_name, const char *deploy_id, char
         snprintf(handle, 512, "%s", inst.handle);
         return 0;
     }
-    basek8s_function fn = {fn_name, NULL, opt.zip ? RUNTIME : NULL, opt.zip ? HANDLER : NULL,
-                           IMAGE, opt.zip, deploy_id, 128, 3};
+    basek8s_function fn = {fn_name,
+                           NULL,
+                           opt.zip ? RUNTIME : NULL,
+                           opt.zip ? HANDLER : NULL,
+                           IMAGE,
+                           opt.zip,
+                           deploy_id,
+                           128,
+                           3};
     char ep[64], pod[64];
     if (basek8s_launch(s->base, &fn, ep, pod, NULL, err) != 0)
         return -1;
@@ -569,8 +589,8 @@ static json_object *run_concurrent(bool ours)
     }
     unsigned started = 0;
     for (unsigned i = 0; i < n; i++) {
-        tasks[i] = (conc_task){.s = &s, .index = i, .lock = &lock, .cond = &cond, .go = &go,
-                               .rc = -1};
+        tasks[i] =
+            (conc_task){.s = &s, .index = i, .lock = &lock, .cond = &cond, .go = &go, .rc = -1};
         if (pthread_create(&threads[i], NULL, conc_worker, &tasks[i]) != 0) {
             snprintf(tasks[i].err, sizeof(tasks[i].err), "pthread_create failed");
             break;
@@ -757,8 +777,13 @@ static json_object *run_footprint(void)
     if ((sim = sim_up(serr)) == NULL)
         return error_json(serr);
     long rss_before = rss_kib();
-    const char *config[] = {"KUBECONFIG", kubesim_kubeconfig(sim), "FAKECLOUD_K8S_SELF_URL",
-                            "http://127.0.0.1:9", "HOME", opt.workdir, NULL};
+    const char *config[] = {"KUBECONFIG",
+                            kubesim_kubeconfig(sim),
+                            "FAKECLOUD_K8S_SELF_URL",
+                            "http://127.0.0.1:9",
+                            "HOME",
+                            opt.workdir,
+                            NULL};
     for (int i = 0; i < 10; i++) {
         bplug p;
         if (bplug_open(&p, opt.plugin, config, TOKEN, err) != 0) {
@@ -785,8 +810,8 @@ static json_object *run_footprint(void)
     for (unsigned base = 0; tasks && threads && base < n; base += 50) {
         unsigned end = base + 50 < n ? base + 50 : n, started = base;
         for (unsigned i = base; i < end; i++) {
-            tasks[i] = (conc_task){.s = &s, .index = 1000 + i, .lock = &lock, .cond = &cond,
-                                   .go = &go, .rc = -1};
+            tasks[i] = (conc_task){
+                .s = &s, .index = 1000 + i, .lock = &lock, .cond = &cond, .go = &go, .rc = -1};
             if (pthread_create(&threads[i], NULL, conc_worker, &tasks[i]) != 0)
                 break;
             started++;
@@ -840,35 +865,40 @@ static json_object *pair(json_object *baseline, json_object *ours)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench-k8s --plugin SO --workdir DIR --out FILE [options]\n"
-            "  --kubesim PATH       kubesim.py (default: the one this was built with)\n"
-            "  --python P           python interpreter for kubesim (python3)\n"
-            "  --figures LIST       comma-separated subset of 1,2,3,4,6 (default 1,2,3,4)\n"
-            "  --boot-ms N          kubesim boot time (300)\n"
-            "  --launches N         sequential launches per side, figures 1-2 (50)\n"
-            "  --concurrency N      concurrent launches, figure 3 (200)\n"
-            "  --reap-foreign N     foreign Pods to reap, figure 4 (10000)\n"
-            "  --reap-ours N        our Pods that must survive, figure 4 (1000)\n"
-            "  --instances N        warm instances, figure 6 (200)\n"
-            "  --only baseline|ours run one side only\n"
-            "  --package image|zip  function package (image); zip needs --code ZIP, served\n"
-            "                       to the init containers by a local artifact server\n");
+    fprintf(f, "usage: bench-k8s --plugin SO --workdir DIR --out FILE [options]\n"
+               "  --kubesim PATH       kubesim.py (default: the one this was built with)\n"
+               "  --python P           python interpreter for kubesim (python3)\n"
+               "  --figures LIST       comma-separated subset of 1,2,3,4,6 (default 1,2,3,4)\n"
+               "  --boot-ms N          kubesim boot time (300)\n"
+               "  --launches N         sequential launches per side, figures 1-2 (50)\n"
+               "  --concurrency N      concurrent launches, figure 3 (200)\n"
+               "  --reap-foreign N     foreign Pods to reap, figure 4 (10000)\n"
+               "  --reap-ours N        our Pods that must survive, figure 4 (1000)\n"
+               "  --instances N        warm instances, figure 6 (200)\n"
+               "  --only baseline|ours run one side only\n"
+               "  --package image|zip  function package (image); zip needs --code ZIP, served\n"
+               "                       to the init containers by a local artifact server\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"python", required_argument, NULL, 'p'},   {"kubesim", required_argument, NULL, 'k'},
-        {"plugin", required_argument, NULL, 'P'},   {"workdir", required_argument, NULL, 'w'},
-        {"out", required_argument, NULL, 'o'},      {"figures", required_argument, NULL, 'f'},
-        {"boot-ms", required_argument, NULL, 'b'},  {"launches", required_argument, NULL, 'n'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"reap-foreign", required_argument, NULL, 'F'},
-        {"reap-ours", required_argument, NULL, 'O'}, {"instances", required_argument, NULL, 'i'},
-        {"only", required_argument, NULL, 'x'},     {"package", required_argument, NULL, 'z'},
-        {"code", required_argument, NULL, 'C'},     {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"python", required_argument, NULL, 'p'},
+                                             {"kubesim", required_argument, NULL, 'k'},
+                                             {"plugin", required_argument, NULL, 'P'},
+                                             {"workdir", required_argument, NULL, 'w'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"figures", required_argument, NULL, 'f'},
+                                             {"boot-ms", required_argument, NULL, 'b'},
+                                             {"launches", required_argument, NULL, 'n'},
+                                             {"concurrency", required_argument, NULL, 'c'},
+                                             {"reap-foreign", required_argument, NULL, 'F'},
+                                             {"reap-ours", required_argument, NULL, 'O'},
+                                             {"instances", required_argument, NULL, 'i'},
+                                             {"only", required_argument, NULL, 'x'},
+                                             {"package", required_argument, NULL, 'z'},
+                                             {"code", required_argument, NULL, 'C'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *figures = "1,2,3,4";
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

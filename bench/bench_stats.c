@@ -33,9 +33,8 @@ int64_t bench_rfc3339_ns(const char *text)
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
     int consumed = 0;
-    if (text == NULL ||
-        sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+    if (text == NULL || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

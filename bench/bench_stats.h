@@ -33,7 +33,10 @@ typedef struct bench_series {
     size_t cap;
 } bench_series;
 
-#define BENCH_SERIES_INIT {NULL, 0, 0}
+#define BENCH_SERIES_INIT \
+    {                     \
+        NULL, 0, 0        \
+    }
 
 /* Append one value; returns 0, or -1 when out of memory (series unchanged). */
 int bench_series_add(bench_series *s, double v);

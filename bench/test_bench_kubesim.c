@@ -63,15 +63,17 @@ TestSuite(baseline_k8s, .init = start, .fini = stop, .timeout = 90);
 Test(baseline_k8s, launch_makes_the_reference_requests_and_reaches_the_rie)
 {
     char err[BASEK8S_ERR_MAX];
-    basek8s_config cfg = BASEK8S_CONFIG_DEFAULTS("default", "fakecloud-7", "http://127.0.0.1:9", "t");
+    basek8s_config cfg =
+        BASEK8S_CONFIG_DEFAULTS("default", "fakecloud-7", "http://127.0.0.1:9", "t");
     cfg.poll_ms = 200;
     cfg.probe_sleep_ms = 50;
     basek8s *b = basek8s_new(api, &cfg);
     cr_assert_not_null(b);
     cr_assert_eq(kubesim_reset_stats(sim), 0, "%s", kubesim_last_error());
 
-    basek8s_function fn = {"fn-a", NULL, NULL, NULL, "public.ecr.aws/lambda/python:3.12", false,
-                           "0123456789abcdef", 128, 3};
+    basek8s_function fn = {
+        "fn-a", NULL, NULL, NULL, "public.ecr.aws/lambda/python:3.12", false, "0123456789abcdef",
+        128,    3};
     char endpoint[64], pod[64];
     basek8s_counts counts = {0};
     cr_assert_eq(basek8s_launch(b, &fn, endpoint, pod, &counts, err), 0, "%s", err);
@@ -94,11 +96,13 @@ Test(baseline_k8s, launch_makes_the_reference_requests_and_reaches_the_rie)
 Test(baseline_k8s, reap_deletes_foreign_pods_one_by_one_and_spares_ours)
 {
     char err[BASEK8S_ERR_MAX];
-    basek8s_config cfg = BASEK8S_CONFIG_DEFAULTS("default", "fakecloud-7", "http://127.0.0.1:9", "t");
+    basek8s_config cfg =
+        BASEK8S_CONFIG_DEFAULTS("default", "fakecloud-7", "http://127.0.0.1:9", "t");
     basek8s *b = basek8s_new(api, &cfg);
     cr_assert_not_null(b);
     const char *bodies[] = {
-        "{\"count\":30,\"name_prefix\":\"stale\",\"labels\":{\"fakecloud-managed-by\":\"fakecloud\","
+        "{\"count\":30,\"name_prefix\":\"stale\",\"labels\":{\"fakecloud-managed-by\":"
+        "\"fakecloud\","
         "\"fakecloud-instance\":\"fakecloud-1\"}}",
         "{\"count\":5,\"name_prefix\":\"mine\",\"labels\":{\"fakecloud-managed-by\":\"fakecloud\","
         "\"fakecloud-instance\":\"fakecloud-7\"}}",

@@ -18,7 +18,8 @@ static json_object *get(json_object *o, const char *path)
 {
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", path);
-    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save)) {
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && o;
+         k = strtok_r(NULL, ".", &save)) {
         json_object *next = NULL;
         if (json_object_is_type(o, json_type_array))
             next = json_object_array_get_idx(o, (size_t)atoi(k));
@@ -122,22 +123,31 @@ Test(baseline_pod_body, carries_the_reference_labels_and_restart_policy)
 
 Test(baseline_pod_body, zip_function_passes_the_token_as_a_plain_env_value_like_the_reference)
 {
-    basek8s_config cfg = BASEK8S_CONFIG_DEFAULTS("default", "fakecloud-1", "http://h:4566", "s3cret");
-    basek8s_function fn = {"fn", "arn:aws:lambda:us-east-1:123456789012:function:fn",
-                           "python3.12", "app.handler", "img:1", true, "0123456789abcdef", 256, 9};
+    basek8s_config cfg =
+        BASEK8S_CONFIG_DEFAULTS("default", "fakecloud-1", "http://h:4566", "s3cret");
+    basek8s_function fn = {"fn",
+                           "arn:aws:lambda:us-east-1:123456789012:function:fn",
+                           "python3.12",
+                           "app.handler",
+                           "img:1",
+                           true,
+                           "0123456789abcdef",
+                           256,
+                           9};
     char *text = basek8s_pod_json(&cfg, &fn);
     cr_assert_not_null(text);
     json_object *pod = json_tokener_parse(text);
     cr_assert_not_null(pod);
     cr_expect_str_eq(json_object_get_string(get(pod, "spec.initContainers.0.env.1.name")),
                      "FAKECLOUD_INTERNAL_TOKEN");
-    cr_expect_str_eq(json_object_get_string(get(pod, "spec.initContainers.0.env.1.value")), "s3cret");
+    cr_expect_str_eq(json_object_get_string(get(pod, "spec.initContainers.0.env.1.value")),
+                     "s3cret");
     const char *script = json_object_get_string(get(pod, "spec.initContainers.0.command.2"));
     cr_assert_not_null(script);
     cr_expect(strstr(script, "/code/123456789012/fn/0123456789abcdef.zip") != NULL, "%s", script);
     cr_expect_str_eq(json_object_get_string(get(pod, "spec.containers.0.args.0")), "app.handler");
-    cr_expect_str_eq(json_object_get_string(get(pod, "spec.containers.0.resources.requests.memory")),
-                     "256Mi");
+    cr_expect_str_eq(
+        json_object_get_string(get(pod, "spec.containers.0.resources.requests.memory")), "256Mi");
     json_object_put(pod);
     free(text);
 }

@@ -17,15 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FUZZ_REQUIRE(cond, ...)                                                            \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz property violated at %s:%d: %s: ", __FILE__, __LINE__,  \
-                    #cond);                                                                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            abort();                                                                       \
-        }                                                                                  \
+#define FUZZ_REQUIRE(cond, ...)                                                                  \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            fprintf(stderr, "fuzz property violated at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                                        \
+            fputc('\n', stderr);                                                                 \
+            abort();                                                                             \
+        }                                                                                        \
     } while (0)
 
 /* NUL-terminated copy of size bytes (embedded NULs kept); free() it. Aborts on OOM. */

@@ -26,7 +26,8 @@ int fuzz_kube_status(const uint8_t *data, size_t size)
     size_t raw_len = size - 2;
 
     json_tokener *tok = json_tokener_new();
-    json_object *body = json_tokener_parse_ex(tok, raw, (int)(raw_len > 1 << 20 ? 1 << 20 : raw_len));
+    json_object *body =
+        json_tokener_parse_ex(tok, raw, (int)(raw_len > 1 << 20 ? 1 << 20 : raw_len));
     json_tokener_free(tok);
 
     char reason[64];
@@ -40,8 +41,8 @@ int fuzz_kube_status(const uint8_t *data, size_t size)
     for (int pass = 0; pass < 2; pass++) {
         json_object *b = pass == 0 ? body : NULL;
         fcb_error err = FCB_ERROR_INIT;
-        int rc = kube_status_error(&err, FCB_ERR_BACKEND, "GET", "/api/v1/pods?x=1", status, b,
-                                   raw, raw_len);
+        int rc = kube_status_error(&err, FCB_ERR_BACKEND, "GET", "/api/v1/pods?x=1", status, b, raw,
+                                   raw_len);
         FUZZ_REQUIRE(rc == FCB_ERR_BACKEND && err.code == rc, "code %d/%d", rc, err.code);
         FUZZ_REQUIRE(memchr(err.message, '\0', sizeof err.message) != NULL,
                      "message not terminated");
@@ -56,8 +57,8 @@ int fuzz_kube_status(const uint8_t *data, size_t size)
         }
     }
     int code = kube_status_code(status);
-    FUZZ_REQUIRE((status >= 200 && status < 300) == (code == FCB_OK), "status %ld -> %d",
-                 status, code);
+    FUZZ_REQUIRE((status >= 200 && status < 300) == (code == FCB_OK), "status %ld -> %d", status,
+                 code);
     json_object_put(body);
     return 0;
 }

@@ -63,8 +63,7 @@ static void load_once(const char *input, size_t fail_at)
     if (rc == FCB_OK) {
         FUZZ_REQUIRE(cfg != NULL && cfg->server != NULL && cfg->namespace != NULL,
                      "incomplete config");
-        FUZZ_REQUIRE(strstr(cfg->server, "://") != NULL, "server without scheme: %s",
-                     cfg->server);
+        FUZZ_REQUIRE(strstr(cfg->server, "://") != NULL, "server without scheme: %s", cfg->server);
         kube_config_free(svc, cfg);
     } else {
         FUZZ_REQUIRE(rc == FCB_ERR_CONFIG || rc == FCB_ERR_NO_MEMORY, "rc %d", rc);

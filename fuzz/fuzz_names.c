@@ -85,8 +85,7 @@ static void check_dns(const char *in, size_t max_len)
         abort();
     size_t n = names_dns_label(in, max_len, out);
     FUZZ_REQUIRE(n == strlen(out), "return %zu but strlen %zu", n, strlen(out));
-    FUZZ_REQUIRE(n >= 1 && n <= (limit == 0 ? 1 : limit), "length %zu for max_len %zu", n,
-                 max_len);
+    FUZZ_REQUIRE(n >= 1 && n <= (limit == 0 ? 1 : limit), "length %zu for max_len %zu", n, max_len);
     FUZZ_REQUIRE(oracle_dns_label(out), "invalid DNS label \"%s\"", out);
     FUZZ_REQUIRE(names_is_dns_label(out), "names_is_dns_label rejects its own \"%s\"", out);
     char again[64];

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define FRAMER_LIMIT 4096
-#define MAX_EVENTS 256
+#define MAX_EVENTS   256
 
 typedef struct collected {
     char *events[MAX_EVENTS];

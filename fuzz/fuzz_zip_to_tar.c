@@ -88,8 +88,7 @@ static void check_tar(const char *data, size_t len, uint64_t want_entries)
             const char *slash = strrchr(name, '/');
             int dir_len = slash != NULL ? (int)(slash - name) : 0;
             snprintf(joined, sizeof joined, "%.*s/%s", dir_len, name, link);
-            FUZZ_REQUIRE(resolves_inside(joined), "symlink %s -> %s leaves var/task", name,
-                         link);
+            FUZZ_REQUIRE(resolves_inside(joined), "symlink %s -> %s leaves var/task", name, link);
         }
         const char *hard = archive_entry_hardlink(e);
         if (hard != NULL)
@@ -139,8 +138,8 @@ static void convert(const uint8_t *data, size_t size, size_t fail_at)
                          memchr(err.message, '\0', sizeof err.message) != NULL,
                      "unclean error %d", rc);
         if (fail_at == 0)
-            FUZZ_REQUIRE(rc == FCB_ERR_INVALID_ARGUMENT || rc == FCB_ERR_INTERNAL,
-                         "rc %s: %s", fcb_status_name(rc), err.message);
+            FUZZ_REQUIRE(rc == FCB_ERR_INVALID_ARGUMENT || rc == FCB_ERR_INTERNAL, "rc %s: %s",
+                         fcb_status_name(rc), err.message);
     }
     ziptar_free(tar);
     FUZZ_REQUIRE(mock_host_outstanding_bytes(mh) == 0, "%zu bytes leaked (fail_at %zu)",

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define ARTIFACT_SETS_MAX 64
+#define ARTIFACT_SETS_MAX  64
 #define ARTIFACT_TOKEN_MAX 256
 
 typedef struct artifact_set {
@@ -177,13 +177,14 @@ int artifact_server_start(const char *listen, const char *token, host_services *
     memcpy(srv->token, token, token_len + 1);
     srv->token_len = token_len;
     srv->log = log;
-    srv->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, srv,
+                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        snprintf(why, why_size, "--artifact-listen: cannot listen on %s (address in use or "
-                                "not local?)",
+        snprintf(why, why_size,
+                 "--artifact-listen: cannot listen on %s (address in use or "
+                 "not local?)",
                  listen);
         goto fail;
     }
@@ -211,8 +212,7 @@ int artifact_server_add(artifact_server *srv, const char *account, const char *f
 {
     int rc = -1;
     char *code_path = NULL, *layers_path = NULL;
-    if (asprintf(&code_path, ARTIFACT_PREFIX "code/%s/%s/%s.zip", account, function,
-                 deploy_id) < 0)
+    if (asprintf(&code_path, ARTIFACT_PREFIX "code/%s/%s/%s.zip", account, function, deploy_id) < 0)
         code_path = NULL;
     if (asprintf(&layers_path, ARTIFACT_PREFIX "layers/%s/%s/%s.tar", account, function,
                  deploy_id) < 0)

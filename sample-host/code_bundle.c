@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #define BUNDLE_ENTRIES_MAX 100000
-#define BUNDLE_TAR_MAX ((size_t)1024 * 1024 * 1024)
+#define BUNDLE_TAR_MAX     ((size_t)1024 * 1024 * 1024)
 
 static const char *aerr(struct archive *a)
 {
@@ -45,8 +45,7 @@ int bundle_check_zip(const void *data, size_t len, const char *what, char *why, 
             goto out;
         }
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            snprintf(why, why_size, "%s: not a valid zip archive: %s", what,
-                     aerr(a));
+            snprintf(why, why_size, "%s: not a valid zip archive: %s", what, aerr(a));
             goto out;
         }
     }
@@ -56,8 +55,7 @@ out:
     return rc;
 }
 
-int bundle_read_zip(const char *path, unsigned char **data, size_t *len, char *why,
-                    size_t why_size)
+int bundle_read_zip(const char *path, unsigned char **data, size_t *len, char *why, size_t why_size)
 {
     *data = NULL;
     *len = 0;
@@ -177,8 +175,7 @@ static int copy_layer(struct archive *w, const void *zip, size_t len, size_t ind
     }
     archive_read_support_format_zip(r);
     if (archive_read_open_memory(r, zip, len) != ARCHIVE_OK) {
-        snprintf(why, why_size, "layer %zu: not a zip archive: %s", index,
-                 aerr(r));
+        snprintf(why, why_size, "layer %zu: not a zip archive: %s", index, aerr(r));
         goto out;
     }
     struct archive_entry *e;
@@ -208,8 +205,7 @@ static int copy_layer(struct archive *w, const void *zip, size_t len, size_t ind
             if (n == 0)
                 break;
             if (n < 0) {
-                snprintf(why, why_size, "layer %zu: %s: %s", index, name,
-                         aerr(r));
+                snprintf(why, why_size, "layer %zu: %s: %s", index, name, aerr(r));
                 goto out;
             }
             *total += (size_t)n;

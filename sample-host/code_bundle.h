@@ -24,8 +24,7 @@ int bundle_read_zip(const char *path, unsigned char **data, size_t *len, char *w
                     size_t why_size);
 
 /* Same check on bytes in memory; `what` names them in `why`. */
-int bundle_check_zip(const void *data, size_t len, const char *what, char *why,
-                     size_t why_size);
+int bundle_check_zip(const void *data, size_t len, const char *what, char *why, size_t why_size);
 
 /* First 16 hex characters of SHA-256(DATA) into out (17 bytes with NUL). */
 int bundle_deploy_id(const void *data, size_t len, char out[17]);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FJ_PATH_MAX 256
+#define FJ_PATH_MAX  256
 #define FJ_DEPTH_MAX 32
 #define FJ_ARRAY_MAX 1024 /* environment variables, layers, command words */
 
@@ -118,8 +118,7 @@ static int fj_int(fj_ctx *c, const char *path, json_object *v, long long min, lo
     return 0;
 }
 
-static int fj_string_array(fj_ctx *c, const char *path, json_object *v, char ***dst,
-                           size_t *n_dst)
+static int fj_string_array(fj_ctx *c, const char *path, json_object *v, char ***dst, size_t *n_dst)
 {
     if (!json_object_is_type(v, json_type_array))
         return fj_fail(c, path, "expected an array of strings, got %s", fj_type(v));
@@ -282,13 +281,32 @@ static int fj_code(fj_ctx *c, const char *path, json_object *v)
 }
 
 /* Fields of the GetFunctionConfiguration response that a launch does not use. */
-static const char *const fj_ignored_config[] = {
-    "Role", "CodeSize", "Description", "LastModified", "CodeSha256", "Version", "VpcConfig",
-    "DeadLetterConfig", "KMSKeyArn", "TracingConfig", "MasterArn", "RevisionId", "State",
-    "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
-    "LastUpdateStatusReasonCode", "FileSystemConfigs", "SigningProfileVersionArn",
-    "SigningJobArn", "SnapStart", "RuntimeVersionConfig", "LoggingConfig", "ResponseMetadata",
-    NULL};
+static const char *const fj_ignored_config[] = {"Role",
+                                                "CodeSize",
+                                                "Description",
+                                                "LastModified",
+                                                "CodeSha256",
+                                                "Version",
+                                                "VpcConfig",
+                                                "DeadLetterConfig",
+                                                "KMSKeyArn",
+                                                "TracingConfig",
+                                                "MasterArn",
+                                                "RevisionId",
+                                                "State",
+                                                "StateReason",
+                                                "StateReasonCode",
+                                                "LastUpdateStatus",
+                                                "LastUpdateStatusReason",
+                                                "LastUpdateStatusReasonCode",
+                                                "FileSystemConfigs",
+                                                "SigningProfileVersionArn",
+                                                "SigningJobArn",
+                                                "SnapStart",
+                                                "RuntimeVersionConfig",
+                                                "LoggingConfig",
+                                                "ResponseMetadata",
+                                                NULL};
 
 static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool allow_wrapper)
 {
@@ -392,8 +410,9 @@ static int fj_account(fj_ctx *c)
         return 0;
     const char *p = d->function_arn;
     if (strncmp(p, "arn:", 4) != 0)
-        return fj_fail(c, "FunctionArn", "expected \"arn:aws:lambda:<region>:<account>:function:"
-                                         "<name>\", got \"%.100s\"",
+        return fj_fail(c, "FunctionArn",
+                       "expected \"arn:aws:lambda:<region>:<account>:function:"
+                       "<name>\", got \"%.100s\"",
                        p);
     for (int field = 0; field < 4 && p != NULL; field++) {
         p = strchr(p, ':');
@@ -458,8 +477,7 @@ int function_json_parse(const char *text, size_t len, function_desc **out, char 
     }
     for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
         if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
-            fj_fail(&c, NULL, "invalid JSON: unexpected data after the document at byte %zu",
-                    i);
+            fj_fail(&c, NULL, "invalid JSON: unexpected data after the document at byte %zu", i);
             goto out;
         }
     }

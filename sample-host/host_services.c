@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#define HS_BLOCK_MAGIC 0x66636268616c6c63ull /* "fcbhallc" */
+#define HS_BLOCK_MAGIC  0x66636268616c6c63ull /* "fcbhallc" */
 #define HS_MAX_DEFAULTS 16
-#define HS_MAX_FIELDS 16
+#define HS_MAX_FIELDS   16
 
 typedef struct hs_block {
     uint64_t magic;
@@ -59,8 +59,9 @@ static hs_block *hs_block_of(void *ptr)
 {
     hs_block *b = (hs_block *)ptr - 1;
     if (b->magic != HS_BLOCK_MAGIC) {
-        fprintf(stderr, "fakecloud-lambda-host: plugin freed a pointer the host did not "
-                        "allocate (%p)\n",
+        fprintf(stderr,
+                "fakecloud-lambda-host: plugin freed a pointer the host did not "
+                "allocate (%p)\n",
                 ptr);
         abort();
     }

@@ -59,9 +59,9 @@ int invoker_post(const char *endpoint, const char *payload, size_t len, long tim
                                     why_size);
 }
 
-int invoker_post_cancellable(const char *endpoint, const char *payload, size_t len,
-                             long timeout_ms, int (*cancelled)(void *ctx), void *ctx,
-                             invoker_result *result, char *why, size_t why_size)
+int invoker_post_cancellable(const char *endpoint, const char *payload, size_t len, long timeout_ms,
+                             int (*cancelled)(void *ctx), void *ctx, invoker_result *result,
+                             char *why, size_t why_size)
 {
     cancel_check check = {cancelled, ctx};
     memset(result, 0, sizeof *result);
@@ -106,8 +106,8 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
         snprintf(why, why_size, "invoke %s: %s", url,
                  code == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
                  : body.too_big                    ? "response larger than 16 MiB"
-                 : curl_error[0] ? curl_error
-                                 : curl_easy_strerror(code));
+                 : curl_error[0]                   ? curl_error
+                                                   : curl_easy_strerror(code));
         goto out;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result->status);

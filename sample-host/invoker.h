@@ -14,8 +14,8 @@
 #define INVOKER_RESPONSE_MAX ((size_t)16 * 1024 * 1024)
 
 typedef struct invoker_result {
-    long status;   /* HTTP status; 0 when no response arrived */
-    char *body;    /* NUL-terminated response body; malloc'd, caller frees */
+    long status; /* HTTP status; 0 when no response arrived */
+    char *body;  /* NUL-terminated response body; malloc'd, caller frees */
     size_t body_len;
 } invoker_result;
 
@@ -33,9 +33,9 @@ int invoker_post(const char *endpoint, const char *payload, size_t len, long tim
  * returns non-zero the request is abandoned and -1 returned with `why`
  * saying "interrupted".
  */
-int invoker_post_cancellable(const char *endpoint, const char *payload, size_t len,
-                             long timeout_ms, int (*cancelled)(void *ctx), void *ctx,
-                             invoker_result *result, char *why, size_t why_size);
+int invoker_post_cancellable(const char *endpoint, const char *payload, size_t len, long timeout_ms,
+                             int (*cancelled)(void *ctx), void *ctx, invoker_result *result,
+                             char *why, size_t why_size);
 
 void invoker_result_free(invoker_result *result);
 

@@ -39,7 +39,8 @@ int loader_resolve(const char *name, const char *search_path, const char *const 
 {
     *out_path = NULL;
     if (name == NULL || name[0] == '\0') {
-        snprintf(why, LOADER_WHY_MAX, "no backend named (set FAKECLOUD_LAMBDA_BACKEND or --backend)");
+        snprintf(why, LOADER_WHY_MAX,
+                 "no backend named (set FAKECLOUD_LAMBDA_BACKEND or --backend)");
         return -1;
     }
     if (strchr(name, '/') != NULL || ends_with(name, ".so")) {
@@ -72,8 +73,8 @@ int loader_resolve(const char *name, const char *search_path, const char *const 
     int n = snprintf(why, LOADER_WHY_MAX, "backend '%s': no %s%s%s in FAKECLOUD_BACKEND_PATH (%s)",
                      name, FCB_PLUGIN_FILE_PREFIX, name, FCB_PLUGIN_FILE_SUFFIX,
                      search_path && *search_path ? search_path : "unset");
-    for (size_t i = 0; default_dirs != NULL && default_dirs[i] != NULL && n > 0 &&
-                       (size_t)n < LOADER_WHY_MAX;
+    for (size_t i = 0;
+         default_dirs != NULL && default_dirs[i] != NULL && n > 0 && (size_t)n < LOADER_WHY_MAX;
          i++)
         n += snprintf(why + n, LOADER_WHY_MAX - (size_t)n, "%s%s", i == 0 ? " nor in " : ", ",
                       default_dirs[i]);
@@ -108,8 +109,8 @@ int loader_inspect(const char *path, loader_plugin **out, char why[LOADER_WHY_MA
     if (fcb_descriptor_check(d, FCB_ABI_MAJOR, FCB_ABI_MINOR, &reason) != FCB_OK) {
         if (d->magic == FCB_PLUGIN_MAGIC)
             snprintf(why, LOADER_WHY_MAX, "%s: refused: %s (plugin ABI %u.%u, host ABI %d.%d)",
-                     path, reason, (unsigned)d->abi_major, (unsigned)d->abi_minor,
-                     FCB_ABI_MAJOR, FCB_ABI_MINOR);
+                     path, reason, (unsigned)d->abi_major, (unsigned)d->abi_minor, FCB_ABI_MAJOR,
+                     FCB_ABI_MINOR);
         else
             snprintf(why, LOADER_WHY_MAX, "%s: refused: %s", path, reason);
         dlclose(dl);
@@ -171,8 +172,9 @@ int loader_load(const char *path, const fcb_host_services *host, loader_plugin *
     }
     size_t need = offsetof(fcb_backend_ops, prepull);
     if (ops->size < need) {
-        snprintf(why, LOADER_WHY_MAX, "%s: refused: operations table too small (%u bytes, need %zu)",
-                 path, (unsigned)ops->size, need);
+        snprintf(why, LOADER_WHY_MAX,
+                 "%s: refused: operations table too small (%u bytes, need %zu)", path,
+                 (unsigned)ops->size, need);
         rc = FCB_ERR_UNSUPPORTED;
         goto fail;
     }

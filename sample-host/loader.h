@@ -17,11 +17,11 @@
 #define LOADER_WHY_MAX 1024
 
 typedef struct loader_plugin {
-    char *path;                             /* as opened; malloc'd */
-    void *dl;                               /* dlopen handle */
+    char *path;                              /* as opened; malloc'd */
+    void *dl;                                /* dlopen handle */
     const fcb_plugin_descriptor *descriptor; /* inside the plugin */
-    const fcb_backend_ops *ops;             /* inside the plugin */
-    size_t ops_size;                        /* bytes of ops the host may read */
+    const fcb_backend_ops *ops;              /* inside the plugin */
+    size_t ops_size;                         /* bytes of ops the host may read */
 } loader_plugin;
 
 /*

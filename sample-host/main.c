@@ -47,16 +47,16 @@ extern char **environ;
 
 enum host_exit {
     HOST_EXIT_OK = 0,
-    HOST_EXIT_FAILED = 1, /* the operation failed (plugin error, invoke failed) */
-    HOST_EXIT_USAGE = 2,  /* bad command line, function JSON, zip or payload */
-    HOST_EXIT_LOAD = 3,   /* backend not found, refused, init or open failed */
-    HOST_EXIT_LEAK = 4,   /* everything worked but the plugin leaked memory */
+    HOST_EXIT_FAILED = 1,        /* the operation failed (plugin error, invoke failed) */
+    HOST_EXIT_USAGE = 2,         /* bad command line, function JSON, zip or payload */
+    HOST_EXIT_LOAD = 3,          /* backend not found, refused, init or open failed */
+    HOST_EXIT_LEAK = 4,          /* everything worked but the plugin leaked memory */
     HOST_EXIT_INTERRUPTED = 130, /* SIGINT, SIGTERM or SIGHUP */
 };
 
-#define WHY_MAX 2048
+#define WHY_MAX    2048
 #define MAX_LAYERS 5
-#define FILE_MAX ((size_t)16 * 1024 * 1024)
+#define FILE_MAX   ((size_t)16 * 1024 * 1024)
 
 typedef struct options {
     const char *command;
@@ -219,9 +219,8 @@ static const char *help_for(const char *command)
     static const struct {
         const char *name;
         const char *text;
-    } table[] = {{"backends", help_backends}, {"launch", help_launch},
-                 {"invoke", help_invoke},     {"terminate", help_terminate},
-                 {"reap", help_reap},         {"help", help_help}};
+    } table[] = {{"backends", help_backends},   {"launch", help_launch}, {"invoke", help_invoke},
+                 {"terminate", help_terminate}, {"reap", help_reap},     {"help", help_help}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(command, table[i].name) == 0)
             return table[i].text;
@@ -238,9 +237,9 @@ static void json_set_str(json_object *o, const char *key, const char *value)
 
 static void json_print(json_object *o)
 {
-    fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE),
-          stdout);
+    fputs(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+        stdout);
     fputc('\n', stdout);
 }
 
@@ -386,8 +385,8 @@ static int check_options(const options *o, char *why, size_t why_size)
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (rules[i].given && !rules[i].allowed) {
-            snprintf(why, why_size, "%s: not an option of `%s` (see `%s --help`)",
-                     rules[i].name, cmd, cmd);
+            snprintf(why, why_size, "%s: not an option of `%s` (see `%s --help`)", rules[i].name,
+                     cmd, cmd);
             return -1;
         }
     }
@@ -407,8 +406,8 @@ static int check_options(const options *o, char *why, size_t why_size)
         snprintf(why, why_size, "--payload and --payload-file: give one, not both");
         return -1;
     }
-    if (o->payload_file != NULL && o->function_file != NULL &&
-        strcmp(o->payload_file, "-") == 0 && strcmp(o->function_file, "-") == 0) {
+    if (o->payload_file != NULL && o->function_file != NULL && strcmp(o->payload_file, "-") == 0 &&
+        strcmp(o->function_file, "-") == 0) {
         snprintf(why, why_size, "--function and --payload-file cannot both read stdin");
         return -1;
     }
@@ -496,8 +495,8 @@ static int backend_load(run *r)
         defaults[nd++] = FCB_HOST_PLUGIN_BUILD_DIR;
     defaults[nd++] = FCB_HOST_PLUGIN_INSTALL_DIR;
     char *path = NULL;
-    if (loader_resolve(name, host_services_config(r->hs, "FAKECLOUD_BACKEND_PATH"), defaults,
-                       &path, why) != 0)
+    if (loader_resolve(name, host_services_config(r->hs, "FAKECLOUD_BACKEND_PATH"), defaults, &path,
+                       why) != 0)
         return fail(r, HOST_EXIT_LOAD, FCB_ERR_NOT_FOUND, "%s", why);
     int rc = loader_load(path, host_services_table(r->hs), &r->plugin, why);
     if (rc != FCB_OK) {
@@ -518,9 +517,8 @@ static int backend_open(run *r, const char *token)
     int rc = r->plugin->ops->open(host_services_table(r->hs), &params, &r->backend, &err);
     if (rc != FCB_OK) {
         r->backend = NULL;
-        return fail(r, HOST_EXIT_LOAD, rc, "backend %s: open failed: %s (%s)",
-                    r->plugin->ops->name, err.message[0] ? err.message : "no reason given",
-                    fcb_status_name(rc));
+        return fail(r, HOST_EXIT_LOAD, rc, "backend %s: open failed: %s (%s)", r->plugin->ops->name,
+                    err.message[0] ? err.message : "no reason given", fcb_status_name(rc));
     }
     return HOST_EXIT_OK;
 }
@@ -547,7 +545,8 @@ static int backend_release(run *r, int exit)
                 bytes, blocks);
         if (exit == HOST_EXIT_OK) {
             if (r->out != NULL) {
-                json_object_object_add(r->out, "leaked_bytes", json_object_new_int64((int64_t)bytes));
+                json_object_object_add(r->out, "leaked_bytes",
+                                       json_object_new_int64((int64_t)bytes));
                 json_object_object_add(r->out, "ok", json_object_new_boolean(0));
             }
             return HOST_EXIT_LEAK;
@@ -599,9 +598,8 @@ static void list_dir(run *r, const char *dir, json_object *array, char seen[][PA
             const fcb_plugin_descriptor *d = p->descriptor;
             /* summary is the last field: read it only if the plugin's size covers it. */
             const char *summary =
-                d->size >= offsetof(fcb_plugin_descriptor, summary) + sizeof d->summary
-                    ? d->summary
-                    : NULL;
+                d->size >= offsetof(fcb_plugin_descriptor, summary) + sizeof d->summary ? d->summary
+                                                                                        : NULL;
             char abi[16];
             snprintf(abi, sizeof abi, "%u.%u", (unsigned)d->abi_major, (unsigned)d->abi_minor);
             json_set_str(item, "name", d->name);
@@ -896,8 +894,7 @@ static int read_payload(run *r, char **payload, size_t *len)
 {
     char why[WHY_MAX];
     if (r->opt.payload_file != NULL) {
-        if (read_all(r->opt.payload_file, INVOKER_RESPONSE_MAX, payload, len, why,
-                     sizeof why) != 0)
+        if (read_all(r->opt.payload_file, INVOKER_RESPONSE_MAX, payload, len, why, sizeof why) != 0)
             return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "--payload-file: %s", why);
     } else {
         *payload = strdup(r->opt.payload != NULL ? r->opt.payload : "{}");

@@ -206,10 +206,8 @@ bool http_error_before_send(CURLcode code)
     switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-        return true;
-    default:
-        return false;
+    case CURLE_COULDNT_CONNECT: return true;
+    default: return false;
     }
 }
 
@@ -228,9 +226,7 @@ bool http_error_is_tls(CURLcode code)
     case CURLE_SSL_ENGINE_INITFAILED:
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_USE_SSL_FAILED:
-        return true;
-    default:
-        return false;
+    case CURLE_USE_SSL_FAILED: return true;
+    default: return false;
     }
 }

@@ -41,11 +41,11 @@ typedef bool (*http_sink_fn)(void *ctx, const char *data, size_t len);
 
 typedef struct http_capture {
     sbuf body;
-    bool too_large;      /* the body passed the limit */
-    long retry_after_s;  /* Retry-After in seconds, -1 when absent */
-    http_sink_fn sink;   /* optional streaming consumer */
+    bool too_large;     /* the body passed the limit */
+    long retry_after_s; /* Retry-After in seconds, -1 when absent */
+    http_sink_fn sink;  /* optional streaming consumer */
     void *sink_ctx;
-    bool sink_stopped;   /* the sink asked to stop */
+    bool sink_stopped; /* the sink asked to stop */
 } http_capture;
 
 void http_capture_init(http_capture *cap, const fcb_host_services *host, size_t limit);
@@ -71,10 +71,10 @@ void http_easy_defaults(CURL *easy, const char *user_agent, long connect_timeout
                         long low_speed_s);
 
 typedef enum http_run_result {
-    HTTP_RUN_DONE = 0,   /* the transfer ended; look at *code */
-    HTTP_RUN_STOPPED,    /* a stop flag was raised */
-    HTTP_RUN_DEADLINE,   /* deadline_ms (monotonic, 0 = none) passed */
-    HTTP_RUN_FAILED,     /* curl multi failure (out of memory) */
+    HTTP_RUN_DONE = 0, /* the transfer ended; look at *code */
+    HTTP_RUN_STOPPED,  /* a stop flag was raised */
+    HTTP_RUN_DEADLINE, /* deadline_ms (monotonic, 0 = none) passed */
+    HTTP_RUN_FAILED,   /* curl multi failure (out of memory) */
 } http_run_result;
 
 /*

@@ -86,12 +86,12 @@ json_object *jsonx_get_array(json_object *obj, const char *path)
 bool jsonx_count_member_array(const char *text, size_t len, const char *key, size_t *count)
 {
     size_t key_len = strlen(key);
-    size_t depth = 0;          /* nesting of {} and [] */
-    size_t array_depth = 0;    /* depth inside the counted array, 0 = not in it */
+    size_t depth = 0;       /* nesting of {} and [] */
+    size_t array_depth = 0; /* depth inside the counted array, 0 = not in it */
     size_t n = 0;
     bool found = false;
-    bool expect_key = false;   /* at depth 1, the next string is a member name */
-    bool key_matched = false;  /* the last depth-1 member name was KEY */
+    bool expect_key = false;    /* at depth 1, the next string is a member name */
+    bool key_matched = false;   /* the last depth-1 member name was KEY */
     bool value_pending = false; /* just after KEY's ':' */
     bool array_empty = true;
 
@@ -117,8 +117,7 @@ bool jsonx_count_member_array(const char *text, size_t len, const char *key, siz
         case ' ':
         case '\t':
         case '\n':
-        case '\r':
-            continue;
+        case '\r': continue;
         case ':':
             if (depth == 1 && key_matched)
                 value_pending = true;

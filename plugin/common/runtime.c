@@ -15,7 +15,7 @@
 #define RUNTIME_IMAGE_REGISTRY "public.ecr.aws/lambda/"
 
 typedef struct runtime_entry {
-    const char *id;  /* Lambda runtime identifier */
+    const char *id;   /* Lambda runtime identifier */
     const char *lang; /* repository under public.ecr.aws/lambda/ */
     const char *tag;
 } runtime_entry;
@@ -112,8 +112,7 @@ bool runtime_translate_ecr(const char *image, const char *ecr_host, unsigned ecr
 {
     size_t host_len = image != NULL ? runtime_ecr_host_len(image) : 0;
 
-    if (host_len == 0 || ecr_host == NULL || ecr_host[0] == '\0' ||
-        image[host_len + 1] == '\0') {
+    if (host_len == 0 || ecr_host == NULL || ecr_host[0] == '\0' || image[host_len + 1] == '\0') {
         snprintf(out, RUNTIME_IMAGE_MAX, "%s", image != NULL ? image : "");
         return false;
     }
@@ -127,8 +126,8 @@ bool runtime_translate_ecr(const char *image, const char *ecr_host, unsigned ecr
 /* A byte that can be part of a host name (or continue a word). */
 static bool runtime_is_host_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || runtime_is_digit(c) ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || runtime_is_digit(c) || c == '.' ||
+           c == '-' || c == '_';
 }
 
 /*

@@ -16,8 +16,8 @@ int svc_check_host(const fcb_host_services *host, const char *plugin, fcb_error 
         return err_set(err, FCB_ERR_UNSUPPORTED,
                        "%s backend: host services table too small (%u bytes)", plugin,
                        (unsigned)host->size);
-    if (host->alloc == NULL || host->realloc == NULL || host->free == NULL ||
-        host->log == NULL || host->config_get == NULL)
+    if (host->alloc == NULL || host->realloc == NULL || host->free == NULL || host->log == NULL ||
+        host->config_get == NULL)
         return err_set(err, FCB_ERR_UNSUPPORTED,
                        "%s backend: the host services lack an allocator, a logger or a config "
                        "getter",

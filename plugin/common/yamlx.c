@@ -19,15 +19,15 @@ static int fail_parser(yaml_ctx *y)
 {
     if (y->parser.error == YAML_MEMORY_ERROR)
         return err_set(y->err, FCB_ERR_NO_MEMORY, "%s: out of memory parsing YAML", y->name);
-    return err_set(y->err, FCB_ERR_CONFIG, "%s: invalid YAML at line %zu column %zu: %s",
-                   y->name, y->parser.problem_mark.line + 1, y->parser.problem_mark.column + 1,
+    return err_set(y->err, FCB_ERR_CONFIG, "%s: invalid YAML at line %zu column %zu: %s", y->name,
+                   y->parser.problem_mark.line + 1, y->parser.problem_mark.column + 1,
                    y->parser.problem != NULL ? y->parser.problem : "parse error");
 }
 
 static int fail_at(yaml_ctx *y, const yaml_event_t *ev, const char *what)
 {
-    return err_set(y->err, FCB_ERR_CONFIG, "%s: invalid YAML at line %zu column %zu: %s",
-                   y->name, ev->start_mark.line + 1, ev->start_mark.column + 1, what);
+    return err_set(y->err, FCB_ERR_CONFIG, "%s: invalid YAML at line %zu column %zu: %s", y->name,
+                   ev->start_mark.line + 1, ev->start_mark.column + 1, what);
 }
 
 static bool is_one_of(const char *s, const char *const *words)
@@ -168,22 +168,15 @@ static int parse_node(yaml_ctx *y, yaml_event_t *ev, int depth, json_object **ou
     if (depth > YAMLX_MAX_DEPTH)
         return fail_at(y, ev, "nesting deeper than 64 levels");
     switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        *out = scalar_to_json(ev);
-        return FCB_OK;
-    case YAML_SEQUENCE_START_EVENT:
-        return parse_sequence(y, depth, out);
-    case YAML_MAPPING_START_EVENT:
-        return parse_mapping(y, depth, out);
-    case YAML_ALIAS_EVENT:
-        return fail_at(y, ev, "aliases (*name) are not supported");
-    default:
-        return fail_at(y, ev, "unexpected YAML event");
+    case YAML_SCALAR_EVENT: *out = scalar_to_json(ev); return FCB_OK;
+    case YAML_SEQUENCE_START_EVENT: return parse_sequence(y, depth, out);
+    case YAML_MAPPING_START_EVENT: return parse_mapping(y, depth, out);
+    case YAML_ALIAS_EVENT: return fail_at(y, ev, "aliases (*name) are not supported");
+    default: return fail_at(y, ev, "unexpected YAML event");
     }
 }
 
-int yamlx_parse(const char *data, size_t len, const char *name, json_object **out,
-                    fcb_error *err)
+int yamlx_parse(const char *data, size_t len, const char *name, json_object **out, fcb_error *err)
 {
     yaml_ctx y = {.name = name, .err = err};
     json_object *root = NULL;

@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define ZIPTAR_NAME_MAX 4096
+#define ZIPTAR_NAME_MAX   4096
 #define ZIPTAR_READ_CHUNK 65536
 
 struct ziptar {
@@ -125,8 +125,8 @@ static la_ssize_t ziptar_write_cb(struct archive *a, void *ctx, const void *buf,
     return (la_ssize_t)len;
 }
 
-int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits,
-                    ziptar **out, fcb_error *err)
+int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits, ziptar **out,
+               fcb_error *err)
 {
     int rc = FCB_OK;
     *out = NULL;
@@ -169,15 +169,15 @@ static char *ziptar_join(const fcb_host_services *host, const char *dest, const 
     return svc_sprintf(host, "%s/%.*s", dest, (int)n, name);
 }
 
-static int ziptar_write_header_checked(ziptar *tar, struct archive_entry *e,
-                                        const char *what, const char *name, fcb_error *err)
+static int ziptar_write_header_checked(ziptar *tar, struct archive_entry *e, const char *what,
+                                       const char *name, fcb_error *err)
 {
     if (archive_write_header(tar->writer, e) < ARCHIVE_WARN) {
         if (sbuf_failed(&tar->out))
-            return err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory writing entry '%s'",
-                           what, name);
-        return err_set(err, FCB_ERR_INTERNAL, "%s zip: cannot write tar entry '%s': %s", what,
-                       name, archive_error_string(tar->writer));
+            return err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory writing entry '%s'", what,
+                           name);
+        return err_set(err, FCB_ERR_INTERNAL, "%s zip: cannot write tar entry '%s': %s", what, name,
+                       archive_error_string(tar->writer));
     }
     return FCB_OK;
 }
@@ -199,7 +199,7 @@ static int ziptar_add_dir(ziptar *tar, const char *path, const char *what, fcb_e
 
 /* Zip-bomb and size checks for UNCOMPRESSED bytes of a zip of ZIP_SIZE bytes. */
 static int ziptar_check_sizes(ziptar *tar, uint64_t zip_uncompressed, size_t zip_size,
-                               const char *what, const char *name, fcb_error *err)
+                              const char *what, const char *name, fcb_error *err)
 {
     const ziptar_limits *l = &tar->limits;
     if (tar->total_bytes + zip_uncompressed > l->max_total_bytes ||
@@ -219,7 +219,7 @@ static int ziptar_check_sizes(ziptar *tar, uint64_t zip_uncompressed, size_t zip
 }
 
 int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_dir,
-                        const char *what, fcb_error *err)
+                   const char *what, fcb_error *err)
 {
     int rc = FCB_OK;
     struct archive *reader = NULL;
@@ -257,9 +257,9 @@ int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_d
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            rc = err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                         "%s zip: corrupted or not a zip archive: %s", what,
-                         archive_error_string(reader));
+            rc =
+                err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: corrupted or not a zip archive: %s",
+                        what, archive_error_string(reader));
             goto out;
         }
         if (++tar->entries > tar->limits.max_entries) {
@@ -282,15 +282,14 @@ int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_d
             const char *target = hard ? hardlink : symlink;
             why = ziptar_unsafe_link(name, target, hard);
             if (why != NULL) {
-                rc = err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                             "%s zip: unsafe entry '%s' -> '%s': %s", what, name,
-                             target != NULL ? target : "", why);
+                rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: unsafe entry '%s' -> '%s': %s",
+                             what, name, target != NULL ? target : "", why);
                 goto out;
             }
         } else if (type != AE_IFREG && type != AE_IFDIR) {
             rc = err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                         "%s zip: entry '%s' is neither a file, a directory nor a symlink",
-                         what, name);
+                         "%s zip: entry '%s' is neither a file, a directory nor a symlink", what,
+                         name);
             goto out;
         }
         if (archive_entry_size_is_set(in) && archive_entry_size(in) > 0) {
@@ -354,8 +353,8 @@ int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_d
                 if (rc != FCB_OK)
                     goto out;
                 if (!sbuf_append(&tar->chunk, buf, (size_t)n)) {
-                    rc = err_set(err, FCB_ERR_NO_MEMORY,
-                                 "%s zip: out of memory reading entry '%s'", what, name);
+                    rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory reading entry '%s'",
+                                 what, name);
                     goto out;
                 }
             }
@@ -369,9 +368,8 @@ int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_d
                 rc = sbuf_failed(&tar->out)
                          ? err_set(err, FCB_ERR_NO_MEMORY,
                                    "%s zip: out of memory writing entry '%s'", what, name)
-                         : err_set(err, FCB_ERR_INTERNAL,
-                                   "%s zip: cannot write data of '%s': %s", what, name,
-                                   archive_error_string(tar->writer));
+                         : err_set(err, FCB_ERR_INTERNAL, "%s zip: cannot write data of '%s': %s",
+                                   what, name, archive_error_string(tar->writer));
             }
         }
         if (rc != FCB_OK)

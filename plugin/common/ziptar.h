@@ -27,9 +27,9 @@
 
 /* Defaults for ziptar_limits (see ziptar_limits_default). */
 #define ZIPTAR_DEFAULT_MAX_TOTAL_BYTES (512ull * 1024 * 1024)
-#define ZIPTAR_DEFAULT_MAX_RATIO 200u
+#define ZIPTAR_DEFAULT_MAX_RATIO       200u
 #define ZIPTAR_DEFAULT_RATIO_MIN_BYTES (1024ull * 1024)
-#define ZIPTAR_DEFAULT_MAX_ENTRIES 100000u
+#define ZIPTAR_DEFAULT_MAX_ENTRIES     100000u
 
 typedef struct ziptar_limits {
     /* Sum of uncompressed sizes over every zip added to one tar. */
@@ -54,8 +54,8 @@ typedef struct ziptar ziptar;
  * FCB_OK and *out (free with ziptar_free), or FCB_ERR_NO_MEMORY /
  * FCB_ERR_INTERNAL with err filled.
  */
-int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits,
-                    ziptar **out, fcb_error *err);
+int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits, ziptar **out,
+               fcb_error *err);
 
 /*
  * Append every entry of the zip ZIP[0..SIZE) under DEST_DIR (relative,
@@ -67,7 +67,7 @@ int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits,
  * After a failure the tar is unusable (only ziptar_free).
  */
 int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_dir,
-                        const char *what, fcb_error *err);
+                   const char *what, fcb_error *err);
 
 /*
  * Finish the tar and hand its bytes over: *data is on the host allocator,

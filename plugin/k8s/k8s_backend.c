@@ -35,14 +35,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define K8S_CREATE_ATTEMPTS 4
+#define K8S_CREATE_ATTEMPTS     4
 #define K8S_REQUEST_DEADLINE_MS 30000u
 #define K8S_CLEANUP_DEADLINE_MS 10000u
-#define K8S_LOG_DEADLINE_MS 3000u
-#define K8S_LOG_TAIL_LINES 20
-#define K8S_PROBE_FIRST_MS 5u
-#define K8S_PROBE_MAX_MS 100u
-#define K8S_PATH_MAX 1024
+#define K8S_LOG_DEADLINE_MS     3000u
+#define K8S_LOG_TAIL_LINES      20
+#define K8S_PROBE_FIRST_MS      5u
+#define K8S_PROBE_MAX_MS        100u
+#define K8S_PATH_MAX            1024
 
 /* A Pod an interrupted launch created, for close() to delete. */
 typedef struct k8s_orphan {
@@ -227,8 +227,7 @@ static int k8s_pod_delete(fcb_backend *b, kube_client *client, const char *ns, c
  * Append "; last log lines of CONTAINER: ..." to err. Best effort: a failed
  * log request adds why logs are missing instead.
  */
-static void k8s_append_logs(fcb_backend *b, const char *pod, const char *container,
-                            fcb_error *err)
+static void k8s_append_logs(fcb_backend *b, const char *pod, const char *container, fcb_error *err)
 {
     char path[K8S_PATH_MAX];
     char suffix[160];
@@ -274,7 +273,8 @@ static void k8s_append_logs(fcb_backend *b, const char *pod, const char *contain
 /* Non-blocking TCP connect to ip:port within timeout_ms; true when accepted. */
 static bool k8s_tcp_probe(const char *ip, unsigned port, unsigned timeout_ms)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char service[16];
@@ -432,13 +432,13 @@ static int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, c
             return rc;
         }
         fcb_error get_err = FCB_ERROR_INIT;
-        rc = kube_request(b->client, "GET", path, NULL, NULL, 0, 0, k8s_remaining(deadline),
-                          &resp, &get_err);
+        rc = kube_request(b->client, "GET", path, NULL, NULL, 0, 0, k8s_remaining(deadline), &resp,
+                          &get_err);
         bool ours = rc == FCB_OK && k8s_pod_is_ours(b, resp.body, nonce);
         kube_response_clear(b->client, &resp);
         svc_log(b->host, FCB_LOG_DEBUG, K8S_PLUGIN_NAME, "pod create returned 409; checked owner",
-                "pod", name, "ours", ours ? "true" : "false", "retried",
-                retried ? "true" : "false", NULL);
+                "pod", name, "ours", ours ? "true" : "false", "retried", retried ? "true" : "false",
+                NULL);
         if (ours) {
             *result = K8S_CREATED;
             return FCB_OK;
@@ -465,8 +465,8 @@ static int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, c
  * (FCB_ERR_START_FAILED with reason), is deleted, close() is called
  * (FCB_ERR_CANCELLED) or DEADLINE passes (FCB_ERR_TIMEOUT).
  */
-static int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline,
-                            k8s_pod_state *state, fcb_error *err)
+static int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline, k8s_pod_state *state,
+                            fcb_error *err)
 {
     int rc = FCB_ERR_TIMEOUT;
     struct timespec until = k8s_abs_ms(deadline);
@@ -514,8 +514,8 @@ static int k8s_wait_rie(fcb_backend *b, k8s_waiter *w, const char *ip, uint64_t 
 
     for (unsigned attempt = 0; attempt < 1000000u; attempt++) {
         unsigned remaining = k8s_remaining(deadline);
-        if (k8s_tcp_probe(ip, K8S_RIE_PORT, remaining < K8S_PROBE_MAX_MS ? remaining
-                                                                          : K8S_PROBE_MAX_MS))
+        if (k8s_tcp_probe(ip, K8S_RIE_PORT,
+                          remaining < K8S_PROBE_MAX_MS ? remaining : K8S_PROBE_MAX_MS))
             return FCB_OK;
         pthread_mutex_lock(&b->lock);
         int rc = FCB_OK;
@@ -602,7 +602,8 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
                        "launch request (size %u) has no function or deploy_id",
                        (unsigned)request->size);
     const fcb_function *caller_fn = req_copy.function;
-    memcpy(&fn_copy, caller_fn, caller_fn->size < sizeof fn_copy ? caller_fn->size : sizeof fn_copy);
+    memcpy(&fn_copy, caller_fn,
+           caller_fn->size < sizeof fn_copy ? caller_fn->size : sizeof fn_copy);
     req_copy.function = &fn_copy;
     request = &req_copy;
     if (out->size < offsetof(fcb_instance, handle) + sizeof out->handle)
@@ -618,9 +619,9 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
     if (orphan == NULL || k8s_cond_init(&w.cond) != 0) {
         svc_free(b->host, orphan);
         k8s_launch_end(b);
-        return orphan == NULL ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a launch")
-                              : err_set(err, FCB_ERR_INTERNAL,
-                                        "cannot initialise a condition variable");
+        return orphan == NULL
+                   ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a launch")
+                   : err_set(err, FCB_ERR_INTERNAL, "cannot initialise a condition variable");
     }
     uint64_t start = k8s_now_ms();
     uint64_t budget = request->deadline_ms != 0
@@ -712,9 +713,9 @@ out:
         k8s_launch_cleanup(b, w.name, &orphan);
     svc_free(b->host, orphan);
     if (rc != FCB_OK && rc != FCB_ERR_CANCELLED)
-        svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "launch failed", "function", fn_name,
-                "pod", w.name, "code", fcb_status_name(rc), "error",
-                err != NULL ? err->message : "", NULL);
+        svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "launch failed", "function", fn_name, "pod",
+                w.name, "code", fcb_status_name(rc), "error", err != NULL ? err->message : "",
+                NULL);
     pthread_cond_destroy(&w.cond);
     k8s_launch_end(b);
     return rc;
@@ -789,8 +790,8 @@ static int k8s_delete_collection(fcb_backend *b, const char *kind, const char *s
     *count = 0;
     if (escaped == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-    int n = snprintf(path, sizeof path, "/api/v1/namespaces/%s/%s?labelSelector=%s%s", b->ns,
-                     kind, escaped, strcmp(kind, "pods") == 0 ? "&gracePeriodSeconds=0" : "");
+    int n = snprintf(path, sizeof path, "/api/v1/namespaces/%s/%s?labelSelector=%s%s", b->ns, kind,
+                     escaped, strcmp(kind, "pods") == 0 ? "&gracePeriodSeconds=0" : "");
     svc_free(b->host, escaped);
     if (n < 0 || (size_t)n >= sizeof path)
         return err_set(err, FCB_ERR_INTERNAL, "reap path too long");
@@ -820,8 +821,8 @@ int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
     if (rc == FCB_OK)
         rc = k8s_delete_collection(b, "secrets", selector, &secrets, err);
     if (rc != FCB_OK) {
-        svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "k8s reap_stale failed", "namespace",
-                b->ns, "error", err != NULL ? err->message : "", NULL);
+        svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "k8s reap_stale failed", "namespace", b->ns,
+                "error", err != NULL ? err->message : "", NULL);
         return err_prefix(err, "reap_stale in namespace %s", b->ns);
     }
     if (reaped != NULL)
@@ -924,8 +925,8 @@ int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *param
     *out = NULL;
     if (host == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "open: host services are NULL");
-    if (params != NULL && params->size >= offsetof(fcb_open_params, internal_token) +
-                                               sizeof params->internal_token)
+    if (params != NULL &&
+        params->size >= offsetof(fcb_open_params, internal_token) + sizeof params->internal_token)
         token = params->internal_token;
     if (token != NULL && token[0] == '\0')
         token = NULL;
@@ -946,8 +947,8 @@ int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *param
         rc = kube_client_new_ex(host, KUBE_CLIENT_QUIET, &b->cleanup, err);
     if (rc != FCB_OK)
         goto fail;
-    const char *ns = b->cfg->namespace_name != NULL ? b->cfg->namespace_name
-                                                    : kube_client_namespace(b->client);
+    const char *ns =
+        b->cfg->namespace_name != NULL ? b->cfg->namespace_name : kube_client_namespace(b->client);
     if (ns == NULL || !names_is_dns_label(ns)) {
         rc = err_set(err, FCB_ERR_CONFIG,
                      "namespace \"%.100s\" (from the kubeconfig context) is not a valid "
@@ -1009,8 +1010,8 @@ void k8s_backend_close(fcb_backend *b)
         int rc = k8s_pod_delete(b, b->cleanup, b->ns, o->name, 0, &err);
         if (rc != FCB_OK)
             svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
-                    "close: could not delete the pod of an interrupted launch", "pod",
-                    o->name, "error", err.message, NULL);
+                    "close: could not delete the pod of an interrupted launch", "pod", o->name,
+                    "error", err.message, NULL);
     }
     k8s_secret_delete(b, b->cleanup);
     svc_log(b->host, FCB_LOG_INFO, K8S_PLUGIN_NAME, "K8s Lambda backend closed", "instance",

@@ -19,8 +19,8 @@
 int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *params,
                      fcb_backend **out, fcb_error *err);
 void k8s_backend_close(fcb_backend *backend);
-int k8s_backend_launch(fcb_backend *backend, const fcb_launch_request *request,
-                       fcb_instance *out, fcb_error *err);
+int k8s_backend_launch(fcb_backend *backend, const fcb_launch_request *request, fcb_instance *out,
+                       fcb_error *err);
 int k8s_backend_terminate(fcb_backend *backend, const char *handle, fcb_error *err);
 int k8s_backend_reap_stale(fcb_backend *backend, size_t *reaped, fcb_error *err);
 

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define K8S_KEY_SELF_URL "FAKECLOUD_K8S_SELF_URL"
-#define K8S_KEY_ECR_URL "FAKECLOUD_K8S_ECR_URL"
+#define K8S_KEY_ECR_URL  "FAKECLOUD_K8S_ECR_URL"
 
 static bool config_is_dns_subdomain(const char *s)
 {
@@ -75,8 +75,7 @@ static bool config_has_space(const char *s)
 
 /* Host and port of URL (host-less or unparsable: error naming KEY). */
 static int config_parse_url(const char *key, const char *value, unsigned flags, char **host_out,
-                            unsigned *port_out, char **scheme_out, char **query_out,
-                            fcb_error *err)
+                            unsigned *port_out, char **scheme_out, char **query_out, fcb_error *err)
 {
     CURLU *u = curl_url();
     char *host = NULL;
@@ -101,8 +100,8 @@ static int config_parse_url(const char *key, const char *value, unsigned flags, 
     }
     uc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
     if (uc != CURLUE_OK || port == NULL) {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s is not a valid URL: no port for its scheme (%s)",
-                     key, value);
+        rc = err_set(err, FCB_ERR_CONFIG, "%s is not a valid URL: no port for its scheme (%s)", key,
+                     value);
         goto out;
     }
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
@@ -140,8 +139,9 @@ static int config_self_url(const fcb_host_services *host, k8s_config *cfg, fcb_e
         return err_set(err, FCB_ERR_CONFIG,
                        K8S_KEY_SELF_URL " must be set when FAKECLOUD_LAMBDA_BACKEND=k8s");
     if (strlen(value) > 1024)
-        return err_set(err, FCB_ERR_CONFIG, K8S_KEY_SELF_URL " is not a valid URL: longer than "
-                                            "1024 bytes");
+        return err_set(err, FCB_ERR_CONFIG,
+                       K8S_KEY_SELF_URL " is not a valid URL: longer than "
+                                        "1024 bytes");
     if (config_has_space(value))
         return err_set(err, FCB_ERR_CONFIG,
                        K8S_KEY_SELF_URL " is not a valid URL: contains whitespace (%.200s)", value);
@@ -199,8 +199,8 @@ static int config_ecr_url(const fcb_host_services *host, k8s_config *cfg, fcb_er
 }
 
 /* Unsigned integer in [min, max]; default when unset. */
-static int config_uint(const fcb_host_services *host, const char *key, unsigned def,
-                       unsigned min, unsigned max, unsigned *out, fcb_error *err)
+static int config_uint(const fcb_host_services *host, const char *key, unsigned def, unsigned min,
+                       unsigned max, unsigned *out, fcb_error *err)
 {
     const char *value = svc_config_nonempty(host, key);
     *out = def;
@@ -209,8 +209,8 @@ static int config_uint(const fcb_host_services *host, const char *key, unsigned 
     char *end = NULL;
     errno = 0;
     unsigned long v = strtoul(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || errno != 0 || end == NULL || *end != '\0' ||
-        v < min || v > max)
+    if (value[0] < '0' || value[0] > '9' || errno != 0 || end == NULL || *end != '\0' || v < min ||
+        v > max)
         return err_set(err, FCB_ERR_CONFIG, "%s: must be an integer from %u to %u, got \"%.100s\"",
                        key, min, max, value);
     *out = (unsigned)v;
@@ -218,8 +218,7 @@ static int config_uint(const fcb_host_services *host, const char *key, unsigned 
 }
 
 static int config_string(const fcb_host_services *host, const char *key, const char *def,
-                         bool (*valid)(const char *), const char *rule, char **out,
-                         fcb_error *err)
+                         bool (*valid)(const char *), const char *rule, char **out, fcb_error *err)
 {
     const char *value = svc_config_nonempty(host, key);
     *out = NULL;
@@ -347,8 +346,8 @@ out:
 static int config_tolerations(const fcb_host_services *host, const char *key, json_object **out,
                               fcb_error *err)
 {
-    static const char *const allowed[] = {"key", "operator", "value", "effect",
-                                          "tolerationSeconds", NULL};
+    static const char *const allowed[] = {"key",    "operator",          "value",
+                                          "effect", "tolerationSeconds", NULL};
     const char *value = svc_config_nonempty(host, key);
     json_object *list = NULL;
     int rc = FCB_OK;
@@ -470,12 +469,8 @@ bool k8s_cpu_quantity(const k8s_cpu *c, unsigned memory_mb, char out[32])
         if (m < 10)
             m = 10;
         break;
-    case K8S_CPU_FIXED:
-        m = c->millicores;
-        break;
-    default:
-        out[0] = '\0';
-        return false;
+    case K8S_CPU_FIXED: m = c->millicores; break;
+    default: out[0] = '\0'; return false;
     }
     snprintf(out, 32, "%um", m);
     return true;
@@ -497,8 +492,7 @@ static int config_bool(const fcb_host_services *host, const char *key, int *out,
     return FCB_OK;
 }
 
-static int config_security_context(const fcb_host_services *host, k8s_config *cfg,
-                                   fcb_error *err)
+static int config_security_context(const fcb_host_services *host, k8s_config *cfg, fcb_error *err)
 {
     static const struct {
         const char *key;
@@ -579,10 +573,10 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
                             config_is_image, "must be an image reference without whitespace",
                             &cfg->init_image, err)) != FCB_OK)
         goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", NULL,
-                            config_is_image_prefix,
-                            "must be a registry path ending in '/', e.g. mirror.local:5000/lambda/",
-                            &cfg->image_prefix, err)) != FCB_OK)
+    if ((rc =
+             config_string(host, "FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", NULL, config_is_image_prefix,
+                           "must be a registry path ending in '/', e.g. mirror.local:5000/lambda/",
+                           &cfg->image_prefix, err)) != FCB_OK)
         goto fail;
     if ((rc = config_string(host, "FAKECLOUD_K8S_IMAGE_PULL_POLICY", NULL, config_is_pull_policy,
                             "must be Always, IfNotPresent or Never", &cfg->pull_policy, err)) !=
@@ -601,8 +595,8 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
         goto fail;
     if ((rc = config_security_context(host, cfg, err)) != FCB_OK)
         goto fail;
-    if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_REQUEST",
-                         (k8s_cpu){K8S_CPU_PROPORTIONAL, 0}, &cfg->cpu_request, err)) != FCB_OK)
+    if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_REQUEST", (k8s_cpu){K8S_CPU_PROPORTIONAL, 0},
+                         &cfg->cpu_request, err)) != FCB_OK)
         goto fail;
     if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_LIMIT", (k8s_cpu){K8S_CPU_NONE, 0},
                          &cfg->cpu_limit, err)) != FCB_OK)
@@ -617,9 +611,8 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
                           &cfg->terminate_grace_seconds, err)) != FCB_OK)
         goto fail;
     tmpl = svc_config_nonempty(host, "FAKECLOUD_K8S_POD_TEMPLATE");
-    if (tmpl != NULL &&
-        (rc = k8s_overlay_load(host, "FAKECLOUD_K8S_POD_TEMPLATE", tmpl, &cfg->pod_template,
-                               err)) != FCB_OK)
+    if (tmpl != NULL && (rc = k8s_overlay_load(host, "FAKECLOUD_K8S_POD_TEMPLATE", tmpl,
+                                               &cfg->pod_template, err)) != FCB_OK)
         goto fail;
     *out = cfg;
     return FCB_OK;

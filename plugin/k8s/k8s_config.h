@@ -15,10 +15,10 @@
 
 #include <stdbool.h>
 
-#define K8S_DEFAULT_INIT_IMAGE "busybox:1.36"
+#define K8S_DEFAULT_INIT_IMAGE         "busybox:1.36"
 #define K8S_DEFAULT_RUNNING_TIMEOUT_MS 60000u
-#define K8S_DEFAULT_RIE_TIMEOUT_MS 10000u
-#define K8S_RUNTIME_IMAGE_PREFIX "public.ecr.aws/lambda/"
+#define K8S_DEFAULT_RIE_TIMEOUT_MS     10000u
+#define K8S_RUNTIME_IMAGE_PREFIX       "public.ecr.aws/lambda/"
 /* Lambda allocates one vCPU per 1769 MB of memory. */
 #define K8S_MB_PER_VCPU 1769u
 
@@ -34,28 +34,28 @@ typedef struct k8s_cpu {
 } k8s_cpu;
 
 typedef struct k8s_config {
-    char *self_url;         /* FAKECLOUD_K8S_SELF_URL without trailing '/' */
-    char *self_host;        /* its host ("[::1]" for IPv6) */
-    unsigned self_port;     /* its port (scheme default when absent) */
-    char *ecr_host;         /* FAKECLOUD_K8S_ECR_URL host, default self_host */
-    unsigned ecr_port;      /* default self_port */
-    char *namespace_name;   /* FAKECLOUD_K8S_NAMESPACE or NULL (= the client's) */
-    char *pull_secret;      /* FAKECLOUD_K8S_PULL_SECRET or NULL */
-    char *service_account;  /* FAKECLOUD_K8S_SERVICE_ACCOUNT or NULL */
-    char *init_image;       /* FAKECLOUD_K8S_INIT_IMAGE, default busybox:1.36 */
-    char *image_prefix;     /* FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX or NULL */
-    char *pull_policy;      /* FAKECLOUD_K8S_IMAGE_PULL_POLICY or NULL */
-    char *priority_class;   /* FAKECLOUD_K8S_PRIORITY_CLASS or NULL */
-    json_object *node_selector;    /* FAKECLOUD_K8S_NODE_SELECTOR: object or NULL */
-    json_object *tolerations;      /* FAKECLOUD_K8S_TOLERATIONS: array or NULL */
-    json_object *labels;           /* FAKECLOUD_K8S_LABELS: object or NULL */
-    json_object *annotations;      /* FAKECLOUD_K8S_ANNOTATIONS: object or NULL */
-    json_object *security_context; /* from RUN_AS_USER/GROUP, FS_GROUP, RUN_AS_NON_ROOT */
-    json_object *pod_template;     /* FAKECLOUD_K8S_POD_TEMPLATE or NULL */
-    k8s_cpu cpu_request;           /* FAKECLOUD_K8S_CPU_REQUEST, default proportional */
-    k8s_cpu cpu_limit;             /* FAKECLOUD_K8S_CPU_LIMIT, default none */
-    unsigned running_timeout_ms;   /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
-    unsigned rie_timeout_ms;       /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */
+    char *self_url;                   /* FAKECLOUD_K8S_SELF_URL without trailing '/' */
+    char *self_host;                  /* its host ("[::1]" for IPv6) */
+    unsigned self_port;               /* its port (scheme default when absent) */
+    char *ecr_host;                   /* FAKECLOUD_K8S_ECR_URL host, default self_host */
+    unsigned ecr_port;                /* default self_port */
+    char *namespace_name;             /* FAKECLOUD_K8S_NAMESPACE or NULL (= the client's) */
+    char *pull_secret;                /* FAKECLOUD_K8S_PULL_SECRET or NULL */
+    char *service_account;            /* FAKECLOUD_K8S_SERVICE_ACCOUNT or NULL */
+    char *init_image;                 /* FAKECLOUD_K8S_INIT_IMAGE, default busybox:1.36 */
+    char *image_prefix;               /* FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX or NULL */
+    char *pull_policy;                /* FAKECLOUD_K8S_IMAGE_PULL_POLICY or NULL */
+    char *priority_class;             /* FAKECLOUD_K8S_PRIORITY_CLASS or NULL */
+    json_object *node_selector;       /* FAKECLOUD_K8S_NODE_SELECTOR: object or NULL */
+    json_object *tolerations;         /* FAKECLOUD_K8S_TOLERATIONS: array or NULL */
+    json_object *labels;              /* FAKECLOUD_K8S_LABELS: object or NULL */
+    json_object *annotations;         /* FAKECLOUD_K8S_ANNOTATIONS: object or NULL */
+    json_object *security_context;    /* from RUN_AS_USER/GROUP, FS_GROUP, RUN_AS_NON_ROOT */
+    json_object *pod_template;        /* FAKECLOUD_K8S_POD_TEMPLATE or NULL */
+    k8s_cpu cpu_request;              /* FAKECLOUD_K8S_CPU_REQUEST, default proportional */
+    k8s_cpu cpu_limit;                /* FAKECLOUD_K8S_CPU_LIMIT, default none */
+    unsigned running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
+    unsigned rie_timeout_ms;          /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */
     unsigned terminate_grace_seconds; /* FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS, default 5 */
 } k8s_config;
 

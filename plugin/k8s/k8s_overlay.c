@@ -93,8 +93,7 @@ static int overlay_read_file(const fcb_host_services *host, const char *key, con
             rc = b.len + (size_t)n > K8S_OVERLAY_MAX_BYTES
                      ? err_set(err, FCB_ERR_CONFIG, "%s: file %s is larger than %d bytes", key,
                                path, K8S_OVERLAY_MAX_BYTES)
-                     : err_set(err, FCB_ERR_NO_MEMORY, "%s: out of memory reading %s", key,
-                               path);
+                     : err_set(err, FCB_ERR_NO_MEMORY, "%s: out of memory reading %s", key, path);
             goto out;
         }
     }
@@ -117,13 +116,13 @@ int k8s_overlay_load(const fcb_host_services *host, const char *key, const char 
 
     *out = NULL;
     size_t skip = strspn(value, " \t\r\n");
-    bool is_inline = value[skip] == '{' || strchr(value, '\n') != NULL ||
-                     strstr(value, ": ") != NULL;
+    bool is_inline =
+        value[skip] == '{' || strchr(value, '\n') != NULL || strstr(value, ": ") != NULL;
     if (is_inline) {
         len = strlen(value);
         if (len > K8S_OVERLAY_MAX_BYTES)
-            return err_set(err, FCB_ERR_CONFIG, "%s: inline template is larger than %d bytes",
-                           key, K8S_OVERLAY_MAX_BYTES);
+            return err_set(err, FCB_ERR_CONFIG, "%s: inline template is larger than %d bytes", key,
+                           K8S_OVERLAY_MAX_BYTES);
     } else {
         rc = overlay_read_file(host, key, value, &file_text, &len, err);
         if (rc != FCB_OK)
@@ -212,8 +211,7 @@ static int overlay_check_named_list(json_object *parent, const char *key, const 
         const char *s = json_object_get_string(name);
         for (size_t r = 0; reserved_names != NULL && reserved_names[r] != NULL; r++) {
             if (strcmp(s, reserved_names[r]) == 0)
-                return err_set(err, FCB_ERR_CONFIG, "%s[%s] is reserved for the backend", field,
-                               s);
+                return err_set(err, FCB_ERR_CONFIG, "%s[%s] is reserved for the backend", field, s);
         }
         if (protected_name == NULL || strcmp(s, protected_name) != 0)
             continue;
@@ -230,8 +228,7 @@ static int overlay_check_named_list(json_object *parent, const char *key, const 
 
 int k8s_overlay_check(const json_object *overlay, fcb_error *err)
 {
-    static const char *const main_forbidden[] = {"image", "command", "args", "volumeMounts",
-                                                 NULL};
+    static const char *const main_forbidden[] = {"image", "command", "args", "volumeMounts", NULL};
     static const char *const init_forbidden[] = {"image",        "command", "args", "env",
                                                  "volumeMounts", "envFrom", NULL};
     static const char *const our_volumes[] = {K8S_VOLUME_TASK, K8S_VOLUME_OPT, K8S_VOLUME_TMP,
@@ -258,14 +255,14 @@ int k8s_overlay_check(const json_object *overlay, fcb_error *err)
     if (json_object_object_get_ex(o, "apiVersion", &v) &&
         (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "v1") != 0))
         return err_set(err, FCB_ERR_CONFIG, "apiVersion must be \"v1\"");
-    if (json_object_object_get_ex(o, "kind", &v) &&
-        (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "Pod") != 0))
+    if (json_object_object_get_ex(o, "kind", &v) && (!json_object_is_type(v, json_type_string) ||
+                                                     strcmp(json_object_get_string(v), "Pod") != 0))
         return err_set(err, FCB_ERR_CONFIG, "kind must be \"Pod\"");
     if (json_object_object_get_ex(o, "metadata", &metadata)) {
         if (metadata == NULL)
             return err_set(err, FCB_ERR_CONFIG, "metadata must be an object");
-        static const char *const meta_forbidden[] = {"name", "generateName", "namespace", "uid",
-                                                     "resourceVersion", NULL};
+        static const char *const meta_forbidden[] = {"name", "generateName",    "namespace",
+                                                     "uid",  "resourceVersion", NULL};
         if (!json_object_is_type(metadata, json_type_object))
             return err_set(err, FCB_ERR_CONFIG, "metadata must be an object");
         for (size_t i = 0; meta_forbidden[i] != NULL; i++) {
@@ -290,16 +287,15 @@ int k8s_overlay_check(const json_object *overlay, fcb_error *err)
         return err_set(err, FCB_ERR_CONFIG,
                        "spec.restartPolicy must not be set by the template (the backend uses "
                        "Never)");
-    rc = overlay_check_named_list(spec, "containers", "spec.containers",
-                                  K8S_CONTAINER_MAIN, main_forbidden, NULL, err);
+    rc = overlay_check_named_list(spec, "containers", "spec.containers", K8S_CONTAINER_MAIN,
+                                  main_forbidden, NULL, err);
     if (rc != FCB_OK)
         return rc;
-    rc = overlay_check_named_list(spec, "initContainers", "spec.initContainers", K8S_CONTAINER_INIT, init_forbidden, NULL,
-                                  err);
+    rc = overlay_check_named_list(spec, "initContainers", "spec.initContainers", K8S_CONTAINER_INIT,
+                                  init_forbidden, NULL, err);
     if (rc != FCB_OK)
         return rc;
-    return overlay_check_named_list(spec, "volumes", "spec.volumes",
-                                    NULL, NULL, our_volumes, err);
+    return overlay_check_named_list(spec, "volumes", "spec.volumes", NULL, NULL, our_volumes, err);
 }
 
 /* ---------------------------------------------------------------- merge */
@@ -330,11 +326,10 @@ static json_object *overlay_copy(json_object *src)
     return copy;
 }
 
-static int overlay_merge_value(json_object *target, const char *key, json_object *patch,
-                               int depth, fcb_error *err);
+static int overlay_merge_value(json_object *target, const char *key, json_object *patch, int depth,
+                               fcb_error *err);
 
-static int overlay_merge_object(json_object *target, json_object *patch, int depth,
-                                fcb_error *err)
+static int overlay_merge_object(json_object *target, json_object *patch, int depth, fcb_error *err)
 {
     if (depth > K8S_OVERLAY_MAX_DEPTH)
         return err_set(err, FCB_ERR_CONFIG, "template nested too deeply");
@@ -380,8 +375,8 @@ static int overlay_merge_list(json_object *target_list, json_object *patch_list,
     return FCB_OK;
 }
 
-static int overlay_merge_value(json_object *target, const char *key, json_object *patch,
-                               int depth, fcb_error *err)
+static int overlay_merge_value(json_object *target, const char *key, json_object *patch, int depth,
+                               fcb_error *err)
 {
     json_object *current = NULL;
     bool have = json_object_object_get_ex(target, key, &current) && current != NULL;

@@ -18,21 +18,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#define K8S_INIT_CODE_FILE "/var/task/.fakecloud-code.zip"
+#define K8S_INIT_CODE_FILE   "/var/task/.fakecloud-code.zip"
 #define K8S_INIT_LAYERS_FILE "/opt/.fakecloud-layers.tar"
-#define K8S_INIT_WGET                                                                      \
+#define K8S_INIT_WGET \
     "wget -q -T 30 --header \"Authorization: Bearer ${FAKECLOUD_INTERNAL_TOKEN}\" -O "
 /* Static script parts; see docs/k8s.md "The Pod". */
 static const char k8s_init_code_lines[] =
     K8S_INIT_WGET K8S_INIT_CODE_FILE " \"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/code/"
                                      "${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/"
                                      "${FAKECLOUD_DEPLOY_ID}.zip\"\n"
-    "unzip -q -o " K8S_INIT_CODE_FILE " -d /var/task\n"
-    "rm -f " K8S_INIT_CODE_FILE "\n";
-static const char k8s_init_layer_lines[] =
-    K8S_INIT_WGET K8S_INIT_LAYERS_FILE " \"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/"
-                                       "layers/${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/"
-                                       "${FAKECLOUD_DEPLOY_ID}.tar\"\n"
+                                     "unzip -q -o " K8S_INIT_CODE_FILE " -d /var/task\n"
+                                     "rm -f " K8S_INIT_CODE_FILE "\n";
+static const char k8s_init_layer_lines[] = K8S_INIT_WGET K8S_INIT_LAYERS_FILE
+    " \"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/"
+    "layers/${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/"
+    "${FAKECLOUD_DEPLOY_ID}.tar\"\n"
     "if [ -s " K8S_INIT_LAYERS_FILE " ]; then tar -xf " K8S_INIT_LAYERS_FILE " -C /opt; fi\n"
     "rm -f " K8S_INIT_LAYERS_FILE "\n";
 
@@ -75,8 +75,7 @@ void k8s_selector_ours(const char *instance_id, char *out, size_t size)
 
 void k8s_selector_foreign(const char *instance_id, char *out, size_t size)
 {
-    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "!=%s",
-             instance_id);
+    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "!=%s", instance_id);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -235,8 +234,8 @@ static void pod_region_from_arn(const char *arn, char out[32])
     }
     size_t n = 0;
     if (p != NULL) {
-        while (n < 31 && ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') ||
-                          p[n] == '-'))
+        while (n < 31 &&
+               ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '-'))
             n++;
     }
     if (p == NULL || n == 0 || (p[n] != ':' && p[n] != '\0')) {
@@ -311,8 +310,7 @@ static int pod_validate(const fcb_launch_request *req, bool *need_token, fcb_err
                            v->name != NULL ? v->name : "(null)");
         if (v->value == NULL || !pod_is_utf8(v->value))
             return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                           "Environment variable %s: value is missing or not valid UTF-8",
-                           v->name);
+                           "Environment variable %s: value is missing or not valid UTF-8", v->name);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(fn->environment[j].name, v->name) == 0)
                 return err_set(err, FCB_ERR_INVALID_ARGUMENT,
@@ -339,9 +337,9 @@ static int pod_validate(const fcb_launch_request *req, bool *need_token, fcb_err
 
 /* ------------------------------------------------------------ the Pod */
 
-static json_object *pod_init_container(pod_builder *b, const k8s_pod_input *in,
-                                       const char *account, const char *fn_escaped,
-                                       const char *deploy_escaped, bool code, bool layers)
+static json_object *pod_init_container(pod_builder *b, const k8s_pod_input *in, const char *account,
+                                       const char *fn_escaped, const char *deploy_escaped,
+                                       bool code, bool layers)
 {
     const k8s_config *cfg = in->config;
     json_object *c = pb_obj(b);
@@ -402,8 +400,7 @@ static json_object *pod_string_list(pod_builder *b, const char *const *items, si
     return arr;
 }
 
-static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in,
-                                       const char *image)
+static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in, const char *image)
 {
     const k8s_config *cfg = in->config;
     const fcb_function *fn = in->request->function;
@@ -534,8 +531,8 @@ static json_object *pod_annotations(pod_builder *b, const k8s_pod_input *in)
 static int pod_image(const k8s_pod_input *in, char image[RUNTIME_IMAGE_MAX], fcb_error *err)
 {
     const k8s_config *cfg = in->config;
-    int rc = runtime_function_image(in->request->function, cfg->ecr_host, cfg->ecr_port, image,
-                                    err);
+    int rc =
+        runtime_function_image(in->request->function, cfg->ecr_host, cfg->ecr_port, image, err);
     if (rc != FCB_OK)
         return rc;
     size_t plen = strlen(K8S_RUNTIME_IMAGE_PREFIX);
@@ -578,7 +575,8 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
                        "(fcb_open_params.internal_token was NULL at open) so the init container "
                        "can fetch code from the artifact server",
                        fn->function_name,
-                       fn->package_type == FCB_PACKAGE_ZIP ? "Zip function" : "function with layers");
+                       fn->package_type == FCB_PACKAGE_ZIP ? "Zip function"
+                                                           : "function with layers");
     rc = pod_image(in, image, err);
     if (rc != FCB_OK)
         return rc;
@@ -607,8 +605,7 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
     if (cfg->service_account != NULL)
         pb_add_str(&b, spec, "serviceAccountName", cfg->service_account);
     else
-        pb_add(&b, spec, "automountServiceAccountToken",
-               pb_track(&b, json_object_new_boolean(0)));
+        pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
     if (cfg->pull_secret != NULL) {
         json_object *secrets = pb_arr(&b);
         json_object *ref = pb_obj(&b);

@@ -14,24 +14,24 @@
 #include <fakecloud/backend_plugin.h>
 #include <json-c/json.h>
 
-#define K8S_POD_NAME_MAX 64 /* 63 + NUL */
+#define K8S_POD_NAME_MAX    64 /* 63 + NUL */
 #define K8S_POD_NAME_PREFIX "fakecloud-lambda-"
 
 #define K8S_CONTAINER_INIT "fakecloud-init"
 #define K8S_CONTAINER_MAIN "fakecloud-lambda"
-#define K8S_VOLUME_TASK "fakecloud-task"
-#define K8S_VOLUME_OPT "fakecloud-opt"
-#define K8S_VOLUME_TMP "fakecloud-tmp"
-#define K8S_RIE_PORT 8080
+#define K8S_VOLUME_TASK    "fakecloud-task"
+#define K8S_VOLUME_OPT     "fakecloud-opt"
+#define K8S_VOLUME_TMP     "fakecloud-tmp"
+#define K8S_RIE_PORT       8080
 
-#define K8S_LABEL_MANAGED_BY "fakecloud-managed-by"
-#define K8S_LABEL_INSTANCE "fakecloud-instance"
-#define K8S_LABEL_SERVICE "fakecloud-service"
-#define K8S_LABEL_LAMBDA "fakecloud-lambda"
-#define K8S_LABEL_DEPLOY_ID "fakecloud-deploy-id"
-#define K8S_ANNOTATION_NONCE "fakecloud-launch-nonce"
+#define K8S_LABEL_MANAGED_BY    "fakecloud-managed-by"
+#define K8S_LABEL_INSTANCE      "fakecloud-instance"
+#define K8S_LABEL_SERVICE       "fakecloud-service"
+#define K8S_LABEL_LAMBDA        "fakecloud-lambda"
+#define K8S_LABEL_DEPLOY_ID     "fakecloud-deploy-id"
+#define K8S_ANNOTATION_NONCE    "fakecloud-launch-nonce"
 #define K8S_ANNOTATION_FUNCTION "fakecloud-function-name"
-#define K8S_SECRET_TOKEN_KEY "token"
+#define K8S_SECRET_TOKEN_KEY    "token"
 
 /* Everything a Pod depends on besides the configuration. All borrowed. */
 typedef struct k8s_pod_input {

@@ -21,11 +21,11 @@ typedef enum k8s_pod_progress {
 
 typedef struct k8s_pod_state {
     k8s_pod_progress progress;
-    char phase[32];       /* status.phase ("" when absent) */
-    char pod_ip[64];      /* status.podIP when set */
-    char reason[64];      /* e.g. "ErrImagePull", "Unschedulable", "Init:Error", "Failed" */
-    char message[400];    /* Kubernetes' message, may be empty */
-    char container[64];   /* container whose logs explain the failure, "" = none */
+    char phase[32];     /* status.phase ("" when absent) */
+    char pod_ip[64];    /* status.podIP when set */
+    char reason[64];    /* e.g. "ErrImagePull", "Unschedulable", "Init:Error", "Failed" */
+    char message[400];  /* Kubernetes' message, may be empty */
+    char container[64]; /* container whose logs explain the failure, "" = none */
 } k8s_pod_state;
 
 /*

@@ -14,7 +14,8 @@ static bool count_of(const char *text, size_t *n)
 Test(jsonx_count_member_array, counts_the_items_of_a_list)
 {
     size_t n = 99;
-    cr_assert(count_of("{\"kind\":\"PodList\",\"items\":[{\"a\":[1,2,{\"b\":\"]}\"}]},{},3,\"x\"]}", &n));
+    cr_assert(
+        count_of("{\"kind\":\"PodList\",\"items\":[{\"a\":[1,2,{\"b\":\"]}\"}]},{},3,\"x\"]}", &n));
     cr_assert_eq(n, 4);
     cr_assert(count_of("{ \"items\" : [ ] , \"metadata\" : {} }", &n));
     cr_assert_eq(n, 0);
@@ -51,7 +52,8 @@ static json_object *random_value(unsigned *seed, int depth)
     case 1: return json_object_new_boolean(rand_r(seed) % 2);
     case 2: return NULL; /* null */
     case 3: {
-        static const char *const pieces[] = {"a", "\"", "\\", "[", "]", "{", "}", ",", ":", "items", "\n", "é"};
+        static const char *const pieces[] = {"a", "\"", "\\", "[",     "]",  "{",
+                                             "}", ",",  ":",  "items", "\n", "é"};
         char s[64] = "";
         int len = rand_r(seed) % 8;
         for (int i = 0; i < len; i++)
@@ -90,11 +92,11 @@ Test(jsonx_count_member_array, agrees_with_json_c_on_2000_random_lists)
             json_object_array_add(items, random_value(&seed, 1));
         json_object_object_add(doc, "metadata", random_value(&seed, 1));
         json_object_object_add(doc, "items", items);
-        const char *text = json_object_to_json_string_ext(
-            doc, round % 2 ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY);
+        const char *text = json_object_to_json_string_ext(doc, round % 2 ? JSON_C_TO_STRING_PLAIN
+                                                                         : JSON_C_TO_STRING_PRETTY);
         size_t n = 0;
-        cr_assert(jsonx_count_member_array(text, strlen(text), "items", &n), "round %d: %s",
-                  round, text);
+        cr_assert(jsonx_count_member_array(text, strlen(text), "items", &n), "round %d: %s", round,
+                  text);
         cr_assert_eq(n, (size_t)len, "round %d: counted %zu, json-c %d: %s", round, n, len, text);
         json_object_put(doc);
     }

@@ -97,8 +97,8 @@ Test(svc_check_host, refuses_what_a_plugin_cannot_work_with)
     copy = *mock_host_services(mh);
     copy.size = 8;
     cr_assert_eq(svc_check_host(&copy, "docker", &err), FCB_ERR_UNSUPPORTED);
-    cr_assert(strstr(err.message, "docker backend: host services table too small") != NULL,
-              "%s", err.message);
+    cr_assert(strstr(err.message, "docker backend: host services table too small") != NULL, "%s",
+              err.message);
 
     copy = *mock_host_services(mh);
     copy.log = NULL;

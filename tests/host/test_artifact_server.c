@@ -60,8 +60,8 @@ Test(code_bundle, accepts_zips_and_rejects_anything_else_naming_it)
     char why[256] = "";
     cr_expect_eq(bundle_check_zip(zip, len, "code.zip", why, sizeof why), 0, "%s", why);
     static const char empty[] = "PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-    cr_expect_eq(bundle_check_zip(empty, sizeof empty - 1, "empty.zip", why, sizeof why), 0,
-                 "%s", why);
+    cr_expect_eq(bundle_check_zip(empty, sizeof empty - 1, "empty.zip", why, sizeof why), 0, "%s",
+                 why);
     cr_expect_eq(bundle_check_zip("hello world", 11, "text.zip", why, sizeof why), -1);
     cr_expect(strncmp(why, "text.zip: not a", 15) == 0, "%s", why);
     cr_expect_eq(bundle_check_zip("PK", 2, "short.zip", why, sizeof why), -1);
@@ -183,14 +183,14 @@ static void start(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char why[256] = "";
-    cr_assert_eq(artifact_server_start("127.0.0.1:0", token, NULL, &srv, why, sizeof why), 0,
-                 "%s", why);
+    cr_assert_eq(artifact_server_start("127.0.0.1:0", token, NULL, &srv, why, sizeof why), 0, "%s",
+                 why);
     cr_assert_eq(artifact_server_add(srv, "123456789012", "my-fn", "0123456789abcdef", code,
                                      sizeof code - 1, layers, sizeof layers - 1),
                  0);
-    cr_assert_eq(artifact_server_add(srv, "000000000000", "other", "ffff", code, sizeof code - 1,
-                                     NULL, 0),
-                 0);
+    cr_assert_eq(
+        artifact_server_add(srv, "000000000000", "other", "ffff", code, sizeof code - 1, NULL, 0),
+        0);
 }
 
 static void stop(void)
@@ -199,9 +199,9 @@ static void stop(void)
     curl_global_cleanup();
 }
 
-#define CODE_PATH ARTIFACT_PREFIX "code/123456789012/my-fn/0123456789abcdef.zip"
+#define CODE_PATH   ARTIFACT_PREFIX "code/123456789012/my-fn/0123456789abcdef.zip"
 #define LAYERS_PATH ARTIFACT_PREFIX "layers/123456789012/my-fn/0123456789abcdef.tar"
-#define BEARER "Authorization: Bearer "
+#define BEARER      "Authorization: Bearer "
 
 TestSuite(artifact_server, .init = start, .fini = stop, .timeout = 30);
 
@@ -209,19 +209,22 @@ Test(artifact_server, serves_code_and_layers_with_the_right_token)
 {
     cr_expect(strncmp(artifact_server_url(srv), "http://127.0.0.1:", 17) == 0);
     cr_expect_gt(artifact_server_port(srv), 0);
-    fetched f = get(srv, CODE_PATH, BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL);
+    fetched f =
+        get(srv, CODE_PATH,
+            BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL);
     cr_expect_eq(f.status, 200);
     cr_expect_str_eq(f.body, code);
-    f = get(srv, LAYERS_PATH, BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL);
+    f = get(srv, LAYERS_PATH,
+            BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL);
     cr_expect_eq(f.status, 200);
     cr_expect_str_eq(f.body, layers);
 }
 
 Test(artifact_server, serves_an_empty_layers_tar_when_there_are_no_layers)
 {
-    fetched f = get(srv, ARTIFACT_PREFIX "layers/000000000000/other/ffff.tar",
-                    BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-                    NULL);
+    fetched f =
+        get(srv, ARTIFACT_PREFIX "layers/000000000000/other/ffff.tar",
+            BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL);
     cr_expect_eq(f.status, 200);
     cr_expect_eq(f.len, 0);
 }
@@ -230,9 +233,22 @@ Test(artifact_server, answers_401_to_a_wrong_or_missing_token)
 {
     cr_expect_eq(get(srv, CODE_PATH, NULL, NULL).status, 401);
     cr_expect_eq(get(srv, CODE_PATH, BEARER "wrong", NULL).status, 401);
-    cr_expect_eq(get(srv, CODE_PATH, BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefe", NULL).status, 401);
-    cr_expect_eq(get(srv, CODE_PATH, BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0", NULL).status, 401, "a longer token is wrong too");
-    cr_expect_eq(get(srv, CODE_PATH, "Authorization: Basic 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL).status, 401);
+    cr_expect_eq(get(srv, CODE_PATH,
+                     BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeefe",
+                     NULL)
+                     .status,
+                 401);
+    cr_expect_eq(get(srv, CODE_PATH,
+                     BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0",
+                     NULL)
+                     .status,
+                 401, "a longer token is wrong too");
+    cr_expect_eq(
+        get(srv, CODE_PATH,
+            "Authorization: Basic 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            NULL)
+            .status,
+        401);
     fetched f = get(srv, "/anything", NULL, NULL);
     cr_expect_eq(f.status, 401);
     cr_expect(strstr(f.body, token) == NULL);
@@ -241,10 +257,9 @@ Test(artifact_server, answers_401_to_a_wrong_or_missing_token)
 Test(artifact_server, answers_404_to_an_unknown_path_and_405_to_other_methods)
 {
     const char *auth = BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-    cr_expect_eq(get(srv, ARTIFACT_PREFIX "code/123456789012/my-fn/0000000000000000.zip", auth,
-                     NULL)
-                     .status,
-                 404);
+    cr_expect_eq(
+        get(srv, ARTIFACT_PREFIX "code/123456789012/my-fn/0000000000000000.zip", auth, NULL).status,
+        404);
     cr_expect_eq(get(srv, "/", auth, NULL).status, 404);
     cr_expect_eq(get(srv, CODE_PATH, auth, "DELETE").status, 405);
 }

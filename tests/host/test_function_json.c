@@ -87,11 +87,11 @@ Test(function_json, defaults_leave_numbers_zero_and_account_zeroes)
 
 Test(function_json, parses_an_image_function_with_image_config)
 {
-    function_desc *d = parse_ok(
-        "{\"FunctionName\":\"img\",\"PackageType\":\"Image\","
-        "\"Code\":{\"RepositoryType\":\"ECR\",\"ImageUri\":\"repo/img:1\"},"
-        "\"ImageConfigResponse\":{\"ImageConfig\":{\"EntryPoint\":[\"/bin/sh\",\"-c\"],"
-        "\"Command\":[\"app.handler\"],\"WorkingDirectory\":\"/app\"}}}");
+    function_desc *d =
+        parse_ok("{\"FunctionName\":\"img\",\"PackageType\":\"Image\","
+                 "\"Code\":{\"RepositoryType\":\"ECR\",\"ImageUri\":\"repo/img:1\"},"
+                 "\"ImageConfigResponse\":{\"ImageConfig\":{\"EntryPoint\":[\"/bin/sh\",\"-c\"],"
+                 "\"Command\":[\"app.handler\"],\"WorkingDirectory\":\"/app\"}}}");
     cr_expect_eq(d->fn.package_type, FCB_PACKAGE_IMAGE);
     cr_expect_str_eq(d->fn.image_uri, "repo/img:1");
     cr_assert_eq(d->fn.n_image_entry_point, 2);
@@ -116,10 +116,10 @@ Test(function_json, accepts_a_top_level_image_uri_and_the_override)
 
 Test(function_json, accepts_the_get_function_shape)
 {
-    function_desc *d = parse_ok(
-        "{\"Configuration\":{\"FunctionName\":\"f\",\"PackageType\":\"Image\"},"
-        "\"Code\":{\"ImageUri\":\"x/y:z\",\"ResolvedImageUri\":\"x/y@sha256:0\"},"
-        "\"Tags\":{\"team\":\"a\"}}");
+    function_desc *d =
+        parse_ok("{\"Configuration\":{\"FunctionName\":\"f\",\"PackageType\":\"Image\"},"
+                 "\"Code\":{\"ImageUri\":\"x/y:z\",\"ResolvedImageUri\":\"x/y@sha256:0\"},"
+                 "\"Tags\":{\"team\":\"a\"}}");
     cr_expect_str_eq(d->fn.image_uri, "x/y:z");
     function_desc_free(d);
 }
@@ -224,8 +224,7 @@ Test(function_json, survives_deep_nesting_and_nul_bytes)
 
 Test(function_json, escapes_control_characters_from_the_document_in_messages)
 {
-    expect_error("{\"FunctionName\":\"f\",\"Fo\\no\\u007f\":1}",
-                 "unknown field \"Fo\\x0ao\\x7f\"");
+    expect_error("{\"FunctionName\":\"f\",\"Fo\\no\\u007f\":1}", "unknown field \"Fo\\x0ao\\x7f\"");
     expect_error("{\"FunctionName\":\"f\",\"PackageType\":\"Z\\tip\"}",
                  "PackageType: expected \"Zip\" or \"Image\", got \"Z\\x09ip\"");
 }

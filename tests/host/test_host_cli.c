@@ -163,7 +163,7 @@ static result run_host(const char *const *env, const char *stdin_file, const cha
 }
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ENV(...)  ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char fn_json[] =
     "{\"FunctionName\":\"my-fn\","
@@ -185,8 +185,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    const char *files[] = {"fn.json", "code.zip", "layer.zip", "code.txt", "bad.json",
-                           "event.json", ".stdout", ".stderr", "marker", NULL};
+    const char *files[] = {"fn.json",    "code.zip", "layer.zip", "code.txt", "bad.json",
+                           "event.json", ".stdout",  ".stderr",   "marker",   NULL};
     for (size_t i = 0; files[i] != NULL; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -238,8 +238,7 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
         {ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--payload", "{bad",
               "--backend", "test"),
          "--payload: not valid JSON"},
-        {ARGS("invoke", "--function", "missing.json", "--code", "code.zip", "--backend",
-              "test"),
+        {ARGS("invoke", "--function", "missing.json", "--code", "code.zip", "--backend", "test"),
          "--function: missing.json: cannot open"},
         {ARGS("launch", "--function", "fn.json", "--code", "code.zip", "--artifact-listen",
               "nowhere", "--backend", "test"),
@@ -264,16 +263,16 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
 Test(host_cli, bad_function_json_names_the_file_and_the_field)
 {
     write_text("bad.json", "{\"FunctionName\":\"f\",\"Fooo\":1}");
-    result r = run_host(NULL, NULL,
-                        ARGS("invoke", "--function", "bad.json", "--code", "code.zip",
-                             "--backend", "test"));
+    result r = run_host(
+        NULL, NULL,
+        ARGS("invoke", "--function", "bad.json", "--code", "code.zip", "--backend", "test"));
     cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "bad.json: unknown field \"Fooo\"") != NULL, "%s", r.err);
     result_free(&r);
     write_text("bad.json", "{\"FunctionName\":\"f\",\"Timeout\":\"3\"}");
     r = run_host(NULL, NULL,
-                 ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend",
-                      "test", "--json"));
+                 ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend", "test",
+                      "--json"));
     cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "bad.json: Timeout: expected an integer, got string") != NULL, "%s",
               r.err);
@@ -347,8 +346,8 @@ Test(host_cli, backends_json_lists_good_and_refused_plugins_without_running_them
 Test(host_cli, invoke_prints_the_runtime_response_end_to_end)
 {
     result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
-                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip",
-                             "--payload", "{\"k\":\"v\"}"));
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--payload",
+                             "{\"k\":\"v\"}"));
     cr_expect_eq(r.exit_code, 0, "%s", r.err);
     cr_expect_str_eq(r.out, "{\"backend\":\"test\",\"event\":{\"k\":\"v\"},\"function\":\"my-fn\","
                             "\"handler\":\"app.handler\"}\n");
@@ -393,8 +392,8 @@ Test(host_cli, swapping_the_backend_needs_only_the_environment)
     result_free(&b);
     /* --backend wins over the environment, and a path works too. */
     result c = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
-                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip",
-                             "--backend", TEST_PLUGINS_DIR "/fakecloud-backend-test2.so"));
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--backend",
+                             TEST_PLUGINS_DIR "/fakecloud-backend-test2.so"));
     cr_expect_eq(c.exit_code, 0, "%s", c.err);
     cr_expect(strstr(c.out, "\"variant\":2") != NULL, "%s", c.out);
     result_free(&c);
@@ -415,8 +414,7 @@ Test(host_cli, backend_problems_exit_with_3_and_the_reason)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         result r = run_host(ENV(cases[i].env), NULL, args);
         cr_expect_eq(r.exit_code, 3, "%s: %s", cases[i].env, r.err);
-        cr_expect(strstr(r.err, cases[i].message) != NULL, "'%s' in: %s", cases[i].message,
-                  r.err);
+        cr_expect(strstr(r.err, cases[i].message) != NULL, "'%s' in: %s", cases[i].message, r.err);
         result_free(&r);
     }
     result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_OPEN=please"),
@@ -435,8 +433,8 @@ Test(host_cli, a_runtime_that_does_not_answer_exits_with_1)
     result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_ENDPOINT=127.0.0.1:1"),
                         NULL, ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
     cr_expect_eq(r.exit_code, 1, "%s", r.err);
-    cr_expect(strstr(r.err, "invoke http://127.0.0.1:1/2015-03-31/functions/function/invocations") !=
-                  NULL,
+    cr_expect(strstr(r.err,
+                     "invoke http://127.0.0.1:1/2015-03-31/functions/function/invocations") != NULL,
               "%s", r.err);
     result_free(&r);
 }
@@ -446,8 +444,7 @@ Test(host_cli, a_plugin_that_leaks_makes_the_host_exit_with_4)
     /* The leak is deliberate: keep LeakSanitizer (ASan builds) from adding its verdict. */
     result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_LEAK=1",
                             "ASAN_OPTIONS=detect_leaks=0"),
-                        NULL,
-                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+                        NULL, ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
     cr_expect_eq(r.exit_code, 4, "%s", r.err);
     cr_expect(strstr(r.err, "plugin test leaked 42 bytes in 1 blocks") != NULL, "%s", r.err);
     result_free(&r);
@@ -455,11 +452,11 @@ Test(host_cli, a_plugin_that_leaks_makes_the_host_exit_with_4)
 
 Test(host_cli, the_plugin_fetches_code_and_layers_from_the_artifact_server)
 {
-    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FETCH=1",
-                            "FAKECLOUD_TEST_REQUIRE_TOKEN=1"),
-                        NULL,
-                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--layer",
-                             "layer.zip"));
+    result r = run_host(
+        ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FETCH=1",
+            "FAKECLOUD_TEST_REQUIRE_TOKEN=1"),
+        NULL,
+        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--layer", "layer.zip"));
     cr_expect_eq(r.exit_code, 0, "%s", r.err);
     struct stat st;
     char code_path[512];
@@ -514,9 +511,9 @@ Test(host_cli, reads_the_function_from_stdin_and_logs_json_lines)
         json_object *o = json_tokener_parse(line), *v;
         cr_assert_not_null(o, "log line is JSON: %s", line);
         cr_expect(json_object_object_get_ex(o, "ts", &v) &&
-                  json_object_object_get_ex(o, "level", &v) &&
-                  json_object_object_get_ex(o, "plugin", &v) &&
-                  json_object_object_get_ex(o, "msg", &v),
+                      json_object_object_get_ex(o, "level", &v) &&
+                      json_object_object_get_ex(o, "plugin", &v) &&
+                      json_object_object_get_ex(o, "msg", &v),
                   "%s", line);
         json_object_put(o);
         lines++;
@@ -617,9 +614,9 @@ Test(host_cli, sigterm_during_invoke_terminates_the_instance)
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "FAKECLOUD_TEST_ENDPOINT=127.0.0.1:%u",
              (unsigned)ntohs(addr.sin_port));
-    pid_t pid = spawn_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info",
-                               endpoint),
-                           ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    pid_t pid =
+        spawn_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info", endpoint),
+                   ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
     cr_assert(wait_for_log("instance ready"));
     struct timespec pause = {0, 200 * 1000 * 1000}; /* let the POST start */
     nanosleep(&pause, NULL);

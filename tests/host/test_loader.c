@@ -137,8 +137,8 @@ Test(loader, resolves_a_short_name_in_the_search_path_before_default_dirs)
     char *path = NULL;
     char why[LOADER_WHY_MAX] = "";
     const char *defaults[] = {"/nonexistent-dir", NULL};
-    cr_assert_eq(loader_resolve("test", "/also-missing:" TEST_PLUGINS_DIR, defaults, &path, why),
-                 0, "%s", why);
+    cr_assert_eq(loader_resolve("test", "/also-missing:" TEST_PLUGINS_DIR, defaults, &path, why), 0,
+                 "%s", why);
     cr_expect_str_eq(path, plugin_path("test"));
     free(path);
 }
@@ -151,8 +151,7 @@ Test(loader, says_where_it_looked_when_a_backend_is_missing)
     cr_assert_neq(loader_resolve("nosuch", "/search-dir", defaults, &path, why), 0);
     cr_expect_null(path);
     cr_expect(strstr(why, "fakecloud-backend-nosuch.so") != NULL, "%s", why);
-    cr_expect(strstr(why, "/search-dir") != NULL && strstr(why, "/default-dir") != NULL, "%s",
-              why);
+    cr_expect(strstr(why, "/search-dir") != NULL && strstr(why, "/default-dir") != NULL, "%s", why);
 }
 
 Test(loader, rejects_a_backend_name_with_path_like_characters)
@@ -176,7 +175,8 @@ static loader_plugin *load_good(const char *name)
     return p;
 }
 
-static const char code_zip[] = "PK\005\006" "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+static const char code_zip[] = "PK\005\006"
+                               "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 
 static fcb_function zip_function(void)
 {

@@ -56,8 +56,8 @@ static char *itest_archive(bool zip, const char *const *names, const char *const
 /* ------------------------------------------------------------ artifact server */
 
 static enum MHD_Result itest_serve(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_size, void **state)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_size, void **state)
 {
     itest *t = cls;
     (void)version;
@@ -109,14 +109,13 @@ void itest_start(itest *t, const char *test_name, const char *const *kubesim_arg
     t->zip = itest_archive(true, code_names, code_data, 2, &t->zip_len);
     t->tar = itest_archive(false, layer_names, layer_data, 1, &t->tar_len);
 
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     t->artifacts = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
                                     0, NULL, NULL, itest_serve, t, MHD_OPTION_SOCK_ADDR, &addr,
                                     MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     cr_assert_not_null(t->artifacts, "cannot start the artifact server");
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(t->artifacts, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(t->artifacts, MHD_DAEMON_INFO_BIND_PORT);
     cr_assert_not_null(info);
     t->artifact_port = info->port;
     snprintf(t->self_url, sizeof t->self_url, "http://127.0.0.1:%u", t->artifact_port);
@@ -201,8 +200,7 @@ void itest_stop(itest *t)
 
 fcb_function itest_zip_function(const char *name)
 {
-    static const fcb_env_var env[] = {{"TABLE", "orders"},
-                                      {"ENDPOINT", "http://localhost:4566/q"}};
+    static const fcb_env_var env[] = {{"TABLE", "orders"}, {"ENDPOINT", "http://localhost:4566/q"}};
     fcb_function fn = {.size = sizeof fn,
                        .function_name = name,
                        .function_arn = NULL,

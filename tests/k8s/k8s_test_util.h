@@ -70,8 +70,7 @@ static inline json_object *jpath(json_object *obj, const char *path)
 static inline const char *jstr(json_object *obj, const char *path)
 {
     json_object *v = jpath(obj, path);
-    return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                 : NULL;
+    return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 #endif

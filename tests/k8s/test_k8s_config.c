@@ -61,7 +61,7 @@ Test(k8s_config, requires_the_self_url)
 
 Test(k8s_config, refuses_invalid_or_hostless_self_urls)
 {
-    const char *bad[] = {"not a url", "fakecloud:4566", "http://", "ftp://host/x",
+    const char *bad[] = {"not a url",         "fakecloud:4566", "http://",    "ftp://host/x",
                          "http://host:99999", "http://h/x?y=1", "http://h/#f"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_error("FAKECLOUD_K8S_SELF_URL", bad[i],
@@ -142,9 +142,9 @@ Test(k8s_config, reads_every_optional_key)
     cr_assert_str_eq(cfg->init_image, "mirror.local/busybox:1.36");
     cr_assert_str_eq(cfg->image_prefix, "mirror.local:5000/lambda/");
     cr_assert_str_eq(cfg->pull_policy, "IfNotPresent");
-    cr_assert_str_eq(json_object_get_string(
-                         json_object_object_get(cfg->node_selector, "kubernetes.io/os")),
-                     "linux");
+    cr_assert_str_eq(
+        json_object_get_string(json_object_object_get(cfg->node_selector, "kubernetes.io/os")),
+        "linux");
     cr_assert_str_eq(jstr(cfg->node_selector, "pool"), "lambda");
     cr_assert_str_eq(jstr(cfg->labels, "team"), "a");
     cr_assert_str_eq(jstr(cfg->annotations, "note"), "any value: here");
@@ -250,7 +250,8 @@ Test(k8s_config, leaks_nothing_when_any_allocation_fails)
 {
     mock_host_set_config(mh, "FAKECLOUD_K8S_NAMESPACE", "lambdas");
     mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "a=b,c=d");
-    mock_host_set_config(mh, "FAKECLOUD_K8S_POD_TEMPLATE", "{\"spec\":{\"priorityClassName\":\"x\"}}");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_POD_TEMPLATE",
+                         "{\"spec\":{\"priorityClassName\":\"x\"}}");
     size_t failures = 0;
     for (size_t n = 1; n < 200; n++) {
         mock_host_fail_alloc(mh, n);

@@ -43,8 +43,11 @@ static void expect_failure(const fcb_function *fn, int code, const char *const *
 
 static fcb_function image_function(const char *image)
 {
-    fcb_function fn = {.size = sizeof fn, .function_name = "img", .package_type = FCB_PACKAGE_IMAGE,
-                       .image_uri = image, .memory_mb = 128};
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "img",
+                       .package_type = FCB_PACKAGE_IMAGE,
+                       .image_uri = image,
+                       .memory_mb = 128};
     return fn;
 }
 
@@ -120,7 +123,8 @@ Test(k8s_failfast, shows_why_the_code_download_failed, .fini = stop, .timeout = 
 Test(k8s_failfast, reports_a_missing_token_secret, .fini = stop, .timeout = 60)
 {
     open_backend("failfast_missing_secret");
-    int status = kubesim_request(t.sim, "DELETE", "/api/v1/namespaces/default/secrets?"
+    int status = kubesim_request(t.sim, "DELETE",
+                                 "/api/v1/namespaces/default/secrets?"
                                  "labelSelector=fakecloud-managed-by%3Dfakecloud",
                                  NULL, NULL, NULL);
     cr_assert_eq(status, 200);

@@ -57,25 +57,23 @@ Test(k8s_lifecycle, launches_a_zip_function_invokes_it_and_terminates_it, .fini 
     json_object *code = json_object_object_get(echo, "code_files");
     cr_assert_not_null(array_has(code, "app.py"), "%s", json_object_to_json_string(echo));
     cr_assert_not_null(array_has(code, "lib/util.py"));
-    cr_assert_not_null(array_has(json_object_object_get(echo, "layer_files"),
-                                 "python/layerlib.py"),
+    cr_assert_not_null(array_has(json_object_object_get(echo, "layer_files"), "python/layerlib.py"),
                        "%s", json_object_to_json_string(echo));
     cr_assert_str_eq(json_object_get_string(json_object_object_get(echo, "handler")),
                      "app.handler");
     json_object *env = json_object_object_get(echo, "env");
     cr_assert_str_eq(json_object_get_string(json_object_object_get(env, "ENDPOINT")),
                      "http://127.0.0.1:4566/q");
-    cr_assert_str_eq(json_object_get_string(json_object_object_get(env, "AWS_LAMBDA_FUNCTION_NAME")),
-                     "My Fn");
     cr_assert_str_eq(
-        json_object_get_string(json_object_object_get(json_object_object_get(echo, "event"), "hello")),
-        "world");
+        json_object_get_string(json_object_object_get(env, "AWS_LAMBDA_FUNCTION_NAME")), "My Fn");
+    cr_assert_str_eq(json_object_get_string(
+                         json_object_object_get(json_object_object_get(echo, "event"), "hello")),
+                     "world");
     json_object_put(echo);
 
     cr_assert_eq(itest_count(&t, "pods", "default", NULL), 1);
     cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
-    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "second: %s",
-                 err.message);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "second: %s", err.message);
     itest_close(&t);
     cr_assert_eq(itest_count(&t, "secrets", "default", NULL), 0, "token Secret left behind");
 }
@@ -85,8 +83,13 @@ Test(k8s_lifecycle, terminate_refuses_a_handle_that_is_not_ours, .fini = stop, .
     itest_start(&t, "bad_handle", NULL);
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(itest_open(&t, NULL, &err), FCB_OK, "open: %s", err.message);
-    const char *bad[] = {"container/abc", "pod/default", "pod//x", "pod/Default/x",
-                         "pod/default/../secrets/x", "pod/default/x?y", ""};
+    const char *bad[] = {"container/abc",
+                         "pod/default",
+                         "pod//x",
+                         "pod/Default/x",
+                         "pod/default/../secrets/x",
+                         "pod/default/x?y",
+                         ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fcb_error e = FCB_ERROR_INIT;
         cr_assert_eq(t.ops->terminate(t.backend, bad[i], &e), FCB_ERR_INVALID_ARGUMENT, "%s",
@@ -121,8 +124,7 @@ Test(k8s_lifecycle, open_fails_fast_on_bad_configuration, .fini = stop, .timeout
     itest_close(&t);
 }
 
-Test(k8s_lifecycle, zip_launch_without_internal_token_is_a_clear_error, .fini = stop,
-     .timeout = 30)
+Test(k8s_lifecycle, zip_launch_without_internal_token_is_a_clear_error, .fini = stop, .timeout = 30)
 {
     itest_start(&t, "no_token", NULL);
     fcb_error err = FCB_ERROR_INIT;
@@ -144,9 +146,12 @@ Test(k8s_lifecycle, launches_an_image_function_from_the_translated_ecr_uri, .fin
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(itest_open(&t, NULL, &err), FCB_OK, "open: %s", err.message);
     static const char *const cmd[] = {"app.handler"};
-    fcb_function fn = {.size = sizeof fn, .function_name = "img", .package_type = FCB_PACKAGE_IMAGE,
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "img",
+                       .package_type = FCB_PACKAGE_IMAGE,
                        .image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1",
-                       .image_command = cmd, .n_image_command = 1};
+                       .image_command = cmd,
+                       .n_image_command = 1};
     fcb_launch_request req = itest_request(&fn, "img-1");
     fcb_instance inst = {.size = sizeof inst};
     cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);

@@ -105,8 +105,8 @@ Test(k8s_overlay, refuses_what_the_backend_relies_on)
             rc = k8s_overlay_check(o, &err);
         json_object_put(o);
         cr_assert_eq(rc, FCB_ERR_CONFIG, "accepted %s", cases[i].tmpl);
-        cr_assert(strstr(err.message, cases[i].field) != NULL, "%s: '%s' lacks '%s'",
-                  cases[i].tmpl, err.message, cases[i].field);
+        cr_assert(strstr(err.message, cases[i].field) != NULL, "%s: '%s' lacks '%s'", cases[i].tmpl,
+                  err.message, cases[i].field);
     }
 }
 

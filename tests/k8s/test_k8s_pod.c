@@ -21,8 +21,7 @@ static void load_config(void)
     fcb_error err = FCB_ERROR_INIT;
     k8s_config_free(mock_host_services(mh), cfg);
     cfg = NULL;
-    cr_assert_eq(k8s_config_parse(mock_host_services(mh), &cfg, &err), FCB_OK, "%s",
-                 err.message);
+    cr_assert_eq(k8s_config_parse(mock_host_services(mh), &cfg, &err), FCB_OK, "%s", err.message);
 }
 
 static void setup(void)
@@ -74,8 +73,7 @@ static json_object *build(void)
     k8s_pod_input in = input();
     json_object *pod = NULL;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_OK, "%s",
-                 err.message);
+    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_OK, "%s", err.message);
     return pod;
 }
 
@@ -187,23 +185,25 @@ Test(k8s_pod, init_container_downloads_code_with_the_token_from_the_environment)
     cr_assert_str_eq(jstr(pod, INIT ".command[1]"), "-c");
     const char *script = jstr(pod, INIT ".command[2]");
     cr_assert_not_null(script);
-    cr_assert(strstr(script,
-                     "wget -q -T 30 --header \"Authorization: Bearer ${FAKECLOUD_INTERNAL_TOKEN}\" "
-                     "-O /var/task/.fakecloud-code.zip "
-                     "\"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/code/"
-                     "${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/${FAKECLOUD_DEPLOY_ID}.zip\"") !=
-                  NULL,
-              "%s", script);
+    cr_assert(
+        strstr(script,
+               "wget -q -T 30 --header \"Authorization: Bearer ${FAKECLOUD_INTERNAL_TOKEN}\" "
+               "-O /var/task/.fakecloud-code.zip "
+               "\"${FAKECLOUD_SELF_URL}/_fakecloud/lambda/_internal/code/"
+               "${FAKECLOUD_ACCOUNT_ID}/${FAKECLOUD_FUNCTION}/${FAKECLOUD_DEPLOY_ID}.zip\"") !=
+            NULL,
+        "%s", script);
     cr_assert(strstr(script, "unzip -q -o /var/task/.fakecloud-code.zip -d /var/task") != NULL);
     cr_assert(strstr(script, "layers") == NULL, "no layers requested: %s", script);
     /* Nothing user-controlled in the script. */
     cr_assert(strstr(script, "My_Func") == NULL);
     cr_assert(strstr(script, "d-0123") == NULL);
     cr_assert(strstr(script, "fakecloud.fc.svc") == NULL);
-    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].valueFrom.secretKeyRef.name"),
-                     "fakecloud-lambda-token-0123456789abcdef");
-    cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].valueFrom.secretKeyRef.key"),
-                     "token");
+    cr_assert_str_eq(
+        jstr(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].valueFrom.secretKeyRef.name"),
+        "fakecloud-lambda-token-0123456789abcdef");
+    cr_assert_str_eq(
+        jstr(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].valueFrom.secretKeyRef.key"), "token");
     cr_assert_null(jpath(pod, INIT ".env[name=FAKECLOUD_INTERNAL_TOKEN].value"));
     cr_assert_str_eq(jstr(pod, INIT ".env[name=FAKECLOUD_SELF_URL].value"),
                      "http://fakecloud.fc.svc:4566");
@@ -329,8 +329,7 @@ Test(k8s_pod, zip_functions_need_the_internal_token)
     in.token_secret = NULL;
     json_object *pod = NULL;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err),
-                 FCB_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_ERR_INVALID_ARGUMENT);
     cr_assert(strstr(err.message, "internal token") != NULL, "%s", err.message);
 }
 
@@ -351,8 +350,7 @@ Test(k8s_pod, image_functions_use_the_translated_image_and_image_config)
     in.token_secret = NULL; /* not needed without code or layers */
     json_object *pod = NULL;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_OK, "%s",
-                 err.message);
+    cr_assert_eq(k8s_pod_build(mock_host_services(mh), &in, &pod, &err), FCB_OK, "%s", err.message);
     cr_assert_str_eq(jstr(pod, MAIN ".image"), "fakecloud.fc.svc:4566/app:v2");
     cr_assert_str_eq(jstr(pod, MAIN ".command[0]"), "/bin/app");
     cr_assert_str_eq(jstr(pod, MAIN ".args[1]"), "--fast");
@@ -378,7 +376,8 @@ Test(k8s_pod, applies_scheduling_and_security_keys)
     mock_host_set_config(mh, "FAKECLOUD_K8S_PULL_SECRET", "regcred");
     mock_host_set_config(mh, "FAKECLOUD_K8S_SERVICE_ACCOUNT", "lambda-sa");
     mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "pool=lambda");
-    mock_host_set_config(mh, "FAKECLOUD_K8S_TOLERATIONS", "[{\"key\":\"k\",\"operator\":\"Exists\"}]");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_TOLERATIONS",
+                         "[{\"key\":\"k\",\"operator\":\"Exists\"}]");
     mock_host_set_config(mh, "FAKECLOUD_K8S_LABELS", "team=a");
     mock_host_set_config(mh, "FAKECLOUD_K8S_ANNOTATIONS", "note=hello");
     mock_host_set_config(mh, "FAKECLOUD_K8S_RUN_AS_USER", "1000");

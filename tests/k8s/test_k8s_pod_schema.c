@@ -44,19 +44,21 @@ static void assert_accepted(const k8s_config *cfg, const fcb_launch_request *req
 {
     char name[K8S_POD_NAME_MAX];
     k8s_pod_name(req->function->function_name, req->deploy_id, "0123abcd", name);
-    k8s_pod_input in = {.config = cfg, .namespace_name = "default",
+    k8s_pod_input in = {.config = cfg,
+                        .namespace_name = "default",
                         .instance_id = "0123456789abcdef",
                         .token_secret = "fakecloud-lambda-token-0123456789abcdef",
-                        .pod_name = name, .nonce = "0123abcd", .request = req};
+                        .pod_name = name,
+                        .nonce = "0123abcd",
+                        .request = req};
     json_object *pod = NULL;
     fcb_error err = FCB_ERROR_INIT;
     int rc = k8s_pod_build(mock_host_services(mh), &in, &pod, &err);
     cr_assert_eq(rc, FCB_OK, "%s: build: %s", what, err.message);
     json_object *resp = NULL;
-    int status = kubesim_request(sim, "POST",
-                                 "/api/v1/namespaces/default/pods?dryRun=All&fieldValidation=Strict",
-                                 json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN),
-                                 NULL, &resp);
+    int status = kubesim_request(
+        sim, "POST", "/api/v1/namespaces/default/pods?dryRun=All&fieldValidation=Strict",
+        json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN), NULL, &resp);
     cr_assert_eq(status, 201, "%s: kubesim said %d: %s", what, status,
                  resp != NULL ? json_object_to_json_string(resp) : kubesim_last_error());
     json_object_put(resp);
@@ -68,14 +70,20 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
      .fini = teardown, .timeout = 60)
 {
     static const char *const runtimes[] = {
-        "python3.8",  "python3.9",  "python3.10", "python3.11", "python3.12", "python3.13",
-        "python3.14", "nodejs16.x", "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x",
-        "ruby3.3",    "ruby3.4",    "java11",     "java17",     "java21",     "java25",
+        "python3.8",  "python3.9",  "python3.10", "python3.11",   "python3.12",     "python3.13",
+        "python3.14", "nodejs16.x", "nodejs18.x", "nodejs20.x",   "nodejs22.x",     "nodejs24.x",
+        "ruby3.3",    "ruby3.4",    "java11",     "java17",       "java21",         "java25",
         "dotnet8",    "dotnet10",   "go1.x",      "provided.al2", "provided.al2023"};
-    static const char *const names[] = {
-        "f", "My_Func", "$(reboot); rm -rf /", "名前-関数", "----", "a.b.c",
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "quote\"and\\backslash", "new\nline"};
+    static const char *const names[] = {"f",
+                                        "My_Func",
+                                        "$(reboot); rm -rf /",
+                                        "名前-関数",
+                                        "----",
+                                        "a.b.c",
+                                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                        "quote\"and\\backslash",
+                                        "new\nline"};
     static const char *const deploys[] = {"d", "0123456789abcdef0123456789abcdef0123456789abcdef",
                                           "-._-", "v1.2.3_rc-1"};
     fcb_env_var env[] = {{"PLAIN", "v"},
@@ -91,17 +99,22 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
         /* Every name once with the first runtime, then one name per runtime. */
         for (size_t k = 0; k < (r == 0 ? n_names : 1); k++) {
             size_t n = r == 0 ? k : r % n_names;
-            fcb_function fn = {.size = sizeof fn, .function_name = names[n],
+            fcb_function fn = {.size = sizeof fn,
+                               .function_name = names[n],
                                .function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:x",
-                               .runtime = runtimes[r], .handler = "index.handler $x",
+                               .runtime = runtimes[r],
+                               .handler = "index.handler $x",
                                .memory_mb = (uint32_t)(64 * (r + 1)),
                                .ephemeral_storage_mb = (uint32_t)(r * 400),
                                .timeout_seconds = (uint32_t)r,
-                               .package_type = FCB_PACKAGE_ZIP, .environment = env,
+                               .package_type = FCB_PACKAGE_ZIP,
+                               .environment = env,
                                .n_environment = sizeof env / sizeof env[0]};
-            fcb_launch_request req = {.size = sizeof req, .function = &fn,
+            fcb_launch_request req = {.size = sizeof req,
+                                      .function = &fn,
                                       .deploy_id = deploys[(r + n) % 4],
-                                      .layers = &layer, .n_layers = n % 2};
+                                      .layers = &layer,
+                                      .n_layers = n % 2};
             char what[128];
             snprintf(what, sizeof what, "runtime %s name #%zu", runtimes[r], n);
             assert_accepted(cfg, &req, what);
@@ -109,11 +122,16 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
     }
     static const char *const entry[] = {"/bin/sh", "-c"};
     static const char *const cmd[] = {"echo $HOME"};
-    fcb_function img = {.size = sizeof img, .function_name = "img", .package_type = FCB_PACKAGE_IMAGE,
-                        .image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:"
-                                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                        .image_entry_point = entry, .n_image_entry_point = 2,
-                        .image_command = cmd, .n_image_command = 1,
+    fcb_function img = {.size = sizeof img,
+                        .function_name = "img",
+                        .package_type = FCB_PACKAGE_IMAGE,
+                        .image_uri =
+                            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:"
+                            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                        .image_entry_point = entry,
+                        .n_image_entry_point = 2,
+                        .image_command = cmd,
+                        .n_image_command = 1,
                         .image_working_directory = "/srv/app"};
     fcb_launch_request img_req = {.size = sizeof img_req, .function = &img, .deploy_id = "d"};
     assert_accepted(cfg, &img_req, "image function");
@@ -137,27 +155,31 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
     mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_LIMIT", "proportional");
     mock_host_set_config(mh, "FAKECLOUD_K8S_IMAGE_PULL_POLICY", "IfNotPresent");
     mock_host_set_config(mh, "FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", "mirror.local:5000/lambda/");
-    mock_host_set_config(mh, "FAKECLOUD_K8S_POD_TEMPLATE",
-                         "spec:\n"
-                         "  affinity:\n"
-                         "    nodeAffinity:\n"
-                         "      requiredDuringSchedulingIgnoredDuringExecution:\n"
-                         "        nodeSelectorTerms:\n"
-                         "          - matchExpressions:\n"
-                         "              - {key: pool, operator: In, values: [lambda]}\n"
-                         "  topologySpreadConstraints:\n"
-                         "    - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway}\n"
-                         "  volumes: [{name: cache, emptyDir: {}}]\n"
-                         "  containers:\n"
-                         "    - name: sidecar\n"
-                         "      image: envoy:1\n"
-                         "    - name: fakecloud-lambda\n"
-                         "      env: [{name: EXTRA, value: '1'}]\n");
+    mock_host_set_config(
+        mh, "FAKECLOUD_K8S_POD_TEMPLATE",
+        "spec:\n"
+        "  affinity:\n"
+        "    nodeAffinity:\n"
+        "      requiredDuringSchedulingIgnoredDuringExecution:\n"
+        "        nodeSelectorTerms:\n"
+        "          - matchExpressions:\n"
+        "              - {key: pool, operator: In, values: [lambda]}\n"
+        "  topologySpreadConstraints:\n"
+        "    - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway}\n"
+        "  volumes: [{name: cache, emptyDir: {}}]\n"
+        "  containers:\n"
+        "    - name: sidecar\n"
+        "      image: envoy:1\n"
+        "    - name: fakecloud-lambda\n"
+        "      env: [{name: EXTRA, value: '1'}]\n");
     cfg = config();
-    fcb_function fn = {.size = sizeof fn, .function_name = "full", .runtime = "nodejs20.x",
-                       .handler = "index.handler", .package_type = FCB_PACKAGE_ZIP};
-    fcb_launch_request req = {.size = sizeof req, .function = &fn, .deploy_id = "d",
-                              .layers = &layer, .n_layers = 1};
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "full",
+                       .runtime = "nodejs20.x",
+                       .handler = "index.handler",
+                       .package_type = FCB_PACKAGE_ZIP};
+    fcb_launch_request req = {
+        .size = sizeof req, .function = &fn, .deploy_id = "d", .layers = &layer, .n_layers = 1};
     assert_accepted(cfg, &req, "every optional key + template");
     k8s_config_free(mock_host_services(mh), cfg);
     cr_log_info("%d pods validated", checked);

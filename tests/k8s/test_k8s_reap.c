@@ -55,8 +55,7 @@ Test(k8s_reap, removes_only_other_instances_objects, .fini = stop, .timeout = 60
     itest_close(&t);
 }
 
-Test(k8s_reap, a_restarted_host_reaps_what_the_previous_instance_left, .fini = stop,
-     .timeout = 60)
+Test(k8s_reap, a_restarted_host_reaps_what_the_previous_instance_left, .fini = stop, .timeout = 60)
 {
     itest_start(&t, "reap_restart", NULL);
     fcb_error err = FCB_ERROR_INIT;

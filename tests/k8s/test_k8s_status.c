@@ -39,9 +39,9 @@ Test(k8s_status, is_running_with_phase_running_and_a_pod_ip)
 
 Test(k8s_status, fails_fast_on_image_and_config_reasons)
 {
-    const char *reasons[] = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-                             "CreateContainerConfigError", "CreateContainerError",
-                             "RunContainerError"};
+    const char *reasons[] = {"ErrImagePull",         "ImagePullBackOff",
+                             "InvalidImageName",     "CreateContainerConfigError",
+                             "CreateContainerError", "RunContainerError"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         char json[512];
         snprintf(json, sizeof json,
@@ -132,8 +132,18 @@ Test(k8s_handle, parses_pod_handles)
 
 Test(k8s_handle, refuses_anything_else_naming_the_handle)
 {
-    const char *bad[] = {NULL, "", "pod", "pod/", "pod/ns", "pod/ns/", "container/ns/x",
-                         "pod/NS/x", "pod/ns/X", "pod/ns/a/b", "pod/ns/-x", "pod/ns/x%20y"};
+    const char *bad[] = {NULL,
+                         "",
+                         "pod",
+                         "pod/",
+                         "pod/ns",
+                         "pod/ns/",
+                         "container/ns/x",
+                         "pod/NS/x",
+                         "pod/ns/X",
+                         "pod/ns/a/b",
+                         "pod/ns/-x",
+                         "pod/ns/x%20y"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char ns[64], name[254];
         fcb_error err = FCB_ERROR_INIT;

@@ -14,7 +14,9 @@ Test(names_label_value, keeps_a_valid_value_unchanged)
 Test(names_label_value, replaces_disallowed_bytes_with_dashes)
 {
     char out[64];
-    names_label_value("a b/c:d\xc3\xa9" "e", 63, out);
+    names_label_value("a b/c:d\xc3\xa9"
+                      "e",
+                      63, out);
     cr_assert_str_eq(out, "a-b-c-d--e");
 }
 
@@ -79,8 +81,8 @@ Test(names_dns_label, cuts_then_trims_a_trailing_dash)
 
 Test(names_dns_label, every_output_of_hostile_inputs_is_valid)
 {
-    const char *inputs[] = {"", "-", ".", "A", "\xff\xfe", "a\nb", "$(rm -rf /)", "x y z",
-                            "---a---b---", "UPPER", "0", "a.b.c", "a-"};
+    const char *inputs[] = {"",      "-",           ".",     "A", "\xff\xfe", "a\nb", "$(rm -rf /)",
+                            "x y z", "---a---b---", "UPPER", "0", "a.b.c",    "a-"};
     char out[64];
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         for (size_t max = 0; max <= 70; max += 7) {
@@ -135,11 +137,11 @@ Test(names_is_env_name, follows_the_kubernetes_rule)
 Test(names_account_from_arn, takes_the_fifth_field)
 {
     char out[13];
-    cr_assert_str_eq(names_account_from_arn("arn:aws:lambda:us-east-1:123456789012:function:f",
+    cr_assert_str_eq(
+        names_account_from_arn("arn:aws:lambda:us-east-1:123456789012:function:f", out, sizeof out),
+        "123456789012");
+    cr_assert_str_eq(names_account_from_arn("arn:aws:lambda:eu-west-1:210987654321:function:f:PROD",
                                             out, sizeof out),
-                     "123456789012");
-    cr_assert_str_eq(names_account_from_arn(
-                         "arn:aws:lambda:eu-west-1:210987654321:function:f:PROD", out, sizeof out),
                      "210987654321");
 }
 

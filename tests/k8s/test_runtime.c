@@ -53,7 +53,7 @@ Test(runtime_image, maps_every_supported_runtime)
 Test(runtime_image, refuses_unknown_runtimes_by_name)
 {
     const char *unknown[] = {"cobol1", "python2.7", "python3.7", "nodejs14.x", "nodejs19.x",
-                             "java8", "dotnet6", "ruby3.2", "PYTHON3.12", "python3.12 "};
+                             "java8",  "dotnet6",   "ruby3.2",   "PYTHON3.12", "python3.12 "};
     char out[RUNTIME_IMAGE_MAX];
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         fcb_error err = FCB_ERROR_INIT;
@@ -86,17 +86,18 @@ Test(runtime_translate_ecr, rewrites_private_ecr_uris_to_the_local_registry)
     cr_assert(runtime_translate_ecr("123456789012.dkr.ecr.us-east-1.amazonaws.com/my/repo:v1",
                                     "fakecloud.ns.svc", 4566, out));
     cr_assert_str_eq(out, "fakecloud.ns.svc:4566/my/repo:v1");
-    cr_assert(runtime_translate_ecr(
-        "123456789012.dkr.ecr.eu-west-3.amazonaws.com/repo@sha256:abcd", "h", 5000, out));
+    cr_assert(runtime_translate_ecr("123456789012.dkr.ecr.eu-west-3.amazonaws.com/repo@sha256:abcd",
+                                    "h", 5000, out));
     cr_assert_str_eq(out, "h:5000/repo@sha256:abcd");
-    cr_assert(runtime_translate_ecr("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/r:t", "h",
-                                    0, out));
+    cr_assert(
+        runtime_translate_ecr("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/r:t", "h", 0, out));
     cr_assert_str_eq(out, "h/r:t");
 }
 
 Test(runtime_translate_ecr, leaves_other_images_alone)
 {
-    const char *others[] = {"public.ecr.aws/lambda/python:3.12", "busybox:1.36",
+    const char *others[] = {"public.ecr.aws/lambda/python:3.12",
+                            "busybox:1.36",
                             "12345678901.dkr.ecr.us-east-1.amazonaws.com/r:t",
                             "123456789012.dkr.ecr..amazonaws.com/r:t",
                             "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.io/r:t",
@@ -131,11 +132,12 @@ static void assert_rewrite(const char *in, const char *want)
     svc_free(host, got);
 }
 
-Test(runtime_rewrite_localhost, rewrites_loopback_hosts_in_urls_and_host_ports,
-     .init = setup, .fini = teardown)
+Test(runtime_rewrite_localhost, rewrites_loopback_hosts_in_urls_and_host_ports, .init = setup,
+     .fini = teardown)
 {
     assert_rewrite("http://localhost:4566", "http://fakecloud.svc:4566");
-    assert_rewrite("http://127.0.0.1:4566/path?q=localhost", "http://fakecloud.svc:4566/path?q=fakecloud.svc");
+    assert_rewrite("http://127.0.0.1:4566/path?q=localhost",
+                   "http://fakecloud.svc:4566/path?q=fakecloud.svc");
     assert_rewrite("localhost:6379", "fakecloud.svc:6379");
     assert_rewrite("localhost", "fakecloud.svc");
     assert_rewrite("https://user:pw@localhost/x", "https://user:pw@fakecloud.svc/x");
@@ -152,8 +154,8 @@ Test(runtime_rewrite_localhost, leaves_longer_host_names_alone, .init = setup, .
     assert_rewrite("plain value", "plain value");
 }
 
-Test(runtime_rewrite_localhost, returns_null_and_leaks_nothing_when_allocation_fails,
-     .init = setup, .fini = teardown)
+Test(runtime_rewrite_localhost, returns_null_and_leaks_nothing_when_allocation_fails, .init = setup,
+     .fini = teardown)
 {
     const fcb_host_services *host = mock_host_services(mh);
     for (size_t n = 1; n <= 4; n++) {
@@ -169,7 +171,9 @@ Test(runtime_rewrite_localhost, returns_null_and_leaks_nothing_when_allocation_f
 
 Test(runtime_function_image, uses_the_runtime_map_for_zip_functions)
 {
-    fcb_function fn = {.size = sizeof fn, .function_name = "f", .runtime = "nodejs20.x",
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "f",
+                       .runtime = "nodejs20.x",
                        .package_type = FCB_PACKAGE_ZIP};
     char out[RUNTIME_IMAGE_MAX];
     fcb_error err = FCB_ERROR_INIT;
@@ -179,7 +183,9 @@ Test(runtime_function_image, uses_the_runtime_map_for_zip_functions)
 
 Test(runtime_function_image, translates_the_image_uri_of_image_functions)
 {
-    fcb_function fn = {.size = sizeof fn, .function_name = "f", .package_type = FCB_PACKAGE_IMAGE,
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "f",
+                       .package_type = FCB_PACKAGE_IMAGE,
                        .image_uri = "000000000000.dkr.ecr.us-east-1.amazonaws.com/app:latest"};
     char out[RUNTIME_IMAGE_MAX];
     fcb_error err = FCB_ERROR_INIT;
@@ -203,8 +209,10 @@ Test(runtime_function_image, refuses_image_uris_with_whitespace_or_excess_length
     long_uri[sizeof long_uri - 1] = '\0';
     const char *bad[] = {"repo:tag\n", "re po", long_uri};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        fcb_function fn = {.size = sizeof fn, .function_name = "f",
-                           .package_type = FCB_PACKAGE_IMAGE, .image_uri = bad[i]};
+        fcb_function fn = {.size = sizeof fn,
+                           .function_name = "f",
+                           .package_type = FCB_PACKAGE_IMAGE,
+                           .image_uri = bad[i]};
         char out[RUNTIME_IMAGE_MAX];
         fcb_error err = FCB_ERROR_INIT;
         cr_assert_eq(runtime_function_image(&fn, "h", 1, out, &err), FCB_ERR_INVALID_ARGUMENT);

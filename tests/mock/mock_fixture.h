@@ -30,7 +30,7 @@ static inline void mock_fixture_teardown(void)
     mock_host_free(mh);
 }
 
-#define MOCK_HOST_SUITE(name)                                                              \
+#define MOCK_HOST_SUITE(name) \
     TestSuite(name, .init = mock_fixture_setup, .fini = mock_fixture_teardown)
 
 #endif

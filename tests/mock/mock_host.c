@@ -342,13 +342,13 @@ void mock_host_fail_alloc_from(mock_host *mh, size_t n)
     pthread_mutex_unlock(&mh->lock);
 }
 
-#define MOCK_GETTER(name, field)                                                           \
-    size_t name(mock_host *mh)                                                             \
-    {                                                                                      \
-        pthread_mutex_lock(&mh->lock);                                                     \
-        size_t v = mh->field;                                                              \
-        pthread_mutex_unlock(&mh->lock);                                                   \
-        return v;                                                                          \
+#define MOCK_GETTER(name, field)         \
+    size_t name(mock_host *mh)           \
+    {                                    \
+        pthread_mutex_lock(&mh->lock);   \
+        size_t v = mh->field;            \
+        pthread_mutex_unlock(&mh->lock); \
+        return v;                        \
     }
 
 MOCK_GETTER(mock_host_alloc_calls, calls)

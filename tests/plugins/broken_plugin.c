@@ -19,7 +19,7 @@
 #include <stdlib.h>
 
 #define BROKEN_STR2(x) #x
-#define BROKEN_STR(x) BROKEN_STR2(x)
+#define BROKEN_STR(x)  BROKEN_STR2(x)
 
 #if defined(BROKEN_MAGIC) || defined(BROKEN_MAJOR) || defined(BROKEN_MINOR)
 #if defined(BROKEN_MAGIC)
@@ -37,8 +37,8 @@
 #endif
 FCB_EXPORT extern const fcb_plugin_descriptor backend_plugin_descriptor;
 const fcb_plugin_descriptor backend_plugin_descriptor = {
-    BP_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor), BP_MAJOR, BP_MINOR,
-    BROKEN_STR(BROKEN_NAME), "0.0.1", "deliberately broken test plugin"};
+    BP_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor), BP_MAJOR, BP_MINOR, BROKEN_STR(BROKEN_NAME),
+    "0.0.1",  "deliberately broken test plugin"};
 #else
 FCB_PLUGIN_DESCRIPTOR(BROKEN_STR(BROKEN_NAME), "0.0.1", "deliberately broken test plugin");
 #endif
@@ -46,8 +46,8 @@ FCB_PLUGIN_DESCRIPTOR(BROKEN_STR(BROKEN_NAME), "0.0.1", "deliberately broken tes
 #if !defined(BROKEN_NOINIT)
 
 #if defined(BROKEN_NOLAUNCH)
-static int bp_open(const fcb_host_services *host, const fcb_open_params *params,
-                   fcb_backend **out, fcb_error *err)
+static int bp_open(const fcb_host_services *host, const fcb_open_params *params, fcb_backend **out,
+                   fcb_error *err)
 {
     (void)host;
     (void)params;

@@ -53,15 +53,14 @@
 
 FCB_PLUGIN_DESCRIPTOR(TP_NAME, TP_VERSION, "In-process test backend (variant " TP_NAME ")");
 
-#define TP_INVOKE_PATH "/2015-03-31/functions/function/invocations"
-#define TP_HEADER_MAX (64 * 1024)
-#define TP_BODY_MAX (6 * 1024 * 1024)
-#define TP_SERVE_ROUNDS 1000000u /* poll rounds of <= 200 ms: a bound, never reached */
+#define TP_INVOKE_PATH    "/2015-03-31/functions/function/invocations"
+#define TP_HEADER_MAX     (64 * 1024)
+#define TP_BODY_MAX       (6 * 1024 * 1024)
+#define TP_SERVE_ROUNDS   1000000u /* poll rounds of <= 200 ms: a bound, never reached */
 #define TP_IO_TIMEOUT_SEC 5
 
 /* True when STRUCT (with a leading `size`) as written by the caller has FIELD. */
-#define TP_HAS(ptr, type, field)                                                           \
-    ((ptr)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
+#define TP_HAS(ptr, type, field) ((ptr)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 typedef struct tp_instance {
     struct tp_instance *next;
@@ -193,8 +192,8 @@ static void tp_serve_connection(tp_instance *in, int fd)
     if (req.len < header_len + body_len)
         goto out;
     bool is_post = strncmp(req.data, "POST ", 5) == 0;
-    bool path_ok = strncmp(req.data + (is_post ? 5 : 0), TP_INVOKE_PATH " ",
-                           sizeof TP_INVOKE_PATH) == 0;
+    bool path_ok =
+        strncmp(req.data + (is_post ? 5 : 0), TP_INVOKE_PATH " ", sizeof TP_INVOKE_PATH) == 0;
     if (!is_post || !path_ok) {
         static const char nf[] = "{\"errorMessage\":\"not found\"}";
         tp_respond(fd, host, 404, "Not Found", nf, sizeof nf - 1);
@@ -338,14 +337,14 @@ out:
 }
 
 /* Download code and layers as an init container would and check the code. */
-static int tp_fetch(fcb_backend *b, const fcb_launch_request *req, tp_instance *in,
-                    fcb_error *err)
+static int tp_fetch(fcb_backend *b, const fcb_launch_request *req, tp_instance *in, fcb_error *err)
 {
     const fcb_host_services *host = b->host;
     const char *self = svc_config_nonempty(host, "FAKECLOUD_K8S_SELF_URL");
     if (self == NULL)
-        return err_set(err, FCB_ERR_CONFIG, "FAKECLOUD_K8S_SELF_URL: required with "
-                                            "FAKECLOUD_TEST_FETCH=1");
+        return err_set(err, FCB_ERR_CONFIG,
+                       "FAKECLOUD_K8S_SELF_URL: required with "
+                       "FAKECLOUD_TEST_FETCH=1");
     if (b->token == NULL)
         return err_set(err, FCB_ERR_CONFIG, "internal token: required with FAKECLOUD_TEST_FETCH=1");
     /* Account: 5th field of the ARN, as the k8s backend does. */
@@ -365,8 +364,8 @@ static int tp_fetch(fcb_backend *b, const fcb_launch_request *req, tp_instance *
     sbuf_init(&layers, host, 0);
     char *code_url = svc_sprintf(host, "%s/_fakecloud/lambda/_internal/code/%s/%s/%s.zip", self,
                                  account, req->function->function_name, req->deploy_id);
-    char *layers_url = svc_sprintf(host, "%s/_fakecloud/lambda/_internal/layers/%s/%s/%s.tar",
-                                   self, account, req->function->function_name, req->deploy_id);
+    char *layers_url = svc_sprintf(host, "%s/_fakecloud/lambda/_internal/layers/%s/%s/%s.tar", self,
+                                   account, req->function->function_name, req->deploy_id);
     if (code_url == NULL || layers_url == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "fetch: out of memory");
         goto out;
@@ -436,8 +435,8 @@ static int tp_validate(const fcb_launch_request *req, fcb_error *err)
     return FCB_OK;
 }
 
-static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
-                   fcb_backend **out, fcb_error *err)
+static int tp_open(const fcb_host_services *host, const fcb_open_params *params, fcb_backend **out,
+                   fcb_error *err)
 {
     *out = NULL;
     const char *fail = svc_config_nonempty(host, "FAKECLOUD_TEST_FAIL_OPEN");
@@ -445,9 +444,9 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
         return err_set(err, FCB_ERR_CONFIG,
                        "FAKECLOUD_TEST_FAIL_OPEN: set to \"%s\", refusing to open", fail);
     const char *need_token = svc_config_nonempty(host, "FAKECLOUD_TEST_REQUIRE_TOKEN");
-    const char *token =
-        params != NULL && TP_HAS(params, fcb_open_params, internal_token) ? params->internal_token
-                                                                         : NULL;
+    const char *token = params != NULL && TP_HAS(params, fcb_open_params, internal_token)
+                            ? params->internal_token
+                            : NULL;
     if (need_token != NULL && strcmp(need_token, "1") == 0 && (token == NULL || token[0] == '\0'))
         return err_set(err, FCB_ERR_CONFIG,
                        "FAKECLOUD_TEST_REQUIRE_TOKEN: set, but the host gave no internal token");

@@ -16,7 +16,8 @@ long rel_docker_request(const char *method, const char *path, const char *body, 
 long rel_docker_count_managed(void *ctx);
 /* All containers, whatever their labels. */
 long rel_docker_count_all(void);
-/* Create (not start) a container NAME with LABELS_JSON ("{...}" or NULL). Returns its id (static). */
+/* Create (not start) a container NAME with LABELS_JSON ("{...}" or NULL). Returns its id (static).
+ */
 const char *rel_docker_create(const char *name, const char *labels_json);
 bool rel_docker_exists(const char *name_or_id);
 void rel_docker_remove(const char *name_or_id);

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOSTILE_BUDGET (200ull * 1024 * 1024) /* bytes per connection at most */
-#define HOSTILE_CONN_SECONDS 120              /* a connection lives at most this long */
+#define HOSTILE_BUDGET       (200ull * 1024 * 1024) /* bytes per connection at most */
+#define HOSTILE_CONN_SECONDS 120                    /* a connection lives at most this long */
 
 struct rel_hostile {
     rel_hostile_mode mode;

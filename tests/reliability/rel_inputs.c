@@ -14,18 +14,17 @@
 
 typedef struct hostile_input {
     const char *what;
-    const char *name;      /* function name (NULL = default) */
-    const char *env_key;   /* one extra variable (NULL = none) */
+    const char *name;    /* function name (NULL = default) */
+    const char *env_key; /* one extra variable (NULL = none) */
     const char *env_value;
-    int zip;               /* 0 default, 1 bomb, 2 slip, 3 huge */
+    int zip; /* 0 default, 1 bomb, 2 slip, 3 huge */
 } hostile_input;
 
 static char long_name[4097];
 static char long_value[4097];
 
 /* zip with one entry NAME of SIZE bytes of FILL, deflated (bomb) or stored. */
-static unsigned char *make_zip(const char *name, size_t size, char fill, bool deflate,
-                               size_t *len)
+static unsigned char *make_zip(const char *name, size_t size, char fill, bool deflate, size_t *len)
 {
     size_t cap = size + 1024 * 1024;
     unsigned char *buf = malloc(cap);

@@ -19,12 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define REL_SETTLE_MS 10000 /* waits only while not settled; watch events free state late under load */
+#define REL_SETTLE_MS \
+    10000 /* waits only while not settled; watch events free state late under load */
 
 const char *rel_op_name(rel_op op)
 {
-    static const char *const names[REL_OP_COUNT] = {"init", "open", "launch", "terminate",
-                                                    "reap", "close"};
+    static const char *const names[REL_OP_COUNT] = {"init",      "open", "launch",
+                                                    "terminate", "reap", "close"};
     return op < REL_OP_COUNT ? names[op] : "?";
 }
 
@@ -67,8 +68,8 @@ static void env_open(sweep_env *e)
 }
 
 /* Everything back to the baseline: bytes (given), threads, objects. */
-static void env_assert_clean(const sweep_env *e, size_t want_bytes, size_t want_threads,
-                             rel_op op, size_t n)
+static void env_assert_clean(const sweep_env *e, size_t want_bytes, size_t want_threads, rel_op op,
+                             size_t n)
 {
     size_t threads = rel_wait_threads(want_threads, REL_SETTLE_MS);
     cr_assert_leq(threads, want_threads, "%s %s, failure point %zu: %zu threads, expected %zu",
@@ -83,8 +84,8 @@ static void env_assert_clean(const sweep_env *e, size_t want_bytes, size_t want_
     if (bytes > want_bytes)
         mock_host_dump_since_mark(e->mh, stderr);
     cr_assert_leq(bytes, want_bytes,
-                 "%s %s, failure point %zu: %zu bytes outstanding, expected %zu", e->t->name,
-                 rel_op_name(op), n, bytes, want_bytes);
+                  "%s %s, failure point %zu: %zu bytes outstanding, expected %zu", e->t->name,
+                  rel_op_name(op), n, bytes, want_bytes);
     long objects = count_objects(e->t);
     double end = rel_now_ms() + REL_SETTLE_MS;
     while (objects > e->base_objects && rel_now_ms() < end) {

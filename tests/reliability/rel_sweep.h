@@ -27,9 +27,9 @@ typedef enum rel_op {
 const char *rel_op_name(rel_op op);
 
 typedef struct rel_sweep_result {
-    size_t points;    /* failure points exercised (runs with an injected failure) */
-    size_t errors;    /* of those, runs that returned a clean error */
-    bool capped;      /* stopped at the cap before a run without injection */
+    size_t points; /* failure points exercised (runs with an injected failure) */
+    size_t errors; /* of those, runs that returned a clean error */
+    bool capped;   /* stopped at the cap before a run without injection */
 } rel_sweep_result;
 
 /* Sweep OP of TARGET, at most CAP failure points. Criterion-asserts every property. */

@@ -83,10 +83,12 @@ void rel_unload_cycle(const rel_target *t)
     size_t fds = rel_fd_count();
     long objects = t->count_objects != NULL ? t->count_objects(t->ctx) : 0;
     printf("unload safety: plugin %s, %u load/open/use/close/unload cycles (a launch + "
-           "terminate in cycle 1 and every %u-th, reap_stale otherwise) in %.0f ms; RSS after cycle 10: %zu KiB, after cycle %u: %zu KiB (growth %ld KiB, "
+           "terminate in cycle 1 and every %u-th, reap_stale otherwise) in %.0f ms; RSS after "
+           "cycle 10: %zu KiB, after cycle %u: %zu KiB (growth %ld KiB, "
            "bound %d); threads %zu -> %zu; fds %zu -> %zu; objects left %ld\n",
-           t->name, n, launch_every(), rel_now_ms() - start, rss10, n, rss_end, (long)rss_end - (long)rss10,
-           REL_UNLOAD_RSS_SLACK_KIB, threads0, threads, fds0, fds, objects);
+           t->name, n, launch_every(), rel_now_ms() - start, rss10, n, rss_end,
+           (long)rss_end - (long)rss10, REL_UNLOAD_RSS_SLACK_KIB, threads0, threads, fds0, fds,
+           objects);
     fflush(stdout);
     cr_assert_leq(threads, threads0, "%zu threads left behind", threads - threads0);
     cr_assert_leq(fds, fds0 + t->fd_slack, "%zu file descriptors left open", fds - fds0);
@@ -106,4 +108,3 @@ void rel_unload_cycle(const rel_target *t)
                       rss_end - rss10);
     cr_assert_eq(objects, 0, "%ld objects left in the orchestrator", objects);
 }
-

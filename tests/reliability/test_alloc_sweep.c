@@ -23,13 +23,12 @@ static void sweep_all(const rel_target *t)
         rel_sweep(t, (rel_op)op, REL_SWEEP_CAP, &r);
         total += r.points;
     }
-    printf("alloc-failure sweep: plugin %s, %zu failure points in total, nothing lost\n",
-           t->name, total);
+    printf("alloc-failure sweep: plugin %s, %zu failure points in total, nothing lost\n", t->name,
+           total);
 }
 
 #ifdef REL_TEST_PLUGIN
-Test(alloc_sweep, test_plugin_survives_every_failed_allocation_of_every_operation,
-     .timeout = 120)
+Test(alloc_sweep, test_plugin_survives_every_failed_allocation_of_every_operation, .timeout = 120)
 {
     fcb_function fn;
     fcb_launch_request req;
@@ -58,7 +57,9 @@ Test(alloc_sweep_selfcheck, sweep_reports_a_plugin_that_leaks_on_close)
     fcb_function fn;
     fcb_launch_request req;
     rel_default_request(&fn, &req);
-    rel_target t = {.name = "test-leaky", .plugin_path = REL_TEST_PLUGIN, .request = &req,
+    rel_target t = {.name = "test-leaky",
+                    .plugin_path = REL_TEST_PLUGIN,
+                    .request = &req,
                     .configure = leak_on_close};
     rel_sweep_result r;
     rel_sweep(&t, REL_OP_CLOSE, 10, &r);

@@ -25,7 +25,9 @@ static void setup(void)
     if (rel_docker_socket() == NULL)
         cr_skip_test("DOCKER_HOST is not a unix socket: run under tests/docker/with-dockerd.sh");
     rel_default_request(&fn, &req);
-    target = (rel_target){.name = "docker", .plugin_path = REL_DOCKER_PLUGIN, .request = &req,
+    target = (rel_target){.name = "docker",
+                          .plugin_path = REL_DOCKER_PLUGIN,
+                          .request = &req,
                           .configure = rel_docker_configure,
                           .count_objects = rel_docker_count_managed,
                           .plant_stale = rel_docker_plant_stale};

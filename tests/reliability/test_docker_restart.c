@@ -94,7 +94,8 @@ static void teardown(void)
     if (rel_docker_request("GET",
                            "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22fakecloud-"
                            "managed-by%3Dfakecloud%22%5D%7D",
-                           NULL, &body) == 200 && body != NULL) {
+                           NULL, &body) == 200 &&
+        body != NULL) {
         for (const char *p = body; (p = strstr(p, "\"Id\":\"")) != NULL; p += 6) {
             char id[65];
             snprintf(id, sizeof id, "%.64s", p + 6);
@@ -159,8 +160,7 @@ static long count_instance(const char *instance)
     char *body = NULL;
     long st = rel_docker_request("GET", path, NULL, &body);
     long n = 0;
-    for (const char *p = body; st == 200 && p != NULL && (p = strstr(p, "\"Id\":")) != NULL;
-         p += 5)
+    for (const char *p = body; st == 200 && p != NULL && (p = strstr(p, "\"Id\":")) != NULL; p += 5)
         n++;
     free(body);
     return st == 200 ? n : -1;
@@ -308,8 +308,9 @@ static void restart_during_launch(unsigned delay_ms, const char *rie_delay)
            job.ms, RESTART_DEADLINE_MS, job.rc != FCB_OK ? ": " : "",
            job.rc != FCB_OK ? job.err.message : "");
     if (rie_delay != NULL)
-        cr_assert_neq(job.rc, FCB_OK, "a launch whose runtime was not listening yet when dockerd "
-                                      "went down succeeded");
+        cr_assert_neq(job.rc, FCB_OK,
+                      "a launch whose runtime was not listening yet when dockerd "
+                      "went down succeeded");
     cr_assert_lt(job.ms, (double)RESTART_DEADLINE_MS, "the launch took %.0f ms", job.ms);
     if (job.rc == FCB_OK) {
         /* It finished before dockerd went down: its handle still terminates. */
@@ -378,8 +379,8 @@ Test(docker_restart, a_stopped_engine_fails_launch_fast_and_the_backend_recovers
     cr_assert_eq(start_rc, 0, "starting dockerd again failed");
     rel_assert_clean_error(rc, &err, "launch with dockerd stopped");
     cr_assert_eq(rc, FCB_ERR_UNAVAILABLE, "%s: %s", fcb_status_name(rc), err.message);
-    cr_assert(strstr(err.message, sock) != NULL, "the error does not name the socket %s: %s",
-              sock, err.message);
+    cr_assert(strstr(err.message, sock) != NULL, "the error does not name the socket %s: %s", sock,
+              err.message);
     cr_assert_lt(launch_ms, 1000.0, "a launch against a stopped engine took %.0f ms", launch_ms);
 
     printf("  dockerd started again (%.0f ms)\n", start_ms);

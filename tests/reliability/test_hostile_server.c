@@ -111,8 +111,7 @@ Test(hostile_server, kubernetes_client_fails_cleanly_and_in_time_against_every_h
 #ifdef REL_DOCKER_PLUGIN
 #define REL_DOCKER_OPEN_MAX_MS 35000.0
 
-Test(hostile_server, docker_backend_open_fails_cleanly_against_every_hostile_daemon,
-     .timeout = 300)
+Test(hostile_server, docker_backend_open_fails_cleanly_against_every_hostile_daemon, .timeout = 300)
 {
     char dir[] = "/tmp/rel-hostile-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));

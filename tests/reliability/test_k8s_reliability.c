@@ -54,9 +54,13 @@ static rel_target k8s_target(void)
     fn = itest_zip_function("rel-fn");
     req = itest_request(&fn, "0123456789abcdef");
     req.deadline_ms = 15000;
-    return (rel_target){.name = "k8s", .plugin_path = REL_K8S_PLUGIN, .ctx = &it,
-                        .configure = k8s_configure, .request = &req,
-                        .internal_token = ITEST_TOKEN, .count_objects = k8s_count,
+    return (rel_target){.name = "k8s",
+                        .plugin_path = REL_K8S_PLUGIN,
+                        .ctx = &it,
+                        .configure = k8s_configure,
+                        .request = &req,
+                        .internal_token = ITEST_TOKEN,
+                        .count_objects = k8s_count,
                         .plant_stale = k8s_plant_stale};
 }
 

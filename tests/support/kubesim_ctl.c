@@ -26,11 +26,11 @@
 #define KUBESIM_PYTHON "python3"
 #endif
 
-#define KUBESIM_READY_TIMEOUT_MS 10000
+#define KUBESIM_READY_TIMEOUT_MS   10000
 #define KUBESIM_REQUEST_TIMEOUT_MS 15000L
-#define KUBESIM_STOP_TIMEOUT_MS 5000
-#define KUBESIM_MAX_ARGS 64
-#define KUBESIM_LINE_MAX 8192
+#define KUBESIM_STOP_TIMEOUT_MS    5000
+#define KUBESIM_MAX_ARGS           64
+#define KUBESIM_LINE_MAX           8192
 
 struct kubesim {
     pid_t pid;
@@ -60,7 +60,10 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-const char *kubesim_last_error(void) { return last_error; }
+const char *kubesim_last_error(void)
+{
+    return last_error;
+}
 
 static long long now_ms(void)
 {
@@ -313,15 +316,42 @@ int kubesim_stop(kubesim *k)
     return rc;
 }
 
-const char *kubesim_url(const kubesim *k) { return k->url; }
-const char *kubesim_dir(const kubesim *k) { return k->dir; }
-const char *kubesim_kubeconfig(const kubesim *k) { return k->kubeconfig; }
-const char *kubesim_kubeconfig_token(const kubesim *k) { return k->kubeconfig_token; }
-const char *kubesim_ca_file(const kubesim *k) { return k->ca; }
-const char *kubesim_client_cert_file(const kubesim *k) { return k->client_cert; }
-const char *kubesim_client_key_file(const kubesim *k) { return k->client_key; }
-const char *kubesim_token_file(const kubesim *k) { return k->token_file; }
-pid_t kubesim_pid(const kubesim *k) { return k->pid; }
+const char *kubesim_url(const kubesim *k)
+{
+    return k->url;
+}
+const char *kubesim_dir(const kubesim *k)
+{
+    return k->dir;
+}
+const char *kubesim_kubeconfig(const kubesim *k)
+{
+    return k->kubeconfig;
+}
+const char *kubesim_kubeconfig_token(const kubesim *k)
+{
+    return k->kubeconfig_token;
+}
+const char *kubesim_ca_file(const kubesim *k)
+{
+    return k->ca;
+}
+const char *kubesim_client_cert_file(const kubesim *k)
+{
+    return k->client_cert;
+}
+const char *kubesim_client_key_file(const kubesim *k)
+{
+    return k->client_key;
+}
+const char *kubesim_token_file(const kubesim *k)
+{
+    return k->token_file;
+}
+pid_t kubesim_pid(const kubesim *k)
+{
+    return k->pid;
+}
 
 struct buf {
     char *data;
@@ -417,8 +447,7 @@ int kubesim_get_json(kubesim *k, const char *path, struct json_object **out)
     return kubesim_request(k, "GET", path, NULL, NULL, out);
 }
 
-int kubesim_post_json(kubesim *k, const char *path, const char *body,
-                      struct json_object **out)
+int kubesim_post_json(kubesim *k, const char *path, const char *body, struct json_object **out)
 {
     return kubesim_request(k, "POST", path, body ? body : "{}", NULL, out);
 }
@@ -452,7 +481,10 @@ int kubesim_set_faults(kubesim *k, const char *faults_json)
     return post_expect_200(k, "/_sim/faults", faults_json);
 }
 
-int kubesim_reset_stats(kubesim *k) { return post_expect_200(k, "/_sim/reset", "{}"); }
+int kubesim_reset_stats(kubesim *k)
+{
+    return post_expect_200(k, "/_sim/reset", "{}");
+}
 
 int kubesim_write_token(kubesim *k, const char *token)
 {

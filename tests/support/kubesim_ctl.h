@@ -72,8 +72,7 @@ int kubesim_request(kubesim *k, const char *method, const char *path, const char
 int kubesim_get_json(kubesim *k, const char *path, struct json_object **out);
 
 /* POST body (JSON text) to path; returns the HTTP status (or < 0); *out may be NULL. */
-int kubesim_post_json(kubesim *k, const char *path, const char *body,
-                      struct json_object **out);
+int kubesim_post_json(kubesim *k, const char *path, const char *body, struct json_object **out);
 
 /* Count of requests for a "verb resource" key of /_sim/stats (e.g. "create pods");
  * 0 when absent, < 0 on error. */

@@ -72,7 +72,7 @@ extern "C" {
 
 /* Names of the two symbols a plugin exports (and nothing else). */
 #define FCB_DESCRIPTOR_SYMBOL "backend_plugin_descriptor"
-#define FCB_INIT_SYMBOL "backend_plugin_init"
+#define FCB_INIT_SYMBOL       "backend_plugin_init"
 
 /* File name of a backend called NAME: "fakecloud-backend-NAME.so". */
 #define FCB_PLUGIN_FILE_PREFIX "fakecloud-backend-"
@@ -113,11 +113,17 @@ typedef enum fcb_status {
  * FCB_ERROR_INIT.
  */
 typedef struct fcb_error {
-    int code;                              /* an fcb_status */
-    char message[FCB_ERROR_MESSAGE_MAX];   /* e.g. "unsupported runtime: cobol1" */
+    int code;                            /* an fcb_status */
+    char message[FCB_ERROR_MESSAGE_MAX]; /* e.g. "unsupported runtime: cobol1" */
 } fcb_error;
 
-#define FCB_ERROR_INIT {FCB_OK, {0}}
+#define FCB_ERROR_INIT \
+    {                  \
+        FCB_OK,        \
+        {              \
+            0          \
+        }              \
+    }
 
 /* Stable upper-case name of a status code ("FCB_ERR_TIMEOUT"); never NULL. */
 static inline const char *fcb_status_name(int code)
@@ -233,8 +239,8 @@ typedef struct fcb_function {
     uint32_t memory_mb;            /* 0 = 128 */
     uint32_t ephemeral_storage_mb; /* 0 = 512 */
     fcb_package_type package_type;
-    const char *image_uri;         /* required for FCB_PACKAGE_IMAGE */
-    const char *architecture;      /* "x86_64" (NULL) or "arm64" */
+    const char *image_uri;          /* required for FCB_PACKAGE_IMAGE */
+    const char *architecture;       /* "x86_64" (NULL) or "arm64" */
     const fcb_env_var *environment; /* Environment.Variables */
     size_t n_environment;
     /* ImageConfig overrides for image functions; NULL/0 = image defaults. */
@@ -253,17 +259,17 @@ typedef struct fcb_blob {
 
 /* Everything one launch needs; borrowed for the duration of launch(). */
 typedef struct fcb_launch_request {
-    uint32_t size;                 /* sizeof(fcb_launch_request) as the writer knows it */
-    const fcb_function *function;  /* required */
-    fcb_blob code;                 /* the code zip; empty for image functions */
-    const fcb_blob *layers;        /* layer zips in Layers order; may be NULL if n_layers == 0 */
+    uint32_t size;                /* sizeof(fcb_launch_request) as the writer knows it */
+    const fcb_function *function; /* required */
+    fcb_blob code;                /* the code zip; empty for image functions */
+    const fcb_blob *layers;       /* layer zips in Layers order; may be NULL if n_layers == 0 */
     size_t n_layers;
-    const char *deploy_id;         /* required; identifies this code version, [A-Za-z0-9._-] */
-    uint32_t deadline_ms;          /* 0 = the backend's configured default */
+    const char *deploy_id; /* required; identifies this code version, [A-Za-z0-9._-] */
+    uint32_t deadline_ms;  /* 0 = the backend's configured default */
 } fcb_launch_request;
 
 #define FCB_ENDPOINT_MAX 256
-#define FCB_HANDLE_MAX 512
+#define FCB_HANDLE_MAX   512
 
 /*
  * A running runtime, written by launch() into a caller-owned struct. The
@@ -304,7 +310,7 @@ typedef struct fcb_backend fcb_backend;
  * first `size` bytes; an operation beyond `size`, or NULL, is absent.
  */
 typedef struct fcb_backend_ops {
-    uint32_t size; /* sizeof(fcb_backend_ops) as the plugin knows it */
+    uint32_t size;    /* sizeof(fcb_backend_ops) as the plugin knows it */
     const char *name; /* static, e.g. "k8s" */
 
     /*
@@ -314,8 +320,8 @@ typedef struct fcb_backend_ops {
      * silently. `host` must outlive the instance. On failure *out is NULL
      * and nothing is leaked.
      */
-    int (*open)(const fcb_host_services *host, const fcb_open_params *params,
-                fcb_backend **out, fcb_error *err);
+    int (*open)(const fcb_host_services *host, const fcb_open_params *params, fcb_backend **out,
+                fcb_error *err);
 
     /*
      * Cancel in-flight calls (they return FCB_ERR_CANCELLED), join every
@@ -360,13 +366,13 @@ typedef struct fcb_backend_ops {
  * the plugin's read-only data; strings are static.
  */
 typedef struct fcb_plugin_descriptor {
-    uint32_t magic;       /* FCB_PLUGIN_MAGIC */
-    uint32_t size;        /* sizeof(fcb_plugin_descriptor) as the plugin knows it */
-    uint16_t abi_major;   /* FCB_ABI_MAJOR the plugin was built against */
-    uint16_t abi_minor;   /* FCB_ABI_MINOR the plugin needs at least */
-    const char *name;     /* short name, e.g. "k8s"; matches the file name */
-    const char *version;  /* plugin version, e.g. "0.1.0" */
-    const char *summary;  /* one line for `backends` listings */
+    uint32_t magic;      /* FCB_PLUGIN_MAGIC */
+    uint32_t size;       /* sizeof(fcb_plugin_descriptor) as the plugin knows it */
+    uint16_t abi_major;  /* FCB_ABI_MAJOR the plugin was built against */
+    uint16_t abi_minor;  /* FCB_ABI_MINOR the plugin needs at least */
+    const char *name;    /* short name, e.g. "k8s"; matches the file name */
+    const char *version; /* plugin version, e.g. "0.1.0" */
+    const char *summary; /* one line for `backends` listings */
 } fcb_plugin_descriptor;
 
 /*
@@ -375,8 +381,7 @@ typedef struct fcb_plugin_descriptor {
  * err filled (e.g. a missing library feature). Must not start threads or
  * connect anywhere: that is open()'s job.
  */
-typedef const fcb_backend_ops *(*fcb_plugin_init_fn)(const fcb_host_services *host,
-                                                     fcb_error *err);
+typedef const fcb_backend_ops *(*fcb_plugin_init_fn)(const fcb_host_services *host, fcb_error *err);
 
 #if defined(__GNUC__)
 #define FCB_EXPORT __attribute__((visibility("default")))
@@ -393,11 +398,12 @@ typedef const fcb_backend_ops *(*fcb_plugin_init_fn)(const fcb_host_services *ho
  * Link with the version script from `pkg-config --variable=version_script
  * fakecloud-backend` so both symbols get the FAKECLOUD_BACKEND_1 version.
  */
-#define FCB_PLUGIN_DESCRIPTOR(name_, version_, summary_)                                   \
-    FCB_EXPORT extern const fcb_plugin_descriptor backend_plugin_descriptor;              \
-    const fcb_plugin_descriptor backend_plugin_descriptor = {                             \
-        FCB_PLUGIN_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor), FCB_ABI_MAJOR,         \
-        FCB_ABI_MINOR,    (name_),                                 (version_),            \
+#define FCB_PLUGIN_DESCRIPTOR(name_, version_, summary_)                     \
+    FCB_EXPORT extern const fcb_plugin_descriptor backend_plugin_descriptor; \
+    const fcb_plugin_descriptor backend_plugin_descriptor = {                \
+        FCB_PLUGIN_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor),           \
+        FCB_ABI_MAJOR,    FCB_ABI_MINOR,                                     \
+        (name_),          (version_),                                        \
         (summary_)}
 
 FCB_EXPORT const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host,

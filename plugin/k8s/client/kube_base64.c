@@ -6,8 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int value_of(unsigned char c)
 {
@@ -24,8 +23,7 @@ static int value_of(unsigned char c)
     return -1;
 }
 
-int kube_base64_decode(const fcb_host_services *host, const char *text, char **out,
-                       size_t *out_len)
+int kube_base64_decode(const fcb_host_services *host, const char *text, char **out, size_t *out_len)
 {
     size_t n = strlen(text);
     unsigned char *buf = svc_alloc(host, n / 4 * 3 + 4);

@@ -22,23 +22,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_DEADLINE_MS 30000u
+#define DEFAULT_DEADLINE_MS     30000u
 #define DEFAULT_TOKEN_REREAD_MS 60000u
 #define DEFAULT_EXEC_TIMEOUT_MS 30000u
-#define DEFAULT_MAX_ATTEMPTS 6u
+#define DEFAULT_MAX_ATTEMPTS    6u
 #define DEFAULT_BACKOFF_BASE_MS 100u
-#define DEFAULT_BACKOFF_CAP_MS 2000u
+#define DEFAULT_BACKOFF_CAP_MS  2000u
 #define DEFAULT_WATCH_TIMEOUT_S 290u
-#define DEFAULT_BODY_LIMIT (64u << 20)
-#define DEFAULT_LIST_PAGE_SIZE 500u
-#define CONNECT_TIMEOUT_MS 10000u
-#define TOKEN_MAX_BYTES (1u << 20)
-#define EXEC_EXPIRY_SLACK_S 10
+#define DEFAULT_BODY_LIMIT      (64u << 20)
+#define DEFAULT_LIST_PAGE_SIZE  500u
+#define CONNECT_TIMEOUT_MS      10000u
+#define TOKEN_MAX_BYTES         (1u << 20)
+#define EXEC_EXPIRY_SLACK_S     10
 /* Old exec-provided client cert files stay open this long (in-flight handshakes). */
 #define RETIRED_FILES 8
 /* Request slots (= connections) of the pool by default; the watch has its own. */
 #define DEFAULT_MAX_CONNECTIONS 3u
-#define MAX_CONNECTIONS_LIMIT 64u
+#define MAX_CONNECTIONS_LIMIT   64u
 /* A slot waiter re-checks cancel / stop flags at least this often. */
 #define POOL_POLL_MS 50u
 
@@ -59,19 +59,19 @@ typedef struct mem_file {
 struct kube_client {
     const fcb_host_services *host;
     kube_config *cfg;
-    char *base_url;                  /* server URL, host replaced by tls-server-name */
-    struct curl_slist *connect_to;   /* tls-server-name:port -> real host:port */
+    char *base_url;                /* server URL, host replaced by tls-server-name */
+    struct curl_slist *connect_to; /* tls-server-name:port -> real host:port */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_lock;
-    kube_conn *idle;                 /* idle request slots */
-    unsigned n_slots;                /* request slots created (<= max_connections) */
+    kube_conn *idle;                    /* idle request slots */
+    unsigned n_slots;                   /* request slots created (<= max_connections) */
     pool_waiter *wait_head, *wait_tail; /* FIFO of threads waiting for a slot */
     mem_file ca, cert, key;
 
     pthread_mutex_t auth_lock;
-    char *token;                     /* current bearer token or NULL */
-    uint64_t token_read_ms;          /* when the token file was last read */
+    char *token;            /* current bearer token or NULL */
+    uint64_t token_read_ms; /* when the token file was last read */
     bool exec_valid;
     bool exec_has_expiry;
     time_t exec_expiry;
@@ -140,8 +140,8 @@ static unsigned config_uint(const fcb_host_services *host, const char *key, unsi
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < min || n > max) {
-        *rc = err_set(err, FCB_ERR_CONFIG, "%s: '%s' is not a whole number between %u and %u",
-                      key, v, min, max);
+        *rc = err_set(err, FCB_ERR_CONFIG, "%s: '%s' is not a whole number between %u and %u", key,
+                      v, min, max);
         return dflt;
     }
     return (unsigned)n;
@@ -234,8 +234,8 @@ static int setup_url(kube_client *c, fcb_error *err)
         ulen--;
     c->base_url = svc_strndup(c->host, url, ulen);
     curl_free(url);
-    char *entry = svc_sprintf(c->host, "%s:%s:%s:%s", c->cfg->tls_server_name, port, hostname,
-                              port);
+    char *entry =
+        svc_sprintf(c->host, "%s:%s:%s:%s", c->cfg->tls_server_name, port, hostname, port);
     if (c->base_url == NULL || entry == NULL) {
         svc_free(c->host, entry);
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
@@ -289,26 +289,26 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
     pthread_condattr_destroy(&attr);
     atomic_init(&c->cancelled, false);
 
-    c->deadline_ms = config_uint(host, "FAKECLOUD_K8S_REQUEST_TIMEOUT_MS", DEFAULT_DEADLINE_MS,
-                                 100, 3600000, &rc, err);
-    c->token_reread_ms = config_uint(host, "FAKECLOUD_K8S_TOKEN_REREAD_MS",
-                                     DEFAULT_TOKEN_REREAD_MS, 0, 86400000, &rc, err);
-    c->exec_timeout_ms = config_uint(host, "FAKECLOUD_K8S_EXEC_TIMEOUT_MS",
-                                     DEFAULT_EXEC_TIMEOUT_MS, 100, 600000, &rc, err);
-    c->max_attempts = config_uint(host, "FAKECLOUD_K8S_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1,
-                                  100, &rc, err);
-    c->backoff_base_ms = config_uint(host, "FAKECLOUD_K8S_RETRY_BASE_MS",
-                                     DEFAULT_BACKOFF_BASE_MS, 1, 60000, &rc, err);
-    c->backoff_cap_ms = config_uint(host, "FAKECLOUD_K8S_RETRY_CAP_MS", DEFAULT_BACKOFF_CAP_MS,
-                                    1, 600000, &rc, err);
-    c->watch_timeout_s = config_uint(host, "FAKECLOUD_K8S_WATCH_TIMEOUT_S",
-                                     DEFAULT_WATCH_TIMEOUT_S, 1, 3600, &rc, err);
-    c->max_connections = config_uint(host, "FAKECLOUD_K8S_MAX_CONNECTIONS",
-                                     DEFAULT_MAX_CONNECTIONS, 1, MAX_CONNECTIONS_LIMIT, &rc, err);
-    c->list_page_size = config_uint(host, "FAKECLOUD_K8S_LIST_PAGE_SIZE", DEFAULT_LIST_PAGE_SIZE,
-                                    1, 100000, &rc, err);
-    c->body_limit = config_uint(host, "FAKECLOUD_K8S_MAX_RESPONSE_BYTES", DEFAULT_BODY_LIMIT,
-                                1024, 1u << 30, &rc, err);
+    c->deadline_ms = config_uint(host, "FAKECLOUD_K8S_REQUEST_TIMEOUT_MS", DEFAULT_DEADLINE_MS, 100,
+                                 3600000, &rc, err);
+    c->token_reread_ms = config_uint(host, "FAKECLOUD_K8S_TOKEN_REREAD_MS", DEFAULT_TOKEN_REREAD_MS,
+                                     0, 86400000, &rc, err);
+    c->exec_timeout_ms = config_uint(host, "FAKECLOUD_K8S_EXEC_TIMEOUT_MS", DEFAULT_EXEC_TIMEOUT_MS,
+                                     100, 600000, &rc, err);
+    c->max_attempts =
+        config_uint(host, "FAKECLOUD_K8S_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1, 100, &rc, err);
+    c->backoff_base_ms = config_uint(host, "FAKECLOUD_K8S_RETRY_BASE_MS", DEFAULT_BACKOFF_BASE_MS,
+                                     1, 60000, &rc, err);
+    c->backoff_cap_ms = config_uint(host, "FAKECLOUD_K8S_RETRY_CAP_MS", DEFAULT_BACKOFF_CAP_MS, 1,
+                                    600000, &rc, err);
+    c->watch_timeout_s = config_uint(host, "FAKECLOUD_K8S_WATCH_TIMEOUT_S", DEFAULT_WATCH_TIMEOUT_S,
+                                     1, 3600, &rc, err);
+    c->max_connections = config_uint(host, "FAKECLOUD_K8S_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS,
+                                     1, MAX_CONNECTIONS_LIMIT, &rc, err);
+    c->list_page_size = config_uint(host, "FAKECLOUD_K8S_LIST_PAGE_SIZE", DEFAULT_LIST_PAGE_SIZE, 1,
+                                    100000, &rc, err);
+    c->body_limit = config_uint(host, "FAKECLOUD_K8S_MAX_RESPONSE_BYTES", DEFAULT_BODY_LIMIT, 1024,
+                                1u << 30, &rc, err);
     if (rc != FCB_OK)
         goto fail;
 
@@ -354,17 +354,16 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
         svc_log(host, FCB_LOG_WARN, KUBE_LOG_NAME,
                 "TLS verification of the API server is disabled (insecure-skip-tls-verify)",
                 "server", c->cfg->server, "config", c->cfg->origin, NULL);
-    const char *auth = c->cfg->exec != NULL       ? "exec"
+    const char *auth = c->cfg->exec != NULL         ? "exec"
                        : c->cfg->token_file != NULL ? "token-file"
                        : c->cfg->token != NULL      ? "token"
                        : c->cfg->cert_pem != NULL   ? "client-certificate"
                        : c->cfg->username != NULL   ? "basic"
                                                     : "none";
     svc_log(host, (flags & KUBE_CLIENT_QUIET) ? FCB_LOG_DEBUG : FCB_LOG_INFO, KUBE_LOG_NAME,
-            "Kubernetes client configured", "server",
-            c->cfg->server, "config", c->cfg->origin, "context",
-            c->cfg->context != NULL ? c->cfg->context : "", "namespace", c->cfg->namespace,
-            "auth", auth, NULL);
+            "Kubernetes client configured", "server", c->cfg->server, "config", c->cfg->origin,
+            "context", c->cfg->context != NULL ? c->cfg->context : "", "namespace",
+            c->cfg->namespace, "auth", auth, NULL);
     *out = c;
     return FCB_OK;
 fail:
@@ -597,8 +596,8 @@ static int auth_snapshot(kube_client *c, bool force, char **bearer, char cert[40
             c->token = fresh;
         } else {
             /* Keep the last good token; the server decides whether it still works. */
-            svc_log(c->host, FCB_LOG_WARN, KUBE_LOG_NAME, "cannot re-read the token file",
-                    "error", read_err.message, NULL);
+            svc_log(c->host, FCB_LOG_WARN, KUBE_LOG_NAME, "cannot re-read the token file", "error",
+                    read_err.message, NULL);
         }
         c->token_read_ms = http_now_ms();
     }
@@ -726,8 +725,7 @@ static void timespec_at(struct timespec *ts, uint64_t wait_ms)
  * *STOP is raised. Returns FCB_OK, FCB_ERR_TIMEOUT, FCB_ERR_CANCELLED or
  * FCB_ERR_NO_MEMORY (a new slot could not be made).
  */
-static int conn_acquire(kube_client *c, const atomic_bool *stop, uint64_t deadline,
-                        kube_conn **out)
+static int conn_acquire(kube_client *c, const atomic_bool *stop, uint64_t deadline, kube_conn **out)
 {
     bool create = false;
     int rc = FCB_OK;
@@ -824,8 +822,8 @@ void kube_call_free(kube_client *client, kube_call *call)
 
 int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
                       const atomic_bool *stop, uint64_t deadline_ms, const char *method,
-                      const char *path, const char *content_type, const char *body,
-                      size_t body_len, bool force_refresh, http_capture *cap, fcb_error *err)
+                      const char *path, const char *content_type, const char *body, size_t body_len,
+                      bool force_refresh, http_capture *cap, fcb_error *err)
 {
     kube_client *c = client;
     char cert[40], key[40];
@@ -875,7 +873,8 @@ int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > LONG_MAX ? LONG_MAX : timeout_ms));
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                         (long)(timeout_ms > LONG_MAX ? LONG_MAX : timeout_ms));
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->cfg->insecure ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->cfg->insecure ? 0L : 2L);
     if (c->ca.fd >= 0) {
@@ -1062,7 +1061,8 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
         if (rc != FCB_OK)
             goto out;
         kube_client_count(c, KUBE_STAT_REQUEST);
-        http_run_result run = http_run(call.conn->multi, call.easy, &c->cancelled, stop, deadline, &code);
+        http_run_result run =
+            http_run(call.conn->multi, call.easy, &c->cancelled, stop, deadline, &code);
         if (run == HTTP_RUN_DONE && code == CURLE_OK)
             curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &resp->status);
         bool retry = false;
@@ -1072,14 +1072,16 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
         } else if (run == HTTP_RUN_DEADLINE ||
                    (run == HTTP_RUN_DONE && code == CURLE_OPERATION_TIMEDOUT &&
                     http_now_ms() + 5 >= deadline)) {
-            rc = err_set(err, FCB_ERR_TIMEOUT, "k8s %s %.*s: no response from %s within the deadline",
-                         method, (int)strcspn(path, "?"), path, c->cfg->server);
+            rc = err_set(err, FCB_ERR_TIMEOUT,
+                         "k8s %s %.*s: no response from %s within the deadline", method,
+                         (int)strcspn(path, "?"), path, c->cfg->server);
         } else if (run == HTTP_RUN_FAILED) {
             rc = err_set(err, FCB_ERR_NO_MEMORY, "k8s %s %.*s: curl multi failure", method,
                          (int)strcspn(path, "?"), path);
         } else if (cap.too_large || code == CURLE_FILESIZE_EXCEEDED) {
-            rc = err_set(err, FCB_ERR_BACKEND, "k8s %s %.*s: response body larger than the %zu byte limit",
-                         method, (int)strcspn(path, "?"), path, c->body_limit);
+            rc = err_set(err, FCB_ERR_BACKEND,
+                         "k8s %s %.*s: response body larger than the %zu byte limit", method,
+                         (int)strcspn(path, "?"), path, c->body_limit);
         } else if (code != CURLE_OK) {
             rc = kube_call_transport_error(c, &call, code, method, path, err);
             /* Garbage instead of HTTP will not improve by asking again. */

@@ -81,12 +81,12 @@ enum {
 
 /* Result of one request. Fields are owned by the response. */
 typedef struct kube_response {
-    long status;          /* HTTP status, 0 when no response was received */
-    json_object *body;    /* parsed JSON body (NULL for RAW or empty) */
-    char *raw;            /* body text for KUBE_REQ_RAW, from the host allocator */
+    long status;       /* HTTP status, 0 when no response was received */
+    json_object *body; /* parsed JSON body (NULL for RAW or empty) */
+    char *raw;         /* body text for KUBE_REQ_RAW, from the host allocator */
     size_t raw_len;
-    bool retried;         /* the request was sent more than once */
-    char reason[64];      /* Status.reason for non-2xx ("AlreadyExists") */
+    bool retried;    /* the request was sent more than once */
+    char reason[64]; /* Status.reason for non-2xx ("AlreadyExists") */
 } kube_response;
 
 /* Release what a response holds (json_object_put + svc_free); keeps it reusable. */
@@ -140,20 +140,19 @@ int kube_request(kube_client *client, const char *method, const char *path,
 typedef void (*kube_watch_fn)(void *ctx, const char *type, json_object *object);
 typedef struct kube_watch kube_watch;
 
-int kube_watch_start(kube_client *client, const char *collection_path,
-                     const char *label_selector, kube_watch_fn fn, void *ctx, kube_watch **out,
-                     fcb_error *err);
+int kube_watch_start(kube_client *client, const char *collection_path, const char *label_selector,
+                     kube_watch_fn fn, void *ctx, kube_watch **out, fcb_error *err);
 /* Stop the stream, join the thread, free. NULL is a no-op. */
 void kube_watch_stop(kube_watch *watch);
 
 /* Counters for tests and benchmarks. */
 typedef struct kube_client_stats {
-    unsigned long requests;      /* requests sent, retries included */
+    unsigned long requests; /* requests sent, retries included */
     unsigned long retries;
     unsigned long watch_restarts; /* stream resumes */
-    unsigned long relists;       /* 410 Gone relists */
-    unsigned long slot_waits;    /* requests that queued for a free connection */
-    unsigned long connections;   /* request connections (slots) made, <= the cap */
+    unsigned long relists;        /* 410 Gone relists */
+    unsigned long slot_waits;     /* requests that queued for a free connection */
+    unsigned long connections;    /* request connections (slots) made, <= the cap */
 } kube_client_stats;
 void kube_client_get_stats(const kube_client *client, kube_client_stats *out);
 

@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 
 #define KUBE_USER_AGENT "fakecloud-backend-k8s/0.1.0"
-#define KUBE_LOG_NAME "k8s"
+#define KUBE_LOG_NAME   "k8s"
 
 /*
  * A transfer slot: an easy handle and the multi handle whose connection
@@ -59,8 +59,8 @@ void kube_conn_free(kube_client *client, kube_conn *conn);
  */
 int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
                       const atomic_bool *stop, uint64_t deadline_ms, const char *method,
-                      const char *path, const char *content_type, const char *body,
-                      size_t body_len, bool force_refresh, http_capture *cap, fcb_error *err);
+                      const char *path, const char *content_type, const char *body, size_t body_len,
+                      bool force_refresh, http_capture *cap, fcb_error *err);
 void kube_call_free(kube_client *client, kube_call *call);
 
 /*
@@ -86,8 +86,12 @@ const atomic_bool *kube_client_cancel_flag(kube_client *client);
 uint64_t kube_client_backoff_ms(kube_client *client, unsigned attempt);
 const fcb_host_services *kube_client_host(const kube_client *client);
 
-typedef enum kube_stat { KUBE_STAT_REQUEST, KUBE_STAT_RETRY, KUBE_STAT_WATCH_RESTART,
-                         KUBE_STAT_RELIST } kube_stat;
+typedef enum kube_stat {
+    KUBE_STAT_REQUEST,
+    KUBE_STAT_RETRY,
+    KUBE_STAT_WATCH_RESTART,
+    KUBE_STAT_RELIST
+} kube_stat;
 void kube_client_count(kube_client *client, kube_stat which);
 
 /* Watch tuning read at kube_client_new. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define KUBECONFIG_MAX_BYTES (4u << 20)
-#define KUBE_PEM_MAX_BYTES (1u << 20)
+#define KUBE_PEM_MAX_BYTES   (1u << 20)
 #define KUBECONFIG_MAX_FILES 64
 
 /* One parsed kubeconfig file. */
@@ -343,9 +343,9 @@ static int load_string_list(const fcb_host_services *host, json_object *list, co
     *out = items;
     for (size_t i = 0; i < n; i++) {
         json_object *v = json_object_array_get_idx(list, i);
-        if (v == NULL || !(json_object_is_type(v, json_type_string) ||
-                           json_object_is_type(v, json_type_int) ||
-                           json_object_is_type(v, json_type_boolean)))
+        if (v == NULL ||
+            !(json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int) ||
+              json_object_is_type(v, json_type_boolean)))
             return err_set(err, FCB_ERR_CONFIG, "%s: %s[%zu]: must be a string", where, field, i);
         items[i] = svc_strdup(host, json_object_get_string(v));
         if (items[i] == NULL)
@@ -393,15 +393,14 @@ static int load_exec(const fcb_host_services *host, json_object *ex, const char 
                        where);
     e->api_version = svc_strdup(host, api);
     e->command = strchr(command, '/') != NULL ? resolve_path(host, file, command)
-                                               : svc_strdup(host, command);
+                                              : svc_strdup(host, command);
     if (e->api_version == NULL || e->command == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
     if ((rc = dup_opt(host, hint, &e->install_hint, err)) != FCB_OK)
         return rc;
     if (jsonx_get(ex, "provideClusterInfo") != NULL &&
         !jsonx_get_bool(ex, "provideClusterInfo", &e->provide_cluster_info))
-        return err_set(err, FCB_ERR_CONFIG, "%s: provideClusterInfo: must be true or false",
-                       where);
+        return err_set(err, FCB_ERR_CONFIG, "%s: provideClusterInfo: must be true or false", where);
     rc = load_string_list(host, jsonx_get(ex, "args"), where, "args", &e->args, &e->n_args, err);
     if (rc != FCB_OK)
         return rc;
@@ -419,12 +418,11 @@ static int load_exec(const fcb_host_services *host, json_object *ex, const char 
         const char *name = jsonx_get_string(item, "name");
         json_object *value = jsonx_get(item, "value");
         if (name == NULL || name[0] == '\0' || strchr(name, '=') != NULL)
-            return err_set(err, FCB_ERR_CONFIG, "%s: env[%zu].name: missing or invalid", where,
-                           i);
+            return err_set(err, FCB_ERR_CONFIG, "%s: env[%zu].name: missing or invalid", where, i);
         if (value != NULL && json_object_is_type(value, json_type_object))
             return err_set(err, FCB_ERR_CONFIG, "%s: env[%zu].value: must be a string", where, i);
-        e->env[i] = svc_sprintf(host, "%s=%s", name,
-                                value != NULL ? json_object_get_string(value) : "");
+        e->env[i] =
+            svc_sprintf(host, "%s=%s", name, value != NULL ? json_object_get_string(value) : "");
         if (e->env[i] == NULL)
             return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
         e->n_env = i + 1;
@@ -466,14 +464,14 @@ static int load_user(const fcb_host_services *host, json_object *us, const char 
             return err_set(err, FCB_ERR_CONFIG, "%s: tokenFile: cannot read %s: %s", where,
                            cfg->token_file, strerror(errno));
     }
-    rc = load_pem(host, us, "client-certificate", file, where, &cfg->cert_pem, &cfg->cert_len,
-                  err);
+    rc = load_pem(host, us, "client-certificate", file, where, &cfg->cert_pem, &cfg->cert_len, err);
     if (rc == FCB_OK)
         rc = load_pem(host, us, "client-key", file, where, &cfg->key_pem, &cfg->key_len, err);
     if (rc != FCB_OK)
         return rc;
     if ((cfg->cert_pem == NULL) != (cfg->key_pem == NULL))
-        return err_set(err, FCB_ERR_CONFIG, "%s: %s: missing (client-certificate and client-key "
+        return err_set(err, FCB_ERR_CONFIG,
+                       "%s: %s: missing (client-certificate and client-key "
                        "go together)",
                        where, cfg->cert_pem == NULL ? "client-certificate" : "client-key");
     if ((cfg->username == NULL) != (cfg->password == NULL))
@@ -485,8 +483,7 @@ static int load_user(const fcb_host_services *host, json_object *us, const char 
     return FCB_OK;
 }
 
-static int set_resolve(kc_set *set, const char *context_override, kube_config *cfg,
-                       fcb_error *err)
+static int set_resolve(kc_set *set, const char *context_override, kube_config *cfg, fcb_error *err)
 {
     const fcb_host_services *host = set->host;
     const char *context = context_override;
@@ -536,8 +533,9 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
     if (found < 0)
         return found;
     if (found == 0)
-        return err_set(err, FCB_ERR_CONFIG, "kubeconfig %s: context '%s' refers to missing cluster '%s'",
-                       ctx_file, context, cluster);
+        return err_set(err, FCB_ERR_CONFIG,
+                       "kubeconfig %s: context '%s' refers to missing cluster '%s'", ctx_file,
+                       context, cluster);
     rc = load_cluster(host, cl, cl_file, cluster, cfg, err);
     if (rc != FCB_OK || user == NULL)
         return rc;
@@ -547,17 +545,17 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
     if (found < 0)
         return found;
     if (found == 0)
-        return err_set(err, FCB_ERR_CONFIG, "kubeconfig %s: context '%s' refers to missing user '%s'",
-                       ctx_file, context, user);
+        return err_set(err, FCB_ERR_CONFIG,
+                       "kubeconfig %s: context '%s' refers to missing user '%s'", ctx_file, context,
+                       user);
     cfg->user = svc_strdup(host, user);
     if (cfg->user == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
     return load_user(host, us, us_file, user, cfg, err);
 }
 
-int kube_config_from_files(const fcb_host_services *host, const char *const *paths,
-                           size_t n_paths, const char *context, kube_config **out,
-                           fcb_error *err)
+int kube_config_from_files(const fcb_host_services *host, const char *const *paths, size_t n_paths,
+                           const char *context, kube_config **out, fcb_error *err)
 {
     kc_set set = {.host = host};
     kube_config *cfg = NULL;
@@ -610,8 +608,8 @@ static void trim_right(char *s, size_t *len)
         s[--*len] = '\0';
 }
 
-int kube_config_in_cluster(const fcb_host_services *host, const char *sa_dir,
-                           kube_config **out, fcb_error *err)
+int kube_config_in_cluster(const fcb_host_services *host, const char *sa_dir, kube_config **out,
+                           fcb_error *err)
 {
     const char *svc_host = svc_config_nonempty(host, "KUBERNETES_SERVICE_HOST");
     const char *svc_port = svc_config_nonempty(host, "KUBERNETES_SERVICE_PORT");
@@ -627,8 +625,7 @@ int kube_config_in_cluster(const fcb_host_services *host, const char *sa_dir,
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
     bool ipv6 = strchr(svc_host, ':') != NULL;
     cfg->origin = svc_sprintf(host, "in-cluster config (%s)", sa_dir);
-    cfg->server = svc_sprintf(host, ipv6 ? "https://[%s]:%s" : "https://%s:%s", svc_host,
-                              svc_port);
+    cfg->server = svc_sprintf(host, ipv6 ? "https://[%s]:%s" : "https://%s:%s", svc_host, svc_port);
     cfg->token_file = svc_sprintf(host, "%s/token", sa_dir);
     path = svc_sprintf(host, "%s/ca.crt", sa_dir);
     if (cfg->origin == NULL || cfg->server == NULL || cfg->token_file == NULL || path == NULL) {

@@ -30,35 +30,35 @@
 
 /* An exec credential plugin (users[].user.exec). */
 typedef struct kube_exec_config {
-    char *api_version;          /* client.authentication.k8s.io/v1 or v1beta1 */
-    char *command;              /* resolved against the kubeconfig dir if it has a '/' */
-    char **args;                /* n_args strings */
+    char *api_version; /* client.authentication.k8s.io/v1 or v1beta1 */
+    char *command;     /* resolved against the kubeconfig dir if it has a '/' */
+    char **args;       /* n_args strings */
     size_t n_args;
-    char **env;                 /* "NAME=value" strings, n_env of them */
+    char **env; /* "NAME=value" strings, n_env of them */
     size_t n_env;
     bool provide_cluster_info;
-    char *install_hint;         /* installHint, shown when the command is missing; or NULL */
+    char *install_hint; /* installHint, shown when the command is missing; or NULL */
 } kube_exec_config;
 
 /* The resolved configuration. Every pointer is owned (host allocator). */
 typedef struct kube_config {
-    char *origin;           /* "kubeconfig /path" or "in-cluster config" (messages) */
-    char *context;          /* context name; NULL in-cluster */
-    char *user;             /* user name; NULL when none */
-    char *server;           /* "https://host:port[/prefix]", no trailing '/' */
-    char *ca_pem;           /* CA bundle (PEM) or NULL = system roots */
+    char *origin;  /* "kubeconfig /path" or "in-cluster config" (messages) */
+    char *context; /* context name; NULL in-cluster */
+    char *user;    /* user name; NULL when none */
+    char *server;  /* "https://host:port[/prefix]", no trailing '/' */
+    char *ca_pem;  /* CA bundle (PEM) or NULL = system roots */
     size_t ca_len;
-    bool insecure;          /* insecure-skip-tls-verify */
-    char *tls_server_name;  /* or NULL */
-    char *proxy_url;        /* or NULL */
-    char *namespace;        /* context / SA namespace, never NULL ("default") */
-    char *token;            /* static bearer token or NULL */
-    char *token_file;       /* absolute path re-read periodically, or NULL */
-    char *cert_pem;         /* client certificate (PEM) or NULL */
+    bool insecure;         /* insecure-skip-tls-verify */
+    char *tls_server_name; /* or NULL */
+    char *proxy_url;       /* or NULL */
+    char *namespace;       /* context / SA namespace, never NULL ("default") */
+    char *token;           /* static bearer token or NULL */
+    char *token_file;      /* absolute path re-read periodically, or NULL */
+    char *cert_pem;        /* client certificate (PEM) or NULL */
     size_t cert_len;
-    char *key_pem;          /* client key (PEM) or NULL */
+    char *key_pem; /* client key (PEM) or NULL */
     size_t key_len;
-    char *username;         /* basic auth, or NULL */
+    char *username; /* basic auth, or NULL */
     char *password;
     kube_exec_config *exec; /* or NULL */
 } kube_config;
@@ -70,13 +70,12 @@ int kube_config_load(const fcb_host_services *host, kube_config **out, fcb_error
  * Load from an explicit list of kubeconfig files (all must exist), merged in
  * order. CONTEXT NULL = current-context.
  */
-int kube_config_from_files(const fcb_host_services *host, const char *const *paths,
-                           size_t n_paths, const char *context, kube_config **out,
-                           fcb_error *err);
+int kube_config_from_files(const fcb_host_services *host, const char *const *paths, size_t n_paths,
+                           const char *context, kube_config **out, fcb_error *err);
 
 /* In-cluster config from SA_DIR (token, ca.crt, namespace) and the service env keys. */
-int kube_config_in_cluster(const fcb_host_services *host, const char *sa_dir,
-                           kube_config **out, fcb_error *err);
+int kube_config_in_cluster(const fcb_host_services *host, const char *sa_dir, kube_config **out,
+                           fcb_error *err);
 
 /* Free (secrets are wiped first). NULL is a no-op. */
 void kube_config_free(const fcb_host_services *host, kube_config *cfg);

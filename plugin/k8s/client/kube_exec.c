@@ -60,8 +60,12 @@ bool kube_time_parse(const char *text, time_t *out)
     if (*p != '\0' || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
         sec > 60)
         return false;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-                    .tm_hour = hour, .tm_min = min, .tm_sec = sec};
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = mon - 1,
+                    .tm_mday = day,
+                    .tm_hour = hour,
+                    .tm_min = min,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t == (time_t)-1)
         return false;
@@ -92,8 +96,7 @@ char *kube_exec_info(const fcb_host_services *host, const kube_config *cfg)
             json_object_object_add(cluster, "tls-server-name",
                                    json_object_new_string(cfg->tls_server_name));
         if (cfg->insecure)
-            json_object_object_add(cluster, "insecure-skip-tls-verify",
-                                   json_object_new_boolean(1));
+            json_object_object_add(cluster, "insecure-skip-tls-verify", json_object_new_boolean(1));
         if (cfg->proxy_url != NULL)
             json_object_object_add(cluster, "proxy-url", json_object_new_string(cfg->proxy_url));
         if (cfg->ca_pem != NULL) {
@@ -105,7 +108,8 @@ char *kube_exec_info(const fcb_host_services *host, const kube_config *cfg)
             svc_free(host, b64);
         }
     }
-    text = svc_strdup(host, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    text = svc_strdup(host, json_object_to_json_string_ext(
+                                root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
     json_object_put(root);
     return text;
@@ -119,19 +123,17 @@ int kube_exec_parse(const fcb_host_services *host, const char *api_version, cons
     json_tokener *tok = json_tokener_new();
     if (tok == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-    json_object *root = len > 0 && len < (size_t)INT32_MAX
-                            ? json_tokener_parse_ex(tok, text, (int)len)
-                            : NULL;
+    json_object *root =
+        len > 0 && len < (size_t)INT32_MAX ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
     if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s: output is not an ExecCredential JSON object",
-                     where);
+        rc = err_set(err, FCB_ERR_CONFIG, "%s: output is not an ExecCredential JSON object", where);
         goto out;
     }
     const char *kind = jsonx_get_string(root, "kind");
     const char *api = jsonx_get_string(root, "apiVersion");
     if (kind == NULL || strcmp(kind, "ExecCredential") != 0) {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s: output kind is '%s', expected ExecCredential",
-                     where, kind != NULL ? kind : "");
+        rc = err_set(err, FCB_ERR_CONFIG, "%s: output kind is '%s', expected ExecCredential", where,
+                     kind != NULL ? kind : "");
         goto out;
     }
     if (api == NULL || strcmp(api, api_version) != 0) {
@@ -151,8 +153,7 @@ int kube_exec_parse(const fcb_host_services *host, const char *api_version, cons
     const char *expiry = jsonx_get_string(status, "expirationTimestamp");
     if ((token == NULL || token[0] == '\0') && (cert == NULL || key == NULL)) {
         rc = err_set(err, FCB_ERR_CONFIG,
-                     "%s: status has neither token nor clientCertificateData+clientKeyData",
-                     where);
+                     "%s: status has neither token nor clientCertificateData+clientKeyData", where);
         goto out;
     }
     if ((cert == NULL) != (key == NULL)) {
@@ -257,8 +258,7 @@ int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigne
     info = kube_exec_info(host, cfg);
     info_entry = info != NULL ? svc_sprintf(host, "KUBERNETES_EXEC_INFO=%s", info) : NULL;
     argv = svc_calloc(host, exec->n_args + 2, sizeof *argv);
-    if (info_entry == NULL || argv == NULL ||
-        (envp = build_env(host, exec, info_entry)) == NULL) {
+    if (info_entry == NULL || argv == NULL || (envp = build_env(host, exec, info_entry)) == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
         goto out;
     }

@@ -26,13 +26,13 @@
 
 /* Credentials a plugin returned. Owned (host allocator); clear to free. */
 typedef struct kube_exec_result {
-    char *token;        /* status.token, or NULL */
-    char *cert_pem;     /* status.clientCertificateData, or NULL */
+    char *token;    /* status.token, or NULL */
+    char *cert_pem; /* status.clientCertificateData, or NULL */
     size_t cert_len;
-    char *key_pem;      /* status.clientKeyData, or NULL */
+    char *key_pem; /* status.clientKeyData, or NULL */
     size_t key_len;
-    bool has_expiry;    /* status.expirationTimestamp was given */
-    time_t expiry;      /* its value, seconds since the epoch */
+    bool has_expiry; /* status.expirationTimestamp was given */
+    time_t expiry;   /* its value, seconds since the epoch */
 } kube_exec_result;
 
 /*

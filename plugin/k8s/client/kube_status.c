@@ -85,6 +85,6 @@ int kube_status_error(fcb_error *err, int code, const char *method, const char *
     }
     if (detail[0] == '\0')
         snprintf(detail, sizeof detail, "(no message)");
-    return err_set(err, code, "k8s %s %.*s: %ld%s%s: %s", method, (int)path_len, path,
-                   http_status, reason[0] != '\0' ? " " : "", reason, detail);
+    return err_set(err, code, "k8s %s %.*s: %ld%s%s: %s", method, (int)path_len, path, http_status,
+                   reason[0] != '\0' ? " " : "", reason, detail);
 }

@@ -19,11 +19,11 @@
 #include <string.h>
 
 #define WATCH_MAX_EVENT_BYTES (16u << 20)
-#define WATCH_MAX_PAGES 100000
-#define WATCH_MAX_TRACKED 200000
-#define WATCH_ERROR_BODY_MAX (64u << 10)
-#define WATCH_LIST_RESTARTS 5
-#define WATCH_SILENCE_S 150
+#define WATCH_MAX_PAGES       100000
+#define WATCH_MAX_TRACKED     200000
+#define WATCH_ERROR_BODY_MAX  (64u << 10)
+#define WATCH_LIST_RESTARTS   5
+#define WATCH_SILENCE_S       150
 
 typedef struct tracked {
     char *key;           /* namespace/name */
@@ -118,9 +118,8 @@ static void track_update(kube_watch *w, const char *type, json_object *obj)
     }
     if (w->n_items == w->cap_items) {
         size_t cap = w->cap_items == 0 ? 16 : w->cap_items * 2;
-        tracked *p = w->n_items < WATCH_MAX_TRACKED
-                         ? svc_realloc(w->host, w->items, cap * sizeof *p)
-                         : NULL;
+        tracked *p =
+            w->n_items < WATCH_MAX_TRACKED ? svc_realloc(w->host, w->items, cap * sizeof *p) : NULL;
         if (p == NULL) {
             svc_free(w->host, key);
             return;
@@ -165,11 +164,10 @@ static int list_once(kube_watch *w, bool *expired, fcb_error *err)
         w->items[i].seen = false;
     for (size_t page = 0; page < WATCH_MAX_PAGES; page++) {
         kube_response resp;
-        char *path = svc_sprintf(w->host, "%s?limit=%u%s%s%s%s", w->collection,
-                                 kube_client_list_page_size(w->client),
-                                 w->selector != NULL ? "&labelSelector=" : "",
-                                 w->selector != NULL ? w->selector : "",
-                                 cont != NULL ? "&continue=" : "", cont != NULL ? cont : "");
+        char *path = svc_sprintf(
+            w->host, "%s?limit=%u%s%s%s%s", w->collection, kube_client_list_page_size(w->client),
+            w->selector != NULL ? "&labelSelector=" : "", w->selector != NULL ? w->selector : "",
+            cont != NULL ? "&continue=" : "", cont != NULL ? cont : "");
         if (path == NULL) {
             rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
             goto out;
@@ -304,28 +302,27 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
     http_capture_init(&cap, w->host, 0);
     cap.sink = on_bytes;
     cap.sink_ctx = w;
-    char *path = svc_sprintf(w->host,
-                             "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%u"
-                             "&resourceVersion=%s%s%s",
-                             w->collection, timeout_s, w->rv,
-                             w->selector != NULL ? "&labelSelector=" : "",
-                             w->selector != NULL ? w->selector : "");
+    char *path =
+        svc_sprintf(w->host,
+                    "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%u"
+                    "&resourceVersion=%s%s%s",
+                    w->collection, timeout_s, w->rv, w->selector != NULL ? "&labelSelector=" : "",
+                    w->selector != NULL ? w->selector : "");
     if (path == NULL) {
         err_set(&w->stream_err, FCB_ERR_NO_MEMORY, "out of memory");
         goto out_nocall;
     }
     if (kube_call_prepare(w->client, &call, w->conn, &w->stop,
-                          http_now_ms() + (timeout_s + 30ull) * 1000ull, "GET", path, NULL, NULL,
-                          0, force_auth, &cap, &w->stream_err) != FCB_OK)
+                          http_now_ms() + (timeout_s + 30ull) * 1000ull, "GET", path, NULL, NULL, 0,
+                          force_auth, &cap, &w->stream_err) != FCB_OK)
         goto out_nocall;
     w->easy = call.easy;
     /* A healthy quiet watch still gets bookmarks about every minute. */
     curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_TIME, (long)WATCH_SILENCE_S);
     kube_client_count(w->client, KUBE_STAT_REQUEST);
-    http_run_result run =
-        http_run(call.conn->multi, call.easy, kube_client_cancel_flag(w->client), &w->stop, 0,
-                 &code);
+    http_run_result run = http_run(call.conn->multi, call.easy, kube_client_cancel_flag(w->client),
+                                   &w->stop, 0, &code);
     long status = 0;
     curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &status);
     if (run == HTTP_RUN_STOPPED || stopping(w)) {
@@ -333,7 +330,8 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
     } else if (w->gone || status == 410) {
         end = STREAM_GONE;
     } else if (status != 0 && status != 200) {
-        json_object *body = json_tokener_parse(w->error_body.data != NULL ? w->error_body.data : "");
+        json_object *body =
+            json_tokener_parse(w->error_body.data != NULL ? w->error_body.data : "");
         kube_status_error(&w->stream_err, kube_status_code(status), "GET", path, status, body,
                           w->error_body.data, w->error_body.len);
         json_object_put(body);
@@ -448,9 +446,8 @@ static void watch_free(kube_watch *w)
     svc_free(w->host, w);
 }
 
-int kube_watch_start(kube_client *client, const char *collection_path,
-                     const char *label_selector, kube_watch_fn fn, void *ctx, kube_watch **out,
-                     fcb_error *err)
+int kube_watch_start(kube_client *client, const char *collection_path, const char *label_selector,
+                     kube_watch_fn fn, void *ctx, kube_watch **out, fcb_error *err)
 {
     const fcb_host_services *host = kube_client_host(client);
     *out = NULL;

@@ -15,8 +15,8 @@ struct kube_watch_framer {
     const fcb_host_services *host;
     json_tokener *tok;
     size_t max_event_bytes;
-    size_t pending;   /* bytes fed since the last complete event */
-    size_t offset;    /* bytes fed in total (for messages) */
+    size_t pending;    /* bytes fed since the last complete event */
+    size_t offset;     /* bytes fed in total (for messages) */
     json_object *held; /* a complete event whose line has not ended yet */
 };
 
@@ -142,15 +142,14 @@ int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t l
             data += chunk;
             len -= chunk;
             if (framer->pending >= framer->max_event_bytes && len > 0)
-                return err_set(err, FCB_ERR_BACKEND,
-                               "watch stream: event larger than %zu bytes",
+                return err_set(err, FCB_ERR_BACKEND, "watch stream: event larger than %zu bytes",
                                framer->max_event_bytes);
             continue;
         }
         if (jerr != json_tokener_success) {
             size_t at = framer->offset + json_tokener_get_parse_end(framer->tok);
-            return err_set(err, FCB_ERR_BACKEND, "watch stream: invalid JSON at byte %zu: %s",
-                           at, json_tokener_error_desc(jerr));
+            return err_set(err, FCB_ERR_BACKEND, "watch stream: invalid JSON at byte %zu: %s", at,
+                           json_tokener_error_desc(jerr));
         }
         size_t used = json_tokener_get_parse_end(framer->tok);
         if (used == 0 || used > chunk)

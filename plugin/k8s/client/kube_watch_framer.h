@@ -9,9 +9,9 @@
  * API server sends them; strict JSON so the result never depends on where
  * the stream was split), without copying the stream. An event is handed out
  * when its line ends: a complete object followed by anything but blanks on
- * the same line is an error, whichever read the garbage arrives in. Each event is bounded in size (a hostile
- * server cannot make it buffer without limit). Pure (no I/O): fuzzable.
- * One framer per stream; not thread-safe.
+ * the same line is an error, whichever read the garbage arrives in. Each event is bounded in size
+ * (a hostile server cannot make it buffer without limit). Pure (no I/O): fuzzable. One framer per
+ * stream; not thread-safe.
  */
 #ifndef FCB_KUBE_WATCH_FRAMER_H
 #define FCB_KUBE_WATCH_FRAMER_H

@@ -71,8 +71,9 @@ static void *serve(void *arg)
                 break;
         }
         char payload[256], resp[512];
-        int plen = snprintf(payload, sizeof payload, "{\"oot\":true,\"function\":\"%s\",\"bytes\":%ld}",
-                            b->function, body != NULL ? (long)(len - (size_t)(body - req)) : 0L);
+        int plen =
+            snprintf(payload, sizeof payload, "{\"oot\":true,\"function\":\"%s\",\"bytes\":%ld}",
+                     b->function, body != NULL ? (long)(len - (size_t)(body - req)) : 0L);
         int rlen = snprintf(resp, sizeof resp,
                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                             "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
@@ -97,8 +98,8 @@ static void stop_instance(fcb_backend *b)
     b->running = 0;
 }
 
-static int oot_open(const fcb_host_services *host, const fcb_open_params *params,
-                    fcb_backend **out, fcb_error *err)
+static int oot_open(const fcb_host_services *host, const fcb_open_params *params, fcb_backend **out,
+                    fcb_error *err)
 {
     (void)params;
     fcb_backend *b = host->alloc(host->alloc_ctx, sizeof *b);
@@ -181,8 +182,7 @@ static int oot_reap(fcb_backend *b, size_t *reaped, fcb_error *err)
 }
 
 static const fcb_backend_ops oot_ops = {
-    sizeof(fcb_backend_ops), "oot", oot_open, oot_close, oot_launch, oot_terminate, oot_reap,
-    NULL};
+    sizeof(fcb_backend_ops), "oot", oot_open, oot_close, oot_launch, oot_terminate, oot_reap, NULL};
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
 {

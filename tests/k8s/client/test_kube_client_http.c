@@ -24,7 +24,7 @@ typedef struct fake_server {
     char last_accept[128];
     int requests;
     int unauthorized;
-    int fail_next;           /* answer the next N requests with 503 + Retry-After: 0 */
+    int fail_next; /* answer the next N requests with 503 + Retry-After: 0 */
 } fake_server;
 
 static fake_server srv;
@@ -75,10 +75,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (fail)
         return respond(conn, 503, "service unavailable\n", "0");
     if (strstr(url, "/missing") != NULL)
-        return respond(conn, 404,
-                       "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"pods \\\"missing\\\" "
-                       "not found\",\"reason\":\"NotFound\",\"code\":404}",
-                       NULL);
+        return respond(
+            conn, 404,
+            "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"pods \\\"missing\\\" "
+            "not found\",\"reason\":\"NotFound\",\"code\":404}",
+            NULL);
     return respond(conn, 200, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"items\":[]}", NULL);
 }
 
@@ -135,11 +136,12 @@ TestSuite(kube_client_http, .init = setup, .fini = teardown, .timeout = 30);
 static void client_with_user(const char *user_yaml)
 {
     char cfg[1024], path[128];
-    snprintf(cfg, sizeof cfg,
-             "current-context: c\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:%d\"}\n"
-             "contexts:\n- name: c\n  context: {cluster: c, user: u}\nusers:\n- name: u\n"
-             "  user: %s\n",
-             srv.port, user_yaml);
+    snprintf(
+        cfg, sizeof cfg,
+        "current-context: c\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:%d\"}\n"
+        "contexts:\n- name: c\n  context: {cluster: c, user: u}\nusers:\n- name: u\n"
+        "  user: %s\n",
+        srv.port, user_yaml);
     snprintf(path, sizeof path, "%s/config", dir);
     write_file(path, cfg);
     mock_host_set_config(mh, "KUBECONFIG", path);
@@ -243,8 +245,9 @@ Test(kube_client_http, retries_503_with_retry_after_and_reports_404_as_not_found
     long status = 0;
     cr_expect_eq(get("/api/v1/namespaces/d/pods/missing", &status, &err), FCB_ERR_NOT_FOUND);
     cr_expect_eq(status, 404);
-    cr_expect_str_eq(err.message,
-                     "k8s GET /api/v1/namespaces/d/pods/missing: 404 NotFound: pods \"missing\" not found");
+    cr_expect_str_eq(
+        err.message,
+        "k8s GET /api/v1/namespaces/d/pods/missing: 404 NotFound: pods \"missing\" not found");
 }
 
 Test(kube_client_http, reports_a_refused_connection_as_unavailable_after_retries)
@@ -257,9 +260,10 @@ Test(kube_client_http, reports_a_refused_connection_as_unavailable_after_retries
     srv.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, &srv,
                                   MHD_OPTION_END);
     char cfg[600], path[128];
-    snprintf(cfg, sizeof cfg,
-             "current-context: c\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:1\"}\n"
-             "contexts:\n- name: c\n  context: {cluster: c}\n");
+    snprintf(
+        cfg, sizeof cfg,
+        "current-context: c\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:1\"}\n"
+        "contexts:\n- name: c\n  context: {cluster: c}\n");
     snprintf(path, sizeof path, "%s/config2", dir);
     write_file(path, cfg);
     mock_host_set_config(mh, "KUBECONFIG", path);
@@ -267,7 +271,8 @@ Test(kube_client_http, reports_a_refused_connection_as_unavailable_after_retries
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(kube_client_new(host, &kc, &err), FCB_OK, "%s", err.message);
     cr_expect_eq(get("/api/v1/pods", NULL, &err), FCB_ERR_UNAVAILABLE);
-    cr_expect(strstr(err.message, "k8s GET /api/v1/pods: cannot reach http://127.0.0.1:1: ") != NULL,
+    cr_expect(strstr(err.message, "k8s GET /api/v1/pods: cannot reach http://127.0.0.1:1: ") !=
+                  NULL,
               "%s", err.message);
     cr_expect(strstr(err.message, "(after 3 attempts)") != NULL, "%s", err.message);
 }

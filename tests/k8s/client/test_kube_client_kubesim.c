@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FX FIXTURE_DIR
+#define FX      FIXTURE_DIR
 #define NS_PODS "/api/v1/namespaces/default/pods"
 
 static kubesim *ks;
@@ -128,9 +128,9 @@ Test(kube_client_kubesim, authenticates_with_a_client_certificate_and_round_trip
                       "\"spec\":{\"containers\":[{\"name\":\"m\",\"image\":\"x:1\"}]}}";
     kube_response resp;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(kube_request(kc, "POST", NS_PODS, NULL, pod, strlen(pod), KUBE_REQ_CREATE, 0,
-                              &resp, &err),
-                 FCB_OK, "%s", err.message);
+    cr_assert_eq(
+        kube_request(kc, "POST", NS_PODS, NULL, pod, strlen(pod), KUBE_REQ_CREATE, 0, &resp, &err),
+        FCB_OK, "%s", err.message);
     cr_expect_eq(resp.status, 201);
     cr_expect_not(resp.retried);
     cr_expect_str_eq(json_object_get_string(json_object_object_get(
@@ -139,9 +139,9 @@ Test(kube_client_kubesim, authenticates_with_a_client_certificate_and_round_trip
     kube_response_clear(kc, &resp);
 
     /* A second create is refused with the server's Status in the message. */
-    cr_expect_eq(kube_request(kc, "POST", NS_PODS, NULL, pod, strlen(pod), KUBE_REQ_CREATE, 0,
-                              &resp, &err),
-                 FCB_ERR_BACKEND);
+    cr_expect_eq(
+        kube_request(kc, "POST", NS_PODS, NULL, pod, strlen(pod), KUBE_REQ_CREATE, 0, &resp, &err),
+        FCB_ERR_BACKEND);
     cr_expect_eq(resp.status, 409);
     cr_expect_str_eq(resp.reason, "AlreadyExists");
     cr_expect_not(resp.retried);
@@ -216,11 +216,12 @@ Test(kube_client_kubesim, fails_with_401_when_the_token_is_wrong)
     char token_path[300];
     snprintf(token_path, sizeof token_path, "%s", write_tmp("bad-token", "wrong\n"));
     char cfg[2048];
-    snprintf(cfg, sizeof cfg,
-             "current-context: k\nclusters:\n- name: k\n  cluster:\n    server: %s\n"
-             "    certificate-authority: %s\ncontexts:\n- name: k\n  context: {cluster: k, user: u}\n"
-             "users:\n- name: u\n  user: {token: wrong-inline}\n",
-             kubesim_url(ks), kubesim_ca_file(ks));
+    snprintf(
+        cfg, sizeof cfg,
+        "current-context: k\nclusters:\n- name: k\n  cluster:\n    server: %s\n"
+        "    certificate-authority: %s\ncontexts:\n- name: k\n  context: {cluster: k, user: u}\n"
+        "users:\n- name: u\n  user: {token: wrong-inline}\n",
+        kubesim_url(ks), kubesim_ca_file(ks));
     mock_host_set_config(mh, "KUBECONFIG", write_tmp("config", cfg));
     new_client();
     fcb_error err = FCB_ERROR_INIT;
@@ -249,18 +250,18 @@ static void write_exec_config(const char *api_version, const char *extra_env)
     char cfg[4096];
     char count[300];
     snprintf(count, sizeof count, "%s/exec-count", tmpdir);
-    snprintf(cfg, sizeof cfg,
-             "current-context: k\nclusters:\n- name: k\n  cluster:\n    server: %s\n"
-             "    certificate-authority: %s\ncontexts:\n- name: k\n  context: {cluster: k, user: u}\n"
-             "users:\n- name: u\n  user:\n    exec:\n      apiVersion: %s\n"
-             "      command: %s/exec-credential.sh\n      provideClusterInfo: true\n"
-             "      env:\n      - {name: KUBESIM_TOKEN_FILE, value: %s}\n"
-             "      - {name: EXEC_COUNT_FILE, value: %s}\n"
-             "      - {name: EXEC_API_VERSION, value: %s}\n"
-             "      - {name: EXEC_EXPECT_SERVER, value: \"%s\"}\n%s",
-             kubesim_url(ks), kubesim_ca_file(ks), api_version, TEST_SCRIPTS_DIR,
-             kubesim_token_file(ks), count, api_version, kubesim_url(ks),
-             extra_env != NULL ? extra_env : "");
+    snprintf(
+        cfg, sizeof cfg,
+        "current-context: k\nclusters:\n- name: k\n  cluster:\n    server: %s\n"
+        "    certificate-authority: %s\ncontexts:\n- name: k\n  context: {cluster: k, user: u}\n"
+        "users:\n- name: u\n  user:\n    exec:\n      apiVersion: %s\n"
+        "      command: %s/exec-credential.sh\n      provideClusterInfo: true\n"
+        "      env:\n      - {name: KUBESIM_TOKEN_FILE, value: %s}\n"
+        "      - {name: EXEC_COUNT_FILE, value: %s}\n"
+        "      - {name: EXEC_API_VERSION, value: %s}\n"
+        "      - {name: EXEC_EXPECT_SERVER, value: \"%s\"}\n%s",
+        kubesim_url(ks), kubesim_ca_file(ks), api_version, TEST_SCRIPTS_DIR, kubesim_token_file(ks),
+        count, api_version, kubesim_url(ks), extra_env != NULL ? extra_env : "");
     mock_host_set_config(mh, "KUBECONFIG", write_tmp("config", cfg));
 }
 
@@ -307,7 +308,8 @@ Test(kube_client_kubesim, reruns_a_v1beta1_exec_plugin_when_its_credential_expir
 Test(kube_client_kubesim, reports_a_failing_exec_plugin_with_its_stderr)
 {
     start_sim(NULL);
-    write_exec_config("client.authentication.k8s.io/v1", "      - {name: EXEC_FAIL, value: \"1\"}\n");
+    write_exec_config("client.authentication.k8s.io/v1",
+                      "      - {name: EXEC_FAIL, value: \"1\"}\n");
     new_client();
     fcb_error err = FCB_ERROR_INIT;
     int rc = 0;
@@ -315,8 +317,8 @@ Test(kube_client_kubesim, reports_a_failing_exec_plugin_with_its_stderr)
     cr_expect_eq(rc, FCB_ERR_CONFIG);
     cr_expect(strstr(err.message, "exec-credential.sh' (user 'u' in kubeconfig ") != NULL, "%s",
               err.message);
-    cr_expect(strstr(err.message, "exited with status 2: exec-credential.sh: refusing on purpose") !=
-                  NULL,
+    cr_expect(strstr(err.message,
+                     "exited with status 2: exec-credential.sh: refusing on purpose") != NULL,
               "%s", err.message);
 }
 
@@ -325,8 +327,9 @@ Test(kube_client_kubesim, connects_in_cluster_with_a_service_account_directory)
     start_sim(NULL);
     char sa[300], cmd[1200], port[16];
     snprintf(sa, sizeof sa, "%s/sa", tmpdir);
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/token && cp %s %s/ca.crt && echo ns1 > %s/namespace",
-             sa, kubesim_token_file(ks), sa, kubesim_ca_file(ks), sa, sa);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cp %s %s/token && cp %s %s/ca.crt && echo ns1 > %s/namespace", sa,
+             kubesim_token_file(ks), sa, kubesim_ca_file(ks), sa, sa);
     cr_assert_eq(system(cmd), 0);
     snprintf(port, sizeof port, "%s", strrchr(kubesim_url(ks), ':') + 1);
     mock_host_set_config(mh, "HOME", "/nonexistent");
@@ -402,7 +405,8 @@ Test(kube_client_kubesim, skips_verification_only_when_told_and_warns)
              kubesim_url(ks), kubesim_token_file(ks));
     mock_host_set_config(mh, "KUBECONFIG", write_tmp("config", cfg));
     new_client();
-    cr_expect(mock_host_log_contains(mh, "WARN k8s: TLS verification of the API server is disabled"));
+    cr_expect(
+        mock_host_log_contains(mh, "WARN k8s: TLS verification of the API server is disabled"));
     expect_get_ok("insecure");
 }
 
@@ -669,8 +673,8 @@ Test(kube_client_kubesim, watch_lists_then_streams_only_selected_pods)
     create_pod("w-1", "w");
     create_pod("w-2", "w");
     cr_expect(wait_for_all(&v, "w-", 3, 5000));
-    cr_assert_eq(kubesim_request(ks, "DELETE", NS_PODS "/w-1?gracePeriodSeconds=0", NULL, NULL, NULL),
-                 200);
+    cr_assert_eq(
+        kubesim_request(ks, "DELETE", NS_PODS "/w-1?gracePeriodSeconds=0", NULL, NULL, NULL), 200);
     for (int i = 0; i < 250; i++) {
         pthread_mutex_lock(&v.lock);
         bool gone = find_name(v.present, v.n_present, "w-1") < 0;
@@ -737,8 +741,8 @@ Test(kube_client_kubesim, watch_relists_after_410_gone_and_reports_vanished_pods
             create_pod(name, "gone");
         }
         if (burst == 0)
-            cr_assert_eq(kubesim_request(ks, "DELETE", NS_PODS "/gone-x?gracePeriodSeconds=0",
-                                         NULL, NULL, NULL),
+            cr_assert_eq(kubesim_request(ks, "DELETE", NS_PODS "/gone-x?gracePeriodSeconds=0", NULL,
+                                         NULL, NULL),
                          200);
         for (int i = 0; i < 100 && st.relists == 0; i++) {
             usleep(20 * 1000);
@@ -783,9 +787,9 @@ Test(kube_client_kubesim, watch_start_fails_with_the_list_error)
     watch_view v = {.lock = PTHREAD_MUTEX_INITIALIZER};
     kube_watch *w = NULL;
     fcb_error err = FCB_ERROR_INIT;
-    cr_expect_eq(kube_watch_start(kc, "/api/v1/namespaces/default/nothings", NULL, on_watch, &v,
-                                  &w, &err),
-                 FCB_ERR_NOT_FOUND);
+    cr_expect_eq(
+        kube_watch_start(kc, "/api/v1/namespaces/default/nothings", NULL, on_watch, &v, &w, &err),
+        FCB_ERR_NOT_FOUND);
     cr_expect_null(w);
     cr_expect(strstr(err.message, "k8s GET /api/v1/namespaces/default/nothings: 404") != NULL, "%s",
               err.message);
@@ -825,8 +829,8 @@ Test(kube_client_kubesim, serves_many_threads_at_once_over_pooled_connections)
     json_object *conns = NULL;
     cr_assert(json_object_object_get_ex(stats, "connections_total", &conns));
     /* The default cap of 3, plus this stats request's own connection. */
-    cr_expect_leq(json_object_get_int(conns), 3 + 1,
-                  "%d connections for %d requests", json_object_get_int(conns), THREADS * 25);
+    cr_expect_leq(json_object_get_int(conns), 3 + 1, "%d connections for %d requests",
+                  json_object_get_int(conns), THREADS * 25);
     json_object_put(stats);
     kube_client_stats st;
     kube_client_get_stats(kc, &st);

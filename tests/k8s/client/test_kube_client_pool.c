@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_PODS "/api/v1/namespaces/default/pods"
-#define THREADS 32
+#define NS_PODS    "/api/v1/namespaces/default/pods"
+#define THREADS    32
 #define PER_THREAD 10
 
 static kubesim *ks;
@@ -150,17 +150,17 @@ Test(kube_client_pool, a_watch_stream_has_its_own_connection_on_top_of_the_confi
     int seen = 0;
     kube_watch *w = NULL;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(kube_watch_start(kc, NS_PODS, "app=pool", on_event, &seen, &w, &err), FCB_OK,
-                 "%s", err.message);
+    cr_assert_eq(kube_watch_start(kc, NS_PODS, "app=pool", on_event, &seen, &w, &err), FCB_OK, "%s",
+                 err.message);
     hammer();
     /* The stream was never starved by the requests: it still delivers at once. */
     const char *pod = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
                       "\"after-load\",\"labels\":{\"app\":\"pool\"}},\"spec\":{\"containers\":"
                       "[{\"name\":\"m\",\"image\":\"x:1\"}]}}";
     kube_response resp;
-    cr_expect_eq(kube_request(kc, "POST", NS_PODS, NULL, pod, strlen(pod), KUBE_REQ_CREATE, 0,
-                              &resp, &err),
-                 FCB_OK, "%s", err.message);
+    cr_expect_eq(
+        kube_request(kc, "POST", NS_PODS, NULL, pod, strlen(pod), KUBE_REQ_CREATE, 0, &resp, &err),
+        FCB_OK, "%s", err.message);
     kube_response_clear(kc, &resp);
     for (int i = 0; i < 200 && !__atomic_load_n(&seen, __ATOMIC_SEQ_CST); i++)
         usleep(10 * 1000);

@@ -89,8 +89,8 @@ Test(kube_config, reads_gke_style_exec_plugin_with_cluster_info)
     cr_expect_eq(cfg->exec->n_args, 0);
     cr_expect(cfg->exec->provide_cluster_info);
     cr_assert_not_null(cfg->exec->install_hint);
-    cr_expect(strncmp(cfg->exec->install_hint, "Install gke-gcloud-auth-plugin for use with kubectl",
-                      51) == 0);
+    cr_expect(strncmp(cfg->exec->install_hint,
+                      "Install gke-gcloud-auth-plugin for use with kubectl", 51) == 0);
     kube_config_free(host, cfg);
 }
 
@@ -160,15 +160,16 @@ Test(kube_config, names_file_context_and_missing_cluster)
     fcb_error err = FCB_ERROR_INIT;
     cr_expect_eq(load_fail(FX "/missing-cluster.yaml", &err), FCB_ERR_CONFIG);
     cr_expect_str_eq(err.message,
-                     "kubeconfig " FX "/missing-cluster.yaml: context 'x' refers to missing cluster 'y'");
+                     "kubeconfig " FX
+                     "/missing-cluster.yaml: context 'x' refers to missing cluster 'y'");
 }
 
 Test(kube_config, names_user_and_field_of_invalid_base64)
 {
     fcb_error err = FCB_ERROR_INIT;
     cr_expect_eq(load_fail(FX "/bad-base64.yaml", &err), FCB_ERR_CONFIG);
-    cr_expect_str_eq(err.message,
-                     "kubeconfig " FX "/bad-base64.yaml: user 'u': client-key-data: invalid base64");
+    cr_expect_str_eq(err.message, "kubeconfig " FX
+                                  "/bad-base64.yaml: user 'u': client-key-data: invalid base64");
 }
 
 Test(kube_config, reports_yaml_syntax_errors_with_file_and_line)
@@ -213,8 +214,8 @@ Test(kube_config, names_a_missing_certificate_file)
     unlink(path);
     rmdir(dir);
     cr_expect_eq(rc, FCB_ERR_CONFIG);
-    cr_expect(strstr(err.message, "cluster 'c': certificate-authority: cannot read ") != NULL,
-              "%s", err.message);
+    cr_expect(strstr(err.message, "cluster 'c': certificate-authority: cannot read ") != NULL, "%s",
+              err.message);
     cr_expect(strstr(err.message, "/nope/ca.crt: No such file or directory") != NULL, "%s",
               err.message);
 }
@@ -247,9 +248,10 @@ Test(kube_config, explains_every_place_it_looked_when_nothing_is_configured)
     kube_config *cfg = NULL;
     fcb_error err = FCB_ERROR_INIT;
     cr_expect_eq(kube_config_load(host, &cfg, &err), FCB_ERR_CONFIG);
-    cr_expect_str_eq(err.message,
-                     "no Kubernetes configuration: KUBECONFIG unset, /nonexistent-home/.kube/config "
-                     "not found, not in a cluster (KUBERNETES_SERVICE_HOST unset)");
+    cr_expect_str_eq(
+        err.message,
+        "no Kubernetes configuration: KUBECONFIG unset, /nonexistent-home/.kube/config "
+        "not found, not in a cluster (KUBERNETES_SERVICE_HOST unset)");
 }
 
 Test(kube_config, lists_missing_kubeconfig_files)
@@ -330,9 +332,10 @@ Test(yamlx, types_plain_scalars_and_keeps_quoted_ones_as_strings)
     fcb_error err = FCB_ERROR_INIT;
     const char *text = "a: true\nb: 'true'\nc: 42\nd: ~\ne: hello\nf: [1, x]\ng: \"07\"\n";
     cr_assert_eq(yamlx_parse(text, strlen(text), "t", &root, &err), FCB_OK, "%s", err.message);
-    cr_expect_str_eq(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN),
-                     "{\"a\":true,\"b\":\"true\",\"c\":42,\"d\":null,\"e\":\"hello\",\"f\":[1,\"x\"],"
-                     "\"g\":\"07\"}");
+    cr_expect_str_eq(
+        json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN),
+        "{\"a\":true,\"b\":\"true\",\"c\":42,\"d\":null,\"e\":\"hello\",\"f\":[1,\"x\"],"
+        "\"g\":\"07\"}");
     json_object_put(root);
 }
 

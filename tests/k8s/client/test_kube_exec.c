@@ -1,4 +1,5 @@
-/* Unit tests: ExecCredential parsing, RFC 3339 times, running plugins with bounds; client construction. */
+/* Unit tests: ExecCredential parsing, RFC 3339 times, running plugins with bounds; client
+ * construction. */
 #include "kube_client.h"
 #include "kube_config.h"
 #include "kube_exec.h"
@@ -63,11 +64,12 @@ Test(kube_exec, refuses_malformed_credentials_naming_the_problem)
                        "\"ExecCredential\",\"status\":{\"token\":\"t\"}}",
                        &r, &err),
                  FCB_ERR_CONFIG);
-    cr_expect(strstr(err.message, "plugin returned apiVersion 'client.authentication.k8s.io/v1beta1'") !=
-              NULL, "%s", err.message);
-    cr_expect_eq(parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{}}", &r,
-                       &err),
-                 FCB_ERR_CONFIG);
+    cr_expect(strstr(err.message,
+                     "plugin returned apiVersion 'client.authentication.k8s.io/v1beta1'") != NULL,
+              "%s", err.message);
+    cr_expect_eq(
+        parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{}}", &r, &err),
+        FCB_ERR_CONFIG);
     cr_expect(strstr(err.message, "neither token nor") != NULL, "%s", err.message);
     cr_expect_eq(parse("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{"
                        "\"token\":\"t\",\"expirationTimestamp\":\"tomorrow\"}}",
@@ -125,11 +127,12 @@ static void free_exec_config(kube_config *cfg)
 
 Test(kube_exec, runs_a_plugin_with_env_and_cluster_info)
 {
-    kube_config *cfg = exec_config(
-        "case \"$KUBERNETES_EXEC_INFO\" in *'\"server\":\"https://10.0.0.1:6443\"'*"
-        "'\"certificate-authority-data\":\"UEVN\"'*) ;; *) exit 9;; esac; "
-        "printf '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' "
-        "\"$EXEC_TEST_VALUE\"");
+    kube_config *cfg =
+        exec_config("case \"$KUBERNETES_EXEC_INFO\" in *'\"server\":\"https://10.0.0.1:6443\"'*"
+                    "'\"certificate-authority-data\":\"UEVN\"'*) ;; *) exit 9;; esac; "
+                    "printf '{\"apiVersion\":\"" V1
+                    "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' "
+                    "\"$EXEC_TEST_VALUE\"");
     kube_exec_result r;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_OK, "%s", err.message);
@@ -146,8 +149,10 @@ Test(kube_exec, kills_a_plugin_that_runs_past_the_timeout)
     time_t t0 = time(NULL);
     cr_expect_eq(kube_exec_run(host, cfg, 300, &r, &err), FCB_ERR_CONFIG);
     cr_expect_leq(time(NULL) - t0, 2);
-    cr_expect(strstr(err.message, "exec plugin 'sh' (user 'u' in kubeconfig test): timed out after 300 ms") !=
-              NULL, "%s", err.message);
+    cr_expect(strstr(err.message,
+                     "exec plugin 'sh' (user 'u' in kubeconfig test): timed out after 300 ms") !=
+                  NULL,
+              "%s", err.message);
     free_exec_config(cfg);
 }
 

@@ -44,13 +44,17 @@ static char *make_stream(size_t *len)
     FILE *f = open_memstream(&buf, &size);
     cr_assert_not_null(f);
     for (int i = 0; i < 40; i++) {
-        fprintf(f,
-                "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":"
-                "{\"name\":\"fakecloud-lambda-fn-%d\",\"namespace\":\"default\",\"resourceVersion\":"
-                "\"%d\",\"labels\":{\"fakecloud-managed-by\":\"fakecloud\"}},\"status\":{\"phase\":"
-                "\"Pending\",\"message\":\"quote \\\" brace } bracket ] newline \\n unicode \\u00e9\","
-                "\"n\":[1,2.5,-3e2,true,false,null]}}}\n",
-                i % 3 == 0 ? "ADDED" : i % 3 == 1 ? "MODIFIED" : "DELETED", i, 100 + i);
+        fprintf(
+            f,
+            "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":"
+            "{\"name\":\"fakecloud-lambda-fn-%d\",\"namespace\":\"default\",\"resourceVersion\":"
+            "\"%d\",\"labels\":{\"fakecloud-managed-by\":\"fakecloud\"}},\"status\":{\"phase\":"
+            "\"Pending\",\"message\":\"quote \\\" brace } bracket ] newline \\n unicode \\u00e9\","
+            "\"n\":[1,2.5,-3e2,true,false,null]}}}\n",
+            i % 3 == 0   ? "ADDED"
+            : i % 3 == 1 ? "MODIFIED"
+                         : "DELETED",
+            i, 100 + i);
         if (i == 20)
             fputs("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
                   "\"metadata\":{\"resourceVersion\":\"120\"}}}\r\n\n",
@@ -169,8 +173,10 @@ Test(kube_watch_framer, treats_garbage_after_an_event_on_its_line_the_same_howev
         cr_expect_eq(rc, FCB_ERR_BACKEND, "split at %zu", split);
         cr_expect(strstr(err.message, "watch stream: unexpected data after the event") != NULL,
                   "split at %zu: %s", split, err.message);
-        cr_expect_eq(c.count, 0, "split at %zu: %zu events (an event is handed out when its "
-                     "line ends)", split, c.count);
+        cr_expect_eq(c.count, 0,
+                     "split at %zu: %zu events (an event is handed out when its "
+                     "line ends)",
+                     split, c.count);
         kube_watch_framer_free(fr);
         free(c.text);
     }
@@ -205,14 +211,15 @@ Test(kube_watch_framer, stops_when_the_callback_asks)
 
 Test(kube_watch_framer, decodes_error_events_with_their_code)
 {
-    json_object *ev = json_tokener_parse(
-        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}}");
+    json_object *ev = json_tokener_parse("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+                                         "\"code\":410,\"reason\":\"Expired\"}}");
     kube_watch_event out;
     cr_assert_eq(kube_watch_event_decode(ev, &out, NULL), FCB_OK);
     cr_expect_str_eq(out.type, "ERROR");
     cr_expect_eq(out.error_code, 410);
     json_object_put(ev);
-    ev = json_tokener_parse("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}");
+    ev = json_tokener_parse(
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}");
     cr_assert_eq(kube_watch_event_decode(ev, &out, NULL), FCB_OK);
     cr_expect_str_eq(out.resource_version, "9");
     json_object_put(ev);
@@ -247,7 +254,8 @@ Test(kube_status, uses_the_http_reason_when_the_body_is_not_a_status)
     fcb_error err = FCB_ERROR_INIT;
     const char *raw = "upstream\nconnect error";
     kube_status_error(&err, FCB_ERR_BACKEND, "GET", "/api/v1/pods", 503, NULL, raw, strlen(raw));
-    cr_expect_str_eq(err.message, "k8s GET /api/v1/pods: 503 ServiceUnavailable: upstream connect error");
+    cr_expect_str_eq(err.message,
+                     "k8s GET /api/v1/pods: 503 ServiceUnavailable: upstream connect error");
     char reason[64];
     kube_status_reason(404, NULL, reason, sizeof reason);
     cr_expect_str_eq(reason, "NotFound");
@@ -264,9 +272,11 @@ Test(kube_status, keeps_already_exists_from_the_status_reason)
     kube_status_reason(409, body, reason, sizeof reason);
     cr_expect_str_eq(reason, "AlreadyExists");
     fcb_error err = FCB_ERROR_INIT;
-    kube_status_error(&err, FCB_ERR_BACKEND, "POST", "/api/v1/namespaces/d/pods", 409, body, NULL, 0);
-    cr_expect_str_eq(err.message,
-                     "k8s POST /api/v1/namespaces/d/pods: 409 AlreadyExists: pods \"p\" already exists");
+    kube_status_error(&err, FCB_ERR_BACKEND, "POST", "/api/v1/namespaces/d/pods", 409, body, NULL,
+                      0);
+    cr_expect_str_eq(
+        err.message,
+        "k8s POST /api/v1/namespaces/d/pods: 409 AlreadyExists: pods \"p\" already exists");
     json_object_put(body);
 }
 
