@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config python3 git
       libcurl4-gnutls-dev libjson-c-dev libgnutls28-dev libyaml-dev libarchive-dev
       libmicrohttpd-dev libcriterion-dev gnutls-bin valgrind
-      docker.io busybox-static zip unzip curl iproute2 procps)
+      docker.io busybox-static zip unzip curl iproute2 procps
+      podman netavark iptables)  # tests/docker/with-podman.sh (netavark: not CNI)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

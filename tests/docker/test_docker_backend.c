@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,16 @@ static size_t count_instance_containers(void)
     return count_containers(label);
 }
 
+/* The engine under test is Podman (run under with-podman.sh), asked directly. */
+static bool engine_is_podman(void)
+{
+    char *out = NULL;
+    cr_assert_eq(engine("GET", "/version", NULL, &out), 200, "version: %s", out ? out : "");
+    bool podman = strstr(out, "Podman") != NULL;
+    free(out);
+    return podman;
+}
+
 static fcb_function zip_function(const char *name, const char *runtime, const char *handler)
 {
     fcb_function fn = {.size = sizeof(fcb_function), .function_name = name,
@@ -290,21 +301,28 @@ Test(docker, environment_is_rewritten_and_the_host_alias_resolves)
     void *zip = one_file_zip("env.sh",
                              "echo \"url=$MY_URL timeout=$AWS_LAMBDA_FUNCTION_TIMEOUT "
                              "mem=$AWS_LAMBDA_FUNCTION_MEMORY_SIZE name=$AWS_LAMBDA_FUNCTION_NAME\"; "
-                             "grep -c host.docker.internal /etc/hosts\n",
+                             "grep -c \"$ALIAS\" /etc/hosts\n",
                              &len);
-    fcb_env_var env[] = {{"MY_URL", "http://localhost:4566/queue"}};
+    /* dockerd: host.docker.internal via ExtraHosts host-gateway; Podman adds its own alias. */
+    bool podman = engine_is_podman();
+    const char *alias = podman ? "host.containers.internal" : "host.docker.internal";
+    cr_expect(mock_host_log_contains(fx.mh, podman ? "podman=true" : "podman=false"),
+              "the plugin did not detect the engine kind (podman=%d)", podman);
+    fcb_env_var env[] = {{"MY_URL", "http://localhost:4566/queue"}, {"ALIAS", alias}};
     fcb_function fn = zip_function("env-fn", "python3.12", "env.handler");
     fn.environment = env;
-    fn.n_environment = 1;
+    fn.n_environment = 2;
     fn.timeout_seconds = 42;
     fn.memory_mb = 256;
     fcb_instance inst;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(launch(&fn, zip, len, NULL, 0, 0, &inst, &err), FCB_OK, "%s", err.message);
     char *out = invoke(inst.endpoint, "{}");
-    cr_expect(strstr(out, "url=http://host.docker.internal:4566/queue") != NULL, "%s", out);
+    char want[128];
+    snprintf(want, sizeof want, "url=http://%s:4566/queue", alias);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
     cr_expect(strstr(out, "timeout=42 mem=256 name=env-fn") != NULL, "%s", out);
-    cr_expect(strstr(out, "\n1") != NULL, "host.docker.internal not in /etc/hosts: %s", out);
+    cr_expect(strstr(out, "\n1") != NULL, "%s not in /etc/hosts: %s", alias, out);
     free(out);
     terminate_ok(inst.handle);
     zip_fixture_free(zip);
@@ -679,6 +697,7 @@ Test(docker_open, survives_allocation_failures_during_open, .init = setup_no_ope
         fcb_open_params params = {.size = sizeof params};
         fcb_error err = FCB_ERROR_INIT;
         int rc = fx.ops->open(mock_host_services(fx.mh), &params, &fx.backend, &err);
+        size_t calls = mock_host_alloc_calls(fx.mh);
         mock_host_fail_alloc(fx.mh, 0);
         if (rc == FCB_OK) {
             fx.ops->close(fx.backend);
@@ -688,6 +707,12 @@ Test(docker_open, survives_allocation_failures_during_open, .init = setup_no_ope
         }
         cr_assert_eq(mock_host_outstanding_bytes(fx.mh), 0, "leak after failing allocation %zu",
                      n);
+        /* open() made fewer than n allocations: every later n is this same run
+         * (each open costs a /version call, ~0.6 s on Podman). */
+        if (rc == FCB_OK && calls < n) {
+            cr_log_info("open() makes %zu allocations; each failure tried", calls);
+            break;
+        }
     }
 }
 
