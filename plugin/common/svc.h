@@ -18,8 +18,12 @@
 
 #if defined(__GNUC__)
 #define SVC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+/* The compiler checks the variadic list ends in a NULL pointer (glibc's NULL
+ * is a pointer, so the sentinel is well-defined). */
+#define SVC_SENTINEL __attribute__((sentinel))
 #else
 #define SVC_PRINTF(fmt, args)
+#define SVC_SENTINEL
 #endif
 
 /*
@@ -58,7 +62,7 @@ const char *svc_config_nonempty(const fcb_host_services *host, const char *key);
  * secrets. `plugin` is the plugin's short name.
  */
 void svc_log(const fcb_host_services *host, fcb_log_level level, const char *plugin,
-             const char *message, ...);
+             const char *message, ...) SVC_SENTINEL;
 bool svc_log_enabled(const fcb_host_services *host, fcb_log_level level);
 
 /*

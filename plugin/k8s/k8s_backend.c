@@ -175,6 +175,7 @@ static void k8s_on_pod_event(void *ctx, const char *type, json_object *object)
     const char *pod_name = json_object_get_string(name);
     bool deleted = strcmp(type, "DELETED") == 0;
     k8s_pod_state state;
+    memset(&state, 0, sizeof state);
     if (!deleted)
         k8s_pod_state_read(object, &state);
 

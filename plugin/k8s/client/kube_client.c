@@ -739,11 +739,13 @@ static int conn_acquire(kube_client *c, const atomic_bool *stop, uint64_t deadli
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&w.cond, &attr);
         pthread_condattr_destroy(&attr);
+        /* W lives on this stack frame only while queued: every way out of
+         * the loop below unlinks it (or the releaser did) before returning. */
         if (c->wait_tail != NULL)
             c->wait_tail->next = &w;
         else
-            c->wait_head = &w;
-        c->wait_tail = &w;
+            c->wait_head = &w; // cppcheck-suppress autoVariables
+        c->wait_tail = &w;     // cppcheck-suppress autoVariables
         atomic_fetch_add(&c->slot_waits, 1);
         /* Bounded by DEADLINE; every wait is at most POOL_POLL_MS. */
         for (;;) {
