@@ -86,8 +86,10 @@ cleanup() {
     alive "$service_pid" && kill -KILL "$service_pid" 2>/dev/null
   fi
   [ -n "$service_pid" ] && wait "$service_pid" 2>/dev/null
-  # conmon and container processes left behind (service killed mid-run).
+  # conmon and `podman container cleanup` (which tears the container's network
+  # down) may still be running: let them finish, then kill what is left.
   local pids
+  for _ in $(seq 100); do [ -z "$(our_pids)" ] && break; sleep 0.1; done
   pids=$(our_pids)
   if [ -n "$pids" ]; then
     echo "with-podman: killing leftover processes: $pids" >&2
@@ -126,7 +128,8 @@ global_before=""
 iptables -t nat -S NETAVARK-HOSTPORT-DNAT >/dev/null 2>&1 && global_before="$global_before natchains"
 iptables -S NETAVARK_FORWARD >/dev/null 2>&1 && global_before="$global_before fwdchain"
 global_cleanup() {
-  pgrep -x 'podman|conmon|netavark' >/dev/null && return 0
+  local p
+  for p in $(pgrep -x podman; pgrep -x conmon; pgrep -x netavark); do alive "$p" && return 0; done
   case "$global_before" in *rundir*) ;; *) rm -rf /run/containers/networks; rmdir /run/containers 2>/dev/null ;; esac
   case "$global_before" in *varlib*) ;; *) rm -rf /var/lib/containers ;; esac
   case "$global_before" in
