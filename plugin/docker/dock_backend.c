@@ -38,16 +38,16 @@
 #include <unistd.h>
 
 #define DOCK_DEFAULT_READY_TIMEOUT_MS 10000u
-#define DOCK_DEFAULT_PULL_TIMEOUT_MS 600000u
-#define DOCK_PROBE_FIRST_DELAY_MS 5
-#define DOCK_PROBE_MAX_DELAY_MS 100
-#define DOCK_PROBE_MAX_ATTEMPT_MS 1000
-#define DOCK_REMOVE_TIMEOUT_MS 30000L
-#define DOCK_LOG_TAIL_BYTES 480
-#define DOCK_REAP_MAX 10000
-#define DOCK_HANDLE_PREFIX "container/"
-#define DOCK_START_ATTEMPTS 5
-#define DOCK_ORPHANS_MAX 32
+#define DOCK_DEFAULT_PULL_TIMEOUT_MS  600000u
+#define DOCK_PROBE_FIRST_DELAY_MS     5
+#define DOCK_PROBE_MAX_DELAY_MS       100
+#define DOCK_PROBE_MAX_ATTEMPT_MS     1000
+#define DOCK_REMOVE_TIMEOUT_MS        30000L
+#define DOCK_LOG_TAIL_BYTES           480
+#define DOCK_REAP_MAX                 10000
+#define DOCK_HANDLE_PREFIX            "container/"
+#define DOCK_START_ATTEMPTS           5
+#define DOCK_ORPHANS_MAX              32
 
 struct fcb_backend {
     const fcb_host_services *host;
@@ -160,8 +160,8 @@ static int dock_config_u64(const fcb_host_services *host, const char *key, uint6
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
     if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < min || n > max)
-        return err_set(err, FCB_ERR_CONFIG, "%s: '%.100s' is not an integer in %llu..%llu", key,
-                       v, (unsigned long long)min, (unsigned long long)max);
+        return err_set(err, FCB_ERR_CONFIG, "%s: '%.100s' is not an integer in %llu..%llu", key, v,
+                       (unsigned long long)min, (unsigned long long)max);
     *out = n;
     return FCB_OK;
 }
@@ -320,8 +320,8 @@ int dock_backend_open(const fcb_host_services *host, const fcb_open_params *para
     }
 
     const char *alias = svc_config_nonempty(host, "FAKECLOUD_DOCKER_HOST_ALIAS");
-    if (alias != NULL && (strlen(alias) >= sizeof b->host_alias ||
-                          strpbrk(alias, " \t\r\n\":/\\") != NULL)) {
+    if (alias != NULL &&
+        (strlen(alias) >= sizeof b->host_alias || strpbrk(alias, " \t\r\n\":/\\") != NULL)) {
         rc = err_set(err, FCB_ERR_CONFIG, "FAKECLOUD_DOCKER_HOST_ALIAS: invalid host name");
         goto fail;
     }
@@ -338,8 +338,7 @@ int dock_backend_open(const fcb_host_services *host, const fcb_open_params *para
         snprintf(b->endpoint_host, sizeof b->endpoint_host, "127.0.0.1");
     }
     svc_log(host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "docker backend opened", "engine",
-            b->engine.address.transport == DOCK_UNIX ? b->engine.address.path
-                                                     : b->engine.base_url,
+            b->engine.address.transport == DOCK_UNIX ? b->engine.address.path : b->engine.base_url,
             "api_version", b->engine.api_version, "server_version", b->engine.server_version,
             "podman", b->engine.podman ? "true" : "false", "instance", b->instance_id, NULL);
     *out = b;
@@ -401,8 +400,7 @@ static bool dock_pull_line(void *ctx, const char *line, size_t len)
 }
 
 /* Make IMAGE present locally, pulling it when absent. FIELD names it in errors. */
-static int dock_image_ensure(fcb_backend *b, const char *image, const char *field,
-                             fcb_error *err)
+static int dock_image_ensure(fcb_backend *b, const char *image, const char *field, fcb_error *err)
 {
     int rc;
     char repo[RUNTIME_IMAGE_MAX], tag[RUNTIME_IMAGE_MAX];
@@ -441,10 +439,13 @@ static int dock_image_ensure(fcb_backend *b, const char *image, const char *fiel
     svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "pulling image", "image", image, NULL);
     uint64_t t0 = dock_now_ms();
     dock_pull_state st = {.failed = false};
-    dock_request pull = {.method = "POST", .path = path, .cancellable = true,
+    dock_request pull = {.method = "POST",
+                         .path = path,
+                         .cancellable = true,
                          .registry_auth = b->registry_auth,
                          .timeout_ms = (long)b->pull_timeout_ms,
-                         .on_line = dock_pull_line, .line_ctx = &st};
+                         .on_line = dock_pull_line,
+                         .line_ctx = &st};
     rc = dock_engine_call(&b->engine, &pull, &resp, err);
     if (rc != FCB_OK) {
         err_prefix(err, "pull %s '%s'", field, image);
@@ -457,8 +458,7 @@ static int dock_image_ensure(fcb_backend *b, const char *image, const char *fiel
         goto out;
     }
     if (st.failed) {
-        rc = err_set(err, FCB_ERR_START_FAILED, "pull %s '%s' failed: %s", field, image,
-                     st.error);
+        rc = err_set(err, FCB_ERR_START_FAILED, "pull %s '%s' failed: %s", field, image, st.error);
         goto out;
     }
     char ms[32];
@@ -496,14 +496,15 @@ int dock_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
 /* ------------------------------------------------------------------------ */
 
 /* Force-remove ID; 404 and "already in progress" count as success. */
-static int dock_container_remove(fcb_backend *b, const char *id, bool cancellable,
-                                 fcb_error *err)
+static int dock_container_remove(fcb_backend *b, const char *id, bool cancellable, fcb_error *err)
 {
     dock_response resp;
     char *path = svc_sprintf(b->host, "/containers/%s?force=1&v=1", id);
     if (path == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
-    dock_request req = {.method = "DELETE", .path = path, .cancellable = cancellable,
+    dock_request req = {.method = "DELETE",
+                        .path = path,
+                        .cancellable = cancellable,
                         .timeout_ms = DOCK_REMOVE_TIMEOUT_MS};
     int rc = dock_engine_call(&b->engine, &req, &resp, err);
     if (rc == FCB_OK && resp.status != 204 && resp.status != 200 && resp.status != 404 &&
@@ -564,15 +565,13 @@ static void dock_orphans_retry(fcb_backend *b)
         if (rc == FCB_OK)
             svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME,
                     "removed container left by a failed launch", "container", ids[i], NULL);
-        else if (rc != FCB_ERR_UNAVAILABLE && rc != FCB_ERR_TIMEOUT &&
-                 rc != FCB_ERR_CANCELLED)
+        else if (rc != FCB_ERR_UNAVAILABLE && rc != FCB_ERR_TIMEOUT && rc != FCB_ERR_CANCELLED)
             svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
                     "could not remove container left by a failed launch", "container", ids[i],
                     "error", e2.message, NULL);
         else if (!dock_orphan_add(b, ids[i]))
             svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
-                    "giving up on a container left by a failed launch", "container", ids[i],
-                    NULL);
+                    "giving up on a container left by a failed launch", "container", ids[i], NULL);
     }
 }
 
@@ -584,8 +583,7 @@ typedef struct dock_state {
     char host_port[16];
 } dock_state;
 
-static int dock_container_inspect(fcb_backend *b, const char *id, dock_state *st,
-                                  fcb_error *err)
+static int dock_container_inspect(fcb_backend *b, const char *id, dock_state *st, fcb_error *err)
 {
     dock_response resp;
     json_object *root = NULL;
@@ -598,8 +596,8 @@ static int dock_container_inspect(fcb_backend *b, const char *id, dock_state *st
     if (rc != FCB_OK)
         goto out;
     if (resp.status != 200) {
-        rc = dock_engine_http_error(&resp, resp.status == 404 ? FCB_ERR_START_FAILED
-                                                              : FCB_ERR_BACKEND,
+        rc = dock_engine_http_error(&resp,
+                                    resp.status == 404 ? FCB_ERR_START_FAILED : FCB_ERR_BACKEND,
                                     "inspect container", err);
         goto out;
     }
@@ -653,8 +651,7 @@ static void dock_container_logs(fcb_backend *b, const char *id, char *out, size_
     char *path = svc_sprintf(b->host, "/containers/%s/logs?stdout=1&stderr=1&tail=20", id);
     if (path == NULL)
         return;
-    dock_request req = {.method = "GET", .path = path, .timeout_ms = 5000,
-                        .max_body = 64 * 1024};
+    dock_request req = {.method = "GET", .path = path, .timeout_ms = 5000, .max_body = 64 * 1024};
     if (dock_engine_call(&b->engine, &req, &resp, &e2) == FCB_OK && resp.status == 200 &&
         resp.body.data != NULL && dock_spec_demux_logs(resp.body.data, resp.body.len, &text) &&
         text.data != NULL) {
@@ -786,14 +783,14 @@ int dock_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
     memset(&resp, 0, sizeof resp);
     filters = dock_engine_escape(b->host, "{\"label\":[\"" DOCK_LABEL_MANAGED_BY
                                           "=" DOCK_LABEL_MANAGED_BY_VALUE "\"]}");
-    path = filters != NULL ? svc_sprintf(b->host, "/containers/json?all=1&filters=%s", filters)
-                           : NULL;
+    path =
+        filters != NULL ? svc_sprintf(b->host, "/containers/json?all=1&filters=%s", filters) : NULL;
     if (path == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
         goto out;
     }
-    dock_request req = {.method = "GET", .path = path, .cancellable = true,
-                        .max_body = 64u * 1024 * 1024};
+    dock_request req = {
+        .method = "GET", .path = path, .cancellable = true, .max_body = 64u * 1024 * 1024};
     rc = dock_engine_call(&b->engine, &req, &resp, err);
     if (rc != FCB_OK)
         goto out;
@@ -830,8 +827,8 @@ out:
     if (count > 0) {
         char num[32];
         snprintf(num, sizeof num, "%zu", count);
-        svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "reaped stale containers", "count",
-                num, NULL);
+        svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "reaped stale containers", "count", num,
+                NULL);
     }
     if (reaped != NULL)
         *reaped = count;
@@ -867,8 +864,7 @@ static int dock_build_tar(fcb_backend *b, const fcb_launch_request *req, const f
     if (fn->package_type == FCB_PACKAGE_ZIP) {
         rc = ziptar_add_zip(t, req->code.data, req->code.size, "var/task", "code", err);
         if (rc == FCB_OK && runtime_is_provided(fn->runtime))
-            rc = ziptar_add_zip(t, req->code.data, req->code.size, "var/runtime", "code",
-                                     err);
+            rc = ziptar_add_zip(t, req->code.data, req->code.size, "var/runtime", "code", err);
     }
     for (size_t i = 0; rc == FCB_OK && i < req->n_layers; i++) {
         char what[32];
@@ -942,8 +938,8 @@ static int dock_wait_ready(fcb_backend *b, const char *id, const char *name, uin
     return err_set(err, FCB_ERR_TIMEOUT, "container %s: readiness probe gave up", name);
 }
 
-static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
-                              const fcb_function *fn, fcb_instance *out, fcb_error *err)
+static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req, const fcb_function *fn,
+                              fcb_instance *out, fcb_error *err)
 {
     int rc;
     char image[RUNTIME_IMAGE_MAX];
@@ -972,15 +968,18 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
     rc = dock_build_tar(b, req, fn, &tar, &tar_len, err);
     if (rc != FCB_OK)
         goto out;
-    dock_spec_input in = {.function = fn, .image = image, .instance_id = b->instance_id,
-                          .host_alias = b->host_alias, .host_gateway = b->host_gateway,
-                          .network = b->network, .publish_ip = b->publish_ip};
+    dock_spec_input in = {.function = fn,
+                          .image = image,
+                          .instance_id = b->instance_id,
+                          .host_alias = b->host_alias,
+                          .host_gateway = b->host_gateway,
+                          .network = b->network,
+                          .publish_ip = b->publish_ip};
     rc = dock_spec_create_body(b->host, &in, &body, err);
     if (rc != FCB_OK)
         goto out;
-    rc = dock_image_ensure(b, image, fn->package_type == FCB_PACKAGE_ZIP ? "runtime image"
-                                                                         : "ImageUri",
-                           err);
+    rc = dock_image_ensure(b, image,
+                           fn->package_type == FCB_PACKAGE_ZIP ? "runtime image" : "ImageUri", err);
     if (rc != FCB_OK)
         goto out;
 
@@ -999,8 +998,11 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
      * and then we would not know its id. close() waits for it (bounded by the
      * call's timeout); the launch notices `closing` right after.
      */
-    dock_request create = {.method = "POST", .path = path, .body = body,
-                           .body_len = strlen(body), .cancellable = false};
+    dock_request create = {.method = "POST",
+                           .path = path,
+                           .body = body,
+                           .body_len = strlen(body),
+                           .cancellable = false};
     rc = dock_engine_call(&b->engine, &create, &resp, err);
     if (rc != FCB_OK) {
         /* E.g. a timeout: the engine may have created it anyway. Names are unique. */
@@ -1010,9 +1012,8 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
     if (resp.status != 201) {
         char what[DOCK_NAME_MAX + 32];
         snprintf(what, sizeof what, "create container %s", name);
-        rc = dock_engine_http_error(&resp, resp.status == 404 ? FCB_ERR_START_FAILED
-                                                              : FCB_ERR_BACKEND,
-                                    what, err);
+        rc = dock_engine_http_error(
+            &resp, resp.status == 404 ? FCB_ERR_START_FAILED : FCB_ERR_BACKEND, what, err);
         goto out;
     }
     {
@@ -1040,13 +1041,17 @@ static int dock_launch_locked(fcb_backend *b, const fcb_launch_request *req,
             rc = err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
             goto fail_created;
         }
-        dock_request put = {.method = "PUT", .path = path, .body = tar, .body_len = tar_len,
-                            .content_type = "application/x-tar", .cancellable = true,
+        dock_request put = {.method = "PUT",
+                            .path = path,
+                            .body = tar,
+                            .body_len = tar_len,
+                            .content_type = "application/x-tar",
+                            .cancellable = true,
                             .timeout_ms = 300000};
         rc = dock_engine_call(&b->engine, &put, &resp, err);
         if (rc == FCB_OK && resp.status != 200)
-            rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "copy code into the container",
-                                        err);
+            rc =
+                dock_engine_http_error(&resp, FCB_ERR_BACKEND, "copy code into the container", err);
         dock_response_free(&resp);
         if (rc != FCB_OK) {
             err_prefix(err, "container %s", name);
@@ -1116,7 +1121,8 @@ int dock_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_i
                         fcb_error *err)
 {
     if (b == NULL || request == NULL || out == NULL)
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "launch: backend, request and out are required");
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "launch: backend, request and out are required");
     if (request->size < offsetof(fcb_launch_request, deploy_id) + sizeof(const char *))
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "launch: request.size %u is too small",
                        (unsigned)request->size);

@@ -23,8 +23,8 @@
 int dock_backend_open(const fcb_host_services *host, const fcb_open_params *params,
                       fcb_backend **out, fcb_error *err);
 void dock_backend_close(fcb_backend *backend);
-int dock_backend_launch(fcb_backend *backend, const fcb_launch_request *request,
-                        fcb_instance *out, fcb_error *err);
+int dock_backend_launch(fcb_backend *backend, const fcb_launch_request *request, fcb_instance *out,
+                        fcb_error *err);
 int dock_backend_terminate(fcb_backend *backend, const char *handle, fcb_error *err);
 int dock_backend_reap_stale(fcb_backend *backend, size_t *reaped, fcb_error *err);
 int dock_backend_prepull(fcb_backend *backend, const char *image, fcb_error *err);

@@ -10,8 +10,8 @@
 #include <strings.h>
 
 #define DOCK_DEFAULT_TIMEOUT_MS 30000L
-#define DOCK_DEFAULT_MAX_BODY (4u * 1024 * 1024)
-#define DOCK_MAX_LINE (1u * 1024 * 1024)
+#define DOCK_DEFAULT_MAX_BODY   (4u * 1024 * 1024)
+#define DOCK_MAX_LINE           (1u * 1024 * 1024)
 
 typedef struct dock_call {
     const dock_request *req;
@@ -111,13 +111,12 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
     sbuf_init(&resp->body, engine->host, 0);
     sbuf_init(&call.line, engine->host, 0);
     if (call.cancel != NULL && atomic_load(call.cancel) != 0)
-        return err_set(err, FCB_ERR_CANCELLED, "%s %s: backend is closing", req->method,
-                       req->path);
+        return err_set(err, FCB_ERR_CANCELLED, "%s %s: backend is closing", req->method, req->path);
     if (req->unversioned)
         url = svc_sprintf(engine->host, "%s%s", engine->base_url, req->path);
     else
-        url = svc_sprintf(engine->host, "%s/v%s%s", engine->base_url, engine->api_version,
-                          req->path);
+        url =
+            svc_sprintf(engine->host, "%s/v%s%s", engine->base_url, engine->api_version, req->path);
     curl = curl_easy_init();
     if (url == NULL || curl == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
@@ -200,15 +199,15 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
                          req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
         else if (cc == CURLE_WRITE_ERROR && call.too_big)
             rc = err_set(err, FCB_ERR_BACKEND,
-                         "%s %s: the Docker engine's answer is larger than %zu bytes",
-                         req->method, req->path,
+                         "%s %s: the Docker engine's answer is larger than %zu bytes", req->method,
+                         req->path,
                          req->max_body != 0 ? req->max_body : (size_t)DOCK_DEFAULT_MAX_BODY);
         else if (cc == CURLE_WRITE_ERROR && sbuf_failed(&resp->body))
             rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response",
                          req->method, req->path);
         else
-            rc = err_set(err, FCB_ERR_UNAVAILABLE, "%s %s: cannot reach the Docker engine at %s: %s",
-                         req->method, req->path,
+            rc = err_set(err, FCB_ERR_UNAVAILABLE,
+                         "%s %s: cannot reach the Docker engine at %s: %s", req->method, req->path,
                          engine->address.transport == DOCK_UNIX ? engine->address.path
                                                                 : engine->base_url,
                          curl_easy_strerror(cc));
@@ -231,8 +230,7 @@ out:
     return rc;
 }
 
-int dock_engine_http_error(const dock_response *resp, int code, const char *what,
-                           fcb_error *err)
+int dock_engine_http_error(const dock_response *resp, int code, const char *what, fcb_error *err)
 {
     const char *message = NULL;
     json_object *obj = NULL;
@@ -332,8 +330,11 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
     if (rc != FCB_OK)
         goto fail;
 
-    dock_request ping = {.method = "GET", .path = "/_ping", .unversioned = true,
-                         .timeout_ms = 10000, .max_body = 4096};
+    dock_request ping = {.method = "GET",
+                         .path = "/_ping",
+                         .unversioned = true,
+                         .timeout_ms = 10000,
+                         .max_body = 4096};
     rc = dock_engine_call(engine, &ping, &resp, err);
     if (rc != FCB_OK) {
         dock_response_free(&resp);
@@ -350,8 +351,8 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
     }
     if (server_api[0] == '\0') {
         /* Old engines and some proxies omit the header: ask /version. */
-        dock_request ver = {.method = "GET", .path = "/version", .unversioned = true,
-                            .max_body = 1024 * 1024};
+        dock_request ver = {
+            .method = "GET", .path = "/version", .unversioned = true, .max_body = 1024 * 1024};
         rc = dock_engine_call(engine, &ver, &resp, err);
         if (rc == FCB_OK && resp.status == 200 && resp.body.data != NULL) {
             root = json_tokener_parse(resp.body.data);

@@ -21,13 +21,13 @@
 typedef struct dock_engine {
     const fcb_host_services *host;
     dock_address address;
-    char base_url[300];       /* "http://localhost" or "http(s)://host:port" */
+    char base_url[300]; /* "http://localhost" or "http(s)://host:port" */
     bool tls;
-    char *ca_file;            /* host allocator; NULL without TLS */
+    char *ca_file; /* host allocator; NULL without TLS */
     char *cert_file;
     char *key_file;
-    char api_version[16];     /* negotiated "X.Y" */
-    char server_version[64];  /* /version Version, for logs */
+    char api_version[16];    /* negotiated "X.Y" */
+    char server_version[64]; /* /version Version, for logs */
     bool podman;
     const atomic_int *cancel; /* non-zero: abort cancellable calls; may be NULL */
 } dock_engine;
@@ -47,24 +47,24 @@ void dock_engine_release(dock_engine *engine);
 typedef bool (*dock_line_fn)(void *ctx, const char *line, size_t len);
 
 typedef struct dock_request {
-    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
-    const char *path;         /* "/containers/create?name=x" (version prefix added) */
-    bool unversioned;         /* send PATH as is (for /_ping) */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;   /* "/containers/create?name=x" (version prefix added) */
+    bool unversioned;   /* send PATH as is (for /_ping) */
     const void *body;
     size_t body_len;
-    const char *content_type; /* default application/json when body is set */
+    const char *content_type;  /* default application/json when body is set */
     const char *registry_auth; /* X-Registry-Auth header value or NULL */
-    long timeout_ms;          /* whole call; 0 = 30000 */
+    long timeout_ms;           /* whole call; 0 = 30000 */
     bool cancellable;
-    size_t max_body;          /* response body kept (bytes); 0 = 4 MiB */
-    dock_line_fn on_line;     /* stream lines instead of keeping the body */
+    size_t max_body;      /* response body kept (bytes); 0 = 4 MiB */
+    dock_line_fn on_line; /* stream lines instead of keeping the body */
     void *line_ctx;
 } dock_request;
 
 typedef struct dock_response {
-    long status;              /* HTTP status */
-    sbuf body;                /* response body (NUL-terminated), host allocator */
-    char api_version[16];     /* Api-Version header, if any */
+    long status;          /* HTTP status */
+    sbuf body;            /* response body (NUL-terminated), host allocator */
+    char api_version[16]; /* Api-Version header, if any */
 } dock_response;
 
 /*
@@ -81,8 +81,7 @@ void dock_response_free(dock_response *resp);
  * Fill err with CODE and "<what>: HTTP <status>: <engine message>" (the
  * "message" field of the engine's JSON error body). Returns CODE.
  */
-int dock_engine_http_error(const dock_response *resp, int code, const char *what,
-                           fcb_error *err);
+int dock_engine_http_error(const dock_response *resp, int code, const char *what, fcb_error *err);
 
 /* curl_easy_escape on the host allocator; caller frees with svc_free. */
 char *dock_engine_escape(const fcb_host_services *host, const char *s);

@@ -22,8 +22,8 @@ int dock_spec_limits(const fcb_function *fn, dock_limits *out, fcb_error *err)
     uint32_t tmp = fn->ephemeral_storage_mb == 0 ? 512 : fn->ephemeral_storage_mb;
     uint32_t timeout = fn->timeout_seconds == 0 ? 3 : fn->timeout_seconds;
     if (mem < 128 || mem > 10240)
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                       "MemorySize: %u MB is outside 128..10240", (unsigned)mem);
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "MemorySize: %u MB is outside 128..10240",
+                       (unsigned)mem);
     if (tmp < 64 || tmp > 10240)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "EphemeralStorage.Size: %u MB is outside 64..10240", (unsigned)tmp);
@@ -155,8 +155,8 @@ static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *i
             return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                            "Environment.Variables: invalid variable name '%.100s'",
                            v->name != NULL ? v->name : "(null)");
-        char *value = runtime_rewrite_localhost(host, v->value != NULL ? v->value : "",
-                                                in->host_alias);
+        char *value =
+            runtime_rewrite_localhost(host, v->value != NULL ? v->value : "", in->host_alias);
         if (value == NULL)
             return err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory for env %s",
                            v->name);
@@ -226,9 +226,8 @@ int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *
     json_object *bindings = json_object_new_object();
     json_object *binding_list = json_object_new_array();
     json_object *binding = json_object_new_object();
-    bool ok = root != NULL && env != NULL && labels != NULL && exposed != NULL &&
-              hostcfg != NULL && tmpfs_obj != NULL && bindings != NULL &&
-              binding_list != NULL && binding != NULL;
+    bool ok = root != NULL && env != NULL && labels != NULL && exposed != NULL && hostcfg != NULL &&
+              tmpfs_obj != NULL && bindings != NULL && binding_list != NULL && binding != NULL;
     if (!ok) {
         json_object_put(env);
         json_object_put(labels);
@@ -265,9 +264,9 @@ int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *
                                dock_json_string_array(fn->image_command, fn->n_image_command)) &&
                  ok;
         if (fn->n_image_entry_point > 0)
-            ok = dock_json_add(root, "Entrypoint",
-                               dock_json_string_array(fn->image_entry_point,
-                                                      fn->n_image_entry_point)) &&
+            ok = dock_json_add(
+                     root, "Entrypoint",
+                     dock_json_string_array(fn->image_entry_point, fn->n_image_entry_point)) &&
                  ok;
         if (fn->image_working_directory != NULL && fn->image_working_directory[0] != '\0')
             ok = dock_json_add_string(root, "WorkingDir", fn->image_working_directory) && ok;
@@ -280,8 +279,8 @@ int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *
     ok = dock_json_add_string(labels, DOCK_LABEL_LAMBDA, label) && ok;
     ok = dock_json_add_string(labels, DOCK_LABEL_SERVICE, DOCK_LABEL_SERVICE_VALUE) && ok;
 
-    ok = dock_json_add(hostcfg, "Memory", json_object_new_int64((int64_t)limits.memory_bytes)) &&
-         ok;
+    ok =
+        dock_json_add(hostcfg, "Memory", json_object_new_int64((int64_t)limits.memory_bytes)) && ok;
     snprintf(tmpfs, sizeof tmpfs, "rw,exec,size=%llu", (unsigned long long)limits.tmp_bytes);
     ok = dock_json_add_string(tmpfs_obj, "/tmp", tmpfs) && ok;
     ok = dock_json_add_string(binding, "HostIp",
@@ -291,9 +290,8 @@ int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *
     if (in->host_gateway) {
         gateway = svc_sprintf(host, "%s:host-gateway", in->host_alias);
         const char *hosts[] = {gateway};
-        ok = gateway != NULL && dock_json_add(hostcfg, "ExtraHosts",
-                                              dock_json_string_array(hosts, 1)) &&
-             ok;
+        ok = gateway != NULL &&
+             dock_json_add(hostcfg, "ExtraHosts", dock_json_string_array(hosts, 1)) && ok;
     }
     if (in->network != NULL && in->network[0] != '\0')
         ok = dock_json_add_string(hostcfg, "NetworkMode", in->network) && ok;
@@ -405,12 +403,12 @@ int dock_spec_negotiate_version(const char *server, char out[16], fcb_error *err
 
 static bool dock_image_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == '/' || c == ':' || c == '@';
 }
 
-int dock_spec_split_image(const char *image, const char *field, char *repo, char *tag,
-                          size_t size, fcb_error *err)
+int dock_spec_split_image(const char *image, const char *field, char *repo, char *tag, size_t size,
+                          fcb_error *err)
 {
     repo[0] = tag[0] = '\0';
     if (image == NULL || image[0] == '\0')
@@ -451,8 +449,8 @@ bool dock_spec_demux_logs(const char *raw, size_t len, sbuf *out)
 {
     size_t i = 0;
     /* A valid first header: stream 0..2, three zero bytes. */
-    bool framed = len >= 8 && (unsigned char)raw[0] <= 2 && raw[1] == 0 && raw[2] == 0 &&
-                  raw[3] == 0;
+    bool framed =
+        len >= 8 && (unsigned char)raw[0] <= 2 && raw[1] == 0 && raw[2] == 0 && raw[3] == 0;
     if (!framed)
         return sbuf_append(out, raw, len);
     while (i + 8 <= len) {

@@ -18,21 +18,21 @@
 /* Engine API versions: the newest we speak, the oldest we accept. */
 #define DOCK_API_OURS_MAJOR 1
 #define DOCK_API_OURS_MINOR 43
-#define DOCK_API_MIN_MAJOR 1
-#define DOCK_API_MIN_MINOR 40
+#define DOCK_API_MIN_MAJOR  1
+#define DOCK_API_MIN_MINOR  40
 
 /* Labels on every container this backend creates. */
-#define DOCK_LABEL_MANAGED_BY "fakecloud-managed-by"
+#define DOCK_LABEL_MANAGED_BY       "fakecloud-managed-by"
 #define DOCK_LABEL_MANAGED_BY_VALUE "fakecloud"
-#define DOCK_LABEL_INSTANCE "fakecloud-instance"
-#define DOCK_LABEL_LAMBDA "fakecloud-lambda"
-#define DOCK_LABEL_SERVICE "fakecloud-service"
-#define DOCK_LABEL_SERVICE_VALUE "lambda"
+#define DOCK_LABEL_INSTANCE         "fakecloud-instance"
+#define DOCK_LABEL_LAMBDA           "fakecloud-lambda"
+#define DOCK_LABEL_SERVICE          "fakecloud-service"
+#define DOCK_LABEL_SERVICE_VALUE    "lambda"
 
 /* Port the Runtime Interface Emulator listens on inside the container. */
 #define DOCK_RIE_PORT "8080/tcp"
 
-#define DOCK_NAME_MAX 96
+#define DOCK_NAME_MAX          96
 #define DOCK_HOST_ALIAS_DOCKER "host.docker.internal"
 #define DOCK_HOST_ALIAS_PODMAN "host.containers.internal"
 
@@ -113,8 +113,8 @@ int dock_spec_negotiate_version(const char *server, char out[16], fcb_error *err
  * RUNTIME_IMAGE_MAX bytes. FCB_ERR_INVALID_ARGUMENT for characters outside
  * [A-Za-z0-9._/:@-] or an empty reference (message names FIELD).
  */
-int dock_spec_split_image(const char *image, const char *field, char *repo, char *tag,
-                          size_t size, fcb_error *err);
+int dock_spec_split_image(const char *image, const char *field, char *repo, char *tag, size_t size,
+                          fcb_error *err);
 
 /*
  * Demultiplex a non-TTY log stream (8-byte headers: stream, 0, 0, 0, size

@@ -21,9 +21,12 @@ static fcb_function zip_fn(void)
 
 static json_object *build(const fcb_function *fn, bool gateway, const char *network)
 {
-    dock_spec_input in = {.function = fn, .image = "public.ecr.aws/lambda/python:3.12",
-                          .instance_id = "abc123", .host_alias = "host.docker.internal",
-                          .host_gateway = gateway, .network = network,
+    dock_spec_input in = {.function = fn,
+                          .image = "public.ecr.aws/lambda/python:3.12",
+                          .instance_id = "abc123",
+                          .host_alias = "host.docker.internal",
+                          .host_gateway = gateway,
+                          .network = network,
                           .publish_ip = "127.0.0.1"};
     char *json = NULL;
     fcb_error err = FCB_ERROR_INIT;
@@ -180,8 +183,7 @@ Test(dock_spec, image_function_uses_image_config_overrides)
 Test(dock_spec, refuses_bad_input_naming_the_field)
 {
     fcb_function fn = zip_fn();
-    dock_spec_input in = {.function = &fn, .image = "i", .instance_id = "x",
-                          .host_alias = "h"};
+    dock_spec_input in = {.function = &fn, .image = "i", .instance_id = "x", .host_alias = "h"};
     char *json = NULL;
     fcb_error err = FCB_ERROR_INIT;
     fcb_env_var bad[] = {{"1BAD=", "v"}};
@@ -214,8 +216,8 @@ Test(dock_spec, create_body_survives_every_allocation_failure)
     fcb_env_var env[] = {{"A", "http://localhost:1"}, {"B", "b"}};
     fn.environment = env;
     fn.n_environment = 2;
-    dock_spec_input in = {.function = &fn, .image = "i", .instance_id = "x",
-                          .host_alias = "h", .host_gateway = true};
+    dock_spec_input in = {
+        .function = &fn, .image = "i", .instance_id = "x", .host_alias = "h", .host_gateway = true};
     for (size_t n = 1; n < 100; n++) {
         mock_host_fail_alloc(mh, n);
         char *json = NULL;
@@ -281,7 +283,8 @@ Test(dock_spec, image_references_split_into_repository_and_tag)
     char repo[512], tag[512];
     fcb_error err = FCB_ERROR_INIT;
     cr_expect_eq(dock_spec_split_image("public.ecr.aws/lambda/python:3.12", "f", repo, tag,
-                                       sizeof repo, &err), FCB_OK);
+                                       sizeof repo, &err),
+                 FCB_OK);
     cr_expect_str_eq(repo, "public.ecr.aws/lambda/python");
     cr_expect_str_eq(tag, "3.12");
     cr_expect_eq(dock_spec_split_image("localhost:5000/fn", "f", repo, tag, sizeof repo, &err),
@@ -321,7 +324,8 @@ Test(dock_spec, pull_progress_errors_are_detected)
 {
     char msg[128] = "";
     const char ok[] = "{\"status\":\"Pulling fs layer\",\"id\":\"abc\"}";
-    const char bad[] = "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}";
+    const char bad[] =
+        "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}";
     const char detail_only[] = "{\"errorDetail\":{\"message\":\"denied\"}}";
     cr_expect_not(dock_spec_pull_line_error(ok, sizeof ok - 1, msg, sizeof msg));
     cr_expect(dock_spec_pull_line_error(bad, sizeof bad - 1, msg, sizeof msg));

@@ -169,8 +169,8 @@ static size_t count_containers(const char *label)
 {
     char *esc = curl_easy_escape(NULL, label, 0);
     char path[512];
-    snprintf(path, sizeof path, "/containers/json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22%s%%22%%5D%%7D",
-             esc);
+    snprintf(path, sizeof path,
+             "/containers/json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22%s%%22%%5D%%7D", esc);
     curl_free(esc);
     char *out = NULL;
     cr_assert_eq(engine("GET", path, NULL, &out), 200, "list: %s", out ? out : "");
@@ -205,9 +205,11 @@ static bool engine_is_podman(void)
 
 static fcb_function zip_function(const char *name, const char *runtime, const char *handler)
 {
-    fcb_function fn = {.size = sizeof(fcb_function), .function_name = name,
+    fcb_function fn = {.size = sizeof(fcb_function),
+                       .function_name = name,
                        .function_arn = "arn:aws:lambda:us-east-1:123456789012:function:x",
-                       .runtime = runtime, .handler = handler,
+                       .runtime = runtime,
+                       .handler = handler,
                        .package_type = FCB_PACKAGE_ZIP};
     return fn;
 }
@@ -215,8 +217,12 @@ static fcb_function zip_function(const char *name, const char *runtime, const ch
 static int launch(const fcb_function *fn, const void *zip, size_t zip_len, const fcb_blob *layers,
                   size_t n_layers, uint32_t deadline_ms, fcb_instance *inst, fcb_error *err)
 {
-    fcb_launch_request req = {.size = sizeof req, .function = fn, .code = {zip, zip_len},
-                              .layers = layers, .n_layers = n_layers, .deploy_id = "d1",
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = fn,
+                              .code = {zip, zip_len},
+                              .layers = layers,
+                              .n_layers = n_layers,
+                              .deploy_id = "d1",
                               .deadline_ms = deadline_ms};
     memset(inst, 0, sizeof *inst);
     inst->size = sizeof *inst;
@@ -234,8 +240,7 @@ static void *one_file_zip(const char *name, const char *content, size_t *len)
 static void terminate_ok(const char *handle)
 {
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(fx.ops->terminate(fx.backend, handle, &err), FCB_OK, "terminate: %s",
-                 err.message);
+    cr_assert_eq(fx.ops->terminate(fx.backend, handle, &err), FCB_OK, "terminate: %s", err.message);
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -298,11 +303,12 @@ Test(docker, layers_are_visible_under_opt_and_code_under_var_task)
 Test(docker, environment_is_rewritten_and_the_host_alias_resolves)
 {
     size_t len;
-    void *zip = one_file_zip("env.sh",
-                             "echo \"url=$MY_URL timeout=$AWS_LAMBDA_FUNCTION_TIMEOUT "
-                             "mem=$AWS_LAMBDA_FUNCTION_MEMORY_SIZE name=$AWS_LAMBDA_FUNCTION_NAME\"; "
-                             "grep -c \"$ALIAS\" /etc/hosts\n",
-                             &len);
+    void *zip =
+        one_file_zip("env.sh",
+                     "echo \"url=$MY_URL timeout=$AWS_LAMBDA_FUNCTION_TIMEOUT "
+                     "mem=$AWS_LAMBDA_FUNCTION_MEMORY_SIZE name=$AWS_LAMBDA_FUNCTION_NAME\"; "
+                     "grep -c \"$ALIAS\" /etc/hosts\n",
+                     &len);
     /* dockerd: host.docker.internal via ExtraHosts host-gateway; Podman adds its own alias. */
     bool podman = engine_is_podman();
     const char *alias = podman ? "host.containers.internal" : "host.docker.internal";
@@ -370,10 +376,13 @@ Test(docker, image_function_runs_its_image_with_the_ecr_uri_translated)
     /* with-dockerd.sh tagged the test image localhost:5000/fakecloud-image-fn:1;
      * FAKECLOUD_DOCKER_ECR_URL=localhost:5000 maps the ECR URI onto it. */
     const char *cmd[] = {"image.handler"};
-    fcb_function fn = {.size = sizeof fn, .function_name = "image-fn",
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "image-fn",
                        .package_type = FCB_PACKAGE_IMAGE,
-                       .image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fakecloud-image-fn:1",
-                       .image_command = cmd, .n_image_command = 1};
+                       .image_uri =
+                           "123456789012.dkr.ecr.us-east-1.amazonaws.com/fakecloud-image-fn:1",
+                       .image_command = cmd,
+                       .n_image_command = 1};
     fcb_instance inst;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(launch(&fn, NULL, 0, NULL, 0, 0, &inst, &err), FCB_OK, "%s", err.message);
@@ -385,8 +394,10 @@ Test(docker, image_function_runs_its_image_with_the_ecr_uri_translated)
 
 Test(docker, container_that_exits_at_once_fails_fast_with_exit_code_and_logs)
 {
-    fcb_function fn = {.size = sizeof fn, .function_name = "crash-fn",
-                       .package_type = FCB_PACKAGE_IMAGE, .image_uri = "fakecloud-test/crash:1"};
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "crash-fn",
+                       .package_type = FCB_PACKAGE_IMAGE,
+                       .image_uri = "fakecloud-test/crash:1"};
     fcb_instance inst;
     fcb_error err = FCB_ERROR_INIT;
     uint64_t t0 = now_ms();
@@ -562,8 +573,11 @@ static void *slow_launch_thread(void *arg)
     fcb_function fn = zip_function("closing-fn", "python3.12", "app.handler");
     fn.environment = env;
     fn.n_environment = 1;
-    fcb_launch_request req = {.size = sizeof req, .function = &fn, .code = {j->zip, j->len},
-                              .deploy_id = "d1", .deadline_ms = 30000};
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = &fn,
+                              .code = {j->zip, j->len},
+                              .deploy_id = "d1",
+                              .deadline_ms = 30000};
     fcb_instance inst = {.size = sizeof inst};
     fcb_error err = FCB_ERROR_INIT;
     j->rc = j->ops->launch(j->backend, &req, &inst, &err);
@@ -602,7 +616,8 @@ Test(docker, close_during_launch_cancels_it_promptly_and_leaves_nothing)
 
 Test(docker, missing_image_is_reported_with_the_pull_error)
 {
-    fcb_function fn = {.size = sizeof fn, .function_name = "nopull-fn",
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "nopull-fn",
                        .package_type = FCB_PACKAGE_IMAGE,
                        .image_uri = "127.0.0.1:1/fakecloud/absent:1"};
     fcb_instance inst;
@@ -668,8 +683,7 @@ Test(docker_open, fails_clearly_when_the_socket_does_not_exist, .init = setup_no
     cr_expect(strstr(err.message, "/nonexistent/docker.sock") != NULL, "%s", err.message);
 }
 
-Test(docker_open, refuses_bad_configuration_naming_the_key, .init = setup_no_open,
-     .fini = teardown)
+Test(docker_open, refuses_bad_configuration_naming_the_key, .init = setup_no_open, .fini = teardown)
 {
     const char *cases[][2] = {{"FAKECLOUD_DOCKER_READY_TIMEOUT_MS", "soon"},
                               {"FAKECLOUD_DOCKER_MAX_CODE_BYTES", "-1"},
@@ -689,8 +703,7 @@ Test(docker_open, refuses_bad_configuration_naming_the_key, .init = setup_no_ope
     mock_host_set_config(fx.mh, "DOCKER_HOST", getenv("DOCKER_HOST"));
 }
 
-Test(docker_open, survives_allocation_failures_during_open, .init = setup_no_open,
-     .fini = teardown)
+Test(docker_open, survives_allocation_failures_during_open, .init = setup_no_open, .fini = teardown)
 {
     for (size_t n = 1; n < 60; n++) {
         mock_host_fail_alloc(fx.mh, n);
@@ -705,8 +718,7 @@ Test(docker_open, survives_allocation_failures_during_open, .init = setup_no_ope
         } else {
             cr_expect_null(fx.backend);
         }
-        cr_assert_eq(mock_host_outstanding_bytes(fx.mh), 0, "leak after failing allocation %zu",
-                     n);
+        cr_assert_eq(mock_host_outstanding_bytes(fx.mh), 0, "leak after failing allocation %zu", n);
         /* open() made fewer than n allocations: every later n is this same run
          * (each open costs a /version call, ~0.6 s on Podman). */
         if (rc == FCB_OK && calls < n) {

@@ -27,8 +27,8 @@ static int convert(const void *zip, size_t len, const char *dest, const ziptar_l
 }
 
 /* Content of entry NAME in TAR (malloc'd), type in *type; NULL when absent. */
-static char *tar_entry(const char *tar, size_t len, const char *name, mode_t *type,
-                       char *link, size_t link_size)
+static char *tar_entry(const char *tar, size_t len, const char *name, mode_t *type, char *link,
+                       size_t link_size)
 {
     struct archive *a = archive_read_new();
     archive_read_support_format_tar(a);
@@ -131,8 +131,7 @@ static void expect_refused(const zip_fixture_entry *entries, size_t n, const cha
     char *tar = NULL;
     size_t tlen;
     fcb_error err = FCB_ERROR_INIT;
-    cr_expect_eq(convert(zip, zlen, "var/task", NULL, &tar, &tlen, &err),
-                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(convert(zip, zlen, "var/task", NULL, &tar, &tlen, &err), FCB_ERR_INVALID_ARGUMENT);
     cr_expect_null(tar);
     cr_expect(strstr(err.message, needle1) != NULL, "message '%s' lacks '%s'", err.message,
               needle1);
@@ -143,7 +142,8 @@ static void expect_refused(const zip_fixture_entry *entries, size_t n, const cha
 
 Test(ziptar, refuses_a_dot_dot_entry_naming_it)
 {
-    zip_fixture_entry e[] = {{.name = "ok.txt", .data = "x"}, {.name = "a/../../evil", .data = "x"}};
+    zip_fixture_entry e[] = {{.name = "ok.txt", .data = "x"},
+                             {.name = "a/../../evil", .data = "x"}};
     expect_refused(e, 2, "a/../../evil", "'..'");
 }
 
@@ -177,8 +177,7 @@ Test(ziptar, refuses_a_zip_bomb)
     char *tar = NULL;
     size_t tlen;
     fcb_error err = FCB_ERROR_INIT;
-    cr_expect_eq(convert(zip, zlen, "var/task", NULL, &tar, &tlen, &err),
-                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(convert(zip, zlen, "var/task", NULL, &tar, &tlen, &err), FCB_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(err.message, "zip bomb") != NULL, "%s", err.message);
     cr_expect(strstr(err.message, "zeros.bin") != NULL, "%s", err.message);
     zip_fixture_free(zip);

@@ -38,7 +38,8 @@ void *zip_fixture_make(const zip_fixture_entry *entries, size_t n, size_t *len)
         }
         int r = archive_write_header(ae == NULL ? NULL : a, ae);
         if (r == ARCHIVE_OK && !e->symlink && !e->directory && size > 0)
-            r = archive_write_data(a, e->data, size) == (la_ssize_t)size ? ARCHIVE_OK : ARCHIVE_FATAL;
+            r = archive_write_data(a, e->data, size) == (la_ssize_t)size ? ARCHIVE_OK
+                                                                         : ARCHIVE_FATAL;
         archive_entry_free(ae);
         if (r != ARCHIVE_OK)
             goto fail;

@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 typedef struct zip_fixture_entry {
-    const char *name;     /* stored as is (no sanitising: tests build hostile zips) */
-    const char *data;     /* file content, or symlink target when symlink != 0 */
-    size_t size;          /* 0 = strlen(data) */
+    const char *name; /* stored as is (no sanitising: tests build hostile zips) */
+    const char *data; /* file content, or symlink target when symlink != 0 */
+    size_t size;      /* 0 = strlen(data) */
     int symlink;
     int directory;
 } zip_fixture_entry;
