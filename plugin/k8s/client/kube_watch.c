@@ -67,13 +67,18 @@ struct kube_watch {
 /* ---------------------------------------------------------------------- */
 /* known objects                                                            */
 
-static char *object_key(const fcb_host_services *host, json_object *obj)
+/* "namespace/name" of OBJ into KEY (a stack buffer: finding and forgetting an
+ * object must not allocate, or a failed allocation would leave it tracked);
+ * false when OBJ has no name or the key does not fit. */
+#define TRACK_KEY_MAX 384
+static bool object_key(json_object *obj, char key[TRACK_KEY_MAX])
 {
     const char *name = jsonx_get_string(obj, "metadata.name");
     const char *ns = jsonx_get_string(obj, "metadata.namespace");
     if (name == NULL)
-        return NULL;
-    return svc_sprintf(host, "%s/%s", ns != NULL ? ns : "", name);
+        return false;
+    int n = snprintf(key, TRACK_KEY_MAX, "%s/%s", ns != NULL ? ns : "", name);
+    return n > 0 && n < TRACK_KEY_MAX;
 }
 
 static tracked *track_find(kube_watch *w, const char *key, size_t *index)
@@ -95,39 +100,41 @@ static void track_remove_at(kube_watch *w, size_t i)
     w->items[i] = w->items[--w->n_items];
 }
 
-/* Remember (or forget, for DELETED) OBJ. Best effort: tracking is an extra. */
+/*
+ * Remember (or forget, for DELETED) OBJ. Best effort: tracking is an extra;
+ * only remembering a new object allocates.
+ */
 static void track_update(kube_watch *w, const char *type, json_object *obj)
 {
-    char *key = object_key(w->host, obj);
-    if (key == NULL)
+    char key[TRACK_KEY_MAX];
+    if (!object_key(obj, key))
         return;
     size_t index = 0;
     tracked *t = track_find(w, key, &index);
     if (strcmp(type, "DELETED") == 0) {
         if (t != NULL)
             track_remove_at(w, index);
-        svc_free(w->host, key);
         return;
     }
     if (t != NULL) {
         json_object_put(t->object);
         t->object = json_object_get(obj);
         t->seen = true;
-        svc_free(w->host, key);
         return;
     }
     if (w->n_items == w->cap_items) {
         size_t cap = w->cap_items == 0 ? 16 : w->cap_items * 2;
         tracked *p =
             w->n_items < WATCH_MAX_TRACKED ? svc_realloc(w->host, w->items, cap * sizeof *p) : NULL;
-        if (p == NULL) {
-            svc_free(w->host, key);
+        if (p == NULL)
             return;
-        }
         w->items = p;
         w->cap_items = cap;
     }
-    w->items[w->n_items++] = (tracked){.key = key, .object = json_object_get(obj), .seen = true};
+    char *copy = svc_strdup(w->host, key);
+    if (copy == NULL)
+        return;
+    w->items[w->n_items++] = (tracked){.key = copy, .object = json_object_get(obj), .seen = true};
 }
 
 static void track_clear(kube_watch *w)
