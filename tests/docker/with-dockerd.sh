@@ -26,16 +26,11 @@ command -v dockerd >/dev/null || skip "dockerd not installed (apt-get install do
 command -v curl >/dev/null || skip "curl not installed"
 command -v ip >/dev/null || skip "iproute2 not installed"
 busybox=/bin/busybox
-[ -x "$busybox" ] || skip "no $busybox (apt-get install busybox-static)"
-if ldd "$busybox" >/dev/null 2>&1; then skip "$busybox is not static (install busybox-static)"; fi
+engine=with-dockerd
+. "$here/engine-lib.sh"
+engine_require_busybox
 
-# One private dockerd at a time on this machine: concurrent dockerds hand out
-# the same ephemeral host ports (each keeps its own bookkeeping), so runs from
-# several build dirs would disturb each other. Wait for the others (bounded).
-exec 8>/tmp/fcbd.run.lock
-if ! flock -w 200 8; then
-  echo "with-dockerd: another private dockerd run held /tmp/fcbd.run.lock for 200 s; running anyway" >&2
-fi
+engine_take_run_lock
 
 root=$(mktemp -d /tmp/fcbd.XXXXXX)
 sock=$root/docker.sock
@@ -104,36 +99,8 @@ fi
 
 api() { curl -sS --max-time 60 --unix-socket "$sock" "$@"; }
 
-# Test runtime image: busybox-static + RIE stand-in (+ a handler for Image functions).
-rootfs=$root/rootfs
-mkdir -p "$rootfs/bin" "$rootfs/rie" "$rootfs/var/task" "$rootfs/var/runtime" "$rootfs/opt" "$rootfs/tmp" "$rootfs/etc"
-cp "$busybox" "$rootfs/bin/busybox"
-"$busybox" --list | while read -r applet; do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
-cp "$here/image/rie-start.sh" "$rootfs/rie/start.sh"
-cp "$here/image/rie-conn.sh" "$rootfs/rie/conn.sh"
-cp "$here/image/image-handler.sh" "$rootfs/var/task/image.sh"
-chmod 755 "$rootfs/rie/start.sh" "$rootfs/rie/conn.sh"
-echo "root:x:0:0:root:/:/bin/sh" >"$rootfs/etc/passwd"
-
-import() { # repo tag changes...
-  local repo=$1 tag=$2; shift 2
-  local q="fromSrc=-&repo=$(printf %s "$repo" | sed 's|/|%2F|g')&tag=$tag"
-  for c in "$@"; do q="$q&changes=$(printf %s "$c" | sed 's/ /%20/g; s/"/%22/g; s/\[/%5B/g; s/\]/%5D/g; s/,/%2C/g; s/>/%3E/g; s/&/%26/g; s/;/%3B/g')"; done
-  tar -C "$rootfs" -c . | api -X POST -H 'Content-Type: application/x-tar' --data-binary @- \
-    "http://d/images/create?$q" | grep -q '"error' && { echo "with-dockerd: import $repo:$tag failed" >&2; return 1; }
-  return 0
-}
-tag() { # source repo tag
-  local code
-  code=$(api -o /dev/null -w '%{http_code}' -X POST "http://d/images/$1/tag?repo=$(printf %s "$2" | sed 's|/|%2F|g')&tag=$3")
-  [ "$code" = 201 ] || { echo "with-dockerd: tag $1 -> $2:$3 failed ($code)" >&2; return 1; }
-}
 t0=$(date +%s%N)
-import public.ecr.aws/lambda/python 3.12 'ENTRYPOINT ["/rie/start.sh"]' 'EXPOSE 8080' || exit 1
-tag public.ecr.aws/lambda/python:3.12 public.ecr.aws/lambda/provided al2023 || exit 1
-tag public.ecr.aws/lambda/python:3.12 localhost:5000/fakecloud-image-fn 1 || exit 1
-tag public.ecr.aws/lambda/python:3.12 fakecloud-test/image-fn 1 || exit 1
-import fakecloud-test/crash 1 'ENTRYPOINT ["/bin/sh", "-c", "echo starting; echo fatal: runtime crashed on purpose >&2; exit 3"]' || exit 1
+engine_import_test_images || exit 1
 echo "with-dockerd: dockerd ready on $sock (bridge $bridge), images in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
 # restart-dockerd.sh [restart|stop|start] for CMD (see the header). The values

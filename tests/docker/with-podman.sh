@@ -42,15 +42,11 @@ runtime=""
 for r in crun runc; do command -v "$r" >/dev/null && { runtime=$r; break; }; done
 [ -n "$runtime" ] || skip "no OCI runtime (crun or runc)"
 busybox=/bin/busybox
-[ -x "$busybox" ] || skip "no $busybox (apt-get install busybox-static)"
-if ldd "$busybox" >/dev/null 2>&1; then skip "$busybox is not static (install busybox-static)"; fi
+engine=with-podman
+. "$here/engine-lib.sh"
+engine_require_busybox
 
-# One private engine run at a time on this machine (shared with with-dockerd.sh):
-# they would compete for ephemeral host ports and for the 2 cores.
-exec 8>/tmp/fcbd.run.lock
-if ! flock -w 200 8; then
-  echo "with-podman: another private engine run held /tmp/fcbd.run.lock for 200 s; running anyway" >&2
-fi
+engine_take_run_lock
 
 root=$(mktemp -d /tmp/fcbp.XXXXXX)
 sock=$root/podman.sock
@@ -268,42 +264,8 @@ if [ -z "$ready" ]; then
   skip "podman cannot start on this machine"
 fi
 
-# Test runtime image: busybox-static + RIE stand-in (+ a handler for Image functions).
-rootfs=$root/rootfs
-mkdir -p "$rootfs/bin" "$rootfs/rie" "$rootfs/var/task" "$rootfs/var/runtime" "$rootfs/opt" "$rootfs/tmp" "$rootfs/etc"
-cp "$busybox" "$rootfs/bin/busybox"
-"$busybox" --list | while read -r applet; do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
-cp "$here/image/rie-start.sh" "$rootfs/rie/start.sh"
-cp "$here/image/rie-conn.sh" "$rootfs/rie/conn.sh"
-cp "$here/image/image-handler.sh" "$rootfs/var/task/image.sh"
-chmod 755 "$rootfs/rie/start.sh" "$rootfs/rie/conn.sh"
-echo "root:x:0:0:root:/:/bin/sh" >"$rootfs/etc/passwd"
-
-import() { # repo tag changes...
-  local repo=$1 tag=$2 out; shift 2
-  # Podman's compat import ignores `tag`: the tag goes into `repo` (dockerd accepts that too).
-  local q="fromSrc=-&repo=$(printf %s "$repo:$tag" | sed 's|/|%2F|g; s|:|%3A|g')"
-  for c in "$@"; do q="$q&changes=$(printf %s "$c" | sed 's/ /%20/g; s/"/%22/g; s/\[/%5B/g; s/\]/%5D/g; s/,/%2C/g; s/>/%3E/g; s/&/%26/g; s/;/%3B/g')"; done
-  out=$(tar -C "$rootfs" -c . | api -X POST -H 'Content-Type: application/x-tar' --data-binary @- \
-    "http://d/images/create?$q")
-  if [ -z "$out" ] || printf %s "$out" | grep -q '"error'; then
-    echo "with-podman: import $repo:$tag failed: $out" >&2; return 1
-  fi
-}
-tag() { # source repo tag
-  local code
-  code=$(api -o /dev/null -w '%{http_code}' -X POST "http://d/images/$1/tag?repo=$(printf %s "$2" | sed 's|/|%2F|g')&tag=$3")
-  if [ "$code" != 201 ]; then
-    echo "with-podman: tag $1 -> $2:$3 failed ($code); images: $(api http://d/images/json | grep -o '"RepoTags":\[[^]]*\]' | tr '\n' ' ')" >&2
-    return 1
-  fi
-}
 t0=$(date +%s%N)
-import public.ecr.aws/lambda/python 3.12 'ENTRYPOINT ["/rie/start.sh"]' 'EXPOSE 8080' || exit 1
-tag public.ecr.aws/lambda/python:3.12 public.ecr.aws/lambda/provided al2023 || exit 1
-tag public.ecr.aws/lambda/python:3.12 localhost:5000/fakecloud-image-fn 1 || exit 1
-tag public.ecr.aws/lambda/python:3.12 fakecloud-test/image-fn 1 || exit 1
-import fakecloud-test/crash 1 'ENTRYPOINT ["/bin/sh", "-c", "echo starting; echo fatal: runtime crashed on purpose >&2; exit 3"]' || exit 1
+engine_import_test_images || exit 1
 version=$(api http://d/version | grep -o '"Version":"[^"]*"' | head -1 | cut -d'"' -f4)
 echo "with-podman: podman $version ready on $sock (network $net, bridge $bridge, $subnet), images in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
