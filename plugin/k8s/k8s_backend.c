@@ -779,6 +779,96 @@ int k8s_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     return FCB_OK;
 }
 
+/* ------------------------------------------------------------ prepull */
+
+/* Reasons that mean the image is not on the node (or cannot get there). */
+static bool k8s_reason_blocks_image(const char *reason)
+{
+    static const char *const blocking[] = {"ErrImagePull",
+                                           "ImagePullBackOff",
+                                           "InvalidImageName",
+                                           "ErrImageNeverPull",
+                                           "Unschedulable",
+                                           "CreateContainerConfigError",
+                                           NULL};
+    for (size_t i = 0; blocking[i] != NULL; i++)
+        if (strcmp(reason, blocking[i]) == 0)
+            return true;
+    return false;
+}
+
+int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
+{
+    k8s_waiter w;
+    json_object *pod = NULL;
+    k8s_pod_state state;
+    char nonce[33];
+    bool registered = false;
+    bool collision = false;
+    k8s_create_result created = K8S_NOT_CREATED;
+
+    if (b == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "backend is NULL");
+    int rc = k8s_launch_begin(b, err);
+    if (rc != FCB_OK)
+        return rc;
+    k8s_orphan *orphan = svc_calloc(b->host, 1, sizeof *orphan);
+    memset(&w, 0, sizeof w);
+    memset(&state, 0, sizeof state);
+    if (orphan == NULL || k8s_cond_init(&w.cond) != 0) {
+        svc_free(b->host, orphan);
+        k8s_launch_end(b);
+        return orphan == NULL
+                   ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a prepull")
+                   : err_set(err, FCB_ERR_INTERNAL, "cannot initialise a condition variable");
+    }
+    k8s_random_hex(nonce, 8);
+    pthread_mutex_lock(&b->lock);
+    uint64_t seq = ++b->launches;
+    pthread_mutex_unlock(&b->lock);
+    snprintf(nonce + 16, sizeof nonce - 16, "%016llx", (unsigned long long)seq);
+    snprintf(w.name, sizeof w.name, "fakecloud-prepull-%s", nonce);
+    uint64_t deadline = k8s_now_ms() + b->cfg->running_timeout_ms;
+
+    rc = k8s_prepull_pod_build(b->host, b->cfg, b->ns, b->instance_id, w.name, nonce, image, &pod,
+                               err);
+    if (rc != FCB_OK)
+        goto out;
+    const char *body = json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN);
+    if (body == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the prepull Pod");
+        goto out;
+    }
+    k8s_waiter_register(b, &w);
+    registered = true;
+    rc = k8s_create_pod(b, w.name, nonce, body, deadline, &collision, &created, err);
+    if (rc != FCB_OK)
+        goto out;
+    rc = k8s_wait_running(b, &w, deadline, &state, err);
+    if (rc == FCB_ERR_START_FAILED && state.reason[0] != '\0') {
+        if (k8s_reason_blocks_image(state.reason))
+            rc = err_set(err, FCB_ERR_START_FAILED, "%s%s%s", state.reason,
+                         state.message[0] != '\0' ? ": " : "", state.message);
+        else
+            rc = FCB_OK; /* pulled; only the no-op command could not run */
+    }
+out:
+    if (rc != FCB_OK)
+        err_prefix(err, "prepull %s", image != NULL ? image : "(null)");
+    json_object_put(pod);
+    if (registered)
+        k8s_waiter_unregister(b, &w);
+    if (created != K8S_NOT_CREATED)
+        k8s_launch_cleanup(b, w.name, &orphan);
+    svc_free(b->host, orphan);
+    pthread_cond_destroy(&w.cond);
+    k8s_launch_end(b);
+    if (rc == FCB_OK)
+        svc_log(b->host, FCB_LOG_INFO, K8S_PLUGIN_NAME, "image prepulled", "image", image,
+                "namespace", b->ns, NULL);
+    return rc;
+}
+
 /* ------------------------------------------------------------ reap */
 
 static int k8s_delete_collection(fcb_backend *b, const char *kind, const char *selector,

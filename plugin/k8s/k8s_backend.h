@@ -23,6 +23,15 @@ int k8s_backend_launch(fcb_backend *backend, const fcb_launch_request *request, 
                        fcb_error *err);
 int k8s_backend_terminate(fcb_backend *backend, const char *handle, fcb_error *err);
 int k8s_backend_reap_stale(fcb_backend *backend, size_t *reaped, fcb_error *err);
+/*
+ * prepull: make IMAGE present on a node ahead of use by creating a
+ * short-lived Pod with it (our labels, the configured pull secret, node
+ * selector and tolerations) and deleting it once the kubelet has pulled it.
+ * Pulls on the one node the Pod is scheduled to. Fails fast with the
+ * Kubernetes reason (ErrImagePull, InvalidImageName, Unschedulable, ...).
+ * Thread-safe; close() cancels it.
+ */
+int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err);
 
 /*
  * Parse "pod/<namespace>/<name>" into ns (64 bytes) and name (254 bytes).

@@ -18,7 +18,7 @@ static const fcb_backend_ops k8s_ops = {
     .launch = k8s_backend_launch,
     .terminate = k8s_backend_terminate,
     .reap_stale = k8s_backend_reap_stale,
-    .prepull = NULL,
+    .prepull = k8s_backend_prepull,
 };
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)

@@ -698,3 +698,72 @@ int k8s_secret_build(const char *namespace_name, const char *name, const char *i
     *out = secret;
     return FCB_OK;
 }
+
+int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
+                          const char *namespace_name, const char *instance_id, const char *pod_name,
+                          const char *nonce, const char *image, json_object **out, fcb_error *err)
+{
+    pod_builder b = {.host = host, .failed = false};
+    char translated[RUNTIME_IMAGE_MAX];
+
+    *out = NULL;
+    if (image == NULL || image[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "prepull: image: required");
+    if (strlen(image) >= RUNTIME_IMAGE_MAX || strpbrk(image, " \t\r\n") != NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "prepull: image: not an image reference (whitespace, or %d bytes or more)",
+                       RUNTIME_IMAGE_MAX);
+    runtime_translate_ecr(image, cfg->ecr_host, cfg->ecr_port, translated);
+
+    json_object *pod = pb_obj(&b);
+    pb_add_str(&b, pod, "apiVersion", "v1");
+    pb_add_str(&b, pod, "kind", "Pod");
+    json_object *meta = pb_obj(&b);
+    pb_add_str(&b, meta, "name", pod_name);
+    pb_add_str(&b, meta, "namespace", namespace_name);
+    json_object *labels = pb_obj(&b);
+    pb_add_str(&b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
+    pb_add_str(&b, labels, K8S_LABEL_INSTANCE, instance_id);
+    pb_add_str(&b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add(&b, meta, "labels", labels);
+    json_object *ann = pb_obj(&b);
+    pb_add_str(&b, ann, K8S_ANNOTATION_NONCE, nonce);
+    pb_add(&b, meta, "annotations", ann);
+    pb_add(&b, pod, "metadata", meta);
+
+    json_object *spec = pb_obj(&b);
+    pb_add_str(&b, spec, "restartPolicy", "Never");
+    pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
+    pb_add(&b, spec, "enableServiceLinks", pb_track(&b, json_object_new_boolean(0)));
+    if (cfg->pull_secret != NULL) {
+        json_object *secrets = pb_arr(&b);
+        json_object *ref = pb_obj(&b);
+        pb_add_str(&b, ref, "name", cfg->pull_secret);
+        pb_push(&b, secrets, ref);
+        pb_add(&b, spec, "imagePullSecrets", secrets);
+    }
+    if (cfg->node_selector != NULL)
+        pb_add(&b, spec, "nodeSelector", pb_copy(&b, cfg->node_selector));
+    if (cfg->tolerations != NULL)
+        pb_add(&b, spec, "tolerations", pb_copy(&b, cfg->tolerations));
+    json_object *containers = pb_arr(&b);
+    json_object *c = pb_obj(&b);
+    pb_add_str(&b, c, "name", "fakecloud-prepull");
+    pb_add_str(&b, c, "image", translated);
+    pb_add_str(&b, c, "imagePullPolicy",
+               cfg->pull_policy != NULL ? cfg->pull_policy : "IfNotPresent");
+    /* Nothing needs to run: the kubelet pulls the image before it starts the
+     * container, so whatever happens after the pull says the image is there. */
+    json_object *command = pb_arr(&b);
+    pb_push(&b, command, pb_str(&b, "/fakecloud-prepull-done"));
+    pb_add(&b, c, "command", command);
+    pb_push(&b, containers, c);
+    pb_add(&b, spec, "containers", containers);
+    pb_add(&b, pod, "spec", spec);
+    if (b.failed) {
+        json_object_put(pod);
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the prepull Pod");
+    }
+    *out = pod;
+    return FCB_OK;
+}

@@ -65,6 +65,17 @@ void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX]);
 int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
                   fcb_error *err);
 
+/*
+ * The short-lived Pod prepull() creates: IMAGE (ECR URIs translated, the pull
+ * secret, node selector and tolerations of CFG applied) in a container whose
+ * command does not exist, our managed-by/instance labels (so reap_stale
+ * removes a leftover) and the nonce annotation. *out is new (json_object_put).
+ * Errors: FCB_ERR_INVALID_ARGUMENT naming `image`, FCB_ERR_NO_MEMORY.
+ */
+int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
+                          const char *namespace_name, const char *instance_id, const char *pod_name,
+                          const char *nonce, const char *image, json_object **out, fcb_error *err);
+
 /* The token Secret (type Opaque, labelled managed-by + instance). */
 int k8s_secret_build(const char *namespace_name, const char *name, const char *instance_id,
                      const char *token, json_object **out, fcb_error *err);

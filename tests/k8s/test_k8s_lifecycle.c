@@ -192,3 +192,30 @@ Test(k8s_lifecycle, open_says_once_at_info_which_cluster_it_uses, .fini = stop, 
     cr_expect_eq(configured, 1, "logged %d times:\n%s", configured, log);
     free(log);
 }
+
+Test(k8s_lifecycle, prepull_pulls_with_a_short_lived_pod_and_removes_it, .fini = stop,
+     .timeout = 60)
+{
+    itest_start(&t, "prepull", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    cr_assert_not_null(t.ops->prepull, "the k8s backend implements prepull");
+
+    cr_assert_eq(t.ops->prepull(t.backend, "public.ecr.aws/lambda/python:3.12", &err), FCB_OK, "%s",
+                 err.message);
+    cr_expect_eq(itest_count(&t, "pods", "default", "fakecloud-managed-by=fakecloud"), 0,
+                 "the prepull Pod is gone");
+
+    fcb_error bad = FCB_ERROR_INIT;
+    cr_assert_eq(t.ops->prepull(t.backend, "registry.local/errimagepull:1", &bad),
+                 FCB_ERR_START_FAILED);
+    cr_expect(strstr(bad.message, "prepull registry.local/errimagepull:1") != NULL &&
+                  strstr(bad.message, "ErrImagePull") != NULL,
+              "%s", bad.message);
+    cr_expect_eq(itest_count(&t, "pods", "default", "fakecloud-managed-by=fakecloud"), 0,
+                 "the failed prepull's Pod is gone");
+
+    fcb_error empty = FCB_ERROR_INIT;
+    cr_assert_eq(t.ops->prepull(t.backend, "", &empty), FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(empty.message, "image") != NULL, "%s", empty.message);
+}

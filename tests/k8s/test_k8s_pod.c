@@ -491,3 +491,33 @@ Test(k8s_pod, leaks_nothing_when_any_allocation_fails)
     mock_host_fail_alloc(mh, 0);
     cr_assert_gt(failures, 2);
 }
+
+Test(k8s_pod, prepull_pod_carries_our_labels_the_translated_image_and_a_noop_command)
+{
+    mock_host *m = mock_host_new();
+    const fcb_host_services *h = mock_host_services(m);
+    k8s_config pcfg;
+    memset(&pcfg, 0, sizeof pcfg);
+    pcfg.ecr_host = "ecr.local";
+    pcfg.ecr_port = 5000;
+    pcfg.pull_secret = "regcred";
+    json_object *pod = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_prepull_pod_build(h, &pcfg, "ns1", "abc123", "fakecloud-prepull-x", "n1",
+                                       "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag",
+                                       &pod, &err),
+                 FCB_OK, "%s", err.message);
+    const char *text = json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN);
+    cr_expect(strstr(text, "\"image\":\"ecr.local:5000\\/repo:tag\"") != NULL, "%s", text);
+    cr_expect(strstr(text, "\"fakecloud-managed-by\":\"fakecloud\"") != NULL, "%s", text);
+    cr_expect(strstr(text, "\"fakecloud-instance\":\"abc123\"") != NULL, "%s", text);
+    cr_expect(strstr(text, "\"restartPolicy\":\"Never\"") != NULL, "%s", text);
+    cr_expect(strstr(text, "\"imagePullSecrets\":[{\"name\":\"regcred\"}]") != NULL, "%s", text);
+    cr_expect(strstr(text, "fakecloud-prepull-done") != NULL, "%s", text);
+    json_object_put(pod);
+    cr_assert_eq(k8s_prepull_pod_build(h, &pcfg, "ns1", "abc123", "p", "n1", "a b", &pod, &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "image") != NULL, "%s", err.message);
+    cr_assert_eq(mock_host_outstanding_bytes(m), 0);
+    mock_host_free(m);
+}
