@@ -503,6 +503,22 @@ static json_object *pod_volume(pod_builder *b, const char *name, const char *med
     return v;
 }
 
+/* Where a Pod may run and how it pulls: pull secret, node selector, tolerations. */
+static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_config *cfg)
+{
+    if (cfg->pull_secret != NULL) {
+        json_object *secrets = pb_arr(b);
+        json_object *ref = pb_obj(b);
+        pb_add_str(b, ref, "name", cfg->pull_secret);
+        pb_push(b, secrets, ref);
+        pb_add(b, spec, "imagePullSecrets", secrets);
+    }
+    if (cfg->node_selector != NULL)
+        pb_add(b, spec, "nodeSelector", pb_copy(b, cfg->node_selector));
+    if (cfg->tolerations != NULL)
+        pb_add(b, spec, "tolerations", pb_copy(b, cfg->tolerations));
+}
+
 static json_object *pod_labels(pod_builder *b, const k8s_pod_input *in)
 {
     const fcb_function *fn = in->request->function;
@@ -606,17 +622,7 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
         pb_add_str(&b, spec, "serviceAccountName", cfg->service_account);
     else
         pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
-    if (cfg->pull_secret != NULL) {
-        json_object *secrets = pb_arr(&b);
-        json_object *ref = pb_obj(&b);
-        pb_add_str(&b, ref, "name", cfg->pull_secret);
-        pb_push(&b, secrets, ref);
-        pb_add(&b, spec, "imagePullSecrets", secrets);
-    }
-    if (cfg->node_selector != NULL)
-        pb_add(&b, spec, "nodeSelector", pb_copy(&b, cfg->node_selector));
-    if (cfg->tolerations != NULL)
-        pb_add(&b, spec, "tolerations", pb_copy(&b, cfg->tolerations));
+    pod_pull_and_placement(&b, spec, cfg);
     if (cfg->security_context != NULL)
         pb_add(&b, spec, "securityContext", pb_copy(&b, cfg->security_context));
     if (cfg->priority_class != NULL)
@@ -735,17 +741,7 @@ int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
     pb_add_str(&b, spec, "restartPolicy", "Never");
     pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
     pb_add(&b, spec, "enableServiceLinks", pb_track(&b, json_object_new_boolean(0)));
-    if (cfg->pull_secret != NULL) {
-        json_object *secrets = pb_arr(&b);
-        json_object *ref = pb_obj(&b);
-        pb_add_str(&b, ref, "name", cfg->pull_secret);
-        pb_push(&b, secrets, ref);
-        pb_add(&b, spec, "imagePullSecrets", secrets);
-    }
-    if (cfg->node_selector != NULL)
-        pb_add(&b, spec, "nodeSelector", pb_copy(&b, cfg->node_selector));
-    if (cfg->tolerations != NULL)
-        pb_add(&b, spec, "tolerations", pb_copy(&b, cfg->tolerations));
+    pod_pull_and_placement(&b, spec, cfg);
     json_object *containers = pb_arr(&b);
     json_object *c = pb_obj(&b);
     pb_add_str(&b, c, "name", "fakecloud-prepull");
