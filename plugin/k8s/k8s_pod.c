@@ -503,6 +503,32 @@ static json_object *pod_volume(pod_builder *b, const char *name, const char *med
     return v;
 }
 
+/*
+ * A core/v1 object of KIND named NAME in NS, with the three ownership labels
+ * (managed-by, instance, service) that reap_stale selects on. *meta_out (may
+ * be NULL) gets its metadata, to add more to it.
+ */
+static json_object *pb_owned_object(pod_builder *b, const char *kind, const char *name,
+                                    const char *ns, const char *instance_id,
+                                    json_object **meta_out)
+{
+    json_object *obj = pb_obj(b);
+    pb_add_str(b, obj, "apiVersion", "v1");
+    pb_add_str(b, obj, "kind", kind);
+    json_object *meta = pb_obj(b);
+    pb_add_str(b, meta, "name", name);
+    pb_add_str(b, meta, "namespace", ns);
+    json_object *labels = pb_obj(b);
+    pb_add_str(b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
+    pb_add_str(b, labels, K8S_LABEL_INSTANCE, instance_id);
+    pb_add_str(b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add(b, meta, "labels", labels);
+    pb_add(b, obj, "metadata", meta);
+    if (meta_out != NULL)
+        *meta_out = meta;
+    return obj;
+}
+
 /* Where a Pod may run and how it pulls: pull secret, node selector, tolerations. */
 static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_config *cfg)
 {
@@ -678,20 +704,9 @@ int k8s_secret_build(const char *namespace_name, const char *name, const char *i
                      const char *token, json_object **out, fcb_error *err)
 {
     pod_builder b = {.host = NULL, .failed = false};
-    json_object *secret = pb_obj(&b);
 
     *out = NULL;
-    pb_add_str(&b, secret, "apiVersion", "v1");
-    pb_add_str(&b, secret, "kind", "Secret");
-    json_object *meta = pb_obj(&b);
-    pb_add_str(&b, meta, "name", name);
-    pb_add_str(&b, meta, "namespace", namespace_name);
-    json_object *labels = pb_obj(&b);
-    pb_add_str(&b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
-    pb_add_str(&b, labels, K8S_LABEL_INSTANCE, instance_id);
-    pb_add_str(&b, labels, K8S_LABEL_SERVICE, "lambda");
-    pb_add(&b, meta, "labels", labels);
-    pb_add(&b, secret, "metadata", meta);
+    json_object *secret = pb_owned_object(&b, "Secret", name, namespace_name, instance_id, NULL);
     pb_add_str(&b, secret, "type", "Opaque");
     json_object *data = pb_obj(&b);
     /* stringData: the API server stores it base64-encoded under data. */
@@ -721,21 +736,11 @@ int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
                        RUNTIME_IMAGE_MAX);
     runtime_translate_ecr(image, cfg->ecr_host, cfg->ecr_port, translated);
 
-    json_object *pod = pb_obj(&b);
-    pb_add_str(&b, pod, "apiVersion", "v1");
-    pb_add_str(&b, pod, "kind", "Pod");
-    json_object *meta = pb_obj(&b);
-    pb_add_str(&b, meta, "name", pod_name);
-    pb_add_str(&b, meta, "namespace", namespace_name);
-    json_object *labels = pb_obj(&b);
-    pb_add_str(&b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
-    pb_add_str(&b, labels, K8S_LABEL_INSTANCE, instance_id);
-    pb_add_str(&b, labels, K8S_LABEL_SERVICE, "lambda");
-    pb_add(&b, meta, "labels", labels);
+    json_object *meta = NULL;
+    json_object *pod = pb_owned_object(&b, "Pod", pod_name, namespace_name, instance_id, &meta);
     json_object *ann = pb_obj(&b);
     pb_add_str(&b, ann, K8S_ANNOTATION_NONCE, nonce);
     pb_add(&b, meta, "annotations", ann);
-    pb_add(&b, pod, "metadata", meta);
 
     json_object *spec = pb_obj(&b);
     pb_add_str(&b, spec, "restartPolicy", "Never");
