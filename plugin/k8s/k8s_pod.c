@@ -509,8 +509,7 @@ static json_object *pod_volume(pod_builder *b, const char *name, const char *med
  * be NULL) gets its metadata, to add more to it.
  */
 static json_object *pb_owned_object(pod_builder *b, const char *kind, const char *name,
-                                    const char *ns, const char *instance_id,
-                                    json_object **meta_out)
+                                    const char *ns, const char *instance_id, json_object **meta_out)
 {
     json_object *obj = pb_obj(b);
     pb_add_str(b, obj, "apiVersion", "v1");
