@@ -128,3 +128,16 @@ void rel_session_close(rel_session *s)
     s->plugin = NULL;
     s->backend = NULL;
 }
+
+size_t rel_reap_once(const fcb_host_services *svc, const char *plugin_path,
+                     const char *internal_token)
+{
+    rel_session session;
+    rel_session_open(&session, svc, plugin_path, internal_token);
+    fcb_error err = FCB_ERROR_INIT;
+    size_t reaped = 0;
+    cr_assert_eq(session.plugin->ops->reap_stale(session.backend, &reaped, &err), FCB_OK, "%s",
+                 err.message);
+    rel_session_close(&session);
+    return reaped;
+}

@@ -75,4 +75,9 @@ void rel_session_open(rel_session *s, const fcb_host_services *svc, const char *
                       const char *internal_token);
 void rel_session_close(rel_session *s);
 
+/* Open a session, call reap_stale once (asserted to succeed), close; returns
+ * how many instances it reaped. */
+size_t rel_reap_once(const fcb_host_services *svc, const char *plugin_path,
+                     const char *internal_token);
+
 #endif

@@ -63,15 +63,7 @@ Test(docker_reliability, reap_never_touches_containers_without_our_label)
     rel_docker_plant_stale(NULL);
     mock_host *mh = mock_host_new();
     rel_docker_configure(NULL, mh);
-    const fcb_host_services *svc = mock_host_services(mh);
-    rel_session session;
-    rel_session_open(&session, svc, REL_DOCKER_PLUGIN, NULL);
-    loader_plugin *p = session.plugin;
-    fcb_backend *b = session.backend;
-    fcb_error err = FCB_ERROR_INIT;
-    size_t reaped = 0;
-    cr_assert_eq(p->ops->reap_stale(b, &reaped, &err), FCB_OK, "%s", err.message);
-    rel_session_close(&session);
+    size_t reaped = rel_reap_once(mock_host_services(mh), REL_DOCKER_PLUGIN, NULL);
     bool a = rel_docker_exists("fakecloud-lambda-lookalike");
     bool c = rel_docker_exists("fakecloud-lambda-other-manager");
     bool d = rel_docker_exists("rel-unlabelled-instance-only");

@@ -283,15 +283,7 @@ Test(k8s_reliability, reap_never_touches_pods_without_our_label_or_in_other_name
     k8s_plant_stale(&it);
     mock_host *mh = mock_host_new();
     k8s_configure(&it, mh);
-    const fcb_host_services *svc = mock_host_services(mh);
-    rel_session session;
-    rel_session_open(&session, svc, REL_K8S_PLUGIN, ITEST_TOKEN);
-    loader_plugin *p = session.plugin;
-    fcb_backend *b = session.backend;
-    fcb_error err = FCB_ERROR_INIT;
-    size_t reaped = 0;
-    cr_assert_eq(p->ops->reap_stale(b, &reaped, &err), FCB_OK, "%s", err.message);
-    rel_session_close(&session);
+    size_t reaped = rel_reap_once(mock_host_services(mh), REL_K8S_PLUGIN, ITEST_TOKEN);
     int all_default = itest_count(&it, "pods", "default", NULL);
     int other_ns = itest_count(&it, "pods", "other-ns", NULL);
     int lookalike_secret = itest_count(&it, "secrets", "default", NULL);
