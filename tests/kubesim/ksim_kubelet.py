@@ -672,10 +672,12 @@ class Kubelet:
             return None
         return p
 
-    def _mutate(self, run, fn):
+    def _mutate(self, run, fn, parts=("status",)):
+        """The kubelet writes the status (and, when binding, spec.nodeName): only those
+        parts of the stored Pod are copied and encoded again."""
         if run.gone or self.stopped:
             return None
-        return self.store.mutate("pods", run.ns, run.name, fn, uid=run.uid)
+        return self.store.mutate("pods", run.ns, run.name, fn, uid=run.uid, parts=parts)
 
     def _delay_ms(self, pod, key, default):
         v = (pod["metadata"].get("annotations") or {}).get(key)
@@ -787,7 +789,7 @@ class Kubelet:
             wait_reason = "PodInitializing" if inits else "ContainerCreating"
             st["containerStatuses"] = [
                 _cstatus(c, {"waiting": {"reason": wait_reason}}, started=False) for c in conts]
-        if self._mutate(run, bind) is None:
+        if self._mutate(run, bind, ("spec", "status")) is None:
             return
         self.sched.at(0, self._init_step, run, 0)
 

@@ -263,7 +263,7 @@ class SObj(dict):
     (the same object with the next resourceVersion) is encoded by splicing, not by
     serializing it again. Copies (copy.deepcopy, jclone, dict()) are plain dicts without
     the caches."""
-    __slots__ = ("_enc", "_rvspan")
+    __slots__ = ("_enc", "_rvspan", "_spans", "_base")
 
     def __deepcopy__(self, memo):
         return jclone(self)
@@ -275,10 +275,15 @@ class SObj(dict):
         return (dict, (dict(self),))
 
 
-def _sobj(d):
+def _sobj(d, base=None):
+    """d as a stored object. base: the stored version d was derived from by
+    Store.mutate; top-level values d shares with it (by identity) are not encoded
+    again, their bytes are sliced from base's encoding."""
     o = SObj(d)
     o._enc = None
     o._rvspan = None
+    o._spans = None
+    o._base = base
     return o
 
 
@@ -317,7 +322,9 @@ def encode(obj):
     e = obj._enc
     if e is not None:
         return e
-    chunks, span = [], None
+    base = obj._base
+    reuse = base._spans if base is not None and base._enc is not None else None
+    chunks, span, spans = [], None, {}
     p = 1
     for k, v in obj.items():
         if chunks:
@@ -325,13 +332,20 @@ def encode(obj):
         kb = _key_bytes(k)
         if k == "metadata" and type(v) is dict and span is None:
             vb, span = _encode_keyed(v, p + len(kb), "resourceVersion")
+        elif reuse is not None and k in reuse and base.get(k) is v:
+            a, b = reuse[k]
+            vb = base._enc[a:b]
         else:
             vb = _ENCODER.encode(v).encode()
+        if k == "spec" or k == "status":
+            spans[k] = (p + len(kb), p + len(kb) + len(vb))
         chunks.append(kb + vb)
         p += len(kb) + len(vb)
     e = b"{" + b",".join(chunks) + b"}"
     obj._rvspan = span
+    obj._spans = spans or None
     obj._enc = e
+    obj._base = None  # no chain of old versions kept alive
     return e
 
 
@@ -565,17 +579,28 @@ class Store:
         self._run_hooks([("MODIFIED", res, new, cur)])
         return new
 
-    def mutate(self, res, ns, name, fn, uid=None):
-        """Apply fn(copy) under the lock and store the result. fn returns False to skip."""
+    def mutate(self, res, ns, name, fn, uid=None, parts=None):
+        """Apply fn(copy) under the lock and store the result. fn returns False to skip.
+        parts: the top-level keys fn may change (e.g. ("status",)); only those are deep
+        copied, the others are shared with the stored version (never mutated) and keep
+        their encoding. None = fn may change anything (everything is copied)."""
         with self.lock:
             cur = self.objs[res].get((ns, name))
             if cur is None or (uid is not None and cur["metadata"]["uid"] != uid):
                 return None
-            new = jclone(cur)
+            if parts is None:
+                new, base = jclone(cur), None
+            else:
+                new, base = dict(cur), cur
+                new["metadata"] = dict(cur["metadata"])  # the new resourceVersion
+                for k in parts:
+                    if k in cur:
+                        new[k] = jclone(cur[k])
             if fn(new) is False:
                 return cur
             self._bump(new)
-            new = _sobj(new)
+            new = _sobj(new, base)
+            encode(new)  # as create(): stored serialized; drops the link to base
             self._put(res, ns, name, new)
             self._emit(res, "MODIFIED", new, cur)
         self._run_hooks([("MODIFIED", res, new, cur)])

@@ -1232,6 +1232,41 @@ class EncodingTest(unittest.TestCase):
         self.assertEqual(ksim_store.encode(gone), dumps(gone))
         self.assertEqual(st.counts(), {"pods": {}, "secrets": {}})
 
+    def test_status_only_mutation_copies_only_the_status(self):
+        import ksim_store
+        st = ksim_store.Store(history=10)
+        pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p"},
+               "spec": {"containers": [{"name": "m", "image": "i", "env": [
+                   {"name": "K", "value": "v\u00e9"}]}]},
+               "status": {"phase": "Pending", "conditions": [{"type": "Ready"}]}}
+        v1 = st.create("pods", "ns", pod)
+        v1_bytes = bytes(ksim_store.encode(v1))
+
+        def running(p):
+            p["status"]["phase"] = "Running"
+            p["status"]["conditions"][0]["status"] = "True"
+        v2 = st.mutate("pods", "ns", "p", running, parts=("status",))
+        v3 = st.mutate("pods", "ns", "p", lambda p: p["status"].update(podIP="127.1.0.1"),
+                       parts=("status",))
+
+        def dumps(o):
+            return json.dumps(o, separators=(",", ":")).encode()
+        # the spec is shared (not copied), the status is a new copy; every version's
+        # encoding is byte for byte json.dumps, and the old versions are unchanged
+        self.assertIs(v2["spec"], v1["spec"])
+        self.assertIs(v3["spec"], v1["spec"])
+        self.assertIsNot(v2["status"], v1["status"])
+        self.assertEqual(v1["status"], {"phase": "Pending", "conditions": [{"type": "Ready"}]})
+        self.assertEqual(ksim_store.encode(v1), v1_bytes)
+        self.assertEqual(ksim_store.encode(v1), dumps(v1))
+        self.assertEqual(ksim_store.encode(v2), dumps(v2))
+        self.assertEqual(ksim_store.encode(v3), dumps(v3))
+        self.assertEqual(v3["status"]["phase"], "Running")
+        self.assertEqual([v1["metadata"]["resourceVersion"], v2["metadata"]["resourceVersion"],
+                          v3["metadata"]["resourceVersion"]], ["1", "2", "3"])
+        gone = st.remove("pods", "ns", "p")
+        self.assertEqual(ksim_store.encode(gone), dumps(gone))
+
 
 class LifecycleTest(unittest.TestCase):
     def test_sigterm_writes_stats_file_and_ends_watches(self):
