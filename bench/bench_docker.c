@@ -6,7 +6,9 @@
  * the start of launch to the first invocation that the runtime answers with
  * HTTP 200 (retried at once while it fails, for at most 15 s), because a
  * published port accepts TCP connections (docker-proxy) before the runtime
- * listens. Writes one JSON document (--out).
+ * listens. A third side, interleaved too, measures the engine's floor: one create
+ * and one start straight on the Engine API, which no backend can beat (docs/bench.md).
+ * Writes one JSON document (--out).
  */
 #include "baseline_docker.h"
 #include "bench_plugin.h"
@@ -205,6 +207,87 @@ static void ours_once(side_result *r, bplug *p, const fcb_launch_request *req, b
     p->plugin->ops->terminate(p->backend, inst.handle, &terr);
 }
 
+/* ------------------------------------------------------ engine floor */
+
+static size_t floor_sink(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    char *buf = userdata; /* 4 KiB: the create answer ({"Id":...,"Warnings":[]}) */
+    size_t have = strlen(buf), n = size * nmemb;
+    if (have + n < 4096) {
+        memcpy(buf + have, data, n);
+        buf[have + n] = '\0';
+    }
+    return n;
+}
+
+/* METHOD PATH [BODY] on the engine's unix socket: HTTP status, 0 on a transport error. */
+static long floor_call(const char *sock, const char *method, const char *path, const char *body,
+                       char out[4096])
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return 0;
+    char url[512];
+    snprintf(url, sizeof(url), "http://docker%s", path);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    out[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, floor_sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/*
+ * The engine's own floor, paid by any launch whatever the backend: one Engine API
+ * create (same image, same published port) and one start, straight on the socket,
+ * nothing else (no code copied, no readiness wait). No launch can be ready sooner,
+ * so baseline / floor is the best ratio any backend could show on this engine.
+ */
+static void floor_once(bench_series *ms, side_result *r, const char *sock, bool measure)
+{
+    char out[4096], body[1024], path[256], id[80] = "";
+    snprintf(body, sizeof(body),
+             "{\"Image\":\"%s\",\"Cmd\":[\"%s\"],\"ExposedPorts\":{\"8080/tcp\":{}},"
+             "\"Labels\":{\"fakecloud-bench\":\"engine-floor\"},\"HostConfig\":{"
+             "\"PortBindings\":{\"8080/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}]}}}",
+             opt.image, opt.handler);
+    int64_t t0 = bench_now_ns();
+    long st = floor_call(sock, "POST", "/containers/create", body, out);
+    json_object *doc = st == 201 ? json_tokener_parse(out) : NULL;
+    json_object *v = NULL;
+    if (doc && json_object_object_get_ex(doc, "Id", &v))
+        snprintf(id, sizeof(id), "%s", json_object_get_string(v));
+    json_object_put(doc);
+    if (!id[0]) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "engine floor: create answered %ld %.400s", st, out);
+        fail(r, msg);
+        return;
+    }
+    snprintf(path, sizeof(path), "/containers/%s/start", id);
+    st = floor_call(sock, "POST", path, NULL, out);
+    int64_t t1 = bench_now_ns();
+    if (st != 204) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "engine floor: start answered %ld %.400s", st, out);
+        fail(r, msg);
+    } else if (measure) {
+        bench_series_add(ms, (double)(t1 - t0) / 1e6);
+    }
+    snprintf(path, sizeof(path), "/containers/%s?force=true&v=true", id);
+    floor_call(sock, "DELETE", path, NULL, out);
+}
+
 static json_object *side_json(side_result *r)
 {
     json_object *o = json_object_new_object();
@@ -301,12 +384,17 @@ int main(int argc, char **argv)
     bplug_zip_function(&fn, "bench-docker", opt.runtime, opt.handler);
     fcb_launch_request req = {(uint32_t)sizeof(req), &fn, {zip, zip_size}, NULL, 0,
                               "0123456789abcdef",    0};
+    const char *dh = getenv("DOCKER_HOST");
+    const char *sock = dh && strncmp(dh, "unix://", 7) == 0 ? dh + 7 : "/var/run/docker.sock";
+    side_result eng = {0};
+    bench_series floor_ms = {0};
     fprintf(stderr, "bench-docker: figure 5: %u launches per side (+1 warm-up)\n", opt.launches);
     for (unsigned i = 0; i <= opt.launches; i++) {
         bool measure = i > 0;
         baseline_once(&base, &bfn, measure);
         if (plug_ok)
             ours_once(&ours, &p, &req, measure);
+        floor_once(&floor_ms, &eng, sock, measure);
     }
     size_t leaked = 0;
     if (plug_ok)
@@ -343,6 +431,18 @@ int main(int argc, char **argv)
     else
         json_object_object_add(o, "leaked_bytes", json_object_new_int64((int64_t)leaked));
     json_object_object_add(fig, "ours", o);
+    json_object *fl = json_object_new_object();
+    json_object_object_add(fl, "n", json_object_new_int64((int64_t)floor_ms.n));
+    json_object_object_add(fl, "failures", json_object_new_int64(eng.failures));
+    if (floor_ms.n) {
+        json_object_object_add(fl, "create_start_p50_ms",
+                               json_object_new_double(bench_series_percentile(&floor_ms, 50)));
+        json_object_object_add(fl, "create_start_p99_ms",
+                               json_object_new_double(bench_series_percentile(&floor_ms, 99)));
+    }
+    if (eng.first_error[0])
+        json_object_object_add(fl, "first_error", json_object_new_string(eng.first_error));
+    json_object_object_add(fig, "engine_floor", fl);
     json_object_object_add(doc, "docker", fig);
     int rc = json_object_to_file_ext(opt.out, doc, JSON_C_TO_STRING_PRETTY) == 0 ? 0 : 1;
     if (rc != 0)
@@ -350,6 +450,7 @@ int main(int argc, char **argv)
     json_object_put(doc);
     bench_series_free(&base.started_to_ready_ms);
     bench_series_free(&ours.started_to_ready_ms);
+    bench_series_free(&floor_ms);
     bench_series_free(&base.launch_s);
     bench_series_free(&base.ready_s);
     bench_series_free(&ours.launch_s);

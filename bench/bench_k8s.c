@@ -50,6 +50,7 @@ typedef struct options {
     unsigned reap_foreign;
     unsigned reap_ours;
     unsigned footprint_instances;
+    unsigned repeat; /* --repeat: runs per side of figures 3 and 4 (median reported) */
     bool fig[7];
     bool run_baseline;
     bool run_ours;
@@ -68,6 +69,7 @@ static options opt = {
     .reap_foreign = 10000,
     .reap_ours = 1000,
     .footprint_instances = 200,
+    .repeat = 1,
     .run_baseline = true,
     .run_ours = true,
     .self_url = "http://127.0.0.1:9",
@@ -190,6 +192,22 @@ static json_object *by_verb_per(json_object *stats, double per)
         }
     }
     return out;
+}
+
+/* Seconds the simulator spent handling every API request since the last reset
+ * (its `handler_seconds`, summed over verbs; watch streams excluded: they stay open). */
+static double sim_handler_seconds(json_object *stats)
+{
+    json_object *hs = NULL;
+    double total = 0;
+    if (stats && json_object_object_get_ex(stats, "handler_seconds", &hs)) {
+        json_object_object_foreach(hs, k, v)
+        {
+            if (strncmp(k, "watch ", 6) != 0)
+                total += json_object_get_double(v);
+        }
+    }
+    return total;
 }
 
 static double verb_count(json_object *stats, const char *verb)
@@ -727,6 +745,8 @@ static json_object *run_reap(bool ours)
     json_object_object_add(res, "requests",
                            json_object_new_int64(stat_long(stats, "requests_total")));
     json_object_object_add(res, "by_verb", by_verb_per(stats, 1));
+    json_object_object_add(res, "simulator_seconds",
+                           json_object_new_double(sim_handler_seconds(stats)));
     json_object_object_add(res, "reaped_reported", json_object_new_int64((int64_t)reaped));
     json_object_put(stats);
     /* Correctness of what was measured: foreign gone, ours and unmanaged intact. */
@@ -853,6 +873,105 @@ out:
     return res;
 }
 
+/* ------------------------------------------------- repeated figures */
+
+#define MAX_REPEAT 20
+
+static json_object *pair(json_object *baseline, json_object *ours);
+
+static int cmp_by_value(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static double num_of(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
+}
+
+/*
+ * n runs of one side of a figure as one result: the run whose `key` is the median
+ * stands for all (its other figures are that run's), `<key>_runs` lists every run in
+ * order; where the worst run matters, the worst counts (most connections, handshakes,
+ * requests and leaked bytes; success summed over all launches; correct only if every
+ * run was). A run that failed is the result (with `failed_run`). Takes ownership.
+ */
+static json_object *aggregate_runs(json_object **runs, unsigned n, const char *key)
+{
+    json_object *res = NULL;
+    for (unsigned i = 0; i < n && res == NULL; i++) {
+        if (runs[i] == NULL || json_object_object_get_ex(runs[i], "error", NULL)) {
+            res = runs[i] ? runs[i] : error_json("out of memory");
+            runs[i] = NULL;
+            json_object_object_add(res, "failed_run", json_object_new_int64(i + 1));
+        }
+    }
+    if (res == NULL) {
+        double order[2 * MAX_REPEAT];
+        for (unsigned i = 0; i < n; i++) {
+            order[2 * i] = num_of(runs[i], key);
+            order[2 * i + 1] = i;
+        }
+        qsort(order, n, 2 * sizeof(double), cmp_by_value);
+        unsigned m = (unsigned)order[2 * ((n - 1) / 2) + 1];
+        res = runs[m];
+        runs[m] = NULL;
+        json_object *all = json_object_new_array();
+        static const char *const worst[] = {"connections", "tls_handshakes",
+                                            "tls_handshake_failures", "requests", "leaked_bytes"};
+        double launches = 0, succeeded = 0;
+        bool correct = true;
+        for (unsigned i = 0; i < n; i++) {
+            json_object *r = runs[i] ? runs[i] : res;
+            json_object_array_add(all, json_object_new_double(num_of(r, key)));
+            launches += num_of(r, "launches");
+            succeeded += num_of(r, "succeeded");
+            json_object *c = NULL;
+            if (json_object_object_get_ex(r, "correct", &c) && !json_object_get_boolean(c))
+                correct = false;
+            for (size_t w = 0; w < sizeof(worst) / sizeof(worst[0]); w++)
+                if (json_object_object_get_ex(r, worst[w], NULL) &&
+                    num_of(r, worst[w]) > num_of(res, worst[w]))
+                    json_object_object_add(res, worst[w],
+                                           json_object_new_int64((int64_t)num_of(r, worst[w])));
+        }
+        char name[64];
+        snprintf(name, sizeof(name), "%s_runs", key);
+        json_object_object_add(res, name, all);
+        json_object_object_add(res, "runs", json_object_new_int64(n));
+        if (json_object_object_get_ex(res, "launches", NULL)) {
+            json_object_object_add(res, "launches", json_object_new_int64((int64_t)launches));
+            json_object_object_add(res, "succeeded", json_object_new_int64((int64_t)succeeded));
+            json_object_object_add(res, "success_rate",
+                                   json_object_new_double(launches ? succeeded / launches : 0));
+        }
+        if (json_object_object_get_ex(res, "correct", NULL))
+            json_object_object_add(res, "correct", json_object_new_boolean(correct));
+    }
+    for (unsigned i = 0; i < n; i++)
+        json_object_put(runs[i]);
+    return res;
+}
+
+/* Figure 3 or 4, opt.repeat runs per side, the sides interleaved (baseline, ours,
+ * baseline, ...) so that a machine getting busier or quieter affects both alike. */
+static json_object *run_repeated(json_object *(*fn)(bool ours), const char *key)
+{
+    json_object *b[MAX_REPEAT] = {0}, *o[MAX_REPEAT] = {0};
+    for (unsigned r = 0; r < opt.repeat; r++) {
+        if (opt.repeat > 1)
+            progress("run %u of %u", r + 1, opt.repeat);
+        if (opt.run_baseline)
+            b[r] = fn(false);
+        if (opt.run_ours)
+            o[r] = fn(true);
+    }
+    return pair(opt.run_baseline ? aggregate_runs(b, opt.repeat, key) : error_json("not run"),
+                opt.run_ours ? aggregate_runs(o, opt.repeat, key) : error_json("plugin not built"));
+}
+
 /* ------------------------------------------------------------- main */
 
 static json_object *pair(json_object *baseline, json_object *ours)
@@ -875,6 +994,8 @@ static void usage(FILE *f)
                "  --reap-foreign N     foreign Pods to reap, figure 4 (10000)\n"
                "  --reap-ours N        our Pods that must survive, figure 4 (1000)\n"
                "  --instances N        warm instances, figure 6 (200)\n"
+               "  --repeat N           runs per side of figures 3 and 4, interleaved; the\n"
+               "                       median run is reported with every run's figure (1)\n"
                "  --only baseline|ours run one side only\n"
                "  --package image|zip  function package (image); zip needs --code ZIP, served\n"
                "                       to the init containers by a local artifact server\n");
@@ -895,6 +1016,7 @@ int main(int argc, char **argv)
                                              {"reap-ours", required_argument, NULL, 'O'},
                                              {"instances", required_argument, NULL, 'i'},
                                              {"only", required_argument, NULL, 'x'},
+                                             {"repeat", required_argument, NULL, 'r'},
                                              {"package", required_argument, NULL, 'z'},
                                              {"code", required_argument, NULL, 'C'},
                                              {"help", no_argument, NULL, 'h'},
@@ -915,6 +1037,7 @@ int main(int argc, char **argv)
         case 'F': opt.reap_foreign = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'O': opt.reap_ours = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'i': opt.footprint_instances = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'r': opt.repeat = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'x':
             opt.run_baseline = strcmp(optarg, "baseline") == 0;
             opt.run_ours = strcmp(optarg, "ours") == 0;
@@ -940,9 +1063,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (opt.concurrency == 0 || opt.concurrency > 2000 || opt.launches > 100000 ||
-        opt.footprint_instances > 5000) {
-        fprintf(stderr, "bench-k8s: --concurrency must be 1..2000, --launches <= 100000, "
-                        "--instances <= 5000\n");
+        opt.footprint_instances > 5000 || opt.repeat == 0 || opt.repeat > MAX_REPEAT) {
+        fprintf(stderr,
+                "bench-k8s: --concurrency must be 1..2000, --launches <= 100000, "
+                "--instances <= 5000, --repeat 1..%d\n",
+                MAX_REPEAT);
         return 2;
     }
     for (const char *p = figures; *p; p++)
@@ -982,6 +1107,7 @@ int main(int argc, char **argv)
     json_object_object_add(cfg, "reap_foreign", json_object_new_int64(opt.reap_foreign));
     json_object_object_add(cfg, "reap_ours", json_object_new_int64(opt.reap_ours));
     json_object_object_add(cfg, "instances", json_object_new_int64(opt.footprint_instances));
+    json_object_object_add(cfg, "repeat", json_object_new_int64(opt.repeat));
     json_object_object_add(cfg, "image", json_object_new_string(IMAGE));
     json_object_object_add(cfg, "package", json_object_new_string(opt.zip ? "zip" : "image"));
     json_object_object_add(doc, "k8s_config", cfg);
@@ -991,16 +1117,10 @@ int main(int argc, char **argv)
         json_object *o = opt.run_ours ? run_sequential(true) : SKIPPED("plugin not built");
         json_object_object_add(doc, "sequential", pair(b, o));
     }
-    if (opt.fig[3]) {
-        json_object *b = opt.run_baseline ? run_concurrent(false) : SKIPPED("not run");
-        json_object *o = opt.run_ours ? run_concurrent(true) : SKIPPED("plugin not built");
-        json_object_object_add(doc, "concurrency", pair(b, o));
-    }
-    if (opt.fig[4]) {
-        json_object *b = opt.run_baseline ? run_reap(false) : SKIPPED("not run");
-        json_object *o = opt.run_ours ? run_reap(true) : SKIPPED("plugin not built");
-        json_object_object_add(doc, "reap", pair(b, o));
-    }
+    if (opt.fig[3])
+        json_object_object_add(doc, "concurrency", run_repeated(run_concurrent, "wall_s"));
+    if (opt.fig[4])
+        json_object_object_add(doc, "reap", run_repeated(run_reap, "seconds"));
     if (opt.fig[6])
         json_object_object_add(doc, "footprint",
                                opt.run_ours ? run_footprint() : SKIPPED("plugin not built"));

@@ -73,6 +73,33 @@ class ReportTest(unittest.TestCase):
         self.assertTrue(row(build(k8s_doc(1.0)), "4", "reap: time")["met"])
         self.assertFalse(row(build(k8s_doc(1.0, correct=False)), "4", "reap: time")["met"])
 
+    def test_repeated_runs_are_listed_and_the_simulator_bound_is_shown(self):
+        doc = k8s_doc(1.0)
+        doc["concurrency"]["ours"]["wall_s_runs"] = [0.9, 0.7, 0.75]
+        doc["reap"]["ours"]["simulator_seconds"] = 0.1
+        res = build(doc)
+        self.assertEqual(row(res, "3", "200 concurrent launches: wall")["metric"],
+                         "200 concurrent launches: wall time (median of 3 runs: "
+                         "0.90, 0.70, 0.75 s)")
+        self.assertAlmostEqual(row(res, "4", "reap: best ratio")["ratio"], 200.0)
+        self.assertEqual(row(res, "4", "reap: of which")["ours"], 0.1)
+
+    def test_docker_engine_floor_bounds_the_ratio(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "docker.json")
+            with open(p, "w") as f:
+                json.dump({"docker": {"baseline": {"ready_p50_ms": 1000.0, "n": 3},
+                                      "ours": {"ready_p50_ms": 400.0, "n": 3},
+                                      "engine_floor": {"create_start_p50_ms": 250.0}}}, f)
+            a = Args()
+            a.docker = p
+            res = report.build(a)
+        self.assertAlmostEqual(row(res, "5", "docker launch → first invocation answered, p50")
+                               ["ratio"], 2.5)
+        self.assertFalse(row(res, "5", "docker launch → first invocation answered, p50")["met"])
+        self.assertAlmostEqual(row(res, "5", "best ratio this engine allows")["ratio"], 4.0)
+        self.assertEqual(row(res, "5", "engine floor")["ours"], 250.0)
+
     def test_missing_side_is_not_judged(self):
         doc = k8s_doc(1.0)
         doc["sequential"]["baseline"] = {"error": "not run"}

@@ -5,8 +5,9 @@
 #   scripts/bench.sh [--quick|--full] [--no-docker] [--build-dir DIR]
 #
 # --quick (default, ~75 s on 2 cores): fewer launches and a smaller reap.
-# --full (~8 min on 2 cores): 100 sequential launches per side, 200 concurrent,
-#        10 000 foreign Pods to reap, 30 docker launches per side, and figures
+# --full (~10 min on 2 cores): 100 sequential launches per side, 200 concurrent
+#        and 10 000 foreign Pods to reap (figures 3 and 4 five times per side,
+#        interleaved, median reported), 30 docker launches per side, and figures
 #        1-2 again with 50 Zip-function launches per side.
 # Results: bench/results/latest.md and latest.json (commit them after a run).
 # Loopback only: the simulated cluster (tests/kubesim) runs on 127.0.0.1 and
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$mode" = full ]; then
-  k8s_args=(--launches 100 --concurrency 200 --reap-foreign 10000 --reap-ours 1000)
+  k8s_args=(--launches 100 --concurrency 200 --reap-foreign 10000 --reap-ours 1000 --repeat 5)
   foot_args=(--instances 200)
   docker_launches=30
   zip_launches=50

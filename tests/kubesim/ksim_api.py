@@ -555,6 +555,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._entry["status"] = 0
                 self.sim.stats.record(self._entry)
                 self._entry = None
+            if not is_sim:
+                # from the request line parsed to the last byte of the answer written
+                self.sim.stats.add_time(verbkey, time.monotonic() - t0)
 
     def apply_faults(self, method, path, verbkey):
         f = self.sim.faults

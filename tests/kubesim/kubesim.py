@@ -107,6 +107,7 @@ class Stats:
     def reset(self):
         with getattr(self, "lock"):
             self.requests, self.by_path, self.log = {}, {}, []
+            self.seconds = {}
             self.log_dropped = 0
             self.watch_total = self.conn_total = self.tls_total = self.tls_failed = 0
             self.auth_failures = self.watch_events = self.faults_injected = 0
@@ -115,6 +116,10 @@ class Stats:
         with self.lock:
             self.requests[verbkey] = self.requests.get(verbkey, 0) + 1
             self.by_path[pathkey] = self.by_path.get(pathkey, 0) + 1
+
+    def add_time(self, verbkey, seconds):
+        with self.lock:
+            self.seconds[verbkey] = self.seconds.get(verbkey, 0.0) + seconds
 
     def add(self, name, n=1):
         with self.lock:
@@ -218,6 +223,7 @@ class Sim:
         with s.lock:
             doc = {"requests": dict(s.requests), "requests_by_path": dict(s.by_path),
                    "requests_total": sum(s.requests.values()),
+                   "handler_seconds": {k: round(v, 6) for k, v in s.seconds.items()},
                    "watch_streams_current": s.watch_current,
                    "watch_streams_total": s.watch_total, "watch_events_sent": s.watch_events,
                    "connections_total": s.conn_total, "connections_current": s.conn_current,

@@ -1096,6 +1096,10 @@ class StatsTest(Base):
         self.assertEqual(st["requests_by_path"]["POST /api/v1/namespaces/{ns}/pods"], 1)
         self.assertGreaterEqual(st["tls_handshakes_total"], 5)
         self.assertGreaterEqual(st["connections_total"], 5)
+        # handler time per verb: the same keys, each a positive duration
+        self.assertEqual(set(st["handler_seconds"]), set(st["requests"]))
+        self.assertTrue(all(0 < v < 10 for v in st["handler_seconds"].values()),
+                        st["handler_seconds"])
         log = self.sim.req("GET", "/_sim/requests")[2]["requests"]
         self.assertEqual([(e["verb"], e["status"]) for e in log],
                          [("create pods", 201), ("list pods", 200), ("get pods", 200),
