@@ -345,6 +345,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.sim.args.verbose:
             super().log_message(fmt, *args)
 
+    def parse_request(self):
+        # when the request line arrived: `handler_seconds` include header parsing
+        self._t_request = time.monotonic()
+        return super().parse_request()
+
     def do_GET(self):
         self.dispatch("GET")
 
@@ -499,7 +504,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         self._entry = None
-        t0 = time.monotonic()
+        t0 = getattr(self, "_t_request", None) or time.monotonic()
         u = urllib.parse.urlsplit(self.path)
         path = u.path.rstrip("/") or "/"
         self.q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query,
