@@ -4,10 +4,12 @@
 #include "dock_engine.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define DOCK_DEFAULT_TIMEOUT_MS 30000L
 #define DOCK_DEFAULT_MAX_BODY   (4u * 1024 * 1024)
@@ -97,6 +99,93 @@ void dock_response_free(dock_response *resp)
     sbuf_free(&resp->body);
 }
 
+/*
+ * A failed call that is the TLS session's fault rather than the network's:
+ * curl's TLS codes, a failure after the TCP connect and before the handshake
+ * ended, or the connection closed before any answer (with TLS 1.3 an engine
+ * that refuses the client certificate says so only after the client's side
+ * of the handshake is done: the request's send or the first read fails).
+ */
+static bool dock_tls_failure(CURL *curl, CURLcode cc)
+{
+    curl_off_t connect_us = 0, tls_us = 0;
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+    curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_us);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (connect_us > 0 && tls_us == 0)
+        return true;
+    switch (cc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_SSL_ENGINE_INITFAILED: return true;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING: return status == 0;
+    default: return false;
+    }
+}
+
+/*
+ * The TLS handshake never completed. (On a timeout curl reports no connect
+ * time even when the TCP connection was made, so a silent TLS peer and an
+ * unreachable address look alike here; the message names both.)
+ */
+static bool dock_handshake_unfinished(CURL *curl)
+{
+    curl_off_t tls_us = 0;
+    curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_us);
+    return tls_us == 0;
+}
+
+static long dock_elapsed_ms(CURL *curl)
+{
+    curl_off_t us = 0;
+    curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &us);
+    return (long)(us / 1000);
+}
+
+/* FCB_ERR_UNAVAILABLE naming what the user can check: DOCKER_HOST, DOCKER_CERT_PATH's files. */
+static int dock_tls_error(const dock_engine *engine, const dock_request *req, CURLcode cc,
+                          const char *detail, fcb_error *err)
+{
+    const char *why;
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ISSUER_ERROR:
+        why = "the engine's certificate does not verify against ca.pem (another CA signed it, "
+              "or it is not for this DOCKER_HOST's address)";
+        break;
+    case CURLE_SSL_CACERT_BADFILE: why = "ca.pem cannot be loaded"; break;
+    case CURLE_SSL_CERTPROBLEM:
+        why = "the client certificate cert.pem or its key key.pem cannot be loaded";
+        break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        why = "the engine closed the TLS connection before answering (does it trust the client "
+              "certificate cert.pem?)";
+        break;
+    default:
+        why = "TLS handshake failed (is DOCKER_HOST the engine's TLS port? a plain-http engine "
+              "needs DOCKER_TLS_VERIFY unset; does the engine trust the client certificate "
+              "cert.pem?)";
+        break;
+    }
+    /* curl keeps its first message, which may be a harmless one (getpeername). */
+    return err_set(err, FCB_ERR_UNAVAILABLE,
+                   "%s %s: TLS with the Docker engine failed: %s; DOCKER_HOST=%s "
+                   "DOCKER_CERT_PATH=%s: %s%s%s%s",
+                   req->method, req->path, why, engine->docker_host,
+                   engine->cert_dir != NULL ? engine->cert_dir : "?", curl_easy_strerror(cc),
+                   detail[0] != '\0' ? " (" : "", detail, detail[0] != '\0' ? ")" : "");
+}
+
 int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response *resp,
                      fcb_error *err)
 {
@@ -106,6 +195,7 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
     char *url = NULL;
     char *auth = NULL;
     dock_call call = {.req = req, .resp = resp, .cancel = req->cancellable ? engine->cancel : NULL};
+    char detail[CURL_ERROR_SIZE] = "";
 
     memset(resp, 0, sizeof *resp);
     sbuf_init(&resp->body, engine->host, 0);
@@ -154,6 +244,7 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
 
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
     if (strcmp(req->method, "GET") != 0 && req->body == NULL) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
@@ -193,6 +284,13 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
         else if (cc == CURLE_ABORTED_BY_CALLBACK)
             rc = err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled (backend is closing)",
                          req->method, req->path);
+        else if (cc == CURLE_OPERATION_TIMEDOUT && engine->tls && dock_handshake_unfinished(curl))
+            rc = err_set(err, FCB_ERR_UNAVAILABLE,
+                         "%s %s: TLS handshake with the Docker engine did not finish in %ld ms: "
+                         "DOCKER_HOST=%s is unreachable, not a Docker engine, or a plain-http "
+                         "port (then unset DOCKER_TLS_VERIFY); DOCKER_CERT_PATH=%s",
+                         req->method, req->path, dock_elapsed_ms(curl), engine->docker_host,
+                         engine->cert_dir != NULL ? engine->cert_dir : "?");
         else if (cc == CURLE_OPERATION_TIMEDOUT)
             rc = err_set(err, FCB_ERR_TIMEOUT, "%s %s: Docker engine did not answer in %ld ms",
                          req->method, req->path,
@@ -205,12 +303,14 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
         else if (cc == CURLE_WRITE_ERROR && sbuf_failed(&resp->body))
             rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response",
                          req->method, req->path);
+        else if (engine->tls && dock_tls_failure(curl, cc))
+            rc = dock_tls_error(engine, req, cc, detail, err);
         else
             rc = err_set(err, FCB_ERR_UNAVAILABLE,
                          "%s %s: cannot reach the Docker engine at %s: %s", req->method, req->path,
                          engine->address.transport == DOCK_UNIX ? engine->address.path
                                                                 : engine->base_url,
-                         curl_easy_strerror(cc));
+                         detail[0] != '\0' ? detail : curl_easy_strerror(cc));
         if (rc != FCB_OK)
             goto out;
     }
@@ -261,6 +361,8 @@ static int dock_engine_configure(dock_engine *e, const fcb_host_services *host, 
     int rc = dock_spec_parse_host(docker_host, e->tls, &e->address, err);
     if (rc != FCB_OK)
         return rc;
+    snprintf(e->docker_host, sizeof e->docker_host, "%s",
+             docker_host != NULL ? docker_host : "unix:///var/run/docker.sock");
     if (e->address.transport == DOCK_UNIX) {
         if (e->tls)
             return err_set(err, FCB_ERR_CONFIG,
@@ -286,12 +388,22 @@ static int dock_engine_configure(dock_engine *e, const fcb_host_services *host, 
             return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
         dir = home_dir;
     }
+    e->cert_dir = home_dir != NULL ? home_dir : svc_strdup(host, dir);
     e->ca_file = dock_path_join(host, dir, "ca.pem");
     e->cert_file = dock_path_join(host, dir, "cert.pem");
     e->key_file = dock_path_join(host, dir, "key.pem");
-    svc_free(host, home_dir);
-    if (e->ca_file == NULL || e->cert_file == NULL || e->key_file == NULL)
+    if (e->cert_dir == NULL || e->ca_file == NULL || e->cert_file == NULL || e->key_file == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
+    /* Said now, naming the file, rather than as a TLS failure on the first call. */
+    const char *files[] = {e->ca_file, e->cert_file, e->key_file};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (access(files[i], R_OK) != 0)
+            return err_set(err, FCB_ERR_CONFIG,
+                           "DOCKER_CERT_PATH%s: cannot read %s: %s (DOCKER_TLS_VERIFY needs "
+                           "ca.pem, cert.pem and key.pem there)",
+                           home_dir != NULL ? " (unset: $HOME/.docker)" : "", files[i],
+                           strerror(errno));
+    }
     return FCB_OK;
 }
 
@@ -314,6 +426,33 @@ static bool dock_version_is_podman(json_object *root)
         strcasestr(json_object_get_string(name), "podman") != NULL)
         return true;
     return false;
+}
+
+/*
+ * /_ping did not answer 200. A TLS engine asked in plain http (Go's server
+ * answers 400 "Client sent an HTTP request to an HTTPS server.") is a
+ * configuration mistake worth naming.
+ */
+static int dock_ping_error(const dock_engine *engine, const dock_response *resp, fcb_error *err)
+{
+    char body[201];
+    size_t n = 0;
+    for (size_t i = 0; resp->body.data != NULL && i < resp->body.len && n < sizeof body - 1; i++)
+        body[n++] =
+            (resp->body.data[i] == '\n' || resp->body.data[i] == '\r') ? ' ' : resp->body.data[i];
+    while (n > 0 && body[n - 1] == ' ')
+        n--;
+    body[n] = '\0';
+    if (!engine->tls && engine->address.transport == DOCK_TCP &&
+        strcasestr(body, "HTTPS server") != NULL)
+        return err_set(err, FCB_ERR_UNAVAILABLE,
+                       "GET /_ping: DOCKER_HOST=%s is a TLS port but DOCKER_TLS_VERIFY is not set "
+                       "(set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory with "
+                       "ca.pem, cert.pem, key.pem): the engine answered HTTP %ld: %s",
+                       engine->docker_host, resp->status, body);
+    return err_set(err, FCB_ERR_UNAVAILABLE,
+                   "GET /_ping: the Docker engine at DOCKER_HOST=%s answered HTTP %ld%s%s",
+                   engine->docker_host, resp->status, n > 0 ? ": " : "", body);
 }
 
 int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
@@ -343,12 +482,12 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
     char server_api[16];
     snprintf(server_api, sizeof server_api, "%s", resp.api_version);
     long status = resp.status;
-    dock_response_free(&resp);
     if (status != 200) {
-        rc = err_set(err, FCB_ERR_UNAVAILABLE, "GET /_ping: the Docker engine answered HTTP %ld",
-                     status);
+        rc = dock_ping_error(engine, &resp, err);
+        dock_response_free(&resp);
         goto fail;
     }
+    dock_response_free(&resp);
     if (server_api[0] == '\0') {
         /* Old engines and some proxies omit the header: ask /version. */
         dock_request ver = {
@@ -404,5 +543,6 @@ void dock_engine_release(dock_engine *engine)
     svc_free(engine->host, engine->ca_file);
     svc_free(engine->host, engine->cert_file);
     svc_free(engine->host, engine->key_file);
-    engine->ca_file = engine->cert_file = engine->key_file = NULL;
+    svc_free(engine->host, engine->cert_dir);
+    engine->ca_file = engine->cert_file = engine->key_file = engine->cert_dir = NULL;
 }

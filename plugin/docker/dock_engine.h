@@ -21,11 +21,13 @@
 typedef struct dock_engine {
     const fcb_host_services *host;
     dock_address address;
-    char base_url[300]; /* "http://localhost" or "http(s)://host:port" */
+    char docker_host[300]; /* DOCKER_HOST as configured, for messages */
+    char base_url[300];    /* "http://localhost" or "http(s)://host:port" */
     bool tls;
     char *ca_file; /* host allocator; NULL without TLS */
     char *cert_file;
     char *key_file;
+    char *cert_dir;          /* DOCKER_CERT_PATH (or $HOME/.docker), for messages */
     char api_version[16];    /* negotiated "X.Y" */
     char server_version[64]; /* /version Version, for logs */
     bool podman;
