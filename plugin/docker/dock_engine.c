@@ -306,11 +306,12 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
         else if (engine->tls && dock_tls_failure(curl, cc))
             rc = dock_tls_error(engine, req, cc, detail, err);
         else
-            rc = err_set(err, FCB_ERR_UNAVAILABLE,
-                         "%s %s: cannot reach the Docker engine at %s: %s", req->method, req->path,
-                         engine->address.transport == DOCK_UNIX ? engine->address.path
-                                                                : engine->base_url,
-                         detail[0] != '\0' ? detail : curl_easy_strerror(cc));
+            rc = err_set(
+                err, FCB_ERR_UNAVAILABLE, "%s %s: cannot reach the Docker engine at %s: %s%s%s%s",
+                req->method, req->path,
+                engine->address.transport == DOCK_UNIX ? engine->address.path : engine->base_url,
+                curl_easy_strerror(cc), detail[0] != '\0' ? " (" : "", detail,
+                detail[0] != '\0' ? ")" : "");
         if (rc != FCB_OK)
             goto out;
     }
