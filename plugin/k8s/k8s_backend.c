@@ -57,6 +57,15 @@ typedef struct k8s_waiter {
     k8s_pod_state state;
     bool seen;
     bool deleted;
+    /*
+     * A watch that relisted (410 Gone) reports Pods it knew that vanished, but not
+     * one created and deleted while it was away. So a created Pod that the
+     * relist did not show is looked up once (`verify`): gone = deleted.
+     */
+    bool created;        /* our create succeeded */
+    bool verify;         /* GET it: a relist happened and did not show it */
+    uint64_t reg_syncs;  /* b->syncs when registered */
+    uint64_t seen_syncs; /* b->syncs at the last event for it (UINT64_MAX: none) */
 } k8s_waiter;
 
 struct fcb_backend {
@@ -74,6 +83,7 @@ struct fcb_backend {
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t idle;  /* signalled when inflight drops to 0 */
     k8s_waiter *waiters;
+    uint64_t syncs; /* SYNCED events so far (the first list, then each relist) */
     unsigned inflight;
     bool closing;
     k8s_orphan *orphans; /* Pods to delete at close */
@@ -161,13 +171,31 @@ static k8s_waiter *k8s_waiter_find_locked(fcb_backend *b, const char *name)
     return NULL;
 }
 
+/* A list or relist ended: every Pod that exists was just reported. */
+static void k8s_on_synced(fcb_backend *b)
+{
+    pthread_mutex_lock(&b->lock);
+    uint64_t ending = b->syncs++;
+    for (k8s_waiter *w = b->waiters; w != NULL; w = w->next) {
+        if (w->created && !w->deleted && w->seen_syncs != ending) {
+            w->verify = true;
+            pthread_cond_broadcast(&w->cond);
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void k8s_on_pod_event(void *ctx, const char *type, json_object *object)
 {
     fcb_backend *b = ctx;
     json_object *meta = NULL;
     json_object *name = NULL;
 
-    if (object == NULL || strcmp(type, "SYNCED") == 0)
+    if (type != NULL && strcmp(type, "SYNCED") == 0) {
+        k8s_on_synced(b);
+        return;
+    }
+    if (object == NULL)
         return;
     if (!json_object_object_get_ex(object, "metadata", &meta) ||
         !json_object_object_get_ex(meta, "name", &name))
@@ -187,6 +215,7 @@ static void k8s_on_pod_event(void *ctx, const char *type, json_object *object)
         else
             w->state = state;
         w->seen = true;
+        w->seen_syncs = b->syncs;
         pthread_cond_broadcast(&w->cond);
     }
     pthread_mutex_unlock(&b->lock);
@@ -311,9 +340,62 @@ out:
 static void k8s_waiter_register(fcb_backend *b, k8s_waiter *w)
 {
     pthread_mutex_lock(&b->lock);
+    w->created = false;
+    w->verify = false;
+    w->reg_syncs = b->syncs;
+    w->seen_syncs = UINT64_MAX;
     w->next = b->waiters;
     b->waiters = w;
     pthread_mutex_unlock(&b->lock);
+}
+
+/* Our create of W's Pod succeeded; a relist since registering may have missed it. */
+static void k8s_waiter_created(fcb_backend *b, k8s_waiter *w)
+{
+    pthread_mutex_lock(&b->lock);
+    w->created = true;
+    /* A relist ended since we registered, and the watch has not shown the Pod since. */
+    bool seen_since = w->seen_syncs != UINT64_MAX && w->seen_syncs + 1 >= b->syncs;
+    if (b->syncs != w->reg_syncs && !w->deleted && !seen_since)
+        w->verify = true;
+    pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * GET W's Pod after a relist that did not show it (called with b->lock held,
+ * released during the request): 404 marks it deleted; found and not yet seen
+ * by the watch, its state is taken. Other failures leave the deadline to decide.
+ */
+static void k8s_waiter_verify_locked(fcb_backend *b, k8s_waiter *w)
+{
+    char path[K8S_PATH_MAX];
+    kube_response resp = {0};
+    fcb_error gerr = FCB_ERROR_INIT;
+    k8s_pod_state state;
+
+    w->verify = false;
+    if (k8s_pod_path(b, b->ns, w->name, NULL, path) != FCB_OK)
+        return;
+    pthread_mutex_unlock(&b->lock);
+    int rc =
+        kube_request(b->client, "GET", path, NULL, NULL, 0, 0, K8S_LOG_DEADLINE_MS, &resp, &gerr);
+    memset(&state, 0, sizeof state);
+    if (rc == FCB_OK)
+        k8s_pod_state_read(resp.body, &state);
+    kube_response_clear(b->client, &resp);
+    pthread_mutex_lock(&b->lock);
+    if (rc == FCB_ERR_NOT_FOUND && !w->seen) {
+        w->deleted = true;
+        svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
+                "pod deleted while the watch was away (found by a lookup after the relist)", "pod",
+                w->name, "namespace", b->ns, NULL);
+    } else if (rc == FCB_OK && !w->seen) {
+        w->state = state;
+        w->seen = true;
+    } else if (rc != FCB_OK && rc != FCB_ERR_NOT_FOUND) {
+        svc_log(b->host, FCB_LOG_DEBUG, K8S_PLUGIN_NAME, "pod lookup after a relist failed", "pod",
+                w->name, "error", gerr.message, NULL);
+    }
 }
 
 static void k8s_waiter_unregister(fcb_backend *b, k8s_waiter *w)
@@ -477,6 +559,10 @@ static int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline, k8
         if (b->closing) {
             rc = err_set(err, FCB_ERR_CANCELLED, "pod %s: backend closed during launch", w->name);
             break;
+        }
+        if (w->verify && !w->deleted) {
+            k8s_waiter_verify_locked(b, w);
+            continue;
         }
         if (w->deleted) {
             rc = err_set(err, FCB_ERR_START_FAILED, "pod %s was deleted while starting", w->name);
@@ -664,6 +750,8 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         rc = k8s_create_pod(b, w.name, nonce, body, deadline, &collision, &created, err);
         json_object_put(pod);
         pod = NULL;
+        if (rc == FCB_OK)
+            k8s_waiter_created(b, &w);
         if (rc == FCB_OK || !collision)
             break;
         k8s_waiter_unregister(b, &w);
@@ -844,6 +932,7 @@ int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
     rc = k8s_create_pod(b, w.name, nonce, body, deadline, &collision, &created, err);
     if (rc != FCB_OK)
         goto out;
+    k8s_waiter_created(b, &w);
     rc = k8s_wait_running(b, &w, deadline, &state, err);
     if (rc == FCB_ERR_START_FAILED && state.reason[0] != '\0') {
         if (k8s_reason_blocks_image(state.reason))

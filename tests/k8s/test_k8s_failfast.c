@@ -6,6 +6,7 @@
 #include "k8s_itest.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -156,5 +157,93 @@ Test(k8s_failfast, times_out_when_the_pod_never_runs, .fini = stop, .timeout = 6
     fcb_function fn = itest_zip_function("slow");
     const char *needles[] = {"did not become Running", NULL};
     expect_failure(&fn, FCB_ERR_TIMEOUT, needles, 4.0);
+    itest_close(&t);
+}
+
+typedef struct bg_launch {
+    fcb_function fn;
+    fcb_launch_request req;
+    fcb_instance inst;
+    fcb_error err;
+    int rc;
+    double took;
+} bg_launch;
+
+static void *bg_launch_run(void *arg)
+{
+    bg_launch *l = arg;
+    double start = now_s();
+    l->rc = t.ops->launch(t.backend, &l->req, &l->inst, &l->err);
+    l->took = now_s() - start;
+    return NULL;
+}
+
+/* The name of the one Pod in "default", or "" (bounded wait of ~5 s for it). */
+static void wait_for_the_pod(char name[256])
+{
+    name[0] = '\0';
+    for (int i = 0; i < 100 && name[0] == '\0'; i++) {
+        json_object *list = NULL, *items = NULL, *meta = NULL, *n = NULL;
+        if (kubesim_get_json(t.sim, "/api/v1/namespaces/default/pods", &list) == 200 &&
+            json_object_object_get_ex(list, "items", &items) &&
+            json_object_array_length(items) == 1 &&
+            json_object_object_get_ex(json_object_array_get_idx(items, 0), "metadata", &meta) &&
+            json_object_object_get_ex(meta, "name", &n))
+            snprintf(name, 256, "%s", json_object_get_string(n));
+        json_object_put(list);
+        if (name[0] == '\0')
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+}
+
+/*
+ * The watch is away (stream cut, reconnects refused) while the launch creates its
+ * Pod and someone deletes it; the history is compacted, so the watch comes back
+ * with 410 and relists: the Pod is simply absent. The launch must say so at once,
+ * not sit out the 40 s Running deadline.
+ */
+Test(k8s_failfast, notices_a_pod_deleted_while_the_watch_was_away, .fini = stop, .timeout = 60)
+{
+    const char *args[] = {"--boot-ms", "5000", NULL};
+    itest_start(&t, "failfast_relist", args);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_RUNNING_TIMEOUT_MS", "40000");
+    /* As on any real cluster, the store's resourceVersion is not "0" when the watch
+     * lists (a fresh kubesim's is, and a watch from "0" starts over without a 410). */
+    itest_create_secret(&t, "default", "unrelated", "{\"app\":\"other\"}");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+
+    cr_assert_eq(
+        kubesim_set_faults(t.sim, "{\"error_rate\": 1.0, \"fail_paths\": \"^watch pods$\"}"), 0,
+        "%s", kubesim_last_error());
+    json_object *out = NULL;
+    cr_assert_eq(kubesim_request(t.sim, "POST", "/_sim/cut-watches", "{}", NULL, &out), 200);
+    json_object_put(out);
+
+    bg_launch l = {.fn = itest_zip_function("relisted"), .inst = {.size = sizeof l.inst}};
+    l.req = itest_request(&l.fn, "deploy-rl");
+    l.err = (fcb_error)FCB_ERROR_INIT;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, bg_launch_run, &l), 0);
+    char name[256];
+    wait_for_the_pod(name);
+    cr_assert(name[0] != '\0', "the launch created no Pod");
+    char path[512];
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s?gracePeriodSeconds=0", name);
+    cr_assert_eq(kubesim_request(t.sim, "DELETE", path, NULL, NULL, NULL), 200);
+    cr_assert_eq(kubesim_request(t.sim, "POST", "/_sim/compact", "{}", NULL, NULL), 200);
+    cr_assert_eq(kubesim_set_faults(t.sim, "{\"error_rate\": 0, \"fail_paths\": \"\"}"), 0);
+    double back = now_s();
+    pthread_join(th, NULL);
+    double after_back = now_s() - back;
+
+    cr_assert_eq(l.rc, FCB_ERR_START_FAILED, "rc %s: %s", fcb_status_name(l.rc), l.err.message);
+    cr_assert(strstr(l.err.message, "was deleted while starting") != NULL, "%s", l.err.message);
+    cr_assert_lt(after_back, 15.0, "took %.1f s after the watch could come back (deadline 40 s)",
+                 after_back);
+    cr_assert(mock_host_log_contains(t.mh, "watch expired (410 Gone): relisting"),
+              "the watch relisted");
+    cr_assert(mock_host_log_contains(t.mh, "pod deleted while the watch was away"));
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0, "pod left behind");
     itest_close(&t);
 }

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 
 import ksim_proto
 import ksim_validate as V
-from ksim_store import (RESOURCES, ApiError, already_exists, bad_request, compile_selector,
+from ksim_store import (CUT_WATCH, RESOURCES, ApiError, already_exists, bad_request, compile_selector,
                         conflict, encode, jclone, not_found, now_rfc3339,
                         parse_field_selector, parse_label_selector, parse_rfc3339)
 
@@ -848,6 +848,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise WatchCut()
 
         def deliver_all(evs):
+            if evs is CUT_WATCH:
+                flush()
+                raise WatchCut()
             n0 = sent[0]
             try:
                 for (_rv, typ, obj, old) in evs:
@@ -1202,6 +1205,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, sim.faults.snapshot())
             if method == "POST":
                 return self.send_json(200, sim.faults.update(self.json_body()))
+        if path == "/_sim/cut-watches" and method == "POST":
+            return self.send_json(200, {"cut": sim.store.cut_watches()})
         if path == "/_sim/compact" and method == "POST":
             sim.store.compact()
             return self.send_json(200, {"compacted_rv": sim.store.current_rv()})

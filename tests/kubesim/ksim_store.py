@@ -360,10 +360,14 @@ def jclone(o):
 
 
 # ---------------------------------------------------------------- store
+# Put on a watcher's queue (instead of a list of events) to end its stream now.
+CUT_WATCH = object()
+
+
 class Watcher:
     """A watch stream's registration. Its queue carries lists of events
     (rv, type, obj, old): every change made under one store lock acquisition arrives
-    as one item, so a stream can write a burst in one go."""
+    as one item, so a stream can write a burst in one go; CUT_WATCH ends the stream."""
 
     def __init__(self, res, ns):
         self.res, self.ns = res, ns
@@ -686,6 +690,13 @@ class Store:
                         init.append((erv, typ, o, old))
             self.watchers.add(w)
         return w, init
+
+    def cut_watches(self):
+        """End every open watch stream (as a lost connection would); returns how many."""
+        with self.lock:
+            for w in self.watchers:
+                w.q.put(CUT_WATCH)
+            return len(self.watchers)
 
     def watch_close(self, w):
         with self.lock:

@@ -572,6 +572,31 @@ class WatchTest(Base):
         finally:
             w.close()
 
+    def test_cut_watches_ends_every_open_stream_and_new_ones_work(self):
+        self.sim.req("POST", self.pods_path(), pod_body("cut-a"))
+        w = Watch(self.sim, self.pods_path() + "?watch=1")
+        try:
+            self.assertEqual(w.next()["object"]["metadata"]["name"], "cut-a")
+            st, _, doc = self.sim.req("POST", "/_sim/cut-watches", {})
+            self.assertEqual(st, 200)
+            self.assertGreaterEqual(doc["cut"], 1)  # ours (and any other test's left open)
+            # the kubelet's updates queued before the cut still arrive, then the end
+            # (without the cut this stream would stay open for minutes)
+            t0 = time.monotonic()
+            for _ in range(50):
+                if w.next() is None:
+                    break
+            else:
+                self.fail("the stream did not end")
+            self.assertLess(time.monotonic() - t0, 5)
+        finally:
+            w.close()
+        w = Watch(self.sim, self.pods_path() + "?watch=1")
+        try:
+            self.assertEqual(w.next()["object"]["metadata"]["name"], "cut-a")
+        finally:
+            w.close()
+
     def test_bookmarks(self):
         rv = self.sim.req("GET", self.pods_path())[2]["metadata"]["resourceVersion"]
         w = Watch(self.sim, self.pods_path() + "?watch=1&allowWatchBookmarks=true"
