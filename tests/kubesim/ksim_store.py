@@ -382,9 +382,9 @@ class Store:
     objs[res] maps (ns, name) -> object; by_ns[res][ns] maps name -> object (the same
     objects), so namespaced lists and deletecollections do not scan other namespaces."""
 
-    def __init__(self, history=1000, continue_ttl=300.0):
+    def __init__(self, history=1000, continue_ttl=300.0, first_rv=0):
         self.lock = threading.RLock()
-        self.rv = 0
+        self.rv = first_rv
         self.objs = {r: {} for r in RESOURCES}
         self.by_ns = {r: {} for r in RESOURCES}
         self.history = collections.deque()

@@ -176,7 +176,10 @@ class Sim:
     def __init__(self, args):
         self.args = args
         self.stop_event = threading.Event()
-        self.store = Store(args.history, args.continue_ttl)
+        # A real cluster's resourceVersion (etcd's revision) is never "0", even before
+        # the first write: a list answered "0" would make a client's watch resume from
+        # "0" ("any point", no 410) instead of from a real version.
+        self.store = Store(args.history, args.continue_ttl, first_rv=1000)
         self.faults = Faults(args)
         self.stats = Stats(args.request_log)
         self.tls = not args.plain_http
