@@ -539,7 +539,7 @@ static void retire_file(kube_client *c, mem_file *f)
 static int exec_refresh_locked(kube_client *c, fcb_error *err)
 {
     kube_exec_result res;
-    int rc = kube_exec_run(c->host, c->cfg, c->exec_timeout_ms, &res, err);
+    int rc = kube_exec_run(c->host, c->cfg, c->exec_timeout_ms, &c->cancelled, &res, err);
     if (rc != FCB_OK) {
         c->exec_valid = false;
         return rc;

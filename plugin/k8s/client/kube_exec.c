@@ -18,7 +18,8 @@
 
 extern char **environ;
 
-#define EXEC_PLUGIN "k8s"
+#define EXEC_CANCEL_CHECK_MS 100u
+#define EXEC_PLUGIN          "k8s"
 
 void kube_exec_result_clear(const fcb_host_services *host, kube_exec_result *result)
 {
@@ -237,7 +238,7 @@ static void first_line(const char *text, size_t len, char *out, size_t out_size)
 }
 
 int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigned timeout_ms,
-                  kube_exec_result *out, fcb_error *err)
+                  const atomic_bool *cancel, kube_exec_result *out, fcb_error *err)
 {
     const kube_exec_config *exec = cfg->exec;
     int rc = FCB_OK;
@@ -308,9 +309,16 @@ int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigne
             rc = err_set(err, FCB_ERR_CONFIG, "%s: timed out after %u ms", where, timeout_ms);
             goto out;
         }
+        if (cancel != NULL && atomic_load(cancel)) {
+            rc = err_set(err, FCB_ERR_CANCELLED, "%s: stopped (the backend is closing)", where);
+            goto out;
+        }
         struct pollfd fds[2] = {{.fd = out_open ? out_pipe[0] : -1, .events = POLLIN},
                                 {.fd = err_open ? err_pipe[0] : -1, .events = POLLIN}};
-        int n = poll(fds, 2, (int)(deadline - now));
+        uint64_t slice = deadline - now;
+        if (cancel != NULL && slice > EXEC_CANCEL_CHECK_MS)
+            slice = EXEC_CANCEL_CHECK_MS;
+        int n = poll(fds, 2, (int)slice);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {

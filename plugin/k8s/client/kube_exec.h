@@ -17,6 +17,7 @@
 
 #include <fakecloud/backend_plugin.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -40,9 +41,11 @@ typedef struct kube_exec_result {
  * within TIMEOUT_MS. Errors: FCB_ERR_CONFIG naming the user and the command
  * ("exec plugin 'aws' (user 'u'): exited with status 1: <first stderr line>",
  * "...: timed out after 30000 ms", "...: not found"), FCB_ERR_NO_MEMORY.
+ * CANCEL (may be NULL) is checked at least every 100 ms: once set, the plugin
+ * is killed and reaped and FCB_ERR_CANCELLED returned.
  */
 int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigned timeout_ms,
-                  kube_exec_result *out, fcb_error *err);
+                  const atomic_bool *cancel, kube_exec_result *out, fcb_error *err);
 
 /*
  * Parse an ExecCredential (JSON) that a plugin configured with API_VERSION

@@ -6,6 +6,9 @@
 #include "mock_fixture.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +138,7 @@ Test(kube_exec, runs_a_plugin_with_env_and_cluster_info)
                     "\"$EXEC_TEST_VALUE\"");
     kube_exec_result r;
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(kube_exec_run(host, cfg, 5000, NULL, &r, &err), FCB_OK, "%s", err.message);
     cr_expect_str_eq(r.token, "from-kubeconfig");
     kube_exec_result_clear(host, &r);
     free_exec_config(cfg);
@@ -147,7 +150,7 @@ Test(kube_exec, kills_a_plugin_that_runs_past_the_timeout)
     kube_exec_result r;
     fcb_error err = FCB_ERROR_INIT;
     time_t t0 = time(NULL);
-    cr_expect_eq(kube_exec_run(host, cfg, 300, &r, &err), FCB_ERR_CONFIG);
+    cr_expect_eq(kube_exec_run(host, cfg, 300, NULL, &r, &err), FCB_ERR_CONFIG);
     cr_expect_leq(time(NULL) - t0, 2);
     cr_expect(strstr(err.message,
                      "exec plugin 'sh' (user 'u' in kubeconfig test): timed out after 300 ms") !=
@@ -156,12 +159,74 @@ Test(kube_exec, kills_a_plugin_that_runs_past_the_timeout)
     free_exec_config(cfg);
 }
 
+typedef struct exec_run {
+    kube_config *cfg;
+    const atomic_bool *cancel;
+    kube_exec_result r;
+    fcb_error err;
+    int rc;
+} exec_run;
+
+static void *exec_run_thread(void *arg)
+{
+    exec_run *x = arg;
+    x->rc = kube_exec_run(host, x->cfg, 30000, x->cancel, &x->r, &x->err);
+    return NULL;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* close() must not wait for a slow plugin (an SSO login prompt, a hung network call). */
+Test(kube_exec, stops_and_reaps_a_running_plugin_when_cancelled)
+{
+    char pidfile[] = "/tmp/fcb-exec-cancel-XXXXXX";
+    int fd = mkstemp(pidfile);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char script[256];
+    snprintf(script, sizeof script, "echo $$ > %s; exec sleep 30", pidfile);
+    atomic_bool cancel;
+    atomic_init(&cancel, false);
+    exec_run x = {.cfg = exec_config(script), .cancel = &cancel, .err = FCB_ERROR_INIT};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, exec_run_thread, &x), 0);
+    long pid = 0;
+    for (int i = 0; i < 200 && pid <= 0; i++) { /* the plugin is running (bounded: 10 s) */
+        FILE *f = fopen(pidfile, "r");
+        if (f != NULL) {
+            if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (pid <= 0)
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    cr_assert_gt(pid, 0, "the plugin never started");
+    double t0 = mono_s();
+    atomic_store(&cancel, true);
+    pthread_join(th, NULL);
+    double took = mono_s() - t0;
+    unlink(pidfile);
+    cr_expect_eq(x.rc, FCB_ERR_CANCELLED, "rc %s: %s", fcb_status_name(x.rc), x.err.message);
+    cr_expect(strstr(x.err.message, "exec plugin 'sh' (user 'u' in kubeconfig test): stopped") !=
+                  NULL,
+              "%s", x.err.message);
+    cr_expect_lt(took, 2.0, "returned %.2f s after the cancel (the plugin sleeps 30 s)", took);
+    cr_expect_neq(kill((pid_t)pid, 0), 0, "the plugin process %ld still exists", pid);
+    free_exec_config(x.cfg);
+}
+
 Test(kube_exec, bounds_the_output_of_a_plugin)
 {
     kube_config *cfg = exec_config("yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     kube_exec_result r;
     fcb_error err = FCB_ERROR_INIT;
-    cr_expect_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_ERR_CONFIG);
+    cr_expect_eq(kube_exec_run(host, cfg, 5000, NULL, &r, &err), FCB_ERR_CONFIG);
     cr_expect(strstr(err.message, "output larger than 1048576 bytes") != NULL, "%s", err.message);
     free_exec_config(cfg);
 }
@@ -173,7 +238,7 @@ Test(kube_exec, says_when_the_command_is_not_installed)
     cfg->exec->install_hint = (char *)"Install gke-gcloud-auth-plugin with gcloud components.";
     kube_exec_result r;
     fcb_error err = FCB_ERROR_INIT;
-    cr_expect_eq(kube_exec_run(host, cfg, 5000, &r, &err), FCB_ERR_CONFIG);
+    cr_expect_eq(kube_exec_run(host, cfg, 5000, NULL, &r, &err), FCB_ERR_CONFIG);
     cr_expect(strstr(err.message, "not found in PATH; install it or give a path). Install "
                                   "gke-gcloud-auth-plugin with gcloud components.") != NULL,
               "%s", err.message);
