@@ -911,7 +911,7 @@ static json_object *aggregate_runs(json_object **runs, unsigned n, const char *k
         }
     }
     if (res == NULL) {
-        double order[2 * MAX_REPEAT];
+        double order[2 * MAX_REPEAT] = {0};
         for (unsigned i = 0; i < n; i++) {
             order[2 * i] = num_of(runs[i], key);
             order[2 * i + 1] = i;
