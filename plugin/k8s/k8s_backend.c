@@ -975,10 +975,11 @@ static int k8s_delete_collection(fcb_backend *b, const char *kind, const char *s
     svc_free(b->host, escaped);
     if (n < 0 || (size_t)n >= sizeof path)
         return err_set(err, FCB_ERR_INTERNAL, "reap path too long");
-    /* The answer lists every deleted object (12 MB for 10 000 Pods): count
-     * them in one pass instead of building a json-c tree only to count. */
-    int rc = kube_request(b->client, "DELETE", path, NULL, NULL, 0, KUBE_REQ_RAW,
-                          K8S_REQUEST_DEADLINE_MS, &resp, err);
+    /* The answer lists every deleted object: asked as metadata only (3.4 MB
+     * instead of 11.4 MB for 10 000 small Pods) and counted in one pass instead
+     * of building a json-c tree only to count. */
+    int rc = kube_request(b->client, "DELETE", path, NULL, NULL, 0,
+                          KUBE_REQ_RAW | KUBE_REQ_METADATA, K8S_REQUEST_DEADLINE_MS, &resp, err);
     if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", count))
         rc = err_set(err, FCB_ERR_BACKEND, "k8s DELETE %s collection: the answer is not a list",
                      kind);

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 
 import ksim_proto
 import ksim_validate as V
-from ksim_store import (CUT_WATCH, RESOURCES, ApiError, already_exists, bad_request, compile_selector,
+from ksim_store import (CUT_WATCH, RESOURCES, ApiError, already_exists, metadata_bytes, bad_request, compile_selector,
                         conflict, encode, jclone, not_found, now_rfc3339,
                         parse_field_selector, parse_label_selector, parse_rfc3339)
 
@@ -288,17 +288,24 @@ def table_row(res, o, include):
     return row
 
 
-def wants_table(accept):
+def wants_as(accept, kind):
+    """The meta.k8s.io version of `as=KIND` if Accept asks for it before plain JSON
+    (content negotiation takes the first type it can produce), else None."""
     if not accept:
         return None
     for part in accept.split(","):
         params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and \
+        if params.get("as") == kind and params.get("g") == "meta.k8s.io" and \
                 params.get("v") in ("v1", "v1beta1"):
             return params["v"]
-        if part.split(";")[0].strip() in ("application/json", "*/*", "application/*"):
+        if part.split(";")[0].strip() in ("application/json", "*/*", "application/*") and \
+                "as" not in params:
             return None
     return None
+
+
+def wants_table(accept):
+    return wants_as(accept, "Table")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -376,15 +383,29 @@ class Handler(BaseHTTPRequestHandler):
         self.send_encoded(code, encode(obj) + b"\n", headers)
 
     def send_list(self, res, meta, items):
-        """A PodList/SecretList built from the items' cached encodings."""
+        """A PodList/SecretList built from the items' cached encodings, or, when Accept
+        asks for `as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`, that list: each item's
+        metadata only (sliced from the same encodings)."""
+        mv = wants_as(self.headers.get("Accept"), "PartialObjectMetadataList")
+        if mv:
+            head = encode({"kind": "PartialObjectMetadataList",
+                           "apiVersion": "meta.k8s.io/%s" % mv, "metadata": meta})
+            pre = b'{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/%s","metadata":' \
+                % mv.encode()
+            self.send_encoded(200, head[:-1] + b',"items":[' +
+                              b",".join([pre + metadata_bytes(o) + b"}" for o in items]) +
+                              b"]}\n",
+                              content_type="application/json;as=PartialObjectMetadataList;"
+                              "g=meta.k8s.io;v=%s" % mv)
+            return
         head = encode({"kind": RESOURCES[res][1], "apiVersion": "v1", "metadata": meta})
         self.send_encoded(200, head[:-1] + b',"items":[' +
                           b",".join([encode(o) for o in items]) + b"]}\n")
 
-    def send_encoded(self, code, body, headers=None):
+    def send_encoded(self, code, body, headers=None, content_type="application/json"):
         """Answer with an already encoded JSON body (bytes, newline included)."""
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
@@ -526,7 +547,7 @@ class Handler(BaseHTTPRequestHandler):
         self._entry = {"verb": verbkey or ("%s %s" % (method.lower(), path)),
                        "method": method, "path": path, "query": u.query,
                        "user": who[1] if who else None, "auth": who[0] if who else None,
-                       "time": t0, "sim": is_sim}
+                       "time": t0, "sim": is_sim, "accept": self.headers.get("Accept")}
         if is_sim:
             self._entry = None
         else:

@@ -263,7 +263,7 @@ class SObj(dict):
     (the same object with the next resourceVersion) is encoded by splicing, not by
     serializing it again. Copies (copy.deepcopy, jclone, dict()) are plain dicts without
     the caches."""
-    __slots__ = ("_enc", "_rvspan", "_spans", "_base")
+    __slots__ = ("_enc", "_rvspan", "_spans", "_base", "_mdspan")
 
     def __deepcopy__(self, memo):
         return jclone(self)
@@ -284,6 +284,7 @@ def _sobj(d, base=None):
     o._rvspan = None
     o._spans = None
     o._base = base
+    o._mdspan = None
     return o
 
 
@@ -332,6 +333,7 @@ def encode(obj):
         kb = _key_bytes(k)
         if k == "metadata" and type(v) is dict and span is None:
             vb, span = _encode_keyed(v, p + len(kb), "resourceVersion")
+            obj._mdspan = (p + len(kb), p + len(kb) + len(vb))
         elif reuse is not None and k in reuse and base.get(k) is v:
             a, b = reuse[k]
             vb = base._enc[a:b]
@@ -347,6 +349,16 @@ def encode(obj):
     obj._enc = e
     obj._base = None  # no chain of old versions kept alive
     return e
+
+
+def metadata_bytes(obj):
+    """Compact JSON of obj["metadata"], sliced from obj's cached encoding when it has one."""
+    if type(obj) is SObj:
+        e = encode(obj)
+        md = obj._mdspan
+        if md is not None:
+            return e[md[0]:md[1]]
+    return _ENCODER.encode(obj["metadata"]).encode()
 
 
 def jclone(o):
@@ -623,6 +635,8 @@ class Store:
             rvb = b'"%d"' % self.rv
             new._enc = cur._enc[:s] + rvb + cur._enc[t:]
             new._rvspan = (s, s + len(rvb))
+            if cur._mdspan is not None:  # the resourceVersion is inside the metadata
+                new._mdspan = (cur._mdspan[0], cur._mdspan[1] + len(rvb) - (t - s))
         return new
 
     def remove(self, res, ns, name, uid=None):

@@ -597,6 +597,49 @@ class WatchTest(Base):
         finally:
             w.close()
 
+    def test_partial_object_metadata_lists_for_list_and_deletecollection(self):
+        for n in ("pm-a", "pm-b"):
+            self.sim.req("POST", self.pods_path(), pod_body(n, labels={"pm": "1"}))
+        full = self.sim.req("GET", self.pods_path() + "?labelSelector=pm%3D1")[2]
+        accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," \
+                 "application/json"
+        c = self.sim.conn()
+        try:
+            c.request("GET", self.pods_path() + "?labelSelector=pm%3D1",
+                      headers={"Accept": accept})
+            r = c.getresponse()
+            doc = json.loads(r.read())
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.getheader("Content-Type").startswith(
+                "application/json;as=PartialObjectMetadataList"))
+            self.assertEqual((doc["kind"], doc["apiVersion"]),
+                             ("PartialObjectMetadataList", "meta.k8s.io/v1"))
+            # (the kubelet may have updated a Pod in between: resourceVersion aside)
+            strip = lambda m: {k: v for k, v in m.items() if k != "resourceVersion"}  # noqa
+            self.assertEqual([strip(i["metadata"]) for i in doc["items"]],
+                             [strip(i["metadata"]) for i in full["items"]])
+            self.assertEqual({i["kind"] for i in doc["items"]}, {"PartialObjectMetadata"})
+            # plain JSON first: the full list
+            c.request("GET", self.pods_path() + "?labelSelector=pm%3D1",
+                      headers={"Accept": "application/json, " + accept})
+            r = c.getresponse()
+            self.assertEqual(json.loads(r.read())["kind"], "PodList")
+            # deletecollection answers the deleted Pods' metadata (new resourceVersions)
+            c.request("DELETE", self.pods_path() + "?labelSelector=pm%3D1&gracePeriodSeconds=0",
+                      headers={"Accept": accept})
+            r = c.getresponse()
+            doc = json.loads(r.read())
+            self.assertEqual(doc["kind"], "PartialObjectMetadataList")
+            self.assertEqual(sorted(i["metadata"]["name"] for i in doc["items"]), ["pm-a", "pm-b"])
+            old_rv = {i["metadata"]["name"]: int(i["metadata"]["resourceVersion"])
+                      for i in full["items"]}
+            for i in doc["items"]:
+                self.assertGreater(int(i["metadata"]["resourceVersion"]),
+                                   old_rv[i["metadata"]["name"]])
+                self.assertEqual(set(i), {"kind", "apiVersion", "metadata"})
+        finally:
+            c.close()
+
     def test_bookmarks(self):
         rv = self.sim.req("GET", self.pods_path())[2]["metadata"]["resourceVersion"]
         w = Watch(self.sim, self.pods_path() + "?watch=1&allowWatchBookmarks=true"
@@ -1260,6 +1303,20 @@ class EncodingTest(unittest.TestCase):
         gone = st.remove("pods", "ns", "p")
         self.assertEqual(ksim_store.encode(gone), dumps(gone))
         self.assertEqual(st.counts(), {"pods": {}, "secrets": {}})
+
+    def test_metadata_bytes_are_the_metadata_also_after_a_resource_version_grows(self):
+        import ksim_store
+        st = ksim_store.Store(history=10, first_rv=998)
+        pod = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": {"name": "p", "labels": {"resourceVersion": "1"}},
+               "spec": {"containers": []}, "status": {}}
+        o = st.create("pods", "ns", pod)
+        m = st.mutate("pods", "ns", "p", lambda p: p["status"].update(phase="Running"),
+                      parts=("status",))
+        gone = st.remove_many("pods", [m])[0]  # "1000" -> "1001": one digit more
+        for v in (o, m, gone):
+            self.assertEqual(json.loads(ksim_store.metadata_bytes(v)), v["metadata"])
+        self.assertEqual(gone["metadata"]["resourceVersion"], "1001")
 
     def test_status_only_mutation_copies_only_the_status(self):
         import ksim_store

@@ -26,6 +26,9 @@
 #define DEFAULT_TOKEN_REREAD_MS 60000u
 #define DEFAULT_EXEC_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_ATTEMPTS    6u
+/* Metadata only when the server can, the full list otherwise (content negotiation). */
+#define KUBE_ACCEPT_METADATA_LIST \
+    "Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 #define DEFAULT_BACKOFF_BASE_MS 100u
 #define DEFAULT_BACKOFF_CAP_MS  2000u
 #define DEFAULT_WATCH_TIMEOUT_S 290u
@@ -825,7 +828,7 @@ void kube_call_free(kube_client *client, kube_call *call)
 int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
                       const atomic_bool *stop, uint64_t deadline_ms, const char *method,
                       const char *path, const char *content_type, const char *body, size_t body_len,
-                      bool force_refresh, http_capture *cap, fcb_error *err)
+                      bool force_refresh, const char *accept, http_capture *cap, fcb_error *err)
 {
     kube_client *c = client;
     char cert[40], key[40];
@@ -900,7 +903,7 @@ int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
         curl_easy_setopt(e, CURLOPT_USERNAME, c->cfg->username);
         curl_easy_setopt(e, CURLOPT_PASSWORD, c->cfg->password);
     }
-    http_headers_add(&call->headers, "Accept: application/json", &failed);
+    http_headers_add(&call->headers, accept != NULL ? accept : "Accept: application/json", &failed);
     http_headers_add(&call->headers, "Expect:", &failed);
     if (call->bearer != NULL) {
         char *h = svc_sprintf(c->host, "Authorization: Bearer %s", call->bearer);
@@ -1058,8 +1061,9 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
         resp->body = NULL;
         resp->status = 0;
         resp->reason[0] = '\0';
-        rc = kube_call_prepare(c, &call, NULL, stop, deadline, method, path, content_type, body,
-                               body_len, force, &cap, err);
+        rc = kube_call_prepare(
+            c, &call, NULL, stop, deadline, method, path, content_type, body, body_len, force,
+            (flags & KUBE_REQ_METADATA) ? KUBE_ACCEPT_METADATA_LIST : NULL, &cap, err);
         if (rc != FCB_OK)
             goto out;
         kube_client_count(c, KUBE_STAT_REQUEST);

@@ -77,6 +77,10 @@ enum {
                                     not parse it (pods/log, or a large list
                                     only counted); error answers are still
                                     parsed as Status */
+    KUBE_REQ_METADATA = 1u << 3, /* a list answer as PartialObjectMetadataList
+                                    (metadata only, as client-go's metadata
+                                    client asks; a server without it answers
+                                    the full list) */
 };
 
 /* Result of one request. Fields are owned by the response. */

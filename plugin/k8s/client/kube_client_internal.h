@@ -60,7 +60,7 @@ void kube_conn_free(kube_client *client, kube_conn *conn);
 int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
                       const atomic_bool *stop, uint64_t deadline_ms, const char *method,
                       const char *path, const char *content_type, const char *body, size_t body_len,
-                      bool force_refresh, http_capture *cap, fcb_error *err);
+                      bool force_refresh, const char *accept, http_capture *cap, fcb_error *err);
 void kube_call_free(kube_client *client, kube_call *call);
 
 /*

@@ -321,7 +321,7 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
     }
     if (kube_call_prepare(w->client, &call, w->conn, &w->stop,
                           http_now_ms() + (timeout_s + 30ull) * 1000ull, "GET", path, NULL, NULL, 0,
-                          force_auth, &cap, &w->stream_err) != FCB_OK)
+                          force_auth, NULL, &cap, &w->stream_err) != FCB_OK)
         goto out_nocall;
     w->easy = call.easy;
     /* A healthy quiet watch still gets bookmarks about every minute. */
