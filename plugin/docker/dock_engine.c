@@ -3,6 +3,8 @@
  */
 #include "dock_engine.h"
 
+#include "http.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -113,17 +115,9 @@ static bool dock_tls_failure(CURL *curl, CURLcode cc)
     curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_us);
     curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_us);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (connect_us > 0 && tls_us == 0)
+    if ((connect_us > 0 && tls_us == 0) || http_error_is_tls(cc))
         return true;
     switch (cc) {
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CLIENTCERT:
-    case CURLE_SSL_ENGINE_INITFAILED: return true;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING: return status == 0;

@@ -5,6 +5,8 @@
  * exactly as a host does, through the mock host; every test checks that no
  * byte is left allocated after close().
  */
+#include "docker_fixture.h"
+#include "engine_http.h"
 #include "loader.h"
 #include "mock_host.h"
 #include "zip_fixture.h"
@@ -21,24 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef FCB_TEST_PLUGIN_DIR
-#define FCB_TEST_PLUGIN_DIR "build/plugin"
-#endif
-
-typedef struct fixture {
-    mock_host *mh;
-    loader_plugin *plugin;
-    const fcb_backend_ops *ops;
-    fcb_backend *backend;
-} fixture;
-
-static fixture fx;
+static docker_fixture fx;
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return docker_fixture_now_ms();
 }
 
 static const char *docker_socket(void)
@@ -54,11 +43,7 @@ static void load_plugin(void)
     fx.mh = mock_host_new();
     mock_host_set_config(fx.mh, "DOCKER_HOST", getenv("DOCKER_HOST"));
     mock_host_set_config(fx.mh, "FAKECLOUD_DOCKER_ECR_URL", "localhost:5000");
-    char why[LOADER_WHY_MAX];
-    int rc = loader_load(FCB_TEST_PLUGIN_DIR "/fakecloud-backend-docker.so",
-                         mock_host_services(fx.mh), &fx.plugin, why);
-    cr_assert_eq(rc, 0, "loader_load: %s", why);
-    fx.ops = fx.plugin->ops;
+    docker_fixture_load(&fx);
 }
 
 static void open_backend(void)
@@ -78,107 +63,26 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (fx.backend != NULL)
-        fx.ops->close(fx.backend);
-    fx.backend = NULL;
-    if (fx.mh != NULL) {
-        size_t leaked = mock_host_outstanding_bytes(fx.mh);
-        if (leaked != 0) {
-            char *log = mock_host_log_text(fx.mh);
-            cr_log_error("log:\n%s", log);
-            free(log);
-        }
-        cr_expect_eq(leaked, 0, "plugin leaked %zu bytes", leaked);
-    }
-    loader_unload(fx.plugin);
-    mock_host_free(fx.mh);
-    memset(&fx, 0, sizeof fx);
+    docker_fixture_teardown(&fx);
 }
 
 TestSuite(docker, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers ----------------------------------------------------------- */
 
-typedef struct buf {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t buf_write(char *p, size_t size, size_t n, void *ctx)
-{
-    buf *b = ctx;
-    char *d = realloc(b->data, b->len + size * n + 1);
-    if (d == NULL)
-        return 0;
-    memcpy(d + b->len, p, size * n);
-    b->data = d;
-    b->len += size * n;
-    d[b->len] = '\0';
-    return size * n;
-}
-
-/* HTTP call; returns the status, body in *out (malloc'd, may be NULL). */
-static long http(const char *method, const char *url, const char *unix_path, const char *body,
-                 char **out)
-{
-    buf b = {0};
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (unix_path != NULL)
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out != NULL)
-        *out = b.data;
-    else
-        free(b.data);
-    return status;
-}
-
 static long engine(const char *method, const char *path, const char *body, char **out)
 {
-    char url[1024];
-    snprintf(url, sizeof url, "http://d%s", path);
-    return http(method, url, docker_socket(), body, out);
+    return engine_http_api(docker_socket(), method, path, body, out);
 }
 
-/* Invoke the RIE at ENDPOINT with EVENT; returns the body (malloc'd). */
 static char *invoke(const char *endpoint, const char *event)
 {
-    char url[512];
-    char *out = NULL;
-    snprintf(url, sizeof url, "http://%s/2015-03-31/functions/function/invocations", endpoint);
-    long status = http("POST", url, NULL, event, &out);
-    cr_assert_eq(status, 200, "invoke %s: HTTP %ld: %s", endpoint, status, out ? out : "");
-    return out;
+    return engine_http_invoke(endpoint, event);
 }
 
-/* Containers (any state) carrying label KEY=VALUE. */
 static size_t count_containers(const char *label)
 {
-    char *esc = curl_easy_escape(NULL, label, 0);
-    char path[512];
-    snprintf(path, sizeof path,
-             "/containers/json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22%s%%22%%5D%%7D", esc);
-    curl_free(esc);
-    char *out = NULL;
-    cr_assert_eq(engine("GET", path, NULL, &out), 200, "list: %s", out ? out : "");
-    json_object *arr = json_tokener_parse(out);
-    size_t n = json_object_array_length(arr);
-    json_object_put(arr);
-    free(out);
-    return n;
+    return engine_http_count_containers(docker_socket(), label);
 }
 
 static size_t count_instance_containers(void)
@@ -705,27 +609,9 @@ Test(docker_open, refuses_bad_configuration_naming_the_key, .init = setup_no_ope
 
 Test(docker_open, survives_allocation_failures_during_open, .init = setup_no_open, .fini = teardown)
 {
-    for (size_t n = 1; n < 60; n++) {
-        mock_host_fail_alloc(fx.mh, n);
-        fcb_open_params params = {.size = sizeof params};
-        fcb_error err = FCB_ERROR_INIT;
-        int rc = fx.ops->open(mock_host_services(fx.mh), &params, &fx.backend, &err);
-        size_t calls = mock_host_alloc_calls(fx.mh);
-        mock_host_fail_alloc(fx.mh, 0);
-        if (rc == FCB_OK) {
-            fx.ops->close(fx.backend);
-            fx.backend = NULL;
-        } else {
-            cr_expect_null(fx.backend);
-        }
-        cr_assert_eq(mock_host_outstanding_bytes(fx.mh), 0, "leak after failing allocation %zu", n);
-        /* open() made fewer than n allocations: every later n is this same run
-         * (each open costs a /version call, ~0.6 s on Podman). */
-        if (rc == FCB_OK && calls < n) {
-            cr_log_info("open() makes %zu allocations; each failure tried", calls);
-            break;
-        }
-    }
+    /* each open costs a /version call, ~0.6 s on Podman: the sweep stops at the last one */
+    size_t calls = docker_fixture_open_sweep(&fx, 60, false);
+    cr_log_info("open() makes %zu allocations; each failure tried", calls);
 }
 
 Test(docker_host, sample_host_invokes_a_zip_function_with_the_docker_backend, .timeout = 60)

@@ -9,6 +9,8 @@
  * after close(), and what the backend created is checked on the engine's
  * unix socket (DOCKER_HOST), not through the connection under test.
  */
+#include "docker_fixture.h"
+#include "engine_http.h"
 #include "loader.h"
 #include "mock_host.h"
 #include "zip_fixture.h"
@@ -27,24 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef FCB_TEST_PLUGIN_DIR
-#define FCB_TEST_PLUGIN_DIR "build/plugin"
-#endif
-
-typedef struct fixture {
-    mock_host *mh;
-    loader_plugin *plugin;
-    const fcb_backend_ops *ops;
-    fcb_backend *backend;
-} fixture;
-
-static fixture fx;
+static docker_fixture fx;
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return docker_fixture_now_ms();
 }
 
 static const char *need_env(const char *key)
@@ -67,30 +56,12 @@ static void setup(void)
     memset(&fx, 0, sizeof fx);
     fx.mh = mock_host_new();
     set_engine(need_env("FCBD_TLS_HOST"), "1", need_env("FCBD_TLS_CERT_PATH"));
-    char why[LOADER_WHY_MAX];
-    int rc = loader_load(FCB_TEST_PLUGIN_DIR "/fakecloud-backend-docker.so",
-                         mock_host_services(fx.mh), &fx.plugin, why);
-    cr_assert_eq(rc, 0, "loader_load: %s", why);
-    fx.ops = fx.plugin->ops;
+    docker_fixture_load(&fx);
 }
 
 static void teardown(void)
 {
-    if (fx.backend != NULL)
-        fx.ops->close(fx.backend);
-    fx.backend = NULL;
-    if (fx.mh != NULL) {
-        size_t leaked = mock_host_outstanding_bytes(fx.mh);
-        if (leaked != 0) {
-            char *log = mock_host_log_text(fx.mh);
-            cr_log_error("log:\n%s", log);
-            free(log);
-        }
-        cr_expect_eq(leaked, 0, "plugin leaked %zu bytes", leaked);
-    }
-    loader_unload(fx.plugin);
-    mock_host_free(fx.mh);
-    memset(&fx, 0, sizeof fx);
+    docker_fixture_teardown(&fx);
 }
 
 TestSuite(docker_tls, .init = setup, .fini = teardown, .timeout = 60);
@@ -110,79 +81,18 @@ static void open_ok(void)
 
 /* ---- the engine on its unix socket, and the functions' endpoints -------- */
 
-typedef struct buf {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t buf_write(char *p, size_t size, size_t n, void *ctx)
-{
-    buf *b = ctx;
-    char *d = realloc(b->data, b->len + size * n + 1);
-    if (d == NULL)
-        return 0;
-    memcpy(d + b->len, p, size * n);
-    b->data = d;
-    b->len += size * n;
-    d[b->len] = '\0';
-    return size * n;
-}
-
-/* HTTP call; returns the status (0 when none), body in *out (malloc'd, may be NULL). */
-static long http(const char *method, const char *url, const char *unix_path, const char *body,
-                 char **out)
-{
-    buf b = {0};
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (unix_path != NULL)
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out != NULL)
-        *out = b.data;
-    else
-        free(b.data);
-    return status;
-}
-
 /* The Engine API on the unix socket with-dockerd.sh exports as DOCKER_HOST. */
-static long engine_unix(const char *method, const char *path, const char *body, char **out)
+static const char *engine_socket(void)
 {
     const char *h = need_env("DOCKER_HOST");
     cr_assert(strncmp(h, "unix://", 7) == 0, "DOCKER_HOST=%s is not the unix socket", h);
-    char url[1024];
-    snprintf(url, sizeof url, "http://d%s", path);
-    return http(method, url, h + 7, body, out);
+    return h + 7;
 }
 
 /* Containers (any state) carrying label KEY=VALUE, asked on the unix socket. */
 static size_t count_containers(const char *label)
 {
-    char *esc = curl_easy_escape(NULL, label, 0);
-    char path[512];
-    snprintf(path, sizeof path,
-             "/containers/json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22%s%%22%%5D%%7D", esc);
-    curl_free(esc);
-    char *out = NULL;
-    cr_assert_eq(engine_unix("GET", path, NULL, &out), 200, "list: %s", out ? out : "");
-    json_object *arr = json_tokener_parse(out);
-    cr_assert(json_object_is_type(arr, json_type_array), "list: %s", out);
-    size_t n = json_object_array_length(arr);
-    json_object_put(arr);
-    free(out);
-    return n;
+    return engine_http_count_containers(engine_socket(), label);
 }
 
 /* A port on 127.0.0.1 with a plain-http server on it (libmicrohttpd). */
@@ -276,11 +186,7 @@ Test(docker_tls, zip_function_launches_answers_an_invocation_and_terminates)
     cr_expect_eq(count_containers("fakecloud-lambda=tls-fn"), 1, "container not on the engine");
     cr_expect(strncmp(inst.endpoint, "127.0.0.1:", 10) == 0, "endpoint %s", inst.endpoint);
 
-    char url[512];
-    char *out = NULL;
-    snprintf(url, sizeof url, "http://%s/2015-03-31/functions/function/invocations", inst.endpoint);
-    long status = http("POST", url, NULL, "{\"n\":7}", &out);
-    cr_expect_eq(status, 200, "invoke: HTTP %ld: %s", status, out ? out : "");
+    char *out = engine_http_invoke(inst.endpoint, "{\"n\":7}");
     cr_expect(out != NULL && strstr(out, "tls event was {\"n\":7}") != NULL, "response: %s",
               out ? out : "");
     free(out);
@@ -299,7 +205,8 @@ Test(docker_tls, reap_stale_removes_another_instances_container_through_the_tls_
                         "\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":\"tlsold0\","
                         "\"fakecloud-service\":\"lambda\"}}";
     char *out = NULL;
-    long status = engine_unix("POST", "/containers/create?name=fcb-tls-stale", stale, &out);
+    long status = engine_http_api(engine_socket(), "POST", "/containers/create?name=fcb-tls-stale",
+                                  stale, &out);
     cr_assert_eq(status, 201, "create the stale container: HTTP %ld: %s", status, out ? out : "");
     free(out);
     open_ok();
@@ -308,9 +215,9 @@ Test(docker_tls, reap_stale_removes_another_instances_container_through_the_tls_
     cr_expect_eq(fx.ops->reap_stale(fx.backend, &reaped, &err), FCB_OK, "reap_stale: %s",
                  err.message);
     cr_expect_eq(reaped, 1);
-    status = engine_unix("GET", "/containers/fcb-tls-stale/json", NULL, NULL);
+    status = engine_http_api(engine_socket(), "GET", "/containers/fcb-tls-stale/json", NULL, NULL);
     cr_expect_eq(status, 404, "stale container still there (HTTP %ld)", status);
-    engine_unix("DELETE", "/containers/fcb-tls-stale?force=1", NULL, NULL);
+    engine_http_api(engine_socket(), "DELETE", "/containers/fcb-tls-stale?force=1", NULL, NULL);
 }
 
 Test(docker_tls, localhost_is_accepted_as_the_certificate_names_it_too)
@@ -356,7 +263,8 @@ Test(docker_tls, tls_verify_against_a_plain_http_port_fails_in_bounded_time, .ti
     /* The server answers any request: in plain http this engine would "work". */
     char url[96], *out = NULL;
     snprintf(url, sizeof url, "http://127.0.0.1:%u/_ping", s.port);
-    cr_expect_eq(http("GET", url, NULL, NULL, &out), 200, "plain server: %s", out ? out : "");
+    cr_expect_eq(engine_http("GET", url, NULL, NULL, &out), 200, "plain server: %s",
+                 out ? out : "");
     free(out);
     mock_host_set_config(fx.mh, "DOCKER_HOST", host);
     char message[FCB_ERROR_MESSAGE_MAX];
@@ -436,26 +344,8 @@ Test(docker_tls, missing_file_in_docker_cert_path_is_a_config_error_naming_it)
 
 Test(docker_tls, open_survives_allocation_failures_over_tls)
 {
-    for (size_t n = 1; n < 80; n++) {
-        mock_host_fail_alloc(fx.mh, n);
-        fcb_error err = FCB_ERROR_INIT;
-        int rc = open_backend(&err);
-        size_t calls = mock_host_alloc_calls(fx.mh);
-        mock_host_fail_alloc(fx.mh, 0);
-        if (rc == FCB_OK) {
-            fx.ops->close(fx.backend);
-            fx.backend = NULL;
-        } else {
-            cr_expect_null(fx.backend);
-            cr_expect_eq(rc, FCB_ERR_NO_MEMORY, "allocation %zu: %d %s", n, rc, err.message);
-        }
-        cr_assert_eq(mock_host_outstanding_bytes(fx.mh), 0, "leak after failing allocation %zu", n);
-        if (rc == FCB_OK && calls < n) {
-            cr_log_info("open() over TLS makes %zu allocations; each failure tried", calls);
-            return;
-        }
-    }
-    cr_assert_fail("open() over TLS makes 80 allocations or more: raise the bound");
+    size_t calls = docker_fixture_open_sweep(&fx, 80, true);
+    cr_log_info("open() over TLS makes %zu allocations; each failure tried", calls);
 }
 
 /* Skip (77) the whole binary when with-dockerd.sh made no TLS listener (Podman, no certtool). */

@@ -1,0 +1,26 @@
+/*
+ * engine_http: what the docker integration tests ask an engine or a function
+ * directly (libcurl, outside the plugin): HTTP calls, the Engine API on a unix
+ * socket, containers by label, one invocation. Plain malloc; Criterion asserts.
+ */
+#ifndef ENGINE_HTTP_H
+#define ENGINE_HTTP_H
+
+#include <stddef.h>
+
+/* METHOD URL [BODY] (over UNIX_PATH when not NULL); the HTTP status, 0 when none;
+ * the body in *out (malloc'd, may be NULL) when out is not NULL. 20 s bound. */
+long engine_http(const char *method, const char *url, const char *unix_path, const char *body,
+                 char **out);
+
+/* METHOD PATH on the Engine API at the unix socket SOCKET_PATH. */
+long engine_http_api(const char *socket_path, const char *method, const char *path,
+                     const char *body, char **out);
+
+/* Containers (any state) carrying label KEY=VALUE, asked on SOCKET_PATH (asserts 200). */
+size_t engine_http_count_containers(const char *socket_path, const char *label);
+
+/* POST EVENT to the RIE at ENDPOINT (host:port): the body (malloc'd); asserts 200. */
+char *engine_http_invoke(const char *endpoint, const char *event);
+
+#endif
