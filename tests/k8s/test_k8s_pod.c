@@ -251,8 +251,34 @@ Test(k8s_pod, main_container_runs_the_runtime_image_with_the_handler)
     cr_assert_eq(json_object_get_int(jpath(pod, MAIN ".ports[0].containerPort")), 8080);
     cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "256Mi");
     cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "256Mi");
+    cr_assert_null(jpath(pod, MAIN ".resources.requests.cpu"), "no CPU request by default");
+    cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+}
+
+Test(k8s_pod, a_10_gb_function_gets_no_cpu_request_by_default)
+{
+    /* Proportional would be 5788m: Unschedulable on a 2-CPU node. */
+    fn.memory_mb = 10240;
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "10240Mi");
+    cr_assert_null(jpath(pod, MAIN ".resources.requests.cpu"), "%s",
+                   json_object_to_json_string(jpath(pod, MAIN ".resources")));
+    cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+}
+
+Test(k8s_pod, cpu_request_proportional_to_memory_when_asked)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_REQUEST", "proportional");
+    load_config();
+    json_object *pod = build();
     cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.cpu"), "144m");
     cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+    fn.memory_mb = 10240;
+    pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.cpu"), "5788m");
     json_object_put(pod);
 }
 
