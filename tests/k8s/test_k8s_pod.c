@@ -128,7 +128,7 @@ Test(k8s_pod, sets_metadata_labels_and_annotations)
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-managed-by"), "fakecloud");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-instance"), "0123456789abcdef");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-service"), "lambda");
-    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "My_Func");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "my-func");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"), "d-0123");
     cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), "feedf00d");
     cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Func");
@@ -143,6 +143,18 @@ Test(k8s_pod, makes_label_values_safe_and_cuts_the_deploy_id_to_40)
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "weird-name");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"),
                      "0123456789012345678901234567890123456789");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, lowercases_label_values_like_the_reference)
+{
+    fn.function_name = "My_Fn.Test";
+    req.deploy_id = "Deploy_V1.2";
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "my-fn-test");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"), "deploy-v1-2");
+    cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Fn.Test",
+                     "the annotation keeps the name as written");
     json_object_put(pod);
 }
 
