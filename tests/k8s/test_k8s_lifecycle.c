@@ -214,13 +214,14 @@ Test(k8s_lifecycle, launches_an_image_function_with_a_layer_fetched_into_opt, .f
     snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s", inst.handle + 12);
     cr_assert_eq(kubesim_get_json(t.sim, path, &pod), 200, "GET %s", path);
     json_object *spec = json_object_object_get(pod, "spec");
-    json_object *init = json_object_array_get_idx(json_object_object_get(spec, "initContainers"), 0);
-    json_object *main = json_object_array_get_idx(json_object_object_get(spec, "containers"), 0);
+    json_object *init =
+        json_object_array_get_idx(json_object_object_get(spec, "initContainers"), 0);
+    json_object *runtime = json_object_array_get_idx(json_object_object_get(spec, "containers"), 0);
     cr_assert_not_null(init);
     cr_assert_str_eq(mount_volume(init, "/opt"), "fakecloud-opt");
-    cr_assert_str_eq(mount_volume(main, "/opt"), "fakecloud-opt");
+    cr_assert_str_eq(mount_volume(runtime, "/opt"), "fakecloud-opt");
     cr_assert_null(mount_volume(init, "/var/task"), "%s", json_object_to_json_string(init));
-    cr_assert_null(mount_volume(main, "/var/task"));
+    cr_assert_null(mount_volume(runtime, "/var/task"));
     json_object_put(pod);
 
     cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);

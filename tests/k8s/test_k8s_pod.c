@@ -403,7 +403,8 @@ Test(k8s_pod, image_functions_use_the_translated_image_and_image_config)
 /* Whether CONTAINER (may be NULL) mounts VOLUME at PATH. */
 static bool mounts(json_object *container, const char *volume, const char *path)
 {
-    json_object *list = container != NULL ? json_object_object_get(container, "volumeMounts") : NULL;
+    json_object *list =
+        container != NULL ? json_object_object_get(container, "volumeMounts") : NULL;
     for (size_t i = 0; list != NULL && i < json_object_array_length(list); i++) {
         json_object *m = json_object_array_get_idx(list, i);
         if (strcmp(json_object_get_string(json_object_object_get(m, "name")), volume) == 0 &&
@@ -489,15 +490,16 @@ Test(k8s_pod, every_mount_names_a_declared_volume_for_every_package_type_and_lay
             json_object *pod = build();
             assert_mounts_name_declared_volumes(pod, what);
             json_object *init = jpath(pod, INIT);
-            json_object *main = jpath(pod, MAIN);
+            json_object *runtime = jpath(pod, MAIN);
             /* Code in /var/task for Zip only; layers in /opt, filled by the init
              * container and read by the runtime; the init container mounts only
              * what it writes. */
-            cr_assert_eq(mounts(main, K8S_VOLUME_TASK, "/var/task"), !image, "%s", what);
+            cr_assert_eq(mounts(runtime, K8S_VOLUME_TASK, "/var/task"), !image, "%s", what);
             cr_assert_eq(mounts(init, K8S_VOLUME_TASK, "/var/task"), !image, "%s", what);
-            cr_assert_eq(mounts(main, K8S_VOLUME_OPT, "/opt"), !image || n_layers > 0, "%s", what);
+            cr_assert_eq(mounts(runtime, K8S_VOLUME_OPT, "/opt"), !image || n_layers > 0, "%s",
+                         what);
             cr_assert_eq(mounts(init, K8S_VOLUME_OPT, "/opt"), n_layers > 0, "%s", what);
-            cr_assert(mounts(main, K8S_VOLUME_TMP, "/tmp"), "%s", what);
+            cr_assert(mounts(runtime, K8S_VOLUME_TMP, "/tmp"), "%s", what);
             cr_assert_eq(init != NULL, !image || n_layers > 0, "%s", what);
             if (init != NULL) {
                 const char *script = json_object_get_string(
