@@ -8,7 +8,8 @@
  *     value, fits the max_len + 1 byte buffer the header asks for, and is a
  *     fixed point (sanitising it again changes nothing);
  *   - names_label_value output is a valid label value of at most
- *     min(max_len, 63) bytes and a fixed point;
+ *     min(max_len, 63) bytes, empty or a DNS-1123 label (lower case), and a
+ *     fixed point;
  *   - names_is_dns_label / names_is_label_value / names_is_env_name agree
  *     with independent regex-equivalent oracles on the raw input;
  *   - names_account_from_arn always yields exactly 12 digits.
@@ -104,6 +105,7 @@ static void check_label(const char *in, size_t max_len)
     FUZZ_REQUIRE(n == strlen(out), "return %zu but strlen %zu", n, strlen(out));
     FUZZ_REQUIRE(n <= limit, "length %zu for max_len %zu", n, max_len);
     FUZZ_REQUIRE(oracle_label_value(out), "invalid label value \"%s\"", out);
+    FUZZ_REQUIRE(n == 0 || oracle_dns_label(out), "label value \"%s\" is not lower-case", out);
     FUZZ_REQUIRE(names_is_label_value(out), "names_is_label_value rejects its own \"%s\"", out);
     char again[64];
     names_label_value(out, 63, again);

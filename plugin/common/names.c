@@ -37,13 +37,18 @@ size_t names_label_value(const char *in, size_t max_len, char *out)
     if (in != NULL) {
         for (size_t i = 0; in[i] != '\0' && len < limit; i++) {
             unsigned char c = (unsigned char)in[i];
-            out[len++] = names_is_label_char(c) ? (char)c : '-';
+            /* One '-' per character: UTF-8 continuation bytes add nothing. */
+            if ((c & 0xc0) == 0x80)
+                continue;
+            if (c >= 'A' && c <= 'Z')
+                c = (unsigned char)(c - 'A' + 'a');
+            out[len++] = names_is_lower_alnum(c) ? (char)c : '-';
         }
     }
-    while (len > 0 && !names_is_alnum((unsigned char)out[len - 1]))
+    while (len > 0 && out[len - 1] == '-')
         len--;
     size_t start = 0;
-    while (start < len && !names_is_alnum((unsigned char)out[start]))
+    while (start < len && out[start] == '-')
         start++;
     if (start > 0)
         memmove(out, out + start, len - start);

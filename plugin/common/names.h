@@ -4,8 +4,7 @@
  * Pure functions, no allocation, thread-safe. Every output is valid whatever
  * the input (property-tested by the fuzzers): a Kubernetes DNS-1123 label
  * ([a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 bytes) or a label value
- * (at most 63 bytes of [A-Za-z0-9._-], alphanumeric at both ends, may be
- * empty).
+ * (names_label_value: the same alphabet, may be empty).
  */
 #ifndef FCB_NAMES_H
 #define FCB_NAMES_H
@@ -16,9 +15,13 @@
 #define NAMES_LABEL_MAX 63
 
 /*
- * Label-safe form of `in`: characters outside [A-Za-z0-9._-] become '-',
- * cut to `max_len` (<= 63) bytes, non-alphanumerics trimmed at both ends.
- * out must hold max_len + 1 bytes. Returns the length written (may be 0).
+ * Label value of `in`, like the reference's label_safe (both backends'
+ * fakecloud-lambda and fakecloud-deploy-id labels): ASCII lower-cased, every
+ * other character (a UTF-8 sequence counts as one) becomes '-', runs kept
+ * ("My_Fn.Test" -> "my-fn-test", "A__B" -> "a--b"), cut to `max_len` (<= 63)
+ * bytes, '-' trimmed at both ends. The result is empty or a DNS-1123 label,
+ * so it is also a valid label value. out must hold max_len + 1 bytes.
+ * Returns the length written (may be 0).
  */
 size_t names_label_value(const char *in, size_t max_len, char *out);
 

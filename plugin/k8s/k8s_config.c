@@ -595,7 +595,7 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
         goto fail;
     if ((rc = config_security_context(host, cfg, err)) != FCB_OK)
         goto fail;
-    if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_REQUEST", (k8s_cpu){K8S_CPU_PROPORTIONAL, 0},
+    if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_REQUEST", (k8s_cpu){K8S_CPU_NONE, 0},
                          &cfg->cpu_request, err)) != FCB_OK)
         goto fail;
     if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_LIMIT", (k8s_cpu){K8S_CPU_NONE, 0},

@@ -52,7 +52,7 @@ typedef struct k8s_config {
     json_object *annotations;         /* FAKECLOUD_K8S_ANNOTATIONS: object or NULL */
     json_object *security_context;    /* from RUN_AS_USER/GROUP, FS_GROUP, RUN_AS_NON_ROOT */
     json_object *pod_template;        /* FAKECLOUD_K8S_POD_TEMPLATE or NULL */
-    k8s_cpu cpu_request;              /* FAKECLOUD_K8S_CPU_REQUEST, default proportional */
+    k8s_cpu cpu_request;              /* FAKECLOUD_K8S_CPU_REQUEST, default none */
     k8s_cpu cpu_limit;                /* FAKECLOUD_K8S_CPU_LIMIT, default none */
     unsigned running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
     unsigned rie_timeout_ms;          /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */

@@ -385,9 +385,13 @@ static json_object *pod_init_container(pod_builder *b, const k8s_pod_input *in, 
     pb_env(b, env, "FAKECLOUD_DEPLOY_ID", deploy_escaped);
     pb_add(b, c, "env", env);
 
+    /* Only what the script writes: an Image Pod declares no /var/task volume,
+     * and the API server refuses a mount of an undeclared volume (422). */
     json_object *mounts = pb_arr(b);
-    pb_mount(b, mounts, K8S_VOLUME_TASK, "/var/task");
-    pb_mount(b, mounts, K8S_VOLUME_OPT, "/opt");
+    if (code)
+        pb_mount(b, mounts, K8S_VOLUME_TASK, "/var/task");
+    if (layers)
+        pb_mount(b, mounts, K8S_VOLUME_OPT, "/opt");
     pb_add(b, c, "volumeMounts", mounts);
     return c;
 }

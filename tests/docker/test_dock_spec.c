@@ -90,7 +90,7 @@ Test(dock_spec, labels_mark_the_container_as_managed_by_this_instance)
     json_object *root = build(&fn, true, NULL);
     cr_expect_str_eq(path_str(root, "Labels", "fakecloud-managed-by", NULL), "fakecloud");
     cr_expect_str_eq(path_str(root, "Labels", "fakecloud-instance", NULL), "abc123");
-    cr_expect_str_eq(path_str(root, "Labels", "fakecloud-lambda", NULL), "My_Fn.v2");
+    cr_expect_str_eq(path_str(root, "Labels", "fakecloud-lambda", NULL), "my-fn-v2");
     cr_expect_str_eq(path_str(root, "Labels", "fakecloud-service", NULL), "lambda");
     json_object_put(root);
 }

@@ -82,9 +82,23 @@ Test(k8s_config, derives_defaults_from_the_self_url)
     cr_assert_eq(cfg->running_timeout_ms, 60000);
     cr_assert_eq(cfg->rie_timeout_ms, 10000);
     cr_assert_eq(cfg->terminate_grace_seconds, 5);
-    cr_assert_eq(cfg->cpu_request.mode, K8S_CPU_PROPORTIONAL);
+    cr_assert_eq(cfg->cpu_request.mode, K8S_CPU_NONE,
+                 "no CPU request by default, like the reference");
     cr_assert_eq(cfg->cpu_limit.mode, K8S_CPU_NONE);
     cr_assert_null(cfg->pod_template);
+    k8s_config_free(mock_host_services(mh), cfg);
+}
+
+Test(k8s_config, cpu_request_proportional_is_opt_in)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_REQUEST", "proportional");
+    k8s_config *cfg = parse_ok();
+    cr_assert_eq(cfg->cpu_request.mode, K8S_CPU_PROPORTIONAL);
+    cr_assert_eq(cfg->cpu_limit.mode, K8S_CPU_NONE);
+    k8s_config_free(mock_host_services(mh), cfg);
+    mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_REQUEST", "none");
+    cfg = parse_ok();
+    cr_assert_eq(cfg->cpu_request.mode, K8S_CPU_NONE);
     k8s_config_free(mock_host_services(mh), cfg);
 }
 

@@ -165,6 +165,69 @@ Test(k8s_lifecycle, launches_an_image_function_from_the_translated_ecr_uri, .fin
     itest_close(&t);
 }
 
+/* Name of the volume CONTAINER mounts at PATH, or NULL. */
+static const char *mount_volume(json_object *container, const char *path)
+{
+    json_object *mounts = json_object_object_get(container, "volumeMounts");
+    for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+        json_object *m = json_object_array_get_idx(mounts, i);
+        if (strcmp(json_object_get_string(json_object_object_get(m, "mountPath")), path) == 0)
+            return json_object_get_string(json_object_object_get(m, "name"));
+    }
+    return NULL;
+}
+
+Test(k8s_lifecycle, launches_an_image_function_with_a_layer_fetched_into_opt, .fini = stop,
+     .timeout = 30)
+{
+    itest_start(&t, "image_function_layers", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    static const char *const cmd[] = {"app.handler"};
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "img-layers",
+                       .package_type = FCB_PACKAGE_IMAGE,
+                       .image_uri = "registry.local:5000/app:v1",
+                       .image_command = cmd,
+                       .n_image_command = 1};
+    fcb_launch_request req = itest_request(&fn, "img-2");
+    fcb_blob layer = {"zip", 3};
+    req.layers = &layer;
+    req.n_layers = 1;
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+    cr_assert_eq(atomic_load(&t.code_hits), 0, "image functions download no code");
+    cr_assert_eq(atomic_load(&t.layer_hits), 1, "the init container fetched the layers");
+    cr_assert_eq(atomic_load(&t.auth_failures), 0);
+
+    json_object *echo = NULL;
+    cr_assert_eq(itest_invoke(inst.endpoint, "{}", &echo), 200);
+    cr_assert_not_null(array_has(json_object_object_get(echo, "layer_files"), "python/layerlib.py"),
+                       "%s", json_object_to_json_string(echo));
+    cr_assert_eq(json_object_array_length(json_object_object_get(echo, "code_files")), 0);
+    json_object_put(echo);
+
+    /* The layers land in /opt: one volume the init container fills and the
+     * runtime container reads, and no /var/task over the image's own code. */
+    char path[256];
+    json_object *pod = NULL;
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s", inst.handle + 12);
+    cr_assert_eq(kubesim_get_json(t.sim, path, &pod), 200, "GET %s", path);
+    json_object *spec = json_object_object_get(pod, "spec");
+    json_object *init =
+        json_object_array_get_idx(json_object_object_get(spec, "initContainers"), 0);
+    json_object *runtime = json_object_array_get_idx(json_object_object_get(spec, "containers"), 0);
+    cr_assert_not_null(init);
+    cr_assert_str_eq(mount_volume(init, "/opt"), "fakecloud-opt");
+    cr_assert_str_eq(mount_volume(runtime, "/opt"), "fakecloud-opt");
+    cr_assert_null(mount_volume(init, "/var/task"), "%s", json_object_to_json_string(init));
+    cr_assert_null(mount_volume(runtime, "/var/task"));
+    json_object_put(pod);
+
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
+    itest_close(&t);
+}
+
 Test(k8s_lifecycle, refuses_instance_structs_that_are_too_small, .fini = stop, .timeout = 30)
 {
     itest_start(&t, "small_instance", NULL);

@@ -128,7 +128,7 @@ Test(k8s_pod, sets_metadata_labels_and_annotations)
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-managed-by"), "fakecloud");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-instance"), "0123456789abcdef");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-service"), "lambda");
-    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "My_Func");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "my-func");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"), "d-0123");
     cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), "feedf00d");
     cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Func");
@@ -143,6 +143,18 @@ Test(k8s_pod, makes_label_values_safe_and_cuts_the_deploy_id_to_40)
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "weird-name");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"),
                      "0123456789012345678901234567890123456789");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, lowercases_label_values_like_the_reference)
+{
+    fn.function_name = "My_Fn.Test";
+    req.deploy_id = "Deploy_V1.2";
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "my-fn-test");
+    cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"), "deploy-v1-2");
+    cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Fn.Test",
+                     "the annotation keeps the name as written");
     json_object_put(pod);
 }
 
@@ -161,7 +173,7 @@ Test(k8s_pod, uses_restart_never_and_the_three_volumes)
     cr_assert_str_eq(jstr(pod, MAIN ".volumeMounts[name=fakecloud-opt].mountPath"), "/opt");
     cr_assert_str_eq(jstr(pod, MAIN ".volumeMounts[name=fakecloud-tmp].mountPath"), "/tmp");
     cr_assert_str_eq(jstr(pod, INIT ".volumeMounts[name=fakecloud-task].mountPath"), "/var/task");
-    cr_assert_str_eq(jstr(pod, INIT ".volumeMounts[name=fakecloud-opt].mountPath"), "/opt");
+    cr_assert_null(jpath(pod, INIT ".volumeMounts[name=fakecloud-opt]"), "no layers to write");
     json_object_put(pod);
 }
 
@@ -251,8 +263,34 @@ Test(k8s_pod, main_container_runs_the_runtime_image_with_the_handler)
     cr_assert_eq(json_object_get_int(jpath(pod, MAIN ".ports[0].containerPort")), 8080);
     cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "256Mi");
     cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "256Mi");
+    cr_assert_null(jpath(pod, MAIN ".resources.requests.cpu"), "no CPU request by default");
+    cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+}
+
+Test(k8s_pod, a_10_gb_function_gets_no_cpu_request_by_default)
+{
+    /* Proportional would be 5788m: Unschedulable on a 2-CPU node. */
+    fn.memory_mb = 10240;
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "10240Mi");
+    cr_assert_null(jpath(pod, MAIN ".resources.requests.cpu"), "%s",
+                   json_object_to_json_string(jpath(pod, MAIN ".resources")));
+    cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+}
+
+Test(k8s_pod, cpu_request_proportional_to_memory_when_asked)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_CPU_REQUEST", "proportional");
+    load_config();
+    json_object *pod = build();
     cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.cpu"), "144m");
     cr_assert_null(jpath(pod, MAIN ".resources.limits.cpu"));
+    json_object_put(pod);
+    fn.memory_mb = 10240;
+    pod = build();
+    cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.cpu"), "5788m");
     json_object_put(pod);
 }
 
@@ -360,6 +398,119 @@ Test(k8s_pod, image_functions_use_the_translated_image_and_image_config)
                    "the image's own /var/task must stay visible");
     cr_assert_not_null(jpath(pod, MAIN ".volumeMounts[name=fakecloud-tmp]"));
     json_object_put(pod);
+}
+
+/* Whether CONTAINER (may be NULL) mounts VOLUME at PATH. */
+static bool mounts(json_object *container, const char *volume, const char *path)
+{
+    json_object *list =
+        container != NULL ? json_object_object_get(container, "volumeMounts") : NULL;
+    for (size_t i = 0; list != NULL && i < json_object_array_length(list); i++) {
+        json_object *m = json_object_array_get_idx(list, i);
+        if (strcmp(json_object_get_string(json_object_object_get(m, "name")), volume) == 0 &&
+            strcmp(json_object_get_string(json_object_object_get(m, "mountPath")), path) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The API server's rules for mounts: every volumeMounts[].name of every
+ * container and init container names a volume of spec.volumes (else 422 Not
+ * found), volume names are unique and no container mounts one path twice.
+ * Also ours: no volume is declared that nothing mounts.
+ */
+static void assert_mounts_name_declared_volumes(json_object *pod, const char *what)
+{
+    json_object *volumes = jpath(pod, "spec.volumes");
+    size_t n_volumes = volumes != NULL ? json_object_array_length(volumes) : 0;
+    bool used[8] = {false};
+    cr_assert_leq(n_volumes, 8, "%s", what);
+    for (size_t v = 0; v < n_volumes; v++) {
+        const char *name = json_object_get_string(
+            json_object_object_get(json_object_array_get_idx(volumes, v), "name"));
+        for (size_t w = 0; w < v; w++)
+            cr_assert_str_neq(json_object_get_string(json_object_object_get(
+                                  json_object_array_get_idx(volumes, w), "name")),
+                              name, "%s: volume %s declared twice", what, name);
+    }
+    static const char *const lists[] = {"spec.initContainers", "spec.containers"};
+    for (size_t l = 0; l < 2; l++) {
+        json_object *containers = jpath(pod, lists[l]);
+        for (size_t c = 0; containers != NULL && c < json_object_array_length(containers); c++) {
+            json_object *ct = json_object_array_get_idx(containers, c);
+            json_object *mounts = json_object_object_get(ct, "volumeMounts");
+            for (size_t m = 0; mounts != NULL && m < json_object_array_length(mounts); m++) {
+                json_object *mount = json_object_array_get_idx(mounts, m);
+                const char *name = json_object_get_string(json_object_object_get(mount, "name"));
+                const char *path =
+                    json_object_get_string(json_object_object_get(mount, "mountPath"));
+                bool found = false;
+                for (size_t v = 0; v < n_volumes; v++) {
+                    if (strcmp(json_object_get_string(json_object_object_get(
+                                   json_object_array_get_idx(volumes, v), "name")),
+                               name) == 0) {
+                        found = used[v] = true;
+                    }
+                }
+                cr_assert(found, "%s: %s[%zu].volumeMounts[%zu].name: Not found: \"%s\"", what,
+                          lists[l], c, m, name);
+                for (size_t k = 0; k < m; k++) {
+                    json_object *other = json_object_array_get_idx(mounts, k);
+                    cr_assert_str_neq(
+                        json_object_get_string(json_object_object_get(other, "mountPath")), path,
+                        "%s: %s[%zu] mounts %s twice", what, lists[l], c, path);
+                }
+            }
+        }
+    }
+    for (size_t v = 0; v < n_volumes; v++)
+        cr_assert(used[v], "%s: volume #%zu is declared but never mounted", what, v);
+}
+
+Test(k8s_pod, every_mount_names_a_declared_volume_for_every_package_type_and_layers)
+{
+    static const char *const entry[] = {"/bin/app"};
+    fcb_blob layer = {"x", 1};
+    for (int image = 0; image <= 1; image++) {
+        for (size_t n_layers = 0; n_layers <= 1; n_layers++) {
+            if (image) {
+                fn.package_type = FCB_PACKAGE_IMAGE;
+                fn.runtime = NULL;
+                fn.handler = NULL;
+                fn.image_uri = "registry.local:5000/app:v1";
+                fn.image_entry_point = entry;
+                fn.n_image_entry_point = 1;
+            }
+            req.layers = n_layers > 0 ? &layer : NULL;
+            req.n_layers = n_layers;
+            char what[64];
+            snprintf(what, sizeof what, "%s function, %zu layer(s)", image ? "Image" : "Zip",
+                     n_layers);
+            json_object *pod = build();
+            assert_mounts_name_declared_volumes(pod, what);
+            json_object *init = jpath(pod, INIT);
+            json_object *runtime = jpath(pod, MAIN);
+            /* Code in /var/task for Zip only; layers in /opt, filled by the init
+             * container and read by the runtime; the init container mounts only
+             * what it writes. */
+            cr_assert_eq(mounts(runtime, K8S_VOLUME_TASK, "/var/task"), !image, "%s", what);
+            cr_assert_eq(mounts(init, K8S_VOLUME_TASK, "/var/task"), !image, "%s", what);
+            cr_assert_eq(mounts(runtime, K8S_VOLUME_OPT, "/opt"), !image || n_layers > 0, "%s",
+                         what);
+            cr_assert_eq(mounts(init, K8S_VOLUME_OPT, "/opt"), n_layers > 0, "%s", what);
+            cr_assert(mounts(runtime, K8S_VOLUME_TMP, "/tmp"), "%s", what);
+            cr_assert_eq(init != NULL, !image || n_layers > 0, "%s", what);
+            if (init != NULL) {
+                const char *script = json_object_get_string(
+                    json_object_array_get_idx(json_object_object_get(init, "command"), 2));
+                cr_assert_eq(strstr(script, "/var/task") != NULL, !image, "%s: %s", what, script);
+                cr_assert_eq(strstr(script, "-C /opt") != NULL, n_layers > 0, "%s: %s", what,
+                             script);
+            }
+            json_object_put(pod);
+        }
+    }
 }
 
 Test(k8s_pod, refuses_an_image_function_without_image_uri)

@@ -135,6 +135,9 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
                         .image_working_directory = "/srv/app"};
     fcb_launch_request img_req = {.size = sizeof img_req, .function = &img, .deploy_id = "d"};
     assert_accepted(cfg, &img_req, "image function");
+    img_req.layers = &layer;
+    img_req.n_layers = 1;
+    assert_accepted(cfg, &img_req, "image function with a layer");
     k8s_config_free(mock_host_services(mh), cfg);
 
     /* Every optional key plus a template with a sidecar and scheduling fields. */

@@ -4,33 +4,56 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-Test(names_label_value, keeps_a_valid_value_unchanged)
+Test(names_label_value, lowercases_and_maps_everything_else_to_dashes_like_the_reference)
 {
     char out[64];
-    cr_assert_eq(names_label_value("my-fn_1.2", 63, out), 9);
-    cr_assert_str_eq(out, "my-fn_1.2");
+    cr_assert_eq(names_label_value("My_Fn.Test", 63, out), 10);
+    cr_assert_str_eq(out, "my-fn-test");
+    /* The reference's own examples (fakecloud_k8s::names::label_safe). */
+    names_label_value("My_Awesome.Fn", 63, out);
+    cr_assert_str_eq(out, "my-awesome-fn");
+    names_label_value("foo___", 63, out);
+    cr_assert_str_eq(out, "foo");
+    names_label_value("_foo", 63, out);
+    cr_assert_str_eq(out, "foo");
+    names_label_value(".9lives-", 63, out);
+    cr_assert_str_eq(out, "9lives");
 }
 
-Test(names_label_value, replaces_disallowed_bytes_with_dashes)
+Test(names_label_value, keeps_a_lowercase_dns_label_unchanged)
 {
     char out[64];
+    cr_assert_eq(names_label_value("my-fn-1", 63, out), 7);
+    cr_assert_str_eq(out, "my-fn-1");
+}
+
+Test(names_label_value, maps_each_character_to_one_dash_without_collapsing)
+{
+    char out[64];
+    /* Like the reference: one '-' per character (a UTF-8 'é' is one), runs kept. */
     names_label_value("a b/c:d\xc3\xa9"
                       "e",
                       63, out);
-    cr_assert_str_eq(out, "a-b-c-d--e");
+    cr_assert_str_eq(out, "a-b-c-d-e");
+    names_label_value("A__B", 63, out);
+    cr_assert_str_eq(out, "a--b");
+    names_label_value("\xf0\x9f\x98\x80x\xe5\x90\x8d", 63, out);
+    cr_assert_str_eq(out, "x");
 }
 
-Test(names_label_value, trims_non_alphanumerics_at_both_ends)
+Test(names_label_value, trims_dashes_at_both_ends)
 {
     char out[64];
     names_label_value("--._x.y_-.", 63, out);
-    cr_assert_str_eq(out, "x.y");
+    cr_assert_str_eq(out, "x-y");
 }
 
 Test(names_label_value, cuts_to_max_len_then_trims)
 {
     char out[64];
     names_label_value("abcd-efgh", 5, out);
+    cr_assert_str_eq(out, "abcd");
+    names_label_value("ABCD_EFGH", 5, out);
     cr_assert_str_eq(out, "abcd");
 }
 
@@ -90,6 +113,8 @@ Test(names_dns_label, every_output_of_hostile_inputs_is_valid)
             cr_assert(names_is_dns_label(out), "input %zu max %zu -> '%s'", i, max, out);
             names_label_value(inputs[i], max, out);
             cr_assert(names_is_label_value(out), "input %zu max %zu -> '%s'", i, max, out);
+            cr_assert(out[0] == '\0' || names_is_dns_label(out), "input %zu max %zu -> '%s'", i,
+                      max, out);
         }
     }
 }

@@ -67,10 +67,39 @@ class Causes:
                                       % (_fmt(value), ", ".join('"%s"' % a for a in allowed)),
                            "field": field})
 
+    def not_found(self, field, value):
+        self.items.append({"reason": "FieldValueNotFound",
+                           "message": "Not found: %s" % _fmt(value), "field": field})
+
+    def forbidden(self, field, detail):
+        self.items.append({"reason": "FieldValueForbidden", "message": "Forbidden: " + detail,
+                           "field": field})
+
     def typ(self, field, value, want):
         self.items.append({"reason": "FieldValueTypeInvalid",
                            "message": "Invalid value: %s: must be %s" % (_fmt(value), want),
                            "field": field})
+
+
+# Volume sources in the order kube-apiserver's validateVolumeSource checks them: a
+# second one is refused on its own field.
+VOLUME_SOURCES = (
+    "hostPath", "emptyDir", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret",
+    "nfs", "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "rbd", "cinder", "cephfs",
+    "quobyte", "downwardAPI", "fc", "azureFile", "vsphereVolume", "photonPersistentDisk",
+    "portworxVolume", "azureDisk", "storageos", "configMap", "scaleIO", "projected", "csi",
+    "ephemeral", "image")
+
+
+def check_dns_label(c, field, value):
+    """ValidateDNS1123Label: one cause per rule broken, as IsDNS1123Label lists them."""
+    if len(value) > 63:
+        c.invalid(field, value, "must be no more than 63 characters")
+    if not DNS1123_LABEL.match(value):
+        if DNS1123_SUBDOMAIN.match(value):
+            c.invalid(field, value, "must not contain dots")
+        else:
+            c.invalid(field, value, MSG_DNS_LABEL)
 
 
 def check_qualified_name(c, field, key):
@@ -165,19 +194,112 @@ def _check_resources(c, field, res):
                 c.invalid(f, q, MSG_QUANTITY)
 
 
-def _check_container(c, field, ct, volume_names, seen_names):
+def _check_local_descending_path(c, field, path):
+    if path.startswith("/"):
+        c.invalid(field, path, "must be a relative path")
+    if ".." in path.split("/"):
+        c.invalid(field, path, "must not contain '..'")
+
+
+def _check_volume_mounts(c, field, vms, volume_names):
+    """ValidateVolumeMounts: every mount names a (valid) volume of the Pod, no mountPath
+    twice in one container, subPath(Expr) relative and descending. Note that, as in
+    kube-apiserver, subPath causes carry the list's path, not the element's."""
+    if vms is None:
+        return
+    if not isinstance(vms, list):
+        c.typ(field, vms, "of type array")
+        return
+    paths = set()
+    for i, vm in enumerate(vms):
+        vf = "%s[%d]" % (field, i)
+        if not isinstance(vm, dict):
+            c.typ(vf, vm, "of type object")
+            continue
+        vn = vm.get("name") if vm.get("name") is not None else ""
+        if not isinstance(vn, str):
+            c.typ(vf + ".name", vn, "of type string")
+        else:
+            if vn == "":
+                c.required(vf + ".name")
+            if vn not in volume_names:
+                c.not_found(vf + ".name", vn)
+        mp = vm.get("mountPath") if vm.get("mountPath") is not None else ""
+        if not isinstance(mp, str):
+            c.typ(vf + ".mountPath", mp, "of type string")
+            continue
+        if mp == "":
+            c.required(vf + ".mountPath")
+        if mp in paths:
+            c.invalid(vf + ".mountPath", mp, "must be unique")
+        paths.add(mp)
+        sub, expr = vm.get("subPath") or "", vm.get("subPathExpr") or ""
+        if isinstance(sub, str) and sub:
+            _check_local_descending_path(c, field + ".subPath", sub)
+        if isinstance(expr, str) and expr:
+            if sub:
+                c.invalid(vf + ".subPathExpr", expr,
+                          "subPathExpr and subPath are mutually exclusive")
+            _check_local_descending_path(c, field + ".subPathExpr", expr)
+
+
+def _check_volumes(c, vols):
+    """ValidateVolumes: returns the names of the volumes that may be mounted (only
+    volumes without errors, as in kube-apiserver)."""
+    volume_names = set()
+    if not isinstance(vols, list):
+        c.typ("spec.volumes", vols, "of type array")
+        return volume_names
+    for i, v in enumerate(vols):
+        f = "spec.volumes[%d]" % i
+        if not isinstance(v, dict):
+            c.typ(f, v, "of type object")
+            continue
+        before = len(c.items)
+        kinds = [k for k in VOLUME_SOURCES if v.get(k) is not None]
+        for k in kinds[1:]:
+            c.forbidden("%s.%s" % (f, k), "may not specify more than 1 volume type")
+        if not kinds:
+            c.required(f, "must specify a volume type")
+        vn = v.get("name")
+        if not vn:
+            c.required(f + ".name")
+        elif not isinstance(vn, str):
+            c.typ(f + ".name", vn, "of type string")
+        else:
+            check_dns_label(c, f + ".name", vn)
+            if vn in volume_names:
+                c.duplicate(f + ".name", vn)
+        if len(c.items) == before:
+            volume_names.add(vn)
+    return volume_names
+
+
+def _check_container_list(c, field, conts, volume_names, names, skip_empty):
+    """Containers of one list; a name already in NAMES (the regular containers' when
+    checking init containers) is a duplicate, reported after the container's own causes."""
+    for i, ct in enumerate(conts):
+        f = "%s[%d]" % (field, i)
+        _check_container(c, f, ct, volume_names)
+        name = ct.get("name") if isinstance(ct, dict) else None
+        name = name if isinstance(name, str) else ""
+        if name in names:
+            c.duplicate(f + ".name", name)
+        elif name or not skip_empty:
+            names.add(name)
+
+
+def _check_container(c, field, ct, volume_names):
     if not isinstance(ct, dict):
         c.typ(field, ct, "of type object")
         return
     name = ct.get("name")
     if not name:
         c.required(field + ".name")
-    elif not isinstance(name, str) or len(name) > 63 or not DNS1123_LABEL.match(name):
-        c.invalid(field + ".name", name, MSG_DNS_LABEL)
-    elif name in seen_names:
-        c.duplicate(field + ".name", name)
+    elif not isinstance(name, str):
+        c.typ(field + ".name", name, "of type string")
     else:
-        seen_names.add(name)
+        check_dns_label(c, field + ".name", name)
     img = ct.get("image")
     if not img:
         c.required(field + ".image")
@@ -230,29 +352,7 @@ def _check_container(c, field, ct, volume_names, seen_names):
                                 if not sk.get("name"):
                                     c.required(ef + ".valueFrom.secretKeyRef.name")
     _check_resources(c, field + ".resources", ct.get("resources"))
-    vms = ct.get("volumeMounts")
-    if vms is not None:
-        if not isinstance(vms, list):
-            c.typ(field + ".volumeMounts", vms, "of type array")
-        else:
-            paths = set()
-            for i, vm in enumerate(vms):
-                vf = "%s.volumeMounts[%d]" % (field, i)
-                if not isinstance(vm, dict):
-                    c.typ(vf, vm, "of type object")
-                    continue
-                vn = vm.get("name")
-                if not vn:
-                    c.required(vf + ".name")
-                elif vn not in volume_names:
-                    c.invalid(vf + ".name", vn, "not found")
-                mp = vm.get("mountPath")
-                if not mp:
-                    c.required(vf + ".mountPath")
-                elif mp in paths:
-                    c.invalid(vf + ".mountPath", mp, "must be unique")
-                else:
-                    paths.add(mp)
+    _check_volume_mounts(c, field + ".volumeMounts", ct.get("volumeMounts"), volume_names)
     ports = ct.get("ports")
     if isinstance(ports, list):
         for i, p in enumerate(ports):
@@ -274,42 +374,22 @@ def validate_pod(pod):
     if not isinstance(spec, dict):
         c.required("spec.containers")
         return c.items
-    volume_names = set()
-    vols = spec.get("volumes") or []
-    if not isinstance(vols, list):
-        c.typ("spec.volumes", vols, "of type array")
-        vols = []
-    for i, v in enumerate(vols):
-        f = "spec.volumes[%d]" % i
-        if not isinstance(v, dict):
-            c.typ(f, v, "of type object")
-            continue
-        vn = v.get("name")
-        if not vn:
-            c.required(f + ".name")
-        elif not isinstance(vn, str) or len(vn) > 63 or not DNS1123_LABEL.match(vn):
-            c.invalid(f + ".name", vn, MSG_DNS_LABEL)
-        elif vn in volume_names:
-            c.duplicate(f + ".name", vn)
-        else:
-            volume_names.add(vn)
-        if len([k for k in v if k != "name"]) == 0:
-            c.required(f, "must specify a volume type")
-    seen = set()
-    inits = spec.get("initContainers") or []
-    if not isinstance(inits, list):
-        c.typ("spec.initContainers", inits, "of type array")
-        inits = []
-    for i, ct in enumerate(inits):
-        _check_container(c, "spec.initContainers[%d]" % i, ct, volume_names, seen)
+    volume_names = _check_volumes(c, spec.get("volumes") or [])
+    # kube-apiserver checks the containers first, then the init containers against
+    # the containers' names.
+    names = set()
     conts = spec.get("containers")
     if not conts:
         c.required("spec.containers")
     elif not isinstance(conts, list):
         c.typ("spec.containers", conts, "of type array")
     else:
-        for i, ct in enumerate(conts):
-            _check_container(c, "spec.containers[%d]" % i, ct, volume_names, seen)
+        _check_container_list(c, "spec.containers", conts, volume_names, names, False)
+    inits = spec.get("initContainers") or []
+    if not isinstance(inits, list):
+        c.typ("spec.initContainers", inits, "of type array")
+    else:
+        _check_container_list(c, "spec.initContainers", inits, volume_names, names, True)
     rp = spec.get("restartPolicy")
     if rp is not None and rp not in RESTART_POLICIES:
         c.unsupported("spec.restartPolicy", rp, RESTART_POLICIES)

@@ -333,7 +333,8 @@ class CreateTest(Base):
     def test_422_duplicate_container_names_across_init(self):
         b = pod_body("dupc")
         b["spec"]["initContainers"] = [{"name": "main", "image": "busybox"}]
-        self.assertInvalid(b, "spec.containers[0].name", "FieldValueDuplicate")
+        # kube-apiserver checks containers first, then init containers against them.
+        self.assertInvalid(b, "spec.initContainers[0].name", "FieldValueDuplicate")
 
     def test_422_env_name(self):
         b = pod_body("envn")
@@ -351,8 +352,108 @@ class CreateTest(Base):
     def test_422_volume_mount_without_volume(self):
         b = pod_body("vm")
         b["spec"]["containers"][0]["volumeMounts"] = [{"name": "code", "mountPath": "/c"}]
-        self.assertInvalid(b, "spec.containers[0].volumeMounts[0].name", "FieldValueInvalid")
+        doc = self.assertInvalid(b, "spec.containers[0].volumeMounts[0].name",
+                                 "FieldValueNotFound")
+        self.assertEqual(doc["message"], 'Pod "vm" is invalid: '
+                         'spec.containers[0].volumeMounts[0].name: Not found: "code"')
         b["spec"]["volumes"] = [{"name": "code", "emptyDir": {}}]
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_init_container_mount_without_volume_like_kube_apiserver(self):
+        # An Image Pod with layers once mounted /var/task in its init container
+        # without declaring the volume; kube-apiserver answers exactly this.
+        b = pod_body("ivm")
+        b["spec"]["volumes"] = [{"name": "opt", "emptyDir": {}}]
+        b["spec"]["initContainers"] = [{"name": "init", "image": "busybox",
+                                        "volumeMounts": [{"name": "code", "mountPath": "/c"},
+                                                         {"name": "opt", "mountPath": "/opt"}]}]
+        b["spec"]["containers"][0]["volumeMounts"] = [{"name": "opt", "mountPath": "/opt"}]
+        st, _, doc = self.sim.req("POST", self.pods_path(), b)
+        self.assertEqual(st, 422, doc)
+        self.assertEqual(doc["kind"], "Status")
+        self.assertEqual(doc["apiVersion"], "v1")
+        self.assertEqual(doc["status"], "Failure")
+        self.assertEqual(doc["reason"], "Invalid")
+        self.assertEqual(doc["code"], 422)
+        self.assertEqual(doc["message"], 'Pod "ivm" is invalid: '
+                         'spec.initContainers[0].volumeMounts[0].name: Not found: "code"')
+        self.assertEqual(doc["details"], {"name": "ivm", "kind": "Pod", "causes": [
+            {"reason": "FieldValueNotFound", "message": 'Not found: "code"',
+             "field": "spec.initContainers[0].volumeMounts[0].name"}]})
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/ivm")[0], 404)
+
+    def test_422_empty_mount_name_is_required_and_not_found(self):
+        b = pod_body("emn")
+        b["spec"]["containers"][0]["volumeMounts"] = [{"name": "", "mountPath": "/c"}]
+        doc = self.assertInvalid(b, "spec.containers[0].volumeMounts[0].name",
+                                 "FieldValueRequired")
+        self.assertIn(("spec.containers[0].volumeMounts[0].name", "FieldValueNotFound",
+                       'Not found: ""'),
+                      [(c["field"], c["reason"], c["message"]) for c in doc["details"]["causes"]])
+
+    def test_422_duplicate_volume_names(self):
+        b = pod_body("dv")
+        b["spec"]["volumes"] = [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]
+        doc = self.assertInvalid(b, "spec.volumes[1].name", "FieldValueDuplicate")
+        self.assertEqual(doc["message"],
+                         'Pod "dv" is invalid: spec.volumes[1].name: Duplicate value: "a"')
+
+    def test_422_duplicate_mount_path_in_one_container(self):
+        b = pod_body("dmp")
+        b["spec"]["volumes"] = [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]
+        b["spec"]["containers"][0]["volumeMounts"] = [{"name": "a", "mountPath": "/x"},
+                                                      {"name": "b", "mountPath": "/x"}]
+        doc = self.assertInvalid(b, "spec.containers[0].volumeMounts[1].mountPath",
+                                 "FieldValueInvalid")
+        self.assertEqual(doc["message"], 'Pod "dmp" is invalid: '
+                         'spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/x": '
+                         'must be unique')
+        # The same path in two containers, and one volume at two paths, are fine.
+        b["spec"]["containers"][0]["volumeMounts"] = [{"name": "a", "mountPath": "/x"},
+                                                      {"name": "a", "mountPath": "/y"}]
+        b["spec"]["initContainers"] = [{"name": "init", "image": "busybox",
+                                        "volumeMounts": [{"name": "b", "mountPath": "/x"}]}]
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_volume_with_two_types_or_none(self):
+        b = pod_body("vt")
+        b["spec"]["volumes"] = [{"name": "a", "hostPath": {"path": "/x"}, "emptyDir": {}}]
+        doc = self.assertInvalid(b, "spec.volumes[0].emptyDir", "FieldValueForbidden")
+        self.assertEqual(doc["message"], 'Pod "vt" is invalid: spec.volumes[0].emptyDir: '
+                         'Forbidden: may not specify more than 1 volume type')
+        b["spec"]["volumes"] = [{"name": "a"}]
+        doc = self.assertInvalid(b, "spec.volumes[0]", "FieldValueRequired")
+        self.assertEqual(doc["message"], 'Pod "vt" is invalid: spec.volumes[0]: '
+                         'Required value: must specify a volume type')
+
+    def test_422_mount_of_an_invalid_volume_is_not_found(self):
+        # kube-apiserver only lets valid volumes be mounted.
+        b = pod_body("iv")
+        b["spec"]["volumes"] = [{"name": "Bad_Vol", "emptyDir": {}}]
+        b["spec"]["containers"][0]["volumeMounts"] = [{"name": "Bad_Vol", "mountPath": "/x"}]
+        self.assertInvalid(b, "spec.volumes[0].name", "FieldValueInvalid")
+        self.assertInvalid(b, "spec.containers[0].volumeMounts[0].name", "FieldValueNotFound")
+
+    def test_422_volume_name_too_long(self):
+        b = pod_body("vl")
+        b["spec"]["volumes"] = [{"name": "v" * 64, "emptyDir": {}}]
+        doc = self.assertInvalid(b, "spec.volumes[0].name", "FieldValueInvalid")
+        self.assertIn("must be no more than 63 characters", doc["message"])
+
+    def test_422_sub_path_must_be_relative_and_descending(self):
+        b = pod_body("sp")
+        b["spec"]["volumes"] = [{"name": "a", "emptyDir": {}}]
+        for sub, detail in (("/abs", "must be a relative path"),
+                            ("x/../../y", "must not contain '..'")):
+            b["spec"]["containers"][0]["volumeMounts"] = [
+                {"name": "a", "mountPath": "/x", "subPath": sub}]
+            doc = self.assertInvalid(b, "spec.containers[0].volumeMounts.subPath",
+                                     "FieldValueInvalid")
+            self.assertEqual(doc["message"], 'Pod "sp" is invalid: '
+                             'spec.containers[0].volumeMounts.subPath: Invalid value: "%s": %s'
+                             % (sub, detail))
+        b["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "a", "mountPath": "/x", "subPath": "x/..y/z"}]
         self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
 
     def test_422_restart_policy(self):
