@@ -192,7 +192,7 @@ static struct MHD_Daemon *start_daemon(artifact_server *srv, const struct sockad
     unsigned timeout = limits != NULL && limits->idle_timeout_s > 0 ? limits->idle_timeout_s
                                                                     : ARTIFACT_IDLE_TIMEOUT_S;
     unsigned max = limits != NULL && limits->max_connections > 0 ? limits->max_connections
-                                                                  : default_max_connections();
+                                                                 : default_max_connections();
     /*
      * One internal thread on epoll (MHD_USE_AUTO picks it on Linux): no
      * FD_SETSIZE ceiling. Connections that send nothing for `timeout`

@@ -142,8 +142,7 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &check);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     }
-    CURLcode code =
-        cancelled != NULL ? perform_cancellable(curl, &check) : curl_easy_perform(curl);
+    CURLcode code = cancelled != NULL ? perform_cancellable(curl, &check) : curl_easy_perform(curl);
     if (code != CURLE_OK) {
         snprintf(why, why_size, "invoke %s: %s", url,
                  code == CURLE_ABORTED_BY_CALLBACK ? "interrupted"

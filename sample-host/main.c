@@ -48,13 +48,13 @@ extern char **environ;
 
 enum host_exit {
     HOST_EXIT_OK = 0,
-    HOST_EXIT_FAILED = 1,        /* the operation failed (plugin error, invoke failed) */
-    HOST_EXIT_USAGE = 2,         /* bad command line, function JSON, zip or payload */
-    HOST_EXIT_LOAD = 3,          /* backend not found, refused, init or open failed */
-    HOST_EXIT_LEAK = 4,          /* everything worked but the plugin leaked memory */
+    HOST_EXIT_FAILED = 1,         /* the operation failed (plugin error, invoke failed) */
+    HOST_EXIT_USAGE = 2,          /* bad command line, function JSON, zip or payload */
+    HOST_EXIT_LOAD = 3,           /* backend not found, refused, init or open failed */
+    HOST_EXIT_LEAK = 4,           /* everything worked but the plugin leaked memory */
     HOST_EXIT_NOT_TERMINATED = 5, /* invoke answered, but terminating the instance failed */
-    HOST_EXIT_TEMPFAIL = 75,     /* unreachable, throttled or timed out: retry may help */
-    HOST_EXIT_INTERRUPTED = 130, /* SIGINT, SIGTERM or SIGHUP */
+    HOST_EXIT_TEMPFAIL = 75,      /* unreachable, throttled or timed out: retry may help */
+    HOST_EXIT_INTERRUPTED = 130,  /* SIGINT, SIGTERM or SIGHUP */
 };
 
 /*
@@ -260,8 +260,9 @@ static const char *help_for(const char *command)
     static const struct {
         const char *name;
         const char *text;
-    } table[] = {{"backends", help_backends},   {"launch", help_launch}, {"invoke", help_invoke},
-                 {"terminate", help_terminate}, {"reap", help_reap},     {"prepull", help_prepull},
+    } table[] = {{"backends", help_backends}, {"launch", help_launch},
+                 {"invoke", help_invoke},     {"terminate", help_terminate},
+                 {"reap", help_reap},         {"prepull", help_prepull},
                  {"help", help_help}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(command, table[i].name) == 0)
@@ -1273,8 +1274,10 @@ static int cmd_prepull(run *r)
     if (rc != HOST_EXIT_OK)
         return rc;
     fcb_error err = FCB_ERROR_INIT;
-    set_phase(r, "prepull %s was in progress; a prepull object the backend created may be left "
-                 "(`reap` removes it)", image);
+    set_phase(r,
+              "prepull %s was in progress; a prepull object the backend created may be left "
+              "(`reap` removes it)",
+              image);
     int frc = ops->prepull(r->backend, image, &err);
     set_phase(r, NULL);
     if (frc != FCB_OK)

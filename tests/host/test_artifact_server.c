@@ -340,9 +340,9 @@ Test(artifact_server, idle_connections_are_dropped_after_the_idle_timeout, .init
     artifact_server *s = NULL;
     char why[256] = "";
     artifact_server_limits limits = {.idle_timeout_s = 1, .max_connections = 0};
-    cr_assert_eq(artifact_server_start_limits("127.0.0.1:0", token, NULL, &limits, &s, why,
-                                              sizeof why),
-                 0, "%s", why);
+    cr_assert_eq(
+        artifact_server_start_limits("127.0.0.1:0", token, NULL, &limits, &s, why, sizeof why), 0,
+        "%s", why);
     enum { N = 50 };
     int fds[N];
     open_idle(s, fds, N);

@@ -679,10 +679,10 @@ Test(host_cli, exit_statuses_tell_temporary_failures_from_configuration_and_inpu
          "FCB_ERR_UNAVAILABLE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", cases[i].fail), NULL,
-                            cases[i].args);
-        cr_expect_eq(r.exit_code, cases[i].exit_code, "%s: exit %d: %s", cases[i].fail,
-                     r.exit_code, r.err);
+        result r =
+            run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", cases[i].fail), NULL, cases[i].args);
+        cr_expect_eq(r.exit_code, cases[i].exit_code, "%s: exit %d: %s", cases[i].fail, r.exit_code,
+                     r.err);
         cr_expect_str_eq(json_error_code(r.out), cases[i].code, "%s: %s", cases[i].fail, r.out);
         char exit_field[32];
         snprintf(exit_field, sizeof exit_field, "\"exit_code\":%d", cases[i].exit_code);
@@ -734,8 +734,7 @@ Test(host_cli, prepull_asks_the_backend_and_refuses_a_backend_without_it)
                         ARGS("prepull", "public.ecr.aws/lambda/python:3.12"));
     cr_expect_eq(r.exit_code, 0, "%s", r.err);
     cr_expect_str_eq(r.out, "prepulled public.ecr.aws/lambda/python:3.12\n");
-    cr_expect(strstr(r.err, "image prepulled (a no-op here)") != NULL, "the plugin ran: %s",
-              r.err);
+    cr_expect(strstr(r.err, "image prepulled (a no-op here)") != NULL, "the plugin ran: %s", r.err);
     result_free(&r);
     r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("--json", "prepull", "img:1"));
     cr_expect_eq(r.exit_code, 0, "%s", r.err);
@@ -781,8 +780,8 @@ static void expect_prompt_130(const char *const *env, const char *const *args, c
     char path[512];
     snprintf(path, sizeof path, "%s/.stderr", dir);
     char *err = slurp(path);
-    cr_expect_eq(code, 130, "%s: exit %d (-2 = still running after 1 s), stderr: %s", args[0],
-                 code, err);
+    cr_expect_eq(code, 130, "%s: exit %d (-2 = still running after 1 s), stderr: %s", args[0], code,
+                 err);
     cr_expect(strstr(err, says) != NULL, "'%s' in: %s", says, err);
     free(err);
 }

@@ -732,10 +732,10 @@ static int tp_prepull(fcb_backend *b, const char *image, fcb_error *err)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "image: required");
     tp_sleep_ms(b->op_delay_ms);
     if (b->fail_prepull != FCB_OK)
-        return err_set(err, b->fail_prepull, "FAKECLOUD_TEST_FAIL_PREPULL: prepull %s fails with %s",
-                       image, fcb_status_name(b->fail_prepull));
-    svc_log(b->host, FCB_LOG_INFO, TP_NAME, "image prepulled (a no-op here)", "image", image,
-            NULL);
+        return err_set(err, b->fail_prepull,
+                       "FAKECLOUD_TEST_FAIL_PREPULL: prepull %s fails with %s", image,
+                       fcb_status_name(b->fail_prepull));
+    svc_log(b->host, FCB_LOG_INFO, TP_NAME, "image prepulled (a no-op here)", "image", image, NULL);
     return FCB_OK;
 }
 #endif
