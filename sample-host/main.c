@@ -906,10 +906,16 @@ static int prepare_launch(run *r)
     if (read_all(file, FILE_MAX, &text, &len, why, sizeof why) != 0)
         return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "--function: %s", why);
     char parse_why[FUNCTION_JSON_WHY_MAX];
-    int prc = function_json_parse(text, len, &r->desc, parse_why, sizeof parse_why);
+    const char *region = host_services_config(r->hs, "AWS_REGION");
+    if (region == NULL || region[0] == '\0')
+        region = host_services_config(r->hs, "AWS_DEFAULT_REGION");
+    int prc = function_json_parse_region(text, len, region != NULL && region[0] ? region : NULL,
+                                         &r->desc, parse_why, sizeof parse_why);
     free(text);
     if (prc != 0)
         return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s: %s", shown, parse_why);
+    for (size_t i = 0; i < r->desc->n_warnings; i++)
+        host_log(r->hs, FCB_LOG_WARN, r->desc->warnings[i], "file", shown, NULL);
     if (r->opt.image != NULL && function_desc_set_image_uri(r->desc, r->opt.image) != 0)
         return fail(r, HOST_EXIT_FAILED, FCB_ERR_NO_MEMORY, "out of memory");
     if (function_desc_check(r->desc, parse_why, sizeof parse_why) != 0)

@@ -265,17 +265,10 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
 
 Test(host_cli, bad_function_json_names_the_file_and_the_field)
 {
-    write_text("bad.json", "{\"FunctionName\":\"f\",\"Fooo\":1}");
-    result r = run_host(
-        NULL, NULL,
-        ARGS("invoke", "--function", "bad.json", "--code", "code.zip", "--backend", "test"));
-    cr_expect_eq(r.exit_code, 2);
-    cr_expect(strstr(r.err, "bad.json: unknown field \"Fooo\"") != NULL, "%s", r.err);
-    result_free(&r);
     write_text("bad.json", "{\"FunctionName\":\"f\",\"Timeout\":\"3\"}");
-    r = run_host(NULL, NULL,
-                 ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend", "test",
-                      "--json"));
+    result r = run_host(NULL, NULL,
+                        ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend",
+                             "test", "--json"));
     cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "bad.json: Timeout: expected an integer, got string") != NULL, "%s",
               r.err);
@@ -287,6 +280,70 @@ Test(host_cli, bad_function_json_names_the_file_and_the_field)
     cr_expect(strstr(json_object_get_string(m), "Timeout: expected an integer") != NULL);
     json_object_put(o);
     result_free(&r);
+}
+
+Test(host_cli, unknown_function_fields_are_warnings_and_the_invoke_runs)
+{
+    write_text("bad.json", "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\","
+                           "\"Handler\":\"app.handler\",\"Fooo\":1,\"ConfigSha256\":\"x\","
+                           "\"TenancyConfig\":{\"Mode\":\"y\"}}");
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "warn  host: unknown field \"Fooo\" ignored file=bad.json") != NULL,
+              "%s", r.err);
+    cr_expect(strstr(r.err, "unknown field \"TenancyConfig\" ignored file=bad.json") != NULL, "%s",
+              r.err);
+    cr_expect(strstr(r.out, "\"function\":\"my-fn\"") != NULL, "%s", r.out);
+    result_free(&r);
+}
+
+Test(host_cli, version_reaches_the_plugin_as_a_qualified_function_arn)
+{
+    write_text("bad.json", "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\","
+                           "\"Handler\":\"app.handler\",\"Version\":\"7\"}");
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info",
+                            "AWS_REGION=eu-central-1"),
+                        NULL, ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "function_arn=arn:aws:lambda:eu-central-1:000000000000:function:my-fn:7") !=
+                  NULL,
+              "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, function_validation_like_aws_exits_2_before_any_backend_call)
+{
+    static char big_env[6000];
+    char value[4200];
+    memset(value, 'v', 4100);
+    value[4100] = '\0';
+    snprintf(big_env, sizeof big_env,
+             "{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+             "\"Environment\":{\"Variables\":{\"A\":\"%s\"}}}",
+             value);
+    struct {
+        const char *json;
+        const char *message;
+    } cases[] = {
+        {"{\"FunctionName\":\"my fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h\"}",
+         "bad.json: FunctionName: expected 1 to 64 of [A-Za-z0-9_-] or a function ARN"},
+        {big_env, "bad.json: Environment.Variables: 4101 bytes (names and values) exceed AWS's 4096"},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"cobol1\",\"Handler\":\"h\"}",
+         "bad.json: Runtime: \"cobol1\" is not an AWS Lambda runtime"},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\xff\"}",
+         "bad.json: Handler: invalid UTF-8 at byte 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_text("bad.json", cases[i].json);
+        /* A backend that cannot even load: 2 (not 3) proves no backend call came first. */
+        result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=nosuch"), NULL,
+                            ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, cases[i].message) != NULL, "case %zu wants '%s' in: %s", i,
+                  cases[i].message, r.err);
+        result_free(&r);
+    }
 }
 
 static json_object *find_backend(json_object *list, const char *name)

@@ -682,7 +682,8 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
     snprintf(out->endpoint, sizeof out->endpoint, "%s", endpoint);
     snprintf(out->handle, sizeof out->handle, "%s", in->handle);
     svc_log(host, FCB_LOG_INFO, TP_NAME, "instance launched", "function", fn->function_name,
-            "deploy_id", req->deploy_id, "endpoint", endpoint, "handle", in->handle, NULL);
+            "function_arn", fn->function_arn != NULL ? fn->function_arn : "none", "deploy_id",
+            req->deploy_id, "endpoint", endpoint, "handle", in->handle, NULL);
     return FCB_OK;
 fail:
     tp_instance_free(in);
