@@ -561,17 +561,53 @@ static int fj_check_utf8(fj_ctx *c, const char *path, json_object *v, int depth)
 }
 
 /* The Runtime enum of the Lambda API (botocore 1.43, lambda 2015-03-31 service-2.json). */
-static const char *const fj_runtimes[] = {
-    "nodejs",        "nodejs4.3",     "nodejs6.10",      "nodejs8.10",  "nodejs10.x",
-    "nodejs12.x",    "nodejs14.x",    "nodejs16.x",      "java8",       "java8.al2",
-    "java11",        "python2.7",     "python3.6",       "python3.7",   "python3.8",
-    "python3.9",     "dotnetcore1.0", "dotnetcore2.0",   "dotnetcore2.1", "dotnetcore3.1",
-    "dotnet6",       "dotnet8",       "nodejs4.3-edge",  "go1.x",       "ruby2.5",
-    "ruby2.7",       "provided",      "provided.al2",    "nodejs18.x",  "python3.10",
-    "java17",        "ruby3.2",       "ruby3.3",         "ruby3.4",     "python3.11",
-    "nodejs20.x",    "provided.al2023", "python3.12",    "java21",      "python3.13",
-    "nodejs22.x",    "nodejs24.x",    "python3.14",      "java25",      "dotnet10",
-    "ruby4.0",       NULL};
+static const char *const fj_runtimes[] = {"nodejs",
+                                          "nodejs4.3",
+                                          "nodejs6.10",
+                                          "nodejs8.10",
+                                          "nodejs10.x",
+                                          "nodejs12.x",
+                                          "nodejs14.x",
+                                          "nodejs16.x",
+                                          "java8",
+                                          "java8.al2",
+                                          "java11",
+                                          "python2.7",
+                                          "python3.6",
+                                          "python3.7",
+                                          "python3.8",
+                                          "python3.9",
+                                          "dotnetcore1.0",
+                                          "dotnetcore2.0",
+                                          "dotnetcore2.1",
+                                          "dotnetcore3.1",
+                                          "dotnet6",
+                                          "dotnet8",
+                                          "nodejs4.3-edge",
+                                          "go1.x",
+                                          "ruby2.5",
+                                          "ruby2.7",
+                                          "provided",
+                                          "provided.al2",
+                                          "nodejs18.x",
+                                          "python3.10",
+                                          "java17",
+                                          "ruby3.2",
+                                          "ruby3.3",
+                                          "ruby3.4",
+                                          "python3.11",
+                                          "nodejs20.x",
+                                          "provided.al2023",
+                                          "python3.12",
+                                          "java21",
+                                          "python3.13",
+                                          "nodejs22.x",
+                                          "nodejs24.x",
+                                          "python3.14",
+                                          "java25",
+                                          "dotnet10",
+                                          "ruby4.0",
+                                          NULL};
 
 static bool fj_is_name(const char *s, size_t len)
 {
@@ -685,11 +721,10 @@ static int fj_qualify(fj_ctx *c)
     if (q != NULL || strcmp(d->version, "$LATEST") == 0)
         return 0;
     char *arn = NULL;
-    int n = d->function_arn != NULL
-                ? asprintf(&arn, "%s:%s", d->function_arn, d->version)
-                : asprintf(&arn, "arn:aws:lambda:%s:%s:function:%s:%s",
-                           c->region != NULL ? c->region : "us-east-1", d->account,
-                           d->function_name, d->version);
+    int n = d->function_arn != NULL ? asprintf(&arn, "%s:%s", d->function_arn, d->version)
+                                    : asprintf(&arn, "arn:aws:lambda:%s:%s:function:%s:%s",
+                                               c->region != NULL ? c->region : "us-east-1",
+                                               d->account, d->function_name, d->version);
     if (n < 0)
         return fj_fail(c, "Version", "out of memory");
     free(d->function_arn);
@@ -728,8 +763,7 @@ static int fj_finish(fj_ctx *c)
     function_desc *d = c->desc;
     if (d->function_name == NULL || d->function_name[0] == '\0')
         return fj_fail(c, "FunctionName", "required (a non-empty string)");
-    if (fj_function_name(c) != 0 || fj_runtime(c) != 0 || fj_account(c) != 0 ||
-        fj_qualify(c) != 0)
+    if (fj_function_name(c) != 0 || fj_runtime(c) != 0 || fj_account(c) != 0 || fj_qualify(c) != 0)
         return -1;
     fj_view(d);
     return 0;

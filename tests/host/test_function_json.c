@@ -141,8 +141,7 @@ static void expect_warnings(const char *text, const char *const *want)
 
 Test(function_json, an_unknown_top_level_field_is_a_warning)
 {
-    expect_warnings("{\"FunctionName\":\"f\",\"Fooo\":1}",
-                    WARNS("unknown field \"Fooo\" ignored"));
+    expect_warnings("{\"FunctionName\":\"f\",\"Fooo\":1}", WARNS("unknown field \"Fooo\" ignored"));
 }
 
 Test(function_json, fields_aws_added_later_are_warnings_not_errors)
@@ -161,15 +160,15 @@ Test(function_json, an_unknown_nested_field_is_a_warning_with_its_path)
                     WARNS("Environment: unknown field \"Vars\" ignored"));
     expect_warnings("{\"FunctionName\":\"f\",\"Layers\":[{\"Arn\":\"a\",\"Size\":1}]}",
                     WARNS("Layers[0]: unknown field \"Size\" ignored"));
-    expect_warnings("{\"Configuration\":{\"FunctionName\":\"f\",\"Bad\":true},\"More\":1}",
-                    WARNS("Configuration: unknown field \"Bad\" ignored",
-                          "unknown field \"More\" ignored"));
-    expect_warnings("{\"FunctionName\":\"f\",\"EphemeralStorage\":{\"Size\":512,\"X\":1},"
-                    "\"Code\":{\"Y\":1},\"ImageConfigResponse\":{\"Z\":1,\"ImageConfig\":{\"W\":1}}}",
-                    WARNS("EphemeralStorage: unknown field \"X\" ignored",
-                          "Code: unknown field \"Y\" ignored",
-                          "ImageConfigResponse: unknown field \"Z\" ignored",
-                          "ImageConfigResponse.ImageConfig: unknown field \"W\" ignored"));
+    expect_warnings(
+        "{\"Configuration\":{\"FunctionName\":\"f\",\"Bad\":true},\"More\":1}",
+        WARNS("Configuration: unknown field \"Bad\" ignored", "unknown field \"More\" ignored"));
+    expect_warnings(
+        "{\"FunctionName\":\"f\",\"EphemeralStorage\":{\"Size\":512,\"X\":1},"
+        "\"Code\":{\"Y\":1},\"ImageConfigResponse\":{\"Z\":1,\"ImageConfig\":{\"W\":1}}}",
+        WARNS("EphemeralStorage: unknown field \"X\" ignored", "Code: unknown field \"Y\" ignored",
+              "ImageConfigResponse: unknown field \"Z\" ignored",
+              "ImageConfigResponse.ImageConfig: unknown field \"W\" ignored"));
 }
 
 Test(function_json, names_an_ill_typed_field_and_both_types)
@@ -276,14 +275,15 @@ static function_desc *parse_region(const char *text, const char *region)
 
 Test(function_json, version_qualifies_the_function_arn)
 {
-    function_desc *d = parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN
-                                "\",\"Version\":\"7\"}");
+    function_desc *d =
+        parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN "\",\"Version\":\"7\"}");
     cr_expect_str_eq(d->fn.function_arn, ARN ":7");
     function_desc_free(d);
     d = parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN ":7\",\"Version\":\"7\"}");
     cr_expect_str_eq(d->fn.function_arn, ARN ":7", "an agreeing qualifier is kept once");
     function_desc_free(d);
-    d = parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN "\",\"Version\":\"$LATEST\"}");
+    d = parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN
+                 "\",\"Version\":\"$LATEST\"}");
     cr_expect_str_eq(d->fn.function_arn, ARN, "$LATEST stays unqualified");
     function_desc_free(d);
     d = parse_ok("{\"FunctionName\":\"f\",\"Version\":\"12\"}");
@@ -362,8 +362,8 @@ Test(function_json, runtime_must_be_one_aws_knows)
     expect_error("{\"FunctionName\":\"f\",\"Runtime\":\"cobol1\"}",
                  "Runtime: \"cobol1\" is not an AWS Lambda runtime (e.g. python3.13, nodejs22.x, "
                  "java21, provided.al2023)");
-    const char *known[] = {"python3.12", "python3.14", "nodejs24.x", "java25", "dotnet10",
-                           "ruby4.0",    "provided",   "provided.al2023", "go1.x", NULL};
+    const char *known[] = {"python3.12", "python3.14", "nodejs24.x",      "java25", "dotnet10",
+                           "ruby4.0",    "provided",   "provided.al2023", "go1.x",  NULL};
     for (size_t i = 0; known[i] != NULL; i++) {
         char text[200];
         snprintf(text, sizeof text, "{\"FunctionName\":\"f\",\"Runtime\":\"%s\"}", known[i]);

@@ -302,13 +302,14 @@ Test(host_cli, version_reaches_the_plugin_as_a_qualified_function_arn)
 {
     write_text("bad.json", "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\","
                            "\"Handler\":\"app.handler\",\"Version\":\"7\"}");
-    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info",
-                            "AWS_REGION=eu-central-1"),
-                        NULL, ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+    result r = run_host(
+        ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info", "AWS_REGION=eu-central-1"),
+        NULL, ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
     cr_expect_eq(r.exit_code, 0, "%s", r.err);
-    cr_expect(strstr(r.err, "function_arn=arn:aws:lambda:eu-central-1:000000000000:function:my-fn:7") !=
-                  NULL,
-              "%s", r.err);
+    cr_expect(
+        strstr(r.err, "function_arn=arn:aws:lambda:eu-central-1:000000000000:function:my-fn:7") !=
+            NULL,
+        "%s", r.err);
     result_free(&r);
 }
 
@@ -328,7 +329,8 @@ Test(host_cli, function_validation_like_aws_exits_2_before_any_backend_call)
     } cases[] = {
         {"{\"FunctionName\":\"my fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h\"}",
          "bad.json: FunctionName: expected 1 to 64 of [A-Za-z0-9_-] or a function ARN"},
-        {big_env, "bad.json: Environment.Variables: 4101 bytes (names and values) exceed AWS's 4096"},
+        {big_env,
+         "bad.json: Environment.Variables: 4101 bytes (names and values) exceed AWS's 4096"},
         {"{\"FunctionName\":\"f\",\"Runtime\":\"cobol1\",\"Handler\":\"h\"}",
          "bad.json: Runtime: \"cobol1\" is not an AWS Lambda runtime"},
         {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\xff\"}",
