@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <string.h>
 
 static function_desc *parse_ok(const char *text)
