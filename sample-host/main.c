@@ -1321,6 +1321,29 @@ static void run_cleanup(run *r)
     host_services_free(r->hs);
 }
 
+/*
+ * After the command: stop the signal thread, close and unload the backend,
+ * stop the watchdog. A signal that came while the command finished anyway
+ * still makes the status 130.
+ */
+static int end_command(run *r, int rc)
+{
+    if (r->signal_thread_started) {
+        pthread_kill(r->signal_thread, SIGUSR2);
+        pthread_join(r->signal_thread, NULL);
+        r->signal_thread_started = false;
+    }
+    rc = backend_release(r, rc);
+    finish_interruptible(r);
+    if (!is_interrupted(r) || rc == HOST_EXIT_INTERRUPTED)
+        return rc;
+    if (r->out != NULL || !r->opt.json)
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
+                    "interrupted (the command had finished: exit status %d)", rc);
+    fprintf(stderr, PROG ": interrupted\n"); /* the error is already printed */
+    return HOST_EXIT_INTERRUPTED;
+}
+
 int main(int argc, char **argv)
 {
     run r;
@@ -1387,22 +1410,7 @@ int main(int argc, char **argv)
         rc = cmd_prepull(&r);
     else
         rc = cmd_reap(&r);
-    if (r.signal_thread_started) {
-        pthread_kill(r.signal_thread, SIGUSR2);
-        pthread_join(r.signal_thread, NULL);
-        r.signal_thread_started = false;
-    }
-    rc = backend_release(&r, rc);
-    finish_interruptible(&r);
-    if (is_interrupted(&r) && rc != HOST_EXIT_INTERRUPTED) {
-        if (r.out != NULL || !r.opt.json) {
-            rc = fail(&r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
-                      "interrupted (the command had finished: exit status %d)", rc);
-        } else { /* the error is already printed */
-            fprintf(stderr, PROG ": interrupted\n");
-            rc = HOST_EXIT_INTERRUPTED;
-        }
-    }
+    rc = end_command(&r, rc);
     curl_global_cleanup();
 out:
     if (r.out != NULL && r.opt.json) {
