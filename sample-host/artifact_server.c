@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define ARTIFACT_SETS_MAX  64
@@ -158,6 +159,56 @@ static int parse_listen(const char *listen, struct sockaddr_in *addr, char *why,
 int artifact_server_start(const char *listen, const char *token, host_services *log,
                           artifact_server **out, char *why, size_t why_size)
 {
+    return artifact_server_start_limits(listen, token, log, NULL, out, why, why_size);
+}
+
+/*
+ * Default connection limit: raise the soft RLIMIT_NOFILE to the hard one
+ * (idle connections must not starve real ones, so the server wants many
+ * descriptors), keep a reserve for the rest of the process (plugins, curl,
+ * zips), and cap the result.
+ */
+static unsigned default_max_connections(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 256;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    rlim_t fds = rl.rlim_cur == RLIM_INFINITY ? ARTIFACT_CONNECTIONS_MAX + 256 : rl.rlim_cur;
+    rlim_t reserve = fds > 1024 ? 256 : fds / 4;
+    rlim_t n = fds - reserve;
+    if (n > ARTIFACT_CONNECTIONS_MAX)
+        n = ARTIFACT_CONNECTIONS_MAX;
+    return n < 16 ? 16 : (unsigned)n;
+}
+
+static struct MHD_Daemon *start_daemon(artifact_server *srv, const struct sockaddr_in *addr,
+                                       const artifact_server_limits *limits)
+{
+    unsigned timeout = limits != NULL && limits->idle_timeout_s > 0 ? limits->idle_timeout_s
+                                                                    : ARTIFACT_IDLE_TIMEOUT_S;
+    unsigned max = limits != NULL && limits->max_connections > 0 ? limits->max_connections
+                                                                 : default_max_connections();
+    /*
+     * One internal thread on epoll (MHD_USE_AUTO picks it on Linux): no
+     * FD_SETSIZE ceiling. Connections that send nothing for `timeout`
+     * seconds are closed; a download in progress is not idle.
+     */
+    return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, srv,
+                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+                            MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT,
+                            max, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+}
+
+int artifact_server_start_limits(const char *listen, const char *token, host_services *log,
+                                 const artifact_server_limits *limits, artifact_server **out,
+                                 char *why, size_t why_size)
+{
     *out = NULL;
     struct sockaddr_in addr;
     if (parse_listen(listen, &addr, why, why_size) != 0)
@@ -177,10 +228,7 @@ int artifact_server_start(const char *listen, const char *token, host_services *
     memcpy(srv->token, token, token_len + 1);
     srv->token_len = token_len;
     srv->log = log;
-    srv->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, srv,
-                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+    srv->daemon = start_daemon(srv, &addr, limits);
     if (srv->daemon == NULL) {
         snprintf(why, why_size,
                  "--artifact-listen: cannot listen on %s (address in use or "

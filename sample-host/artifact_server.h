@@ -30,6 +30,25 @@ int artifact_server_start(const char *listen, const char *token, host_services *
                           artifact_server **out, char *why, size_t why_size);
 
 /*
+ * Connection limits. Zero fields take the defaults: an idle connection
+ * (nothing received or sent for idle_timeout_s) is closed after
+ * ARTIFACT_IDLE_TIMEOUT_S; at most max_connections are open at once
+ * (default: the file-descriptor limit, raised from soft to hard, minus a
+ * reserve, capped at ARTIFACT_CONNECTIONS_MAX).
+ */
+#define ARTIFACT_IDLE_TIMEOUT_S  10
+#define ARTIFACT_CONNECTIONS_MAX 16384
+typedef struct artifact_server_limits {
+    unsigned idle_timeout_s;
+    unsigned max_connections;
+} artifact_server_limits;
+
+/* artifact_server_start with LIMITS (NULL = defaults). */
+int artifact_server_start_limits(const char *listen, const char *token, host_services *log,
+                                 const artifact_server_limits *limits, artifact_server **out,
+                                 char *why, size_t why_size);
+
+/*
  * Serve CODE (may be empty) and LAYERS_TAR (may be empty) for ACCOUNT /
  * FUNCTION / DEPLOY_ID. The bytes are borrowed: they must stay valid until
  * artifact_server_stop. Returns 0 or -1 (no memory, or more than 64 sets).

@@ -17,16 +17,17 @@ typedef struct fj_ctx {
     function_desc *desc;
     char *why;
     size_t why_size;
+    const char *region; /* for an ARN built from Version */
 } fj_ctx;
 
-static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /*
- * Fill `why` with "PATH: message". Field names and values come from the
- * document, so control characters are escaped (\xNN): `why` stays one line.
+ * "PATH: message" into OUT (size OUT_SIZE > 0). Field names and values come
+ * from the document, so control characters are escaped (\xNN): one line.
  */
-static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
+static void fj_format(char *out, size_t out_size, const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void fj_format(char *out, size_t out_size, const char *path, const char *fmt, va_list ap)
 {
     char raw[FUNCTION_JSON_WHY_MAX];
     int n = 0;
@@ -34,26 +35,61 @@ static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
         n = snprintf(raw, sizeof raw, "%s: ", path);
     if (n < 0 || (size_t)n >= sizeof raw)
         n = 0;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(raw + n, sizeof raw - (size_t)n, fmt, ap);
-    va_end(ap);
-    if (c->why_size == 0)
-        return -1;
     size_t w = 0;
     for (const unsigned char *p = (const unsigned char *)raw; *p != '\0'; p++) {
         bool control = *p < 0x20 || *p == 0x7f;
         size_t need = control ? 4 : 1;
-        if (w + need >= c->why_size)
+        if (w + need >= out_size)
             break;
         if (control)
-            snprintf(c->why + w, 5, "\\x%02x", *p);
+            snprintf(out + w, 5, "\\x%02x", *p);
         else
-            c->why[w] = (char)*p;
+            out[w] = (char)*p;
         w += need;
     }
-    c->why[w] = '\0';
+    out[w] = '\0';
+}
+
+static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fill `why` with "PATH: message"; returns -1. */
+static int fj_fail(fj_ctx *c, const char *path, const char *fmt, ...)
+{
+    if (c->why_size == 0)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    fj_format(c->why, c->why_size, path, fmt, ap);
+    va_end(ap);
     return -1;
+}
+
+static int fj_warn(fj_ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record a warning "PATH: message" (the first FUNCTION_JSON_WARNINGS_MAX); -1 = no memory. */
+static int fj_warn(fj_ctx *c, const char *path, const char *fmt, ...)
+{
+    function_desc *d = c->desc;
+    if (d->n_warnings == FUNCTION_JSON_WARNINGS_MAX)
+        return 0;
+    if (d->warnings == NULL) {
+        d->warnings = calloc(FUNCTION_JSON_WARNINGS_MAX, sizeof *d->warnings);
+        if (d->warnings == NULL)
+            return fj_fail(c, path, "out of memory");
+    }
+    char line[FUNCTION_JSON_WHY_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    fj_format(line, sizeof line, path, fmt, ap);
+    va_end(ap);
+    d->warnings[d->n_warnings] = strdup(line);
+    if (d->warnings[d->n_warnings] == NULL)
+        return fj_fail(c, path, "out of memory");
+    d->n_warnings++;
+    return 0;
 }
 
 static const char *fj_type(json_object *v)
@@ -61,9 +97,10 @@ static const char *fj_type(json_object *v)
     return json_type_to_name(json_object_get_type(v));
 }
 
+/* An unknown field is a warning (AWS keeps adding fields); -1 only when out of memory. */
 static int fj_unknown(fj_ctx *c, const char *path, const char *key)
 {
-    return fj_fail(c, path, "unknown field \"%.100s\"", key);
+    return fj_warn(c, path, "unknown field \"%.100s\" ignored", key);
 }
 
 static bool fj_in(const char *key, const char *const *list)
@@ -147,20 +184,24 @@ static int fj_environment(fj_ctx *c, const char *path, json_object *v)
 {
     if (fj_object(c, path, v) != 0)
         return -1;
+    function_desc *d = c->desc;
     json_object_object_foreach(v, key, val)
     {
         char sub[FJ_PATH_MAX];
         fj_join(sub, path, key);
         if (strcmp(key, "Error") == 0)
             continue;
-        if (strcmp(key, "Variables") != 0)
-            return fj_unknown(c, path, key);
-        if (fj_object(c, sub, val) != 0)
-            return -1;
+        if (strcmp(key, "Variables") != 0) {
+            if (fj_unknown(c, path, key) != 0)
+                return -1;
+            continue;
+        }
+        if (fj_object(c, sub, val) != 0 || d->environment != NULL)
+            return d->environment != NULL ? fj_fail(c, sub, "given twice") : -1;
         size_t n = (size_t)json_object_object_length(val);
+        size_t total = 0;
         if (n > FJ_ARRAY_MAX)
             return fj_fail(c, sub, "more than %d variables", FJ_ARRAY_MAX);
-        function_desc *d = c->desc;
         d->environment = calloc(n > 0 ? n : 1, sizeof *d->environment);
         if (d->environment == NULL)
             return fj_fail(c, sub, "out of memory");
@@ -179,7 +220,11 @@ static int fj_environment(fj_ctx *c, const char *path, json_object *v)
             d->n_environment++;
             if (e->name == NULL)
                 return fj_fail(c, var, "out of memory");
+            total += strlen(name) + strlen(copy);
         }
+        if (total > FUNCTION_JSON_ENV_MAX)
+            return fj_fail(c, sub, "%zu bytes (names and values) exceed AWS's %d", total,
+                           FUNCTION_JSON_ENV_MAX);
     }
     return 0;
 }
@@ -195,8 +240,11 @@ static int fj_image_config(fj_ctx *c, const char *path, json_object *v)
         fj_join(sub, path, key);
         if (strcmp(key, "Error") == 0)
             continue;
-        if (strcmp(key, "ImageConfig") != 0)
-            return fj_unknown(c, path, key);
+        if (strcmp(key, "ImageConfig") != 0) {
+            if (fj_unknown(c, path, key) != 0)
+                return -1;
+            continue;
+        }
         if (fj_object(c, sub, val) != 0)
             return -1;
         json_object_object_foreach(val, k2, v2)
@@ -273,8 +321,8 @@ static int fj_code(fj_ctx *c, const char *path, json_object *v)
         if (strcmp(key, "ImageUri") == 0) {
             if (fj_string(c, sub, val, &c->desc->image_uri) != 0)
                 return -1;
-        } else if (!fj_in(key, ignored)) {
-            return fj_unknown(c, path, key);
+        } else if (!fj_in(key, ignored) && fj_unknown(c, path, key) != 0) {
+            return -1;
         }
     }
     return 0;
@@ -286,7 +334,6 @@ static const char *const fj_ignored_config[] = {"Role",
                                                 "Description",
                                                 "LastModified",
                                                 "CodeSha256",
-                                                "Version",
                                                 "VpcConfig",
                                                 "DeadLetterConfig",
                                                 "KMSKeyArn",
@@ -327,6 +374,8 @@ static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool al
             rc = fj_string(c, sub, val, &d->runtime);
         } else if (strcmp(key, "Handler") == 0) {
             rc = fj_string(c, sub, val, &d->handler);
+        } else if (strcmp(key, "Version") == 0) {
+            rc = fj_string(c, sub, val, &d->version);
         } else if (strcmp(key, "Timeout") == 0) {
             rc = fj_int(c, sub, val, 1, 900, &n);
             d->fn.timeout_seconds = (uint32_t)n;
@@ -356,9 +405,10 @@ static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool al
             if (rc == 0) {
                 json_object_object_foreach(val, k2, v2)
                 {
-                    if (strcmp(k2, "Size") != 0)
-                        return fj_unknown(c, sub, k2);
-                    size = v2;
+                    if (strcmp(k2, "Size") == 0)
+                        size = v2;
+                    else if (fj_unknown(c, sub, k2) != 0)
+                        return -1;
                 }
                 if (size == NULL)
                     rc = fj_fail(c, sub, "missing \"Size\"");
@@ -428,6 +478,260 @@ static int fj_account(fj_ctx *c)
     return 0;
 }
 
+/* ---- validation like AWS ------------------------------------------------ */
+
+/*
+ * Offset of the first byte of S (LEN bytes) that is not well-formed UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or
+ * LEN when it all is.
+ */
+static size_t fj_utf8_bad(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char b = s[i];
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if (b >= 0xC2 && b <= 0xDF) {
+            n = 1;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            n = 2;
+            lo = b == 0xE0 ? 0xA0 : 0x80;
+            hi = b == 0xED ? 0x9F : 0xBF;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            n = 3;
+            lo = b == 0xF0 ? 0x90 : 0x80;
+            hi = b == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (i + n >= len) /* truncated sequence */
+            return i;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+        }
+        i += n + 1;
+    }
+    return len;
+}
+
+/* Every string and field name in V is valid UTF-8; errors name the path. */
+static int fj_check_utf8(fj_ctx *c, const char *path, json_object *v, int depth)
+{
+    if (depth > FJ_DEPTH_MAX)
+        return fj_fail(c, path, "nested too deeply");
+    if (json_object_is_type(v, json_type_string)) {
+        size_t len = (size_t)json_object_get_string_len(v);
+        size_t bad = fj_utf8_bad((const unsigned char *)json_object_get_string(v), len);
+        return bad == len ? 0 : fj_fail(c, path, "invalid UTF-8 at byte %zu", bad);
+    }
+    if (json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            char item[FJ_PATH_MAX];
+            snprintf(item, sizeof item, "%s[%zu]", path, i);
+            if (fj_check_utf8(c, item, json_object_array_get_idx(v, i), depth + 1) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_object))
+        return 0;
+    json_object_object_foreach(v, key, val)
+    {
+        size_t len = strlen(key);
+        size_t bad = fj_utf8_bad((const unsigned char *)key, len);
+        if (bad != len) {
+            char where[FJ_PATH_MAX];
+            fj_join(where, path, "a field name");
+            return fj_fail(c, where, "invalid UTF-8 at byte %zu", bad);
+        }
+        char sub[FJ_PATH_MAX];
+        fj_join(sub, path, key);
+        if (fj_check_utf8(c, sub, val, depth + 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The Runtime enum of the Lambda API (botocore 1.43, lambda 2015-03-31 service-2.json). */
+static const char *const fj_runtimes[] = {"nodejs",
+                                          "nodejs4.3",
+                                          "nodejs6.10",
+                                          "nodejs8.10",
+                                          "nodejs10.x",
+                                          "nodejs12.x",
+                                          "nodejs14.x",
+                                          "nodejs16.x",
+                                          "java8",
+                                          "java8.al2",
+                                          "java11",
+                                          "python2.7",
+                                          "python3.6",
+                                          "python3.7",
+                                          "python3.8",
+                                          "python3.9",
+                                          "dotnetcore1.0",
+                                          "dotnetcore2.0",
+                                          "dotnetcore2.1",
+                                          "dotnetcore3.1",
+                                          "dotnet6",
+                                          "dotnet8",
+                                          "nodejs4.3-edge",
+                                          "go1.x",
+                                          "ruby2.5",
+                                          "ruby2.7",
+                                          "provided",
+                                          "provided.al2",
+                                          "nodejs18.x",
+                                          "python3.10",
+                                          "java17",
+                                          "ruby3.2",
+                                          "ruby3.3",
+                                          "ruby3.4",
+                                          "python3.11",
+                                          "nodejs20.x",
+                                          "provided.al2023",
+                                          "python3.12",
+                                          "java21",
+                                          "python3.13",
+                                          "nodejs22.x",
+                                          "nodejs24.x",
+                                          "python3.14",
+                                          "java25",
+                                          "dotnet10",
+                                          "ruby4.0",
+                                          NULL};
+
+static bool fj_is_name(const char *s, size_t len)
+{
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* "$LATEST" or 1..1024 digits (the API's Version pattern). */
+static bool fj_is_version(const char *s)
+{
+    size_t n = strlen(s);
+    return strcmp(s, "$LATEST") == 0 || (n > 0 && n <= 1024 && strspn(s, "0123456789") == n);
+}
+
+/*
+ * A function ARN: arn:PARTITION:lambda:REGION:ACCOUNT(12 digits):function:
+ * NAME[:QUALIFIER]. Returns true and NAME's offset/length (QUALIFIER: the
+ * rest after NAME's ':' or NULL).
+ */
+static bool fj_function_arn(const char *arn, size_t *name_at, size_t *name_len,
+                            const char **qualifier)
+{
+    const char *f[9] = {NULL};
+    size_t n = 0;
+    f[n++] = arn;
+    for (const char *p = strchr(arn, ':'); p != NULL && n < 9; p = strchr(p + 1, ':'))
+        f[n++] = p + 1;
+    if (n < 7 || n > 8 || strncmp(arn, "arn:aws", 7) != 0 || strncmp(f[2], "lambda:", 7) != 0 ||
+        f[3][0] == ':' || f[5] - f[4] != 13 || strspn(f[4], "0123456789") != 12 ||
+        strncmp(f[5], "function:", 9) != 0)
+        return false;
+    size_t len = n == 8 ? (size_t)(f[7] - f[6] - 1) : strlen(f[6]);
+    if (!fj_is_name(f[6], len))
+        return false;
+    if (n == 8 && !fj_is_name(f[7], strlen(f[7])) && strcmp(f[7], "$LATEST") != 0)
+        return false;
+    *name_at = (size_t)(f[6] - arn);
+    *name_len = len;
+    *qualifier = n == 8 ? f[7] : NULL;
+    return true;
+}
+
+/* FunctionName: a name, or a function ARN (then the name is taken from it). */
+static int fj_function_name(fj_ctx *c)
+{
+    function_desc *d = c->desc;
+    const char *name = d->function_name;
+    if (fj_is_name(name, strlen(name)))
+        return 0;
+    size_t at = 0, len = 0;
+    const char *qualifier = NULL;
+    if (!fj_function_arn(name, &at, &len, &qualifier))
+        return fj_fail(c, "FunctionName",
+                       "expected 1 to 64 of [A-Za-z0-9_-] or a function ARN "
+                       "(arn:aws:lambda:REGION:ACCOUNT:function:NAME), got \"%.200s\"",
+                       name);
+    char *plain = strndup(name + at, len);
+    if (plain == NULL)
+        return fj_fail(c, "FunctionName", "out of memory");
+    if (d->function_arn == NULL)
+        d->function_arn = d->function_name; /* the ARN moves */
+    else
+        free(d->function_name);
+    d->function_name = plain;
+    return 0;
+}
+
+static int fj_runtime(fj_ctx *c)
+{
+    const char *runtime = c->desc->runtime;
+    if (runtime == NULL || fj_in(runtime, fj_runtimes))
+        return 0;
+    return fj_fail(c, "Runtime",
+                   "\"%.64s\" is not an AWS Lambda runtime (e.g. python3.13, nodejs22.x, java21, "
+                   "provided.al2023)",
+                   runtime);
+}
+
+/* The qualifier of FunctionArn: after the 7th ':' (NULL when absent). */
+static const char *fj_arn_qualifier(const char *arn)
+{
+    const char *p = arn;
+    for (int i = 0; i < 7 && p != NULL; i++) {
+        p = strchr(p, ':');
+        if (p != NULL)
+            p++;
+    }
+    return p;
+}
+
+/* Honour Version: qualify FunctionArn (or build one) unless it is $LATEST. */
+static int fj_qualify(fj_ctx *c)
+{
+    function_desc *d = c->desc;
+    if (d->version == NULL)
+        return 0;
+    if (!fj_is_version(d->version))
+        return fj_fail(c, "Version", "expected \"$LATEST\" or a version number, got \"%.64s\"",
+                       d->version);
+    const char *q = d->function_arn != NULL ? fj_arn_qualifier(d->function_arn) : NULL;
+    if (q != NULL && strcmp(q, d->version) != 0)
+        return fj_fail(c, "FunctionArn", "qualifier \"%.64s\" contradicts Version \"%.64s\"", q,
+                       d->version);
+    if (q != NULL || strcmp(d->version, "$LATEST") == 0)
+        return 0;
+    char *arn = NULL;
+    int n = d->function_arn != NULL ? asprintf(&arn, "%s:%s", d->function_arn, d->version)
+                                    : asprintf(&arn, "arn:aws:lambda:%s:%s:function:%s:%s",
+                                               c->region != NULL ? c->region : "us-east-1",
+                                               d->account, d->function_name, d->version);
+    if (n < 0)
+        return fj_fail(c, "Version", "out of memory");
+    free(d->function_arn);
+    d->function_arn = arn;
+    return 0;
+}
+
 static void fj_view(function_desc *d)
 {
     fcb_function *fn = &d->fn;
@@ -450,11 +754,29 @@ static void fj_view(function_desc *d)
 int function_json_parse(const char *text, size_t len, function_desc **out, char *why,
                         size_t why_size)
 {
+    return function_json_parse_region(text, len, NULL, out, why, why_size);
+}
+
+/* After the fields are read: validation like AWS, account, Version. */
+static int fj_finish(fj_ctx *c)
+{
+    function_desc *d = c->desc;
+    if (d->function_name == NULL || d->function_name[0] == '\0')
+        return fj_fail(c, "FunctionName", "required (a non-empty string)");
+    if (fj_function_name(c) != 0 || fj_runtime(c) != 0 || fj_account(c) != 0 || fj_qualify(c) != 0)
+        return -1;
+    fj_view(d);
+    return 0;
+}
+
+int function_json_parse_region(const char *text, size_t len, const char *region,
+                               function_desc **out, char *why, size_t why_size)
+{
     *out = NULL;
     int rc = -1;
     json_object *root = NULL;
     function_desc *d = calloc(1, sizeof *d);
-    fj_ctx c = {d, why, why_size};
+    fj_ctx c = {d, why, why_size, region};
     json_tokener *tok = json_tokener_new_ex(FJ_DEPTH_MAX);
     if (d == NULL || tok == NULL) {
         fj_fail(&c, NULL, "out of memory");
@@ -486,6 +808,8 @@ int function_json_parse(const char *text, size_t len, function_desc **out, char 
                 fj_type(root));
         goto out;
     }
+    if (fj_check_utf8(&c, "", root, 0) != 0)
+        goto out;
     json_object *config = NULL;
     if (json_object_object_get_ex(root, "Configuration", &config)) {
         /* `aws lambda get-function`: {"Configuration": {...}, "Code": {...}, ...} */
@@ -505,13 +829,8 @@ int function_json_parse(const char *text, size_t len, function_desc **out, char 
     } else if (fj_configuration(&c, NULL, root, false) != 0) {
         goto out;
     }
-    if (d->function_name == NULL || d->function_name[0] == '\0') {
-        fj_fail(&c, "FunctionName", "required (a non-empty string)");
+    if (fj_finish(&c) != 0)
         goto out;
-    }
-    if (fj_account(&c) != 0)
-        goto out;
-    fj_view(d);
     *out = d;
     d = NULL;
     rc = 0;
@@ -583,5 +902,7 @@ void function_desc_free(function_desc *desc)
     for (size_t i = 0; i < desc->n_layers; i++)
         free(desc->layers[i].arn);
     free(desc->layers);
+    free(desc->version);
+    fj_free_strings(desc->warnings, desc->n_warnings);
     free(desc);
 }

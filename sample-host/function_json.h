@@ -8,8 +8,12 @@
  * MemorySize, Environment.Variables, PackageType (Zip|Image), ImageUri (top
  * level or Code.ImageUri), ImageConfigResponse.ImageConfig {EntryPoint,
  * Command, WorkingDirectory}, EphemeralStorage.Size, Architectures, Layers
- * [{Arn, CodeSize}]. The other documented fields are accepted and ignored.
- * Unknown or ill-typed fields are errors naming the JSON path.
+ * [{Arn, CodeSize}], Version (qualifies the ARN). The other documented
+ * fields are accepted and ignored. Unknown fields are warnings (AWS keeps
+ * adding fields); ill-typed known fields are errors naming the JSON path.
+ * Validated like AWS: FunctionName [A-Za-z0-9_-]{1,64} or a function ARN,
+ * Environment.Variables at most 4096 bytes of names and values, Runtime one
+ * of the Lambda API's Runtime enum, every string and field name valid UTF-8.
  *
  * Pure (no I/O), thread-safe, suitable for fuzzing.
  */
@@ -48,7 +52,18 @@ typedef struct function_desc {
     function_layer *layers;
     size_t n_layers;
     char account[13]; /* 12 digits from FunctionArn, default "000000000000" */
+    char *version;    /* Version as given, or NULL */
+    /*
+     * One line each, e.g. `Environment: unknown field "Vars" ignored`
+     * (control characters escaped); at most FUNCTION_JSON_WARNINGS_MAX.
+     */
+    char **warnings;
+    size_t n_warnings;
 } function_desc;
+
+#define FUNCTION_JSON_WARNINGS_MAX 32
+/* Total bytes of Environment.Variables names and values AWS accepts. */
+#define FUNCTION_JSON_ENV_MAX 4096
 
 /* Size of the `why` buffer callers should pass. */
 #define FUNCTION_JSON_WHY_MAX 512
@@ -61,6 +76,16 @@ typedef struct function_desc {
  */
 int function_json_parse(const char *text, size_t len, function_desc **out, char *why,
                         size_t why_size);
+
+/*
+ * function_json_parse, with REGION (NULL = "us-east-1") used when a Version
+ * other than $LATEST is given without a FunctionArn: the qualified ARN is
+ * then built as arn:aws:lambda:REGION:ACCOUNT:function:NAME:VERSION. With a
+ * FunctionArn, the Version is appended as its qualifier (a qualifier that
+ * differs from Version is an error naming both).
+ */
+int function_json_parse_region(const char *text, size_t len, const char *region,
+                               function_desc **out, char *why, size_t why_size);
 
 /* Replace the image URI (e.g. from --image); 0 or -1 (no memory). */
 int function_desc_set_image_uri(function_desc *desc, const char *uri);

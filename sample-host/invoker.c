@@ -52,6 +52,47 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return c->cancelled(c->ctx) ? 1 : 0; /* non-zero aborts the transfer */
 }
 
+/*
+ * curl_easy_perform, but CHECK is polled every INVOKER_CANCEL_POLL_MS (the
+ * progress callback alone runs only about once a second on an idle
+ * connection, too slow for a prompt exit on SIGTERM). CURLOPT_TIMEOUT_MS
+ * bounds the loop in time; the round count bounds it in count.
+ */
+#define INVOKER_CANCEL_POLL_MS 50
+static CURLcode perform_cancellable(CURL *curl, const cancel_check *check)
+{
+    CURLM *multi = curl_multi_init();
+    if (multi == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    if (curl_multi_add_handle(multi, curl) != CURLM_OK) {
+        curl_multi_cleanup(multi);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode res = CURLE_OK;
+    int running = 1;
+    for (unsigned long round = 0; running && round < 100000000ul; round++) {
+        if (check->cancelled(check->ctx)) {
+            res = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        CURLMcode mc = curl_multi_perform(multi, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(multi, NULL, 0, INVOKER_CANCEL_POLL_MS, NULL);
+        if (mc != CURLM_OK) {
+            res = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    if (res == CURLE_OK) {
+        int left = 0;
+        CURLMsg *msg = curl_multi_info_read(multi, &left);
+        res = msg != NULL && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR;
+    }
+    curl_multi_remove_handle(multi, curl);
+    curl_multi_cleanup(multi);
+    return res;
+}
+
 int invoker_post(const char *endpoint, const char *payload, size_t len, long timeout_ms,
                  invoker_result *result, char *why, size_t why_size)
 {
@@ -101,7 +142,7 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &check);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     }
-    CURLcode code = curl_easy_perform(curl);
+    CURLcode code = cancelled != NULL ? perform_cancellable(curl, &check) : curl_easy_perform(curl);
     if (code != CURLE_OK) {
         snprintf(why, why_size, "invoke %s: %s", url,
                  code == CURLE_ABORTED_BY_CALLBACK ? "interrupted"

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -47,12 +48,20 @@ extern char **environ;
 
 enum host_exit {
     HOST_EXIT_OK = 0,
-    HOST_EXIT_FAILED = 1,        /* the operation failed (plugin error, invoke failed) */
-    HOST_EXIT_USAGE = 2,         /* bad command line, function JSON, zip or payload */
-    HOST_EXIT_LOAD = 3,          /* backend not found, refused, init or open failed */
-    HOST_EXIT_LEAK = 4,          /* everything worked but the plugin leaked memory */
-    HOST_EXIT_INTERRUPTED = 130, /* SIGINT, SIGTERM or SIGHUP */
+    HOST_EXIT_FAILED = 1,         /* the operation failed (plugin error, invoke failed) */
+    HOST_EXIT_USAGE = 2,          /* bad command line, function JSON, zip or payload */
+    HOST_EXIT_LOAD = 3,           /* backend not found, refused, init or open failed */
+    HOST_EXIT_LEAK = 4,           /* everything worked but the plugin leaked memory */
+    HOST_EXIT_NOT_TERMINATED = 5, /* invoke answered, but terminating the instance failed */
+    HOST_EXIT_TEMPFAIL = 75,      /* unreachable, throttled or timed out: retry may help */
+    HOST_EXIT_INTERRUPTED = 130,  /* SIGINT, SIGTERM or SIGHUP */
 };
+
+/*
+ * After SIGINT/SIGTERM/SIGHUP the host exits within this long even when the
+ * plugin call in progress cannot be cancelled (ABI 1.0 cancels only launch).
+ */
+#define HOST_INTERRUPT_GRACE_MS 500
 
 #define WHY_MAX    2048
 #define MAX_LAYERS 5
@@ -106,7 +115,19 @@ typedef struct run {
     pthread_cond_t sig_cond;
     bool in_launch;
     int close_state; /* 0, 1 = signal thread closing the backend, 2 = closed */
+    /*
+     * Watchdog: started by the first signal; unless `finished` is set within
+     * HOST_INTERRUPT_GRACE_MS it prints `phase` (what may be left half-done)
+     * and _exit(130)s. Guarded by sig_lock.
+     */
+    pthread_t watchdog;
+    bool watchdog_started;
+    bool finished;
+    char phase[FCB_HANDLE_MAX + 256];
 } run;
+
+static int is_interrupted(void *ctx);
+static void set_phase(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- help ------------------------------------------------------------- */
 
@@ -122,6 +143,7 @@ static const char help_main[] =
     "  invoke            launch, POST an event, print the response, terminate\n"
     "  terminate HANDLE  stop an instance started by launch (idempotent)\n"
     "  reap              remove instances a previous host left behind\n"
+    "  prepull IMAGE     make IMAGE present where the backend runs functions\n"
     "  help [COMMAND]    this text, or a command's options\n"
     "\n"
     "Options for every command:\n"
@@ -145,13 +167,21 @@ static const char help_main[] =
     "Exit status:\n"
     "  0  success\n"
     "  1  the operation failed (plugin error, runtime did not answer 2xx)\n"
-    "  2  usage error or bad input (options, function JSON, zip, payload)\n"
-    "  3  the backend could not be loaded: not found, refused (ABI check),\n"
-    "     init failed, or open failed (bad configuration)\n"
+    "  2  usage error or bad input (options, function JSON, zip, payload,\n"
+    "     a handle or description the plugin refused, prepull unsupported)\n"
+    "  3  the backend could not be loaded (not found, refused by the ABI check,\n"
+    "     init failed) or its configuration is wrong (open failed, or an\n"
+    "     operation answered FCB_ERR_CONFIG)\n"
     "  4  the command succeeded but the plugin leaked memory\n"
-    "  130  interrupted (SIGINT, SIGTERM or SIGHUP): a launch in progress is\n"
-    "     cancelled, a launched instance is terminated (a second signal exits\n"
-    "     at once)\n";
+    "  5  invoke: the response was printed, but terminating the instance\n"
+    "     failed (it may still run: `terminate HANDLE` or `reap`)\n"
+    "  75  temporary failure, retry may help: the orchestrator was unreachable,\n"
+    "     throttled or too slow after the plugin's retries (FCB_ERR_UNAVAILABLE,\n"
+    "     FCB_ERR_TIMEOUT)\n"
+    "  130  interrupted (SIGINT, SIGTERM or SIGHUP), within 1 s: a launch in\n"
+    "     progress is cancelled, a launched instance is terminated; a call that\n"
+    "     cannot be cancelled (open, terminate, reap, prepull) is abandoned\n"
+    "     after 0.5 s (a second signal exits at once)\n";
 
 static const char help_backends[] =
     "Usage: " PROG " backends [--json]\n"
@@ -194,7 +224,9 @@ static const char help_invoke[] =
     "  --keep              do not terminate; the handle is printed on stderr\n"
     "                      (in the JSON output with --json)\n"
     "\n"
-    "Exit status 1 when the runtime answers with a non-2xx status or not at all.\n";
+    "Exit status 1 when the runtime answers with a non-2xx status or not at all;\n"
+    "5 when it answered but terminating the instance failed (the response is\n"
+    "still printed; the instance may still run).\n";
 
 static const char help_terminate[] =
     "Usage: " PROG " terminate HANDLE [--backend B] [--json]\n"
@@ -208,6 +240,15 @@ static const char help_reap[] =
     "Open the backend and remove every instance that a previous host process\n"
     "left behind (the backend's reap_stale); print how many were removed.\n";
 
+static const char help_prepull[] =
+    "Usage: " PROG " prepull IMAGE [--backend B] [--json]\n"
+    "\n"
+    "Ask the backend to make IMAGE (an image reference, e.g.\n"
+    "public.ecr.aws/lambda/python:3.12) present where it runs functions, so a\n"
+    "later launch does not wait for the pull (k8s: a short-lived Pod on a node;\n"
+    "docker: an image pull). A backend without the optional prepull operation\n"
+    "is a usage error (exit status 2).\n";
+
 static const char help_help[] = "Usage: " PROG " help [COMMAND]\n"
                                 "\n"
                                 "Print the general help, or COMMAND's help.\n";
@@ -219,8 +260,10 @@ static const char *help_for(const char *command)
     static const struct {
         const char *name;
         const char *text;
-    } table[] = {{"backends", help_backends},   {"launch", help_launch}, {"invoke", help_invoke},
-                 {"terminate", help_terminate}, {"reap", help_reap},     {"help", help_help}};
+    } table[] = {{"backends", help_backends}, {"launch", help_launch},
+                 {"invoke", help_invoke},     {"terminate", help_terminate},
+                 {"reap", help_reap},         {"prepull", help_prepull},
+                 {"help", help_help}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(command, table[i].name) == 0)
             return table[i].text;
@@ -272,6 +315,21 @@ static int fail(run *r, int exit_code, int status, const char *fmt, ...)
         r->out = NULL; /* printed: nothing more goes to stdout */
     }
     return exit_code;
+}
+
+/*
+ * Exit status for a plugin's failure STATUS: retry may help (75), bad
+ * configuration (3), bad input (2), else OTHERWISE.
+ */
+static int exit_for(int status, int otherwise)
+{
+    switch (status) {
+    case FCB_ERR_UNAVAILABLE:
+    case FCB_ERR_TIMEOUT: return HOST_EXIT_TEMPFAIL;
+    case FCB_ERR_CONFIG: return HOST_EXIT_LOAD;
+    case FCB_ERR_INVALID_ARGUMENT: return HOST_EXIT_USAGE;
+    default: return otherwise;
+    }
 }
 
 /* ---- options ---------------------------------------------------------- */
@@ -390,12 +448,17 @@ static int check_options(const options *o, char *why, size_t why_size)
             return -1;
         }
     }
-    if (o->handle != NULL && strcmp(cmd, "terminate") != 0 && strcmp(cmd, "help") != 0) {
+    if (o->handle != NULL && strcmp(cmd, "terminate") != 0 && strcmp(cmd, "prepull") != 0 &&
+        strcmp(cmd, "help") != 0) {
         snprintf(why, why_size, "unexpected argument \"%s\" (see `%s --help`)", o->handle, cmd);
         return -1;
     }
     if (strcmp(cmd, "terminate") == 0 && (o->handle == NULL || o->handle[0] == '\0')) {
         snprintf(why, why_size, "terminate: HANDLE required (see `terminate --help`)");
+        return -1;
+    }
+    if (strcmp(cmd, "prepull") == 0 && (o->handle == NULL || o->handle[0] == '\0')) {
+        snprintf(why, why_size, "prepull: IMAGE required (see `prepull --help`)");
         return -1;
     }
     if (launching && o->function_file == NULL) {
@@ -514,12 +577,21 @@ static int backend_open(run *r, const char *token)
 {
     fcb_open_params params = {sizeof params, token};
     fcb_error err = FCB_ERROR_INIT;
+    set_phase(r, "the backend's open cannot be cancelled (ABI 1.0) and was abandoned; it "
+                 "creates nothing, so nothing is left behind");
     int rc = r->plugin->ops->open(host_services_table(r->hs), &params, &r->backend, &err);
+    set_phase(r, NULL);
     if (rc != FCB_OK) {
         r->backend = NULL;
-        return fail(r, HOST_EXIT_LOAD, rc, "backend %s: open failed: %s (%s)", r->plugin->ops->name,
+        int exit = rc == FCB_ERR_UNAVAILABLE || rc == FCB_ERR_TIMEOUT ? HOST_EXIT_TEMPFAIL
+                                                                      : HOST_EXIT_LOAD;
+        if (is_interrupted(r))
+            exit = HOST_EXIT_INTERRUPTED;
+        return fail(r, exit, rc, "backend %s: open failed: %s (%s)", r->plugin->ops->name,
                     err.message[0] ? err.message : "no reason given", fcb_status_name(rc));
     }
+    if (is_interrupted(r))
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "interrupted during open");
     return HOST_EXIT_OK;
 }
 
@@ -671,6 +743,85 @@ static void interrupt_signals(sigset_t *set)
     sigaddset(set, SIGUSR2); /* internal: the host is done, stop waiting */
 }
 
+/*
+ * Say what the host is doing that a signal could leave half-done (NULL:
+ * nothing). Printed by the watchdog if it has to exit before the call returns.
+ */
+static void set_phase(run *r, const char *fmt, ...)
+{
+    pthread_mutex_lock(&r->sig_lock);
+    r->phase[0] = '\0';
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->phase, sizeof r->phase, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&r->sig_lock);
+}
+
+/* The watchdog gave up waiting: report and _exit(130) (sig_lock held). */
+static void watchdog_exit(run *r)
+{
+    char message[sizeof r->phase + 128];
+    snprintf(message, sizeof message, "interrupted: exiting within %d ms%s%s",
+             HOST_INTERRUPT_GRACE_MS, r->phase[0] ? ": " : "", r->phase);
+    fprintf(stderr, PROG ": %s\n", message);
+    fflush(stderr);
+    if (r->opt.json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "ok", json_object_new_boolean(0));
+        json_object_object_add(o, "exit_code", json_object_new_int(HOST_EXIT_INTERRUPTED));
+        json_object *e = json_object_new_object();
+        json_set_str(e, "code", "FCB_ERR_CANCELLED");
+        json_set_str(e, "message", message);
+        json_object_object_add(o, "error", e);
+        json_print(o);
+        fflush(stdout);
+    }
+    _exit(HOST_EXIT_INTERRUPTED);
+}
+
+static void *watchdog_main(void *arg)
+{
+    run *r = arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)HOST_INTERRUPT_GRACE_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&r->sig_lock);
+    for (unsigned i = 0; !r->finished && i < 100000; i++) {
+        if (pthread_cond_timedwait(&r->sig_cond, &r->sig_lock, &until) == ETIMEDOUT)
+            break;
+    }
+    if (!r->finished)
+        watchdog_exit(r);
+    pthread_mutex_unlock(&r->sig_lock);
+    return NULL;
+}
+
+static void start_watchdog(run *r)
+{
+    pthread_mutex_lock(&r->sig_lock);
+    if (!r->watchdog_started && !r->finished)
+        r->watchdog_started = pthread_create(&r->watchdog, NULL, watchdog_main, r) == 0;
+    pthread_mutex_unlock(&r->sig_lock);
+}
+
+/* The command is over (the backend is closed): stop the watchdog. */
+static void finish_interruptible(run *r)
+{
+    pthread_mutex_lock(&r->sig_lock);
+    r->finished = true;
+    pthread_cond_broadcast(&r->sig_cond);
+    bool join = r->watchdog_started;
+    r->watchdog_started = false;
+    pthread_mutex_unlock(&r->sig_lock);
+    if (join)
+        pthread_join(r->watchdog, NULL);
+}
+
 static void *signal_main(void *arg)
 {
     run *r = arg;
@@ -688,6 +839,7 @@ static void *signal_main(void *arg)
             (void)ignored;
             _exit(HOST_EXIT_INTERRUPTED);
         }
+        start_watchdog(r);
         fcb_backend *to_close = NULL;
         pthread_mutex_lock(&r->sig_lock);
         if (r->in_launch && r->backend != NULL && r->close_state == 0) {
@@ -754,10 +906,16 @@ static int prepare_launch(run *r)
     if (read_all(file, FILE_MAX, &text, &len, why, sizeof why) != 0)
         return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "--function: %s", why);
     char parse_why[FUNCTION_JSON_WHY_MAX];
-    int prc = function_json_parse(text, len, &r->desc, parse_why, sizeof parse_why);
+    const char *region = host_services_config(r->hs, "AWS_REGION");
+    if (region == NULL || region[0] == '\0')
+        region = host_services_config(r->hs, "AWS_DEFAULT_REGION");
+    int prc = function_json_parse_region(text, len, region != NULL && region[0] ? region : NULL,
+                                         &r->desc, parse_why, sizeof parse_why);
     free(text);
     if (prc != 0)
         return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s: %s", shown, parse_why);
+    for (size_t i = 0; i < r->desc->n_warnings; i++)
+        host_log(r->hs, FCB_LOG_WARN, r->desc->warnings[i], "file", shown, NULL);
     if (r->opt.image != NULL && function_desc_set_image_uri(r->desc, r->opt.image) != 0)
         return fail(r, HOST_EXIT_FAILED, FCB_ERR_NO_MEMORY, "out of memory");
     if (function_desc_check(r->desc, parse_why, sizeof parse_why) != 0)
@@ -844,7 +1002,7 @@ static int do_launch(run *r, fcb_instance *inst)
                     "interrupted: launch of %s cancelled (%s)", r->desc->fn.function_name,
                     err.message[0] ? err.message : fcb_status_name(rc));
     if (rc != FCB_OK)
-        return fail(r, HOST_EXIT_FAILED, rc, "launch %s on %s failed: %s (%s)",
+        return fail(r, exit_for(rc, HOST_EXIT_FAILED), rc, "launch %s on %s failed: %s (%s)",
                     r->desc->fn.function_name, r->plugin->ops->name,
                     err.message[0] ? err.message : "no reason given", fcb_status_name(rc));
     inst->endpoint[sizeof inst->endpoint - 1] = '\0';
@@ -859,14 +1017,34 @@ static int do_launch(run *r, fcb_instance *inst)
     return HOST_EXIT_OK;
 }
 
-static int do_terminate(run *r, const char *handle)
+/*
+ * Terminate HANDLE. Returns FCB_OK or the plugin's status with `why` filled
+ * (the caller reports it: the exit status depends on the command).
+ */
+static int terminate_handle(run *r, const char *handle, char *why, size_t why_size)
 {
     fcb_error err = FCB_ERROR_INIT;
+    set_phase(r,
+              "terminate %s was in progress and may not have completed (run `terminate %s` "
+              "again, or `reap`)",
+              handle, handle);
     int rc = r->plugin->ops->terminate(r->backend, handle, &err);
-    if (rc != FCB_OK)
-        return fail(r, HOST_EXIT_FAILED, rc, "terminate %s failed: %s (%s)", handle,
-                    err.message[0] ? err.message : "no reason given", fcb_status_name(rc));
+    set_phase(r, NULL);
+    if (rc != FCB_OK) {
+        snprintf(why, why_size, "terminate %s failed: %s (%s)", handle,
+                 err.message[0] ? err.message : "no reason given", fcb_status_name(rc));
+        return rc;
+    }
     host_log(r->hs, FCB_LOG_INFO, "instance terminated", "handle", handle, NULL);
+    return FCB_OK;
+}
+
+static int do_terminate(run *r, const char *handle)
+{
+    char why[WHY_MAX];
+    int rc = terminate_handle(r, handle, why, sizeof why);
+    if (rc != FCB_OK)
+        return fail(r, exit_for(rc, HOST_EXIT_FAILED), rc, "%s", why);
     return HOST_EXIT_OK;
 }
 
@@ -923,6 +1101,33 @@ static int read_payload(run *r, char **payload, size_t *len)
     return HOST_EXIT_OK;
 }
 
+/*
+ * invoke's final terminate. A failure does not hide the runtime's answer
+ * (already printed, or kept in the --json document next to an "error"): the
+ * status is HOST_EXIT_NOT_TERMINATED when the invocation itself succeeded.
+ */
+static int invoke_terminate(run *r, const char *handle, int invoke_rc)
+{
+    char why[WHY_MAX];
+    int trc = terminate_handle(r, handle, why, sizeof why);
+    if (r->out != NULL)
+        json_object_object_add(r->out, "terminated", json_object_new_boolean(trc == FCB_OK));
+    if (trc == FCB_OK)
+        return HOST_EXIT_OK;
+    fprintf(stderr,
+            PROG ": %s; the instance may still be running: `terminate %s` or `reap` removes "
+                 "it\n",
+            why, handle);
+    if (r->out != NULL) {
+        json_object *e = json_object_new_object();
+        json_set_str(e, "code", fcb_status_name(trc));
+        json_set_str(e, "message", why);
+        json_object_object_add(r->out, "terminate_error", e);
+        json_object_object_add(r->out, "ok", json_object_new_boolean(0));
+    }
+    return invoke_rc == HOST_EXIT_OK ? HOST_EXIT_NOT_TERMINATED : invoke_rc;
+}
+
 static int cmd_invoke(run *r)
 {
     char *payload = NULL;
@@ -976,11 +1181,9 @@ static int cmd_invoke(run *r)
     }
 out:
     if (launched && (!r->opt.keep || is_interrupted(r))) {
-        int trc = do_terminate(r, inst.handle);
+        int trc = invoke_terminate(r, inst.handle, rc);
         if (rc == HOST_EXIT_OK)
             rc = trc;
-        if (r->out != NULL)
-            json_object_object_add(r->out, "terminated", json_object_new_boolean(trc == 0));
     } else if (launched) {
         if (r->out != NULL)
             json_object_object_add(r->out, "terminated", json_object_new_boolean(0));
@@ -1022,14 +1225,76 @@ static int cmd_reap(run *r)
         return rc;
     size_t reaped = 0;
     fcb_error err = FCB_ERROR_INIT;
+    set_phase(r, "reap was in progress and may not have completed (run it again)");
     int frc = r->plugin->ops->reap_stale(r->backend, &reaped, &err);
+    set_phase(r, NULL);
     if (frc != FCB_OK)
-        return fail(r, HOST_EXIT_FAILED, frc, "reap failed: %s (%s)",
+        return fail(r, exit_for(frc, HOST_EXIT_FAILED), frc, "reap failed: %s (%s)",
                     err.message[0] ? err.message : "no reason given", fcb_status_name(frc));
     json_set_str(r->out, "backend", r->plugin->ops->name);
     json_object_object_add(r->out, "reaped", json_object_new_int64((int64_t)reaped));
     if (!r->opt.json)
         printf("reaped %zu\n", reaped);
+    return HOST_EXIT_OK;
+}
+
+/* An image reference: printable ASCII without spaces, 1..1023 bytes. */
+static int check_image_ref(const char *image, char *why, size_t why_size)
+{
+    size_t n = strlen(image);
+    if (n == 0 || n >= 1024) {
+        snprintf(why, why_size, "prepull: IMAGE: expected 1 to 1023 bytes, got %zu", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)image[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            snprintf(why, why_size,
+                     "prepull: IMAGE: byte %zu is not a printable ASCII character (0x%02x): not "
+                     "an image reference",
+                     i, c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_prepull(run *r)
+{
+    const char *image = r->opt.handle;
+    char why[WHY_MAX];
+    if (check_image_ref(image, why, sizeof why) != 0)
+        return fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s", why);
+    int rc = backend_load(r);
+    if (rc != HOST_EXIT_OK)
+        return rc;
+    const fcb_backend_ops *ops = r->plugin->ops;
+    if (r->plugin->ops_size < offsetof(fcb_backend_ops, prepull) + sizeof ops->prepull ||
+        ops->prepull == NULL)
+        return fail(r, HOST_EXIT_USAGE, FCB_ERR_UNSUPPORTED,
+                    "prepull: backend %s has no prepull operation (it is optional in the ABI)",
+                    ops->name);
+    rc = start_artifacts(r);
+    if (rc == HOST_EXIT_OK)
+        rc = backend_open(r, r->token);
+    if (rc != HOST_EXIT_OK)
+        return rc;
+    fcb_error err = FCB_ERROR_INIT;
+    set_phase(r,
+              "prepull %s was in progress; a prepull object the backend created may be left "
+              "(`reap` removes it)",
+              image);
+    int frc = ops->prepull(r->backend, image, &err);
+    set_phase(r, NULL);
+    if (frc != FCB_OK)
+        return fail(r, exit_for(frc, HOST_EXIT_FAILED), frc, "prepull %s failed: %s (%s)", image,
+                    err.message[0] ? err.message : "no reason given", fcb_status_name(frc));
+    host_log(r->hs, FCB_LOG_INFO, "image prepulled", "image", image, NULL);
+    json_set_str(r->out, "backend", ops->name);
+    json_set_str(r->out, "image", image);
+    json_object_object_add(r->out, "prepulled", json_object_new_boolean(1));
+    if (!r->opt.json)
+        printf("prepulled %s\n", image);
     return HOST_EXIT_OK;
 }
 
@@ -1041,6 +1306,7 @@ static void run_cleanup(run *r)
         pthread_kill(r->signal_thread, SIGUSR2);
         pthread_join(r->signal_thread, NULL);
     }
+    finish_interruptible(r);
     pthread_cond_destroy(&r->sig_cond);
     pthread_mutex_destroy(&r->sig_lock);
     artifact_server_stop(r->artifacts);
@@ -1053,6 +1319,29 @@ static void run_cleanup(run *r)
     explicit_bzero(r->token, sizeof r->token);
     json_object_put(r->out);
     host_services_free(r->hs);
+}
+
+/*
+ * After the command: stop the signal thread, close and unload the backend,
+ * stop the watchdog. A signal that came while the command finished anyway
+ * still makes the status 130.
+ */
+static int end_command(run *r, int rc)
+{
+    if (r->signal_thread_started) {
+        pthread_kill(r->signal_thread, SIGUSR2);
+        pthread_join(r->signal_thread, NULL);
+        r->signal_thread_started = false;
+    }
+    rc = backend_release(r, rc);
+    finish_interruptible(r);
+    if (!is_interrupted(r) || rc == HOST_EXIT_INTERRUPTED)
+        return rc;
+    if (r->out != NULL || !r->opt.json)
+        return fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
+                    "interrupted (the command had finished: exit status %d)", rc);
+    fprintf(stderr, PROG ": interrupted\n"); /* the error is already printed */
+    return HOST_EXIT_INTERRUPTED;
 }
 
 int main(int argc, char **argv)
@@ -1117,14 +1406,11 @@ int main(int argc, char **argv)
         rc = cmd_invoke(&r);
     else if (strcmp(command, "terminate") == 0)
         rc = cmd_terminate(&r);
+    else if (strcmp(command, "prepull") == 0)
+        rc = cmd_prepull(&r);
     else
         rc = cmd_reap(&r);
-    if (r.signal_thread_started) {
-        pthread_kill(r.signal_thread, SIGUSR2);
-        pthread_join(r.signal_thread, NULL);
-        r.signal_thread_started = false;
-    }
-    rc = backend_release(&r, rc);
+    rc = end_command(&r, rc);
     curl_global_cleanup();
 out:
     if (r.out != NULL && r.opt.json) {

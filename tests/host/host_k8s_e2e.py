@@ -8,13 +8,19 @@ Usage: host_k8s_e2e.py HOST_EXE PLUGIN_DIR KUBESIM_PY
    stand-in echoes the code and layer files, the Pod is deleted afterwards;
 2. launch in one process, terminate HANDLE in another (the Pod outlives the
    launching host and is gone after terminate);
-3. a Pod left by a launch is removed by `reap` from a new process.
+3. a Pod left by a launch is removed by `reap` from a new process;
+4. an invoke still succeeds while 1000 idle connections sit on the host's
+   artifact server (they must not starve the init container's download);
+5. SIGTERM 300 ms into invoke, reap, terminate or prepull against an API
+   server that accepts connections and never answers: exit 130 within 1 s.
 kubesim runs in a temporary directory and is stopped at the end, pass or fail.
 """
 import json
 import os
+import resource
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -44,6 +50,82 @@ def pods(ready):
         items = json.load(r)["items"]
     return sorted(p["metadata"]["name"] for p in items
                   if not p["metadata"].get("deletionTimestamp"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def invoke_timed(host, args, env, cwd, idle):
+    """Run an invoke with IDLE idle connections open on its artifact server; seconds taken."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < idle + 256 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (idle + 256, hard))
+    port = free_port()
+    t0 = time.time()
+    p = subprocess.Popen([host] + args + ["--artifact-listen", f"127.0.0.1:{port}"], env=env,
+                         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conns = []
+    try:
+        deadline = time.time() + 10
+        while idle and not conns and time.time() < deadline and p.poll() is None:
+            try:
+                conns.append(socket.create_connection(("127.0.0.1", port), timeout=1))
+            except OSError:
+                time.sleep(0.005)
+        for _ in range(idle - len(conns) if conns else 0):
+            conns.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        if idle and len(conns) != idle:
+            fail(f"opened {len(conns)} of {idle} idle connections")
+        out, err = p.communicate(timeout=120)
+    finally:
+        for c in conns:
+            c.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    took = time.time() - t0
+    if p.returncode != 0 or json.loads(out).get("status") != 200:
+        fail(f"invoke with {idle} idle connections exited {p.returncode}: {out}\n{err}")
+    return took
+
+
+def signals_against_a_silent_server(host, env, tmp):
+    """An API server that accepts and never answers; SIGTERM must still end each command."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    kubeconfig = os.path.join(tmp, "silent.kubeconfig")
+    with open(kubeconfig, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: s\n"
+                "clusters:\n- name: s\n  cluster:\n"
+                f"    server: https://127.0.0.1:{silent.getsockname()[1]}\n"
+                "    insecure-skip-tls-verify: true\n"
+                "users:\n- name: u\n  user:\n    token: not-a-secret\n"
+                "contexts:\n- name: s\n  context: {cluster: s, user: u, namespace: default}\n")
+    senv = dict(env, KUBECONFIG=kubeconfig)
+    try:
+        for args in (["invoke", "--function", "fn.json", "--code", "code.zip"], ["reap"],
+                     ["terminate", "pod/default/fakecloud-x"], ["prepull", "img:1"]):
+            p = subprocess.Popen([host] + args, env=senv, cwd=tmp, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            time.sleep(0.3)
+            t0 = time.time()
+            p.send_signal(signal.SIGTERM)
+            try:
+                out, err = p.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            took = time.time() - t0
+            if p.returncode != 130 or took > 1.0:
+                fail(f"{args[0]}: SIGTERM gave exit {p.returncode} after {took:.2f} s "
+                     f"(want 130 within 1 s)\n{err}")
+            print(f"{args[0]}: SIGTERM -> exit 130 in {took:.2f} s")
+    finally:
+        silent.close()
 
 
 def main(host, plugin_dir, kubesim):
@@ -111,7 +193,17 @@ def main(host, plugin_dir, kubesim):
             time.sleep(0.1)
         if pods(ready):
             fail(f"reap left {pods(ready)}")
-        print("ok: invoke, launch/terminate across processes and reap on kubesim")
+        normal = invoke_timed(host, ["invoke", "--json"] + common, env, tmp, 0)
+        loaded = invoke_timed(host, ["invoke", "--json"] + common, env, tmp, 1000)
+        print(f"invoke: {normal:.2f} s; with 1000 idle artifact connections: {loaded:.2f} s")
+        if loaded > normal + 20:
+            fail(f"1000 idle connections slowed the invoke from {normal:.2f} s to {loaded:.2f} s")
+        if pods(ready):
+            fail(f"invokes left Pods behind: {pods(ready)}")
+
+        signals_against_a_silent_server(host, env, tmp)
+        print("ok: invoke, launch/terminate across processes, reap, idle connections and "
+              "signals on kubesim")
         return 0
     finally:
         if sim is not None:

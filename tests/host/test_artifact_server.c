@@ -10,8 +10,17 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 /* A zip of NAME=CONTENT pairs (NULL-terminated), built with libarchive. */
 static size_t make_zip(unsigned char *buf, size_t cap, const char *const *files)
@@ -275,4 +284,89 @@ Test(artifact_server, refuses_a_bad_listen_address_naming_the_option, .init = NU
     cr_expect_eq(artifact_server_start("example.com:80", token, NULL, &s, why, sizeof why), -1);
     cr_expect(strstr(why, "not an IPv4 address") != NULL, "%s", why);
     cr_expect_null(s);
+}
+
+/* Open N idle TCP connections to SRV (nothing sent); fds into FDS. */
+static void open_idle(const artifact_server *s, int *fds, size_t n)
+{
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 2 * n + 256 && rl.rlim_max >= 2 * n + 256) {
+        rl.rlim_cur = 2 * n + 256;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((uint16_t)artifact_server_port(s));
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq(fds[i], 0, "socket %zu: %s", i, strerror(errno));
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&addr, sizeof addr), 0, "connect %zu: %s",
+                     i, strerror(errno));
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+#define IDLE_N 1000
+
+Test(artifact_server, a_thousand_idle_connections_do_not_starve_an_authenticated_fetch)
+{
+    static int fds[IDLE_N];
+    open_idle(srv, fds, IDLE_N);
+    /* Let the server accept them all before the real request arrives. */
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    double t0 = now_s();
+    fetched f =
+        get(srv, CODE_PATH,
+            BEARER "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL);
+    double took = now_s() - t0;
+    cr_expect_eq(f.status, 200);
+    cr_expect_str_eq(f.body, code);
+    cr_expect_lt(took, 3.0, "the fetch took %.2f s behind %d idle connections", took, IDLE_N);
+    for (size_t i = 0; i < IDLE_N; i++)
+        close(fds[i]);
+}
+
+Test(artifact_server, idle_connections_are_dropped_after_the_idle_timeout, .init = NULL,
+     .fini = NULL)
+{
+    artifact_server *s = NULL;
+    char why[256] = "";
+    artifact_server_limits limits = {.idle_timeout_s = 1, .max_connections = 0};
+    cr_assert_eq(
+        artifact_server_start_limits("127.0.0.1:0", token, NULL, &limits, &s, why, sizeof why), 0,
+        "%s", why);
+    enum { N = 50 };
+    int fds[N];
+    open_idle(s, fds, N);
+    size_t dropped = 0;
+    double t0 = now_s();
+    bool gone[N] = {false};
+    for (int round = 0; round < 100 && dropped < N; round++) {
+        for (size_t i = 0; i < N; i++) {
+            if (gone[i])
+                continue;
+            struct pollfd p = {fds[i], POLLIN, 0};
+            char c;
+            if (poll(&p, 1, 0) == 1 && recv(fds[i], &c, 1, MSG_DONTWAIT) <= 0) {
+                gone[i] = true;
+                dropped++;
+            }
+        }
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    double took = now_s() - t0;
+    cr_expect_eq(dropped, N, "%zu of %d idle connections closed by the server in %.1f s", dropped,
+                 N, took);
+    for (size_t i = 0; i < N; i++)
+        close(fds[i]);
+    artifact_server_stop(s);
 }

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <string.h>
 
 static function_desc *parse_ok(const char *text)
@@ -124,19 +125,51 @@ Test(function_json, accepts_the_get_function_shape)
     function_desc_free(d);
 }
 
-Test(function_json, names_an_unknown_top_level_field)
+/* Parses TEXT and expects exactly the warnings listed (NULL-terminated), in order. */
+static void expect_warnings(const char *text, const char *const *want)
 {
-    expect_error("{\"FunctionName\":\"f\",\"Fooo\":1}", "unknown field \"Fooo\"");
+    function_desc *d = parse_ok(text);
+    size_t n = 0;
+    for (; want[n] != NULL; n++) {
+        cr_assert_lt(n, d->n_warnings, "warning %zu (%s) missing for %s", n, want[n], text);
+        cr_expect_str_eq(d->warnings[n], want[n], "for %s", text);
+    }
+    cr_expect_eq(d->n_warnings, n, "for %s", text);
+    function_desc_free(d);
 }
 
-Test(function_json, names_an_unknown_nested_field_with_its_path)
+#define WARNS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+Test(function_json, an_unknown_top_level_field_is_a_warning)
 {
-    expect_error("{\"FunctionName\":\"f\",\"Environment\":{\"Vars\":{}}}",
-                 "Environment: unknown field \"Vars\"");
-    expect_error("{\"FunctionName\":\"f\",\"Layers\":[{\"Arn\":\"a\",\"Size\":1}]}",
-                 "Layers[0]: unknown field \"Size\"");
-    expect_error("{\"Configuration\":{\"FunctionName\":\"f\",\"Bad\":true}}",
-                 "Configuration: unknown field \"Bad\"");
+    expect_warnings("{\"FunctionName\":\"f\",\"Fooo\":1}", WARNS("unknown field \"Fooo\" ignored"));
+}
+
+Test(function_json, fields_aws_added_later_are_warnings_not_errors)
+{
+    expect_warnings("{\"FunctionName\":\"f\",\"ConfigSha256\":\"x\",\"DurableConfig\":{},"
+                    "\"CapacityProviderConfig\":{\"A\":1},\"TenancyConfig\":{\"Mode\":\"x\"}}",
+                    WARNS("unknown field \"ConfigSha256\" ignored",
+                          "unknown field \"DurableConfig\" ignored",
+                          "unknown field \"CapacityProviderConfig\" ignored",
+                          "unknown field \"TenancyConfig\" ignored"));
+}
+
+Test(function_json, an_unknown_nested_field_is_a_warning_with_its_path)
+{
+    expect_warnings("{\"FunctionName\":\"f\",\"Environment\":{\"Vars\":{}}}",
+                    WARNS("Environment: unknown field \"Vars\" ignored"));
+    expect_warnings("{\"FunctionName\":\"f\",\"Layers\":[{\"Arn\":\"a\",\"Size\":1}]}",
+                    WARNS("Layers[0]: unknown field \"Size\" ignored"));
+    expect_warnings(
+        "{\"Configuration\":{\"FunctionName\":\"f\",\"Bad\":true},\"More\":1}",
+        WARNS("Configuration: unknown field \"Bad\" ignored", "unknown field \"More\" ignored"));
+    expect_warnings(
+        "{\"FunctionName\":\"f\",\"EphemeralStorage\":{\"Size\":512,\"X\":1},"
+        "\"Code\":{\"Y\":1},\"ImageConfigResponse\":{\"Z\":1,\"ImageConfig\":{\"W\":1}}}",
+        WARNS("EphemeralStorage: unknown field \"X\" ignored", "Code: unknown field \"Y\" ignored",
+              "ImageConfigResponse: unknown field \"Z\" ignored",
+              "ImageConfigResponse.ImageConfig: unknown field \"W\" ignored"));
 }
 
 Test(function_json, names_an_ill_typed_field_and_both_types)
@@ -224,7 +257,134 @@ Test(function_json, survives_deep_nesting_and_nul_bytes)
 
 Test(function_json, escapes_control_characters_from_the_document_in_messages)
 {
-    expect_error("{\"FunctionName\":\"f\",\"Fo\\no\\u007f\":1}", "unknown field \"Fo\\x0ao\\x7f\"");
+    expect_warnings("{\"FunctionName\":\"f\",\"Fo\\no\\u007f\":1}",
+                    WARNS("unknown field \"Fo\\x0ao\\x7f\" ignored"));
     expect_error("{\"FunctionName\":\"f\",\"PackageType\":\"Z\\tip\"}",
                  "PackageType: expected \"Zip\" or \"Image\", got \"Z\\x09ip\"");
+}
+
+static function_desc *parse_region(const char *text, const char *region)
+{
+    function_desc *d = NULL;
+    char why[FUNCTION_JSON_WHY_MAX] = "";
+    cr_assert_eq(function_json_parse_region(text, strlen(text), region, &d, why, sizeof why), 0,
+                 "%s", why);
+    return d;
+}
+
+#define ARN "arn:aws:lambda:eu-west-1:123456789012:function:my-fn"
+
+Test(function_json, version_qualifies_the_function_arn)
+{
+    function_desc *d =
+        parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN "\",\"Version\":\"7\"}");
+    cr_expect_str_eq(d->fn.function_arn, ARN ":7");
+    function_desc_free(d);
+    d = parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN ":7\",\"Version\":\"7\"}");
+    cr_expect_str_eq(d->fn.function_arn, ARN ":7", "an agreeing qualifier is kept once");
+    function_desc_free(d);
+    d = parse_ok("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN
+                 "\",\"Version\":\"$LATEST\"}");
+    cr_expect_str_eq(d->fn.function_arn, ARN, "$LATEST stays unqualified");
+    function_desc_free(d);
+    d = parse_ok("{\"FunctionName\":\"f\",\"Version\":\"12\"}");
+    cr_expect_str_eq(d->fn.function_arn, "arn:aws:lambda:us-east-1:000000000000:function:f:12");
+    function_desc_free(d);
+    d = parse_region("{\"FunctionName\":\"f\",\"Version\":\"3\"}", "ap-south-2");
+    cr_expect_str_eq(d->fn.function_arn, "arn:aws:lambda:ap-south-2:000000000000:function:f:3");
+    function_desc_free(d);
+    d = parse_ok("{\"FunctionName\":\"f\"}");
+    cr_expect_null(d->fn.function_arn, "no Version, no FunctionArn: none built");
+    function_desc_free(d);
+}
+
+Test(function_json, a_qualifier_that_contradicts_version_is_an_error_naming_both)
+{
+    expect_error("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN ":6\",\"Version\":\"7\"}",
+                 "FunctionArn: qualifier \"6\" contradicts Version \"7\"");
+    expect_error("{\"FunctionName\":\"my-fn\",\"FunctionArn\":\"" ARN
+                 ":6\",\"Version\":\"$LATEST\"}",
+                 "FunctionArn: qualifier \"6\" contradicts Version \"$LATEST\"");
+    expect_error("{\"FunctionName\":\"f\",\"Version\":\"beta\"}",
+                 "Version: expected \"$LATEST\" or a version number, got \"beta\"");
+    expect_error("{\"FunctionName\":\"f\",\"Version\":7}", "Version: expected a string, got int");
+}
+
+Test(function_json, function_name_is_a_name_or_a_function_arn)
+{
+    const char *msg = "FunctionName: expected 1 to 64 of [A-Za-z0-9_-] or a function ARN "
+                      "(arn:aws:lambda:REGION:ACCOUNT:function:NAME), got ";
+    char want[512];
+    snprintf(want, sizeof want, "%s\"my fn\"", msg);
+    expect_error("{\"FunctionName\":\"my fn\"}", want);
+    snprintf(want, sizeof want, "%s\"a/b\"", msg);
+    expect_error("{\"FunctionName\":\"a/b\"}", want);
+    char long_name[80], text[200];
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+    snprintf(text, sizeof text, "{\"FunctionName\":\"%s\"}", long_name);
+    snprintf(want, sizeof want, "%s\"%s\"", msg, long_name);
+    expect_error(text, want);
+    long_name[64] = '\0';
+    snprintf(text, sizeof text, "{\"FunctionName\":\"%s\"}", long_name);
+    function_desc *d = parse_ok(text);
+    function_desc_free(d);
+    d = parse_ok("{\"FunctionName\":\"" ARN "\"}");
+    cr_expect_str_eq(d->fn.function_name, "my-fn");
+    cr_expect_str_eq(d->fn.function_arn, ARN);
+    cr_expect_str_eq(d->account, "123456789012");
+    function_desc_free(d);
+    d = parse_ok("{\"FunctionName\":\"" ARN ":4\"}");
+    cr_expect_str_eq(d->fn.function_name, "my-fn");
+    cr_expect_str_eq(d->fn.function_arn, ARN ":4");
+    function_desc_free(d);
+    snprintf(want, sizeof want, "%s\"%s\"", msg, "arn:aws:lambda:eu-west-1:123456789012:layer:x");
+    expect_error("{\"FunctionName\":\"arn:aws:lambda:eu-west-1:123456789012:layer:x\"}", want);
+}
+
+Test(function_json, environment_is_limited_to_4_kb_like_aws)
+{
+    /* 4096 bytes of names and values: "A" + 4095 bytes of value. */
+    static char text[6000];
+    char value[4200];
+    memset(value, 'v', 4095);
+    value[4095] = '\0';
+    snprintf(text, sizeof text,
+             "{\"FunctionName\":\"f\",\"Environment\":{\"Variables\":{\"A\":\"%s\"}}}", value);
+    function_desc *d = parse_ok(text);
+    function_desc_free(d);
+    snprintf(text, sizeof text,
+             "{\"FunctionName\":\"f\",\"Environment\":{\"Variables\":{\"AB\":\"%s\"}}}", value);
+    expect_error(text, "Environment.Variables: 4097 bytes (names and values) exceed AWS's 4096");
+}
+
+Test(function_json, runtime_must_be_one_aws_knows)
+{
+    expect_error("{\"FunctionName\":\"f\",\"Runtime\":\"cobol1\"}",
+                 "Runtime: \"cobol1\" is not an AWS Lambda runtime (e.g. python3.13, nodejs22.x, "
+                 "java21, provided.al2023)");
+    const char *known[] = {"python3.12", "python3.14", "nodejs24.x",      "java25", "dotnet10",
+                           "ruby4.0",    "provided",   "provided.al2023", "go1.x",  NULL};
+    for (size_t i = 0; known[i] != NULL; i++) {
+        char text[200];
+        snprintf(text, sizeof text, "{\"FunctionName\":\"f\",\"Runtime\":\"%s\"}", known[i]);
+        function_desc_free(parse_ok(text));
+    }
+}
+
+Test(function_json, invalid_utf8_in_any_string_is_refused_naming_the_field)
+{
+    expect_error("{\"FunctionName\":\"f\",\"Description\":\"ok \xff\"}",
+                 "Description: invalid UTF-8 at byte 3");
+    expect_error("{\"FunctionName\":\"f\",\"Environment\":{\"Variables\":{\"A\":\"\xc0\xaf\"}}}",
+                 "Environment.Variables.A: invalid UTF-8 at byte 0");
+    expect_error("{\"FunctionName\":\"f\",\"Layers\":[{\"Arn\":\"\xed\xa0\x80\"}]}",
+                 "Layers[0].Arn: invalid UTF-8 at byte 0");
+    expect_error("{\"FunctionName\":\"f\",\"X\xe2\x82\":1}",
+                 "a field name: invalid UTF-8 at byte 1");
+    expect_error("{\"FunctionName\":\"f\",\"TracingConfig\":{\"Mode\":[\"\xf8\x88\x80\x80\x80\"]}}",
+                 "TracingConfig.Mode[0]: invalid UTF-8 at byte 0");
+    function_desc *d = parse_ok("{\"FunctionName\":\"f\",\"Description\":\"h\xc3\xa9 \xe2\x82\xac "
+                                "\xf0\x9f\x98\x80\"}");
+    function_desc_free(d);
 }

@@ -199,7 +199,7 @@ TestSuite(host_cli, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(host_cli, every_subcommand_has_a_help_text_that_names_it)
 {
-    const char *cmds[] = {"backends", "launch", "invoke", "terminate", "reap", "help"};
+    const char *cmds[] = {"backends", "launch", "invoke", "terminate", "reap", "prepull", "help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char usage[128];
         snprintf(usage, sizeof usage, "Usage: fakecloud-lambda-host %s", cmds[i]);
@@ -215,6 +215,9 @@ Test(host_cli, every_subcommand_has_a_help_text_that_names_it)
     result r = run_host(NULL, NULL, ARGS("--help"));
     cr_expect_eq(r.exit_code, 0);
     cr_expect(strstr(r.out, "Exit status:") != NULL && strstr(r.out, "  4  ") != NULL);
+    cr_expect(strstr(r.out, "  5  invoke") != NULL && strstr(r.out, "  75  temporary") != NULL,
+              "%s", r.out);
+    cr_expect(strstr(r.out, "prepull IMAGE") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "FAKECLOUD_LAMBDA_BACKEND") != NULL);
     result_free(&r);
 }
@@ -262,17 +265,10 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
 
 Test(host_cli, bad_function_json_names_the_file_and_the_field)
 {
-    write_text("bad.json", "{\"FunctionName\":\"f\",\"Fooo\":1}");
-    result r = run_host(
-        NULL, NULL,
-        ARGS("invoke", "--function", "bad.json", "--code", "code.zip", "--backend", "test"));
-    cr_expect_eq(r.exit_code, 2);
-    cr_expect(strstr(r.err, "bad.json: unknown field \"Fooo\"") != NULL, "%s", r.err);
-    result_free(&r);
     write_text("bad.json", "{\"FunctionName\":\"f\",\"Timeout\":\"3\"}");
-    r = run_host(NULL, NULL,
-                 ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend", "test",
-                      "--json"));
+    result r = run_host(NULL, NULL,
+                        ARGS("launch", "--function", "bad.json", "--code", "code.zip", "--backend",
+                             "test", "--json"));
     cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "bad.json: Timeout: expected an integer, got string") != NULL, "%s",
               r.err);
@@ -284,6 +280,72 @@ Test(host_cli, bad_function_json_names_the_file_and_the_field)
     cr_expect(strstr(json_object_get_string(m), "Timeout: expected an integer") != NULL);
     json_object_put(o);
     result_free(&r);
+}
+
+Test(host_cli, unknown_function_fields_are_warnings_and_the_invoke_runs)
+{
+    write_text("bad.json", "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\","
+                           "\"Handler\":\"app.handler\",\"Fooo\":1,\"ConfigSha256\":\"x\","
+                           "\"TenancyConfig\":{\"Mode\":\"y\"}}");
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "warn  host: unknown field \"Fooo\" ignored file=bad.json") != NULL,
+              "%s", r.err);
+    cr_expect(strstr(r.err, "unknown field \"TenancyConfig\" ignored file=bad.json") != NULL, "%s",
+              r.err);
+    cr_expect(strstr(r.out, "\"function\":\"my-fn\"") != NULL, "%s", r.out);
+    result_free(&r);
+}
+
+Test(host_cli, version_reaches_the_plugin_as_a_qualified_function_arn)
+{
+    write_text("bad.json", "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\","
+                           "\"Handler\":\"app.handler\",\"Version\":\"7\"}");
+    result r = run_host(
+        ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info", "AWS_REGION=eu-central-1"),
+        NULL, ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(
+        strstr(r.err, "function_arn=arn:aws:lambda:eu-central-1:000000000000:function:my-fn:7") !=
+            NULL,
+        "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, function_validation_like_aws_exits_2_before_any_backend_call)
+{
+    static char big_env[6000];
+    char value[4200];
+    memset(value, 'v', 4100);
+    value[4100] = '\0';
+    snprintf(big_env, sizeof big_env,
+             "{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+             "\"Environment\":{\"Variables\":{\"A\":\"%s\"}}}",
+             value);
+    struct {
+        const char *json;
+        const char *message;
+    } cases[] = {
+        {"{\"FunctionName\":\"my fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h\"}",
+         "bad.json: FunctionName: expected 1 to 64 of [A-Za-z0-9_-] or a function ARN"},
+        {big_env,
+         "bad.json: Environment.Variables: 4101 bytes (names and values) exceed AWS's 4096"},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"cobol1\",\"Handler\":\"h\"}",
+         "bad.json: Runtime: \"cobol1\" is not an AWS Lambda runtime"},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\xff\"}",
+         "bad.json: Handler: invalid UTF-8 at byte 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_text("bad.json", cases[i].json);
+        /* A backend that cannot even load: 2 (not 3) proves no backend call came first. */
+        result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=nosuch"), NULL,
+                            ARGS("invoke", "--function", "bad.json", "--code", "code.zip"));
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, cases[i].message) != NULL, "case %zu wants '%s' in: %s", i,
+                  cases[i].message, r.err);
+        result_free(&r);
+    }
 }
 
 static json_object *find_backend(json_object *list, const char *name)
@@ -630,4 +692,174 @@ Test(host_cli, sigterm_during_invoke_terminates_the_instance)
     cr_expect(strstr(err, "interrupted") != NULL, "%s", err);
     cr_expect(strstr(err, "instance terminated") != NULL, "%s", err);
     free(err);
+}
+
+/* The "error" object of a --json failure document: its code (a static buffer). */
+static const char *json_error_code(const char *out)
+{
+    static char code[64];
+    code[0] = '\0';
+    json_object *o = json_tokener_parse(out), *e, *c;
+    if (o != NULL && json_object_object_get_ex(o, "error", &e) &&
+        json_object_object_get_ex(e, "code", &c))
+        snprintf(code, sizeof code, "%s", json_object_get_string(c));
+    json_object_put(o);
+    return code;
+}
+
+Test(host_cli, exit_statuses_tell_temporary_failures_from_configuration_and_input)
+{
+    const char *const *invoke =
+        ARGS("--json", "invoke", "--function", "fn.json", "--code", "code.zip");
+    struct {
+        const char *fail;
+        const char *const *args;
+        int exit_code;
+        const char *code;
+    } cases[] = {
+        {"FAKECLOUD_TEST_FAIL_OPEN=UNAVAILABLE", invoke, 75, "FCB_ERR_UNAVAILABLE"},
+        {"FAKECLOUD_TEST_FAIL_OPEN=TIMEOUT", invoke, 75, "FCB_ERR_TIMEOUT"},
+        {"FAKECLOUD_TEST_FAIL_OPEN=CONFIG", invoke, 3, "FCB_ERR_CONFIG"},
+        {"FAKECLOUD_TEST_FAIL_LAUNCH=UNAVAILABLE", invoke, 75, "FCB_ERR_UNAVAILABLE"},
+        {"FAKECLOUD_TEST_FAIL_LAUNCH=TIMEOUT", invoke, 75, "FCB_ERR_TIMEOUT"},
+        {"FAKECLOUD_TEST_FAIL_LAUNCH=CONFIG", invoke, 3, "FCB_ERR_CONFIG"},
+        {"FAKECLOUD_TEST_FAIL_LAUNCH=INVALID_ARGUMENT", invoke, 2, "FCB_ERR_INVALID_ARGUMENT"},
+        {"FAKECLOUD_TEST_FAIL_LAUNCH=BACKEND", invoke, 1, "FCB_ERR_BACKEND"},
+        {"FAKECLOUD_TEST_FAIL_LAUNCH=START_FAILED", invoke, 1, "FCB_ERR_START_FAILED"},
+        {"FAKECLOUD_TEST_FAIL_TERMINATE=UNAVAILABLE", ARGS("--json", "terminate", "test/1"), 75,
+         "FCB_ERR_UNAVAILABLE"},
+        {"FAKECLOUD_TEST_FAIL_TERMINATE=BACKEND", ARGS("--json", "terminate", "test/1"), 1,
+         "FCB_ERR_BACKEND"},
+        {"FAKECLOUD_TEST_FAIL_TERMINATE=INVALID_ARGUMENT", ARGS("--json", "terminate", "x"), 2,
+         "FCB_ERR_INVALID_ARGUMENT"},
+        {"FAKECLOUD_TEST_FAIL_REAP=TIMEOUT", ARGS("--json", "reap"), 75, "FCB_ERR_TIMEOUT"},
+        {"FAKECLOUD_TEST_FAIL_REAP=BACKEND", ARGS("--json", "reap"), 1, "FCB_ERR_BACKEND"},
+        {"FAKECLOUD_TEST_FAIL_PREPULL=UNAVAILABLE", ARGS("--json", "prepull", "img:1"), 75,
+         "FCB_ERR_UNAVAILABLE"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r =
+            run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", cases[i].fail), NULL, cases[i].args);
+        cr_expect_eq(r.exit_code, cases[i].exit_code, "%s: exit %d: %s", cases[i].fail, r.exit_code,
+                     r.err);
+        cr_expect_str_eq(json_error_code(r.out), cases[i].code, "%s: %s", cases[i].fail, r.out);
+        char exit_field[32];
+        snprintf(exit_field, sizeof exit_field, "\"exit_code\":%d", cases[i].exit_code);
+        cr_expect(strstr(r.out, exit_field) != NULL, "%s: %s", cases[i].fail, r.out);
+        result_free(&r);
+    }
+}
+
+Test(host_cli, invoke_prints_the_answer_when_terminate_fails_and_exits_5)
+{
+    result r = run_host(
+        ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_TERMINATE=UNAVAILABLE"), NULL,
+        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--payload", "{\"k\":1}"));
+    cr_expect_eq(r.exit_code, 5, "%s", r.err);
+    cr_expect(strstr(r.out, "\"event\":{\"k\":1}") != NULL, "the answer is printed: %s", r.out);
+    cr_expect(strstr(r.err, "terminate test/1 failed") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "FCB_ERR_UNAVAILABLE") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "may still be running: `terminate test/1` or `reap`") != NULL, "%s",
+              r.err);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_TERMINATE=BACKEND"),
+                 NULL, ARGS("--json", "invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 5, "%s", r.err);
+    json_object *o = json_tokener_parse(r.out), *v, *e;
+    cr_assert_not_null(o, "one JSON document: %s", r.out);
+    cr_expect(json_object_object_get_ex(o, "response", &v), "%s", r.out);
+    cr_expect(json_object_object_get_ex(o, "status", &v) && json_object_get_int(v) == 200);
+    cr_expect(json_object_object_get_ex(o, "terminated", &v) && !json_object_get_boolean(v));
+    cr_expect(json_object_object_get_ex(o, "ok", &v) && !json_object_get_boolean(v));
+    cr_expect(json_object_object_get_ex(o, "exit_code", &v) && json_object_get_int(v) == 5);
+    cr_expect(json_object_object_get_ex(o, "terminate_error", &e) &&
+                  json_object_object_get_ex(e, "code", &v) &&
+                  strcmp(json_object_get_string(v), "FCB_ERR_BACKEND") == 0,
+              "%s", r.out);
+    json_object_put(o);
+    result_free(&r);
+    /* A failed invocation keeps its own status (1) when terminate fails too. */
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_TERMINATE=BACKEND",
+                     "FAKECLOUD_TEST_ENDPOINT=127.0.0.1:1"),
+                 NULL, ARGS("invoke", "--function", "fn.json", "--code", "code.zip"));
+    cr_expect_eq(r.exit_code, 1, "%s", r.err);
+    cr_expect(strstr(r.err, "terminate test/1 failed") != NULL, "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, prepull_asks_the_backend_and_refuses_a_backend_without_it)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info"), NULL,
+                        ARGS("prepull", "public.ecr.aws/lambda/python:3.12"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "prepulled public.ecr.aws/lambda/python:3.12\n");
+    cr_expect(strstr(r.err, "image prepulled (a no-op here)") != NULL, "the plugin ran: %s", r.err);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("--json", "prepull", "img:1"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"image\":\"img:1\"") != NULL && strstr(r.out, "\"prepulled\":true"),
+              "%s", r.out);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test2"), NULL, ARGS("--json", "prepull", "img:1"));
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "backend test2 has no prepull operation") != NULL, "%s", r.err);
+    cr_expect_str_eq(json_error_code(r.out), "FCB_ERR_UNSUPPORTED", "%s", r.out);
+    result_free(&r);
+    struct {
+        const char *const *args;
+        const char *message;
+    } bad[] = {
+        {ARGS("prepull"), "prepull: IMAGE required"},
+        {ARGS("prepull", "two words"), "prepull: IMAGE: byte 3 is not a printable"},
+        {ARGS("prepull", "img", "--code", "code.zip"), "--code: not an option of `prepull`"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_OPEN=never-opened"),
+                     NULL, bad[i].args);
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, bad[i].message) != NULL, "case %zu: %s", i, r.err);
+        result_free(&r);
+    }
+}
+
+/*
+ * SIGTERM 300 ms into a plugin call that cannot be cancelled (the test
+ * plugin sleeps 20 s): the host exits 130 within 1 s and says what may be
+ * left half-done.
+ */
+static void expect_prompt_130(const char *const *env, const char *const *args, const char *ready,
+                              const char *says)
+{
+    pid_t pid = spawn_host(env, args);
+    cr_assert(wait_for_log(ready), "the host reached the call (%s)", ready);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    kill(pid, SIGTERM);
+    int code = wait_exit(pid, 1000);
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    char *err = slurp(path);
+    cr_expect_eq(code, 130, "%s: exit %d (-2 = still running after 1 s), stderr: %s", args[0], code,
+                 err);
+    cr_expect(strstr(err, says) != NULL, "'%s' in: %s", says, err);
+    free(err);
+}
+
+Test(host_cli, sigterm_during_open_exits_130_within_a_second)
+{
+    expect_prompt_130(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info",
+                          "FAKECLOUD_TEST_OPEN_DELAY_MS=20000"),
+                      ARGS("invoke", "--function", "fn.json", "--code", "code.zip"),
+                      "FAKECLOUD_K8S_SELF_URL not set", "open cannot be cancelled");
+}
+
+Test(host_cli, sigterm_during_terminate_reap_or_prepull_exits_130_within_a_second)
+{
+    const char *const *env = ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=info",
+                                 "FAKECLOUD_TEST_OP_DELAY_MS=20000");
+    expect_prompt_130(env, ARGS("terminate", "test/7"), "backend opened",
+                      "run `terminate test/7` again");
+    expect_prompt_130(env, ARGS("reap"), "backend opened", "reap was in progress");
+    expect_prompt_130(env, ARGS("prepull", "img:1"), "backend opened",
+                      "prepull img:1 was in progress");
 }

@@ -21,6 +21,16 @@
  *                             token (as a k8s init container would), checks
  *                             the code matches, and the echo reports the
  *                             sizes ("code_bytes", "layers_bytes")
+ *   FAKECLOUD_TEST_FAIL_LAUNCH, _TERMINATE, _REAP, _PREPULL  a status name
+ *                             without its prefix ("UNAVAILABLE", "CONFIG",
+ *                             "BACKEND", ...): that operation fails with it.
+ *                             FAKECLOUD_TEST_FAIL_OPEN takes a status name
+ *                             too (any other value: FCB_ERR_CONFIG).
+ *   FAKECLOUD_TEST_OPEN_DELAY_MS  open() sleeps this long (not cancellable:
+ *                             ABI 1.0 has no way to cancel an open)
+ *   FAKECLOUD_TEST_OP_DELAY_MS    terminate, reap_stale and prepull sleep this
+ *                             long first (not cancellable either)
+ * Variant 2 ("test2") has no prepull operation.
  */
 #include "svc.h"
 
@@ -89,7 +99,34 @@ struct fcb_backend {
     bool fetch;
     bool leak;
     bool closing;
+    long op_delay_ms;
+    int fail_launch, fail_terminate, fail_reap, fail_prepull; /* FCB_OK = do not fail */
 };
+
+/* Status named by KEY's value ("UNAVAILABLE" = FCB_ERR_UNAVAILABLE); FCB_OK when unset. */
+static int tp_fail_code(const fcb_host_services *host, const char *key, int otherwise)
+{
+    const char *v = svc_config_nonempty(host, key);
+    if (v == NULL)
+        return FCB_OK;
+    for (int code = FCB_ERR_INVALID_ARGUMENT; code >= FCB_ERR_INTERNAL; code--) {
+        if (strcmp(fcb_status_name(code) + strlen("FCB_ERR_"), v) == 0)
+            return code;
+    }
+    return otherwise;
+}
+
+/* Sleep MS milliseconds (bounded to 60 s); nothing can cut it short. */
+static void tp_sleep_ms(long ms)
+{
+    if (ms <= 0)
+        return;
+    if (ms > 60000)
+        ms = 60000;
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    for (int i = 0; i < 1000 && nanosleep(&t, &t) != 0; i++) {
+    }
+}
 
 static const char *tp_str(const char *s)
 {
@@ -439,9 +476,11 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
                    fcb_error *err)
 {
     *out = NULL;
+    const char *delay_open = svc_config_nonempty(host, "FAKECLOUD_TEST_OPEN_DELAY_MS");
+    tp_sleep_ms(delay_open != NULL ? strtol(delay_open, NULL, 10) : 0);
     const char *fail = svc_config_nonempty(host, "FAKECLOUD_TEST_FAIL_OPEN");
     if (fail != NULL)
-        return err_set(err, FCB_ERR_CONFIG,
+        return err_set(err, tp_fail_code(host, "FAKECLOUD_TEST_FAIL_OPEN", FCB_ERR_CONFIG),
                        "FAKECLOUD_TEST_FAIL_OPEN: set to \"%s\", refusing to open", fail);
     const char *need_token = svc_config_nonempty(host, "FAKECLOUD_TEST_REQUIRE_TOKEN");
     const char *token = params != NULL && TP_HAS(params, fcb_open_params, internal_token)
@@ -475,6 +514,12 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
             return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
         }
     }
+    const char *op_delay = svc_config_nonempty(host, "FAKECLOUD_TEST_OP_DELAY_MS");
+    b->op_delay_ms = op_delay != NULL ? strtol(op_delay, NULL, 10) : 0;
+    b->fail_launch = tp_fail_code(host, "FAKECLOUD_TEST_FAIL_LAUNCH", FCB_ERR_BACKEND);
+    b->fail_terminate = tp_fail_code(host, "FAKECLOUD_TEST_FAIL_TERMINATE", FCB_ERR_BACKEND);
+    b->fail_reap = tp_fail_code(host, "FAKECLOUD_TEST_FAIL_REAP", FCB_ERR_BACKEND);
+    b->fail_prepull = tp_fail_code(host, "FAKECLOUD_TEST_FAIL_PREPULL", FCB_ERR_BACKEND);
     const char *leak = svc_config(host, "FAKECLOUD_TEST_LEAK");
     b->leak = leak != NULL && strcmp(leak, "1") == 0;
     const char *fetch = svc_config(host, "FAKECLOUD_TEST_FETCH");
@@ -565,6 +610,9 @@ static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance
     if (closing)
         return err_set(err, FCB_ERR_CANCELLED, "launch: backend is closing");
     int rc = b->launch_delay_ms > 0 ? tp_launch_delay(b, err) : FCB_OK;
+    if (rc == FCB_OK && b->fail_launch != FCB_OK)
+        rc = err_set(err, b->fail_launch, "FAKECLOUD_TEST_FAIL_LAUNCH: launch fails with %s",
+                     fcb_status_name(b->fail_launch));
     if (rc == FCB_OK)
         rc = tp_launch_inner(b, req, out, err);
     pthread_mutex_lock(&b->lock);
@@ -634,7 +682,8 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
     snprintf(out->endpoint, sizeof out->endpoint, "%s", endpoint);
     snprintf(out->handle, sizeof out->handle, "%s", in->handle);
     svc_log(host, FCB_LOG_INFO, TP_NAME, "instance launched", "function", fn->function_name,
-            "deploy_id", req->deploy_id, "endpoint", endpoint, "handle", in->handle, NULL);
+            "function_arn", fn->function_arn != NULL ? fn->function_arn : "none", "deploy_id",
+            req->deploy_id, "endpoint", endpoint, "handle", in->handle, NULL);
     return FCB_OK;
 fail:
     tp_instance_free(in);
@@ -645,6 +694,11 @@ static int tp_terminate(fcb_backend *b, const char *handle, fcb_error *err)
 {
     if (handle == NULL || handle[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "handle: required");
+    tp_sleep_ms(b->op_delay_ms);
+    if (b->fail_terminate != FCB_OK)
+        return err_set(err, b->fail_terminate,
+                       "FAKECLOUD_TEST_FAIL_TERMINATE: terminate %s fails with %s", handle,
+                       fcb_status_name(b->fail_terminate));
     pthread_mutex_lock(&b->lock);
     tp_instance **link = &b->instances;
     while (*link != NULL && strcmp((*link)->handle, handle) != 0)
@@ -662,20 +716,30 @@ static int tp_terminate(fcb_backend *b, const char *handle, fcb_error *err)
 
 static int tp_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
 {
-    (void)err;
     if (reaped != NULL)
         *reaped = 0;
+    tp_sleep_ms(b->op_delay_ms);
+    if (b->fail_reap != FCB_OK)
+        return err_set(err, b->fail_reap, "FAKECLOUD_TEST_FAIL_REAP: reap fails with %s",
+                       fcb_status_name(b->fail_reap));
     svc_log(b->host, FCB_LOG_DEBUG, TP_NAME, "nothing stale in-process", NULL);
     return FCB_OK;
 }
 
+#if TP_VARIANT != 2
 static int tp_prepull(fcb_backend *b, const char *image, fcb_error *err)
 {
     if (image == NULL || image[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "image: required");
-    svc_log(b->host, FCB_LOG_DEBUG, TP_NAME, "prepull is a no-op", "image", image, NULL);
+    tp_sleep_ms(b->op_delay_ms);
+    if (b->fail_prepull != FCB_OK)
+        return err_set(err, b->fail_prepull,
+                       "FAKECLOUD_TEST_FAIL_PREPULL: prepull %s fails with %s", image,
+                       fcb_status_name(b->fail_prepull));
+    svc_log(b->host, FCB_LOG_INFO, TP_NAME, "image prepulled (a no-op here)", "image", image, NULL);
     return FCB_OK;
 }
+#endif
 
 static const fcb_backend_ops tp_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -685,7 +749,9 @@ static const fcb_backend_ops tp_ops = {
     .launch = tp_launch,
     .terminate = tp_terminate,
     .reap_stale = tp_reap_stale,
+#if TP_VARIANT != 2
     .prepull = tp_prepull,
+#endif
 };
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
