@@ -1,4 +1,13 @@
-/* code_bundle: zip validation (libarchive), SHA-256 (GnuTLS), layers tar. */
+/*
+ * code_bundle: zip validation (libarchive), SHA-256 (GnuTLS), layers tar.
+ *
+ * The layers tar is built in two passes per layer, both in bounded memory:
+ * a check (names, link targets, types, entry count, uncompressed size and
+ * ratio counted while inflating into a fixed buffer, nothing kept), then
+ * the copy, streaming each entry's data into the tar in 64 KiB chunks. So
+ * a small zip that inflates to gigabytes is refused after reading at most
+ * the limits' worth into one buffer, never into the tar.
+ */
 #include "code_bundle.h"
 
 #include <archive.h>
@@ -14,8 +23,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define BUNDLE_ENTRIES_MAX 100000
-#define BUNDLE_TAR_MAX     ((size_t)1024 * 1024 * 1024)
+/*
+ * The layer merge's own limits (sample-host and the plugins share no code):
+ * the same values as the plugins' ziptar defaults.
+ */
+#define BUNDLE_ENTRIES_MAX     100000
+#define BUNDLE_MAX_BYTES       ((uint64_t)512 * 1024 * 1024)
+#define BUNDLE_MAX_RATIO       200
+#define BUNDLE_RATIO_MIN_BYTES ((uint64_t)1024 * 1024)
+#define BUNDLE_TAR_MAX         ((size_t)1024 * 1024 * 1024)
 
 static const char *aerr(struct archive *a)
 {
@@ -164,24 +180,145 @@ static bool path_escapes(const char *p)
     return false;
 }
 
-static int copy_layer(struct archive *w, const void *zip, size_t len, size_t index, size_t *total,
-                      char *why, size_t why_size)
+/* Depth after walking the '/'-separated components of P[0..n) from DEPTH; -1 once it escapes. */
+static long walk_depth(const char *p, size_t n, long depth)
 {
-    int rc = -1;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = 0;
+        while (i + k < n && p[i + k] != '/')
+            k++;
+        if (k == 2 && p[i] == '.' && p[i + 1] == '.') {
+            if (--depth < 0)
+                return -1;
+        } else if (!(k == 0 || (k == 1 && p[i] == '.'))) {
+            depth++;
+        }
+        i += k + 1;
+    }
+    return depth;
+}
+
+/* A symlink TARGET, found in entry NAME, that resolves outside the layer directory. */
+static bool link_escapes(const char *name, const char *target)
+{
+    if (target == NULL || target[0] == '\0' || target[0] == '/')
+        return true;
+    size_t n = strlen(name);
+    while (n > 0 && name[n - 1] == '/')
+        n--;
+    while (n > 0 && name[n - 1] != '/')
+        n--;
+    return walk_depth(target, strlen(target), walk_depth(name, n, 0)) < 0;
+}
+
+/* Why entry E of a layer must not be extracted, or NULL. */
+static const char *entry_problem(struct archive_entry *e)
+{
+    const char *name = archive_entry_pathname(e);
+    mode_t type = archive_entry_filetype(e);
+    if (path_escapes(name) || strchr(name, '\\') != NULL)
+        return "escapes the layer directory";
+    if (archive_entry_hardlink(e) != NULL)
+        return "is a hard link";
+    if (type == AE_IFLNK || archive_entry_symlink(e) != NULL)
+        return link_escapes(name, archive_entry_symlink(e)) ? "is a symlink out of the layer"
+                                                            : NULL;
+    if (type != AE_IFREG && type != AE_IFDIR)
+        return "is a device, FIFO or socket";
+    if (type == AE_IFREG && !archive_entry_size_is_set(e))
+        return "does not declare its size";
+    return NULL;
+}
+
+/* The running total BEFORE + BYTES of layer INDEX (LEN bytes) against the limits. */
+static int check_sizes(uint64_t before, uint64_t bytes, size_t len, size_t index, const char *name,
+                       char *why, size_t why_size)
+{
+    if (bytes > BUNDLE_MAX_BYTES || before + bytes > BUNDLE_MAX_BYTES) {
+        snprintf(why, why_size,
+                 "layer %zu: entry \"%.200s\": layers larger than %llu MiB "
+                 "uncompressed",
+                 index, name, (unsigned long long)(BUNDLE_MAX_BYTES >> 20));
+        return -1;
+    }
+    if (bytes > BUNDLE_RATIO_MIN_BYTES && len > 0 && bytes / len > BUNDLE_MAX_RATIO) {
+        snprintf(why, why_size,
+                 "layer %zu: entry \"%.200s\": refused as a zip bomb (%llu bytes "
+                 "from %zu, ratio above %d)",
+                 index, name, (unsigned long long)bytes, len, BUNDLE_MAX_RATIO);
+        return -1;
+    }
+    return 0;
+}
+
+/* Inflate the current entry into BUF, counting; it must hold exactly its declared size. */
+static int count_entry(struct archive *r, struct archive_entry *e, uint64_t before, uint64_t *read,
+                       size_t len, size_t index, char *why, size_t why_size)
+{
+    const char *name = archive_entry_pathname(e);
+    uint64_t declared = (uint64_t)archive_entry_size(e);
+    uint64_t got = 0;
+    char buf[64 * 1024];
+    for (uint64_t rounds = 0; rounds <= declared + 1; rounds++) {
+        la_ssize_t n = archive_read_data(r, buf, sizeof buf);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            snprintf(why, why_size, "layer %zu: %.200s: %s", index, name, aerr(r));
+            return -1;
+        }
+        got += (uint64_t)n;
+        *read += (uint64_t)n;
+        if (check_sizes(before, *read, len, index, name, why, why_size) != 0)
+            return -1;
+        if (got > declared)
+            break;
+    }
+    if (got != declared) {
+        snprintf(why, why_size, "layer %zu: entry \"%.200s\" differs from its declared size", index,
+                 name);
+        return -1;
+    }
+    return 0;
+}
+
+static struct archive *open_layer(const void *zip, size_t len, size_t index, char *why,
+                                  size_t why_size)
+{
     struct archive *r = archive_read_new();
     if (r == NULL) {
         snprintf(why, why_size, "layer %zu: out of memory", index);
-        return -1;
+        return NULL;
     }
     archive_read_support_format_zip(r);
     if (archive_read_open_memory(r, zip, len) != ARCHIVE_OK) {
         snprintf(why, why_size, "layer %zu: not a zip archive: %s", index, aerr(r));
-        goto out;
+        archive_read_free(r);
+        return NULL;
     }
+    return r;
+}
+
+/*
+ * First pass over layer INDEX, nothing kept: every entry's name, type and
+ * link target, the entry count and the uncompressed size (as declared, then
+ * counted while inflating into a fixed buffer) against the limits, on top
+ * of *TOTAL and *ENTRIES from earlier layers (both grow).
+ */
+static int vet_layer(const void *zip, size_t len, size_t index, uint64_t *total, size_t *entries,
+                     char *why, size_t why_size)
+{
+    int rc = -1;
+    uint64_t declared = 0, read = 0;
+    struct archive *r = open_layer(zip, len, index, why, why_size);
+    if (r == NULL)
+        return -1;
     struct archive_entry *e;
-    for (size_t i = 0; i < BUNDLE_ENTRIES_MAX; i++) {
+    while (*entries < BUNDLE_ENTRIES_MAX) {
         int st = archive_read_next_header(r, &e);
         if (st == ARCHIVE_EOF) {
+            *total += read;
             rc = 0;
             goto out;
         }
@@ -189,30 +326,60 @@ static int copy_layer(struct archive *w, const void *zip, size_t len, size_t ind
             snprintf(why, why_size, "layer %zu: %s", index, aerr(r));
             goto out;
         }
+        (*entries)++;
         const char *name = archive_entry_pathname(e);
-        if (path_escapes(name)) {
-            snprintf(why, why_size, "layer %zu: entry \"%.200s\" escapes the layer directory",
-                     index, name ? name : "");
+        const char *problem = entry_problem(e);
+        if (problem != NULL) {
+            snprintf(why, why_size, "layer %zu: entry \"%.200s\" %s", index, name ? name : "",
+                     problem);
+            goto out;
+        }
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_symlink(e) != NULL)
+            continue;
+        declared += (uint64_t)archive_entry_size(e);
+        if (check_sizes(*total, declared, len, index, name, why, why_size) != 0 ||
+            count_entry(r, e, *total, &read, len, index, why, why_size) != 0)
+            goto out;
+    }
+    snprintf(why, why_size, "layer %zu: more than %d entries over all layers", index,
+             BUNDLE_ENTRIES_MAX);
+out:
+    archive_read_free(r);
+    return rc;
+}
+
+/* Second pass: entries (vetted) into the tar, data streamed in fixed-size chunks. */
+static int copy_layer(struct archive *w, const void *zip, size_t len, size_t index, char *why,
+                      size_t why_size)
+{
+    int rc = -1;
+    struct archive *r = open_layer(zip, len, index, why, why_size);
+    if (r == NULL)
+        return -1;
+    struct archive_entry *e;
+    for (size_t i = 0; i <= BUNDLE_ENTRIES_MAX; i++) {
+        int st = archive_read_next_header(r, &e);
+        if (st == ARCHIVE_EOF) {
+            rc = 0;
+            goto out;
+        }
+        const char *name = st == ARCHIVE_OK || st == ARCHIVE_WARN ? archive_entry_pathname(e) : "";
+        if ((st != ARCHIVE_OK && st != ARCHIVE_WARN) || entry_problem(e) != NULL) {
+            snprintf(why, why_size, "layer %zu: changed while copied: %s", index, aerr(r));
             goto out;
         }
         if (archive_write_header(w, e) != ARCHIVE_OK) {
-            snprintf(why, why_size, "layer %zu: %s: %s", index, name, aerr(w));
+            snprintf(why, why_size, "layer %zu: %.200s: %s", index, name, aerr(w));
             goto out;
         }
         char buf[64 * 1024];
-        for (size_t rounds = 0; rounds < BUNDLE_TAR_MAX / sizeof buf + 1; rounds++) {
+        for (;;) {
             la_ssize_t n = archive_read_data(r, buf, sizeof buf);
             if (n == 0)
                 break;
-            if (n < 0) {
-                snprintf(why, why_size, "layer %zu: %s: %s", index, name, aerr(r));
-                goto out;
-            }
-            *total += (size_t)n;
-            if (*total > BUNDLE_TAR_MAX || archive_write_data(w, buf, (size_t)n) != n) {
-                snprintf(why, why_size, "layer %zu: %s: %s", index, name,
-                         *total > BUNDLE_TAR_MAX ? "layers larger than 1 GiB uncompressed"
-                                                 : aerr(w));
+            if (n < 0 || archive_write_data(w, buf, (size_t)n) != n) {
+                snprintf(why, why_size, "layer %zu: %.200s: %s", index, name,
+                         n < 0 ? aerr(r) : aerr(w));
                 goto out;
             }
         }
@@ -232,7 +399,8 @@ int bundle_layers_tar(const void *const *layers, const size_t *layer_sizes, size
         return 0;
     int rc = -1;
     tar_buffer buf = {0};
-    size_t total = 0;
+    uint64_t total = 0;
+    size_t entries = 0;
     struct archive *w = archive_write_new();
     if (w == NULL) {
         snprintf(why, why_size, "layers: out of memory");
@@ -245,7 +413,11 @@ int bundle_layers_tar(const void *const *layers, const size_t *layer_sizes, size
         goto out;
     }
     for (size_t i = 0; i < n_layers; i++) {
-        if (copy_layer(w, layers[i], layer_sizes[i], i, &total, why, why_size) != 0)
+        if (vet_layer(layers[i], layer_sizes[i], i, &total, &entries, why, why_size) != 0)
+            goto out;
+    }
+    for (size_t i = 0; i < n_layers; i++) {
+        if (copy_layer(w, layers[i], layer_sizes[i], i, why, why_size) != 0)
             goto out;
     }
     if (archive_write_close(w) != ARCHIVE_OK) {

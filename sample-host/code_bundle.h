@@ -32,8 +32,12 @@ int bundle_deploy_id(const void *data, size_t len, char out[17]);
 /*
  * Merge the layer zips (in order; a later layer's file replaces an earlier
  * one's when extracted) into one ustar/pax tar. No layers gives an empty
- * (0-byte) result with *tar NULL. Returns 0 or -1 with `why` naming the
- * layer index.
+ * (0-byte) result with *tar NULL. Every layer is checked first, in bounded
+ * memory: entries escaping the layer directory (absolute, ".."), symlinks
+ * out of it, hard links, devices/FIFOs/sockets, more than 100 000 entries,
+ * more than 512 MiB uncompressed over all layers, or a layer inflating to
+ * more than 200 times its size (above 1 MiB) are refused. Returns 0 or -1
+ * with `why` naming the layer index (from 0) and the entry.
  */
 int bundle_layers_tar(const void *const *layers, const size_t *layer_sizes, size_t n_layers,
                       unsigned char **tar, size_t *tar_len, char *why, size_t why_size);

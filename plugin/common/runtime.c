@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define RUNTIME_IMAGE_REGISTRY "public.ecr.aws/lambda/"
 
@@ -123,29 +124,45 @@ bool runtime_translate_ecr(const char *image, const char *ecr_host, unsigned ecr
     return true;
 }
 
-/* A byte that can be part of a host name (or continue a word). */
-static bool runtime_is_host_char(char c)
+/*
+ * A byte after which a URL may start in a value: the value's start is
+ * handled by the caller; these are list separators, quotes and brackets.
+ * Not '=', '/', '?', '&', '%' or letters, so a URL inside another URL's path
+ * or query (or glued to a word) is left as written.
+ */
+static bool runtime_is_url_boundary(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || runtime_is_digit(c) || c == '.' ||
-           c == '-' || c == '_';
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ';' || c == '"' ||
+           c == '\'' || c == '(' || c == '[' || c == '{' || c == '<' || c == '|';
 }
 
 /*
- * Length of a loopback host name at value[i] that stands alone (not part of
- * a longer host name such as "mylocalhost" or "127.0.0.10"), else 0.
+ * At value[i], "http://" or "https://" then "localhost" or "127.0.0.1" then
+ * ':' (a port): set *host_start and *host_len to where the host lies and
+ * return true. ASCII case-insensitive (schemes and host names are).
  */
-static size_t runtime_loopback_at(const char *value, size_t i)
+static bool runtime_loopback_url_at(const char *value, size_t i, size_t *host_start,
+                                    size_t *host_len)
 {
+    static const char *const schemes[] = {"http://", "https://"};
     static const char *const hosts[] = {"localhost", "127.0.0.1"};
 
-    if (i > 0 && runtime_is_host_char(value[i - 1]))
-        return 0;
-    for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
-        size_t n = strlen(hosts[h]);
-        if (strncmp(value + i, hosts[h], n) == 0 && !runtime_is_host_char(value[i + n]))
-            return n;
+    if (i > 0 && !runtime_is_url_boundary(value[i - 1]))
+        return false;
+    for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
+        size_t sn = strlen(schemes[s]);
+        if (strncasecmp(value + i, schemes[s], sn) != 0)
+            continue;
+        for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+            size_t hn = strlen(hosts[h]);
+            if (strncasecmp(value + i + sn, hosts[h], hn) == 0 && value[i + sn + hn] == ':') {
+                *host_start = i + sn;
+                *host_len = hn;
+                return true;
+            }
+        }
     }
-    return 0;
+    return false;
 }
 
 char *runtime_rewrite_localhost(const fcb_host_services *host, const char *value,
@@ -161,11 +178,11 @@ char *runtime_rewrite_localhost(const fcb_host_services *host, const char *value
     sbuf_init(&b, host, 0);
     size_t run = 0; /* start of the bytes not yet copied */
     while (value[i] != '\0') {
-        size_t n = runtime_loopback_at(value, i);
-        if (n > 0) {
-            sbuf_append(&b, value + run, i - run);
+        size_t at = 0, n = 0;
+        if (runtime_loopback_url_at(value, i, &at, &n)) {
+            sbuf_append(&b, value + run, at - run);
             sbuf_puts(&b, new_host);
-            i += n;
+            i = at + n;
             run = i;
         } else {
             i++;
@@ -208,4 +225,101 @@ int runtime_function_image(const fcb_function *fn, const char *ecr_host, unsigne
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "ImageUri is too long after ECR translation: %.200s", fn->image_uri);
     return FCB_OK;
+}
+
+bool runtime_region_from_arn(const char *arn, char out[RUNTIME_REGION_MAX])
+{
+    out[0] = '\0';
+    if (arn == NULL || strncmp(arn, "arn:", 4) != 0)
+        return false;
+    const char *p = arn;
+    for (int i = 0; i < 3 && p != NULL; i++) {
+        p = strchr(p, ':');
+        if (p != NULL)
+            p++;
+    }
+    if (p == NULL)
+        return false;
+    size_t n = 0;
+    while (n < RUNTIME_REGION_MAX && runtime_is_region_char(p[n]))
+        n++;
+    if (n == 0 || n >= RUNTIME_REGION_MAX || p[n] != ':')
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+const char *runtime_function_version(const fcb_function *fn)
+{
+    static const char *const fields[] = {"arn", NULL, "lambda", NULL, NULL, "function", NULL};
+    const char *arn = fn != NULL ? fn->function_arn : NULL;
+    if (arn == NULL)
+        return "$LATEST";
+    const char *p = arn;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *colon = strchr(p, ':');
+        if (colon == NULL)
+            return "$LATEST";
+        if (fields[i] != NULL &&
+            ((size_t)(colon - p) != strlen(fields[i]) || strncmp(p, fields[i], colon - p) != 0))
+            return "$LATEST";
+        p = colon + 1;
+    }
+    size_t n = strspn(p, "0123456789");
+    if (n == 0 || n > 20 || p[n] != '\0')
+        return "$LATEST";
+    return p;
+}
+
+void runtime_platform_env_init(runtime_platform_env *env, const fcb_function *fn,
+                               unsigned memory_mb, unsigned timeout_seconds)
+{
+    memset(env, 0, sizeof *env);
+    snprintf(env->memory, sizeof env->memory, "%u", memory_mb);
+    snprintf(env->timeout, sizeof env->timeout, "%u", timeout_seconds);
+    bool from_arn = runtime_region_from_arn(fn->function_arn, env->region);
+    if (!from_arn)
+        snprintf(env->region, sizeof env->region, "%s", RUNTIME_DEFAULT_REGION);
+    const runtime_env_entry vars[RUNTIME_PLATFORM_ENV_MAX] = {
+        {"AWS_LAMBDA_FUNCTION_NAME", fn->function_name, true},
+        {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", env->memory, true},
+        {"AWS_LAMBDA_FUNCTION_TIMEOUT", env->timeout, true},
+        {"AWS_LAMBDA_FUNCTION_VERSION", runtime_function_version(fn), true},
+        {"AWS_REGION", env->region, from_arn},
+        {"AWS_DEFAULT_REGION", env->region, from_arn},
+    };
+    memcpy(env->vars, vars, sizeof vars);
+    env->n = RUNTIME_PLATFORM_ENV_MAX;
+}
+
+bool runtime_env_drop_reserved(const fcb_host_services *host, const char *plugin,
+                               const runtime_platform_env *env, const char *name)
+{
+    if (name == NULL)
+        return false;
+    for (size_t i = 0; i < env->n; i++) {
+        if (env->vars[i].reserved && strcmp(env->vars[i].name, name) == 0) {
+            svc_log(host, FCB_LOG_WARN, plugin,
+                    "environment variable is reserved by the platform; the function's value "
+                    "is ignored",
+                    "variable", name, "value", env->vars[i].value, NULL);
+            return true;
+        }
+    }
+    return false;
+}
+
+bool runtime_platform_env_applies(const runtime_platform_env *env, size_t i, const fcb_function *fn)
+{
+    if (i >= env->n)
+        return false;
+    if (env->vars[i].reserved)
+        return true;
+    for (size_t j = 0; j < fn->n_environment && fn->environment != NULL; j++) {
+        const char *name = fn->environment[j].name;
+        if (name != NULL && strcmp(name, env->vars[i].name) == 0)
+            return false;
+    }
+    return true;
 }

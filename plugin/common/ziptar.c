@@ -1,18 +1,21 @@
 /*
- * ziptar: zip -> tar in memory with libarchive.
+ * ziptar: zip checks and zip -> tar with libarchive, in bounded memory.
  *
  * The zip is read from memory (libarchive uses the seekable zip reader, so
- * entry sizes come from the central directory); each entry's data is
- * buffered once (bounded by what is left of the total-size limit) so the
- * tar header can carry the size actually read rather than the size the
- * zip claims. Sizes are checked against the limits both as declared (early,
- * before inflating anything) and as read (a lying zip cannot pass).
+ * entry sizes come from the central directory). ziptar_check_zip makes one
+ * pass: every entry's name, type and link target, then its data inflated
+ * into a fixed 64 KiB buffer and counted (never kept), sizes checked against
+ * the limits both as declared (before inflating anything) and as read after
+ * every chunk, and each entry must hold exactly the size it declares. The
+ * tar writer runs that check, then a second pass that writes each header
+ * with the declared (now verified) size and streams the data in chunks.
  */
 #include "ziptar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ZIPTAR_NAME_MAX   4096
@@ -22,8 +25,7 @@ struct ziptar {
     const fcb_host_services *host;
     ziptar_limits limits;
     struct archive *writer;
-    sbuf out;   /* tar bytes */
-    sbuf chunk; /* one entry's data, reused */
+    sbuf out; /* tar bytes */
     uint64_t total_bytes;
     uint64_t entries;
     bool broken;
@@ -136,7 +138,6 @@ int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits, zipta
     tar->host = host;
     tar->limits = limits != NULL ? *limits : ziptar_limits_default();
     sbuf_init(&tar->out, host, 0);
-    sbuf_init(&tar->chunk, host, 0);
     tar->writer = archive_write_new();
     if (tar->writer == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "archive: out of memory for the tar writer");
@@ -197,201 +198,315 @@ static int ziptar_add_dir(ziptar *tar, const char *path, const char *what, fcb_e
     return rc;
 }
 
-/* Zip-bomb and size checks for UNCOMPRESSED bytes of a zip of ZIP_SIZE bytes. */
-static int ziptar_check_sizes(ziptar *tar, uint64_t zip_uncompressed, size_t zip_size,
-                              const char *what, const char *name, fcb_error *err)
+/*
+ * Size and zip-bomb checks: BYTES uncompressed so far from this zip of
+ * ZIP_SIZE bytes, on top of BEFORE (earlier zips of the same launch).
+ */
+static int ziptar_check_sizes(const ziptar_limits *l, uint64_t before, uint64_t bytes,
+                              size_t zip_size, const char *what, const char *name, fcb_error *err)
 {
-    const ziptar_limits *l = &tar->limits;
-    if (tar->total_bytes + zip_uncompressed > l->max_total_bytes ||
-        zip_uncompressed > l->max_total_bytes)
+    if (bytes > l->max_total_bytes || before + bytes > l->max_total_bytes)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "%s zip: uncompressed size exceeds the limit of %llu bytes "
                        "(at entry '%s')",
                        what, (unsigned long long)l->max_total_bytes, name);
-    if (l->max_ratio > 0 && zip_uncompressed > l->ratio_min_bytes && zip_size > 0 &&
-        zip_uncompressed / zip_size > l->max_ratio)
+    if (l->max_ratio > 0 && bytes > l->ratio_min_bytes && zip_size > 0 &&
+        bytes / zip_size > l->max_ratio)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "%s zip: refused as a zip bomb: %llu bytes uncompressed from %zu "
                        "compressed (ratio above %llu, at entry '%s')",
-                       what, (unsigned long long)zip_uncompressed, zip_size,
-                       (unsigned long long)l->max_ratio, name);
+                       what, (unsigned long long)bytes, zip_size, (unsigned long long)l->max_ratio,
+                       name);
     return FCB_OK;
+}
+
+static int ziptar_open_reader(const void *zip, size_t size, const char *what, struct archive **out,
+                              fcb_error *err)
+{
+    *out = NULL;
+    if (zip == NULL || size == 0)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: empty (0 bytes)", what);
+    struct archive *reader = archive_read_new();
+    if (reader == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory", what);
+    archive_read_support_format_zip(reader);
+    if (archive_read_open_memory(reader, zip, size) != ARCHIVE_OK) {
+        int rc =
+            err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: corrupted or not a zip archive: %s",
+                    what, archive_error_string(reader));
+        archive_read_free(reader);
+        return rc;
+    }
+    *out = reader;
+    return FCB_OK;
+}
+
+/* Next header into *in: FCB_OK, or 1 at the end, or an error. */
+static int ziptar_next(struct archive *reader, struct archive_entry **in, const char *what,
+                       fcb_error *err)
+{
+    int r = archive_read_next_header(reader, in);
+    if (r == ARCHIVE_EOF)
+        return 1;
+    if (r < ARCHIVE_WARN)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: corrupted or not a zip archive: %s",
+                       what, archive_error_string(reader));
+    return FCB_OK;
+}
+
+/* Name, type and link target of one entry; the message names the entry. */
+static int ziptar_check_entry(struct archive_entry *in, const char *what, fcb_error *err)
+{
+    const char *name = archive_entry_pathname(in);
+    const char *why = ziptar_unsafe_name(name);
+    if (why != NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: unsafe entry '%.200s': %s", what,
+                       name != NULL ? name : "", why);
+    mode_t type = archive_entry_filetype(in);
+    const char *symlink = archive_entry_symlink(in);
+    const char *hardlink = archive_entry_hardlink(in);
+    if (type == AE_IFLNK || symlink != NULL || hardlink != NULL) {
+        int hard = (type != AE_IFLNK && symlink == NULL);
+        const char *target = hard ? hardlink : symlink;
+        why = ziptar_unsafe_link(name, target, hard);
+        if (why != NULL)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "%s zip: unsafe entry '%.200s' -> '%.200s': %s", what, name,
+                           target != NULL ? target : "", why);
+    } else if (type != AE_IFREG && type != AE_IFDIR) {
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "%s zip: entry '%.200s' is neither a file, a directory nor a symlink "
+                       "(a device, FIFO or socket)",
+                       what, name);
+    } else if (type == AE_IFREG && !archive_entry_size_is_set(in)) {
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "%s zip: entry '%.200s' does not declare its size", what, name);
+    }
+    return FCB_OK;
+}
+
+static bool ziptar_is_data(struct archive_entry *in)
+{
+    return archive_entry_filetype(in) == AE_IFREG && archive_entry_symlink(in) == NULL &&
+           archive_entry_hardlink(in) == NULL;
+}
+
+/*
+ * Inflate the current entry into a fixed buffer, counting: *zip_read grows
+ * by what is read and is checked against the limits after every chunk; the
+ * entry must hold exactly the size it declared.
+ */
+static int ziptar_count_entry(struct archive *reader, struct archive_entry *in,
+                              const ziptar_limits *l, uint64_t before, uint64_t *zip_read,
+                              size_t zip_size, const char *what, fcb_error *err)
+{
+    const char *name = archive_entry_pathname(in);
+    uint64_t declared = (uint64_t)archive_entry_size(in);
+    uint64_t got = 0;
+    char buf[ZIPTAR_READ_CHUNK];
+    for (uint64_t rounds = 0; rounds <= declared + 1; rounds++) {
+        la_ssize_t n = archive_read_data(reader, buf, sizeof buf);
+        if (n == 0)
+            break;
+        if (n < 0)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "%s zip: corrupted data in entry '%.200s': %s", what, name,
+                           archive_error_string(reader));
+        got += (uint64_t)n;
+        *zip_read += (uint64_t)n;
+        int rc = ziptar_check_sizes(l, before, *zip_read, zip_size, what, name, err);
+        if (rc != FCB_OK)
+            return rc;
+        if (got > declared)
+            break;
+    }
+    if (got != declared)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "%s zip: entry '%.200s' holds %s%llu bytes but declares %llu", what, name,
+                       got > declared ? "more than " : "", (unsigned long long)got,
+                       (unsigned long long)declared);
+    return FCB_OK;
+}
+
+int ziptar_check_zip(const ziptar_limits *limits, ziptar_totals *totals, const void *zip,
+                     size_t size, const char *what, fcb_error *err)
+{
+    const ziptar_limits l = limits != NULL ? *limits : ziptar_limits_default();
+    struct archive *reader = NULL;
+    uint64_t declared = 0, zip_read = 0, entries = totals->entries;
+    int rc = ziptar_open_reader(zip, size, what, &reader, err);
+    while (rc == FCB_OK) {
+        struct archive_entry *in = NULL;
+        rc = ziptar_next(reader, &in, what, err);
+        if (rc != FCB_OK)
+            break;
+        if (++entries > l.max_entries) {
+            rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: more than %llu entries", what,
+                         (unsigned long long)l.max_entries);
+            break;
+        }
+        rc = ziptar_check_entry(in, what, err);
+        if (rc != FCB_OK || !ziptar_is_data(in))
+            continue;
+        /* Declared sizes first: most bombs are refused before inflating anything. */
+        declared += (uint64_t)archive_entry_size(in);
+        rc = ziptar_check_sizes(&l, totals->bytes, declared, size, what, archive_entry_pathname(in),
+                                err);
+        if (rc == FCB_OK)
+            rc = ziptar_count_entry(reader, in, &l, totals->bytes, &zip_read, size, what, err);
+    }
+    if (reader != NULL)
+        archive_read_free(reader);
+    if (rc != 1)
+        return rc;
+    totals->bytes += zip_read;
+    totals->entries = entries;
+    return FCB_OK;
+}
+
+int ziptar_check_launch(const ziptar_limits *limits, const fcb_function *fn, const fcb_blob *code,
+                        const fcb_blob *layers, size_t n_layers, fcb_error *err)
+{
+    ziptar_totals totals = {0, 0};
+    if (fn != NULL && fn->package_type == FCB_PACKAGE_ZIP && code != NULL && code->size > 0) {
+        int rc = ziptar_check_zip(limits, &totals, code->data, code->size, "code", err);
+        if (rc != FCB_OK)
+            return rc;
+    }
+    if (n_layers > 0 && layers == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "Layers: %zu layers but no array", n_layers);
+    for (size_t i = 0; i < n_layers; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "layer %zu", i + 1);
+        int rc = ziptar_check_zip(limits, &totals, layers[i].data, layers[i].size, what, err);
+        if (rc != FCB_OK)
+            return rc;
+    }
+    return FCB_OK;
+}
+
+/*
+ * Copy the current entry's data into the tar in fixed-size chunks: exactly
+ * DECLARED bytes (what the header says; ziptar_check_zip verified it).
+ */
+static int ziptar_stream_data(ziptar *tar, struct archive *reader, uint64_t declared,
+                              const char *what, const char *name, fcb_error *err)
+{
+    uint64_t got = 0;
+    char buf[ZIPTAR_READ_CHUNK];
+    for (uint64_t rounds = 0; rounds <= declared + 1; rounds++) {
+        la_ssize_t n = archive_read_data(reader, buf, sizeof buf);
+        if (n == 0)
+            break;
+        if (n < 0)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "%s zip: corrupted data in entry '%.200s': %s", what, name,
+                           archive_error_string(reader));
+        got += (uint64_t)n;
+        if (got > declared)
+            break;
+        if (archive_write_data(tar->writer, buf, (size_t)n) != n)
+            return sbuf_failed(&tar->out)
+                       ? err_set(err, FCB_ERR_NO_MEMORY,
+                                 "%s zip: out of memory writing entry '%.200s'", what, name)
+                       : err_set(err, FCB_ERR_INTERNAL, "%s zip: cannot write data of '%.200s': %s",
+                                 what, name, archive_error_string(tar->writer));
+    }
+    if (got != declared)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "%s zip: entry '%.200s' changed size while copied", what, name);
+    return FCB_OK;
+}
+
+/* Tar header for entry IN (already checked) under DEST_DIR; data streamed after. */
+static int ziptar_write_entry(ziptar *tar, struct archive *reader, struct archive_entry *in,
+                              const char *dest_dir, const char *what, fcb_error *err)
+{
+    int rc = FCB_OK;
+    const char *name = archive_entry_pathname(in);
+    mode_t type = archive_entry_filetype(in);
+    const char *symlink = archive_entry_symlink(in);
+    const char *hardlink = archive_entry_hardlink(in);
+    char *link = NULL;
+    char *path = ziptar_join(tar->host, dest_dir, name);
+    struct archive_entry *out = archive_entry_new();
+    if (path == NULL || out == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory", what);
+        goto out;
+    }
+    archive_entry_set_pathname(out, path);
+    archive_entry_set_uid(out, 0);
+    archive_entry_set_gid(out, 0);
+    archive_entry_set_uname(out, "root");
+    archive_entry_set_gname(out, "root");
+    if (archive_entry_mtime_is_set(in))
+        archive_entry_set_mtime(out, archive_entry_mtime(in), 0);
+    mode_t perm = archive_entry_perm(in) & 07777;
+    if (type == AE_IFDIR) {
+        archive_entry_set_filetype(out, AE_IFDIR);
+        archive_entry_set_perm(out, (perm | 0555) & 0777);
+    } else if (symlink != NULL || type == AE_IFLNK) {
+        archive_entry_set_filetype(out, AE_IFLNK);
+        archive_entry_set_perm(out, 0777);
+        archive_entry_set_symlink(out, symlink);
+    } else if (hardlink != NULL) {
+        link = ziptar_join(tar->host, dest_dir, hardlink);
+        if (link == NULL) {
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory", what);
+            goto out;
+        }
+        archive_entry_set_filetype(out, AE_IFREG);
+        archive_entry_set_perm(out, (perm | 0444) & 0777);
+        archive_entry_set_hardlink(out, link);
+        archive_entry_set_size(out, 0);
+    } else {
+        archive_entry_set_filetype(out, AE_IFREG);
+        archive_entry_set_perm(out, perm == 0 ? 0644 : ((perm | 0444) & 0777));
+        archive_entry_set_size(out, archive_entry_size(in));
+    }
+    rc = ziptar_write_header_checked(tar, out, what, name, err);
+    if (rc == FCB_OK && ziptar_is_data(in))
+        rc = ziptar_stream_data(tar, reader, (uint64_t)archive_entry_size(in), what, name, err);
+out:
+    archive_entry_free(out);
+    svc_free(tar->host, path);
+    svc_free(tar->host, link);
+    return rc;
 }
 
 int ziptar_add_zip(ziptar *tar, const void *zip, size_t size, const char *dest_dir,
                    const char *what, fcb_error *err)
 {
-    int rc = FCB_OK;
     struct archive *reader = NULL;
-    struct archive_entry *out_entry = NULL;
-    char *path = NULL;
-    char *link = NULL;
-    uint64_t zip_declared = 0, zip_read = 0;
 
     if (tar->broken)
         return err_set(err, FCB_ERR_INTERNAL, "%s zip: tar writer already failed", what);
     if (dest_dir == NULL || dest_dir[0] == '\0' || ziptar_unsafe_name(dest_dir) != NULL)
         return err_set(err, FCB_ERR_INTERNAL, "%s zip: bad target directory", what);
-    if (zip == NULL || size == 0) {
-        rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: empty (0 bytes)", what);
-        goto out;
-    }
-    reader = archive_read_new();
-    if (reader == NULL) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory", what);
-        goto out;
-    }
-    archive_read_support_format_zip(reader);
-    if (archive_read_open_memory(reader, zip, size) != ARCHIVE_OK) {
-        rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: corrupted or not a zip archive: %s",
-                     what, archive_error_string(reader));
-        goto out;
-    }
-    rc = ziptar_add_dir(tar, dest_dir, what, err);
-    if (rc != FCB_OK)
-        goto out;
-
-    for (;;) {
+    /* The one check every backend uses; the write pass below trusts its sizes. */
+    ziptar_totals totals = {tar->total_bytes, tar->entries};
+    int rc = ziptar_check_zip(&tar->limits, &totals, zip, size, what, err);
+    if (rc == FCB_OK)
+        rc = ziptar_open_reader(zip, size, what, &reader, err);
+    if (rc == FCB_OK)
+        rc = ziptar_add_dir(tar, dest_dir, what, err);
+    while (rc == FCB_OK) {
         struct archive_entry *in = NULL;
-        int r = archive_read_next_header(reader, &in);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN) {
-            rc =
-                err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: corrupted or not a zip archive: %s",
-                        what, archive_error_string(reader));
-            goto out;
-        }
-        if (++tar->entries > tar->limits.max_entries) {
-            rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: more than %llu entries", what,
-                         (unsigned long long)tar->limits.max_entries);
-            goto out;
-        }
-        const char *name = archive_entry_pathname(in);
-        const char *why = ziptar_unsafe_name(name);
-        if (why != NULL) {
-            rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: unsafe entry '%s': %s", what,
-                         name != NULL ? name : "", why);
-            goto out;
-        }
-        mode_t type = archive_entry_filetype(in);
-        const char *symlink = archive_entry_symlink(in);
-        const char *hardlink = archive_entry_hardlink(in);
-        if (type == AE_IFLNK || symlink != NULL || hardlink != NULL) {
-            int hard = (type != AE_IFLNK && symlink == NULL);
-            const char *target = hard ? hardlink : symlink;
-            why = ziptar_unsafe_link(name, target, hard);
-            if (why != NULL) {
-                rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s zip: unsafe entry '%s' -> '%s': %s",
-                             what, name, target != NULL ? target : "", why);
-                goto out;
-            }
-        } else if (type != AE_IFREG && type != AE_IFDIR) {
-            rc = err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                         "%s zip: entry '%s' is neither a file, a directory nor a symlink", what,
-                         name);
-            goto out;
-        }
-        if (archive_entry_size_is_set(in) && archive_entry_size(in) > 0) {
-            zip_declared += (uint64_t)archive_entry_size(in);
-            rc = ziptar_check_sizes(tar, zip_declared, size, what, name, err);
-            if (rc != FCB_OK)
-                goto out;
-        }
-
-        path = ziptar_join(tar->host, dest_dir, name);
-        out_entry = archive_entry_new();
-        if (path == NULL || out_entry == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory", what);
-            goto out;
-        }
-        archive_entry_set_pathname(out_entry, path);
-        archive_entry_set_uid(out_entry, 0);
-        archive_entry_set_gid(out_entry, 0);
-        archive_entry_set_uname(out_entry, "root");
-        archive_entry_set_gname(out_entry, "root");
-        if (archive_entry_mtime_is_set(in))
-            archive_entry_set_mtime(out_entry, archive_entry_mtime(in), 0);
-        mode_t perm = archive_entry_perm(in) & 07777;
-
-        if (type == AE_IFDIR) {
-            archive_entry_set_filetype(out_entry, AE_IFDIR);
-            archive_entry_set_perm(out_entry, (perm | 0555) & 0777);
-            rc = ziptar_write_header_checked(tar, out_entry, what, name, err);
-        } else if (symlink != NULL || type == AE_IFLNK) {
-            archive_entry_set_filetype(out_entry, AE_IFLNK);
-            archive_entry_set_perm(out_entry, 0777);
-            archive_entry_set_symlink(out_entry, symlink);
-            rc = ziptar_write_header_checked(tar, out_entry, what, name, err);
-        } else if (hardlink != NULL) {
-            link = ziptar_join(tar->host, dest_dir, hardlink);
-            if (link == NULL) {
-                rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory", what);
-                goto out;
-            }
-            archive_entry_set_filetype(out_entry, AE_IFREG);
-            archive_entry_set_perm(out_entry, (perm | 0444) & 0777);
-            archive_entry_set_hardlink(out_entry, link);
-            archive_entry_set_size(out_entry, 0);
-            rc = ziptar_write_header_checked(tar, out_entry, what, name, err);
-        } else {
-            /* Regular file: buffer its data (bounded) so the header size is exact. */
-            tar->chunk.len = 0;
-            for (;;) {
-                char buf[ZIPTAR_READ_CHUNK];
-                la_ssize_t n = archive_read_data(reader, buf, sizeof buf);
-                if (n == 0)
-                    break;
-                if (n < 0) {
-                    rc = err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                                 "%s zip: corrupted data in entry '%s': %s", what, name,
-                                 archive_error_string(reader));
-                    goto out;
-                }
-                zip_read += (uint64_t)n;
-                rc = ziptar_check_sizes(tar, zip_read, size, what, name, err);
-                if (rc != FCB_OK)
-                    goto out;
-                if (!sbuf_append(&tar->chunk, buf, (size_t)n)) {
-                    rc = err_set(err, FCB_ERR_NO_MEMORY, "%s zip: out of memory reading entry '%s'",
-                                 what, name);
-                    goto out;
-                }
-            }
-            archive_entry_set_filetype(out_entry, AE_IFREG);
-            archive_entry_set_perm(out_entry, perm == 0 ? 0644 : ((perm | 0444) & 0777));
-            archive_entry_set_size(out_entry, (la_int64_t)tar->chunk.len);
-            rc = ziptar_write_header_checked(tar, out_entry, what, name, err);
-            if (rc == FCB_OK && tar->chunk.len > 0 &&
-                archive_write_data(tar->writer, tar->chunk.data, tar->chunk.len) !=
-                    (la_ssize_t)tar->chunk.len) {
-                rc = sbuf_failed(&tar->out)
-                         ? err_set(err, FCB_ERR_NO_MEMORY,
-                                   "%s zip: out of memory writing entry '%s'", what, name)
-                         : err_set(err, FCB_ERR_INTERNAL, "%s zip: cannot write data of '%s': %s",
-                                   what, name, archive_error_string(tar->writer));
-            }
-        }
-        if (rc != FCB_OK)
-            goto out;
-        archive_entry_free(out_entry);
-        out_entry = NULL;
-        svc_free(tar->host, path);
-        path = NULL;
-        svc_free(tar->host, link);
-        link = NULL;
+        rc = ziptar_next(reader, &in, what, err);
+        if (rc == FCB_OK)
+            rc = ziptar_check_entry(in, what, err);
+        if (rc == FCB_OK)
+            rc = ziptar_write_entry(tar, reader, in, dest_dir, what, err);
     }
-    tar->total_bytes += zip_read;
-
-out:
-    if (rc != FCB_OK)
-        tar->broken = true;
-    archive_entry_free(out_entry);
-    svc_free(tar->host, path);
-    svc_free(tar->host, link);
     if (reader != NULL)
         archive_read_free(reader);
-    return rc;
+    if (rc != 1) {
+        tar->broken = true;
+        return rc;
+    }
+    tar->total_bytes = totals.bytes;
+    tar->entries = totals.entries;
+    return FCB_OK;
 }
 
 int ziptar_finish(ziptar *tar, char **data, size_t *len, fcb_error *err)
@@ -431,6 +546,5 @@ void ziptar_free(ziptar *tar)
     if (tar->writer != NULL)
         archive_write_free(tar->writer);
     sbuf_free(&tar->out);
-    sbuf_free(&tar->chunk);
     svc_free(tar->host, tar);
 }

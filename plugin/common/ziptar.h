@@ -47,6 +47,42 @@ typedef struct ziptar_limits {
 /* The defaults above. */
 ziptar_limits ziptar_limits_default(void);
 
+/* What the zips checked so far (one launch) add up to. */
+typedef struct ziptar_totals {
+    uint64_t bytes;   /* uncompressed bytes */
+    uint64_t entries; /* entries of every kind */
+} ziptar_totals;
+
+/*
+ * The one safety check of a code or layer zip, used by every backend
+ * before it creates anything. Streams ZIP[0..SIZE) with libarchive in
+ * bounded memory (one fixed buffer; no entry is ever held whole) and
+ * refuses, with FCB_ERR_INVALID_ARGUMENT and a message naming WHAT ("code",
+ * "layer 2") and the entry:
+ *   - absolute names, ".." components, backslashes (zip-slip);
+ *   - symlinks or hard links whose target leaves the zip's tree;
+ *   - device files, FIFOs, sockets;
+ *   - more than limits->max_entries entries, more than max_total_bytes
+ *     uncompressed, or a ratio above max_ratio (zip bombs): counted over
+ *     TOTALS (earlier zips of the launch) plus this zip, as declared and as
+ *     inflated, stopping at the first byte over a limit;
+ *   - a regular entry whose data differs from its declared size;
+ *   - an empty blob or corrupted zip.
+ * LIMITS NULL = defaults. On success TOTALS grows by this zip. Also
+ * FCB_ERR_NO_MEMORY. Thread-safe (no shared state).
+ */
+int ziptar_check_zip(const ziptar_limits *limits, ziptar_totals *totals, const void *zip,
+                     size_t size, const char *what, fcb_error *err);
+
+/*
+ * ziptar_check_zip over everything a launch ships: the code zip (a Zip
+ * function's non-empty CODE, as "code") then every layer ("layer 1"..,
+ * each must be a non-empty zip), with one running total. FCB_OK or the
+ * first refusal.
+ */
+int ziptar_check_launch(const ziptar_limits *limits, const fcb_function *fn, const fcb_blob *code,
+                        const fcb_blob *layers, size_t n_layers, fcb_error *err);
+
 typedef struct ziptar ziptar;
 
 /*
@@ -59,8 +95,10 @@ int ziptar_new(const fcb_host_services *host, const ziptar_limits *limits, zipta
 
 /*
  * Append every entry of the zip ZIP[0..SIZE) under DEST_DIR (relative,
- * e.g. "var/task"; its parent directories are written too). WHAT names the
- * zip in error messages ("code", "layer 2"). Errors:
+ * e.g. "var/task"; its parent directories are written too), after
+ * ziptar_check_zip with the tar's limits and totals; entry data is streamed
+ * in chunks. WHAT names the zip in error messages ("code", "layer 2").
+ * Errors:
  *   FCB_ERR_INVALID_ARGUMENT  corrupted zip, unsafe entry (message names
  *                             the entry), limits exceeded;
  *   FCB_ERR_NO_MEMORY, FCB_ERR_INTERNAL.

@@ -20,6 +20,7 @@
 #include "ziptar.h"
 #include "dock_engine.h"
 #include "dock_spec.h"
+#include "jsonx.h"
 #include "runtime.h"
 #include "svc.h"
 
@@ -746,6 +747,60 @@ static bool dock_handle_id(const char *handle, const char **id)
     return true;
 }
 
+/*
+ * Whether container ID (an id or a name) carries our managed-by label, by
+ * one inspect. FCB_OK with *gone true when it does not exist (nothing to
+ * remove), FCB_OK with the engine's full id in full_id when it is ours,
+ * FCB_ERR_NOT_FOUND when it exists but is not ours (another manager's or
+ * no label), or the engine error.
+ */
+static int dock_container_owned(fcb_backend *b, const char *id, bool *gone,
+                                char full_id[DOCK_NAME_MAX], fcb_error *err)
+{
+    dock_response resp;
+    json_object *root = NULL;
+    *gone = false;
+    char *path = svc_sprintf(b->host, "/containers/%s/json", id);
+    if (path == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
+    dock_request req = {.method = "GET", .path = path, .cancellable = true};
+    int rc = dock_engine_call(&b->engine, &req, &resp, err);
+    if (rc != FCB_OK)
+        goto out;
+    if (resp.status == 404) {
+        *gone = true;
+        goto out;
+    }
+    if (resp.status != 200) {
+        char what[160];
+        snprintf(what, sizeof what, "inspect container %.64s", id);
+        rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, what, err);
+        goto out;
+    }
+    root = json_tokener_parse(resp.body.data != NULL ? resp.body.data : "");
+    const char *owner = jsonx_get_string(root, "Config.Labels." DOCK_LABEL_MANAGED_BY);
+    const char *engine_id = jsonx_get_string(root, "Id");
+    if (owner == NULL || strcmp(owner, DOCK_LABEL_MANAGED_BY_VALUE) != 0) {
+        rc = err_set(err, FCB_ERR_NOT_FOUND,
+                     "container %.64s is not managed by fakecloud (label " DOCK_LABEL_MANAGED_BY
+                     " is %s%.64s%s): not removed",
+                     id, owner != NULL ? "'" : "", owner != NULL ? owner : "absent",
+                     owner != NULL ? "'" : "");
+        goto out;
+    }
+    if (engine_id == NULL || strlen(engine_id) >= DOCK_NAME_MAX ||
+        strspn(engine_id, "0123456789abcdef") != strlen(engine_id)) {
+        rc = err_set(err, FCB_ERR_BACKEND, "inspect container %.64s: answer has no valid Id", id);
+        goto out;
+    }
+    snprintf(full_id, DOCK_NAME_MAX, "%s", engine_id);
+out:
+    json_object_put(root);
+    dock_response_free(&resp);
+    svc_free(b->host, path);
+    return rc;
+}
+
 int dock_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
 {
     const char *id = NULL;
@@ -757,10 +812,16 @@ int dock_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     if (rc != FCB_OK)
         return rc;
     dock_orphans_retry(b);
-    rc = dock_container_remove(b, id, true, err);
-    if (rc == FCB_OK)
-        svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "container removed", "handle", handle,
-                NULL);
+    /* Only containers carrying our managed-by label; removed by the id inspect answered. */
+    bool gone = false;
+    char full_id[DOCK_NAME_MAX];
+    rc = dock_container_owned(b, id, &gone, full_id, err);
+    if (rc == FCB_OK && !gone) {
+        rc = dock_container_remove(b, full_id, true, err);
+        if (rc == FCB_OK)
+            svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "container removed", "handle", handle,
+                    NULL);
+    }
     dock_leave(b);
     return rc;
 }

@@ -93,14 +93,6 @@ static json_object *dock_json_string_array(const char *const *values, size_t n)
     return arr;
 }
 
-static bool dock_env_defined(const fcb_function *fn, const char *name)
-{
-    for (size_t i = 0; i < fn->n_environment; i++)
-        if (fn->environment[i].name != NULL && strcmp(fn->environment[i].name, name) == 0)
-            return true;
-    return false;
-}
-
 /* "NAME=value" pushed onto ENV, value owned by the caller. */
 static int dock_env_push(const fcb_host_services *host, json_object *env, const char *name,
                          const char *value, fcb_error *err)
@@ -114,33 +106,11 @@ static int dock_env_push(const fcb_host_services *host, json_object *env, const 
               : err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory for env %s", name);
 }
 
-/* Region of "arn:aws:lambda:<region>:..." into out, or "" */
-static void dock_region_from_arn(const char *arn, char *out, size_t size)
-{
-    out[0] = '\0';
-    if (arn == NULL || strncmp(arn, "arn:", 4) != 0)
-        return;
-    const char *p = arn;
-    for (int i = 0; i < 3 && p != NULL; i++) {
-        p = strchr(p, ':');
-        if (p != NULL)
-            p++;
-    }
-    if (p == NULL)
-        return;
-    const char *end = strchr(p, ':');
-    size_t n = end != NULL ? (size_t)(end - p) : 0;
-    if (n == 0 || n >= size)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return;
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
+/*
+ * The function's variables (localhost URLs rewritten, platform-reserved
+ * names dropped with a warning) then the platform's: the shared rule of
+ * runtime_platform_env.
+ */
 static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *in,
                          const dock_limits *limits, json_object *env, fcb_error *err)
 {
@@ -149,12 +119,17 @@ static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *i
     if (fn->n_environment > 0 && fn->environment == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "Environment.Variables: %zu variables but no array", fn->n_environment);
+    runtime_platform_env platform;
+    runtime_platform_env_init(&platform, fn, (unsigned)limits->memory_mb,
+                              (unsigned)limits->timeout_seconds);
     for (size_t i = 0; i < fn->n_environment; i++) {
         const fcb_env_var *v = &fn->environment[i];
         if (v->name == NULL || !names_is_env_name(v->name))
             return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                            "Environment.Variables: invalid variable name '%.100s'",
                            v->name != NULL ? v->name : "(null)");
+        if (runtime_env_drop_reserved(host, "docker", &platform, v->name))
+            continue;
         char *value =
             runtime_rewrite_localhost(host, v->value != NULL ? v->value : "", in->host_alias);
         if (value == NULL)
@@ -165,32 +140,10 @@ static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *i
         if (rc != FCB_OK)
             return rc;
     }
-    char num[32];
-    char region[64];
-    dock_region_from_arn(fn->function_arn, region, sizeof region);
-    struct {
-        const char *name;
-        const char *value;
-    } defaults[] = {
-        {"AWS_LAMBDA_FUNCTION_NAME", fn->function_name},
-        {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", NULL},
-        {"AWS_LAMBDA_FUNCTION_TIMEOUT", NULL},
-        {"AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"},
-        {"AWS_REGION", region[0] != '\0' ? region : NULL},
-        {"AWS_DEFAULT_REGION", region[0] != '\0' ? region : NULL},
-    };
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
-        const char *value = defaults[i].value;
-        if (i == 1) {
-            snprintf(num, sizeof num, "%u", (unsigned)limits->memory_mb);
-            value = num;
-        } else if (i == 2) {
-            snprintf(num, sizeof num, "%u", (unsigned)limits->timeout_seconds);
-            value = num;
-        }
-        if (value == NULL || dock_env_defined(fn, defaults[i].name))
+    for (size_t i = 0; i < platform.n; i++) {
+        if (!runtime_platform_env_applies(&platform, i, fn))
             continue;
-        rc = dock_env_push(host, env, defaults[i].name, value, err);
+        rc = dock_env_push(host, env, platform.vars[i].name, platform.vars[i].value, err);
         if (rc != FCB_OK)
             return rc;
     }

@@ -19,6 +19,7 @@
 #include "kube_client.h"
 #include "names.h"
 #include "svc.h"
+#include "ziptar.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -697,6 +698,11 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "fcb_instance size %u is smaller than this plugin's %zu",
                        (unsigned)out->size, sizeof(fcb_instance));
+    /* Vet code and every layer (the Pod's unzip trusts them) before creating anything. */
+    rc = ziptar_check_launch(NULL, request->function, &request->code, request->layers,
+                             request->n_layers, err);
+    if (rc != FCB_OK)
+        return rc;
     rc = k8s_launch_begin(b, err);
     if (rc != FCB_OK)
         return rc;

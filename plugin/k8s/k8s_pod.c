@@ -223,51 +223,6 @@ char *k8s_url_escape(const fcb_host_services *host, const char *s)
     return out;
 }
 
-/* Region of a Lambda ARN (4th field) when it looks like one, else us-east-1. */
-static void pod_region_from_arn(const char *arn, char out[32])
-{
-    const char *p = arn;
-    for (int i = 0; p != NULL && i < 3; i++) {
-        p = strchr(p, ':');
-        if (p != NULL)
-            p++;
-    }
-    size_t n = 0;
-    if (p != NULL) {
-        while (n < 31 &&
-               ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '-'))
-            n++;
-    }
-    if (p == NULL || n == 0 || (p[n] != ':' && p[n] != '\0')) {
-        snprintf(out, 32, "us-east-1");
-        return;
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
-static const char *const pod_reserved_env[] = {
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_TIMEOUT",
-    "AWS_LAMBDA_FUNCTION_VERSION", NULL};
-
-static bool pod_env_is_reserved(const char *name)
-{
-    for (size_t i = 0; pod_reserved_env[i] != NULL; i++) {
-        if (strcmp(pod_reserved_env[i], name) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool pod_env_set_by_user(const fcb_function *fn, const char *name)
-{
-    for (size_t i = 0; i < fn->n_environment; i++) {
-        if (fn->environment[i].name != NULL && strcmp(fn->environment[i].name, name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* ------------------------------------------------------------ validation */
 
 static int pod_validate(const fcb_launch_request *req, bool *need_token, fcb_error *err)
@@ -429,9 +384,13 @@ static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in, 
     }
 
     json_object *env = pb_arr(b);
+    unsigned memory = fn->memory_mb == 0 ? 128 : fn->memory_mb;
+    unsigned timeout = fn->timeout_seconds == 0 ? 3 : fn->timeout_seconds;
+    runtime_platform_env platform;
+    runtime_platform_env_init(&platform, fn, memory, timeout);
     for (size_t i = 0; i < fn->n_environment && !b->failed; i++) {
         const fcb_env_var *v = &fn->environment[i];
-        if (pod_env_is_reserved(v->name))
+        if (runtime_env_drop_reserved(b->host, "k8s", &platform, v->name))
             continue;
         char *value = runtime_rewrite_localhost(b->host, v->value, cfg->self_host);
         if (value == NULL) {
@@ -441,20 +400,10 @@ static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in, 
         pb_env(b, env, v->name, value);
         svc_free(b->host, value);
     }
-    unsigned memory = fn->memory_mb == 0 ? 128 : fn->memory_mb;
-    unsigned timeout = fn->timeout_seconds == 0 ? 3 : fn->timeout_seconds;
-    pb_env(b, env, "AWS_LAMBDA_FUNCTION_NAME", fn->function_name);
-    snprintf(buf, sizeof buf, "%u", memory);
-    pb_env(b, env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", buf);
-    snprintf(buf, sizeof buf, "%u", timeout);
-    pb_env(b, env, "AWS_LAMBDA_FUNCTION_TIMEOUT", buf);
-    pb_env(b, env, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
-    char region[32];
-    pod_region_from_arn(fn->function_arn, region);
-    if (!pod_env_set_by_user(fn, "AWS_REGION"))
-        pb_env(b, env, "AWS_REGION", region);
-    if (!pod_env_set_by_user(fn, "AWS_DEFAULT_REGION"))
-        pb_env(b, env, "AWS_DEFAULT_REGION", region);
+    for (size_t i = 0; i < platform.n; i++) {
+        if (runtime_platform_env_applies(&platform, i, fn))
+            pb_env(b, env, platform.vars[i].name, platform.vars[i].value);
+    }
     pb_add(b, c, "env", env);
 
     json_object *ports = pb_arr(b);

@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 MOCK_HOST_SUITE(dock_spec);
@@ -139,20 +140,76 @@ Test(dock_spec, environment_rewrites_localhost_and_adds_lambda_variables)
     fcb_function fn = zip_fn();
     fcb_env_var env[] = {{"ENDPOINT", "http://localhost:4566/path"},
                          {"DB", "127.0.0.1:5432"},
-                         {"PLAIN", "value"},
-                         {"AWS_LAMBDA_FUNCTION_VERSION", "7"}};
+                         {"NO_PROXY", "localhost,127.0.0.1"},
+                         {"PLAIN", "value"}};
     fn.environment = env;
     fn.n_environment = 4;
     fn.timeout_seconds = 30;
     json_object *root = build(&fn, true, NULL);
     cr_expect(env_has(root, "ENDPOINT=http://host.docker.internal:4566/path"));
-    cr_expect(env_has(root, "DB=host.docker.internal:5432"));
+    cr_expect(env_has(root, "DB=127.0.0.1:5432"), "not a URL: as written");
+    cr_expect(env_has(root, "NO_PROXY=localhost,127.0.0.1"), "not a URL: as written");
     cr_expect(env_has(root, "PLAIN=value"));
     cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_NAME=My_Fn.v2"));
     cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_TIMEOUT=30"));
     cr_expect(env_has(root, "AWS_REGION=eu-west-1"));
-    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_VERSION=7"), "the function's value wins");
-    cr_expect_eq(env_count(root, "AWS_LAMBDA_FUNCTION_VERSION="), 1, "never twice");
+    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST"));
+    json_object_put(root);
+}
+
+Test(dock_spec, platform_variables_win_over_the_function_values_with_a_warning)
+{
+    fcb_function fn = zip_fn();
+    fcb_env_var env[] = {{"AWS_LAMBDA_FUNCTION_VERSION", "7"},
+                         {"AWS_LAMBDA_FUNCTION_NAME", "spoofed"},
+                         {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "9999"},
+                         {"AWS_REGION", "mars-1"}};
+    fn.environment = env;
+    fn.n_environment = 4;
+    json_object *root = build(&fn, true, NULL);
+    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST"), "the platform's value wins");
+    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_NAME=My_Fn.v2"));
+    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128"));
+    cr_expect(env_has(root, "AWS_REGION=eu-west-1"), "the ARN's region wins");
+    const char *names[] = {"AWS_LAMBDA_FUNCTION_VERSION=", "AWS_LAMBDA_FUNCTION_NAME=",
+                           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=", "AWS_REGION="};
+    for (size_t i = 0; i < 4; i++) {
+        cr_expect_eq(env_count(root, names[i]), 1, "%s never twice", names[i]);
+        char var[64];
+        snprintf(var, sizeof var, "%.*s", (int)strlen(names[i]) - 1, names[i]);
+        cr_expect(mock_host_log_contains(mh, var), "a warning names %s", var);
+    }
+    cr_expect(mock_host_log_contains(mh, "reserved"));
+    json_object_put(root);
+}
+
+Test(dock_spec, version_is_the_qualifier_of_a_published_version_arn)
+{
+    fcb_function fn = zip_fn();
+    fn.function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:My_Fn.v2:12";
+    json_object *root = build(&fn, true, NULL);
+    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_VERSION=12"));
+    json_object_put(root);
+    fn.function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:My_Fn.v2:live";
+    root = build(&fn, true, NULL);
+    cr_expect(env_has(root, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST"), "an alias is not a version");
+    json_object_put(root);
+}
+
+Test(dock_spec, without_an_arn_the_region_is_the_function_value_or_us_east_1)
+{
+    fcb_function fn = zip_fn();
+    fn.function_arn = NULL;
+    json_object *root = build(&fn, true, NULL);
+    cr_expect(env_has(root, "AWS_REGION=us-east-1"));
+    cr_expect(env_has(root, "AWS_DEFAULT_REGION=us-east-1"));
+    json_object_put(root);
+    fcb_env_var env[] = {{"AWS_REGION", "ap-south-1"}};
+    fn.environment = env;
+    fn.n_environment = 1;
+    root = build(&fn, true, NULL);
+    cr_expect(env_has(root, "AWS_REGION=ap-south-1"));
+    cr_expect_eq(env_count(root, "AWS_REGION="), 1);
     json_object_put(root);
 }
 

@@ -551,6 +551,61 @@ Test(docker, terminate_rejects_a_foreign_handle_and_accepts_a_gone_container)
                  err.message);
 }
 
+/* Create a container through the Engine API with LABELS (JSON); returns its id (malloc'd). */
+static char *create_foreign(const char *name, const char *labels)
+{
+    char body[512], path[128];
+    char *out = NULL;
+    snprintf(body, sizeof body, "{\"Image\":\"fakecloud-test/crash:1\",\"Labels\":%s}", labels);
+    snprintf(path, sizeof path, "/containers/create?name=%s", name);
+    cr_assert_eq(engine("POST", path, body, &out), 201, "%s", out);
+    const char *id = out != NULL ? strstr(out, "\"Id\":\"") : NULL;
+    cr_assert_not_null(id, "%s", out);
+    id += 6;
+    char *copy = strndup(id, strcspn(id, "\""));
+    free(out);
+    return copy;
+}
+
+Test(docker, terminate_leaves_containers_we_did_not_create)
+{
+    char *plain = create_foreign("fcb-test-unlabelled", "{}");
+    char *other =
+        create_foreign("fcb-test-other-manager", "{\"fakecloud-managed-by\":\"someone-else\","
+                                                 "\"fakecloud-service\":\"lambda\"}");
+    const char *handles[] = {plain, other, "fcb-test-unlabelled", "fcb-test-other-manager"};
+    for (size_t i = 0; i < 4; i++) {
+        char handle[256];
+        snprintf(handle, sizeof handle, "container/%s", handles[i]);
+        fcb_error err = FCB_ERROR_INIT;
+        cr_expect_eq(fx.ops->terminate(fx.backend, handle, &err), FCB_ERR_NOT_FOUND, "%s: %s",
+                     handle, err.message);
+        cr_expect(strstr(err.message, "not managed by fakecloud") != NULL, "%s", err.message);
+    }
+    cr_expect_eq(engine("GET", "/containers/fcb-test-unlabelled/json", NULL, NULL), 200,
+                 "an unlabelled container was removed");
+    cr_expect_eq(engine("GET", "/containers/fcb-test-other-manager/json", NULL, NULL), 200,
+                 "another manager's container was removed");
+    engine("DELETE", "/containers/fcb-test-unlabelled?force=1", NULL, NULL);
+    engine("DELETE", "/containers/fcb-test-other-manager?force=1", NULL, NULL);
+    free(plain);
+    free(other);
+}
+
+Test(docker, terminate_removes_our_container_once_and_stays_ok_after)
+{
+    char *ours = create_foreign("fcb-test-ours", "{\"fakecloud-managed-by\":\"fakecloud\","
+                                                 "\"fakecloud-instance\":\"another0\"}");
+    char handle[256];
+    snprintf(handle, sizeof handle, "container/%s", ours);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(fx.ops->terminate(fx.backend, handle, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(engine("GET", "/containers/fcb-test-ours/json", NULL, NULL), 404);
+    cr_expect_eq(fx.ops->terminate(fx.backend, handle, &err), FCB_OK, "idempotent: %s",
+                 err.message);
+    free(ours);
+}
+
 Test(docker, unsupported_runtime_and_bad_memory_are_refused_before_anything_is_created)
 {
     size_t len;

@@ -286,3 +286,129 @@ Test(ziptar, name_checks_accept_safe_and_refuse_unsafe_paths)
     cr_expect_not_null(ziptar_unsafe_link("a/h", "../x", 1));
     cr_expect_null(ziptar_unsafe_link("a/h", "a/x", 1));
 }
+
+/* ------------------------------------------------ ziptar_check_zip / _launch */
+
+static long vm_hwm_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+static void expect_check_refused(const zip_fixture_entry *e, size_t n, const char *entry,
+                                 const char *why)
+{
+    size_t zlen;
+    void *zip = zip_fixture_make(e, n, &zlen);
+    cr_assert_not_null(zip);
+    ziptar_totals totals = {0, 0};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(ziptar_check_zip(NULL, &totals, zip, zlen, "layer 3", &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "layer 3 zip") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, entry) != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, why) != NULL, "%s", err.message);
+    zip_fixture_free(zip);
+}
+
+Test(ziptar, check_refuses_every_hostile_entry_naming_the_zip_and_the_entry)
+{
+    zip_fixture_entry slip[] = {{.name = "ok", .data = "x"}, {.name = "../../evil", .data = "x"}};
+    expect_check_refused(slip, 2, "../../evil", "'..'");
+    zip_fixture_entry abs[] = {{.name = "/etc/cron.d/x", .data = "x"}};
+    expect_check_refused(abs, 1, "/etc/cron.d/x", "absolute");
+    zip_fixture_entry link[] = {{.name = "a/l", .data = "../../etc/passwd", .symlink = 1}};
+    expect_check_refused(link, 1, "a/l", "outside");
+    zip_fixture_entry dev[] = {{.name = "ok", .data = "x"},
+                               {.name = "dev/tty", .data = "x", .device = 1}};
+    expect_check_refused(dev, 2, "dev/tty", "device");
+}
+
+Test(ziptar, check_refuses_a_device_file_in_the_docker_tar_too)
+{
+    zip_fixture_entry dev[] = {{.name = "null", .data = "x", .device = 1}};
+    expect_refused(dev, 1, "null", "device");
+}
+
+Test(ziptar, check_accepts_a_safe_zip_and_adds_it_to_the_totals)
+{
+    zip_fixture_entry e[] = {{.name = "app.py", .data = "print(1)\n"},
+                             {.name = "lib", .data = "", .directory = 1},
+                             {.name = "lib/l", .data = "../app.py", .symlink = 1}};
+    size_t zlen;
+    void *zip = zip_fixture_make(e, 3, &zlen);
+    ziptar_totals totals = {100, 2};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(ziptar_check_zip(NULL, &totals, zip, zlen, "code", &err), FCB_OK, "%s",
+                 err.message);
+    cr_expect_eq(totals.bytes, 109);
+    cr_expect_eq(totals.entries, 5);
+    zip_fixture_free(zip);
+}
+
+Test(ziptar, check_counts_limits_over_code_and_every_layer_of_a_launch)
+{
+    char data[4096];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + (i * 7919) % 26);
+    zip_fixture_entry e[] = {{.name = "a", .data = data, .size = sizeof data}};
+    size_t zlen;
+    void *zip = zip_fixture_make(e, 1, &zlen);
+    fcb_function fn = {.size = sizeof fn, .function_name = "f", .package_type = FCB_PACKAGE_ZIP};
+    fcb_blob code = {zip, zlen};
+    fcb_blob layers[] = {{zip, zlen}, {zip, zlen}};
+    ziptar_limits limits = ziptar_limits_default();
+    limits.max_total_bytes = 3 * sizeof data - 1;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(ziptar_check_launch(&limits, &fn, &code, layers, 1, &err), FCB_OK, "%s",
+                 err.message);
+    cr_expect_eq(ziptar_check_launch(&limits, &fn, &code, layers, 2, &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "layer 2 zip: uncompressed size exceeds") != NULL, "%s",
+              err.message);
+    limits = ziptar_limits_default();
+    limits.max_entries = 2;
+    cr_expect_eq(ziptar_check_launch(&limits, &fn, &code, layers, 2, &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "layer 2 zip: more than 2 entries") != NULL, "%s", err.message);
+    fcb_blob empty[] = {{zip, zlen}, {NULL, 0}};
+    cr_expect_eq(ziptar_check_launch(NULL, &fn, &code, empty, 2, &err), FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "layer 2 zip: empty") != NULL, "%s", err.message);
+    fcb_function image = {
+        .size = sizeof image, .function_name = "f", .package_type = FCB_PACKAGE_IMAGE};
+    fcb_blob junk = {"junk", 4};
+    cr_expect_eq(ziptar_check_launch(NULL, &image, &junk, NULL, 0, &err), FCB_OK,
+                 "an Image function's code is not shipped");
+    zip_fixture_free(zip);
+}
+
+Test(ziptar, check_refuses_a_1_gib_bomb_in_bounded_memory_as_declared_and_as_inflated)
+{
+    size_t zlen;
+    void *zip = zip_fixture_zeros("zeros.bin", (size_t)1 << 30, &zlen);
+    cr_assert_not_null(zip);
+    cr_assert_lt(zlen, 2u * 1024 * 1024, "%zu", zlen);
+    long before = vm_hwm_kib();
+    ziptar_totals totals = {0, 0};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(ziptar_check_zip(NULL, &totals, zip, zlen, "layer 1", &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "layer 1 zip") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "zeros.bin") != NULL, "%s", err.message);
+    /* Declared limits off: only counting while inflating can stop it. */
+    ziptar_limits limits = ziptar_limits_default();
+    limits.max_total_bytes = UINT64_MAX / 2;
+    cr_expect_eq(ziptar_check_zip(&limits, &totals, zip, zlen, "layer 1", &err),
+                 FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "zip bomb") != NULL, "%s", err.message);
+    long growth = vm_hwm_kib() - before;
+    cr_expect_lt(growth, 16 * 1024, "peak RSS grew by %ld KiB checking a 1 GiB bomb", growth);
+    zip_fixture_free(zip);
+}

@@ -36,7 +36,7 @@ Test(k8s_lifecycle, launches_a_zip_function_invokes_it_and_terminates_it, .fini 
     fcb_function fn = itest_zip_function("My Fn");
     fn.function_arn = "arn:aws:lambda:us-east-1:123456789012:function:My Fn";
     fcb_launch_request req = itest_request(&fn, "deploy-1");
-    fcb_blob layer = {"zip", 3};
+    fcb_blob layer = {t.zip, t.zip_len}; /* vetted by launch: a real zip */
     req.layers = &layer;
     req.n_layers = 1;
     fcb_instance inst = {.size = sizeof inst};

@@ -132,26 +132,62 @@ static void assert_rewrite(const char *in, const char *want)
     svc_free(host, got);
 }
 
-Test(runtime_rewrite_localhost, rewrites_loopback_hosts_in_urls_and_host_ports, .init = setup,
-     .fini = teardown)
+/* Like the reference: only http(s) URLs whose host is a loopback name with a port. */
+static const char *const rewritten[][2] = {
+    {"http://localhost:4566", "http://fakecloud.svc:4566"},
+    {"https://localhost:4566/", "https://fakecloud.svc:4566/"},
+    {"http://127.0.0.1:4566/path?q=localhost", "http://fakecloud.svc:4566/path?q=localhost"},
+    {"https://127.0.0.1:443", "https://fakecloud.svc:443"},
+    {"HTTP://LocalHost:8", "HTTP://fakecloud.svc:8"},
+    {"http://localhost:1,http://127.0.0.1:2", "http://fakecloud.svc:1,http://fakecloud.svc:2"},
+    {"http://localhost:1 http://localhost:2", "http://fakecloud.svc:1 http://fakecloud.svc:2"},
+    {"[\"http://localhost:1\"]", "[\"http://fakecloud.svc:1\"]"},
+    {"http://localhost:4566/http://localhost:1", "http://fakecloud.svc:4566/http://localhost:1"},
+};
+
+static const char *const kept[] = {
+    "localhost",
+    "localhost:6379",
+    "127.0.0.1:6379",
+    "localhost,127.0.0.1,.svc",
+    "connect to localhost for the admin UI",
+    "http://localhost",
+    "http://localhost/x",
+    "https://user:pw@localhost:1/x",
+    "ftp://localhost:21",
+    "http://example.com/localhost:1/http://localhost:2",
+    "http://example.com/?next=http://localhost:4566/x",
+    "http://example.com/?next=http%3A%2F%2Flocalhost%3A4566",
+    "xhttp://localhost:1",
+    "http://mylocalhost:1",
+    "http://localhost.example.com:1",
+    "http://127.0.0.10:80",
+    "http://1127.0.0.1:80",
+    "",
+    "plain value",
+};
+
+Test(runtime_rewrite_localhost, rewrites_only_http_urls_with_a_loopback_host_and_port,
+     .init = setup, .fini = teardown)
 {
-    assert_rewrite("http://localhost:4566", "http://fakecloud.svc:4566");
-    assert_rewrite("http://127.0.0.1:4566/path?q=localhost",
-                   "http://fakecloud.svc:4566/path?q=fakecloud.svc");
-    assert_rewrite("localhost:6379", "fakecloud.svc:6379");
-    assert_rewrite("localhost", "fakecloud.svc");
-    assert_rewrite("https://user:pw@localhost/x", "https://user:pw@fakecloud.svc/x");
-    assert_rewrite("a,localhost:1,127.0.0.1:2", "a,fakecloud.svc:1,fakecloud.svc:2");
+    for (size_t i = 0; i < sizeof rewritten / sizeof rewritten[0]; i++)
+        assert_rewrite(rewritten[i][0], rewritten[i][1]);
 }
 
-Test(runtime_rewrite_localhost, leaves_longer_host_names_alone, .init = setup, .fini = teardown)
+Test(runtime_rewrite_localhost, leaves_bare_names_prose_paths_and_query_values_as_written,
+     .init = setup, .fini = teardown)
 {
-    assert_rewrite("http://mylocalhost:1", "http://mylocalhost:1");
-    assert_rewrite("http://localhost.example.com", "http://localhost.example.com");
-    assert_rewrite("127.0.0.10:80", "127.0.0.10:80");
-    assert_rewrite("1127.0.0.1", "1127.0.0.1");
-    assert_rewrite("", "");
-    assert_rewrite("plain value", "plain value");
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        assert_rewrite(kept[i], kept[i]);
+}
+
+Test(runtime_rewrite_localhost, copies_the_value_when_there_is_no_new_host, .init = setup,
+     .fini = teardown)
+{
+    const fcb_host_services *host = mock_host_services(mh);
+    char *got = runtime_rewrite_localhost(host, "http://localhost:1", "");
+    cr_assert_str_eq(got, "http://localhost:1");
+    svc_free(host, got);
 }
 
 Test(runtime_rewrite_localhost, returns_null_and_leaks_nothing_when_allocation_fails, .init = setup,
@@ -218,4 +254,127 @@ Test(runtime_function_image, refuses_image_uris_with_whitespace_or_excess_length
         cr_assert_eq(runtime_function_image(&fn, "h", 1, out, &err), FCB_ERR_INVALID_ARGUMENT);
         cr_assert(strstr(err.message, "ImageUri") != NULL, "%s", err.message);
     }
+}
+
+/* ---------------------------------------------- version, region, reserved env */
+
+Test(runtime_function_version, is_the_published_version_of_a_qualified_arn)
+{
+    static const char *const cases[][2] = {
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:7", "7"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:12345678901234567890",
+         "12345678901234567890"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:$LATEST", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:prod", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:7a", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:123456789012345678901", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:function:f:7:8", "$LATEST"},
+        {"arn:aws:lambda:eu-west-1:123456789012:layer:f:7", "$LATEST"},
+        {"arn:aws:s3:eu-west-1:123456789012:function:f:7", "$LATEST"},
+        {"f:7", "$LATEST"},
+        {"", "$LATEST"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fcb_function fn = {.size = sizeof fn, .function_name = "f", .function_arn = cases[i][0]};
+        cr_assert_str_eq(runtime_function_version(&fn), cases[i][1], "arn '%s'", cases[i][0]);
+    }
+    fcb_function none = {.size = sizeof none, .function_name = "f"};
+    cr_assert_str_eq(runtime_function_version(&none), "$LATEST");
+    cr_assert_str_eq(runtime_function_version(NULL), "$LATEST");
+}
+
+Test(runtime_region_from_arn, reads_a_well_formed_region_only)
+{
+    char region[RUNTIME_REGION_MAX];
+    cr_assert(runtime_region_from_arn("arn:aws:lambda:eu-west-3:1:function:f", region));
+    cr_assert_str_eq(region, "eu-west-3");
+    const char *bad[] = {NULL,
+                         "",
+                         "aws:lambda:x:1",
+                         "arn:aws:lambda::1:function:f",
+                         "arn:aws:lambda:EU:1:function:f",
+                         "arn:aws:lambda:eu-west-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_not(runtime_region_from_arn(bad[i], region), "%s", bad[i] ? bad[i] : "NULL");
+        cr_assert_str_eq(region, "");
+    }
+}
+
+static const char *platform_value(const runtime_platform_env *env, const char *name)
+{
+    for (size_t i = 0; i < env->n; i++)
+        if (strcmp(env->vars[i].name, name) == 0)
+            return env->vars[i].value;
+    return NULL;
+}
+
+Test(runtime_platform_env, sets_the_lambda_variables_and_the_region_of_the_arn, .init = setup,
+     .fini = teardown)
+{
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "f",
+                       .function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:f:3"};
+    runtime_platform_env env;
+    runtime_platform_env_init(&env, &fn, 256, 30);
+    cr_assert_str_eq(platform_value(&env, "AWS_LAMBDA_FUNCTION_NAME"), "f");
+    cr_assert_str_eq(platform_value(&env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "256");
+    cr_assert_str_eq(platform_value(&env, "AWS_LAMBDA_FUNCTION_TIMEOUT"), "30");
+    cr_assert_str_eq(platform_value(&env, "AWS_LAMBDA_FUNCTION_VERSION"), "3");
+    cr_assert_str_eq(platform_value(&env, "AWS_REGION"), "eu-west-1");
+    cr_assert_str_eq(platform_value(&env, "AWS_DEFAULT_REGION"), "eu-west-1");
+    for (size_t i = 0; i < env.n; i++)
+        cr_assert(runtime_platform_env_applies(&env, i, &fn), "%s", env.vars[i].name);
+}
+
+Test(runtime_platform_env, drops_user_values_of_reserved_names_with_a_warning, .init = setup,
+     .fini = teardown)
+{
+    const fcb_host_services *host = mock_host_services(mh);
+    fcb_env_var vars[] = {{"AWS_LAMBDA_FUNCTION_VERSION", "99"}, {"AWS_REGION", "mars-1"}};
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "f",
+                       .function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:f",
+                       .environment = vars,
+                       .n_environment = 2};
+    runtime_platform_env env;
+    runtime_platform_env_init(&env, &fn, 128, 3);
+    const char *reserved[] = {"AWS_LAMBDA_FUNCTION_NAME",
+                              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                              "AWS_LAMBDA_FUNCTION_TIMEOUT",
+                              "AWS_LAMBDA_FUNCTION_VERSION",
+                              "AWS_REGION",
+                              "AWS_DEFAULT_REGION"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        mock_host_log_clear(mh);
+        cr_assert(runtime_env_drop_reserved(host, "test", &env, reserved[i]), "%s", reserved[i]);
+        cr_assert(mock_host_log_contains(mh, reserved[i]), "the warning names %s", reserved[i]);
+        cr_assert(mock_host_log_contains(mh, "WARN"));
+    }
+    mock_host_log_clear(mh);
+    cr_assert_not(runtime_env_drop_reserved(host, "test", &env, "TABLE"));
+    cr_assert_not(runtime_env_drop_reserved(host, "test", &env, "AWS_LAMBDA_FUNCTION_NAMEX"));
+    cr_assert_eq(mock_host_log_lines(mh), 0);
+    cr_assert_str_eq(platform_value(&env, "AWS_LAMBDA_FUNCTION_VERSION"), "$LATEST");
+}
+
+Test(runtime_platform_env, without_an_arn_the_region_is_the_function_value_or_the_default,
+     .init = setup, .fini = teardown)
+{
+    const fcb_host_services *host = mock_host_services(mh);
+    fcb_env_var vars[] = {{"AWS_REGION", "ap-south-1"}};
+    fcb_function fn = {.size = sizeof fn, .function_name = "f"};
+    runtime_platform_env env;
+    runtime_platform_env_init(&env, &fn, 128, 3);
+    cr_assert_str_eq(platform_value(&env, "AWS_REGION"), RUNTIME_DEFAULT_REGION);
+    for (size_t i = 0; i < env.n; i++)
+        cr_assert(runtime_platform_env_applies(&env, i, &fn));
+    fn.environment = vars;
+    fn.n_environment = 1;
+    runtime_platform_env_init(&env, &fn, 128, 3);
+    cr_assert_not(runtime_env_drop_reserved(host, "test", &env, "AWS_REGION"));
+    for (size_t i = 0; i < env.n; i++)
+        cr_assert_eq(runtime_platform_env_applies(&env, i, &fn),
+                     strcmp(env.vars[i].name, "AWS_REGION") != 0, "%s", env.vars[i].name);
 }

@@ -232,7 +232,15 @@ typedef struct fcb_env_var {
 typedef struct fcb_function {
     uint32_t size;                 /* sizeof(fcb_function) as the writer knows it */
     const char *function_name;     /* required, e.g. "my-fn" */
-    const char *function_arn;      /* "arn:aws:lambda:<region>:<account>:function:<name>" or NULL */
+    /*
+     * "arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]" or NULL.
+     * ABI 1.0 has no version field: a host running a published version passes
+     * the qualified ARN, and the backends set AWS_LAMBDA_FUNCTION_VERSION to
+     * the qualifier when it is digits only (a published version), else to
+     * "$LATEST" (unqualified ARN, alias, NULL). The region also gives
+     * AWS_REGION / AWS_DEFAULT_REGION, the account the artifact URLs.
+     */
+    const char *function_arn;
     const char *runtime;           /* e.g. "python3.12"; required for FCB_PACKAGE_ZIP */
     const char *handler;           /* e.g. "app.handler"; required for FCB_PACKAGE_ZIP */
     uint32_t timeout_seconds;      /* 0 = 3 */
