@@ -989,7 +989,7 @@ class Handler(BaseHTTPRequestHandler):
             default_pod(obj)
         else:
             default_secret(obj)
-        if self.sim.faults.take_conflict():
+        if self.create_fault_applies() and self.sim.faults.take_conflict():
             self.sim.stats.add("faults_injected")
             raise already_exists(res, obj["metadata"].get("name") or name)
         if self.q.get("dryRun") == "All":
@@ -1000,13 +1000,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.respond_obj(res, created, 201, headers)
 
+    def create_fault_applies(self):
+        e = self._entry
+        return self.sim.faults.applies("POST", e["path"] if e else "", e["verb"] if e else "")
+
     def bad_create_answer(self, created):
         """Faults create_garbage / create_oversize (requests matching fail_paths): the
         object is stored, but the 201 answer is not JSON, or is the object padded to
         more than 1 MiB (over a client's response limit). True when one was sent."""
         f = self.sim.faults
-        if not f.applies("POST", self._entry["path"] if self._entry else "",
-                         self._entry["verb"] if self._entry else ""):
+        if not self.create_fault_applies():
             return False
         if f.take("create_garbage"):
             body = b"<html>not json: kubesim create_garbage fault</html>\n"

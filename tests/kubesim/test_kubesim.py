@@ -1498,6 +1498,11 @@ class OwnedDeleteAndCreateFaultTest(Base):
         self.assertEqual(st, 201)
         self.assertIsInstance(doc, str)
         self.assertEqual(self.sim.req("GET", "/api/v1/namespaces/%s/secrets/s" % self.ns)[0], 200)
+        self.sim.faults(conflict_on_create=1, fail_paths="create pods")
+        self.assertEqual(self.sim.req("POST", "/api/v1/namespaces/%s/secrets" % self.ns, {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s2"}})[0], 201)
+        self.assertEqual(self.sim.create_pod(self.ns, "c1")[0], 409)
+        self.sim.faults(conflict_on_create=0)
 
     def test_throttle_next_answers_429_to_the_next_n_matching_requests(self):
         self.assertEqual(self.sim.create_pod(self.ns, "t")[0], 201)
