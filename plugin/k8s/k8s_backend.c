@@ -802,10 +802,9 @@ static void k8s_secret_delete(fcb_backend *b, kube_client *client)
  * First launch/prepull: start the shared Pod watch and, when SECRET and the
  * host gave a token, create the token Secret. Thread-safe: concurrent first
  * calls wait on setup_lock, so one watch and one Secret are made; a failure
- * is returned to this call and the next call tries again. *have_secret says
- * whether the Secret exists.
+ * is returned to this call and the next call tries again.
  */
-static int k8s_ensure_started(fcb_backend *b, bool secret, bool *have_secret, fcb_error *err)
+static int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err)
 {
     int rc = FCB_OK;
     char selector[128];
@@ -827,7 +826,6 @@ static int k8s_ensure_started(fcb_backend *b, bool secret, bool *have_secret, fc
             svc_log(b->host, FCB_LOG_DEBUG, K8S_PLUGIN_NAME, "token Secret created", "secret",
                     b->secret_name, "namespace", b->ns, NULL);
     }
-    *have_secret = b->have_secret;
     pthread_mutex_unlock(&b->setup_lock);
     return rc;
 }
@@ -893,12 +891,6 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
     if (running_deadline > deadline)
         running_deadline = deadline;
     const char *fn_name = request->function->function_name;
-    bool have_secret = false;
-    rc = k8s_ensure_started(b, true, &have_secret, err);
-    if (rc != FCB_OK) {
-        err_prefix(err, "launch %s", fn_name);
-        goto out;
-    }
 
     for (int naming = 0; naming < 3; naming++) {
         bool collision = false;
@@ -911,7 +903,7 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         k8s_pod_input in = {.config = b->cfg,
                             .namespace_name = b->ns,
                             .instance_id = b->instance_id,
-                            .token_secret = have_secret ? b->secret_name : NULL,
+                            .token_secret = b->token != NULL ? b->secret_name : NULL,
                             .pod_name = w.name,
                             .nonce = nonce,
                             .request = request};
@@ -923,6 +915,10 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
             rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the Pod");
             goto out;
         }
+        /* After the build, so a refused input makes no API request. */
+        rc = k8s_ensure_started(b, true, err);
+        if (rc != FCB_OK)
+            break;
         w.seen = false;
         w.deleted = false;
         k8s_waiter_register(b, &w);
@@ -1160,10 +1156,6 @@ int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
     snprintf(nonce + 16, sizeof nonce - 16, "%016llx", (unsigned long long)seq);
     snprintf(w.name, sizeof w.name, "fakecloud-prepull-%s", nonce);
     uint64_t deadline = k8s_now_ms() + b->cfg->running_timeout_ms;
-    bool have_secret = false;
-    rc = k8s_ensure_started(b, false, &have_secret, err);
-    if (rc != FCB_OK)
-        goto out;
 
     rc = k8s_prepull_pod_build(b->host, b->cfg, b->ns, b->instance_id, w.name, nonce, image, &pod,
                                err);
@@ -1174,6 +1166,9 @@ int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the prepull Pod");
         goto out;
     }
+    rc = k8s_ensure_started(b, false, err);
+    if (rc != FCB_OK)
+        goto out;
     k8s_waiter_register(b, &w);
     registered = true;
     rc = k8s_create_pod(b, w.name, nonce, body, deadline, &collision, &created, err);

@@ -268,3 +268,24 @@ Test(k8s_terminate, close_cancels_a_terminate_that_waits_out_throttling, .fini =
     cr_assert_lt(call.ended - t0, 1500.0);
     itest_close(&t);
 }
+
+Test(k8s_terminate, a_refused_launch_makes_no_request_and_creates_nothing, .fini = stop,
+     .timeout = 30)
+{
+    itest_start(&t, "refused_launch", NULL);
+    cr_assert_eq(kubesim_reset_stats(t.sim), 0);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    int after_open = plugin_requests(NULL);
+    fcb_function fn = itest_zip_function("bad-runtime");
+    fn.runtime = "cobol85";
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    int rc = t.ops->launch(t.backend, &req, &inst, &err);
+    cr_assert_neq(rc, FCB_OK);
+    cr_assert(strstr(err.message, "cobol85") != NULL, "%s", err.message);
+    cr_assert_eq(plugin_requests(NULL), after_open, "a refused launch made requests");
+    cr_assert_eq(after_open, 1, "open made %d requests", after_open);
+    itest_close(&t);
+    cr_assert_eq(itest_count(&t, "secrets", "default", NULL), 0);
+}
