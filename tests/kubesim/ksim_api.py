@@ -1018,7 +1018,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             return False
         self.sim.stats.add("faults_injected")
-        self.send_encoded(201, body)
+        try:
+            self.send_encoded(201, body)
+        except OSError:  # a client with a response limit hangs up mid-answer (TLS EOF)
+            self.close_connection = True
         return True
 
     def _check_update_rv(self, res, name, new, cur):
