@@ -610,6 +610,10 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
     if ((rc = config_uint(host, "FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS", 5, 0, 3600,
                           &cfg->terminate_grace_seconds, err)) != FCB_OK)
         goto fail;
+    if ((rc = config_uint(host, "FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS",
+                          K8S_DEFAULT_TERMINATE_TIMEOUT_MS, 100, 3600000,
+                          &cfg->terminate_timeout_ms, err)) != FCB_OK)
+        goto fail;
     tmpl = svc_config_nonempty(host, "FAKECLOUD_K8S_POD_TEMPLATE");
     if (tmpl != NULL && (rc = k8s_overlay_load(host, "FAKECLOUD_K8S_POD_TEMPLATE", tmpl,
                                                &cfg->pod_template, err)) != FCB_OK)

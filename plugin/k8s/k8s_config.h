@@ -18,6 +18,7 @@
 #define K8S_DEFAULT_INIT_IMAGE         "busybox:1.36"
 #define K8S_DEFAULT_RUNNING_TIMEOUT_MS 60000u
 #define K8S_DEFAULT_RIE_TIMEOUT_MS     10000u
+#define K8S_DEFAULT_TERMINATE_TIMEOUT_MS 30000u
 #define K8S_RUNTIME_IMAGE_PREFIX       "public.ecr.aws/lambda/"
 /* Lambda allocates one vCPU per 1769 MB of memory. */
 #define K8S_MB_PER_VCPU 1769u
@@ -57,6 +58,8 @@ typedef struct k8s_config {
     unsigned running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
     unsigned rie_timeout_ms;          /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */
     unsigned terminate_grace_seconds; /* FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS, default 5 */
+    unsigned terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
+                                         keeps retrying (429/5xx/unreachable), default 30000 */
 } k8s_config;
 
 /*

@@ -287,3 +287,19 @@ Test(k8s_config, leaks_nothing_when_any_allocation_fails)
     mock_host_fail_alloc(mh, 0);
     cr_assert_gt(failures, 3);
 }
+
+Test(k8s_config, reads_the_terminate_timeout_key)
+{
+    k8s_config *cfg = parse_ok();
+    cr_assert_eq(cfg->terminate_timeout_ms, 30000);
+    k8s_config_free(mock_host_services(mh), cfg);
+    mock_host_set_config(mh, "FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS", "2500");
+    cfg = parse_ok();
+    cr_assert_eq(cfg->terminate_timeout_ms, 2500);
+    k8s_config_free(mock_host_services(mh), cfg);
+    mock_host_set_config(mh, "FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS", NULL);
+    static const char *const bad[] = {"0", "99", "3600001", "30s", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_error("FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS", bad[i],
+                     "FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS");
+}

@@ -124,6 +124,13 @@ Test(k8s_failfast, shows_why_the_code_download_failed, .fini = stop, .timeout = 
 Test(k8s_failfast, reports_a_missing_token_secret, .fini = stop, .timeout = 60)
 {
     open_backend("failfast_missing_secret");
+    /* The first launch creates the token Secret; delete it behind the backend's back. */
+    fcb_function first = itest_zip_function("first");
+    fcb_launch_request req = itest_request(&first, "d0");
+    fcb_instance inst = {.size = sizeof inst};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
     int status = kubesim_request(t.sim, "DELETE",
                                  "/api/v1/namespaces/default/secrets?"
                                  "labelSelector=fakecloud-managed-by%3Dfakecloud",

@@ -31,7 +31,8 @@ Test(k8s_lifecycle, launches_a_zip_function_invokes_it_and_terminates_it, .fini 
     itest_start(&t, "launch_invoke_terminate", NULL);
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
-    cr_assert_eq(itest_count(&t, "secrets", "default", "fakecloud-managed-by=fakecloud"), 1);
+    cr_assert_eq(itest_count(&t, "secrets", "default", "fakecloud-managed-by=fakecloud"), 0,
+                 "the token Secret waits for the first launch");
 
     fcb_function fn = itest_zip_function("My Fn");
     fn.function_arn = "arn:aws:lambda:us-east-1:123456789012:function:My Fn";
@@ -41,6 +42,7 @@ Test(k8s_lifecycle, launches_a_zip_function_invokes_it_and_terminates_it, .fini 
     req.n_layers = 1;
     fcb_instance inst = {.size = sizeof inst};
     cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+    cr_assert_eq(itest_count(&t, "secrets", "default", "fakecloud-managed-by=fakecloud"), 1);
     cr_assert(strncmp(inst.handle, "pod/default/fakecloud-lambda-my-fn-", 35) == 0, "%s",
               inst.handle);
     cr_assert(strstr(inst.endpoint, ":8080") != NULL, "%s", inst.endpoint);
@@ -96,7 +98,8 @@ Test(k8s_lifecycle, terminate_refuses_a_handle_that_is_not_ours, .fini = stop, .
                      bad[i]);
         cr_assert(strstr(e.message, "handle") != NULL, "%s", e.message);
     }
-    /* Unknown but well-formed: already gone is success. */
+    /* Unknown but well-formed: already gone is success (see test_k8s_terminate.c for
+     * handles naming objects that are not ours). */
     cr_assert_eq(t.ops->terminate(t.backend, "pod/default/never-existed", &err), FCB_OK, "%s",
                  err.message);
     itest_close(&t);
@@ -191,7 +194,7 @@ Test(k8s_lifecycle, launches_an_image_function_with_a_layer_fetched_into_opt, .f
                        .image_command = cmd,
                        .n_image_command = 1};
     fcb_launch_request req = itest_request(&fn, "img-2");
-    fcb_blob layer = {"zip", 3};
+    fcb_blob layer = {t.zip, t.zip_len}; /* vetted by launch: a real zip */
     req.layers = &layer;
     req.n_layers = 1;
     fcb_instance inst = {.size = sizeof inst};

@@ -592,7 +592,7 @@ class Handler(BaseHTTPRequestHandler):
         lat = f.get("latency_ms")
         if lat > 0:
             self.sim.stop_event.wait(lat / 1000.0)
-        if f.roll("throttle_rate"):
+        if f.take("throttle_next") or f.roll("throttle_rate"):
             self.sim.stats.add("faults_injected")
             ra = f.get("throttle_retry_after")
             raise ApiError(429, "TooManyRequests", "the server has received too many requests "
@@ -989,14 +989,40 @@ class Handler(BaseHTTPRequestHandler):
             default_pod(obj)
         else:
             default_secret(obj)
-        if self.sim.faults.take_conflict():
+        if self.create_fault_applies() and self.sim.faults.take_conflict():
             self.sim.stats.add("faults_injected")
             raise already_exists(res, obj["metadata"].get("name") or name)
         if self.q.get("dryRun") == "All":
             obj["metadata"]["namespace"] = ns
             return self.respond_obj(res, obj, 201, headers)
         created = self.sim.store.create(res, ns, obj)
+        if self.bad_create_answer(created):
+            return
         self.respond_obj(res, created, 201, headers)
+
+    def create_fault_applies(self):
+        e = self._entry
+        return self.sim.faults.applies("POST", e["path"] if e else "", e["verb"] if e else "")
+
+    def bad_create_answer(self, created):
+        """Faults create_garbage / create_oversize (requests matching fail_paths): the
+        object is stored, but the 201 answer is not JSON, or is the object padded to
+        more than 1 MiB (over a client's response limit). True when one was sent."""
+        f = self.sim.faults
+        if not self.create_fault_applies():
+            return False
+        if f.take("create_garbage"):
+            body = b"<html>not json: kubesim create_garbage fault</html>\n"
+        elif f.take("create_oversize"):
+            body = encode(created) + b" " * (1 << 20) + b"\n"
+        else:
+            return False
+        self.sim.stats.add("faults_injected")
+        try:
+            self.send_encoded(201, body)
+        except OSError:  # a client with a response limit hangs up mid-answer (TLS EOF)
+            self.close_connection = True
+        return True
 
     def _check_update_rv(self, res, name, new, cur):
         rv = new["metadata"].get("resourceVersion")

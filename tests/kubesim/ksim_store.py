@@ -224,18 +224,60 @@ SECRET_FIELDS = {
 FIELDS = {"pods": POD_FIELDS, "secrets": SECRET_FIELDS}
 
 
+def _split_field_terms(s):
+    """Terms split at commas not escaped with a backslash (apimachinery's splitTerms)."""
+    terms, start, in_slash = [], 0, False
+    for i, c in enumerate(s):
+        if in_slash:
+            in_slash = False
+        elif c == "\\":
+            in_slash = True
+        elif c == ",":
+            terms.append(s[start:i])
+            start = i + 1
+    terms.append(s[start:])
+    return terms
+
+
+def _unescape_field_value(v):
+    """apimachinery's fields.UnescapeValue: \\ \, \= only; bare , or = refused."""
+    out, i = [], 0
+    while i < len(v):
+        c = v[i]
+        if c == "\\":
+            if i + 1 >= len(v) or v[i + 1] not in "\\,=":
+                raise bad_request("invalid field selector: invalid escape sequence in value "
+                                  "'%s'" % v)
+            out.append(v[i + 1])
+            i += 2
+            continue
+        if c in ",=":
+            raise bad_request("invalid field selector: unescaped reserved character '%s' in "
+                              "value '%s'" % (c, v))
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def parse_field_selector(res, s):
-    if s is None or s.strip() == "":
+    """A field selector parsed as kube-apiserver does (fields.ParseSelector, then the
+    resource's field label conversion): terms split at unescaped commas, operators
+    != == = (first found), no whitespace trimming, values unescaped, and only the
+    fields the resource supports (400 "field label not supported" otherwise)."""
+    if s is None or s == "":
         return []
     out = []
-    for part in s.split(","):
-        part = part.strip()
-        if not part:
+    for part in _split_field_terms(s):
+        if part == "":
             continue
-        m = re.match(r"^([^=!]+)(==|=|!=)(.*)$", part)
-        if not m:
+        for i in range(len(part)):
+            op = next((o for o in ("!=", "==", "=") if part.startswith(o, i)), None)
+            if op is not None:
+                key, val = part[:i], part[i + len(op):]
+                break
+        else:
             raise bad_request("invalid selector: '%s'; can't understand '%s'" % (s, part))
-        key, op, val = m.group(1).strip(), m.group(2), m.group(3).strip()
+        val = _unescape_field_value(val)
         if key not in FIELDS[res]:
             raise bad_request('field label not supported: %s' % key)
         out.append((key, "!=" if op == "!=" else "=", val))

@@ -29,7 +29,7 @@ FAULT_KEYS = {
     "error_rate": float, "throttle_rate": float, "throttle_retry_after": int,
     "latency_ms": float, "watch_cut_after": int, "conflict_on_create": int,
     "boot_ms": float, "rie_delay_ms": float, "terminating_seconds": float,
-    "fail_paths": str,
+    "fail_paths": str, "throttle_next": int, "create_garbage": int, "create_oversize": int,
 }
 
 
@@ -42,7 +42,8 @@ class Faults:
                   "conflict_on_create": args.conflict_on_create, "boot_ms": args.boot_ms,
                   "rie_delay_ms": args.rie_delay_ms,
                   "terminating_seconds": args.terminating_seconds,
-                  "fail_paths": args.fail_paths or ""}
+                  "fail_paths": args.fail_paths or "",
+                  "throttle_next": 0, "create_garbage": 0, "create_oversize": 0}
         self.rng = random.Random(args.seed)
         self.re = re.compile(self.v["fail_paths"]) if self.v["fail_paths"] else None
 
@@ -87,6 +88,14 @@ class Faults:
         with self.lock:
             rate = self.v[key]
             return rate > 0 and self.rng.random() < rate
+
+    def take(self, key):
+        """True (and one fewer left) while the counted fault KEY has requests left."""
+        with self.lock:
+            if self.v[key] > 0:
+                self.v[key] -= 1
+                return True
+            return False
 
     def take_conflict(self):
         with self.lock:

@@ -1513,5 +1513,108 @@ class LifecycleTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class OwnedDeleteAndCreateFaultTest(Base):
+    """Single-call owned deletes (metadata.name field selector + label selector on a
+    deletecollection, strictly parsed as kube-apiserver does) and the counted faults
+    create_garbage / create_oversize / throttle_next."""
+
+    def tearDown(self):
+        self.sim.faults(throttle_next=0, create_garbage=0, create_oversize=0)
+        super().tearDown()
+
+    def q(self, **kw):
+        import urllib.parse
+        return urllib.parse.urlencode(kw)
+
+    def test_deletecollection_by_name_and_label_deletes_only_a_labelled_pod(self):
+        labels = {"fakecloud-managed-by": "fakecloud"}
+        self.assertEqual(self.sim.create_pod(self.ns, "ours", metadata={"labels": labels})[0], 201)
+        self.assertEqual(self.sim.create_pod(self.ns, "foreign")[0], 201)
+        self.assertEqual(self.sim.create_pod(self.ns, "other", metadata={
+            "labels": {"fakecloud-managed-by": "someone-else"}})[0], 201)
+        other_ns = self.ns + "-x"
+        self.assertEqual(self.sim.create_pod(other_ns, "ours", metadata={"labels": labels})[0],
+                         201)
+        sel = "fakecloud-managed-by=fakecloud"
+        for name in ("foreign", "other"):
+            st, _, doc = self.sim.req("DELETE", self.pods_path() + "?" + self.q(
+                fieldSelector="metadata.name=" + name, labelSelector=sel))
+            self.assertEqual(st, 200, doc)
+            self.assertEqual(doc["items"], [])
+            self.assertEqual(self.sim.req("GET", self.pods_path() + "/" + name)[0], 200)
+        st, _, doc = self.sim.req("DELETE", self.pods_path() + "?" + self.q(
+            fieldSelector="metadata.name=ours", labelSelector=sel))
+        self.assertEqual(st, 200, doc)
+        self.assertEqual([i["metadata"]["name"] for i in doc["items"]], ["ours"])
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/ours")[0], 404)
+        self.assertEqual(self.sim.req("GET", self.pods_path(other_ns) + "/ours")[0], 200)
+
+    def test_field_selectors_are_parsed_strictly_like_the_apiserver(self):
+        self.assertEqual(self.sim.create_pod(self.ns, "a")[0], 201)
+        bad = ["metadata.name = a", " metadata.name=a", "metadata.name=a=b", "metadata.name",
+               "metadata.name=a\\q", "metadata.labels=a", "spec.foo=x"]
+        for fs in bad:
+            for method in ("GET", "DELETE"):
+                st, _, doc = self.sim.req(method, self.pods_path() + "?" + self.q(fieldSelector=fs))
+                self.assertEqual(st, 400, "%s %r: %s" % (method, fs, doc))
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/a")[0], 200, "nothing deleted")
+        st, _, doc = self.sim.req("GET", self.pods_path() + "?" + self.q(
+            fieldSelector="metadata.name=a\\,b"))
+        self.assertEqual((st, doc["items"]), (200, []), "an escaped comma is part of the value")
+        st, _, doc = self.sim.req("GET", self.pods_path() + "?" + self.q(
+            fieldSelector="metadata.name==a,metadata.namespace=" + self.ns))
+        self.assertEqual([i["metadata"]["name"] for i in doc["items"]], ["a"])
+
+    def test_create_garbage_stores_the_object_and_answers_201_with_no_json(self):
+        self.sim.faults(create_garbage=1)
+        st, _, doc = self.sim.create_pod(self.ns, "g1")
+        self.assertEqual(st, 201)
+        self.assertIsInstance(doc, str, "the answer is not JSON")
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/g1")[0], 200, "stored")
+        self.assertEqual(self.sim.create_pod(self.ns, "g2")[0], 201)
+        self.assertEqual(self.sim.faults()["create_garbage"], 0, "used once")
+
+    def test_create_oversize_answers_the_object_padded_past_1_mib(self):
+        self.sim.faults(create_oversize=1)
+        c = self.sim.conn()
+        body = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big"},
+                           "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+        c.request("POST", self.pods_path(), body=body,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        self.assertEqual(r.status, 201)
+        self.assertGreater(len(data), 1 << 20)
+        self.assertEqual(json.loads(data)["metadata"]["name"], "big")
+        self.assertEqual(self.sim.req("GET", self.pods_path() + "/big")[0], 200)
+
+    def test_create_faults_honour_fail_paths(self):
+        self.sim.faults(create_garbage=1, fail_paths="create secrets")
+        self.assertEqual(self.sim.create_pod(self.ns, "p")[1].getheader("Content-Type"),
+                         "application/json")
+        st, _, doc = self.sim.req("POST", "/api/v1/namespaces/%s/secrets" % self.ns, {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "stringData": {"k": "v"}})
+        self.assertEqual(st, 201)
+        self.assertIsInstance(doc, str)
+        self.assertEqual(self.sim.req("GET", "/api/v1/namespaces/%s/secrets/s" % self.ns)[0], 200)
+        self.sim.faults(conflict_on_create=1, fail_paths="create pods")
+        self.assertEqual(self.sim.req("POST", "/api/v1/namespaces/%s/secrets" % self.ns, {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s2"}})[0], 201)
+        self.assertEqual(self.sim.create_pod(self.ns, "c1")[0], 409)
+        self.sim.faults(conflict_on_create=0)
+
+    def test_throttle_next_answers_429_to_the_next_n_matching_requests(self):
+        self.assertEqual(self.sim.create_pod(self.ns, "t")[0], 201)
+        self.sim.faults(throttle_next=3, throttle_retry_after=0, fail_paths="deletecollection")
+        self.assertEqual(self.sim.req("GET", self.pods_path())[0], 200, "not matching")
+        path = self.pods_path() + "?" + self.q(fieldSelector="metadata.name=t")
+        codes = [self.sim.req("DELETE", path)[0] for _ in range(4)]
+        self.assertEqual(codes, [429, 429, 429, 200])
+        st, r, doc = self.sim.req("DELETE", path)
+        self.assertEqual(st, 200)
+
+
 if __name__ == "__main__":
     unittest.main()

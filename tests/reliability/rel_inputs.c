@@ -88,7 +88,6 @@ size_t rel_inputs_run(const rel_target *t)
     fcb_backend *b = NULL;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(p->ops->open(svc, &params, &b, &err), FCB_OK, "open: %s", err.message);
-    long base = t->count_objects != NULL ? t->count_objects(t->ctx) : 0;
     size_t ok = 0, refused = 0;
     for (size_t i = 0; i < n_inputs; i++) {
         const hostile_input *in = &inputs[i];
@@ -118,6 +117,9 @@ size_t rel_inputs_run(const rel_target *t)
         }
         fcb_instance inst = {.size = sizeof inst};
         fcb_error lerr = FCB_ERROR_INIT;
+        /* Per input: a backend may create shared objects on its first launch (k8s: the
+         * token Secret), which a later refused input must not be blamed for. */
+        long base = t->count_objects != NULL ? t->count_objects(t->ctx) : 0;
         double t0 = rel_now_ms();
         int rc = p->ops->launch(b, &req, &inst, &lerr);
         double took = rel_now_ms() - t0;

@@ -34,6 +34,8 @@
 #define DEFAULT_WATCH_TIMEOUT_S 290u
 #define DEFAULT_BODY_LIMIT      (64u << 20)
 #define DEFAULT_LIST_PAGE_SIZE  500u
+/* Bound on attempts of a KUBE_REQ_UNTIL_DEADLINE request (the deadline ends it first). */
+#define KUBE_UNTIL_DEADLINE_ATTEMPTS 100000u
 #define CONNECT_TIMEOUT_MS      10000u
 #define TOKEN_MAX_BYTES         (1u << 20)
 #define EXEC_EXPIRY_SLACK_S     10
@@ -1029,7 +1031,9 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
     int rc = FCB_OK;
     bool auth_retried = false;
     bool idempotent = method_idempotent(method) || (flags & KUBE_REQ_CREATE) != 0;
-    unsigned max_attempts = (flags & KUBE_REQ_NO_RETRY) ? 1 : c->max_attempts;
+    unsigned max_attempts = (flags & KUBE_REQ_NO_RETRY)         ? 1
+                            : (flags & KUBE_REQ_UNTIL_DEADLINE) ? KUBE_UNTIL_DEADLINE_ATTEMPTS
+                                                                : c->max_attempts;
     uint64_t deadline = http_now_ms() + (deadline_ms != 0 ? deadline_ms : c->deadline_ms);
     unsigned attempt = 0;
     memset(resp, 0, sizeof *resp);
@@ -1114,8 +1118,12 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
         if (!retry || attempt >= max_attempts)
             break;
         uint64_t delay = kube_client_backoff_ms(c, attempt);
-        if (resp->status == 429 && cap.retry_after_s >= 0)
-            delay = (uint64_t)cap.retry_after_s * 1000u;
+        if (resp->status == 429 && cap.retry_after_s >= 0) {
+            uint64_t asked = (uint64_t)cap.retry_after_s * 1000u;
+            /* Until the deadline, "Retry-After: 0" must not become a busy loop. */
+            if (!(flags & KUBE_REQ_UNTIL_DEADLINE) || asked > delay)
+                delay = asked;
+        }
         now = http_now_ms();
         if (now + delay >= deadline) {
             /* Waiting would pass the deadline: report the last failure now. */

@@ -70,17 +70,22 @@ void kube_client_cancel(kube_client *client);
 
 /* Request flags. */
 enum {
-    KUBE_REQ_CREATE = 1u << 0,   /* POST create: a 409 after our own retry of
-                                    an unknown outcome sets resp->retried */
-    KUBE_REQ_NO_RETRY = 1u << 1, /* one attempt only */
-    KUBE_REQ_RAW = 1u << 2,      /* keep a 2xx body as text in resp->raw, do
-                                    not parse it (pods/log, or a large list
-                                    only counted); error answers are still
-                                    parsed as Status */
-    KUBE_REQ_METADATA = 1u << 3, /* a list answer as PartialObjectMetadataList
-                                    (metadata only, as client-go's metadata
-                                    client asks; a server without it answers
-                                    the full list) */
+    KUBE_REQ_CREATE = 1u << 0,         /* POST create: a 409 after our own retry of
+                                          an unknown outcome sets resp->retried */
+    KUBE_REQ_NO_RETRY = 1u << 1,       /* one attempt only */
+    KUBE_REQ_RAW = 1u << 2,            /* keep a 2xx body as text in resp->raw, do
+                                          not parse it (pods/log, or a large list
+                                          only counted); error answers are still
+                                          parsed as Status */
+    KUBE_REQ_METADATA = 1u << 3,       /* a list answer as PartialObjectMetadataList
+                                          (metadata only, as client-go's metadata
+                                          client asks; a server without it answers
+                                          the full list) */
+    KUBE_REQ_UNTIL_DEADLINE = 1u << 4, /* retry what is retryable until the
+                                          deadline, not FAKECLOUD_K8S_MAX_ATTEMPTS
+                                          times (a Retry-After is a minimum wait
+                                          then); for work that must get done,
+                                          e.g. terminate */
 };
 
 /* Result of one request. Fields are owned by the response. */
