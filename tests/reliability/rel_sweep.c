@@ -24,8 +24,9 @@
 
 const char *rel_op_name(rel_op op)
 {
-    static const char *const names[REL_OP_COUNT] = {"init", "open",  "launch",  "terminate",
-                                                    "reap", "close", "prepull", "failed-launch"};
+    static const char *const names[REL_OP_COUNT] = {"init",      "open",          "launch",
+                                                    "terminate", "reap",          "close",
+                                                    "prepull",   "failed-launch", "failed-prepull"};
     return op < REL_OP_COUNT ? names[op] : "?";
 }
 
@@ -220,9 +221,9 @@ static bool inject_end(instance_sweep *s, size_t before)
     return hit;
 }
 
-/* A failed launch deletes what it created: checked before the test cleans anything. */
-static void assert_launch_left_nothing(instance_sweep *s, const char *what, size_t n,
-                                       const fcb_error *err)
+/* A failed launch (or prepull) deletes what it created: checked before the test cleans anything. */
+static void assert_failure_left_nothing(instance_sweep *s, const char *what, size_t n,
+                                        const fcb_error *err)
 {
     long left = count_objects(s->e.t);
     double end = rel_now_ms() + REL_SETTLE_MS;
@@ -249,7 +250,7 @@ static bool run_launch(instance_sweep *s, size_t n)
     }
     rel_assert_clean_error(rc, &err, "launch");
     s->r->errors++;
-    assert_launch_left_nothing(s, "launch", n, &err);
+    assert_failure_left_nothing(s, "launch", n, &err);
     return hit;
 }
 
@@ -271,7 +272,7 @@ static bool run_failed_launch(instance_sweep *s, size_t n)
     rel_assert_clean_error(rc, &err, "failed launch");
     if (hit)
         s->r->errors++; /* the run without injection fails too, by design: not counted */
-    assert_launch_left_nothing(s, "failed-launch", n, &err);
+    assert_failure_left_nothing(s, "failed-launch", n, &err);
     return hit;
 }
 
@@ -313,6 +314,23 @@ static bool run_reap(instance_sweep *s, size_t n)
     return hit;
 }
 
+/* The prepull must fail whatever allocation fails, cleanly and leaving nothing. */
+static bool run_failed_prepull(instance_sweep *s, size_t n)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->prepull(s->e.backend, s->e.t->failing_prepull_image, &err);
+    bool hit = inject_end(s, before);
+    cr_assert_neq(rc, FCB_OK, "%s failed-prepull, failure point %zu: prepull %s succeeded",
+                  s->e.t->name, n, s->e.t->failing_prepull_image);
+    rel_assert_clean_error(rc, &err, "failed prepull");
+    if (hit)
+        s->r->errors++;
+    assert_failure_left_nothing(s, "failed-prepull", n, &err);
+    return hit;
+}
+
 static bool run_prepull(instance_sweep *s, size_t n)
 {
     fcb_error err = FCB_ERROR_INIT;
@@ -336,6 +354,7 @@ static bool run_op(instance_sweep *s, rel_op op, size_t n)
     case REL_OP_TERMINATE: return run_terminate(s, n);
     case REL_OP_REAP: return run_reap(s, n);
     case REL_OP_PREPULL: return run_prepull(s, n);
+    case REL_OP_FAILED_PREPULL: return run_failed_prepull(s, n);
     default: return run_failed_launch(s, n);
     }
 }
@@ -358,6 +377,10 @@ static void instance_sweep_begin(instance_sweep *s, const rel_target *t, rel_op 
         rc = s->e.plugin->ops->prepull(s->e.backend, t->prepull_image, &err);
         cr_assert_eq(rc, FCB_OK, "%s: warm-up prepull %s failed: %s", t->name, t->prepull_image,
                      err.message);
+    } else if (op == REL_OP_FAILED_PREPULL) {
+        rc = s->e.plugin->ops->prepull(s->e.backend, t->failing_prepull_image, &err);
+        cr_assert_neq(rc, FCB_OK, "%s: prepull %s, which must fail, succeeded", t->name,
+                      t->failing_prepull_image);
     } else if (op == REL_OP_FAILED_LAUNCH) {
         rc = s->e.plugin->ops->launch(s->e.backend, t->failing_request, &inst, &err);
         if (rc == FCB_OK)
@@ -397,9 +420,9 @@ static bool op_applies(const rel_target *t, rel_op op)
 {
     if (op == REL_OP_FAILED_LAUNCH)
         return t->failing_request != NULL;
-    if (op != REL_OP_PREPULL)
+    if (op != REL_OP_PREPULL && op != REL_OP_FAILED_PREPULL)
         return true;
-    if (t->prepull_image == NULL)
+    if ((op == REL_OP_PREPULL ? t->prepull_image : t->failing_prepull_image) == NULL)
         return false;
     mock_host *mh = env_host_new(t);
     loader_plugin *p = NULL;
@@ -417,9 +440,9 @@ void rel_sweep(const rel_target *target, rel_op op, size_t cap, rel_sweep_result
     memset(out, 0, sizeof *out);
     if (!op_applies(target, op)) {
         out->skipped = true;
-        printf("alloc-failure sweep: plugin %s, %-13s not applicable (no %s)\n", target->name,
+        printf("alloc-failure sweep: plugin %s, %-14s not applicable (no %s)\n", target->name,
                rel_op_name(op),
-               op == REL_OP_PREPULL ? "prepull image or op" : "launch that must fail");
+               op == REL_OP_FAILED_LAUNCH ? "launch that must fail" : "prepull image or op");
         fflush(stdout);
         return;
     }
@@ -430,7 +453,7 @@ void rel_sweep(const rel_target *target, rel_op op, size_t cap, rel_sweep_result
     case REL_OP_CLOSE: sweep_open_close(target, op, cap, out); break;
     default: sweep_instance_ops(target, op, cap, out); break;
     }
-    printf("alloc-failure sweep: plugin %s, %-13s %4zu failure points exercised (%zu clean "
+    printf("alloc-failure sweep: plugin %s, %-14s %4zu failure points exercised (%zu clean "
            "errors, the rest recovered)%s; 0 bytes outstanding, threads and objects back to "
            "baseline after each (%.0f ms)\n",
            target->name, rel_op_name(op), out->points, out->errors,

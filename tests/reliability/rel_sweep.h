@@ -9,12 +9,13 @@
  * baseline and the target's orchestrator must hold no object of ours.
  * Prints one line per operation with the number of failure points.
  *
- * Two operations need more of the target and are skipped (printed as "not
+ * Three operations need more of the target and are skipped (printed as "not
  * applicable") without it: prepull (rel_target.prepull_image and the
- * plugin's optional prepull op) and failed-launch, a launch that must fail
- * (rel_target.failing_request, e.g. an image the orchestrator cannot pull):
- * every run must end in a clean error with nothing of it left behind, checked
- * before any cleanup by the test.
+ * plugin's optional prepull op); failed-launch, a launch that must fail
+ * (rel_target.failing_request, e.g. an image the orchestrator cannot pull)
+ * and failed-prepull, a prepull that must fail (failing_prepull_image): every
+ * run of those must end in a clean error with nothing of it left behind,
+ * checked before any cleanup by the test.
  */
 #ifndef REL_SWEEP_H
 #define REL_SWEEP_H
@@ -30,6 +31,7 @@ typedef enum rel_op {
     REL_OP_CLOSE,
     REL_OP_PREPULL,
     REL_OP_FAILED_LAUNCH,
+    REL_OP_FAILED_PREPULL,
     REL_OP_COUNT
 } rel_op;
 

@@ -43,7 +43,9 @@ static void setup(void)
                           .count_objects = rel_docker_count_managed,
                           .plant_stale = rel_docker_plant_stale,
                           .prepull_image = "public.ecr.aws/lambda/python:3.12",
-                          .failing_request = &crash_req};
+                          .failing_request = &crash_req,
+                          /* nothing listens on port 1: the pull fails at once */
+                          .failing_prepull_image = "127.0.0.1:1/fcb-missing:1"};
 }
 
 TestSuite(docker_reliability, .init = setup, .timeout = 600);
@@ -79,7 +81,8 @@ Test(docker_reliability, over_tls_every_failed_allocation_of_every_operation_end
     rel_target t = target;
     t.name = "docker (TLS)";
     t.configure = configure_tls;
-    t.failing_request = NULL; /* the crash path does not depend on the transport */
+    t.failing_request = NULL; /* the failure paths do not depend on the transport */
+    t.failing_prepull_image = NULL;
     size_t total = 0;
     for (int op = 0; op < REL_OP_COUNT; op++) {
         rel_sweep_result r;

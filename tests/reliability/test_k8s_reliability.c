@@ -74,7 +74,8 @@ static rel_target k8s_target(void)
                         .count_objects = k8s_count,
                         .plant_stale = k8s_plant_stale,
                         .prepull_image = "public.ecr.aws/lambda/python:3.12",
-                        .failing_request = &pull_fail_req};
+                        .failing_request = &pull_fail_req,
+                        .failing_prepull_image = "registry.local/errimagepull:1"};
 }
 
 static void start(void)
