@@ -63,6 +63,7 @@ struct kube_client {
     const fcb_host_services *host;
     kube_config *cfg;
     char *base_url;                /* server URL, host replaced by tls-server-name */
+    char server_shown[KUBE_LONG_SHOWN_SIZE]; /* server for messages and logs (no userinfo) */
     struct curl_slist *connect_to; /* tls-server-name:port -> real host:port */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -183,6 +184,7 @@ static void share_unlock(CURL *handle, curl_lock_data data, void *ctx)
 /* Trimmed copy of a token file's contents. */
 static int read_token_file(kube_client *c, char **out, fcb_error *err)
 {
+    char shown[KUBE_LONG_SHOWN_SIZE];
     char *data = NULL;
     size_t len = 0;
     int rc = kube_file_read(c->host, c->cfg->token_file, TOKEN_MAX_BYTES, &data, &len, err);
@@ -193,7 +195,7 @@ static int read_token_file(kube_client *c, char **out, fcb_error *err)
     if (len == 0) {
         svc_free(c->host, data);
         return err_set(err, FCB_ERR_CONFIG, "%s: tokenFile %s is empty", c->cfg->origin,
-                       c->cfg->token_file);
+                       kube_path_shown(shown, c->cfg->token_file));
     }
     *out = data;
     return FCB_OK;
@@ -212,7 +214,7 @@ static int setup_url(kube_client *c, fcb_error *err)
         curl_url_get(u, CURLUPART_HOST, &hostname, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
         rc = err_set(err, FCB_ERR_CONFIG, "%s: server: '%s' is not a valid URL", c->cfg->origin,
-                     c->cfg->server);
+                     c->server_shown);
         goto out;
     }
     if (c->cfg->tls_server_name == NULL || strcmp(scheme, "https") != 0) {
@@ -228,8 +230,9 @@ static int setup_url(kube_client *c, fcb_error *err)
     char *url = NULL;
     if (curl_url_set(u, CURLUPART_HOST, c->cfg->tls_server_name, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+        char shown[KUBE_SHOWN_SIZE];
         rc = err_set(err, FCB_ERR_CONFIG, "%s: tls-server-name: '%s' is not a valid host name",
-                     c->cfg->origin, c->cfg->tls_server_name);
+                     c->cfg->origin, kube_shown(shown, c->cfg->tls_server_name));
         goto out;
     }
     size_t ulen = strlen(url);
@@ -318,6 +321,7 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
     rc = kube_config_load(host, &c->cfg, err);
     if (rc != FCB_OK)
         goto fail;
+    kube_url_shown(c->server_shown, c->cfg->server);
     rc = setup_url(c, err);
     if (rc != FCB_OK)
         goto fail;
@@ -356,7 +360,8 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
     if (c->cfg->insecure && !(flags & KUBE_CLIENT_QUIET))
         svc_log(host, FCB_LOG_WARN, KUBE_LOG_NAME,
                 "TLS verification of the API server is disabled (insecure-skip-tls-verify)",
-                "server", c->cfg->server, "config", c->cfg->origin, NULL);
+                "server", c->server_shown, "config", c->cfg->origin, NULL);
+    char shown_context[KUBE_SHOWN_SIZE];
     const char *auth = c->cfg->exec != NULL         ? "exec"
                        : c->cfg->token_file != NULL ? "token-file"
                        : c->cfg->token != NULL      ? "token"
@@ -364,9 +369,9 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
                        : c->cfg->username != NULL   ? "basic"
                                                     : "none";
     svc_log(host, (flags & KUBE_CLIENT_QUIET) ? FCB_LOG_DEBUG : FCB_LOG_INFO, KUBE_LOG_NAME,
-            "Kubernetes client configured", "server", c->cfg->server, "config", c->cfg->origin,
-            "context", c->cfg->context != NULL ? c->cfg->context : "", "namespace",
-            c->cfg->namespace, "auth", auth, NULL);
+            "Kubernetes client configured", "server", c->server_shown, "config", c->cfg->origin,
+            "context", kube_shown(shown_context, c->cfg->context), "namespace", c->cfg->namespace,
+            "auth", auth, NULL);
     *out = c;
     return FCB_OK;
 fail:
@@ -413,7 +418,7 @@ const char *kube_client_namespace(const kube_client *client)
 
 const char *kube_client_server(const kube_client *client)
 {
-    return client->cfg->server;
+    return client->server_shown;
 }
 
 void kube_client_cancel(kube_client *client)
@@ -571,8 +576,9 @@ static int exec_refresh_locked(kube_client *c, fcb_error *err)
     c->exec_has_expiry = res.has_expiry;
     c->exec_expiry = res.expiry;
     kube_exec_result_clear(c->host, &res);
+    char shown[KUBE_LONG_SHOWN_SIZE];
     svc_log(c->host, FCB_LOG_DEBUG, KUBE_LOG_NAME, "exec credential plugin ran", "command",
-            c->cfg->exec->command, NULL);
+            kube_path_shown(shown, c->cfg->exec->command), NULL);
     return FCB_OK;
 }
 
@@ -951,10 +957,10 @@ int kube_call_transport_error(kube_client *client, const kube_call *call, CURLco
         return err_set(err, FCB_ERR_UNAVAILABLE,
                        "k8s %s %.*s: TLS connection to %s failed: %s (check "
                        "certificate-authority / client certificate in %s)",
-                       method, (int)path_len, path, client->cfg->server, detail,
+                       method, (int)path_len, path, client->server_shown, detail,
                        client->cfg->origin);
     return err_set(err, FCB_ERR_UNAVAILABLE, "k8s %s %.*s: cannot reach %s: %s", method,
-                   (int)path_len, path, client->cfg->server, detail);
+                   (int)path_len, path, client->server_shown, detail);
 }
 
 void kube_response_clear(const kube_client *client, kube_response *resp)

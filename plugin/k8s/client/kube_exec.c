@@ -132,15 +132,16 @@ int kube_exec_parse(const fcb_host_services *host, const char *api_version, cons
     }
     const char *kind = jsonx_get_string(root, "kind");
     const char *api = jsonx_get_string(root, "apiVersion");
+    char shown[KUBE_SHOWN_SIZE];
     if (kind == NULL || strcmp(kind, "ExecCredential") != 0) {
         rc = err_set(err, FCB_ERR_CONFIG, "%s: output kind is '%s', expected ExecCredential", where,
-                     kind != NULL ? kind : "");
+                     kube_shown(shown, kind));
         goto out;
     }
     if (api == NULL || strcmp(api, api_version) != 0) {
         rc = err_set(err, FCB_ERR_CONFIG,
                      "%s: plugin returned apiVersion '%s', the kubeconfig asks for '%s'", where,
-                     api != NULL ? api : "", api_version);
+                     kube_shown(shown, api), api_version);
         goto out;
     }
     json_object *status = jsonx_get(root, "status");
@@ -166,7 +167,7 @@ int kube_exec_parse(const fcb_host_services *host, const char *api_version, cons
         if (!kube_time_parse(expiry, &out->expiry)) {
             rc = err_set(err, FCB_ERR_CONFIG,
                          "%s: status.expirationTimestamp '%s' is not an RFC 3339 time", where,
-                         expiry);
+                         kube_shown(shown, expiry));
             goto out;
         }
         out->has_expiry = true;
@@ -227,6 +228,27 @@ static char **build_env(const fcb_host_services *host, const kube_exec_config *e
     return env;
 }
 
+/*
+ * An installHint is prose (spaces allowed) but comes from the kubeconfig:
+ * printable ASCII only, at most KUBE_HINT_SHOWN_MAX bytes, cut at a quote or
+ * backslash and at ": " / " #" (a quote left open before it folds the
+ * following "key: value" lines into the hint).
+ */
+#define KUBE_HINT_SHOWN_MAX  200
+#define KUBE_HINT_SHOWN_SIZE (KUBE_HINT_SHOWN_MAX + 4)
+static const char *hint_shown(char out[KUBE_HINT_SHOWN_SIZE], const char *hint)
+{
+    size_t n = 0;
+    while (n < KUBE_HINT_SHOWN_MAX && hint[n] >= ' ' && hint[n] < 0x7f &&
+           strchr("\"'\\`", hint[n]) == NULL && !(hint[n] == ':' && hint[n + 1] == ' ') &&
+           !(hint[n] == ' ' && hint[n + 1] == '#')) {
+        out[n] = hint[n];
+        n++;
+    }
+    memcpy(out + n, hint[n] != '\0' ? "..." : "", hint[n] != '\0' ? 4 : 1);
+    return out;
+}
+
 static void first_line(const char *text, size_t len, char *out, size_t out_size)
 {
     size_t i = 0, o = 0;
@@ -251,9 +273,10 @@ int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigne
     sbuf so, se;
     sbuf_init(&so, host, 0);
     sbuf_init(&se, host, 0);
-    char where[512];
-    snprintf(where, sizeof where, "exec plugin '%s' (user '%s' in %s)", exec->command,
-             cfg->user != NULL ? cfg->user : "", cfg->origin);
+    char where[512], shown_command[KUBE_LONG_SHOWN_SIZE], shown_user[KUBE_SHOWN_SIZE];
+    snprintf(where, sizeof where, "exec plugin '%s' (user '%s' in %s)",
+             kube_path_shown(shown_command, exec->command), kube_shown(shown_user, cfg->user),
+             cfg->origin);
     memset(out, 0, sizeof *out);
 
     info = kube_exec_info(host, cfg);
@@ -290,8 +313,10 @@ int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigne
         rc = err_set(err, FCB_ERR_CONFIG, "%s: cannot run: %s%s", where, strerror(spawn_rc),
                      missing ? " (not found in PATH; install it or give a path)" : "");
         if (missing && exec->install_hint != NULL && err != NULL) {
+            char hint[KUBE_HINT_SHOWN_SIZE];
             size_t len = strlen(err->message);
-            snprintf(err->message + len, sizeof err->message - len, ". %s", exec->install_hint);
+            snprintf(err->message + len, sizeof err->message - len, ". %s",
+                     hint_shown(hint, exec->install_hint));
         }
         goto out;
     }
