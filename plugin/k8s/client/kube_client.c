@@ -36,7 +36,6 @@
 #define DEFAULT_LIST_PAGE_SIZE  500u
 #define CONNECT_TIMEOUT_MS      10000u
 #define TOKEN_MAX_BYTES         (1u << 20)
-#define EXEC_EXPIRY_SLACK_S     10
 /* Old exec-provided client cert files stay open this long (in-flight handshakes). */
 #define RETIRED_FILES 8
 /* Request slots (= connections) of the pool by default; the watch has its own. */
@@ -76,7 +75,8 @@ struct kube_client {
     pthread_mutex_t auth_lock;
     char *token;            /* current bearer token or NULL */
     uint64_t token_read_ms; /* when the token file was last read */
-    bool exec_valid;
+    kube_exec_cache *exec_cache;   /* shared with the other clients of this plugin run */
+    unsigned long exec_generation; /* of the credential installed; 0 = none */
     bool exec_has_expiry;
     time_t exec_expiry;
     mem_file exec_cert, exec_key;
@@ -334,6 +334,9 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
          (rc = mem_file_write(&c->key, "kube-key", c->cfg->key_pem, c->cfg->key_len, err)) !=
              FCB_OK))
         goto fail;
+    if (c->cfg->exec != NULL &&
+        (rc = kube_exec_cache_acquire(host, c->cfg, &c->exec_cache, err)) != FCB_OK)
+        goto fail;
     if (c->cfg->token_file != NULL) {
         rc = read_token_file(c, &c->token, err);
         if (rc != FCB_OK)
@@ -400,6 +403,7 @@ void kube_client_free(kube_client *client)
     for (size_t i = 0; i < client->n_retired; i++)
         mem_file_close(&client->retired[i]);
     kube_secret_free(host, client->token);
+    kube_exec_cache_release(client->exec_cache);
     svc_free(host, client->base_url);
     kube_config_free(host, client->cfg);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -543,14 +547,24 @@ static void retire_file(kube_client *c, mem_file *f)
     mem_file_init(f);
 }
 
-/* Under auth_lock: run the exec plugin and install what it returned. */
-static int exec_refresh_locked(kube_client *c, fcb_error *err)
+/*
+ * Under auth_lock: the exec credential from the shared cache (which runs the
+ * plugin when needed; REFUSED: the server answered 401 to ours), installed
+ * when it is newer than ours.
+ */
+static int exec_refresh_locked(kube_client *c, bool refused, fcb_error *err)
 {
     kube_exec_result res;
-    int rc = kube_exec_run(c->host, c->cfg, c->exec_timeout_ms, &c->cancelled, &res, err);
+    unsigned long generation = 0;
+    int rc = kube_exec_cache_get(c->exec_cache, c->cfg, c->exec_timeout_ms, &c->cancelled,
+                                 refused ? c->exec_generation : 0, &res, &generation, err);
     if (rc != FCB_OK) {
-        c->exec_valid = false;
+        c->exec_generation = 0;
         return rc;
+    }
+    if (generation == c->exec_generation) {
+        kube_exec_result_clear(c->host, &res);
+        return FCB_OK;
     }
     if (res.cert_pem != NULL) {
         mem_file cert, key;
@@ -572,13 +586,10 @@ static int exec_refresh_locked(kube_client *c, fcb_error *err)
     kube_secret_free(c->host, c->token);
     c->token = res.token;
     res.token = NULL;
-    c->exec_valid = true;
+    c->exec_generation = generation;
     c->exec_has_expiry = res.has_expiry;
     c->exec_expiry = res.expiry;
     kube_exec_result_clear(c->host, &res);
-    char shown[KUBE_LONG_SHOWN_SIZE];
-    svc_log(c->host, FCB_LOG_DEBUG, KUBE_LOG_NAME, "exec credential plugin ran", "command",
-            kube_path_shown(shown, c->cfg->exec->command), NULL);
     return FCB_OK;
 }
 
@@ -593,9 +604,10 @@ static int auth_snapshot(kube_client *c, bool force, char **bearer, char cert[40
     *bearer = NULL;
     pthread_mutex_lock(&c->auth_lock);
     if (c->cfg->exec != NULL) {
-        bool expired = c->exec_has_expiry && time(NULL) + EXEC_EXPIRY_SLACK_S >= c->exec_expiry;
-        if (force || !c->exec_valid || expired)
-            rc = exec_refresh_locked(c, err);
+        bool expired =
+            c->exec_has_expiry && time(NULL) + KUBE_EXEC_EXPIRY_MARGIN_S >= c->exec_expiry;
+        if (force || c->exec_generation == 0 || expired)
+            rc = exec_refresh_locked(c, force, err);
     } else if (c->cfg->token_file != NULL &&
                (force || http_now_ms() - c->token_read_ms >= c->token_reread_ms)) {
         char *fresh = NULL;
