@@ -873,7 +873,7 @@ int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
             return err_set(err, rc,
                            "k8s %s %.*s: no free connection to %s within the deadline (all %u "
                            "in use; FAKECLOUD_K8S_MAX_CONNECTIONS)",
-                           method, path_len, path, c->cfg->server, c->max_connections);
+                           method, path_len, path, c->server_shown, c->max_connections);
         }
         call->pooled = true;
     }
@@ -1098,7 +1098,7 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
                     http_now_ms() + 5 >= deadline)) {
             rc = err_set(err, FCB_ERR_TIMEOUT,
                          "k8s %s %.*s: no response from %s within the deadline", method,
-                         (int)strcspn(path, "?"), path, c->cfg->server);
+                         (int)strcspn(path, "?"), path, c->server_shown);
         } else if (run == HTTP_RUN_FAILED) {
             rc = err_set(err, FCB_ERR_NO_MEMORY, "k8s %s %.*s: curl multi failure", method,
                          (int)strcspn(path, "?"), path);

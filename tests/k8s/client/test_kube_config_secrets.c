@@ -16,10 +16,13 @@
 #include "mock_fixture.h"
 
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 MOCK_HOST_SUITE(kube_secrets);
@@ -380,5 +383,63 @@ Test(kube_secrets, a_swallowed_secret_in_a_name_is_not_quoted_whole)
             strcmp(fields[f], "command") == 0 ? "./nope\n  token: " TOKEN : "./helper");
         check_variant(text, strlen(text), fields[f]);
     }
+    remove_dir();
+}
+
+/* A 127.0.0.1 port: listening (connections queue, nothing answers) or closed. */
+static int local_port(bool listening, int *fd_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    if (listening) {
+        cr_assert_eq(listen(fd, 8), 0);
+        *fd_out = fd;
+    } else {
+        close(fd);
+        *fd_out = -1;
+    }
+    return ntohs(sa.sin_port);
+}
+
+static void request_shows_no_password(bool listening, const char *want)
+{
+    int fd = -1;
+    int port = local_port(listening, &fd);
+    char text[512];
+    snprintf(text, sizeof text,
+             "current-context: c\ncontexts:\n- {name: c, context: {cluster: k}}\n"
+             "clusters:\n- {name: k, cluster: {server: \"http://alice:" URL_PW
+             "@127.0.0.1:%d\"}}\n",
+             port);
+    write_file("config", text);
+    mock_host_set_config(mh, "FAKECLOUD_K8S_MAX_ATTEMPTS", "2");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_RETRY_BASE_MS", "1");
+    kube_client *client = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(kube_client_new(host, &client, &err), FCB_OK, "%s", err.message);
+    kube_response resp;
+    int rc = kube_request(client, "GET", "/api/v1/pods", NULL, NULL, 0, 0, 500, &resp, &err);
+    kube_response_clear(client, &resp);
+    kube_client_free(client);
+    if (fd >= 0)
+        close(fd);
+    cr_expect_neq(rc, FCB_OK);
+    cr_expect(strstr(err.message, want) != NULL, "'%s' not in: %s", want, err.message);
+    cr_expect(strstr(err.message, "http://***@127.0.0.1:") != NULL, "%s", err.message);
+    cr_expect_null(find_secret(err.message), "%s", err.message);
+    char *log = mock_host_log_text(mh);
+    cr_expect_null(find_secret(log), "%s", log);
+    free(log);
+}
+
+Test(kube_secrets, request_errors_show_no_userinfo_password)
+{
+    setup_env();
+    request_shows_no_password(false, "cannot reach");
+    request_shows_no_password(true, "no response from");
     remove_dir();
 }
