@@ -481,3 +481,24 @@ Test(kube_exec, returns_when_the_plugin_exits_even_if_its_child_holds_stdout)
     kube_exec_result_clear(host, &r);
     free_exec_config(cfg);
 }
+
+Test(kube_client_new, leaks_nothing_when_any_allocation_fails_with_an_exec_user)
+{
+    mock_host_set_config(mh, "KUBECONFIG", FX "/eks.yaml");
+    bool succeeded = false;
+    for (size_t n = 1; n < 400 && !succeeded; n++) {
+        kube_client *kc = NULL;
+        fcb_error err = FCB_ERROR_INIT;
+        mock_host_fail_alloc(mh, n);
+        int rc = kube_client_new(host, &kc, &err);
+        mock_host_fail_alloc(mh, 0);
+        if (rc == FCB_OK) {
+            kube_client_free(kc);
+            succeeded = true;
+            break;
+        }
+        cr_expect_eq(rc, FCB_ERR_NO_MEMORY, "allocation %zu: %s", n, err.message);
+        cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "allocation %zu leaked", n);
+    }
+    cr_expect(succeeded);
+}
