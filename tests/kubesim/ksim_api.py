@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler
 
 import ksim_proto
 import ksim_validate as V
-from ksim_store import (API_VERSIONS, CUT_WATCH, GROUPS, RESOURCES, ApiError, already_exists, metadata_bytes, bad_request, compile_selector,
+from ksim_store import (API_VERSIONS, CUT_WATCH, GROUPS, RESOURCES, ApiError, already_exists,
+                        metadata_bytes, bad_request, compile_selector,
                         conflict, encode, qualified, jclone, not_found, now_rfc3339,
                         parse_field_selector, parse_label_selector, parse_rfc3339)
 
