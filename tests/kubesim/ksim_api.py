@@ -1259,7 +1259,14 @@ class Handler(BaseHTTPRequestHandler):
         cur = self.sim.store.get(res, ns, name)
         if self.q.get("dryRun") == "All":
             return self.respond_obj(res, cur)
-        self.respond_obj(res, self._delete_one(res, cur, opts))
+        out = self._delete_one(res, cur, opts)
+        if res == "leases":  # no ReturnDeletedObject in its registry: a Success Status
+            m = out["metadata"]
+            return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                        "status": "Success", "details": {
+                                            "name": m["name"], "group": GROUPS[res],
+                                            "kind": res, "uid": m["uid"]}})
+        self.respond_obj(res, out)
 
     def delete_collection(self, res, ns):
         opts = self.delete_options()

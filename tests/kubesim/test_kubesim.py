@@ -986,8 +986,11 @@ class LeaseTest(Base):
         self.assertEqual(dup["message"], 'leases.coordination.k8s.io "a" already exists')
         self.assertEqual(dup["details"], {"name": "a", "group": "coordination.k8s.io",
                                           "kind": "leases"})
-        st, _, _ = self.sim.req("DELETE", self.path("a"))
-        self.assertEqual(st, 200)
+        st, _, gone = self.sim.req("DELETE", self.path("a"))
+        # Leases (like every kind without ReturnDeletedObject) answer a Success Status
+        self.assertEqual((st, gone["kind"], gone["status"]), (200, "Status", "Success"))
+        self.assertEqual(gone["details"], {"name": "a", "group": "coordination.k8s.io",
+                                           "kind": "leases", "uid": m["uid"]})
         st, _, nf = self.sim.req("GET", self.path("a"))
         self.assertEqual((st, nf["message"]), (404, 'leases.coordination.k8s.io "a" not found'))
 
