@@ -1120,6 +1120,17 @@ class LeaseTest(Base):
         finally:
             w.close()
 
+    def test_faults_can_target_lease_renewals_only(self):
+        _, _, l = self.sim.req("POST", self.path(), lease_body("f"))
+        self.sim.faults(error_rate=1.0, fail_paths="update leases")
+        st, _, e = self.sim.req("PUT", self.path("f"), l)
+        self.assertEqual((st, e["reason"]), (500, "InternalError"))
+        self.assertEqual(self.sim.req("GET", self.path("f"))[0], 200)
+        self.assertEqual(self.sim.req("GET", "/api/v1/namespaces/%s/pods" % self.ns)[0], 200)
+        self.sim.faults(error_rate=0, fail_paths="")
+        self.assertEqual(self.sim.req("PUT", self.path("f"), l)[0], 200)
+        self.assertIn("update leases", self.sim.stats()["requests"])
+
     def test_pod_paths_do_not_serve_leases(self):
         st, _, _ = self.sim.req("GET", "/api/v1/namespaces/%s/leases" % self.ns)
         self.assertEqual(st, 404)
