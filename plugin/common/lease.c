@@ -242,6 +242,20 @@ static bool record_listed(const lease_record *leases, size_t n, const char *inst
     return false;
 }
 
+/* The lease that stands for INSTANCE: the first one it holds, else the last listed. */
+static const lease_record *lease_for(const lease_record *leases, size_t n, const char *instance)
+{
+    const lease_record *found = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (leases[i].instance == NULL || strcmp(leases[i].instance, instance) != 0)
+            continue;
+        if (leases[i].holder != NULL && strcmp(leases[i].holder, instance) == 0)
+            return &leases[i]; /* a held lease wins over a released duplicate */
+        found = &leases[i];
+    }
+    return found;
+}
+
 /* The version text of a record: its version, else its renew time in decimal. */
 static void record_version(const lease_record *l, char out[LEASE_VERSION_MAX])
 {
@@ -270,8 +284,8 @@ void lease_observe(lease_observer *obs, const lease_record *leases, size_t n, in
     for (size_t i = 0; i < n; i++) {
         const lease_record *l = &leases[i];
         char version[LEASE_VERSION_MAX];
-        if (!id_fits(l->instance, LEASE_ID_MAX))
-            continue;
+        if (!id_fits(l->instance, LEASE_ID_MAX) || lease_for(leases, n, l->instance) != l)
+            continue; /* duplicates of an instance: only the lease that stands for it */
         record_version(l, version);
         lease_seen *e = observer_find(obs, l->instance);
         if (e == NULL) {
@@ -330,19 +344,6 @@ lease_state lease_state_of(const lease_observer *obs, const lease_record *lease,
 }
 
 /* ------------------------------------------------------------ decision */
-
-static const lease_record *lease_for(const lease_record *leases, size_t n, const char *instance)
-{
-    const lease_record *found = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (leases[i].instance == NULL || strcmp(leases[i].instance, instance) != 0)
-            continue;
-        if (leases[i].holder != NULL && strcmp(leases[i].holder, instance) == 0)
-            return &leases[i]; /* a held lease wins over a released duplicate */
-        found = &leases[i];
-    }
-    return found;
-}
 
 static bool old_enough(int64_t created_us, int64_t d_us, lease_clock now)
 {

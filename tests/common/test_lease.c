@@ -529,3 +529,14 @@ Test(lease_http_date, parses_imf_fixdate_only)
     }
     cr_assert_eq(lease_http_date_parse(NULL, &t, &err), FCB_ERR_INVALID_ARGUMENT);
 }
+
+Test(lease_observe, a_released_duplicate_does_not_make_a_silent_lease_look_renewed)
+{
+    lease_observer_init(&obs);
+    lease_record ls[] = {rec("a", "1", T0, 30), rec("a", "9", T0, 30)};
+    ls[1].holder = ""; /* a stray released copy with another version */
+    lease_observe(&obs, ls, 2, S(0));
+    lease_observe(&obs, ls, 2, S(10));
+    lease_observe(&obs, ls, 2, S(20));
+    cr_assert_eq(lease_state_of(&obs, &ls[0], 30, at(S(30), T0 + S(30))), LEASE_EXPIRED);
+}
