@@ -271,35 +271,24 @@ static int invoke_terminate(run *r, const char *handle, int invoke_rc)
     return invoke_rc == HOST_EXIT_OK ? HOST_EXIT_NOT_TERMINATED : invoke_rc;
 }
 
-int cmd_invoke(run *r)
+/*
+ * POST the payload to the launched instance and print the runtime's answer
+ * (on stdout, or into the --json document). Returns an exit status: a
+ * non-2xx answer is HOST_EXIT_FAILED.
+ */
+static int invoke_instance(run *r, const fcb_instance *inst, const char *payload,
+                           size_t payload_len)
 {
-    char *payload = NULL;
-    size_t payload_len = 0;
     invoker_result res = {0};
-    fcb_instance inst;
-    bool launched = false;
-    int rc = read_payload(r, &payload, &payload_len);
-    if (rc == HOST_EXIT_OK)
-        rc = prepare_launch(r);
-    if (rc == HOST_EXIT_OK)
-        rc = run_backend_load(r);
-    if (rc == HOST_EXIT_OK)
-        rc = run_backend_open(r);
-    if (rc == HOST_EXIT_OK)
-        rc = do_launch(r, &inst);
-    if (rc != HOST_EXIT_OK)
-        goto out;
-    launched = true;
     uint32_t timeout_s = r->desc->fn.timeout_seconds ? r->desc->fn.timeout_seconds : 3;
     char why[HOST_WHY_MAX];
-    if (invoker_post_cancellable(inst.endpoint, payload, payload_len,
+    if (invoker_post_cancellable(inst->endpoint, payload, payload_len,
                                  (long)timeout_s * 1000 + 10000, signals_interrupted, &r->sig, &res,
                                  why, sizeof why) != 0) {
+        invoker_result_free(&res);
         if (run_interrupted(r))
-            rc = run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "%s", why);
-        else
-            rc = run_fail(r, HOST_EXIT_FAILED, FCB_ERR_UNAVAILABLE, "%s", why);
-        goto out;
+            return run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "%s", why);
+        return run_fail(r, HOST_EXIT_FAILED, FCB_ERR_UNAVAILABLE, "%s", why);
     }
     char status[16], bytes[24];
     snprintf(status, sizeof status, "%ld", res.status);
@@ -316,25 +305,45 @@ int cmd_invoke(run *r)
         if (res.body_len == 0 || res.body[res.body_len - 1] != '\n')
             fputc('\n', stdout);
     }
+    int rc = HOST_EXIT_OK;
     if (res.status < 200 || res.status > 299) {
         fprintf(stderr, HOST_PROG ": the runtime answered HTTP %ld\n", res.status);
         rc = HOST_EXIT_FAILED;
         if (r->out != NULL)
             json_object_object_add(r->out, "ok", json_object_new_boolean(0));
     }
-out:
-    if (launched && (!r->opt.keep || run_interrupted(r))) {
-        int trc = invoke_terminate(r, inst.handle, rc);
-        if (rc == HOST_EXIT_OK)
-            rc = trc;
-    } else if (launched) {
-        if (r->out != NULL)
-            json_object_object_add(r->out, "terminated", json_object_new_boolean(0));
-        if (!r->opt.json)
-            fprintf(stderr, HOST_PROG ": kept instance: endpoint %s handle %s\n", inst.endpoint,
-                    inst.handle);
-    }
     invoker_result_free(&res);
+    return rc;
+}
+
+int cmd_invoke(run *r)
+{
+    char *payload = NULL;
+    size_t payload_len = 0;
+    fcb_instance inst;
+    int rc = read_payload(r, &payload, &payload_len);
+    if (rc == HOST_EXIT_OK)
+        rc = prepare_launch(r);
+    if (rc == HOST_EXIT_OK)
+        rc = run_backend_load(r);
+    if (rc == HOST_EXIT_OK)
+        rc = run_backend_open(r);
+    if (rc == HOST_EXIT_OK)
+        rc = do_launch(r, &inst);
+    if (rc != HOST_EXIT_OK) {
+        free(payload);
+        return rc;
+    }
+    rc = invoke_instance(r, &inst, payload, payload_len);
     free(payload);
+    if (!r->opt.keep || run_interrupted(r)) {
+        int trc = invoke_terminate(r, inst.handle, rc);
+        return rc == HOST_EXIT_OK ? trc : rc;
+    }
+    if (r->out != NULL)
+        json_object_object_add(r->out, "terminated", json_object_new_boolean(0));
+    if (!r->opt.json)
+        fprintf(stderr, HOST_PROG ": kept instance: endpoint %s handle %s\n", inst.endpoint,
+                inst.handle);
     return rc;
 }
