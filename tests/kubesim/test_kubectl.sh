@@ -100,6 +100,37 @@ for K in "${KUBECTLS[@]}"; do
     kc get pod "$pod" -n "$ns" -o jsonpath='{.status.phase}' | grep -qx Running ||
       fail "jsonpath phase"
 
+    # pods/proxy through the API server, then the invocation's lines through pods/log
+    kc get --raw "/api/v1/namespaces/$ns/pods/$pod:8080/proxy/no-such-path" >"$WORK/out" 2>&1 &&
+      fail "proxy to a missing RIE path succeeded: $(cat "$WORK/out")"
+    grep -q "(NotFound)" "$WORK/out" || fail "proxy 404: $(cat "$WORK/out")"
+    kc get --raw "/api/v1/namespaces/$ns/pods/nopod-$n:8080/proxy/x" >"$WORK/out" 2>&1 &&
+      fail "proxy to a missing pod succeeded"
+    grep -q "pods \"nopod-$n\" not found" "$WORK/out" || fail "proxy pod 404: $(cat "$WORK/out")"
+    ip="$(kc get pod "$pod" -n "$ns" -o jsonpath='{.status.podIP}')"
+    python3 -c 'import http.client,sys; c=http.client.HTTPConnection(sys.argv[1],8080,timeout=5); c.request("POST","/2015-03-31/functions/function/invocations",body="{}"); assert c.getresponse().status==200' "$ip" ||
+      fail "invoke $ip"
+    kc logs "$pod" -n "$ns" --tail 2 >"$WORK/out" || fail "logs --tail: $(cat "$WORK/out")"
+    [[ "$(wc -l <"$WORK/out")" -eq 2 ]] || fail "logs --tail 2: $(cat "$WORK/out")"
+    head -1 "$WORK/out" | grep -q "^END RequestId: " || fail "logs END: $(cat "$WORK/out")"
+    grep -Eq "^REPORT RequestId: .*Billed Duration: [0-9]+ ms" "$WORK/out" || fail "logs REPORT"
+    timeout 15 "$K" logs -f "$pod" -n "$ns" --tail 0 >"$WORK/follow-$n" 2>&1 &
+    WATCH_PID=$!
+    sleep 1
+    python3 -c 'import http.client,sys; c=http.client.HTTPConnection(sys.argv[1],8080,timeout=5); c.request("POST","/2015-03-31/functions/function/invocations",body="{\"kubesim_log\":[\"followed-line\"]}"); assert c.getresponse().status==200' "$ip" ||
+      fail "invoke $ip"
+    ok=""
+    for _ in $(seq 100); do
+      if grep -q "^REPORT RequestId: " "$WORK/follow-$n"; then ok=1; break; fi
+      sleep 0.1
+    done
+    kill "$WATCH_PID" 2>/dev/null || true
+    wait "$WATCH_PID" 2>/dev/null || true
+    WATCH_PID=""
+    [[ -n "$ok" ]] || fail "logs -f never showed the invocation: $(cat "$WORK/follow-$n")"
+    grep -qx "followed-line" "$WORK/follow-$n" || fail "logs -f line: $(cat "$WORK/follow-$n")"
+    grep -q "START RIE" "$WORK/follow-$n" && fail "logs -f --tail 0 showed old lines"
+
     # --validate=false path too, and delete by name
     sed "s/NAME/$pod-nv/" "$WORK/pod.json" >"$WORK/pod-nv-$n.json"
     kc create --validate=false -n "$ns" -f "$WORK/pod-nv-$n.json" >/dev/null
