@@ -72,12 +72,7 @@ static int feed(logstream_decoder *d, const uint8_t *data, size_t size, uint32_t
     size_t off = 0;
     uint32_t step = seed;
     while (off < size) {
-        size_t n = size - off;
-        if (seed != 0) {
-            step = step * 1103515245u + 12345u;
-            size_t want = 1 + (step >> 8) % 64;
-            n = want < n ? want : n;
-        }
+        size_t n = fuzz_next_chunk(&step, size - off);
         int rc = logstream_decoder_feed(d, data + off, n, collect, c, err);
         if (rc != FCB_OK)
             return rc;
