@@ -95,12 +95,14 @@ static int map_entry_check(const char *what, const char *k, json_object *v, k8s_
                        "name of at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)",
                        what, k);
     const char *val = json_object_get_string(v);
-    if (kind == K8S_TAGS_NODE_SELECTOR && !names_is_label_value(val))
-        return problem(strict, err, w, "%s: value \"%.64s\" of %.64s is not a valid label value",
+    bool private_key = strncmp(k, ANNOTATION_PRIVATE, strlen(ANNOTATION_PRIVATE)) == 0;
+    if (kind != K8S_TAGS_ANNOTATIONS && !names_is_label_value(val))
+        return problem(strict, err, w,
+                       "%s: value \"%.64s\" of %.64s is not a valid label value (at most 63 of "
+                       "[A-Za-z0-9._-], alphanumeric at both ends)",
                        what, val, k);
-    if (kind == K8S_TAGS_ANNOTATIONS && !strict &&
-        strncmp(k, ANNOTATION_PRIVATE, strlen(ANNOTATION_PRIVATE)) == 0)
-        return problem(false, err, w, "%s: key %.64s is reserved for the backend", what, k);
+    if (private_key && (kind == K8S_TAGS_LABELS || (kind == K8S_TAGS_ANNOTATIONS && !strict)))
+        return problem(strict, err, w, "%s: key %.64s is reserved for the backend", what, k);
     *keep = true;
     return FCB_OK;
 }

@@ -67,9 +67,15 @@ typedef struct k8s_tag {
     const char *value;
 } k8s_tag;
 
+/*
+ * Rules of a map. Keys are always [prefix/]name label keys. Function tags
+ * (strict false) may not set annotation keys starting "fakecloud-"; the
+ * configuration keys may (FAKECLOUD_K8S_ANNOTATIONS allows them today).
+ */
 typedef enum k8s_tags_map_kind {
-    K8S_TAGS_NODE_SELECTOR, /* label values; keys not fakecloud-* */
+    K8S_TAGS_NODE_SELECTOR, /* label values */
     K8S_TAGS_ANNOTATIONS,   /* any value */
+    K8S_TAGS_LABELS,        /* label values; keys not fakecloud-* (FAKECLOUD_K8S_LABELS) */
 } k8s_tags_map_kind;
 
 /*

@@ -209,6 +209,28 @@ Test(k8s_tags, service_level_keys_are_strict_configuration)
     mock_host_free(mh);
 }
 
+Test(k8s_tags, labels_kind_matches_the_global_labels_key)
+{
+    json_object *m = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_tags_parse_map("FAKECLOUD_K8S_LABELS", "fakecloud-lambda=x", K8S_TAGS_LABELS,
+                                    true, &m, NULL, &err),
+                 FCB_ERR_CONFIG);
+    cr_assert_str_eq(err.message, "FAKECLOUD_K8S_LABELS: key fakecloud-lambda is reserved for the "
+                                  "backend");
+    cr_assert_eq(
+        k8s_tags_parse_map("FAKECLOUD_K8S_LABELS", "a=b c", K8S_TAGS_LABELS, true, &m, NULL, &err),
+        FCB_ERR_CONFIG);
+    cr_assert_str_eq(err.message,
+                     "FAKECLOUD_K8S_LABELS: value \"b c\" of a is not a valid label "
+                     "value (at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)");
+    cr_assert_eq(k8s_tags_parse_map("FAKECLOUD_K8S_LABELS", "{\"team\":\"x\"}", K8S_TAGS_LABELS,
+                                    true, &m, NULL, &err),
+                 FCB_OK);
+    cr_assert_str_eq(json(m), "{\"team\":\"x\"}");
+    json_object_put(m);
+}
+
 Test(k8s_tags, too_many_entries)
 {
     char value[8192] = "";
