@@ -382,6 +382,30 @@ Test(docker, launch_deadline_bounds_the_whole_launch_including_the_image_pull)
     cr_expect_eq(count_instance_containers(), 0, "a timed-out launch left a container");
 }
 
+Test(docker, launch_refuses_an_instance_struct_too_small_for_the_handle)
+{
+    /* The ABI's size rule for outputs: a writer never writes beyond out->size. */
+    size_t len;
+    void *zip = one_file_zip("app.sh", "cat\n", &len);
+    fcb_function fn = zip_function("small-out-fn", "python3.12", "app.handler");
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = &fn,
+                              .code = {zip, len},
+                              .deploy_id = "d1"};
+    fcb_instance inst;
+    memset(&inst, 0x5a, sizeof inst);
+    inst.size = (uint32_t)offsetof(fcb_instance, handle);
+    fcb_error err = FCB_ERROR_INIT;
+    int rc = fx.ops->launch(fx.backend, &req, &inst, &err);
+    if (rc == FCB_OK)
+        terminate_ok(inst.handle);
+    cr_expect_eq(rc, FCB_ERR_INVALID_ARGUMENT, "%s: %s", fcb_status_name(rc), err.message);
+    cr_expect(strstr(err.message, "out.size") != NULL, "%s", err.message);
+    cr_expect_eq((unsigned char)inst.handle[0], 0x5a, "wrote the handle beyond out->size");
+    cr_expect_eq(count_instance_containers(), 0);
+    zip_fixture_free(zip);
+}
+
 Test(docker, zip_slip_is_refused_and_nothing_is_created)
 {
     zip_fixture_entry e[] = {{.name = "app.sh", .data = "cat"},
