@@ -179,16 +179,19 @@ static bool dock_orphan_add(fcb_backend *b, const char *id)
 
 /*
  * Best-effort removal after a failed launch; keeps the launch's error. When
- * the engine cannot be reached, the container is remembered and removed by
- * a later operation of this backend.
+ * the engine cannot be reached (or memory runs out twice), the container is
+ * remembered and removed by a later operation of this backend.
  */
 static void dock_container_discard(fcb_backend *b, const char *id, const char *name)
 {
     fcb_error e2 = FCB_ERROR_INIT;
     int rc = dock_container_remove(&b->engine, id, false, &e2);
+    if (rc == FCB_ERR_NO_MEMORY) /* often transient: try once more before leaving it behind */
+        rc = dock_container_remove(&b->engine, id, false, &e2);
     if (rc == FCB_OK)
         return;
-    bool later = (rc == FCB_ERR_UNAVAILABLE || rc == FCB_ERR_TIMEOUT) && dock_orphan_add(b, id);
+    bool later = (rc == FCB_ERR_UNAVAILABLE || rc == FCB_ERR_TIMEOUT || rc == FCB_ERR_NO_MEMORY) &&
+                 dock_orphan_add(b, id);
     svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
             later ? "could not remove container after a failed launch; will retry"
                   : "could not remove container after a failed launch",
@@ -210,7 +213,8 @@ static void dock_orphans_retry(fcb_backend *b)
         if (rc == FCB_OK)
             svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME,
                     "removed container left by a failed launch", "container", ids[i], NULL);
-        else if (rc != FCB_ERR_UNAVAILABLE && rc != FCB_ERR_TIMEOUT && rc != FCB_ERR_CANCELLED)
+        else if (rc != FCB_ERR_UNAVAILABLE && rc != FCB_ERR_TIMEOUT && rc != FCB_ERR_CANCELLED &&
+                 rc != FCB_ERR_NO_MEMORY)
             svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
                     "could not remove container left by a failed launch", "container", ids[i],
                     "error", e2.message, NULL);

@@ -342,6 +342,10 @@ Test(docker_tls, missing_file_in_docker_cert_path_is_a_config_error_naming_it)
     }
 }
 
+/* open() only; every operation over TLS (open, launch, terminate, reap_stale,
+ * close, prepull), with the orchestrator checked after each failure point, is
+ * swept by tests/reliability/test_docker_reliability.c
+ * (over_tls_every_failed_allocation_of_every_operation_ends_cleanly). */
 Test(docker_tls, open_survives_allocation_failures_over_tls)
 {
     size_t calls = docker_fixture_open_sweep(&fx, 80, true);

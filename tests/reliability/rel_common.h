@@ -56,6 +56,12 @@ typedef struct rel_target {
     void (*plant_stale)(void *ctx);
     /* Descriptors the test's own in-process servers may keep open (keep-alive). */
     size_t fd_slack;
+    /* Image for the prepull sweep (NULL: not swept). */
+    const char *prepull_image;
+    /* A launch that must fail cleanly, e.g. an unpullable image (NULL: not swept). */
+    const fcb_launch_request *failing_request;
+    /* An image whose prepull must fail cleanly (NULL: not swept). */
+    const char *failing_prepull_image;
 } rel_target;
 
 /* Launch request for a Zip function "rel-fn" (python3.12, app.handler, rel_code_zip). */

@@ -24,8 +24,9 @@
 
 const char *rel_op_name(rel_op op)
 {
-    static const char *const names[REL_OP_COUNT] = {"init",      "open", "launch",
-                                                    "terminate", "reap", "close"};
+    static const char *const names[REL_OP_COUNT] = {"init",      "open",          "launch",
+                                                    "terminate", "reap",          "close",
+                                                    "prepull",   "failed-launch", "failed-prepull"};
     return op < REL_OP_COUNT ? names[op] : "?";
 }
 
@@ -195,107 +196,256 @@ static void do_terminate(sweep_env *e, const char *handle)
                  err.message);
 }
 
-static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_sweep_result *r)
+/* One open backend whose state every run of launch/terminate/reap/... restores. */
+typedef struct instance_sweep {
+    sweep_env e;
+    sweep_env probe; /* e with the objects the open backend owns as baseline */
+    size_t base_bytes;
+    size_t base_threads;
+    long objects_open;
+    rel_sweep_result *r;
+} instance_sweep;
+
+static void inject_begin(instance_sweep *s, size_t n, size_t *before)
 {
-    sweep_env e = {.t = t, .base_threads = rel_thread_count()};
-    e.mh = env_host_new(t);
-    e.base_objects = count_objects(t);
-    env_load(&e);
-    env_open(&e);
+    *before = mock_host_failed_allocs(s->e.mh);
+    mock_host_mark(s->e.mh);
+    mock_host_fail_alloc(s->e.mh, n);
+}
+
+/* Stops injecting; whether a failure was injected since inject_begin. */
+static bool inject_end(instance_sweep *s, size_t before)
+{
+    bool hit = injected_since(s->e.mh, before);
+    mock_host_fail_alloc(s->e.mh, 0);
+    return hit;
+}
+
+/* A failed launch (or prepull) deletes what it created: checked before the test cleans anything. */
+static void assert_failure_left_nothing(instance_sweep *s, const char *what, size_t n,
+                                        const fcb_error *err)
+{
+    long left = count_objects(s->e.t);
+    double end = rel_now_ms() + REL_SETTLE_MS;
+    while (left > s->objects_open && rel_now_ms() < end) {
+        usleep(20000);
+        left = count_objects(s->e.t);
+    }
+    cr_assert_eq(left, s->objects_open,
+                 "%s %s, failure point %zu: failed with \"%s\" but left %ld object(s) behind",
+                 s->e.t->name, what, n, err->message, left - s->objects_open);
+}
+
+static bool run_launch(instance_sweep *s, size_t n)
+{
+    fcb_instance out = {.size = sizeof out};
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->launch(s->e.backend, s->e.t->request, &out, &err);
+    bool hit = inject_end(s, before);
+    if (rc == FCB_OK) {
+        do_terminate(&s->e, out.handle);
+        return hit;
+    }
+    rel_assert_clean_error(rc, &err, "launch");
+    s->r->errors++;
+    assert_failure_left_nothing(s, "launch", n, &err);
+    return hit;
+}
+
+/* The launch must fail whatever allocation fails, cleanly and leaving nothing. */
+static bool run_failed_launch(instance_sweep *s, size_t n)
+{
+    fcb_instance out = {.size = sizeof out};
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->launch(s->e.backend, s->e.t->failing_request, &out, &err);
+    bool hit = inject_end(s, before);
+    if (rc == FCB_OK)
+        do_terminate(&s->e, out.handle);
+    cr_assert_neq(rc, FCB_OK,
+                  "%s failed-launch, failure point %zu: the launch that must fail "
+                  "succeeded (%s)",
+                  s->e.t->name, n, out.handle);
+    rel_assert_clean_error(rc, &err, "failed launch");
+    if (hit)
+        s->r->errors++; /* the run without injection fails too, by design: not counted */
+    assert_failure_left_nothing(s, "failed-launch", n, &err);
+    return hit;
+}
+
+static bool run_terminate(instance_sweep *s, size_t n)
+{
+    fcb_instance out = {.size = sizeof out};
+    fcb_error err = FCB_ERROR_INIT;
+    int rc = s->e.plugin->ops->launch(s->e.backend, s->e.t->request, &out, &err);
+    cr_assert_eq(rc, FCB_OK, "%s: launch failed without injection: %s", s->e.t->name, err.message);
+    size_t before;
+    inject_begin(s, n, &before);
+    rc = s->e.plugin->ops->terminate(s->e.backend, out.handle, &err);
+    bool hit = inject_end(s, before);
+    if (rc != FCB_OK) {
+        rel_assert_clean_error(rc, &err, "terminate");
+        s->r->errors++;
+    }
+    do_terminate(&s->e, out.handle); /* idempotent: must succeed either way */
+    return hit;
+}
+
+static bool run_reap(instance_sweep *s, size_t n)
+{
+    if (s->e.t->plant_stale != NULL)
+        s->e.t->plant_stale(s->e.t->ctx);
+    size_t reaped = 0;
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->reap_stale(s->e.backend, &reaped, &err);
+    bool hit = inject_end(s, before);
+    if (rc != FCB_OK) {
+        rel_assert_clean_error(rc, &err, "reap_stale");
+        s->r->errors++;
+        rc = s->e.plugin->ops->reap_stale(s->e.backend, &reaped, &err);
+        cr_assert_eq(rc, FCB_OK, "%s: reap failed without injection: %s", s->e.t->name,
+                     err.message);
+    }
+    return hit;
+}
+
+/* The prepull must fail whatever allocation fails, cleanly and leaving nothing. */
+static bool run_failed_prepull(instance_sweep *s, size_t n)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->prepull(s->e.backend, s->e.t->failing_prepull_image, &err);
+    bool hit = inject_end(s, before);
+    cr_assert_neq(rc, FCB_OK, "%s failed-prepull, failure point %zu: prepull %s succeeded",
+                  s->e.t->name, n, s->e.t->failing_prepull_image);
+    rel_assert_clean_error(rc, &err, "failed prepull");
+    if (hit)
+        s->r->errors++;
+    assert_failure_left_nothing(s, "failed-prepull", n, &err);
+    return hit;
+}
+
+static bool run_prepull(instance_sweep *s, size_t n)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->prepull(s->e.backend, s->e.t->prepull_image, &err);
+    bool hit = inject_end(s, before);
+    if (rc != FCB_OK) {
+        cr_assert(hit, "%s: prepull %s failed without an injected failure: %s", s->e.t->name,
+                  s->e.t->prepull_image, err.message);
+        rel_assert_clean_error(rc, &err, "prepull");
+        s->r->errors++;
+    }
+    return hit;
+}
+
+static bool run_op(instance_sweep *s, rel_op op, size_t n)
+{
+    switch (op) {
+    case REL_OP_LAUNCH: return run_launch(s, n);
+    case REL_OP_TERMINATE: return run_terminate(s, n);
+    case REL_OP_REAP: return run_reap(s, n);
+    case REL_OP_PREPULL: return run_prepull(s, n);
+    case REL_OP_FAILED_PREPULL: return run_failed_prepull(s, n);
+    default: return run_failed_launch(s, n);
+    }
+}
+
+/* Open a backend and warm it up (lazy connections, caches) so the baseline is steady. */
+static void instance_sweep_begin(instance_sweep *s, const rel_target *t, rel_op op)
+{
+    s->e = (sweep_env){.t = t, .base_threads = rel_thread_count()};
+    s->e.mh = env_host_new(t);
+    s->e.base_objects = count_objects(t);
+    env_load(&s->e);
+    env_open(&s->e);
     size_t threads_open = rel_thread_count();
-    /* Warm up once (lazy connections, caches) so the baseline is steady. */
     fcb_instance inst = {.size = sizeof inst};
     fcb_error err = FCB_ERROR_INIT;
-    int rc = e.plugin->ops->launch(e.backend, t->request, &inst, &err);
+    int rc = s->e.plugin->ops->launch(s->e.backend, t->request, &inst, &err);
     cr_assert_eq(rc, FCB_OK, "%s: warm-up launch failed: %s", t->name, err.message);
-    do_terminate(&e, inst.handle);
-    size_t base_threads = rel_wait_threads(threads_open, REL_SETTLE_MS);
-    size_t base_bytes = mock_host_outstanding_bytes(e.mh);
-    long objects_open = count_objects(t); /* e.g. the backend's own Secret */
-    sweep_env probe = e;
-    probe.base_objects = objects_open;
+    do_terminate(&s->e, inst.handle);
+    if (op == REL_OP_PREPULL) {
+        rc = s->e.plugin->ops->prepull(s->e.backend, t->prepull_image, &err);
+        cr_assert_eq(rc, FCB_OK, "%s: warm-up prepull %s failed: %s", t->name, t->prepull_image,
+                     err.message);
+    } else if (op == REL_OP_FAILED_PREPULL) {
+        rc = s->e.plugin->ops->prepull(s->e.backend, t->failing_prepull_image, &err);
+        cr_assert_neq(rc, FCB_OK, "%s: prepull %s, which must fail, succeeded", t->name,
+                      t->failing_prepull_image);
+    } else if (op == REL_OP_FAILED_LAUNCH) {
+        rc = s->e.plugin->ops->launch(s->e.backend, t->failing_request, &inst, &err);
+        if (rc == FCB_OK)
+            do_terminate(&s->e, inst.handle);
+        cr_assert_neq(rc, FCB_OK, "%s: the launch that must fail succeeded", t->name);
+    }
+    s->base_threads = rel_wait_threads(threads_open, REL_SETTLE_MS);
+    s->base_bytes = mock_host_outstanding_bytes(s->e.mh);
+    s->objects_open = count_objects(t); /* e.g. the backend's own Secret */
+    s->probe = s->e;
+    s->probe.base_objects = s->objects_open;
+}
 
+static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_sweep_result *r)
+{
+    instance_sweep s = {.r = r};
+    instance_sweep_begin(&s, t, op);
     for (size_t n = 1;; n++) {
         if (n > cap) {
             r->capped = true;
             break;
         }
-        bool hit = false;
-        fcb_error ferr = FCB_ERROR_INIT;
-        if (op == REL_OP_LAUNCH) {
-            fcb_instance out = {.size = sizeof out};
-            size_t before = mock_host_failed_allocs(e.mh);
-            mock_host_mark(e.mh);
-            mock_host_fail_alloc(e.mh, n);
-            rc = e.plugin->ops->launch(e.backend, t->request, &out, &ferr);
-            hit = injected_since(e.mh, before);
-            mock_host_fail_alloc(e.mh, 0);
-            if (rc != FCB_OK) {
-                rel_assert_clean_error(rc, &ferr, "launch");
-                r->errors++;
-                /* a failed launch deletes what it created: check before any cleanup */
-                long left = count_objects(t);
-                double end = rel_now_ms() + REL_SETTLE_MS;
-                while (left > objects_open && rel_now_ms() < end) {
-                    usleep(20000);
-                    left = count_objects(t);
-                }
-                cr_assert_eq(left, objects_open,
-                             "%s launch, failure point %zu: failed with \"%s\" but left %ld "
-                             "object(s) behind",
-                             t->name, n, ferr.message, left - objects_open);
-                env_assert_clean(&probe, base_bytes, base_threads, op, n);
-            } else {
-                do_terminate(&e, out.handle);
-            }
-        } else if (op == REL_OP_TERMINATE) {
-            fcb_instance out = {.size = sizeof out};
-            rc = e.plugin->ops->launch(e.backend, t->request, &out, &ferr);
-            cr_assert_eq(rc, FCB_OK, "%s: launch failed without injection: %s", t->name,
-                         ferr.message);
-            size_t before = mock_host_failed_allocs(e.mh);
-            mock_host_mark(e.mh);
-            mock_host_fail_alloc(e.mh, n);
-            rc = e.plugin->ops->terminate(e.backend, out.handle, &ferr);
-            hit = injected_since(e.mh, before);
-            mock_host_fail_alloc(e.mh, 0);
-            if (rc != FCB_OK) {
-                rel_assert_clean_error(rc, &ferr, "terminate");
-                r->errors++;
-            }
-            do_terminate(&e, out.handle); /* idempotent: must succeed either way */
-        } else {
-            if (t->plant_stale != NULL)
-                t->plant_stale(t->ctx);
-            size_t reaped = 0;
-            size_t before = mock_host_failed_allocs(e.mh);
-            mock_host_mark(e.mh);
-            mock_host_fail_alloc(e.mh, n);
-            rc = e.plugin->ops->reap_stale(e.backend, &reaped, &ferr);
-            hit = injected_since(e.mh, before);
-            mock_host_fail_alloc(e.mh, 0);
-            if (rc != FCB_OK) {
-                rel_assert_clean_error(rc, &ferr, "reap_stale");
-                r->errors++;
-                rc = e.plugin->ops->reap_stale(e.backend, &reaped, &ferr);
-                cr_assert_eq(rc, FCB_OK, "%s: reap failed without injection: %s", t->name,
-                             ferr.message);
-            }
-        }
-        env_assert_clean(&probe, base_bytes, base_threads, op, n);
+        bool hit = run_op(&s, op, n);
+        env_assert_clean(&s.probe, s.base_bytes, s.base_threads, op, n);
         if (!hit)
             break;
         r->points++;
     }
-    e.plugin->ops->close(e.backend);
-    loader_unload(e.plugin);
-    env_assert_clean(&e, 0, e.base_threads, op, 0);
-    mock_host_free(e.mh);
+    s.e.plugin->ops->close(s.e.backend);
+    loader_unload(s.e.plugin);
+    env_assert_clean(&s.e, 0, s.e.base_threads, op, 0);
+    mock_host_free(s.e.mh);
+}
+
+/* Whether the target and its plugin have what OP needs. */
+static bool op_applies(const rel_target *t, rel_op op)
+{
+    if (op == REL_OP_FAILED_LAUNCH)
+        return t->failing_request != NULL;
+    if (op != REL_OP_PREPULL && op != REL_OP_FAILED_PREPULL)
+        return true;
+    if ((op == REL_OP_PREPULL ? t->prepull_image : t->failing_prepull_image) == NULL)
+        return false;
+    mock_host *mh = env_host_new(t);
+    loader_plugin *p = NULL;
+    char why[LOADER_WHY_MAX] = "";
+    cr_assert_eq(loader_load(t->plugin_path, mock_host_services(mh), &p, why), 0,
+                 "%s: loading %s failed: %s", t->name, t->plugin_path, why);
+    bool has = p->ops->prepull != NULL;
+    loader_unload(p);
+    mock_host_free(mh);
+    return has;
 }
 
 void rel_sweep(const rel_target *target, rel_op op, size_t cap, rel_sweep_result *out)
 {
     memset(out, 0, sizeof *out);
+    if (!op_applies(target, op)) {
+        out->skipped = true;
+        printf("alloc-failure sweep: plugin %s, %-14s not applicable (no %s)\n", target->name,
+               rel_op_name(op),
+               op == REL_OP_FAILED_LAUNCH ? "launch that must fail" : "prepull image or op");
+        fflush(stdout);
+        return;
+    }
     double start = rel_now_ms();
     switch (op) {
     case REL_OP_INIT: sweep_init(target, cap, out); break;
@@ -303,7 +453,7 @@ void rel_sweep(const rel_target *target, rel_op op, size_t cap, rel_sweep_result
     case REL_OP_CLOSE: sweep_open_close(target, op, cap, out); break;
     default: sweep_instance_ops(target, op, cap, out); break;
     }
-    printf("alloc-failure sweep: plugin %s, %-9s %4zu failure points exercised (%zu clean "
+    printf("alloc-failure sweep: plugin %s, %-14s %4zu failure points exercised (%zu clean "
            "errors, the rest recovered)%s; 0 bytes outstanding, threads and objects back to "
            "baseline after each (%.0f ms)\n",
            target->name, rel_op_name(op), out->points, out->errors,

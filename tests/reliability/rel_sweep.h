@@ -8,6 +8,14 @@
  * zero bytes beyond its baseline, the thread count must be back to its
  * baseline and the target's orchestrator must hold no object of ours.
  * Prints one line per operation with the number of failure points.
+ *
+ * Three operations need more of the target and are skipped (printed as "not
+ * applicable") without it: prepull (rel_target.prepull_image and the
+ * plugin's optional prepull op); failed-launch, a launch that must fail
+ * (rel_target.failing_request, e.g. an image the orchestrator cannot pull)
+ * and failed-prepull, a prepull that must fail (failing_prepull_image): every
+ * run of those must end in a clean error with nothing of it left behind,
+ * checked before any cleanup by the test.
  */
 #ifndef REL_SWEEP_H
 #define REL_SWEEP_H
@@ -21,6 +29,9 @@ typedef enum rel_op {
     REL_OP_TERMINATE,
     REL_OP_REAP,
     REL_OP_CLOSE,
+    REL_OP_PREPULL,
+    REL_OP_FAILED_LAUNCH,
+    REL_OP_FAILED_PREPULL,
     REL_OP_COUNT
 } rel_op;
 
@@ -30,6 +41,7 @@ typedef struct rel_sweep_result {
     size_t points; /* failure points exercised (runs with an injected failure) */
     size_t errors; /* of those, runs that returned a clean error */
     bool capped;   /* stopped at the cap before a run without injection */
+    bool skipped;  /* not applicable to this target (see above) */
 } rel_sweep_result;
 
 /* Sweep OP of TARGET, at most CAP failure points. Criterion-asserts every property. */

@@ -30,7 +30,7 @@ static unsigned launch_every(void)
     return n >= 1 && n <= 100 ? (unsigned)n : 1;
 }
 
-static void use_once(const rel_target *t, unsigned i)
+void rel_unload_use_once(const rel_target *t, unsigned i)
 {
     mock_host *mh = mock_host_new();
     if (t->configure != NULL)
@@ -74,7 +74,7 @@ void rel_unload_cycle(const rel_target *t)
     size_t rss10 = 0;
     double start = rel_now_ms();
     for (unsigned i = 1; i <= n; i++) {
-        use_once(t, i);
+        rel_unload_use_once(t, i);
         if (i == 10)
             rss10 = rel_rss_kib();
     }

@@ -12,4 +12,11 @@
 
 void rel_unload_cycle(const rel_target *t);
 
+/*
+ * One cycle of that loop (cycle number I): load T's plugin on a fresh mock
+ * host, open, launch + terminate (or reap_stale, see REL_UNLOAD_LAUNCH_EVERY),
+ * close, unload; asserts each step and that the mock host holds no byte.
+ */
+void rel_unload_use_once(const rel_target *t, unsigned i);
+
 #endif

@@ -33,7 +33,10 @@ Test(alloc_sweep, test_plugin_survives_every_failed_allocation_of_every_operatio
     fcb_function fn;
     fcb_launch_request req;
     rel_default_request(&fn, &req);
-    rel_target t = {.name = "test", .plugin_path = REL_TEST_PLUGIN, .request = &req};
+    rel_target t = {.name = "test",
+                    .plugin_path = REL_TEST_PLUGIN,
+                    .request = &req,
+                    .prepull_image = "public.ecr.aws/lambda/python:3.12"};
     sweep_all(&t);
 }
 #endif

@@ -18,6 +18,9 @@
 
 static fcb_function fn;
 static fcb_launch_request req;
+/* An Image function whose runtime exits at once (with-dockerd.sh imports the image). */
+static fcb_function crash_fn;
+static fcb_launch_request crash_req;
 static rel_target target;
 
 static void setup(void)
@@ -25,12 +28,24 @@ static void setup(void)
     if (rel_docker_socket() == NULL)
         cr_skip_test("DOCKER_HOST is not a unix socket: run under tests/docker/with-dockerd.sh");
     rel_default_request(&fn, &req);
+    crash_fn = (fcb_function){.size = sizeof crash_fn,
+                              .function_name = "rel-crash",
+                              .package_type = FCB_PACKAGE_IMAGE,
+                              .image_uri = "fakecloud-test/crash:1"};
+    crash_req = (fcb_launch_request){.size = sizeof crash_req,
+                                     .function = &crash_fn,
+                                     .deploy_id = "0123456789abcdef",
+                                     .deadline_ms = 15000};
     target = (rel_target){.name = "docker",
                           .plugin_path = REL_DOCKER_PLUGIN,
                           .request = &req,
                           .configure = rel_docker_configure,
                           .count_objects = rel_docker_count_managed,
-                          .plant_stale = rel_docker_plant_stale};
+                          .plant_stale = rel_docker_plant_stale,
+                          .prepull_image = "public.ecr.aws/lambda/python:3.12",
+                          .failing_request = &crash_req,
+                          /* nothing listens on port 1: the pull fails at once */
+                          .failing_prepull_image = "127.0.0.1:1/fcb-missing:1"};
 }
 
 TestSuite(docker_reliability, .init = setup, .timeout = 600);
@@ -44,6 +59,37 @@ Test(docker_reliability, every_failed_allocation_of_every_operation_ends_cleanly
         total += r.points;
     }
     printf("alloc-failure sweep: plugin docker, %zu failure points in total, nothing lost\n",
+           total);
+}
+
+/* The engine's TLS listener (tcp://127.0.0.1, --tlsverify) with-dockerd.sh
+ * sets up: DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as a user of a
+ * remote engine sets them. Objects are still counted on the unix socket. */
+static void configure_tls(void *ctx, mock_host *mh)
+{
+    (void)ctx;
+    mock_host_set_config(mh, "DOCKER_HOST", getenv("FCBD_TLS_HOST"));
+    mock_host_set_config(mh, "DOCKER_TLS_VERIFY", "1");
+    mock_host_set_config(mh, "DOCKER_CERT_PATH", getenv("FCBD_TLS_CERT_PATH"));
+}
+
+Test(docker_reliability, over_tls_every_failed_allocation_of_every_operation_ends_cleanly)
+{
+    const char *tls = getenv("FCBD_TLS_HOST");
+    if (tls == NULL || tls[0] == '\0' || getenv("FCBD_TLS_CERT_PATH") == NULL)
+        cr_skip_test("FCBD_TLS_HOST unset: with-dockerd.sh made no TLS listener (certtool)");
+    rel_target t = target;
+    t.name = "docker (TLS)";
+    t.configure = configure_tls;
+    t.failing_request = NULL; /* the failure paths do not depend on the transport */
+    t.failing_prepull_image = NULL;
+    size_t total = 0;
+    for (int op = 0; op < REL_OP_COUNT; op++) {
+        rel_sweep_result r;
+        rel_sweep(&t, (rel_op)op, 2000, &r);
+        total += r.points;
+    }
+    printf("alloc-failure sweep: plugin docker (TLS), %zu failure points in total, nothing lost\n",
            total);
 }
 

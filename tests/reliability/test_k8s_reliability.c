@@ -23,6 +23,9 @@
 static itest it;
 static fcb_function fn;
 static fcb_launch_request req;
+/* An Image function whose image kubesim's kubelet fails to pull (ErrImagePull). */
+static fcb_function pull_fail_fn;
+static fcb_launch_request pull_fail_req;
 
 static void k8s_configure(void *ctx, mock_host *mh)
 {
@@ -54,6 +57,14 @@ static rel_target k8s_target(void)
     fn = itest_zip_function("rel-fn");
     req = itest_request(&fn, "0123456789abcdef");
     req.deadline_ms = 15000;
+    pull_fail_fn = (fcb_function){.size = sizeof pull_fail_fn,
+                                  .function_name = "rel-pull-fail",
+                                  .package_type = FCB_PACKAGE_IMAGE,
+                                  .image_uri = "registry.local/errimagepull:1",
+                                  .timeout_seconds = 10,
+                                  .memory_mb = 256};
+    pull_fail_req = itest_request(&pull_fail_fn, "0123456789abcdef");
+    pull_fail_req.deadline_ms = 15000;
     return (rel_target){.name = "k8s",
                         .plugin_path = REL_K8S_PLUGIN,
                         .ctx = &it,
@@ -61,7 +72,10 @@ static rel_target k8s_target(void)
                         .request = &req,
                         .internal_token = ITEST_TOKEN,
                         .count_objects = k8s_count,
-                        .plant_stale = k8s_plant_stale};
+                        .plant_stale = k8s_plant_stale,
+                        .prepull_image = "public.ecr.aws/lambda/python:3.12",
+                        .failing_request = &pull_fail_req,
+                        .failing_prepull_image = "registry.local/errimagepull:1"};
 }
 
 static void start(void)
@@ -87,6 +101,92 @@ Test(k8s_reliability, every_failed_allocation_of_every_operation_ends_cleanly)
         total += r.points;
     }
     printf("alloc-failure sweep: plugin k8s, %zu failure points in total, nothing lost\n", total);
+}
+
+/* The other authentications of the k8s client: the sweep of every operation
+ * that talks to the API server (open, launch, terminate, close). */
+static void sweep_auth(rel_target *t, const char *auth)
+{
+    static const rel_op ops[] = {REL_OP_OPEN, REL_OP_LAUNCH, REL_OP_TERMINATE, REL_OP_CLOSE};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        rel_sweep_result r;
+        rel_sweep(t, ops[i], 2000, &r);
+        total += r.points;
+    }
+    printf("alloc-failure sweep: plugin %s, %zu failure points in total, nothing lost\n", t->name,
+           total);
+    cr_assert_eq(k8s_count(&it), 0, "%s: objects left", auth);
+}
+
+/* kubesim's client-certificate kubeconfig (client-certificate-data and
+ * client-key-data, handed to curl through memfds). */
+static void k8s_configure_cert(void *ctx, mock_host *mh)
+{
+    itest *t = ctx;
+    k8s_configure(ctx, mh);
+    mock_host_set_config(mh, "KUBECONFIG", kubesim_kubeconfig(t->sim));
+}
+
+Test(k8s_reliability, client_certificate_auth_ends_cleanly_at_every_failed_allocation)
+{
+    rel_target t = k8s_target();
+    t.name = "k8s (client certificate)";
+    t.configure = k8s_configure_cert;
+    sweep_auth(&t, "client certificate");
+}
+
+/* An exec credential plugin (tests/k8s/client/exec-credential.sh) that
+ * prints kubesim's token; its runs are counted in exec-count. */
+static char exec_kubeconfig[512];
+static char exec_count[512];
+
+static void k8s_configure_exec(void *ctx, mock_host *mh)
+{
+    k8s_configure(ctx, mh);
+    mock_host_set_config(mh, "KUBECONFIG", exec_kubeconfig);
+}
+
+static void write_exec_kubeconfig(void)
+{
+    snprintf(exec_kubeconfig, sizeof exec_kubeconfig, "%s/exec-kubeconfig", kubesim_dir(it.sim));
+    snprintf(exec_count, sizeof exec_count, "%s/exec-count", kubesim_dir(it.sim));
+    FILE *f = fopen(exec_kubeconfig, "w");
+    cr_assert_not_null(f, "%s", exec_kubeconfig);
+    fprintf(f,
+            "current-context: k\nclusters:\n- name: k\n  cluster:\n    server: %s\n"
+            "    certificate-authority: %s\ncontexts:\n- name: k\n"
+            "  context: {cluster: k, user: u, namespace: default}\nusers:\n- name: u\n  user:\n"
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+            "      command: %s\n      provideClusterInfo: true\n      env:\n"
+            "      - {name: KUBESIM_TOKEN_FILE, value: %s}\n"
+            "      - {name: EXEC_COUNT_FILE, value: %s}\n"
+            "      - {name: EXEC_API_VERSION, value: client.authentication.k8s.io/v1}\n",
+            kubesim_url(it.sim), kubesim_ca_file(it.sim), REL_EXEC_CREDENTIAL_SH,
+            kubesim_token_file(it.sim), exec_count);
+    fclose(f);
+}
+
+static size_t exec_runs(void)
+{
+    size_t n = 0;
+    FILE *f = fopen(exec_count, "r");
+    for (int c; f != NULL && (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+Test(k8s_reliability, exec_plugin_auth_ends_cleanly_at_every_failed_allocation)
+{
+    write_exec_kubeconfig();
+    rel_target t = k8s_target();
+    t.name = "k8s (exec plugin)";
+    t.configure = k8s_configure_exec;
+    sweep_auth(&t, "exec plugin");
+    printf("exec credential plugin runs during the sweep: %zu\n", exec_runs());
+    cr_assert_gt(exec_runs(), 0, "the exec plugin never ran: the sweep did not use it");
 }
 
 Test(k8s_reliability, hostile_function_inputs_launch_or_fail_cleanly_leaving_nothing)

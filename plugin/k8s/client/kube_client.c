@@ -38,7 +38,6 @@
 #define KUBE_UNTIL_DEADLINE_ATTEMPTS 100000u
 #define CONNECT_TIMEOUT_MS      10000u
 #define TOKEN_MAX_BYTES         (1u << 20)
-#define EXEC_EXPIRY_SLACK_S     10
 /* Old exec-provided client cert files stay open this long (in-flight handshakes). */
 #define RETIRED_FILES 8
 /* Request slots (= connections) of the pool by default; the watch has its own. */
@@ -65,6 +64,7 @@ struct kube_client {
     const fcb_host_services *host;
     kube_config *cfg;
     char *base_url;                /* server URL, host replaced by tls-server-name */
+    char server_shown[KUBE_LONG_SHOWN_SIZE]; /* server for messages and logs (no userinfo) */
     struct curl_slist *connect_to; /* tls-server-name:port -> real host:port */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -77,7 +77,8 @@ struct kube_client {
     pthread_mutex_t auth_lock;
     char *token;            /* current bearer token or NULL */
     uint64_t token_read_ms; /* when the token file was last read */
-    bool exec_valid;
+    kube_exec_cache *exec_cache;   /* shared with the other clients of this plugin run */
+    unsigned long exec_generation; /* of the credential installed; 0 = none */
     bool exec_has_expiry;
     time_t exec_expiry;
     mem_file exec_cert, exec_key;
@@ -185,6 +186,7 @@ static void share_unlock(CURL *handle, curl_lock_data data, void *ctx)
 /* Trimmed copy of a token file's contents. */
 static int read_token_file(kube_client *c, char **out, fcb_error *err)
 {
+    char shown[KUBE_LONG_SHOWN_SIZE];
     char *data = NULL;
     size_t len = 0;
     int rc = kube_file_read(c->host, c->cfg->token_file, TOKEN_MAX_BYTES, &data, &len, err);
@@ -195,7 +197,7 @@ static int read_token_file(kube_client *c, char **out, fcb_error *err)
     if (len == 0) {
         svc_free(c->host, data);
         return err_set(err, FCB_ERR_CONFIG, "%s: tokenFile %s is empty", c->cfg->origin,
-                       c->cfg->token_file);
+                       kube_path_shown(shown, c->cfg->token_file));
     }
     *out = data;
     return FCB_OK;
@@ -214,7 +216,7 @@ static int setup_url(kube_client *c, fcb_error *err)
         curl_url_get(u, CURLUPART_HOST, &hostname, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
         rc = err_set(err, FCB_ERR_CONFIG, "%s: server: '%s' is not a valid URL", c->cfg->origin,
-                     c->cfg->server);
+                     c->server_shown);
         goto out;
     }
     if (c->cfg->tls_server_name == NULL || strcmp(scheme, "https") != 0) {
@@ -230,8 +232,9 @@ static int setup_url(kube_client *c, fcb_error *err)
     char *url = NULL;
     if (curl_url_set(u, CURLUPART_HOST, c->cfg->tls_server_name, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+        char shown[KUBE_SHOWN_SIZE];
         rc = err_set(err, FCB_ERR_CONFIG, "%s: tls-server-name: '%s' is not a valid host name",
-                     c->cfg->origin, c->cfg->tls_server_name);
+                     c->cfg->origin, kube_shown(shown, c->cfg->tls_server_name));
         goto out;
     }
     size_t ulen = strlen(url);
@@ -320,6 +323,7 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
     rc = kube_config_load(host, &c->cfg, err);
     if (rc != FCB_OK)
         goto fail;
+    kube_url_shown(c->server_shown, c->cfg->server);
     rc = setup_url(c, err);
     if (rc != FCB_OK)
         goto fail;
@@ -331,6 +335,9 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
              FCB_OK ||
          (rc = mem_file_write(&c->key, "kube-key", c->cfg->key_pem, c->cfg->key_len, err)) !=
              FCB_OK))
+        goto fail;
+    if (c->cfg->exec != NULL &&
+        (rc = kube_exec_cache_acquire(host, c->cfg, &c->exec_cache, err)) != FCB_OK)
         goto fail;
     if (c->cfg->token_file != NULL) {
         rc = read_token_file(c, &c->token, err);
@@ -358,7 +365,8 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
     if (c->cfg->insecure && !(flags & KUBE_CLIENT_QUIET))
         svc_log(host, FCB_LOG_WARN, KUBE_LOG_NAME,
                 "TLS verification of the API server is disabled (insecure-skip-tls-verify)",
-                "server", c->cfg->server, "config", c->cfg->origin, NULL);
+                "server", c->server_shown, "config", c->cfg->origin, NULL);
+    char shown_context[KUBE_SHOWN_SIZE];
     const char *auth = c->cfg->exec != NULL         ? "exec"
                        : c->cfg->token_file != NULL ? "token-file"
                        : c->cfg->token != NULL      ? "token"
@@ -366,9 +374,9 @@ int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_clien
                        : c->cfg->username != NULL   ? "basic"
                                                     : "none";
     svc_log(host, (flags & KUBE_CLIENT_QUIET) ? FCB_LOG_DEBUG : FCB_LOG_INFO, KUBE_LOG_NAME,
-            "Kubernetes client configured", "server", c->cfg->server, "config", c->cfg->origin,
-            "context", c->cfg->context != NULL ? c->cfg->context : "", "namespace",
-            c->cfg->namespace, "auth", auth, NULL);
+            "Kubernetes client configured", "server", c->server_shown, "config", c->cfg->origin,
+            "context", kube_shown(shown_context, c->cfg->context), "namespace", c->cfg->namespace,
+            "auth", auth, NULL);
     *out = c;
     return FCB_OK;
 fail:
@@ -397,6 +405,7 @@ void kube_client_free(kube_client *client)
     for (size_t i = 0; i < client->n_retired; i++)
         mem_file_close(&client->retired[i]);
     kube_secret_free(host, client->token);
+    kube_exec_cache_release(client->exec_cache);
     svc_free(host, client->base_url);
     kube_config_free(host, client->cfg);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -415,7 +424,7 @@ const char *kube_client_namespace(const kube_client *client)
 
 const char *kube_client_server(const kube_client *client)
 {
-    return client->cfg->server;
+    return client->server_shown;
 }
 
 void kube_client_cancel(kube_client *client)
@@ -540,14 +549,24 @@ static void retire_file(kube_client *c, mem_file *f)
     mem_file_init(f);
 }
 
-/* Under auth_lock: run the exec plugin and install what it returned. */
-static int exec_refresh_locked(kube_client *c, fcb_error *err)
+/*
+ * Under auth_lock: the exec credential from the shared cache (which runs the
+ * plugin when needed; REFUSED: the server answered 401 to ours), installed
+ * when it is newer than ours.
+ */
+static int exec_refresh_locked(kube_client *c, bool refused, fcb_error *err)
 {
     kube_exec_result res;
-    int rc = kube_exec_run(c->host, c->cfg, c->exec_timeout_ms, &c->cancelled, &res, err);
+    unsigned long generation = 0;
+    int rc = kube_exec_cache_get(c->exec_cache, c->cfg, c->exec_timeout_ms, &c->cancelled,
+                                 refused ? c->exec_generation : 0, &res, &generation, err);
     if (rc != FCB_OK) {
-        c->exec_valid = false;
+        c->exec_generation = 0;
         return rc;
+    }
+    if (generation == c->exec_generation) {
+        kube_exec_result_clear(c->host, &res);
+        return FCB_OK;
     }
     if (res.cert_pem != NULL) {
         mem_file cert, key;
@@ -569,12 +588,10 @@ static int exec_refresh_locked(kube_client *c, fcb_error *err)
     kube_secret_free(c->host, c->token);
     c->token = res.token;
     res.token = NULL;
-    c->exec_valid = true;
+    c->exec_generation = generation;
     c->exec_has_expiry = res.has_expiry;
     c->exec_expiry = res.expiry;
     kube_exec_result_clear(c->host, &res);
-    svc_log(c->host, FCB_LOG_DEBUG, KUBE_LOG_NAME, "exec credential plugin ran", "command",
-            c->cfg->exec->command, NULL);
     return FCB_OK;
 }
 
@@ -589,9 +606,10 @@ static int auth_snapshot(kube_client *c, bool force, char **bearer, char cert[40
     *bearer = NULL;
     pthread_mutex_lock(&c->auth_lock);
     if (c->cfg->exec != NULL) {
-        bool expired = c->exec_has_expiry && time(NULL) + EXEC_EXPIRY_SLACK_S >= c->exec_expiry;
-        if (force || !c->exec_valid || expired)
-            rc = exec_refresh_locked(c, err);
+        bool expired =
+            c->exec_has_expiry && time(NULL) + KUBE_EXEC_EXPIRY_MARGIN_S >= c->exec_expiry;
+        if (force || c->exec_generation == 0 || expired)
+            rc = exec_refresh_locked(c, force, err);
     } else if (c->cfg->token_file != NULL &&
                (force || http_now_ms() - c->token_read_ms >= c->token_reread_ms)) {
         char *fresh = NULL;
@@ -857,7 +875,7 @@ int kube_call_prepare(kube_client *client, kube_call *call, kube_conn *stream,
             return err_set(err, rc,
                            "k8s %s %.*s: no free connection to %s within the deadline (all %u "
                            "in use; FAKECLOUD_K8S_MAX_CONNECTIONS)",
-                           method, path_len, path, c->cfg->server, c->max_connections);
+                           method, path_len, path, c->server_shown, c->max_connections);
         }
         call->pooled = true;
     }
@@ -953,10 +971,10 @@ int kube_call_transport_error(kube_client *client, const kube_call *call, CURLco
         return err_set(err, FCB_ERR_UNAVAILABLE,
                        "k8s %s %.*s: TLS connection to %s failed: %s (check "
                        "certificate-authority / client certificate in %s)",
-                       method, (int)path_len, path, client->cfg->server, detail,
+                       method, (int)path_len, path, client->server_shown, detail,
                        client->cfg->origin);
     return err_set(err, FCB_ERR_UNAVAILABLE, "k8s %s %.*s: cannot reach %s: %s", method,
-                   (int)path_len, path, client->cfg->server, detail);
+                   (int)path_len, path, client->server_shown, detail);
 }
 
 void kube_response_clear(const kube_client *client, kube_response *resp)
@@ -1084,7 +1102,7 @@ int kube_request_stoppable(kube_client *client, const char *method, const char *
                     http_now_ms() + 5 >= deadline)) {
             rc = err_set(err, FCB_ERR_TIMEOUT,
                          "k8s %s %.*s: no response from %s within the deadline", method,
-                         (int)strcspn(path, "?"), path, c->cfg->server);
+                         (int)strcspn(path, "?"), path, c->server_shown);
         } else if (run == HTTP_RUN_FAILED) {
             rc = err_set(err, FCB_ERR_NO_MEMORY, "k8s %s %.*s: curl multi failure", method,
                          (int)strcspn(path, "?"), path);

@@ -59,7 +59,10 @@ void kube_client_free(kube_client *client);
 
 /* Namespace of the current context, or "default" (in-cluster: the SA's). */
 const char *kube_client_namespace(const kube_client *client);
-/* API server base URL, e.g. "https://127.0.0.1:6443". */
+/*
+ * API server base URL for messages and logs, e.g. "https://127.0.0.1:6443":
+ * userinfo shown as "***", cut as kube_url_shown cuts. Owned by the client.
+ */
 const char *kube_client_server(const kube_client *client);
 
 /*

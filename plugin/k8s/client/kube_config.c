@@ -3,11 +3,13 @@
 
 #include "jsonx.h"
 #include "base64.h"
+#include "names.h"
 #include "yamlx.h"
 #include "svc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +38,88 @@ void kube_secret_free(const fcb_host_services *host, char *secret)
         return;
     explicit_bzero(secret, strlen(secret));
     svc_free(host, secret);
+}
+
+static bool shown_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("-._:/@+=~%[]", ch) != NULL);
+}
+
+/* Up to MAX shown bytes of TEXT appended at OUT + *LEN (room for MAX + "..." + NUL). */
+static void shown_append(char *out, size_t *len, const char *text, size_t max)
+{
+    size_t n = 0;
+    while (n < max && shown_char(text[n]))
+        out[(*len)++] = text[n++];
+    if (text[n] != '\0') {
+        memcpy(out + *len, "...", 3);
+        *len += 3;
+    }
+    out[*len] = '\0';
+}
+
+const char *kube_shown(char out[KUBE_SHOWN_SIZE], const char *text)
+{
+    size_t len = 0;
+    shown_append(out, &len, text != NULL ? text : "", KUBE_SHOWN_MAX);
+    return out;
+}
+
+const char *kube_path_shown(char out[KUBE_LONG_SHOWN_SIZE], const char *path)
+{
+    size_t len = 0;
+    shown_append(out, &len, path != NULL ? path : "", KUBE_LONG_SHOWN_MAX);
+    return out;
+}
+
+/* AUTHORITY (up to '/', '?', '#') ends with a numeric port or none: nothing like "user:pw". */
+static bool port_plain(const char *authority)
+{
+    size_t n = strcspn(authority, "/?#");
+    const char *colon = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (authority[i] == ':')
+            colon = authority + i;
+        else if (authority[i] == ']')
+            colon = NULL;
+    if (colon == NULL)
+        return true;
+    for (const char *p = colon + 1; p < authority + n; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+const char *kube_url_shown(char out[KUBE_LONG_SHOWN_SIZE], const char *url)
+{
+    size_t len = 0, prefix = 0;
+    if (url == NULL)
+        url = "";
+    const char *scheme_end = strstr(url, "://");
+    if (scheme_end != NULL && scheme_end - url <= 16)
+        prefix = (size_t)(scheme_end - url) + 3;
+    /* Over-redact rather than miss: the last '@' anywhere ends the userinfo, and an
+     * authority "a:b" whose b is no port may be a userinfo cut before its '@'. */
+    const char *authority = url + prefix;
+    const char *at = strrchr(authority, '@');
+    const char *rest = authority, *mask = "";
+    if (at != NULL) {
+        rest = at + 1;
+        mask = "***@";
+    } else if (!port_plain(authority)) {
+        rest = authority + strcspn(authority, "/?#");
+        mask = "***";
+    }
+    char head[24];
+    snprintf(head, sizeof head, "%.*s", (int)prefix, url);
+    shown_append(out, &len, head, prefix);
+    if (len != prefix)
+        return out; /* the scheme itself was cut */
+    memcpy(out + len, mask, strlen(mask) + 1);
+    len += strlen(mask);
+    shown_append(out, &len, rest, KUBE_LONG_SHOWN_MAX - len);
+    return out;
 }
 
 static void secret_free_len(const fcb_host_services *host, char *secret, size_t len)
@@ -80,39 +164,101 @@ void kube_config_free(const fcb_host_services *host, kube_config *cfg)
     svc_free(host, cfg);
 }
 
+/* What a non-regular file is, for the message. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISFIFO(mode)   ? "a FIFO"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "a special file";
+}
+
+/*
+ * Open PATH for reading without ever blocking: O_NONBLOCK makes opening a
+ * FIFO return at once, and anything but a regular file is refused. The
+ * descriptor is returned in *FD with its size in *SIZE.
+ */
+static int open_regular(const char *path, int *fd, off_t *size, fcb_error *err)
+{
+    char shown[KUBE_LONG_SHOWN_SIZE];
+    struct stat st;
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (*fd < 0)
+        return err_set(err, FCB_ERR_CONFIG, "cannot read %s: %s", kube_path_shown(shown, path),
+                       strerror(errno));
+    int rc = FCB_OK;
+    if (fstat(*fd, &st) != 0)
+        rc = err_set(err, FCB_ERR_CONFIG, "cannot read %s: %s", kube_path_shown(shown, path),
+                     strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = err_set(err, FCB_ERR_CONFIG, "cannot read %s: %s, not a regular file",
+                     kube_path_shown(shown, path), file_kind(st.st_mode));
+    if (rc != FCB_OK) {
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    *size = st.st_size;
+    return FCB_OK;
+}
+
+/* PATH is a regular file this process can open (tokenFile: read later by the client). */
+static int check_regular(const char *path, fcb_error *err)
+{
+    int fd = -1;
+    off_t size = 0;
+    int rc = open_regular(path, &fd, &size, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 int kube_file_read(const fcb_host_services *host, const char *path, size_t max, char **data,
                    size_t *len, fcb_error *err)
 {
-    int rc = FCB_OK;
+    char shown[KUBE_LONG_SHOWN_SIZE];
+    int fd = -1;
+    off_t size = 0;
+    int rc = open_regular(path, &fd, &size, err);
+    if (rc != FCB_OK)
+        return rc;
+    if ((uint64_t)size > max) {
+        close(fd);
+        return err_set(err, FCB_ERR_CONFIG, "%s is larger than %zu bytes",
+                       kube_path_shown(shown, path), max);
+    }
     sbuf buf;
     sbuf_init(&buf, host, max);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(err, FCB_ERR_CONFIG, "cannot read %s: %s", path, strerror(errno));
     char chunk[8192];
-    /* Bounded by MAX: the buffer refuses to grow past it. */
+    /* Bounded by MAX: the file may grow while read, the buffer refuses to grow past it. */
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = err_set(err, FCB_ERR_CONFIG, "cannot read %s: %s", path, strerror(errno));
+            rc = err_set(err, FCB_ERR_CONFIG, "cannot read %s: %s", kube_path_shown(shown, path),
+                         strerror(errno));
             goto out;
         }
         if (n == 0)
             break;
         if (buf.len + (size_t)n > max) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s is larger than %zu bytes", path, max);
+            rc = err_set(err, FCB_ERR_CONFIG, "%s is larger than %zu bytes",
+                         kube_path_shown(shown, path), max);
             goto out;
         }
         if (!sbuf_append(&buf, chunk, (size_t)n)) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", path);
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s",
+                         kube_path_shown(shown, path));
             goto out;
         }
     }
     *data = sbuf_steal(&buf, len);
     if (*data == NULL)
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", path);
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s",
+                     kube_path_shown(shown, path));
 out:
     explicit_bzero(chunk, sizeof chunk);
     if (rc != FCB_OK && buf.data != NULL)
@@ -207,9 +353,10 @@ static int set_find(kc_set *set, const char *kind, const char *inner, const char
             if (entry_name == NULL || strcmp(entry_name, name) != 0)
                 continue;
             json_object *body = jsonx_get(entry, inner);
+            char shown[KUBE_SHOWN_SIZE];
             if (body != NULL && !json_object_is_type(body, json_type_object))
                 return err_set(err, FCB_ERR_CONFIG, "kubeconfig %s: %s '%s': %s: must be a mapping",
-                               set->docs[d].path, kind, name, inner);
+                               set->docs[d].path, kind, kube_shown(shown, name), inner);
             *found = body; /* NULL: an entry without a body reads as empty */
             *file = set->docs[d].path;
             return 1;
@@ -284,11 +431,21 @@ static int dup_opt(const fcb_host_services *host, const char *s, char **out, fcb
     return *out == NULL ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory") : FCB_OK;
 }
 
+/* Only bytes a URL may hold: printable ASCII without space, quotes, "\\<>^`{|}". */
+static bool url_text_ok(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f ||
+            strchr("\"'\\<>^`{|}", *s) != NULL)
+            return false;
+    return true;
+}
+
 static int load_cluster(const fcb_host_services *host, json_object *cl, const char *file,
                         const char *name, kube_config *cfg, fcb_error *err)
 {
-    char where[512];
-    snprintf(where, sizeof where, "kubeconfig %s: cluster '%s'", file, name);
+    char where[512], shown[KUBE_SHOWN_SIZE];
+    snprintf(where, sizeof where, "kubeconfig %s: cluster '%s'", file, kube_shown(shown, name));
     const char *server = NULL, *tsn = NULL, *proxy = NULL;
     int rc = opt_string(cl, "server", where, &server, err);
     if (rc == FCB_OK)
@@ -299,17 +456,16 @@ static int load_cluster(const fcb_host_services *host, json_object *cl, const ch
         return rc;
     if (server == NULL)
         return err_set(err, FCB_ERR_CONFIG, "%s: server: missing", where);
-    if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0) {
-        /* Quote only a short printable prefix: a broken quote in the file can
-         * make "server" swallow the rest of it, key data included. */
-        char shown[41];
-        size_t n = 0;
-        while (n < sizeof shown - 1 && server[n] > ' ' && server[n] < 0x7f)
-            shown[n] = server[n], n++;
-        shown[n] = '\0';
-        return err_set(err, FCB_ERR_CONFIG, "%s: server: '%s%s' is not an http(s) URL", where,
-                       shown, server[n] != '\0' ? "..." : "");
-    }
+    /* Quoted as kube_url_shown shows it: a broken quote in the file can make
+     * "server" swallow the rest of it, key data included. */
+    char shown_url[KUBE_LONG_SHOWN_SIZE];
+    if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
+        return err_set(err, FCB_ERR_CONFIG, "%s: server: '%s' is not an http(s) URL", where,
+                       kube_url_shown(shown_url, server));
+    if (!url_text_ok(server))
+        return err_set(err, FCB_ERR_CONFIG,
+                       "%s: server: '%s' is not a URL (space, quote or control character)", where,
+                       kube_url_shown(shown_url, server));
     json_object *insecure = jsonx_get(cl, "insecure-skip-tls-verify");
     if (insecure != NULL && !jsonx_get_bool(cl, "insecure-skip-tls-verify", &cfg->insecure))
         return err_set(err, FCB_ERR_CONFIG, "%s: insecure-skip-tls-verify: must be true or false",
@@ -358,7 +514,7 @@ static int load_string_list(const fcb_host_services *host, json_object *list, co
 static int load_exec(const fcb_host_services *host, json_object *ex, const char *file,
                      const char *where_user, kube_config *cfg, fcb_error *err)
 {
-    char where[600];
+    char where[600], shown[KUBE_SHOWN_SIZE];
     snprintf(where, sizeof where, "%s: exec", where_user);
     if (!json_object_is_type(ex, json_type_object))
         return err_set(err, FCB_ERR_CONFIG, "%s: must be a mapping", where);
@@ -383,7 +539,7 @@ static int load_exec(const fcb_host_services *host, json_object *ex, const char 
         return err_set(err, FCB_ERR_CONFIG,
                        "%s: apiVersion: '%s' is not supported (use "
                        "client.authentication.k8s.io/v1 or v1beta1)",
-                       where, api);
+                       where, kube_shown(shown, api));
     if (command == NULL)
         return err_set(err, FCB_ERR_CONFIG, "%s: command: missing", where);
     if (mode != NULL && strcmp(mode, "Always") == 0)
@@ -433,8 +589,8 @@ static int load_exec(const fcb_host_services *host, json_object *ex, const char 
 static int load_user(const fcb_host_services *host, json_object *us, const char *file,
                      const char *name, kube_config *cfg, fcb_error *err)
 {
-    char where[512];
-    snprintf(where, sizeof where, "kubeconfig %s: user '%s'", file, name);
+    char where[512], shown[KUBE_SHOWN_SIZE];
+    snprintf(where, sizeof where, "kubeconfig %s: user '%s'", file, kube_shown(shown, name));
     if (us == NULL)
         return FCB_OK;
     const char *token = NULL, *token_file = NULL, *username = NULL, *password = NULL;
@@ -460,9 +616,8 @@ static int load_user(const fcb_host_services *host, json_object *us, const char 
         cfg->token_file = resolve_path(host, file, token_file);
         if (cfg->token_file == NULL)
             return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-        if (access(cfg->token_file, R_OK) != 0)
-            return err_set(err, FCB_ERR_CONFIG, "%s: tokenFile: cannot read %s: %s", where,
-                           cfg->token_file, strerror(errno));
+        if (check_regular(cfg->token_file, err) != FCB_OK)
+            return err_prefix(err, "%s: tokenFile", where);
     }
     rc = load_pem(host, us, "client-certificate", file, where, &cfg->cert_pem, &cfg->cert_len, err);
     if (rc == FCB_OK)
@@ -488,6 +643,7 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
     const fcb_host_services *host = set->host;
     const char *context = context_override;
     const char *ctx_source = "FAKECLOUD_K8S_CONTEXT";
+    char shown_context[KUBE_SHOWN_SIZE], shown[KUBE_SHOWN_SIZE];
     if (context == NULL) {
         for (size_t d = 0; d < set->n && context == NULL; d++) {
             json_object *cc = jsonx_get(set->docs[d].root, "current-context");
@@ -509,9 +665,10 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
         return found;
     if (found == 0)
         return err_set(err, FCB_ERR_CONFIG, "%s: context '%s' (from %s) not found", set->origin,
-                       context, ctx_source);
+                       kube_shown(shown_context, context), ctx_source);
+    kube_shown(shown_context, context);
     char where[512];
-    snprintf(where, sizeof where, "kubeconfig %s: context '%s'", ctx_file, context);
+    snprintf(where, sizeof where, "kubeconfig %s: context '%s'", ctx_file, shown_context);
     const char *cluster = NULL, *user = NULL, *ns = NULL;
     int rc = opt_string(ctx, "cluster", where, &cluster, err);
     if (rc == FCB_OK)
@@ -522,6 +679,11 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
         return rc;
     if (cluster == NULL)
         return err_set(err, FCB_ERR_CONFIG, "%s: cluster: missing", where);
+    if (ns != NULL && !names_is_dns_label(ns))
+        return err_set(err, FCB_ERR_CONFIG,
+                       "%s: namespace: '%s' is not a namespace name (lower-case letters, digits "
+                       "and '-', at most 63)",
+                       where, kube_shown(shown, ns));
     cfg->context = svc_strdup(host, context);
     cfg->namespace = svc_strdup(host, ns != NULL ? ns : "default");
     if (cfg->context == NULL || cfg->namespace == NULL)
@@ -535,7 +697,7 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
     if (found == 0)
         return err_set(err, FCB_ERR_CONFIG,
                        "kubeconfig %s: context '%s' refers to missing cluster '%s'", ctx_file,
-                       context, cluster);
+                       shown_context, kube_shown(shown, cluster));
     rc = load_cluster(host, cl, cl_file, cluster, cfg, err);
     if (rc != FCB_OK || user == NULL)
         return rc;
@@ -546,8 +708,8 @@ static int set_resolve(kc_set *set, const char *context_override, kube_config *c
         return found;
     if (found == 0)
         return err_set(err, FCB_ERR_CONFIG,
-                       "kubeconfig %s: context '%s' refers to missing user '%s'", ctx_file, context,
-                       user);
+                       "kubeconfig %s: context '%s' refers to missing user '%s'", ctx_file,
+                       shown_context, kube_shown(shown, user));
     cfg->user = svc_strdup(host, user);
     if (cfg->user == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
@@ -632,11 +794,12 @@ int kube_config_in_cluster(const fcb_host_services *host, const char *sa_dir, ku
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
         goto out;
     }
-    if (access(cfg->token_file, R_OK) != 0) {
+    fcb_error check_err = FCB_ERROR_INIT;
+    if (check_regular(cfg->token_file, &check_err) != FCB_OK) {
         rc = err_set(err, FCB_ERR_CONFIG,
-                     "in-cluster config: ServiceAccount token %s: %s (is "
+                     "in-cluster config: ServiceAccount token: %s (is "
                      "automountServiceAccountToken disabled?)",
-                     cfg->token_file, strerror(errno));
+                     check_err.message);
         goto out;
     }
     rc = kube_file_read(host, path, KUBE_PEM_MAX_BYTES, &cfg->ca_pem, &cfg->ca_len, err);

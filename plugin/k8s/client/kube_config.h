@@ -82,11 +82,33 @@ void kube_config_free(const fcb_host_services *host, kube_config *cfg);
 
 /*
  * Read a whole file of at most MAX bytes into host memory (NUL-terminated).
- * Errors (FCB_ERR_CONFIG) say "cannot read PATH: reason" / "PATH is larger
- * than N bytes".
+ * Only regular files are read: the file is opened non-blocking (a FIFO
+ * cannot stall the caller), then a FIFO, device, socket or directory is
+ * refused. Errors (FCB_ERR_CONFIG) say "cannot read PATH: reason" / "PATH is
+ * not a regular file" / "PATH is larger than N bytes" (PATH as
+ * kube_path_shown shows it).
  */
 int kube_file_read(const fcb_host_services *host, const char *path, size_t max, char **data,
                    size_t *len, fcb_error *err);
+
+/*
+ * Quoting what a kubeconfig says in messages and logs. A quote left open in
+ * a kubeconfig makes a name or path run over the following lines (tokens and
+ * keys included), so nothing from a kubeconfig is quoted whole:
+ * kube_shown copies at most KUBE_SHOWN_MAX bytes of [A-Za-z0-9] and
+ * "-._:/@+=~%[]", stops at the first other byte (space, quote, control) and
+ * marks a cut with "..."; kube_path_shown does the same for a file path (up
+ * to KUBE_LONG_SHOWN_MAX bytes), kube_url_shown for a URL (up to
+ * KUBE_LONG_SHOWN_MAX bytes) after replacing its userinfo by "***"
+ * ("user:pw@host" becomes "***@host"). Each writes to OUT and returns it. Pure.
+ */
+#define KUBE_SHOWN_MAX       64
+#define KUBE_SHOWN_SIZE      (KUBE_SHOWN_MAX + 4)
+#define KUBE_LONG_SHOWN_MAX  160
+#define KUBE_LONG_SHOWN_SIZE (KUBE_LONG_SHOWN_MAX + 4)
+const char *kube_shown(char out[KUBE_SHOWN_SIZE], const char *text);
+const char *kube_path_shown(char out[KUBE_LONG_SHOWN_SIZE], const char *path);
+const char *kube_url_shown(char out[KUBE_LONG_SHOWN_SIZE], const char *url);
 
 /* Free a string that held a secret: wipe, then svc_free. */
 void kube_secret_free(const fcb_host_services *host, char *secret);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 extern char **environ;
 
 #define EXEC_CANCEL_CHECK_MS 100u
+/* After the plugin exits, its pipes are read this much longer (a child it left may hold them). */
+#define EXEC_DRAIN_MS        200u
 #define EXEC_PLUGIN          "k8s"
 
 void kube_exec_result_clear(const fcb_host_services *host, kube_exec_result *result)
@@ -132,15 +135,16 @@ int kube_exec_parse(const fcb_host_services *host, const char *api_version, cons
     }
     const char *kind = jsonx_get_string(root, "kind");
     const char *api = jsonx_get_string(root, "apiVersion");
+    char shown[KUBE_SHOWN_SIZE];
     if (kind == NULL || strcmp(kind, "ExecCredential") != 0) {
         rc = err_set(err, FCB_ERR_CONFIG, "%s: output kind is '%s', expected ExecCredential", where,
-                     kind != NULL ? kind : "");
+                     kube_shown(shown, kind));
         goto out;
     }
     if (api == NULL || strcmp(api, api_version) != 0) {
         rc = err_set(err, FCB_ERR_CONFIG,
                      "%s: plugin returned apiVersion '%s', the kubeconfig asks for '%s'", where,
-                     api != NULL ? api : "", api_version);
+                     kube_shown(shown, api), api_version);
         goto out;
     }
     json_object *status = jsonx_get(root, "status");
@@ -166,7 +170,7 @@ int kube_exec_parse(const fcb_host_services *host, const char *api_version, cons
         if (!kube_time_parse(expiry, &out->expiry)) {
             rc = err_set(err, FCB_ERR_CONFIG,
                          "%s: status.expirationTimestamp '%s' is not an RFC 3339 time", where,
-                         expiry);
+                         kube_shown(shown, expiry));
             goto out;
         }
         out->has_expiry = true;
@@ -227,6 +231,27 @@ static char **build_env(const fcb_host_services *host, const kube_exec_config *e
     return env;
 }
 
+/*
+ * An installHint is prose (spaces allowed) but comes from the kubeconfig:
+ * printable ASCII only, at most KUBE_HINT_SHOWN_MAX bytes, cut at a quote or
+ * backslash and at ": " / " #" (a quote left open before it folds the
+ * following "key: value" lines into the hint).
+ */
+#define KUBE_HINT_SHOWN_MAX  200
+#define KUBE_HINT_SHOWN_SIZE (KUBE_HINT_SHOWN_MAX + 4)
+static const char *hint_shown(char out[KUBE_HINT_SHOWN_SIZE], const char *hint)
+{
+    size_t n = 0;
+    while (n < KUBE_HINT_SHOWN_MAX && hint[n] >= ' ' && hint[n] < 0x7f &&
+           strchr("\"'\\`", hint[n]) == NULL && !(hint[n] == ':' && hint[n + 1] == ' ') &&
+           !(hint[n] == ' ' && hint[n + 1] == '#')) {
+        out[n] = hint[n];
+        n++;
+    }
+    memcpy(out + n, hint[n] != '\0' ? "..." : "", hint[n] != '\0' ? 4 : 1);
+    return out;
+}
+
 static void first_line(const char *text, size_t len, char *out, size_t out_size)
 {
     size_t i = 0, o = 0;
@@ -237,23 +262,205 @@ static void first_line(const char *text, size_t len, char *out, size_t out_size)
     out[o] = '\0';
 }
 
+/* A running plugin. */
+typedef struct exec_proc {
+    pid_t pid;          /* -1 once reaped or never started */
+    pid_t pgid;         /* its process group (= its first pid), -1 if never started */
+    int out_fd, err_fd; /* read ends of stdout / stderr, -1 when closed */
+    bool exited;        /* reaped by the capture loop; status holds its wait status */
+    int status;
+} exec_proc;
+
+/*
+ * Spawn the plugin with stdin /dev/null and stdout/stderr on pipes, in a
+ * process group of its own (so a timeout or close kills what it started
+ * too), with an empty signal mask and default dispositions (not the calling
+ * thread's blocked mask nor the host's ignored signals).
+ */
+static int exec_spawn(const kube_exec_config *exec, char **argv, char **envp, const char *where,
+                      exec_proc *p, fcb_error *err)
+{
+    int rc = FCB_OK;
+    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+    bool actions_ready = false, attr_ready = false;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+        rc = err_set(err, FCB_ERR_CONFIG, "%s: pipe: %s", where, strerror(errno));
+        goto out;
+    }
+    actions_ready = posix_spawn_file_actions_init(&actions) == 0;
+    attr_ready = posix_spawnattr_init(&attr) == 0;
+    if (!actions_ready || !attr_ready ||
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) != 0 ||
+        posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1) != 0 ||
+        posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2) != 0 ||
+        posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+        posix_spawnattr_setsigdefault(&attr, &all) != 0 ||
+        posix_spawnattr_setpgroup(&attr, 0) != 0 ||
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                            POSIX_SPAWN_SETPGROUP) != 0) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
+        goto out;
+    }
+    int spawn_rc = strchr(exec->command, '/') != NULL
+                       ? posix_spawn(&p->pid, exec->command, &actions, &attr, argv, envp)
+                       : posix_spawnp(&p->pid, exec->command, &actions, &attr, argv, envp);
+    if (spawn_rc != 0) {
+        p->pid = -1;
+        bool missing = spawn_rc == ENOENT && strchr(exec->command, '/') == NULL;
+        rc = err_set(err, FCB_ERR_CONFIG, "%s: cannot run: %s%s", where, strerror(spawn_rc),
+                     missing ? " (not found in PATH; install it or give a path)" : "");
+        if (missing && exec->install_hint != NULL && err != NULL) {
+            char hint[KUBE_HINT_SHOWN_SIZE];
+            size_t len = strlen(err->message);
+            snprintf(err->message + len, sizeof err->message - len, ". %s",
+                     hint_shown(hint, exec->install_hint));
+        }
+        goto out;
+    }
+    p->pgid = p->pid;
+    p->out_fd = out_pipe[0];
+    p->err_fd = err_pipe[0];
+    out_pipe[0] = err_pipe[0] = -1;
+out:
+    if (actions_ready)
+        posix_spawn_file_actions_destroy(&actions);
+    if (attr_ready)
+        posix_spawnattr_destroy(&attr);
+    for (int i = 0; i < 2; i++) {
+        if (out_pipe[i] >= 0)
+            close(out_pipe[i]);
+        if (err_pipe[i] >= 0)
+            close(err_pipe[i]);
+    }
+    return rc;
+}
+
+/*
+ * Kill the plugin's whole process group (what it started too, even after the
+ * plugin itself exited: the group lives on while a member does) and reap the
+ * plugin.
+ */
+static void exec_kill(exec_proc *p)
+{
+    if (p->pgid > 0)
+        kill(-p->pgid, SIGKILL);
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGKILL); /* in case it left its group */
+    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    p->pid = -1;
+}
+
+/* Read from FD into BUF (stdout: refused past LIMIT; stderr: kept up to LIMIT). */
+static int exec_read(int *fd, sbuf *buf, size_t limit, bool refuse, const char *where,
+                     fcb_error *err)
+{
+    char chunk[4096];
+    int rc = FCB_OK;
+    ssize_t got = read(*fd, chunk, sizeof chunk);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        return FCB_OK;
+    if (got <= 0) {
+        close(*fd);
+        *fd = -1;
+    } else if (refuse && buf->len + (size_t)got > limit) {
+        rc = err_set(err, FCB_ERR_CONFIG, "%s: output larger than %zu bytes", where, limit);
+    } else if (buf->len < limit) {
+        sbuf_append(buf, chunk, buf->len + (size_t)got > limit ? limit - buf->len : (size_t)got);
+    }
+    explicit_bzero(chunk, sizeof chunk);
+    return rc;
+}
+
+/*
+ * Capture stdout and stderr until both close, within TIMEOUT_MS. Once the
+ * plugin itself has exited, what it started may still hold the pipes: they
+ * are read for EXEC_DRAIN_MS more, then left (the plugin's answer is
+ * complete).
+ */
+static int exec_capture(exec_proc *p, unsigned timeout_ms, const atomic_bool *cancel,
+                        const char *where, sbuf *so, sbuf *se, fcb_error *err)
+{
+    uint64_t deadline = http_now_ms() + timeout_ms, drain_until = 0;
+    /* Bounded by the deadline: poll waits at most EXEC_CANCEL_CHECK_MS at a time. */
+    while (p->out_fd >= 0 || p->err_fd >= 0) {
+        uint64_t now = http_now_ms();
+        if (now >= deadline)
+            return err_set(err, FCB_ERR_CONFIG, "%s: timed out after %u ms", where, timeout_ms);
+        if (cancel != NULL && atomic_load(cancel))
+            return err_set(err, FCB_ERR_CANCELLED, "%s: stopped (the backend is closing)", where);
+        if (!p->exited && waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
+            p->exited = true;
+            p->pid = -1;
+            drain_until = now + EXEC_DRAIN_MS;
+        }
+        if (p->exited && now >= drain_until)
+            break;
+        struct pollfd fds[2] = {{.fd = p->out_fd, .events = POLLIN},
+                                {.fd = p->err_fd, .events = POLLIN}};
+        uint64_t slice = deadline - now;
+        if (slice > EXEC_CANCEL_CHECK_MS)
+            slice = EXEC_CANCEL_CHECK_MS;
+        int n = poll(fds, 2, (int)slice);
+        if (n < 0 && errno != EINTR)
+            return err_set(err, FCB_ERR_CONFIG, "%s: poll: %s", where, strerror(errno));
+        int rc = FCB_OK;
+        if (n > 0 && fds[0].revents != 0)
+            rc = exec_read(&p->out_fd, so, KUBE_EXEC_MAX_OUTPUT, true, where, err);
+        if (rc == FCB_OK && n > 0 && fds[1].revents != 0)
+            rc = exec_read(&p->err_fd, se, KUBE_EXEC_MAX_STDERR, false, where, err);
+        if (rc != FCB_OK)
+            return rc;
+    }
+    if (sbuf_failed(so) || sbuf_failed(se))
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
+    return FCB_OK;
+}
+
+/* The plugin's wait status as an error, or FCB_OK for exit status 0 (or unknown). */
+static int exec_status(exec_proc *p, const sbuf *se, const char *where, fcb_error *err)
+{
+    int status = p->status;
+    pid_t waited = p->exited ? 1 : -1;
+    if (!p->exited) {
+        do {
+            waited = waitpid(p->pid, &status, 0);
+        } while (waited < 0 && errno == EINTR);
+        p->pid = -1;
+    }
+    /* waited < 0 (ECHILD: the host ignores SIGCHLD): judge by the output alone. */
+    if (waited < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return FCB_OK;
+    char line[256];
+    first_line(se->data != NULL ? se->data : "", se->len, line, sizeof line);
+    if (WIFEXITED(status))
+        return err_set(err, FCB_ERR_CONFIG, "%s: exited with status %d%s%s", where,
+                       WEXITSTATUS(status), line[0] != '\0' ? ": " : "", line);
+    return err_set(err, FCB_ERR_CONFIG, "%s: killed by signal %d", where,
+                   WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
 int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigned timeout_ms,
                   const atomic_bool *cancel, kube_exec_result *out, fcb_error *err)
 {
     const kube_exec_config *exec = cfg->exec;
     int rc = FCB_OK;
-    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    pid_t pid = -1;
+    exec_proc proc = {.pid = -1, .pgid = -1, .out_fd = -1, .err_fd = -1};
     char *info = NULL, *info_entry = NULL;
     char **argv = NULL, **envp = NULL;
-    bool actions_ready = false;
-    posix_spawn_file_actions_t actions;
     sbuf so, se;
     sbuf_init(&so, host, 0);
     sbuf_init(&se, host, 0);
-    char where[512];
-    snprintf(where, sizeof where, "exec plugin '%s' (user '%s' in %s)", exec->command,
-             cfg->user != NULL ? cfg->user : "", cfg->origin);
+    char where[512], shown_command[KUBE_LONG_SHOWN_SIZE], shown_user[KUBE_SHOWN_SIZE];
+    snprintf(where, sizeof where, "exec plugin '%s' (user '%s' in %s)",
+             kube_path_shown(shown_command, exec->command), kube_shown(shown_user, cfg->user),
+             cfg->origin);
     memset(out, 0, sizeof *out);
 
     info = kube_exec_info(host, cfg);
@@ -266,135 +473,26 @@ int kube_exec_run(const fcb_host_services *host, const kube_config *cfg, unsigne
     argv[0] = exec->command;
     for (size_t i = 0; i < exec->n_args; i++)
         argv[i + 1] = exec->args[i];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s: pipe: %s", where, strerror(errno));
+    rc = exec_spawn(exec, argv, envp, where, &proc, err);
+    if (rc == FCB_OK)
+        rc = exec_capture(&proc, timeout_ms, cancel, where, &so, &se, err);
+    if (rc != FCB_OK)
         goto out;
-    }
-    if (posix_spawn_file_actions_init(&actions) != 0) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    actions_ready = true;
-    if (posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) != 0 ||
-        posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1) != 0 ||
-        posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2) != 0) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    int spawn_rc = strchr(exec->command, '/') != NULL
-                       ? posix_spawn(&pid, exec->command, &actions, NULL, argv, envp)
-                       : posix_spawnp(&pid, exec->command, &actions, NULL, argv, envp);
-    if (spawn_rc != 0) {
-        pid = -1;
-        bool missing = spawn_rc == ENOENT && strchr(exec->command, '/') == NULL;
-        rc = err_set(err, FCB_ERR_CONFIG, "%s: cannot run: %s%s", where, strerror(spawn_rc),
-                     missing ? " (not found in PATH; install it or give a path)" : "");
-        if (missing && exec->install_hint != NULL && err != NULL) {
-            size_t len = strlen(err->message);
-            snprintf(err->message + len, sizeof err->message - len, ". %s", exec->install_hint);
-        }
-        goto out;
-    }
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    out_pipe[1] = err_pipe[1] = -1;
-
-    uint64_t deadline = http_now_ms() + timeout_ms;
-    bool out_open = true, err_open = true;
-    char chunk[4096];
-    /* Bounded by the deadline: poll waits at most until then. */
-    while (out_open || err_open) {
-        uint64_t now = http_now_ms();
-        if (now >= deadline) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: timed out after %u ms", where, timeout_ms);
-            goto out;
-        }
-        if (cancel != NULL && atomic_load(cancel)) {
-            rc = err_set(err, FCB_ERR_CANCELLED, "%s: stopped (the backend is closing)", where);
-            goto out;
-        }
-        struct pollfd fds[2] = {{.fd = out_open ? out_pipe[0] : -1, .events = POLLIN},
-                                {.fd = err_open ? err_pipe[0] : -1, .events = POLLIN}};
-        uint64_t slice = deadline - now;
-        if (cancel != NULL && slice > EXEC_CANCEL_CHECK_MS)
-            slice = EXEC_CANCEL_CHECK_MS;
-        int n = poll(fds, 2, (int)slice);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: poll: %s", where, strerror(errno));
-            goto out;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || fds[i].revents == 0)
-                continue;
-            ssize_t got = read(fds[i].fd, chunk, sizeof chunk);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                if (i == 0)
-                    out_open = false;
-                else
-                    err_open = false;
-                continue;
-            }
-            if (i == 0) {
-                if (so.len + (size_t)got > KUBE_EXEC_MAX_OUTPUT) {
-                    rc = err_set(err, FCB_ERR_CONFIG, "%s: output larger than %u bytes", where,
-                                 KUBE_EXEC_MAX_OUTPUT);
-                    goto out;
-                }
-                sbuf_append(&so, chunk, (size_t)got);
-            } else if (se.len < KUBE_EXEC_MAX_STDERR) {
-                size_t keep = (size_t)got;
-                if (se.len + keep > KUBE_EXEC_MAX_STDERR)
-                    keep = KUBE_EXEC_MAX_STDERR - se.len;
-                sbuf_append(&se, chunk, keep);
-            }
-        }
-    }
-    explicit_bzero(chunk, sizeof chunk);
-    if (sbuf_failed(&so) || sbuf_failed(&se)) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-        goto out;
-    }
-    int status = 0;
-    pid_t waited;
-    do {
-        waited = waitpid(pid, &status, 0);
-    } while (waited < 0 && errno == EINTR);
-    pid = -1;
     if (se.len > 0)
         svc_log(host, FCB_LOG_DEBUG, EXEC_PLUGIN, "exec credential plugin stderr", "command",
-                exec->command, "stderr", se.data, NULL);
-    /* waited < 0 (ECHILD: the host ignores SIGCHLD): judge by the output alone. */
-    if (waited > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        char line[256];
-        first_line(se.data != NULL ? se.data : "", se.len, line, sizeof line);
-        if (WIFEXITED(status))
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: exited with status %d%s%s", where,
-                         WEXITSTATUS(status), line[0] != '\0' ? ": " : "", line);
-        else
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: killed by signal %d", where,
-                         WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        goto out;
-    }
-    rc = kube_exec_parse(host, exec->api_version, where, so.data != NULL ? so.data : "", so.len,
-                         out, err);
+                shown_command, "stderr", se.data, NULL);
+    rc = exec_status(&proc, &se, where, err);
+    if (rc == FCB_OK)
+        rc = kube_exec_parse(host, exec->api_version, where, so.data != NULL ? so.data : "", so.len,
+                             out, err);
 out:
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    if (actions_ready)
-        posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 2; i++) {
-        if (out_pipe[i] >= 0)
-            close(out_pipe[i]);
-        if (err_pipe[i] >= 0)
-            close(err_pipe[i]);
-    }
+    /* Success: the plugin was reaped; what it left running (a daemon it started) stays. */
+    if (rc != FCB_OK)
+        exec_kill(&proc);
+    if (proc.out_fd >= 0)
+        close(proc.out_fd);
+    if (proc.err_fd >= 0)
+        close(proc.err_fd);
     if (so.data != NULL)
         explicit_bzero(so.data, so.len);
     sbuf_free(&so);
@@ -403,5 +501,166 @@ out:
     svc_free(host, envp);
     svc_free(host, info_entry);
     svc_free(host, info);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* credential cache                                                         */
+
+struct kube_exec_cache {
+    const fcb_host_services *host;
+    char *key; /* what identifies the plugin run (holds env values: wiped on free) */
+    size_t key_len;
+    unsigned refs;         /* under cache_registry_lock */
+    pthread_mutex_t lock;  /* serialises runs and guards what follows */
+    kube_exec_result cred; /* valid when generation > 0 */
+    unsigned long generation;
+    kube_exec_cache *next;
+};
+
+static pthread_mutex_t cache_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static kube_exec_cache *cache_registry;
+
+static void key_put(sbuf *key, const char *text)
+{
+    sbuf_append(key, text != NULL ? text : "", text != NULL ? strlen(text) + 1 : 1);
+}
+
+/* Everything the plugin run depends on, NUL-separated; host-allocated. */
+static char *cache_key(const fcb_host_services *host, const kube_config *cfg, size_t *len)
+{
+    const kube_exec_config *e = cfg->exec;
+    sbuf key;
+    sbuf_init(&key, host, 0);
+    char *info = kube_exec_info(host, cfg);
+    if (info == NULL)
+        return NULL;
+    key_put(&key, cfg->origin);
+    key_put(&key, cfg->user);
+    key_put(&key, e->api_version);
+    key_put(&key, e->command);
+    key_put(&key, info);
+    for (size_t i = 0; i < e->n_args; i++)
+        key_put(&key, e->args[i]);
+    key_put(&key, "\x01"); /* args | env */
+    for (size_t i = 0; i < e->n_env; i++)
+        key_put(&key, e->env[i]);
+    svc_free(host, info);
+    if (sbuf_failed(&key)) {
+        if (key.data != NULL)
+            explicit_bzero(key.data, key.len);
+        sbuf_free(&key);
+        return NULL;
+    }
+    return sbuf_steal(&key, len);
+}
+
+static void cache_free(kube_exec_cache *c)
+{
+    explicit_bzero(c->key, c->key_len);
+    svc_free(c->host, c->key);
+    kube_exec_result_clear(c->host, &c->cred);
+    pthread_mutex_destroy(&c->lock);
+    svc_free(c->host, c);
+}
+
+int kube_exec_cache_acquire(const fcb_host_services *host, const kube_config *cfg,
+                            kube_exec_cache **out, fcb_error *err)
+{
+    size_t len = 0;
+    char *key = cache_key(host, cfg, &len);
+    *out = NULL;
+    if (key == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
+    pthread_mutex_lock(&cache_registry_lock);
+    kube_exec_cache *c = cache_registry;
+    while (c != NULL && !(c->host == host && c->key_len == len && memcmp(c->key, key, len) == 0))
+        c = c->next;
+    if (c != NULL) {
+        c->refs++;
+        explicit_bzero(key, len);
+        svc_free(host, key);
+    } else if ((c = svc_calloc(host, 1, sizeof *c)) != NULL) {
+        c->host = host;
+        c->key = key;
+        c->key_len = len;
+        c->refs = 1;
+        pthread_mutex_init(&c->lock, NULL);
+        c->next = cache_registry;
+        cache_registry = c;
+    } else {
+        explicit_bzero(key, len);
+        svc_free(host, key);
+    }
+    pthread_mutex_unlock(&cache_registry_lock);
+    if (c == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
+    *out = c;
+    return FCB_OK;
+}
+
+void kube_exec_cache_release(kube_exec_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    pthread_mutex_lock(&cache_registry_lock);
+    bool last = --cache->refs == 0;
+    if (last)
+        for (kube_exec_cache **p = &cache_registry; *p != NULL; p = &(*p)->next)
+            if (*p == cache) {
+                *p = cache->next;
+                break;
+            }
+    pthread_mutex_unlock(&cache_registry_lock);
+    if (last)
+        cache_free(cache);
+}
+
+/* Copy of SRC in host memory (secrets included); FCB_ERR_NO_MEMORY. */
+static int result_copy(const fcb_host_services *host, const kube_exec_result *src,
+                       kube_exec_result *dst, fcb_error *err)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->has_expiry = src->has_expiry;
+    dst->expiry = src->expiry;
+    dst->cert_len = src->cert_len;
+    dst->key_len = src->key_len;
+    if ((src->token != NULL && (dst->token = svc_strdup(host, src->token)) == NULL) ||
+        (src->cert_pem != NULL &&
+         (dst->cert_pem = svc_memdup(host, src->cert_pem, src->cert_len)) == NULL) ||
+        (src->key_pem != NULL &&
+         (dst->key_pem = svc_memdup(host, src->key_pem, src->key_len)) == NULL)) {
+        kube_exec_result_clear(host, dst);
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
+    }
+    return FCB_OK;
+}
+
+int kube_exec_cache_get(kube_exec_cache *cache, const kube_config *cfg, unsigned timeout_ms,
+                        const atomic_bool *cancel, unsigned long refused, kube_exec_result *out,
+                        unsigned long *generation, fcb_error *err)
+{
+    const fcb_host_services *host = cache->host;
+    int rc = FCB_OK;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&cache->lock);
+    bool expired =
+        cache->cred.has_expiry && time(NULL) + KUBE_EXEC_EXPIRY_MARGIN_S >= cache->cred.expiry;
+    if (cache->generation == 0 || expired || refused == cache->generation) {
+        kube_exec_result fresh;
+        rc = kube_exec_run(host, cfg, timeout_ms, cancel, &fresh, err);
+        if (rc == FCB_OK) {
+            kube_exec_result_clear(host, &cache->cred);
+            cache->cred = fresh;
+            cache->generation++;
+            char shown[KUBE_LONG_SHOWN_SIZE];
+            svc_log(host, FCB_LOG_DEBUG, EXEC_PLUGIN, "exec credential plugin ran", "command",
+                    kube_path_shown(shown, cfg->exec->command), NULL);
+        }
+    }
+    if (rc == FCB_OK)
+        rc = result_copy(host, &cache->cred, out, err);
+    *generation = cache->generation;
+    pthread_mutex_unlock(&cache->lock);
     return rc;
 }

@@ -276,3 +276,106 @@ Test(kube_client_http, reports_a_refused_connection_as_unavailable_after_retries
               "%s", err.message);
     cr_expect(strstr(err.message, "(after 3 attempts)") != NULL, "%s", err.message);
 }
+
+/* ---- exec credentials shared by the clients of one host (issue 12 item 8) ---- */
+
+static int count_runs(void)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/exec-count", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* kc and a second (quiet) client, as a backend's open and close use, on one exec user. */
+static kube_client *exec_clients(void)
+{
+    char user[1024], exec_token[160];
+    snprintf(exec_token, sizeof exec_token, "%s/exec-token", dir);
+    write_file(exec_token, "exec-one\n");
+    snprintf(user, sizeof user,
+             "{exec: {apiVersion: client.authentication.k8s.io/v1, command: %s/exec-credential.sh,"
+             " env: [{name: KUBESIM_TOKEN_FILE, value: %s}, {name: EXEC_COUNT_FILE, value: "
+             "%s/exec-count}, {name: EXEC_API_VERSION, value: client.authentication.k8s.io/v1}]}}",
+             TEST_SCRIPTS_DIR, exec_token, dir);
+    client_with_user(user);
+    kube_client *second = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(kube_client_new_ex(host, KUBE_CLIENT_QUIET, &second, &err), FCB_OK, "%s",
+                 err.message);
+    return second;
+}
+
+static int get_with(kube_client *client, fcb_error *err)
+{
+    kube_response resp;
+    int rc = kube_request(client, "GET", "/api/v1/pods", NULL, NULL, 0, 0, 5000, &resp, err);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+Test(kube_client_http, runs_the_exec_plugin_once_for_the_clients_of_one_backend)
+{
+    kube_client *second = exec_clients();
+    set_expected("Bearer exec-one");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(get_with(kc, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(get_with(second, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(get_with(kc, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(count_runs(), 1, "open's and close's clients share one credential");
+    kube_client_free(second);
+    kube_client_free(kc);
+    kc = NULL;
+    /* The next backend instance (new clients) runs it again. */
+    second = exec_clients();
+    cr_assert_eq(get_with(second, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(count_runs(), 2);
+    kube_client_free(second);
+}
+
+Test(kube_client_http, reruns_the_exec_plugin_once_when_the_server_refuses_its_credential)
+{
+    kube_client *second = exec_clients();
+    set_expected("Bearer exec-one");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(get_with(kc, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(get_with(second, &err), FCB_OK, "%s", err.message);
+    char exec_token[160];
+    snprintf(exec_token, sizeof exec_token, "%s/exec-token", dir);
+    write_file(exec_token, "exec-two\n");
+    set_expected("Bearer exec-two");
+    cr_expect_eq(get_with(kc, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(count_runs(), 2, "the 401 ran the plugin again");
+    /* The second client's copy is stale too: its 401 picks up the new one, no third run. */
+    cr_expect_eq(get_with(second, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(count_runs(), 2);
+    cr_expect_eq(srv.unauthorized, 2);
+    kube_client_free(second);
+}
+
+Test(kube_client_http, does_not_share_exec_credentials_between_hosts)
+{
+    kube_client *second = exec_clients();
+    kube_client_free(second);
+    set_expected("Bearer exec-one");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(get_with(kc, &err), FCB_OK, "%s", err.message);
+    mock_host *other_mh = mock_host_new();
+    const fcb_host_services *other = mock_host_services(other_mh);
+    char path[128];
+    snprintf(path, sizeof path, "%s/config", dir);
+    mock_host_set_config(other_mh, "KUBECONFIG", path);
+    kube_client *elsewhere = NULL;
+    cr_assert_eq(kube_client_new(other, &elsewhere, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(get_with(elsewhere, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(count_runs(), 2, "another host (another plugin instance) runs its own");
+    kube_client_free(elsewhere);
+    cr_expect_eq(mock_host_outstanding_bytes(other_mh), 0);
+    mock_host_free(other_mh);
+}

@@ -329,3 +329,176 @@ Test(kube_client_new, leaks_nothing_when_any_allocation_fails)
     }
     cr_expect(succeeded);
 }
+
+/* ---- process hygiene: signal mask, dispositions, process group (issue 12 item 8) ---- */
+
+#define CREDENTIAL_PRINTF           \
+    "printf '{\"apiVersion\":\"" V1 \
+    "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' "
+
+Test(kube_exec, spawns_with_a_clean_signal_mask_default_dispositions_and_its_own_group)
+{
+    /* The caller blocks SIGTERM/SIGINT and ignores SIGUSR2 (as a host's worker thread may). */
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    cr_assert_eq(pthread_sigmask(SIG_BLOCK, &block, &saved), 0);
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, old_usr2;
+    cr_assert_eq(sigaction(SIGUSR2, &ignore, &old_usr2), 0);
+    kube_config *cfg = exec_config("blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$$/status); "
+                                   "ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status); "
+                                   "pg=$(cut -d' ' -f5 /proc/$$/stat); "
+                                   "[ \"$pg\" = $$ ] && grp=own || grp=shared; " CREDENTIAL_PRINTF
+                                   "\"blk-$blk-ign-$ign-group-$grp\"");
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    int rc = kube_exec_run(host, cfg, 5000, NULL, &r, &err);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    sigaction(SIGUSR2, &old_usr2, NULL);
+    cr_assert_eq(rc, FCB_OK, "%s", err.message);
+    unsigned long long blk = 0, ign = 0;
+    char group[16] = "";
+    cr_assert_eq(sscanf(r.token, "blk-%llx-ign-%llx-group-%15s", &blk, &ign, group), 3, "%s",
+                 r.token);
+    cr_expect_eq(blk, 0, "blocked signals in the plugin: %s", r.token);
+    /* Standard signals 1..31 at their defaults (glibc keeps its internal 32/33 ignored). */
+    cr_expect_eq(ign & 0x7fffffffull, 0, "ignored signals in the plugin: %s", r.token);
+    cr_expect_str_eq(group, "own", "the plugin leads its own process group");
+    kube_exec_result_clear(host, &r);
+    free_exec_config(cfg);
+}
+
+/* PID written to PATH by the plugin (bounded wait: 5 s); 0 if never. */
+static long read_pid(const char *path)
+{
+    long pid = 0;
+    for (int i = 0; i < 100 && pid <= 0; i++) {
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (pid <= 0)
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return pid;
+}
+
+/* Gone, or a zombie waiting for init (bounded: 2 s for the kill to land). */
+static bool process_gone(long pid)
+{
+    for (int i = 0; i < 40; i++) {
+        char path[64], stat[256] = "";
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            return true;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        stat[n] = '\0';
+        fclose(f);
+        const char *paren = strrchr(stat, ')');
+        if (paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+            return true;
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+static char *grandchild_script(char pidfile[32], const char *then)
+{
+    strcpy(pidfile, "/tmp/fcb-exec-child-XXXXXX");
+    int fd = mkstemp(pidfile);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    static char script[512];
+    snprintf(script, sizeof script, "sleep 300 & echo $! > %s; %s", pidfile, then);
+    return script;
+}
+
+Test(kube_exec, kills_what_the_plugin_started_when_it_times_out)
+{
+    char pidfile[32];
+    kube_config *cfg = exec_config(grandchild_script(pidfile, "sleep 30"));
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    double t0 = mono_s();
+    cr_expect_eq(kube_exec_run(host, cfg, 500, NULL, &r, &err), FCB_ERR_CONFIG);
+    cr_expect_lt(mono_s() - t0, 3.0);
+    cr_expect(strstr(err.message, "timed out after 500 ms") != NULL, "%s", err.message);
+    long child = read_pid(pidfile);
+    unlink(pidfile);
+    cr_assert_gt(child, 0, "the plugin never started its child");
+    bool gone = process_gone(child);
+    if (!gone)
+        kill((pid_t)child, SIGKILL);
+    cr_expect(gone, "the plugin's child %ld (sleep 300) survived the timeout", child);
+    free_exec_config(cfg);
+}
+
+Test(kube_exec, kills_what_the_plugin_started_when_cancelled)
+{
+    char pidfile[32];
+    atomic_bool cancel;
+    atomic_init(&cancel, false);
+    exec_run x = {.cfg = exec_config(grandchild_script(pidfile, "sleep 30")),
+                  .cancel = &cancel,
+                  .err = FCB_ERROR_INIT};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, exec_run_thread, &x), 0);
+    long child = read_pid(pidfile);
+    atomic_store(&cancel, true);
+    pthread_join(th, NULL);
+    unlink(pidfile);
+    cr_expect_eq(x.rc, FCB_ERR_CANCELLED, "%s", x.err.message);
+    cr_assert_gt(child, 0, "the plugin never started its child");
+    bool gone = process_gone(child);
+    if (!gone)
+        kill((pid_t)child, SIGKILL);
+    cr_expect(gone, "the plugin's child %ld (sleep 300) survived the cancel", child);
+    free_exec_config(x.cfg);
+}
+
+/* A child left holding stdout must not turn a finished plugin into a timeout. */
+Test(kube_exec, returns_when_the_plugin_exits_even_if_its_child_holds_stdout)
+{
+    char pidfile[32];
+    kube_config *cfg =
+        exec_config(grandchild_script(pidfile, CREDENTIAL_PRINTF "\"after-exit\"; exit 0"));
+    kube_exec_result r;
+    fcb_error err = FCB_ERROR_INIT;
+    double t0 = mono_s();
+    int rc = kube_exec_run(host, cfg, 5000, NULL, &r, &err);
+    double took = mono_s() - t0;
+    long child = read_pid(pidfile);
+    unlink(pidfile);
+    if (child > 0)
+        kill((pid_t)child, SIGKILL);
+    cr_assert_eq(rc, FCB_OK, "%s", err.message);
+    cr_expect_str_eq(r.token, "after-exit");
+    cr_expect_lt(took, 2.0, "took %.2f s (the child sleeps 300 s)", took);
+    kube_exec_result_clear(host, &r);
+    free_exec_config(cfg);
+}
+
+Test(kube_client_new, leaks_nothing_when_any_allocation_fails_with_an_exec_user)
+{
+    mock_host_set_config(mh, "KUBECONFIG", FX "/eks.yaml");
+    bool succeeded = false;
+    for (size_t n = 1; n < 400 && !succeeded; n++) {
+        kube_client *kc = NULL;
+        fcb_error err = FCB_ERROR_INIT;
+        mock_host_fail_alloc(mh, n);
+        int rc = kube_client_new(host, &kc, &err);
+        mock_host_fail_alloc(mh, 0);
+        if (rc == FCB_OK) {
+            kube_client_free(kc);
+            succeeded = true;
+            break;
+        }
+        cr_expect_eq(rc, FCB_ERR_NO_MEMORY, "allocation %zu: %s", n, err.message);
+        cr_expect_eq(mock_host_outstanding_bytes(mh), 0, "allocation %zu leaked", n);
+    }
+    cr_expect(succeeded);
+}
