@@ -23,7 +23,7 @@
 #include "k8s_config.h"
 #include "k8s_pod.h"
 #include "k8s_status.h"
-#include "kube_client.h"
+#include "k8s_client.h"
 #include "names.h"
 #include "svc.h"
 #include "ziptar.h"

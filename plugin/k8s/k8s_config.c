@@ -9,6 +9,7 @@
 #include "k8s_config.h"
 
 #include "k8s_overlay.h"
+#include "kube_client.h"
 #include "names.h"
 #include "svc.h"
 
@@ -646,4 +647,42 @@ void k8s_config_free(const fcb_host_services *host, k8s_config *cfg)
     json_object_put(cfg->security_context);
     json_object_put(cfg->pod_template);
     svc_free(host, cfg);
+}
+
+int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
+                              fcb_error *err)
+{
+    unsigned max_response_bytes =
+        out->max_response_bytes > (1u << 30) ? (1u << 30) : (unsigned)out->max_response_bytes;
+    const struct {
+        const char *key;
+        unsigned *field;
+        unsigned min, max;
+    } keys[] = {
+        {"FAKECLOUD_K8S_REQUEST_TIMEOUT_MS", &out->request_timeout_ms, 100, 3600000},
+        {"FAKECLOUD_K8S_TOKEN_REREAD_MS", &out->token_reread_ms, 0, 86400000},
+        {"FAKECLOUD_K8S_EXEC_TIMEOUT_MS", &out->exec_timeout_ms, 100, 600000},
+        {"FAKECLOUD_K8S_MAX_ATTEMPTS", &out->max_attempts, 1, 100},
+        {"FAKECLOUD_K8S_RETRY_BASE_MS", &out->retry_base_ms, 1, 60000},
+        {"FAKECLOUD_K8S_RETRY_CAP_MS", &out->retry_cap_ms, 1, 600000},
+        {"FAKECLOUD_K8S_WATCH_TIMEOUT_S", &out->watch_timeout_s, 1, 3600},
+        {"FAKECLOUD_K8S_MAX_CONNECTIONS", &out->max_connections, 1, 64},
+        {"FAKECLOUD_K8S_LIST_PAGE_SIZE", &out->list_page_size, 1, 100000},
+        {"FAKECLOUD_K8S_MAX_RESPONSE_BYTES", &max_response_bytes, 1024, 1u << 30},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = svc_config_nonempty(host, keys[i].key);
+        if (v == NULL)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < keys[i].min ||
+            n > keys[i].max)
+            return err_set(err, FCB_ERR_CONFIG, "%s: '%s' is not a whole number between %u and %u",
+                           keys[i].key, v, keys[i].min, keys[i].max);
+        *keys[i].field = (unsigned)n;
+    }
+    out->max_response_bytes = max_response_bytes;
+    return FCB_OK;
 }

@@ -72,6 +72,19 @@ typedef struct k8s_config {
 int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error *err);
 void k8s_config_free(const fcb_host_services *host, k8s_config *cfg);
 
+/*
+ * The Kubernetes client's options (kube_client.h) from the host's
+ * configuration: OUT holds defaults (kube_client_options_init), overridden by FAKECLOUD_K8S_REQUEST_TIMEOUT_MS,
+ * _TOKEN_REREAD_MS, _EXEC_TIMEOUT_MS, _MAX_ATTEMPTS, _RETRY_BASE_MS,
+ * _RETRY_CAP_MS, _WATCH_TIMEOUT_S, _MAX_CONNECTIONS, _LIST_PAGE_SIZE and
+ * _MAX_RESPONSE_BYTES (docs/k8s-client.md). A malformed value is
+ * FCB_ERR_CONFIG naming the key ("FAKECLOUD_K8S_MAX_ATTEMPTS: 'x' is not a
+ * whole number between 1 and 100"). Allocates nothing.
+ */
+typedef struct kube_client_options kube_client_options;
+int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
+                              fcb_error *err);
+
 /* CPU quantity for MEMORY_MB under C into out ("250m"); false when none. */
 bool k8s_cpu_quantity(const k8s_cpu *c, unsigned memory_mb, char out[32]);
 
