@@ -32,7 +32,7 @@
  *     a 1.0 writer's struct is shorter and the member reads as absent.
  *   - FCB_PLUGIN_DESCRIPTOR declares that the plugin needs this header's
  *     minor; a plugin that gates every 1.1 member and op on the host's
- *     abi_minor may declare an older one with FCB_PLUGIN_DESCRIPTOR_MINOR.
+ *     abi_minor may declare an older one with FCB_PLUGIN_DESCRIPTOR_EX.
  *
  * Memory and ownership:
  *   - Nothing that crosses the boundary is freed by the other side. Inputs
@@ -371,9 +371,11 @@ typedef struct fcb_open_params {
 /* ---- since 1.1: capabilities, logs, status, invoke, stats ---------------- */
 
 /*
- * What a plugin can do, in fcb_backend_ops.capabilities. A host checks a bit
- * before relying on it; an optional op that is present but whose bit is off
- * answers FCB_ERR_UNSUPPORTED (e.g. a configuration turned it off).
+ * What a plugin can do, in fcb_plugin_descriptor.capabilities (static data,
+ * so a host lists them without running plugin code). A host checks a bit
+ * before relying on it: a request the plugin cannot honour (an architecture,
+ * credentials, tags) is otherwise ignored by an older plugin. A 1.0
+ * descriptor has no capabilities member: read it with FCB_HAS_MEMBER.
  */
 #define FCB_CAP_IMAGE_FUNCTIONS (UINT64_C(1) << 0) /* FCB_PACKAGE_IMAGE */
 #define FCB_CAP_LAYERS          (UINT64_C(1) << 1) /* launch with n_layers > 0 */
@@ -389,6 +391,19 @@ typedef struct fcb_open_params {
 #define FCB_CAP_STATS           (UINT64_C(1) << 11)
 #define FCB_CAP_CREDENTIALS     (UINT64_C(1) << 12) /* fcb_launch_request.credentials */
 #define FCB_CAP_TAGS            (UINT64_C(1) << 13) /* reads fcb_function.tags */
+
+/* Lower-case name of capability bit BIT ("logs-follow"), or NULL if unknown. */
+static inline const char *fcb_capability_name(uint64_t bit)
+{
+    static const char *const names[] = {"image-functions", "layers", "prepull", "logs",
+                                        "logs-follow", "invoke", "x86_64", "arm64",
+                                        "hot-reload", "cancel", "status", "stats",
+                                        "credentials", "tags"};
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (bit == (UINT64_C(1) << i))
+            return names[i];
+    return NULL;
+}
 
 /* Which output a log chunk came from. */
 typedef enum fcb_log_stream {
@@ -526,9 +541,6 @@ typedef struct fcb_backend_ops {
 
     /* ---- since 1.1 (check FCB_HAS_MEMBER(ops, fcb_backend_ops, member)) ---- */
 
-    /* FCB_CAP_* bits: what this plugin can do. */
-    uint64_t capabilities;
-
     /*
      * Optional: an instance's stdout/stderr, the last tail_lines and/or since
      * a time, then (follow) new output as it comes, through req->on_data.
@@ -576,6 +588,7 @@ typedef struct fcb_plugin_descriptor {
     const char *name;    /* short name, e.g. "k8s"; matches the file name */
     const char *version; /* plugin version, e.g. "0.1.0" */
     const char *summary; /* one line for `backends` listings */
+    uint64_t capabilities; /* since 1.1: FCB_CAP_* bits */
 } fcb_plugin_descriptor;
 
 /*
@@ -602,16 +615,23 @@ typedef const fcb_backend_ops *(*fcb_plugin_init_fn)(const fcb_host_services *ho
  * fakecloud-backend` so both symbols get the FAKECLOUD_BACKEND_1 version.
  */
 #define FCB_PLUGIN_DESCRIPTOR(name_, version_, summary_) \
-    FCB_PLUGIN_DESCRIPTOR_MINOR(name_, version_, summary_, FCB_ABI_MINOR)
+    FCB_PLUGIN_DESCRIPTOR_EX(name_, version_, summary_, FCB_ABI_MINOR, 0)
 
-/* The same, needing only ABI minor MINOR_ (<= FCB_ABI_MINOR) of the host. */
-#define FCB_PLUGIN_DESCRIPTOR_MINOR(name_, version_, summary_, minor_)      \
+/*
+ * The same with the FCB_CAP_* bits CAPS_, needing only ABI minor MINOR_
+ * (<= FCB_ABI_MINOR) of the host.
+ */
+#define FCB_PLUGIN_DESCRIPTOR_EX(name_, version_, summary_, minor_, caps_)  \
     FCB_EXPORT extern const fcb_plugin_descriptor backend_plugin_descriptor; \
     const fcb_plugin_descriptor backend_plugin_descriptor = {                \
-        FCB_PLUGIN_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor),           \
-        FCB_ABI_MAJOR,    (uint16_t)(minor_),                                \
-        (name_),          (version_),                                        \
-        (summary_)}
+        FCB_PLUGIN_MAGIC,                                                    \
+        (uint32_t)sizeof(fcb_plugin_descriptor),                             \
+        FCB_ABI_MAJOR,                                                       \
+        (uint16_t)(minor_),                                                  \
+        (name_),                                                             \
+        (version_),                                                          \
+        (summary_),                                                          \
+        (uint64_t)(caps_)}
 
 FCB_EXPORT const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host,
                                                       fcb_error *err);
