@@ -376,6 +376,14 @@ Test(host_cli, backends_json_lists_good_and_refused_plugins_without_running_them
               strcmp(json_object_get_string(v), "1.0.0") == 0);
     cr_expect(json_object_object_get_ex(good, "abi", &v) &&
               strcmp(json_object_get_string(v), "1.1") == 0);
+    /* Capabilities come from the descriptor: listed without running init. */
+    cr_assert(json_object_object_get_ex(good, "capabilities", &v));
+    cr_expect_eq(json_object_array_length(v), 1);
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "prepull");
+    json_object *good2 = find_backend(list, "test2");
+    cr_assert_not_null(good2);
+    cr_assert(json_object_object_get_ex(good2, "capabilities", &v));
+    cr_expect_eq(json_object_array_length(v), 0, "test2 has no prepull op and declares none");
     struct {
         const char *name;
         const char *reason;
