@@ -375,13 +375,21 @@ Test(host_cli, backends_json_lists_good_and_refused_plugins_without_running_them
     cr_expect(json_object_object_get_ex(good, "version", &v) &&
               strcmp(json_object_get_string(v), "1.0.0") == 0);
     cr_expect(json_object_object_get_ex(good, "abi", &v) &&
-              strcmp(json_object_get_string(v), "1.0") == 0);
+              strcmp(json_object_get_string(v), "1.1") == 0);
+    /* Capabilities come from the descriptor: listed without running init. */
+    cr_assert(json_object_object_get_ex(good, "capabilities", &v));
+    cr_expect_eq(json_object_array_length(v), 1);
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "prepull");
+    json_object *good2 = find_backend(list, "test2");
+    cr_assert_not_null(good2);
+    cr_assert(json_object_object_get_ex(good2, "capabilities", &v));
+    cr_expect_eq(json_object_array_length(v), 0, "test2 has no prepull op and declares none");
     struct {
         const char *name;
         const char *reason;
     } refused[] = {{"broken-magic", "wrong magic number"},
-                   {"broken-major", "plugin ABI 2.0, host ABI 1.0"},
-                   {"broken-minor", "plugin ABI 1.99, host ABI 1.0"},
+                   {"broken-major", "plugin ABI 2.0, host ABI 1.1"},
+                   {"broken-minor", "plugin ABI 1.99, host ABI 1.1"},
                    {"broken-noinit", "no symbol backend_plugin_init"},
                    {"broken-noversion", "without the symbol version"}};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
@@ -469,7 +477,7 @@ Test(host_cli, backend_problems_exit_with_3_and_the_reason)
         const char *message;
     } cases[] = {
         {"FAKECLOUD_LAMBDA_BACKEND=nosuch", "no fakecloud-backend-nosuch.so in"},
-        {"FAKECLOUD_LAMBDA_BACKEND=broken-major", "plugin ABI 2.0, host ABI 1.0"},
+        {"FAKECLOUD_LAMBDA_BACKEND=broken-major", "plugin ABI 2.0, host ABI 1.1"},
         {"FAKECLOUD_LAMBDA_BACKEND=broken-initfail", "refusing to initialise"},
         {"FAKECLOUD_LAMBDA_BACKEND=broken-nolaunch", "lacks name, open, close, launch"},
     };

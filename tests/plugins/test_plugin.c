@@ -61,7 +61,9 @@
 #define TP_VARIANT 1
 #endif
 
-FCB_PLUGIN_DESCRIPTOR(TP_NAME, TP_VERSION, "In-process test backend (variant " TP_NAME ")");
+/* Variant 2 has no prepull op (tests of the missing optional op). */
+FCB_PLUGIN_DESCRIPTOR_EX(TP_NAME, TP_VERSION, "In-process test backend (variant " TP_NAME ")",
+                         FCB_ABI_MINOR, TP_VARIANT == 1 ? FCB_CAP_PREPULL : 0);
 
 #define TP_INVOKE_PATH    "/2015-03-31/functions/function/invocations"
 #define TP_HEADER_MAX     (64 * 1024)
