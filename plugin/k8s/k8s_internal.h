@@ -1,0 +1,104 @@
+/*
+ * k8s_internal: the backend instance the lifecycle files share.
+ *
+ * k8s_backend.c (open, close, in-flight tracking, lazy start),
+ * k8s_launch.c (launch, prepull), k8s_terminate.c (terminate, reap_stale),
+ * k8s_waiters.c (the shared watch and the launches waiting on it) and
+ * k8s_objects.c (owned create and delete of Pods and the token Secret) all
+ * work on one `struct fcb_backend`; this header defines it and the few
+ * functions one of those files offers the others. Not for tests or hosts.
+ */
+#ifndef FCB_K8S_INTERNAL_H
+#define FCB_K8S_INTERNAL_H
+
+#include "k8s_backend.h"
+#include "k8s_config.h"
+#include "k8s_pod.h"
+#include "kube_client.h"
+
+#include <fakecloud/backend_plugin.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define K8S_REQUEST_DEADLINE_MS 30000u
+#define K8S_CLEANUP_DEADLINE_MS 10000u
+#define K8S_LOG_DEADLINE_MS     3000u
+#define K8S_PATH_MAX            1024
+/* Label selector of terminate's owned delete: any fakecloud instance's Pod. */
+#define K8S_SELECTOR_MANAGED K8S_LABEL_MANAGED_BY "=fakecloud"
+
+typedef struct k8s_waiter k8s_waiter;
+
+/* A Pod an interrupted launch created, for close() to delete. */
+typedef struct k8s_orphan {
+    struct k8s_orphan *next;
+    char name[K8S_POD_NAME_MAX];
+} k8s_orphan;
+
+struct fcb_backend {
+    const fcb_host_services *host;
+    k8s_config *cfg;
+    kube_client *client;  /* cancelled by close */
+    kube_client *cleanup; /* used by close after the cancel */
+    char *ns;
+    char pods_path[K8S_PATH_MAX];
+    char instance_id[17];
+    char secret_name[K8S_POD_NAME_MAX];
+    char *token; /* the host's internal token (copy) for the lazy Secret, or NULL */
+
+    /* Started by the first launch/prepull (k8s_ensure_started); guarded by setup_lock
+     * until then; close() reads them once no operation is in flight. */
+    pthread_mutex_t setup_lock;
+    kube_watch *watch;
+    bool have_secret;    /* the token Secret exists */
+    bool secret_unknown; /* a create's outcome was unknown and the Secret may exist */
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t idle;  /* signalled when inflight drops to 0 */
+    k8s_waiter *waiters;
+    uint64_t syncs;    /* SYNCED events so far (the first list, then each relist) */
+    unsigned inflight; /* launches, prepulls, terminates and reaps in progress */
+    bool closing;
+    k8s_orphan *orphans; /* Pods to delete at close */
+    uint64_t launches;
+};
+
+/* ------------------------------------------------------------ k8s_backend.c */
+
+uint64_t k8s_now_ms(void);
+struct timespec k8s_abs_ms(uint64_t at_ms);
+/* Milliseconds until DEADLINE (0 once passed). */
+unsigned k8s_remaining(uint64_t deadline);
+/* A condition variable on CLOCK_MONOTONIC; 0 or an error number. */
+int k8s_cond_init(pthread_cond_t *cond);
+/* BYTES (at most 16) random bytes as hex into OUT (2 * BYTES + 1). */
+void k8s_random_hex(char *out, size_t bytes);
+
+/* Count an operation in flight (close() waits for it); FCB_ERR_CANCELLED once closing. */
+int k8s_op_begin(fcb_backend *b, fcb_error *err);
+/* The last thing an operation does: close() may free B once none is in flight. */
+void k8s_op_end(fcb_backend *b);
+
+/*
+ * First launch/prepull: start the shared Pod watch and, when SECRET and the
+ * host gave a token, create the token Secret. Thread-safe: concurrent first
+ * calls wait on setup_lock, so one watch and one Secret are made; a failure
+ * is returned to this call and the next call tries again.
+ */
+int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err);
+
+/*
+ * A fresh nonce: 16 random hex digits then this instance's launch counter
+ * (16 hex), so two launches never share one. OUT holds 33 bytes.
+ */
+void k8s_nonce_new(fcb_backend *b, char out[33]);
+
+/*
+ * Delete the Pod NAME a failed launch or prepull created, or leave it to
+ * close() (when closing, or cancelled) through *NODE, which the operation
+ * reserved when it started so this cannot fail. *NODE is NULL once taken.
+ */
+void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node);
+
+#endif
