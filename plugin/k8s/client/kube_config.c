@@ -2,7 +2,7 @@
 #include "kube_config.h"
 
 #include "jsonx.h"
-#include "kube_base64.h"
+#include "base64.h"
 #include "names.h"
 #include "yamlx.h"
 #include "svc.h"
@@ -398,7 +398,7 @@ static int load_pem(const fcb_host_services *host, json_object *obj, const char 
     if (rc != FCB_OK)
         return rc;
     if (data != NULL) {
-        rc = kube_base64_decode(host, data, out, out_len);
+        rc = base64_decode(host, data, out, out_len);
         if (rc == FCB_ERR_INVALID_ARGUMENT)
             return err_set(err, FCB_ERR_CONFIG, "%s: %s: invalid base64", where, data_field);
         if (rc != FCB_OK)

@@ -3,7 +3,7 @@
 
 #include "http.h"
 #include "jsonx.h"
-#include "kube_base64.h"
+#include "base64.h"
 #include "svc.h"
 
 #include <errno.h>
@@ -104,7 +104,7 @@ char *kube_exec_info(const fcb_host_services *host, const kube_config *cfg)
         if (cfg->proxy_url != NULL)
             json_object_object_add(cluster, "proxy-url", json_object_new_string(cfg->proxy_url));
         if (cfg->ca_pem != NULL) {
-            char *b64 = kube_base64_encode(host, cfg->ca_pem, cfg->ca_len);
+            char *b64 = base64_encode(host, cfg->ca_pem, cfg->ca_len);
             if (b64 == NULL)
                 goto out;
             json_object_object_add(cluster, "certificate-authority-data",

@@ -1,12 +1,15 @@
-/* kube_base64: strict decoder, plain encoder. */
-#include "kube_base64.h"
+/* base64: strict decoder, encoder over either alphabet. */
+#include "base64.h"
 
 #include "svc.h"
 
 #include <stdint.h>
 #include <string.h>
 
-static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alphabet_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alphabet_url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int value_of(unsigned char c)
 {
@@ -23,7 +26,7 @@ static int value_of(unsigned char c)
     return -1;
 }
 
-int kube_base64_decode(const fcb_host_services *host, const char *text, char **out, size_t *out_len)
+int base64_decode(const fcb_host_services *host, const char *text, char **out, size_t *out_len)
 {
     size_t n = strlen(text);
     unsigned char *buf = svc_alloc(host, n / 4 * 3 + 4);
@@ -62,7 +65,8 @@ invalid:
     return FCB_ERR_INVALID_ARGUMENT;
 }
 
-char *kube_base64_encode(const fcb_host_services *host, const void *data, size_t len)
+static char *base64_encode_with(const fcb_host_services *host, const char *alphabet,
+                                const void *data, size_t len)
 {
     const unsigned char *in = data;
     if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
@@ -84,4 +88,14 @@ char *kube_base64_encode(const fcb_host_services *host, const void *data, size_t
     }
     out[o] = '\0';
     return out;
+}
+
+char *base64_encode(const fcb_host_services *host, const void *data, size_t len)
+{
+    return base64_encode_with(host, alphabet_std, data, len);
+}
+
+char *base64_encode_url(const fcb_host_services *host, const void *data, size_t len)
+{
+    return base64_encode_with(host, alphabet_url, data, len);
 }

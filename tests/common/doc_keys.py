@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Check that a doc's configuration key table lists exactly a backend's keys.
+
+Usage: doc_keys.py --prefix FAKECLOUD_DOCKER_ --doc docs/docker.md
+                   [--subset README.md] [--also KEY ...] -- KEY [KEY ...]
+
+The keys after "--" are the backend's key table (printed by the backend's
+key-list program, e.g. `dock_config_keys`). A doc "lists" a key when a
+Markdown table row starts with the key in backticks: "| `KEY` | ...".
+--doc must list exactly those keys among the keys that start with --prefix
+or are named by --also (other rows, e.g. the host's keys, are ignored);
+every --subset doc may list only keys of the table. Exit 0 when they agree,
+1 with one line per difference.
+"""
+import argparse
+import re
+import sys
+
+ROW = re.compile(r"^\s*\|\s*`([A-Z][A-Z0-9_]*)`\s*\|")
+
+
+def doc_keys(path, wanted):
+    found = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = ROW.match(line)
+            if m and wanted(m.group(1)):
+                found.add(m.group(1))
+    return found
+
+
+def main(argv):
+    if "--" not in argv:
+        print("doc_keys.py: the backend's keys follow --", file=sys.stderr)
+        return 2
+    split = argv.index("--")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--prefix", required=True)
+    ap.add_argument("--doc", required=True)
+    ap.add_argument("--subset", action="append", default=[])
+    ap.add_argument("--also", action="append", default=[])
+    args = ap.parse_args(argv[:split])
+    table = set(argv[split + 1:])
+    if not table:
+        print("doc_keys.py: the backend's key table is empty", file=sys.stderr)
+        return 2
+    ours = set(args.also) | table
+
+    def wanted(key):
+        return key.startswith(args.prefix) or key in ours
+
+    problems = []
+    listed = doc_keys(args.doc, wanted)
+    for key in sorted(table - listed):
+        problems.append(f"{args.doc}: key {key} of the backend's table is not documented")
+    for key in sorted(listed - table):
+        problems.append(f"{args.doc}: documents {key}, which the backend's table does not have")
+    for sub in args.subset:
+        for key in sorted(doc_keys(sub, wanted) - table):
+            problems.append(f"{sub}: lists {key}, which the backend's table does not have")
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
