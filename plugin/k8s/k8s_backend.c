@@ -18,119 +18,32 @@
 #include "names.h"
 #include "svc.h"
 
-#include <errno.h>
+#include "abi_struct.h"
+#include "ids.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
-
-/* ------------------------------------------------------------ time */
-
-uint64_t k8s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-struct timespec k8s_abs_ms(uint64_t at_ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(at_ms / 1000u),
-                          .tv_nsec = (long)((at_ms % 1000u) * 1000000u)};
-    return ts;
-}
-
-unsigned k8s_remaining(uint64_t deadline)
-{
-    uint64_t now = k8s_now_ms();
-    return now >= deadline ? 0 : (unsigned)(deadline - now);
-}
-
-int k8s_cond_init(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
-        return -1;
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
-    return rc;
-}
 
 /* ------------------------------------------------------------ ids */
 
-void k8s_random_hex(char *out, size_t bytes)
+int k8s_nonce_new(fcb_backend *b, char out[33], fcb_error *err)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char buf[16];
-    size_t got = 0;
-
-    if (bytes > sizeof buf)
-        bytes = sizeof buf;
-    for (int tries = 0; got < bytes && tries < 8; tries++) {
-        ssize_t n = getrandom(buf + got, bytes - got, 0);
-        if (n > 0)
-            got += (size_t)n;
-        else if (n < 0 && errno != EINTR)
-            break;
-    }
-    if (got < bytes) {
-        /* No getrandom: mix time and addresses (uniqueness, not secrecy). */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)out ^
-                     ((uint64_t)getpid() << 40);
-        for (size_t i = got; i < bytes; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            buf[i] = (unsigned char)x;
-        }
-    }
-    for (size_t i = 0; i < bytes; i++) {
-        out[2 * i] = hex[buf[i] >> 4];
-        out[2 * i + 1] = hex[buf[i] & 15];
-    }
-    out[2 * bytes] = '\0';
-}
-
-void k8s_nonce_new(fcb_backend *b, char out[33])
-{
-    k8s_random_hex(out, 8);
-    pthread_mutex_lock(&b->lock);
+    int rc = ids_random_hex(out, 8, "a launch nonce", err);
+    if (rc != FCB_OK)
+        return rc;
+    inflight_lock(&b->ops);
     uint64_t seq = ++b->launches;
-    pthread_mutex_unlock(&b->lock);
+    inflight_unlock(&b->ops);
     snprintf(out + 16, 33 - 16, "%016llx", (unsigned long long)seq);
+    return FCB_OK;
 }
 
-/* ------------------------------------------------------------ in flight */
-
-/* Count an operation in flight (close() waits for it); FCB_ERR_CANCELLED once closing. */
-int k8s_op_begin(fcb_backend *b, fcb_error *err)
-{
-    int rc = FCB_OK;
-    pthread_mutex_lock(&b->lock);
-    if (b->closing)
-        rc = err_set(err, FCB_ERR_CANCELLED, "backend is closing");
-    else
-        b->inflight++;
-    pthread_mutex_unlock(&b->lock);
-    return rc;
-}
-
-void k8s_op_end(fcb_backend *b)
-{
-    pthread_mutex_lock(&b->lock);
-    if (--b->inflight == 0)
-        pthread_cond_broadcast(&b->idle);
-    pthread_mutex_unlock(&b->lock);
-}
+/* ------------------------------------------------------------ interrupted launches */
 
 /*
  * Hand NODE (allocated when the launch started, so this cannot fail) to
- * close() for deletion of NAME. Called with b->lock held.
+ * close() for deletion of NAME. Called with the inflight lock held.
  */
 static void k8s_orphan_add_locked(fcb_backend *b, k8s_orphan **node, const char *name)
 {
@@ -147,18 +60,18 @@ void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node)
     fcb_error err = FCB_ERROR_INIT;
     bool closing;
 
-    pthread_mutex_lock(&b->lock);
-    closing = b->closing;
+    inflight_lock(&b->ops);
+    closing = inflight_closing(&b->ops);
     if (closing)
         k8s_orphan_add_locked(b, node, name);
-    pthread_mutex_unlock(&b->lock);
+    inflight_unlock(&b->ops);
     if (closing)
         return;
     int rc = k8s_delete_ours(b, b->client, "pods", name, &err);
     if (rc == FCB_ERR_CANCELLED) {
-        pthread_mutex_lock(&b->lock);
+        inflight_lock(&b->ops);
         k8s_orphan_add_locked(b, node, name);
-        pthread_mutex_unlock(&b->lock);
+        inflight_unlock(&b->ops);
     } else if (rc != FCB_OK) {
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
                 "could not delete the pod of a failed launch; reap_stale of a later instance "
@@ -214,9 +127,8 @@ static void k8s_backend_free(fcb_backend *b)
         explicit_bzero(b->token, strlen(b->token));
         svc_free(host, b->token);
     }
-    pthread_cond_destroy(&b->idle);
+    inflight_destroy(&b->ops);
     pthread_mutex_destroy(&b->setup_lock);
-    pthread_mutex_destroy(&b->lock);
     svc_free(host, b);
 }
 
@@ -245,94 +157,107 @@ static int k8s_check_access(fcb_backend *b, fcb_error *err)
     return rc;
 }
 
+/* *OUT = a new backend with its locks and instance id (free with k8s_backend_free). */
+static int k8s_backend_alloc(const fcb_host_services *host, fcb_backend **out, fcb_error *err)
+{
+    fcb_backend *b = svc_calloc(host, 1, sizeof *b);
+    *out = NULL;
+    if (b == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
+    b->host = host;
+    int rc = inflight_init(&b->ops, K8S_WHO, err);
+    if (rc != FCB_OK) {
+        svc_free(host, b);
+        return rc;
+    }
+    pthread_mutex_init(&b->setup_lock, NULL);
+    rc = ids_random_hex(b->instance_id, 8, "the k8s backend instance id", err);
+    if (rc != FCB_OK) {
+        k8s_backend_free(b);
+        return rc;
+    }
+    *out = b;
+    return FCB_OK;
+}
+
+/* The configured namespace, else the client's (kubeconfig context or in-cluster). */
+static int k8s_backend_namespace(fcb_backend *b, fcb_error *err)
+{
+    const char *ns =
+        b->cfg->namespace_name != NULL ? b->cfg->namespace_name : kube_client_namespace(b->client);
+    if (ns == NULL || !names_is_dns_label(ns))
+        return err_set(err, FCB_ERR_CONFIG,
+                       "namespace \"%.100s\" (from the kubeconfig context) is not a valid "
+                       "namespace; set FAKECLOUD_K8S_NAMESPACE",
+                       ns != NULL ? ns : "(null)");
+    b->ns = svc_strdup(b->host, ns);
+    if (b->ns == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
+    snprintf(b->pods_path, sizeof b->pods_path, "/api/v1/namespaces/%s/pods", b->ns);
+    return FCB_OK;
+}
+
+/* Keep a copy of the host's internal token (for the lazy Secret), if it gave one. */
+static int k8s_backend_token(fcb_backend *b, const fcb_open_params *params, fcb_error *err)
+{
+    if (params == NULL || !FCB_HAS_FIELD(params, internal_token) ||
+        params->internal_token == NULL || params->internal_token[0] == '\0')
+        return FCB_OK;
+    b->token = svc_strdup(b->host, params->internal_token);
+    if (b->token == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
+    k8s_token_secret_name(b->instance_id, b->secret_name);
+    return FCB_OK;
+}
+
 int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *params,
                      fcb_backend **out, fcb_error *err)
 {
-    fcb_backend *b = NULL;
-    int rc;
-    const char *token = NULL;
-
     if (out == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "open: out is NULL");
     *out = NULL;
     if (host == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "open: host services are NULL");
-    if (params != NULL &&
-        params->size >= offsetof(fcb_open_params, internal_token) + sizeof params->internal_token)
-        token = params->internal_token;
-    if (token != NULL && token[0] == '\0')
-        token = NULL;
-
-    b = svc_calloc(host, 1, sizeof *b);
-    if (b == NULL)
-        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
-    b->host = host;
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_mutex_init(&b->setup_lock, NULL);
-    k8s_cond_init(&b->idle);
-    k8s_random_hex(b->instance_id, 8);
+    fcb_backend *b = NULL;
+    int rc = k8s_backend_alloc(host, &b, err);
+    if (rc != FCB_OK)
+        return rc;
 
     rc = k8s_config_parse(host, &b->cfg, err);
-    if (rc != FCB_OK)
-        goto fail;
-    rc = kube_client_new(host, &b->client, err);
+    if (rc == FCB_OK)
+        rc = kube_client_new(host, &b->client, err);
     if (rc == FCB_OK)
         rc = kube_client_new_ex(host, KUBE_CLIENT_QUIET, &b->cleanup, err);
-    if (rc != FCB_OK)
-        goto fail;
-    const char *ns =
-        b->cfg->namespace_name != NULL ? b->cfg->namespace_name : kube_client_namespace(b->client);
-    if (ns == NULL || !names_is_dns_label(ns)) {
-        rc = err_set(err, FCB_ERR_CONFIG,
-                     "namespace \"%.100s\" (from the kubeconfig context) is not a valid "
-                     "namespace; set FAKECLOUD_K8S_NAMESPACE",
-                     ns != NULL ? ns : "(null)");
-        goto fail;
+    if (rc == FCB_OK)
+        rc = k8s_backend_namespace(b, err);
+    if (rc == FCB_OK)
+        rc = k8s_backend_token(b, params, err);
+    if (rc == FCB_OK)
+        rc = k8s_check_access(b, err);
+    if (rc != FCB_OK) {
+        k8s_backend_free(b);
+        return rc;
     }
-    b->ns = svc_strdup(host, ns);
-    if (b->ns == NULL) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
-        goto fail;
-    }
-    snprintf(b->pods_path, sizeof b->pods_path, "/api/v1/namespaces/%s/pods", b->ns);
-
-    if (token != NULL) {
-        b->token = svc_strdup(host, token);
-        if (b->token == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
-            goto fail;
-        }
-        k8s_token_secret_name(b->instance_id, b->secret_name);
-    }
-    rc = k8s_check_access(b, err);
-    if (rc != FCB_OK)
-        goto fail;
     svc_log(host, FCB_LOG_INFO, K8S_PLUGIN_NAME, "K8s Lambda backend initialized", "namespace",
             b->ns, "server", kube_client_server(b->client), "self_url", b->cfg->self_url,
             "instance", b->instance_id, "token_secret",
             b->token != NULL ? b->secret_name : "(none)", NULL);
     *out = b;
     return FCB_OK;
-fail:
-    k8s_backend_free(b);
-    return rc;
+}
+
+static void k8s_backend_wake(void *ctx)
+{
+    k8s_waiters_wake_locked(ctx);
 }
 
 void k8s_backend_close(fcb_backend *b)
 {
     if (b == NULL)
         return;
-    pthread_mutex_lock(&b->lock);
-    b->closing = true;
-    k8s_waiters_wake_locked(b);
-    pthread_mutex_unlock(&b->lock);
+    /* In-flight operations return promptly (cancelled requests, woken waits); wait for them. */
     kube_client_cancel(b->client);
-
-    /* In-flight operations return promptly now (cancelled requests, woken waits). */
-    pthread_mutex_lock(&b->lock);
-    while (b->inflight > 0)
-        pthread_cond_wait(&b->idle, &b->lock);
-    pthread_mutex_unlock(&b->lock);
+    inflight_close(&b->ops, k8s_backend_wake, b);
     kube_watch_stop(b->watch);
     b->watch = NULL;
 

@@ -9,6 +9,7 @@
 #include "k8s_config.h"
 
 #include "k8s_overlay.h"
+#include "labels.h"
 #include "names.h"
 #include "svc.h"
 
@@ -322,7 +323,7 @@ static int config_map(const fcb_host_services *host, const char *key, bool label
                          key, k);
             goto out;
         }
-        if (labels && strncmp(k, "fakecloud-", 10) == 0) {
+        if (labels && strncmp(k, LABEL_RESERVED_PREFIX, strlen(LABEL_RESERVED_PREFIX)) == 0) {
             rc = err_set(err, FCB_ERR_CONFIG, "%s: key %s is reserved for the backend", key, k);
             goto out;
         }

@@ -15,11 +15,11 @@
 
 #include <stdbool.h>
 
-#define K8S_DEFAULT_INIT_IMAGE         "busybox:1.36"
-#define K8S_DEFAULT_RUNNING_TIMEOUT_MS 60000u
-#define K8S_DEFAULT_RIE_TIMEOUT_MS     10000u
+#define K8S_DEFAULT_INIT_IMAGE           "busybox:1.36"
+#define K8S_DEFAULT_RUNNING_TIMEOUT_MS   60000u
+#define K8S_DEFAULT_RIE_TIMEOUT_MS       10000u
 #define K8S_DEFAULT_TERMINATE_TIMEOUT_MS 30000u
-#define K8S_RUNTIME_IMAGE_PREFIX       "public.ecr.aws/lambda/"
+#define K8S_RUNTIME_IMAGE_PREFIX         "public.ecr.aws/lambda/"
 /* Lambda allocates one vCPU per 1769 MB of memory. */
 #define K8S_MB_PER_VCPU 1769u
 

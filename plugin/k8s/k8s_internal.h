@@ -14,6 +14,7 @@
 #include "k8s_backend.h"
 #include "k8s_config.h"
 #include "k8s_pod.h"
+#include "inflight.h"
 #include "kube_client.h"
 
 #include <fakecloud/backend_plugin.h>
@@ -26,7 +27,7 @@
 #define K8S_LOG_DEADLINE_MS     3000u
 #define K8S_PATH_MAX            1024
 /* Label selector of terminate's owned delete: any fakecloud instance's Pod. */
-#define K8S_SELECTOR_MANAGED K8S_LABEL_MANAGED_BY "=fakecloud"
+#define K8S_SELECTOR_MANAGED LABEL_MANAGED_BY_SELECTOR
 
 typedef struct k8s_waiter k8s_waiter;
 
@@ -54,31 +55,19 @@ struct fcb_backend {
     bool have_secret;    /* the token Secret exists */
     bool secret_unknown; /* a create's outcome was unknown and the Secret may exist */
 
-    pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t idle;  /* signalled when inflight drops to 0 */
+    /* Every operation enters and leaves; close() cancels and waits for them. Its
+     * mutex also guards everything below, and the waiters wait under it. */
+    inflight ops;
     k8s_waiter *waiters;
-    uint64_t syncs;    /* SYNCED events so far (the first list, then each relist) */
-    unsigned inflight; /* launches, prepulls, terminates and reaps in progress */
-    bool closing;
+    uint64_t syncs;      /* SYNCED events so far (the first list, then each relist) */
     k8s_orphan *orphans; /* Pods to delete at close */
     uint64_t launches;
 };
 
 /* ------------------------------------------------------------ k8s_backend.c */
 
-uint64_t k8s_now_ms(void);
-struct timespec k8s_abs_ms(uint64_t at_ms);
-/* Milliseconds until DEADLINE (0 once passed). */
-unsigned k8s_remaining(uint64_t deadline);
-/* A condition variable on CLOCK_MONOTONIC; 0 or an error number. */
-int k8s_cond_init(pthread_cond_t *cond);
-/* BYTES (at most 16) random bytes as hex into OUT (2 * BYTES + 1). */
-void k8s_random_hex(char *out, size_t bytes);
-
-/* Count an operation in flight (close() waits for it); FCB_ERR_CANCELLED once closing. */
-int k8s_op_begin(fcb_backend *b, fcb_error *err);
-/* The last thing an operation does: close() may free B once none is in flight. */
-void k8s_op_end(fcb_backend *b);
+/* Who inflight_enter's "... is closing" names. */
+#define K8S_WHO "k8s backend"
 
 /*
  * First launch/prepull: start the shared Pod watch and, when SECRET and the
@@ -91,8 +80,9 @@ int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err);
 /*
  * A fresh nonce: 16 random hex digits then this instance's launch counter
  * (16 hex), so two launches never share one. OUT holds 33 bytes.
+ * FCB_ERR_INTERNAL when there is no randomness (ids.h).
  */
-void k8s_nonce_new(fcb_backend *b, char out[33]);
+int k8s_nonce_new(fcb_backend *b, char out[33], fcb_error *err);
 
 /*
  * Delete the Pod NAME a failed launch or prepull created, or leave it to

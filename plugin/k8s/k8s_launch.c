@@ -13,10 +13,11 @@
 #include "k8s_objects.h"
 #include "k8s_waiters.h"
 
+#include "abi_struct.h"
+#include "clockx.h"
 #include "svc.h"
 #include "ziptar.h"
 
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,7 +54,7 @@ static int k8s_attempt_start(fcb_backend *b, k8s_attempt *a, const char *what, f
     memset(a, 0, sizeof *a);
     a->created = K8S_NOT_CREATED;
     a->orphan = svc_calloc(b->host, 1, sizeof *a->orphan);
-    if (a->orphan != NULL && k8s_cond_init(&a->w.cond) == 0)
+    if (a->orphan != NULL && clockx_cond_init(&a->w.cond) == 0)
         return FCB_OK;
     int rc = a->orphan == NULL
                  ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a %s", what)
@@ -107,27 +108,21 @@ static int k8s_launch_read(const fcb_launch_request *request, const fcb_instance
                            k8s_launch *l, fcb_error *err)
 {
     memset(l, 0, sizeof *l);
-    memcpy(&l->req, request, request->size < sizeof l->req ? request->size : sizeof l->req);
-    if (request->size < offsetof(fcb_launch_request, deploy_id) + sizeof request->deploy_id ||
-        l->req.function == NULL)
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                       "launch request (size %u) has no function or deploy_id",
-                       (unsigned)request->size);
-    const fcb_function *caller_fn = l->req.function;
-    memcpy(&l->fn, caller_fn, caller_fn->size < sizeof l->fn ? caller_fn->size : sizeof l->fn);
+    int rc = ABI_STRUCT_READ(&l->req, request, deploy_id, "launch: request", err);
+    if (rc == FCB_OK)
+        rc =
+            ABI_STRUCT_READ(&l->fn, l->req.function, package_type, "launch: request.function", err);
+    if (rc == FCB_OK)
+        rc = ABI_STRUCT_CHECK_OUT(out, handle, "launch: fcb_instance", err);
     l->req.function = &l->fn;
     l->fn_name = l->fn.function_name;
-    if (out->size < offsetof(fcb_instance, handle) + sizeof out->handle)
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                       "fcb_instance size %u is smaller than this plugin's %zu",
-                       (unsigned)out->size, sizeof(fcb_instance));
-    return FCB_OK;
+    return rc;
 }
 
 /* deadline_ms, when set, bounds the whole launch; else the two timeouts add up. */
 static void k8s_launch_deadlines(const fcb_backend *b, k8s_launch *l)
 {
-    l->start = k8s_now_ms();
+    l->start = clockx_now_ms();
     uint64_t budget = l->req.deadline_ms != 0
                           ? l->req.deadline_ms
                           : (uint64_t)b->cfg->running_timeout_ms + b->cfg->rie_timeout_ms;
@@ -145,7 +140,9 @@ static int k8s_launch_create(fcb_backend *b, k8s_launch *l, k8s_attempt *a, fcb_
     for (int naming = 0; naming < 3; naming++) {
         json_object *pod = NULL;
         bool collision = false;
-        k8s_nonce_new(b, a->nonce);
+        rc = k8s_nonce_new(b, a->nonce, err);
+        if (rc != FCB_OK)
+            break;
         k8s_pod_name(l->fn_name, l->req.deploy_id, a->nonce, a->w.name);
         k8s_pod_input in = {.config = b->cfg,
                             .namespace_name = b->ns,
@@ -186,7 +183,7 @@ static int k8s_launch_wait(fcb_backend *b, k8s_launch *l, k8s_attempt *a, fcb_er
 {
     int rc = k8s_wait_running(b, &a->w, l->running_deadline, &a->state, err);
     if (rc == FCB_OK) {
-        l->running_at = k8s_now_ms();
+        l->running_at = clockx_now_ms();
         uint64_t rie_deadline = l->running_at + b->cfg->rie_timeout_ms;
         if (rie_deadline > l->deadline)
             rie_deadline = l->deadline;
@@ -209,7 +206,7 @@ static void k8s_launch_instance(fcb_backend *b, const k8s_launch *l, const k8s_a
     if (svc_log_enabled(b->host, FCB_LOG_INFO)) {
         char ms_running[32];
         char ms_total[32];
-        uint64_t done = k8s_now_ms();
+        uint64_t done = clockx_now_ms();
         snprintf(ms_running, sizeof ms_running, "%llu",
                  (unsigned long long)(l->running_at - l->start));
         snprintf(ms_total, sizeof ms_total, "%llu", (unsigned long long)(done - l->start));
@@ -235,12 +232,12 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
     if (rc == FCB_OK)
         rc = ziptar_check_launch(NULL, &l.fn, &l.req.code, l.req.layers, l.req.n_layers, err);
     if (rc == FCB_OK)
-        rc = k8s_op_begin(b, err);
+        rc = inflight_enter(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK)
         return rc;
     rc = k8s_attempt_start(b, &a, "launch", err);
     if (rc != FCB_OK) {
-        k8s_op_end(b);
+        inflight_leave(&b->ops);
         return rc;
     }
     k8s_launch_deadlines(b, &l);
@@ -256,7 +253,7 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "launch failed", "function", l.fn_name,
                 "pod", a.w.name, "code", fcb_status_name(rc), "error",
                 err != NULL ? err->message : "", NULL);
-    k8s_op_end(b); /* last: close() may free b once no operation is in flight */
+    inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
     return rc;
 }
 
@@ -283,7 +280,7 @@ static int k8s_prepull_run(fcb_backend *b, k8s_attempt *a, const char *image, fc
 {
     json_object *pod = NULL;
     bool collision = false;
-    uint64_t deadline = k8s_now_ms() + b->cfg->running_timeout_ms;
+    uint64_t deadline = clockx_now_ms() + b->cfg->running_timeout_ms;
 
     int rc = k8s_prepull_pod_build(b->host, b->cfg, b->ns, b->instance_id, a->w.name, a->nonce,
                                    image, &pod, err);
@@ -313,18 +310,18 @@ int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
 
     if (b == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "backend is NULL");
-    int rc = k8s_op_begin(b, err);
+    int rc = inflight_enter(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK)
         return rc;
     rc = k8s_attempt_start(b, &a, "prepull", err);
     if (rc != FCB_OK) {
-        k8s_op_end(b);
+        inflight_leave(&b->ops);
         return rc;
     }
-    k8s_nonce_new(b, a.nonce);
+    rc = k8s_nonce_new(b, a.nonce, err);
     snprintf(a.w.name, sizeof a.w.name, "fakecloud-prepull-%s", a.nonce);
-
-    rc = k8s_prepull_run(b, &a, image, err);
+    if (rc == FCB_OK)
+        rc = k8s_prepull_run(b, &a, image, err);
 
     if (rc != FCB_OK)
         err_prefix(err, "prepull %s", image != NULL ? image : "(null)");
@@ -332,6 +329,6 @@ int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
     if (rc == FCB_OK)
         svc_log(b->host, FCB_LOG_INFO, K8S_PLUGIN_NAME, "image prepulled", "image", image,
                 "namespace", b->ns, NULL);
-    k8s_op_end(b); /* last: close() may free b once no operation is in flight */
+    inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
     return rc;
 }

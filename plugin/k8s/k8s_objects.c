@@ -9,6 +9,7 @@
 #include "k8s_objects.h"
 
 #include "jsonx.h"
+#include "clockx.h"
 #include "svc.h"
 
 #include <stdio.h>
@@ -127,7 +128,7 @@ static bool k8s_pod_is_ours(fcb_backend *b, json_object *pod, const char *nonce)
     if (!json_object_object_get_ex(pod, "metadata", &meta))
         return false;
     if (!json_object_object_get_ex(meta, "labels", &labels) ||
-        !json_object_object_get_ex(labels, K8S_LABEL_INSTANCE, &v) ||
+        !json_object_object_get_ex(labels, LABEL_INSTANCE, &v) ||
         strcmp(json_object_get_string(v), b->instance_id) != 0)
         return false;
     return json_object_object_get_ex(meta, "annotations", &ann) &&
@@ -163,7 +164,7 @@ int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, const ch
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod path too long");
     for (int attempt = 0; attempt < K8S_CREATE_ATTEMPTS; attempt++) {
         kube_response resp = {0};
-        unsigned remaining = k8s_remaining(deadline);
+        unsigned remaining = clockx_remaining_ms(deadline);
         if (remaining == 0)
             return err_set(err, FCB_ERR_TIMEOUT, "pod %s: launch deadline passed while creating",
                            name);
@@ -182,8 +183,8 @@ int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, const ch
             return rc;
         }
         fcb_error get_err = FCB_ERROR_INIT;
-        rc = kube_request(b->client, "GET", path, NULL, NULL, 0, 0, k8s_remaining(deadline), &resp,
-                          &get_err);
+        rc = kube_request(b->client, "GET", path, NULL, NULL, 0, 0, clockx_remaining_ms(deadline),
+                          &resp, &get_err);
         bool ours = rc == FCB_OK && k8s_pod_is_ours(b, resp.body, nonce);
         kube_response_clear(b->client, &resp);
         svc_log(b->host, FCB_LOG_DEBUG, K8S_PLUGIN_NAME, "pod create returned 409; checked owner",

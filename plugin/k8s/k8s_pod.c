@@ -70,12 +70,12 @@ void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX])
 
 void k8s_selector_ours(const char *instance_id, char *out, size_t size)
 {
-    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "=%s", instance_id);
+    snprintf(out, size, LABEL_MANAGED_BY_SELECTOR "," LABEL_INSTANCE "=%s", instance_id);
 }
 
 void k8s_selector_foreign(const char *instance_id, char *out, size_t size)
 {
-    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "!=%s", instance_id);
+    snprintf(out, size, LABEL_MANAGED_BY_SELECTOR "," LABEL_INSTANCE "!=%s", instance_id);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -471,9 +471,9 @@ static json_object *pb_owned_object(pod_builder *b, const char *kind, const char
     pb_add_str(b, meta, "name", name);
     pb_add_str(b, meta, "namespace", ns);
     json_object *labels = pb_obj(b);
-    pb_add_str(b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
-    pb_add_str(b, labels, K8S_LABEL_INSTANCE, instance_id);
-    pb_add_str(b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add_str(b, labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE);
+    pb_add_str(b, labels, LABEL_INSTANCE, instance_id);
+    pb_add_str(b, labels, LABEL_SERVICE, LABEL_SERVICE_VALUE);
     pb_add(b, meta, "labels", labels);
     pb_add(b, obj, "metadata", meta);
     if (meta_out != NULL)
@@ -503,13 +503,13 @@ static json_object *pod_labels(pod_builder *b, const k8s_pod_input *in)
     json_object *labels = in->config->labels != NULL ? pb_copy(b, in->config->labels) : pb_obj(b);
     char value[64];
 
-    pb_add_str(b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
-    pb_add_str(b, labels, K8S_LABEL_INSTANCE, in->instance_id);
-    pb_add_str(b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add_str(b, labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE);
+    pb_add_str(b, labels, LABEL_INSTANCE, in->instance_id);
+    pb_add_str(b, labels, LABEL_SERVICE, LABEL_SERVICE_VALUE);
     names_label_value(fn->function_name, 63, value);
-    pb_add_str(b, labels, K8S_LABEL_LAMBDA, value);
+    pb_add_str(b, labels, LABEL_LAMBDA, value);
     names_label_value(in->request->deploy_id, 40, value);
-    pb_add_str(b, labels, K8S_LABEL_DEPLOY_ID, value);
+    pb_add_str(b, labels, LABEL_DEPLOY_ID, value);
     return labels;
 }
 

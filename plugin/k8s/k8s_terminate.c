@@ -7,6 +7,7 @@
 #include "k8s_objects.h"
 
 #include "names.h"
+#include "clockx.h"
 #include "svc.h"
 
 #include <stdio.h>
@@ -61,14 +62,14 @@ static int k8s_terminate_nothing_deleted(fcb_backend *b, const char *name, uint6
 
     if (k8s_pod_path(b->ns, name, NULL, path) != FCB_OK)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod name too long: %.100s", name);
-    unsigned remaining = k8s_remaining(deadline);
+    unsigned remaining = clockx_remaining_ms(deadline);
     int rc =
         kube_request(b->client, "GET", path, NULL, NULL, 0, 0,
                      remaining > K8S_LOG_DEADLINE_MS ? remaining : K8S_LOG_DEADLINE_MS, &resp, err);
     bool managed = rc == FCB_OK && json_object_object_get_ex(resp.body, "metadata", &labels) &&
                    json_object_object_get_ex(labels, "labels", &labels) &&
-                   json_object_object_get_ex(labels, K8S_LABEL_MANAGED_BY, &manager) &&
-                   strcmp(json_object_get_string(manager), "fakecloud") == 0;
+                   json_object_object_get_ex(labels, LABEL_MANAGED_BY, &manager) &&
+                   strcmp(json_object_get_string(manager), LABEL_MANAGED_BY_VALUE) == 0;
     kube_response_clear(b->client, &resp);
     if (rc == FCB_ERR_NOT_FOUND || managed) {
         /* Gone, or (a race) ours and going. */
@@ -101,11 +102,11 @@ int k8s_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
                        "terminate %s: pod %s is in namespace %s, not in this backend's namespace "
                        "%s; nothing deleted",
                        handle, name, ns, b->ns);
-    rc = k8s_op_begin(b, err);
+    rc = inflight_enter(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK)
         return rc;
     unsigned timeout = b->cfg->terminate_timeout_ms;
-    uint64_t deadline = k8s_now_ms() + timeout;
+    uint64_t deadline = clockx_now_ms() + timeout;
     /* Throttling or an outage must not leave the Pod running: retry until the deadline. */
     rc = k8s_delete_collection(b, b->client, "pods", name, K8S_SELECTOR_MANAGED,
                                b->cfg->terminate_grace_seconds, KUBE_REQ_UNTIL_DEADLINE, timeout,
@@ -115,7 +116,7 @@ int k8s_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     if (rc == FCB_OK) {
         svc_log(b->host, FCB_LOG_DEBUG, K8S_PLUGIN_NAME, "pod deleted", "pod", name, "namespace",
                 ns, "deleted", deleted > 0 ? "true" : "false", NULL);
-        k8s_op_end(b);
+        inflight_leave(&b->ops);
         return FCB_OK;
     }
     bool gave_up = rc == FCB_ERR_TIMEOUT || rc == FCB_ERR_UNAVAILABLE ||
@@ -128,7 +129,7 @@ int k8s_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
                    handle, timeout);
     else
         err_prefix(err, "terminate %s", handle);
-    k8s_op_end(b); /* last: close() may free b once no operation is in flight */
+    inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
     return rc;
 }
 
@@ -145,7 +146,7 @@ int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
     if (b == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "backend is NULL");
     k8s_selector_foreign(b->instance_id, selector, sizeof selector);
-    int rc = k8s_op_begin(b, err);
+    int rc = inflight_enter(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK)
         return rc;
     /* The answers list every deleted object: asked as metadata only (3.4 MB
@@ -160,7 +161,7 @@ int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "k8s reap_stale failed", "namespace", b->ns,
                 "error", err != NULL ? err->message : "", NULL);
         err_prefix(err, "reap_stale in namespace %s", b->ns);
-        k8s_op_end(b);
+        inflight_leave(&b->ops);
         return rc;
     }
     if (reaped != NULL)
@@ -174,6 +175,6 @@ int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
                 "reap_stale removed objects of other fakecloud instances", "namespace", b->ns,
                 "pods", np, "secrets", ns_count, NULL);
     }
-    k8s_op_end(b); /* last: close() may free b once no operation is in flight */
+    inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
     return FCB_OK;
 }
