@@ -1,0 +1,96 @@
+/* kube_pods: the Pod table over kube_resource, plus pods/log and the watch. */
+#include "kube_pods.h"
+
+#include "svc.h"
+
+#include <string.h>
+
+static const kube_kind kube_pod_kind = {.plural = "pods", .singular = "pod", .has_grace = true};
+
+int kube_pods_create(kube_client *client, const char *ns, const char *body, size_t body_len,
+                     unsigned deadline_ms, kube_create_result *out, fcb_error *err)
+{
+    return kube_resource_create(client, &kube_pod_kind, ns, body, body_len, deadline_ms, out, err);
+}
+
+int kube_pods_get(kube_client *client, const char *ns, const char *name, unsigned deadline_ms,
+                  json_object **out, fcb_error *err)
+{
+    if (name == NULL) {
+        *out = NULL;
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "get pod: name is NULL");
+    }
+    return kube_resource_get(client, &kube_pod_kind, ns, name, deadline_ms, out, err);
+}
+
+int kube_pods_delete_owned(kube_client *client, const char *ns, const char *name,
+                           const kube_delete_opts *opts, kube_delete_result *out, fcb_error *err)
+{
+    if (name == NULL) {
+        kube_delete_result none = {0};
+        *out = none;
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete pod: name is NULL");
+    }
+    return kube_resource_delete_collection(client, &kube_pod_kind, ns, name, opts, out, err);
+}
+
+int kube_pods_delete_collection(kube_client *client, const char *ns, const kube_delete_opts *opts,
+                                kube_delete_result *out, fcb_error *err)
+{
+    return kube_resource_delete_collection(client, &kube_pod_kind, ns, NULL, opts, out, err);
+}
+
+int kube_pods_list(kube_client *client, const char *ns, const kube_list_opts *opts,
+                   kube_list_result *out, fcb_error *err)
+{
+    return kube_resource_list(client, &kube_pod_kind, ns, opts, out, err);
+}
+
+int kube_pods_log(kube_client *client, const char *ns, const char *name,
+                  const kube_pod_log_opts *opts, char **text, size_t *len, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    *text = NULL;
+    *len = 0;
+    if (name == NULL || opts == NULL || opts->container == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod log: %s is NULL",
+                       name == NULL ? "name" : "container");
+    int rc = kube_names_check(&kube_pod_kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, &kube_pod_kind, ns, name);
+    kube_path_add(&path, "/log");
+    kube_path_query(&path, "container", opts->container);
+    if (opts->tail_lines != 0)
+        kube_path_query_uint(&path, "tailLines", opts->tail_lines);
+    rc = kube_path_done(&path, "pod log", err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = kube_request(client, "GET", path.buf, NULL, NULL, 0, KUBE_REQ_RAW, opts->deadline_ms,
+                      &resp, err);
+    if (rc == FCB_OK) {
+        *text = resp.raw;
+        *len = resp.raw_len;
+        resp.raw = NULL;
+    }
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_pods_watch(kube_client *client, const char *ns, const char *label_selector,
+                    kube_watch_fn fn, void *ctx, kube_watch **out, fcb_error *err)
+{
+    kube_path path;
+
+    *out = NULL;
+    int rc = kube_names_check(&kube_pod_kind, ns, NULL, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, &kube_pod_kind, ns, NULL);
+    rc = kube_path_done(&path, "pod watch", err);
+    if (rc != FCB_OK)
+        return rc;
+    return kube_watch_start(client, path.buf, label_selector, fn, ctx, out, err);
+}

@@ -1,0 +1,59 @@
+/*
+ * kube_pods: typed verbs on core/v1 Pods (kube-rs' Api<Pod>). The lifecycle
+ * calls these and never formats a path nor reads an HTTP answer. Codes,
+ * deadlines (relative ms, 0 = the client's default) and thread safety as
+ * in kube_resource.h; NS and names are checked (FCB_ERR_INVALID_ARGUMENT
+ * naming the field, nothing sent).
+ */
+#ifndef FCB_KUBE_PODS_H
+#define FCB_KUBE_PODS_H
+
+#include "kube_client.h"
+#include "kube_resource.h"
+
+/* Create the Pod BODY (JSON text of BODY_LEN bytes) in NS; *out always filled. */
+int kube_pods_create(kube_client *client, const char *ns, const char *body, size_t body_len,
+                     unsigned deadline_ms, kube_create_result *out, fcb_error *err);
+
+/* GET Pod NAME in NS; *out (FCB_OK only) is the caller's to json_object_put. */
+int kube_pods_get(kube_client *client, const char *ns, const char *name, unsigned deadline_ms,
+                  json_object **out, fcb_error *err);
+
+/*
+ * Owned delete of Pod NAME: one deletecollection restricted to the name
+ * (fieldSelector=metadata.name) and OPTS->label_selector, with
+ * gracePeriodSeconds=OPTS->grace_seconds. Gone or not ours is FCB_OK with
+ * out->deleted == 0 (the caller tells which with kube_pods_get).
+ */
+int kube_pods_delete_owned(kube_client *client, const char *ns, const char *name,
+                           const kube_delete_opts *opts, kube_delete_result *out, fcb_error *err);
+
+/* Delete every Pod of NS matching OPTS->label_selector; out->deleted counts them. */
+int kube_pods_delete_collection(kube_client *client, const char *ns, const kube_delete_opts *opts,
+                                kube_delete_result *out, fcb_error *err);
+
+/* List Pods of NS (limit, selectors); out->count = items of the answer. */
+int kube_pods_list(kube_client *client, const char *ns, const kube_list_opts *opts,
+                   kube_list_result *out, fcb_error *err);
+
+typedef struct kube_pod_log_opts {
+    const char *container; /* required */
+    unsigned tail_lines;   /* 0: the whole log */
+    unsigned deadline_ms;
+} kube_pod_log_opts;
+
+/*
+ * The log of OPTS->container in Pod NAME. *text (FCB_OK only, NUL-terminated,
+ * *len bytes) is from the host allocator: svc_free(host, *text).
+ */
+int kube_pods_log(kube_client *client, const char *ns, const char *name,
+                  const kube_pod_log_opts *opts, char **text, size_t *len, fcb_error *err);
+
+/*
+ * The shared watch (kube_watch_start) over the Pods of NS matching
+ * LABEL_SELECTOR. Stop it with kube_watch_stop.
+ */
+int kube_pods_watch(kube_client *client, const char *ns, const char *label_selector,
+                    kube_watch_fn fn, void *ctx, kube_watch **out, fcb_error *err);
+
+#endif

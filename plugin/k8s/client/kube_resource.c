@@ -1,0 +1,289 @@
+/*
+ * kube_resource: paths built into a bounded buffer (no allocation), one
+ * kube_request per verb, answers read into typed results.
+ */
+#include "kube_resource.h"
+
+#include "jsonx.h"
+#include "svc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- paths */
+
+void kube_path_add(kube_path *path, const char *text)
+{
+    size_t n = strlen(text);
+    if (path->overflow || path->len + n >= sizeof path->buf) {
+        path->overflow = true;
+        return;
+    }
+    memcpy(path->buf + path->len, text, n + 1);
+    path->len += n;
+}
+
+static void path_add_escaped(kube_path *path, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        unsigned char c = *p;
+        char enc[4] = {(char)c, '\0', '\0', '\0'};
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_' || c == '~')) {
+            enc[0] = '%';
+            enc[1] = hex[c >> 4];
+            enc[2] = hex[c & 15];
+        }
+        kube_path_add(path, enc);
+    }
+}
+
+void kube_path_object(kube_path *path, const kube_kind *kind, const char *ns, const char *name)
+{
+    memset(path, 0, sizeof *path);
+    kube_path_add(path, "/api/v1/namespaces/");
+    kube_path_add(path, ns);
+    kube_path_add(path, "/");
+    kube_path_add(path, kind->plural);
+    if (name != NULL) {
+        kube_path_add(path, "/");
+        kube_path_add(path, name);
+    }
+}
+
+void kube_path_query(kube_path *path, const char *key, const char *value)
+{
+    kube_path_add(path, path->has_query ? "&" : "?");
+    path->has_query = true;
+    kube_path_add(path, key);
+    kube_path_add(path, "=");
+    path_add_escaped(path, value);
+}
+
+void kube_path_query_uint(kube_path *path, const char *key, unsigned value)
+{
+    char text[16];
+    snprintf(text, sizeof text, "%u", value);
+    kube_path_query(path, key, text);
+}
+
+int kube_path_done(const kube_path *path, const char *what, fcb_error *err)
+{
+    if (path->overflow)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "%s: request path longer than %d bytes", what,
+                       KUBE_PATH_MAX - 1);
+    return FCB_OK;
+}
+
+/* ---------------------------------------------------------------- names */
+
+bool kube_name_valid(const char *name)
+{
+    size_t len = name != NULL ? strlen(name) : 0;
+    if (len == 0 || len > KUBE_NAME_MAX - 1)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return false;
+    }
+    return name[0] != '-' && name[0] != '.' && name[len - 1] != '-' && name[len - 1] != '.';
+}
+
+int kube_names_check(const kube_kind *kind, const char *ns, const char *name, fcb_error *err)
+{
+    if (!kube_name_valid(ns) || strlen(ns) > 63 || strchr(ns, '.') != NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "%s namespace \"%.100s\" is not a valid namespace name (DNS-1123 label)",
+                       kind->singular, ns != NULL ? ns : "(null)");
+    if (name != NULL && !kube_name_valid(name))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "%s name \"%.100s\" is not a valid object name (DNS-1123 subdomain)",
+                       kind->singular, name);
+    return FCB_OK;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+static json_object *member(json_object *object, const char *key)
+{
+    json_object *v = NULL;
+    if (object == NULL || !json_object_object_get_ex(object, key, &v))
+        return NULL;
+    return v;
+}
+
+static const char *member_string(json_object *object, const char *key)
+{
+    json_object *v = member(object, key);
+    return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+const char *kube_object_name(json_object *object)
+{
+    return member_string(member(object, "metadata"), "name");
+}
+
+const char *kube_object_label(json_object *object, const char *key)
+{
+    return member_string(member(member(object, "metadata"), "labels"), key);
+}
+
+const char *kube_object_annotation(json_object *object, const char *key)
+{
+    return member_string(member(member(object, "metadata"), "annotations"), key);
+}
+
+static void copy_field(char *out, size_t size, const char *value)
+{
+    snprintf(out, size, "%s", value != NULL ? value : "");
+}
+
+void kube_object_ref_read(json_object *object, kube_object_ref *out)
+{
+    json_object *meta = member(object, "metadata");
+    copy_field(out->name, sizeof out->name, member_string(meta, "name"));
+    copy_field(out->uid, sizeof out->uid, member_string(meta, "uid"));
+    copy_field(out->resource_version, sizeof out->resource_version,
+               member_string(meta, "resourceVersion"));
+}
+
+/* ---------------------------------------------------------------- verbs */
+
+/*
+ * Whether a failed create may nevertheless have created the object: our own
+ * retry, no answer, a 5xx, or a 2xx whose body could not be read (not JSON,
+ * or over the response limit, which ends the transfer before the status is
+ * kept: FCB_ERR_BACKEND with status 0).
+ */
+static bool create_outcome_unknown(int rc, long status, bool retried)
+{
+    if (retried || rc == FCB_ERR_TIMEOUT || rc == FCB_ERR_CANCELLED || rc == FCB_ERR_UNAVAILABLE)
+        return true;
+    if ((status >= 200 && status < 300) || status >= 500)
+        return true;
+    return rc == FCB_ERR_BACKEND && status == 0;
+}
+
+int kube_resource_create(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *body, size_t body_len, unsigned deadline_ms,
+                         kube_create_result *out, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    memset(out, 0, sizeof *out);
+    int rc = kube_names_check(kind, ns, NULL, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, kind, ns, NULL);
+    rc = kube_path_done(&path, kind->singular, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = kube_request(client, "POST", path.buf, NULL, body, body_len, KUBE_REQ_CREATE, deadline_ms,
+                      &resp, err);
+    out->status = resp.status;
+    out->retried = resp.retried;
+    if (rc == FCB_OK)
+        kube_object_ref_read(resp.body, &out->object);
+    else {
+        out->conflict = rc == FCB_ERR_BACKEND && resp.status == 409;
+        out->maybe_created = create_outcome_unknown(rc, resp.status, resp.retried);
+    }
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_resource_get(kube_client *client, const kube_kind *kind, const char *ns, const char *name,
+                      unsigned deadline_ms, json_object **out, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    *out = NULL;
+    int rc = kube_names_check(kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, kind, ns, name);
+    rc = kube_path_done(&path, kind->singular, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = kube_request(client, "GET", path.buf, NULL, NULL, 0, 0, deadline_ms, &resp, err);
+    if (rc == FCB_OK && resp.body == NULL)
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s: the answer has no body", path.buf);
+    if (rc == FCB_OK) {
+        *out = resp.body;
+        resp.body = NULL;
+    }
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, const char *ns,
+                                    const char *name, const kube_delete_opts *opts,
+                                    kube_delete_result *out, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+    char field[KUBE_NAME_MAX + 16];
+
+    memset(out, 0, sizeof *out);
+    if (opts == NULL || opts->label_selector == NULL || opts->label_selector[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete %s: a label selector is required",
+                       kind->plural);
+    int rc = kube_names_check(kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, kind, ns, NULL);
+    if (name != NULL) {
+        snprintf(field, sizeof field, "metadata.name=%s", name);
+        kube_path_query(&path, "fieldSelector", field);
+    }
+    kube_path_query(&path, "labelSelector", opts->label_selector);
+    if (kind->has_grace)
+        kube_path_query_uint(&path, "gracePeriodSeconds", opts->grace_seconds);
+    rc = kube_path_done(&path, kind->plural, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc =
+        kube_request(client, "DELETE", path.buf, NULL, NULL, 0,
+                     KUBE_REQ_RAW | KUBE_REQ_METADATA | opts->flags, opts->deadline_ms, &resp, err);
+    out->status = resp.status;
+    if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", &out->deleted))
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s DELETE %s collection: the answer is not a list",
+                     kind->plural);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_resource_list(kube_client *client, const kube_kind *kind, const char *ns,
+                       const kube_list_opts *opts, kube_list_result *out, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    memset(out, 0, sizeof *out);
+    int rc = kube_names_check(kind, ns, NULL, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, kind, ns, NULL);
+    if (opts != NULL && opts->limit != 0)
+        kube_path_query_uint(&path, "limit", opts->limit);
+    if (opts != NULL && opts->label_selector != NULL)
+        kube_path_query(&path, "labelSelector", opts->label_selector);
+    if (opts != NULL && opts->field_selector != NULL)
+        kube_path_query(&path, "fieldSelector", opts->field_selector);
+    rc = kube_path_done(&path, kind->plural, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = kube_request(client, "GET", path.buf, NULL, NULL, 0, KUBE_REQ_RAW,
+                      opts != NULL ? opts->deadline_ms : 0, &resp, err);
+    out->status = resp.status;
+    if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", &out->count))
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s list: the answer is not a list",
+                     kind->plural);
+    kube_response_clear(client, &resp);
+    return rc;
+}
