@@ -15,6 +15,7 @@
 #include "k8s_objects.h"
 #include "k8s_waiters.h"
 
+#include "kube_pods.h"
 #include "names.h"
 #include "svc.h"
 
@@ -67,7 +68,7 @@ void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node)
     inflight_unlock(&b->ops);
     if (closing)
         return;
-    int rc = k8s_delete_ours(b, b->client, "pods", name, &err);
+    int rc = k8s_delete_ours(b, b->client, K8S_OBJECT_POD, name, &err);
     if (rc == FCB_ERR_CANCELLED) {
         inflight_lock(&b->ops);
         k8s_orphan_add_locked(b, node, name);
@@ -90,8 +91,7 @@ int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err)
     pthread_mutex_lock(&b->setup_lock);
     if (b->watch == NULL) {
         k8s_selector_ours(b->instance_id, selector, sizeof selector);
-        rc = kube_watch_start(b->client, b->pods_path, selector, k8s_waiters_on_event, b, &b->watch,
-                              err);
+        rc = kube_pods_watch(b->client, b->ns, selector, k8s_waiters_on_event, b, &b->watch, err);
         if (rc != FCB_OK)
             err_prefix(err, "k8s backend: cannot watch pods in namespace %s", b->ns);
         else
@@ -140,18 +140,12 @@ static void k8s_backend_free(fcb_backend *b)
 static int k8s_check_access(fcb_backend *b, fcb_error *err)
 {
     char selector[128];
-    char path[K8S_PATH_MAX];
-    kube_response resp = {0};
+    kube_list_result result;
 
     k8s_selector_ours(b->instance_id, selector, sizeof selector);
-    char *escaped = k8s_url_escape(b->host, selector);
-    if (escaped == NULL)
-        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
-    snprintf(path, sizeof path, "%s?limit=1&labelSelector=%s", b->pods_path, escaped);
-    svc_free(b->host, escaped);
-    int rc = kube_request(b->client, "GET", path, NULL, NULL, 0, KUBE_REQ_RAW,
-                          K8S_REQUEST_DEADLINE_MS, &resp, err);
-    kube_response_clear(b->client, &resp);
+    kube_list_opts opts = {
+        .label_selector = selector, .limit = 1, .deadline_ms = K8S_REQUEST_DEADLINE_MS};
+    int rc = kube_pods_list(b->client, b->ns, &opts, &result, err);
     if (rc != FCB_OK)
         err_prefix(err, "k8s backend: cannot list pods in namespace %s", b->ns);
     return rc;
@@ -193,7 +187,6 @@ static int k8s_backend_namespace(fcb_backend *b, fcb_error *err)
     b->ns = svc_strdup(b->host, ns);
     if (b->ns == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory opening the k8s backend");
-    snprintf(b->pods_path, sizeof b->pods_path, "/api/v1/namespaces/%s/pods", b->ns);
     return FCB_OK;
 }
 
@@ -263,7 +256,7 @@ void k8s_backend_close(fcb_backend *b)
 
     for (k8s_orphan *o = b->orphans; o != NULL; o = o->next) {
         fcb_error err = FCB_ERROR_INIT;
-        int rc = k8s_delete_ours(b, b->cleanup, "pods", o->name, &err);
+        int rc = k8s_delete_ours(b, b->cleanup, K8S_OBJECT_POD, o->name, &err);
         if (rc != FCB_OK)
             svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
                     "close: could not delete the pod of an interrupted launch", "pod", o->name,

@@ -25,7 +25,6 @@
 #define K8S_REQUEST_DEADLINE_MS 30000u
 #define K8S_CLEANUP_DEADLINE_MS 10000u
 #define K8S_LOG_DEADLINE_MS     3000u
-#define K8S_PATH_MAX            1024
 /* Label selector of terminate's owned delete: any fakecloud instance's Pod. */
 #define K8S_SELECTOR_MANAGED LABEL_MANAGED_BY_SELECTOR
 
@@ -43,7 +42,6 @@ struct fcb_backend {
     kube_client *client;  /* cancelled by close */
     kube_client *cleanup; /* used by close after the cancel */
     char *ns;
-    char pods_path[K8S_PATH_MAX];
     char instance_id[17];
     char secret_name[K8S_POD_NAME_MAX];
     char *token; /* the host's internal token (copy) for the lazy Secret, or NULL */

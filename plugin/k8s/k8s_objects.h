@@ -2,10 +2,10 @@
  * k8s_objects: the API objects the lifecycle creates and deletes, with the
  * ownership rules around them.
  *
- * Creates resolve a 409 and an unknown outcome (we chose the name, so an
- * object that may exist is deleted by name); every delete is "owned": one
- * deletecollection restricted to the object's name (fieldSelector) and our
- * labels (labelSelector), so a handle or a name can never delete an object
+ * Over the typed layer (kube_pods.h, kube_secrets.h). Creates resolve a 409
+ * and an unknown outcome (we chose the name, so an object that may exist is
+ * deleted by name); every delete is "owned": restricted to the object's
+ * name and our labels, so a handle or a name can never delete an object
  * fakecloud did not create (kube-apiserver's DELETE preconditions know only
  * uid and resourceVersion). Thread-safe unless stated.
  */
@@ -24,24 +24,15 @@ typedef enum k8s_create_result {
     K8S_MAYBE_CREATED /* unknown outcome: delete it to be sure */
 } k8s_create_result;
 
-/*
- * Owned delete: one deletecollection of KIND ("pods" or "secrets") in the
- * backend's namespace restricted to NAME (field selector, when not NULL)
- * and the labels of SELECTOR; pods get gracePeriodSeconds=GRACE. *count =
- * the objects the answer lists (asked as metadata only and counted without
- * building a tree). FLAGS are added to the request's (e.g.
- * KUBE_REQ_UNTIL_DEADLINE); *status is the last HTTP status.
- */
-int k8s_delete_collection(fcb_backend *b, kube_client *client, const char *kind, const char *name,
-                          const char *selector, unsigned grace, unsigned flags,
-                          unsigned deadline_ms, size_t *count, long *status, fcb_error *err);
+/* The kinds of object the lifecycle creates. */
+typedef enum k8s_object { K8S_OBJECT_POD, K8S_OBJECT_SECRET } k8s_object;
 
 /*
  * Delete KIND/NAME, which this instance created (owned: only if it still
  * carries our instance's labels); gone is success. A transient allocation
  * failure is retried: deleting is how we avoid leaks.
  */
-int k8s_delete_ours(fcb_backend *b, kube_client *client, const char *kind, const char *name,
+int k8s_delete_ours(fcb_backend *b, kube_client *client, k8s_object kind, const char *name,
                     fcb_error *err);
 
 /*
@@ -69,8 +60,5 @@ void k8s_secret_delete(fcb_backend *b, kube_client *client);
  * failed log request adds why logs are missing instead.
  */
 void k8s_append_logs(fcb_backend *b, const char *pod, const char *container, fcb_error *err);
-
-/* "/api/v1/namespaces/<ns>/pods/<name><suffix>" into OUT; FCB_ERR_INVALID_ARGUMENT if too long. */
-int k8s_pod_path(const char *ns, const char *name, const char *suffix, char out[K8S_PATH_MAX]);
 
 #endif

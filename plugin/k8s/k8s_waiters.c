@@ -5,6 +5,7 @@
 #include "k8s_waiters.h"
 
 #include "k8s_objects.h"
+#include "kube_pods.h"
 #include "svc.h"
 
 #include "clockx.h"
@@ -46,19 +47,14 @@ static void k8s_on_synced(fcb_backend *b)
 void k8s_waiters_on_event(void *ctx, const char *type, json_object *object)
 {
     fcb_backend *b = ctx;
-    json_object *meta = NULL;
-    json_object *name = NULL;
 
     if (type != NULL && strcmp(type, "SYNCED") == 0) {
         k8s_on_synced(b);
         return;
     }
-    if (object == NULL)
+    const char *pod_name = kube_object_name(object);
+    if (pod_name == NULL)
         return;
-    if (!json_object_object_get_ex(object, "metadata", &meta) ||
-        !json_object_object_get_ex(meta, "name", &name))
-        return;
-    const char *pod_name = json_object_get_string(name);
     bool deleted = strcmp(type, "DELETED") == 0;
     k8s_pod_state state;
     memset(&state, 0, sizeof state);
@@ -112,21 +108,17 @@ void k8s_waiter_created(fcb_backend *b, k8s_waiter *w)
  */
 static void k8s_waiter_verify_locked(fcb_backend *b, k8s_waiter *w)
 {
-    char path[K8S_PATH_MAX];
-    kube_response resp = {0};
     fcb_error gerr = FCB_ERROR_INIT;
+    json_object *pod = NULL;
     k8s_pod_state state;
 
     w->verify = false;
-    if (k8s_pod_path(b->ns, w->name, NULL, path) != FCB_OK)
-        return;
     inflight_unlock(&b->ops);
-    int rc =
-        kube_request(b->client, "GET", path, NULL, NULL, 0, 0, K8S_LOG_DEADLINE_MS, &resp, &gerr);
+    int rc = kube_pods_get(b->client, b->ns, w->name, K8S_LOG_DEADLINE_MS, &pod, &gerr);
     memset(&state, 0, sizeof state);
     if (rc == FCB_OK)
-        k8s_pod_state_read(resp.body, &state);
-    kube_response_clear(b->client, &resp);
+        k8s_pod_state_read(pod, &state);
+    json_object_put(pod);
     inflight_lock(&b->ops);
     if (rc == FCB_ERR_NOT_FOUND && !w->seen) {
         w->deleted = true;
