@@ -22,8 +22,9 @@ int cfg_error(fcb_error *err, const char *key, const char *value, const char *wh
     va_start(ap, why_fmt);
     vsnprintf(why, sizeof why, why_fmt, ap);
     va_end(ap);
-    return err_set(err, FCB_ERR_CONFIG, "%s is not %s: %s (got \"%.200s\")", key, what, why,
-                   value != NULL ? value : "");
+    if (value == NULL)
+        return err_set(err, FCB_ERR_CONFIG, "%s is not %s: %s (value not shown)", key, what, why);
+    return err_set(err, FCB_ERR_CONFIG, "%s is not %s: %s (got \"%.200s\")", key, what, why, value);
 }
 
 /* Digits only, within MIN..MAX; WHAT is the phrase of the message. */
@@ -35,10 +36,10 @@ static int cfg_parse_number(const char *key, const char *value, uint64_t min, ui
     char *end = NULL;
     errno = 0;
     unsigned long long n = strtoull(value, &end, 10);
-    if (errno == ERANGE || n < min || n > max)
-        return cfg_error(err, key, value, what, "out of range");
     if (end == NULL || *end != '\0')
         return cfg_error(err, key, value, what, "\"%.20s\" after the number", end);
+    if (errno == ERANGE || n < min || n > max)
+        return cfg_error(err, key, value, what, "out of range");
     *out = n;
     return FCB_OK;
 }

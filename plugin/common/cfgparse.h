@@ -24,7 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fill ERR with the one configuration error shape; returns FCB_ERR_CONFIG. */
+/*
+ * Fill ERR with the one configuration error shape; returns FCB_ERR_CONFIG.
+ * VALUE NULL (for secrets) prints "(value not shown)" instead of the value.
+ */
 int cfg_error(fcb_error *err, const char *key, const char *value, const char *what,
               const char *why_fmt, ...) SVC_PRINTF(5, 6);
 

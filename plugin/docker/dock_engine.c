@@ -348,20 +348,14 @@ static char *dock_path_join(const fcb_host_services *host, const char *dir, cons
     return svc_sprintf(host, "%s/%s", dir, file);
 }
 
-static int dock_engine_configure(dock_engine *e, const fcb_host_services *host, fcb_error *err)
+/* Base URL and TLS files from the configuration (read and checked by dock_config). */
+static int dock_engine_configure(dock_engine *e, const fcb_host_services *host,
+                                 const dock_config *cfg, fcb_error *err)
 {
-    const char *docker_host = svc_config_nonempty(host, "DOCKER_HOST");
-    const char *verify = svc_config_nonempty(host, "DOCKER_TLS_VERIFY");
-    e->tls = verify != NULL && strcmp(verify, "0") != 0 && strcmp(verify, "false") != 0;
-    int rc = dock_spec_parse_host(docker_host, e->tls, &e->address, err);
-    if (rc != FCB_OK)
-        return rc;
-    snprintf(e->docker_host, sizeof e->docker_host, "%s",
-             docker_host != NULL ? docker_host : "unix:///var/run/docker.sock");
+    e->tls = cfg->tls;
+    e->address = cfg->address;
+    snprintf(e->docker_host, sizeof e->docker_host, "%s", cfg->docker_host);
     if (e->address.transport == DOCK_UNIX) {
-        if (e->tls)
-            return err_set(err, FCB_ERR_CONFIG,
-                           "DOCKER_TLS_VERIFY: TLS needs a tcp:// DOCKER_HOST, not a unix socket");
         snprintf(e->base_url, sizeof e->base_url, "http://localhost");
         return FCB_OK;
     }
@@ -370,20 +364,8 @@ static int dock_engine_configure(dock_engine *e, const fcb_host_services *host, 
              v6 ? "[" : "", e->address.host, v6 ? "]" : "", e->address.port);
     if (!e->tls)
         return FCB_OK;
-    const char *dir = svc_config_nonempty(host, "DOCKER_CERT_PATH");
-    char *home_dir = NULL;
-    if (dir == NULL) {
-        const char *home = svc_config_nonempty(host, "HOME");
-        if (home == NULL)
-            return err_set(err, FCB_ERR_CONFIG,
-                           "DOCKER_CERT_PATH: not set and HOME is unknown (TLS needs ca.pem, "
-                           "cert.pem, key.pem)");
-        home_dir = svc_sprintf(host, "%s/.docker", home);
-        if (home_dir == NULL)
-            return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
-        dir = home_dir;
-    }
-    e->cert_dir = home_dir != NULL ? home_dir : svc_strdup(host, dir);
+    const char *dir = cfg->cert_dir;
+    e->cert_dir = svc_strdup(host, dir);
     e->ca_file = dock_path_join(host, dir, "ca.pem");
     e->cert_file = dock_path_join(host, dir, "cert.pem");
     e->key_file = dock_path_join(host, dir, "key.pem");
@@ -396,7 +378,7 @@ static int dock_engine_configure(dock_engine *e, const fcb_host_services *host, 
             return err_set(err, FCB_ERR_CONFIG,
                            "DOCKER_CERT_PATH%s: cannot read %s: %s (DOCKER_TLS_VERIFY needs "
                            "ca.pem, cert.pem and key.pem there)",
-                           home_dir != NULL ? " (unset: $HOME/.docker)" : "", files[i],
+                           cfg->cert_dir_from_home ? " (unset: $HOME/.docker)" : "", files[i],
                            strerror(errno));
     }
     return FCB_OK;
@@ -450,7 +432,7 @@ static int dock_ping_error(const dock_engine *engine, const dock_response *resp,
                    engine->docker_host, resp->status, n > 0 ? ": " : "", body);
 }
 
-int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
+int dock_engine_connect(dock_engine *engine, const fcb_host_services *host, const dock_config *cfg,
                         const atomic_int *cancel, fcb_error *err)
 {
     int rc;
@@ -460,7 +442,7 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
     memset(engine, 0, sizeof *engine);
     engine->host = host;
     engine->cancel = cancel;
-    rc = dock_engine_configure(engine, host, err);
+    rc = dock_engine_configure(engine, host, cfg, err);
     if (rc != FCB_OK)
         goto fail;
 

@@ -12,6 +12,7 @@
 #ifndef FCB_DOCK_ENGINE_H
 #define FCB_DOCK_ENGINE_H
 
+#include "dock_config.h"
 #include "dock_spec.h"
 #include "svc.h"
 
@@ -35,13 +36,14 @@ typedef struct dock_engine {
 } dock_engine;
 
 /*
- * Configure from DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH (through
- * the host's config getter), then ping and negotiate. FCB_ERR_CONFIG for bad
+ * Configure from CFG's engine address and TLS directory (dock_config read
+ * DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH; the engine reads no
+ * configuration itself), check the TLS files, then ping and negotiate. FCB_ERR_CONFIG for bad
  * settings (message names the key), FCB_ERR_UNAVAILABLE when the engine
  * cannot be reached, FCB_ERR_UNSUPPORTED for an engine older than API 1.40.
  * On failure everything is released (dock_engine_release is still safe).
  */
-int dock_engine_connect(dock_engine *engine, const fcb_host_services *host,
+int dock_engine_connect(dock_engine *engine, const fcb_host_services *host, const dock_config *cfg,
                         const atomic_int *cancel, fcb_error *err);
 void dock_engine_release(dock_engine *engine);
 

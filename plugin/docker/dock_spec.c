@@ -6,6 +6,7 @@
  */
 #include "dock_spec.h"
 
+#include "labels.h"
 #include "names.h"
 #include "runtime.h"
 
@@ -226,11 +227,11 @@ int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *
     }
     ok = dock_json_add(exposed, DOCK_RIE_PORT, json_object_new_object()) && ok;
 
-    ok = dock_json_add_string(labels, DOCK_LABEL_MANAGED_BY, DOCK_LABEL_MANAGED_BY_VALUE) && ok;
-    ok = dock_json_add_string(labels, DOCK_LABEL_INSTANCE, in->instance_id) && ok;
+    ok = dock_json_add_string(labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE) && ok;
+    ok = dock_json_add_string(labels, LABEL_INSTANCE, in->instance_id) && ok;
     names_label_value(fn->function_name, NAMES_LABEL_MAX, label);
-    ok = dock_json_add_string(labels, DOCK_LABEL_LAMBDA, label) && ok;
-    ok = dock_json_add_string(labels, DOCK_LABEL_SERVICE, DOCK_LABEL_SERVICE_VALUE) && ok;
+    ok = dock_json_add_string(labels, LABEL_LAMBDA, label) && ok;
+    ok = dock_json_add_string(labels, LABEL_SERVICE, LABEL_SERVICE_VALUE) && ok;
 
     ok =
         dock_json_add(hostcfg, "Memory", json_object_new_int64((int64_t)limits.memory_bytes)) && ok;
@@ -440,29 +441,4 @@ bool dock_spec_pull_line_error(const char *line, size_t len, char *msg, size_t s
     json_object_put(obj);
     json_tokener_free(tok);
     return found;
-}
-
-char *dock_spec_base64url(const fcb_host_services *host, const char *in, size_t len)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t out_len = 4 * ((len + 2) / 3);
-    char *out = svc_alloc(host, out_len + 1);
-    if (out == NULL)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)in;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
 }

@@ -5,7 +5,7 @@
  * description, container names, the JSON body of POST /containers/create,
  * and the small parsers the Engine client needs (DOCKER_HOST, API version
  * negotiation, image references, the multiplexed log stream, pull progress
- * lines). Unit-tested without a Docker engine.
+ * lines). Unit-tested without a Docker engine. The labels are labels.h's.
  */
 #ifndef FCB_DOCK_SPEC_H
 #define FCB_DOCK_SPEC_H
@@ -20,14 +20,6 @@
 #define DOCK_API_OURS_MINOR 43
 #define DOCK_API_MIN_MAJOR  1
 #define DOCK_API_MIN_MINOR  40
-
-/* Labels on every container this backend creates. */
-#define DOCK_LABEL_MANAGED_BY       "fakecloud-managed-by"
-#define DOCK_LABEL_MANAGED_BY_VALUE "fakecloud"
-#define DOCK_LABEL_INSTANCE         "fakecloud-instance"
-#define DOCK_LABEL_LAMBDA           "fakecloud-lambda"
-#define DOCK_LABEL_SERVICE          "fakecloud-service"
-#define DOCK_LABEL_SERVICE_VALUE    "lambda"
 
 /* Port the Runtime Interface Emulator listens on inside the container. */
 #define DOCK_RIE_PORT "8080/tcp"
@@ -128,8 +120,5 @@ bool dock_spec_demux_logs(const char *raw, size_t len, sbuf *out);
  * error, with the message copied into msg (cut to size).
  */
 bool dock_spec_pull_line_error(const char *line, size_t len, char *msg, size_t size);
-
-/* Encode IN as base64url (RFC 4648 §5, with padding) for X-Registry-Auth. */
-char *dock_spec_base64url(const fcb_host_services *host, const char *in, size_t len);
 
 #endif

@@ -2,18 +2,20 @@
 """Check that a doc's configuration key table lists exactly a backend's keys.
 
 Usage: doc_keys.py --prefix FAKECLOUD_DOCKER_ --doc docs/docker.md
-                   [--subset README.md] [--also KEY ...] -- KEY [KEY ...]
+                   [--subset README.md] (--keys-from PROGRAM | -- KEY [KEY ...])
 
-The keys after "--" are the backend's key table (printed by the backend's
-key-list program, e.g. `dock_config_keys`). A doc "lists" a key when a
+The backend's key table is the output of PROGRAM (one key a line; e.g.
+tests/docker/dock_config_keys, which prints dock_config_keys) or the keys
+after "--". A doc "lists" a key when a
 Markdown table row starts with the key in backticks: "| `KEY` | ...".
 --doc must list exactly those keys among the keys that start with --prefix
-or are named by --also (other rows, e.g. the host's keys, are ignored);
+or are in the table (other rows, e.g. the host's keys, are ignored);
 every --subset doc may list only keys of the table. Exit 0 when they agree,
 1 with one line per difference.
 """
 import argparse
 import re
+import subprocess
 import sys
 
 ROW = re.compile(r"^\s*\|\s*`([A-Z][A-Z0-9_]*)`\s*\|")
@@ -30,24 +32,23 @@ def doc_keys(path, wanted):
 
 
 def main(argv):
-    if "--" not in argv:
-        print("doc_keys.py: the backend's keys follow --", file=sys.stderr)
-        return 2
-    split = argv.index("--")
+    split = argv.index("--") if "--" in argv else len(argv)
     ap = argparse.ArgumentParser()
+    ap.add_argument("--keys-from")
     ap.add_argument("--prefix", required=True)
     ap.add_argument("--doc", required=True)
     ap.add_argument("--subset", action="append", default=[])
-    ap.add_argument("--also", action="append", default=[])
     args = ap.parse_args(argv[:split])
     table = set(argv[split + 1:])
+    if args.keys_from:
+        out = subprocess.run([args.keys_from], check=True, capture_output=True, text=True)
+        table |= {line.strip() for line in out.stdout.splitlines() if line.strip()}
     if not table:
         print("doc_keys.py: the backend's key table is empty", file=sys.stderr)
         return 2
-    ours = set(args.also) | table
 
     def wanted(key):
-        return key.startswith(args.prefix) or key in ours
+        return key.startswith(args.prefix) or key in table
 
     problems = []
     listed = doc_keys(args.doc, wanted)

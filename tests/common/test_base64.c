@@ -63,3 +63,11 @@ Test(base64, reports_allocation_failures)
     cr_assert_eq(base64_decode(host, "Zg==", &out, &len), FCB_ERR_NO_MEMORY);
     mock_host_fail_alloc(mh, 0);
 }
+
+/* Moved from tests/docker/test_dock_spec.c with dock_spec_base64url (now base64_encode_url). */
+Test(base64, registry_auth_is_base64url)
+{
+    char *s = base64_encode_url(host, "{\"username\":\"u?\"}", 17);
+    cr_expect_str_eq(s, "eyJ1c2VybmFtZSI6InU_In0=");
+    svc_free(host, s);
+}

@@ -53,6 +53,9 @@ Test(cfgparse, durations_are_whole_milliseconds)
     cr_assert_eq(cfg_parse_ms("T_MS", "30s", 10, 60000, &ms, &err), FCB_ERR_CONFIG);
     expect_message(&err, "T_MS", "a duration in ms from 10 to 60000", "30s");
     cr_assert(strstr(err.message, "\"s\" after the number") != NULL, "%s", err.message);
+    cr_assert_eq(cfg_parse_ms("T_MS", "5s", 10, 60000, &ms, &err), FCB_ERR_CONFIG);
+    cr_assert(strstr(err.message, "\"s\" after the number") != NULL,
+              "the unit is the mistake to name, not the range: %s", err.message);
     cr_assert_eq(cfg_parse_ms("T_MS", "5", 10, 60000, &ms, &err), FCB_ERR_CONFIG);
     cr_assert(strstr(err.message, "out of range") != NULL, "%s", err.message);
 }

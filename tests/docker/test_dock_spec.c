@@ -391,10 +391,3 @@ Test(dock_spec, pull_progress_errors_are_detected)
     cr_expect_str_eq(msg, "denied");
     cr_expect_not(dock_spec_pull_line_error("not json", 8, msg, sizeof msg));
 }
-
-Test(dock_spec, registry_auth_is_base64url)
-{
-    char *s = dock_spec_base64url(host, "{\"username\":\"u?\"}", 17);
-    cr_expect_str_eq(s, "eyJ1c2VybmFtZSI6InU_In0=");
-    svc_free(host, s);
-}

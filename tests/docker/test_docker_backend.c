@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -332,6 +335,73 @@ Test(docker, readiness_deadline_fails_with_timeout_and_removes_the_container)
     uint64_t ms = now_ms() - t0;
     cr_expect_lt(ms, 5000, "%llu ms", (unsigned long long)ms);
     cr_expect(strstr(err.message, "700 ms") != NULL, "%s", err.message);
+    cr_expect_eq(count_instance_containers(), 0);
+    zip_fixture_free(zip);
+}
+
+/*
+ * A "registry" on loopback that completes TCP handshakes (the kernel does,
+ * into the backlog) and never answers: a pull from it cannot finish.
+ */
+static int stalled_registry(unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 64), 0);
+    socklen_t len = sizeof a;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+Test(docker, launch_deadline_bounds_the_whole_launch_including_the_image_pull)
+{
+    unsigned port;
+    int fd = stalled_registry(&port);
+    char image[64];
+    snprintf(image, sizeof image, "127.0.0.1:%u/fakecloud/stalled:1", port);
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "stalled-fn",
+                       .package_type = FCB_PACKAGE_IMAGE,
+                       .image_uri = image};
+    fcb_instance inst;
+    fcb_error err = FCB_ERROR_INIT;
+    uint64_t t0 = now_ms();
+    int rc = launch(&fn, NULL, 0, NULL, 0, 1500, &inst, &err);
+    uint64_t ms = now_ms() - t0;
+    close(fd);
+    cr_log_info("launch with deadline_ms 1500 and a stalled pull: %s in %llu ms: %s",
+                fcb_status_name(rc), (unsigned long long)ms, err.message);
+    cr_expect_eq(rc, FCB_ERR_TIMEOUT, "%s: %s", fcb_status_name(rc), err.message);
+    cr_expect_lt(ms, 1500 + 2500, "deadline_ms 1500 but the launch took %llu ms",
+                 (unsigned long long)ms);
+    cr_expect(strstr(err.message, "deadline_ms") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, image) != NULL, "%s", err.message);
+    cr_expect_eq(count_instance_containers(), 0, "a timed-out launch left a container");
+}
+
+Test(docker, launch_refuses_an_instance_struct_too_small_for_the_handle)
+{
+    /* The ABI's size rule for outputs: a writer never writes beyond out->size. */
+    size_t len;
+    void *zip = one_file_zip("app.sh", "cat\n", &len);
+    fcb_function fn = zip_function("small-out-fn", "python3.12", "app.handler");
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = &fn,
+                              .code = {zip, len},
+                              .deploy_id = "d1"};
+    fcb_instance inst;
+    memset(&inst, 0x5a, sizeof inst);
+    inst.size = (uint32_t)offsetof(fcb_instance, handle);
+    fcb_error err = FCB_ERROR_INIT;
+    int rc = fx.ops->launch(fx.backend, &req, &inst, &err);
+    if (rc == FCB_OK)
+        terminate_ok(inst.handle);
+    cr_expect_eq(rc, FCB_ERR_INVALID_ARGUMENT, "%s: %s", fcb_status_name(rc), err.message);
+    cr_expect(strstr(err.message, "out.size") != NULL, "%s", err.message);
+    cr_expect_eq((unsigned char)inst.handle[0], 0x5a, "wrote the handle beyond out->size");
     cr_expect_eq(count_instance_containers(), 0);
     zip_fixture_free(zip);
 }

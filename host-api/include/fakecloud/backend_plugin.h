@@ -273,7 +273,13 @@ typedef struct fcb_launch_request {
     const fcb_blob *layers;       /* layer zips in Layers order; may be NULL if n_layers == 0 */
     size_t n_layers;
     const char *deploy_id; /* required; identifies this code version, [A-Za-z0-9._-] */
-    uint32_t deadline_ms;  /* 0 = the backend's configured default */
+    /*
+     * Bound of the whole launch in ms, for every backend: image pull, object
+     * creation, code copy, start and readiness all count against it. When it
+     * passes, launch() removes what it created and returns FCB_ERR_TIMEOUT.
+     * 0 = the backend's configured defaults (its per-step timeouts).
+     */
+    uint32_t deadline_ms;
 } fcb_launch_request;
 
 #define FCB_ENDPOINT_MAX 256

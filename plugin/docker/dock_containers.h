@@ -1,0 +1,94 @@
+/*
+ * dock_containers: typed verbs on the Engine API's /containers resource.
+ *
+ * The only place in plugin/docker that knows container URL paths and the
+ * JSON of the engine's answers; the lifecycle (dock_backend.c) calls these
+ * and reads C structs. Each verb is one Engine call (start: a few, see
+ * there) over dock_engine; errors name the container and carry the
+ * engine's message. Thread-safe (dock_engine calls are).
+ *
+ * TIMEOUT_MS bounds the whole call (0 = the verb's default); cancellable
+ * verbs also end promptly with FCB_ERR_CANCELLED once the engine's cancel
+ * flag is set (backend closing).
+ */
+#ifndef FCB_DOCK_CONTAINERS_H
+#define FCB_DOCK_CONTAINERS_H
+
+#include "dock_engine.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Engine container ids are 64 hex digits; DOCK_NAME_MAX holds one or a name. */
+#define DOCK_ID_MAX DOCK_NAME_MAX
+
+/*
+ * POST /containers/create?name=NAME with BODY (dock_spec_create_body).
+ * Not cancellable: an aborted create may still create the container and we
+ * would not know its id. On success ID gets the engine's id. On failure
+ * *MAYBE_CREATED says whether the container may exist anyway (no answer,
+ * or a 201 without a readable Id): the caller removes it by NAME.
+ * FCB_ERR_START_FAILED when the engine answers 404 (image gone).
+ */
+int dock_container_create(dock_engine *engine, const char *name, const char *body,
+                          uint32_t timeout_ms, char id[DOCK_ID_MAX], bool *maybe_created,
+                          fcb_error *err);
+
+/* PUT /containers/ID/archive?path=/ of a tar (code and layers). Cancellable; default 300 s. */
+int dock_container_archive_put(dock_engine *engine, const char *id, const void *tar, size_t len,
+                               uint32_t timeout_ms, fcb_error *err);
+
+/*
+ * POST /containers/ID/start (204 and 304 are success). dockerd picks the
+ * ephemeral host port from its own bookkeeping; when another process holds
+ * it docker-proxy fails to bind ("address already in use") and starting
+ * again picks the next port: up to 5 attempts. Cancellable.
+ * FCB_ERR_START_FAILED with the engine's message otherwise.
+ */
+int dock_container_start(dock_engine *engine, const char *id, uint32_t timeout_ms, fcb_error *err);
+
+/* What the readiness loop needs from GET /containers/ID/json. */
+typedef struct dock_container_state {
+    bool running;
+    char status[32]; /* "created", "running", "exited", ... */
+    long exit_code;
+    char error[256];    /* State.Error */
+    unsigned host_port; /* host port published for the RIE port (IPv4 preferred), 0 = none */
+} dock_container_state;
+
+/* GET /containers/ID/json. Cancellable. 404 is FCB_ERR_START_FAILED (it vanished). */
+int dock_container_inspect(dock_engine *engine, const char *id, dock_container_state *st,
+                           fcb_error *err);
+
+/*
+ * Whether container ID (an id or a name) carries our managed-by label, by
+ * one inspect. FCB_OK with *gone true when it does not exist, FCB_OK with
+ * the engine's full id in FULL_ID when it is ours, FCB_ERR_NOT_FOUND when it
+ * exists but is not ours (another manager's or no label), or the engine
+ * error. Cancellable.
+ */
+int dock_container_owned(dock_engine *engine, const char *id, bool *gone, char full_id[DOCK_ID_MAX],
+                         fcb_error *err);
+
+/*
+ * The last log lines of ID (stdout and stderr, at most MAX_BYTES of text)
+ * as one line "a | b | c" into OUT (SIZE bytes); "" when unavailable.
+ * Best effort, never fails, bounded to 5 s.
+ */
+void dock_container_logs_tail(dock_engine *engine, const char *id, size_t max_bytes, char *out,
+                              size_t size);
+
+/* DELETE /containers/ID?force=1&v=1; 404 and "removal already in progress" are success. */
+int dock_container_remove(dock_engine *engine, const char *id, bool cancellable, fcb_error *err);
+
+/*
+ * GET /containers/json?all=1 filtered by our managed-by label (checked again
+ * on each answer), calling EACH(CTX, id, instance label or "") for at most
+ * MAX containers; a non-zero return from EACH stops and is returned.
+ * Cancellable.
+ */
+int dock_container_list_managed(dock_engine *engine, size_t max,
+                                int (*each)(void *ctx, const char *id, const char *instance),
+                                void *ctx, fcb_error *err);
+
+#endif
