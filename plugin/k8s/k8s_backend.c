@@ -83,7 +83,7 @@ void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node)
 
 /* ------------------------------------------------------------ lazy start */
 
-int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err)
+int k8s_ensure_started(fcb_backend *b, bool secret, uint64_t deadline, fcb_error *err)
 {
     int rc = FCB_OK;
     char selector[128];
@@ -99,7 +99,7 @@ int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err)
                     b->ns, "instance", b->instance_id, NULL);
     }
     if (rc == FCB_OK && secret && b->token != NULL && !b->have_secret) {
-        rc = k8s_secret_create(b, err);
+        rc = k8s_secret_create(b, deadline, err);
         if (rc == FCB_OK)
             svc_log(b->host, FCB_LOG_DEBUG, K8S_PLUGIN_NAME, "token Secret created", "secret",
                     b->secret_name, "namespace", b->ns, NULL);

@@ -69,11 +69,12 @@ struct fcb_backend {
 
 /*
  * First launch/prepull: start the shared Pod watch and, when SECRET and the
- * host gave a token, create the token Secret. Thread-safe: concurrent first
- * calls wait on setup_lock, so one watch and one Secret are made; a failure
- * is returned to this call and the next call tries again.
+ * host gave a token, create the token Secret before DEADLINE (clockx ms).
+ * Thread-safe: concurrent first calls wait on setup_lock, so one watch and
+ * one Secret are made; a failure is returned to this call and the next call
+ * tries again.
  */
-int k8s_ensure_started(fcb_backend *b, bool secret, fcb_error *err);
+int k8s_ensure_started(fcb_backend *b, bool secret, uint64_t deadline, fcb_error *err);
 
 /*
  * A fresh nonce: 16 random hex digits then this instance's launch counter

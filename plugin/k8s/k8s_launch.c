@@ -83,7 +83,7 @@ static int k8s_attempt_create(fcb_backend *b, k8s_attempt *a, const char *body, 
                               uint64_t deadline, bool *collision, fcb_error *err)
 {
     *collision = false;
-    int rc = k8s_ensure_started(b, secret, err);
+    int rc = k8s_ensure_started(b, secret, deadline, err);
     if (rc != FCB_OK)
         return rc;
     k8s_waiter_register(b, &a->w);
@@ -228,6 +228,8 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "launch needs a backend, a request and an instance");
     int rc = k8s_launch_read(request, out, &l, err);
+    if (rc == FCB_OK)
+        k8s_launch_deadlines(b, &l); /* deadline_ms counts from here */
     /* Vet code and every layer (the Pod's unzip trusts them) before creating anything. */
     if (rc == FCB_OK)
         rc = ziptar_check_launch(NULL, &l.fn, &l.req.code, l.req.layers, l.req.n_layers, err);
@@ -240,7 +242,6 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         inflight_leave(&b->ops);
         return rc;
     }
-    k8s_launch_deadlines(b, &l);
 
     rc = k8s_launch_create(b, &l, &a, err);
     if (rc == FCB_OK)

@@ -157,10 +157,15 @@ int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, const ch
                    name, K8S_CREATE_ATTEMPTS);
 }
 
-int k8s_secret_create(fcb_backend *b, fcb_error *err)
+int k8s_secret_create(fcb_backend *b, uint64_t deadline, fcb_error *err)
 {
     json_object *secret = NULL;
     kube_create_result created;
+    uint32_t remaining = clockx_remaining_ms(deadline);
+
+    if (remaining == 0)
+        return err_set(err, FCB_ERR_TIMEOUT,
+                       "launch deadline passed before the token Secret was created");
 
     k8s_token_secret_name(b->instance_id, b->secret_name);
     int rc = k8s_secret_build(b->ns, b->secret_name, b->instance_id, b->token, &secret, err);
@@ -173,8 +178,9 @@ int k8s_secret_create(fcb_backend *b, fcb_error *err)
         json_object_put(secret);
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the token Secret");
     }
-    rc = kube_secrets_create(b->client, b->ns, body, strlen(body), K8S_REQUEST_DEADLINE_MS,
-                             &created, err);
+    rc = kube_secrets_create(
+        b->client, b->ns, body, strlen(body),
+        remaining < K8S_REQUEST_DEADLINE_MS ? remaining : K8S_REQUEST_DEADLINE_MS, &created, err);
     json_object_put(secret);
     /* Our own retry, or an earlier attempt, after an unknown outcome: the Secret
      * (named after our random instance id) is ours. */
@@ -187,9 +193,9 @@ int k8s_secret_create(fcb_backend *b, fcb_error *err)
     }
     if (created.maybe_created) {
         fcb_error del_err = FCB_ERROR_INIT;
-        b->secret_unknown =
-            rc == FCB_ERR_CANCELLED ||
-            k8s_delete_ours(b, b->client, K8S_OBJECT_SECRET, b->secret_name, &del_err) != FCB_OK;
+        b->secret_unknown = true; /* a create the server is still working on lands later */
+        if (rc != FCB_ERR_CANCELLED)
+            k8s_delete_ours(b, b->client, K8S_OBJECT_SECRET, b->secret_name, &del_err);
     }
     err_prefix(err, "create token Secret %s/%s", b->ns, b->secret_name);
     return rc;

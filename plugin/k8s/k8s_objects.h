@@ -46,11 +46,13 @@ int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, const ch
                    uint64_t deadline, bool *collision, k8s_create_result *result, fcb_error *err);
 
 /*
- * Create the token Secret (called with setup_lock held). An unknown outcome
- * (unreadable 2xx, 5xx, no answer) deletes it by name at once; if that fails
- * too, close() deletes it, and a 409 on the next attempt is our own Secret.
+ * Create the token Secret before DEADLINE (called with setup_lock held). An
+ * unknown outcome (unreadable 2xx, 5xx, no answer, our deadline) deletes it
+ * by name at once; as the create may still land after that, the Secret stays
+ * "maybe there": a 409 on the next attempt is our own Secret, and close()
+ * deletes it.
  */
-int k8s_secret_create(fcb_backend *b, fcb_error *err);
+int k8s_secret_create(fcb_backend *b, uint64_t deadline, fcb_error *err);
 
 /* Delete the token Secret if it was created (or may have been) with CLIENT. */
 void k8s_secret_delete(fcb_backend *b, kube_client *client);
