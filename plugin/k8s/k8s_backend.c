@@ -174,6 +174,17 @@ static int k8s_backend_alloc(const fcb_host_services *host, fcb_backend **out, f
     return FCB_OK;
 }
 
+/* The two clients, from the options the configuration read (the second one quiet). */
+static int k8s_backend_clients(fcb_backend *b, fcb_error *err)
+{
+    kube_client_options opts = b->cfg->client;
+    int rc = kube_client_open(b->host, &opts, &b->client, err);
+    opts.flags = KUBE_CLIENT_QUIET;
+    if (rc == FCB_OK)
+        rc = kube_client_open(b->host, &opts, &b->cleanup, err);
+    return rc;
+}
+
 /* The configured namespace, else the client's (kubeconfig context or in-cluster). */
 static int k8s_backend_namespace(fcb_backend *b, fcb_error *err)
 {
@@ -218,9 +229,7 @@ int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *param
 
     rc = k8s_config_parse(host, &b->cfg, err);
     if (rc == FCB_OK)
-        rc = kube_client_new(host, &b->client, err);
-    if (rc == FCB_OK)
-        rc = kube_client_new_ex(host, KUBE_CLIENT_QUIET, &b->cleanup, err);
+        rc = k8s_backend_clients(b, err);
     if (rc == FCB_OK)
         rc = k8s_backend_namespace(b, err);
     if (rc == FCB_OK)

@@ -401,6 +401,29 @@ static int key_pod_template(const fcb_host_services *host, const cfg_key *key, c
     return k8s_overlay_load(host, key->name, value, CFG_FIELD(cfg, key, json_object *), err);
 }
 
+/*
+ * A tuning key of the client: an unsigned within key->min..key->max into an
+ * unsigned (or, for FAKECLOUD_K8S_MAX_RESPONSE_BYTES, a size_t) field. These
+ * keep the message docs/k8s-client.md documents.
+ */
+static int key_client_number(const fcb_host_services *host, const cfg_key *key, const char *value,
+                             void *cfg, fcb_error *err)
+{
+    (void)host;
+    fcb_error why = FCB_ERROR_INIT;
+    uint64_t n = 0;
+
+    if (cfg_parse_uint(key->name, value, key->min, key->max, &n, &why) != FCB_OK)
+        return err_set(err, FCB_ERR_CONFIG,
+                       "%s: '%.100s' is not a whole number between %llu and %llu", key->name, value,
+                       (unsigned long long)key->min, (unsigned long long)key->max);
+    if (key->offset == offsetof(k8s_config, client.max_response_bytes))
+        *CFG_FIELD(cfg, key, size_t) = (size_t)n;
+    else
+        *CFG_FIELD(cfg, key, unsigned) = (unsigned)n;
+    return FCB_OK;
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define K8S_FIELD(f) offsetof(k8s_config, f)
@@ -455,6 +478,32 @@ static const cfg_key k8s_config_table[] = {
      K8S_FIELD(terminate_timeout_ms), 100, 3600000, NULL},
     {"FAKECLOUD_K8S_POD_TEMPLATE", NULL, "Pod overlay (JSON or YAML, inline or a file)",
      key_pod_template, K8S_FIELD(pod_template), 0, 0, release_json},
+/* The client's keys (docs/k8s-client.md); defaults from kube_client_options_init. */
+#define K8S_CLIENT_KEY(name, field, min, max, doc)                                              \
+    {                                                                                           \
+        "FAKECLOUD_K8S_" name, NULL, doc, key_client_number, K8S_FIELD(client.field), min, max, \
+            NULL                                                                                \
+    }
+    K8S_CLIENT_KEY("REQUEST_TIMEOUT_MS", request_timeout_ms, 100, 3600000,
+                   "deadline of one API call, retries included"),
+    K8S_CLIENT_KEY("TOKEN_REREAD_MS", token_reread_ms, 0, 86400000,
+                   "age at which a token file is read again"),
+    K8S_CLIENT_KEY("EXEC_TIMEOUT_MS", exec_timeout_ms, 100, 600000,
+                   "bound of an exec credential plugin"),
+    K8S_CLIENT_KEY("MAX_ATTEMPTS", max_attempts, 1, 100, "attempts per API call"),
+    K8S_CLIENT_KEY("RETRY_BASE_MS", retry_base_ms, 1, 60000, "first backoff ceiling"),
+    K8S_CLIENT_KEY("RETRY_CAP_MS", retry_cap_ms, 1, 600000, "largest backoff ceiling"),
+    K8S_CLIENT_KEY("WATCH_TIMEOUT_S", watch_timeout_s, 1, 3600, "timeoutSeconds of a watch"),
+    K8S_CLIENT_KEY("MAX_CONNECTIONS", max_connections, 1, 64,
+                   "keep-alive connections for requests"),
+    K8S_CLIENT_KEY("LIST_PAGE_SIZE", list_page_size, 1, 100000, "limit of each list page"),
+    K8S_CLIENT_KEY("MAX_RESPONSE_BYTES", max_response_bytes, 1024, 1u << 30,
+                   "largest response body"),
+#undef K8S_CLIENT_KEY
+    /* Read by the kubeconfig loader (kube_config.c), listed for the docs check. */
+    {"FAKECLOUD_K8S_CONTEXT", NULL, "kubeconfig context to use", NULL, 0, 0, 0, NULL},
+    {"FAKECLOUD_K8S_SA_DIR", NULL, "test hook: directory of the in-cluster ServiceAccount files",
+     NULL, 0, 0, 0, NULL},
 };
 
 #define K8S_CONFIG_KEYS (sizeof k8s_config_table / sizeof k8s_config_table[0])
@@ -463,6 +512,37 @@ const cfg_key *k8s_config_keys(size_t *n)
 {
     *n = K8S_CONFIG_KEYS;
     return k8s_config_table;
+}
+
+/* Index of the first of the client's keys: they end the table (tuning keys, then the loader's). */
+static size_t k8s_config_client_first(void)
+{
+    size_t i = 0;
+    while (i < K8S_CONFIG_KEYS && k8s_config_table[i].parse != key_client_number)
+        i++;
+    return i;
+}
+
+void k8s_config_client_keys(size_t *first, size_t *n)
+{
+    *first = k8s_config_client_first();
+    *n = K8S_CONFIG_KEYS - *first;
+}
+
+int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
+                              fcb_error *err)
+{
+    k8s_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.client = *out;
+    size_t first = 0;
+    size_t n = 0;
+    k8s_config_client_keys(&first, &n);
+    int rc = cfg_table_read(host, k8s_config_table + first, n, &cfg, err);
+    if (rc == FCB_OK)
+        *out = cfg.client;
+    return rc;
 }
 
 /* The URL fields are not in the table's release functions (one key fills two or three). */
@@ -483,6 +563,7 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
     k8s_config *cfg = svc_calloc(host, 1, sizeof *cfg);
     if (cfg == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory allocating the k8s configuration");
+    kube_client_options_init(&cfg->client);
     int rc = cfg_table_read(host, k8s_config_table, K8S_CONFIG_KEYS, cfg, err);
     if (rc == FCB_OK && cfg->ecr_host == NULL) {
         cfg->ecr_host = svc_strdup(host, cfg->self_host);

@@ -13,6 +13,7 @@
 #define FCB_K8S_CONFIG_H
 
 #include "cfgparse.h"
+#include "kube_client.h"
 
 #include <fakecloud/backend_plugin.h>
 #include <json-c/json.h>
@@ -63,6 +64,8 @@ typedef struct k8s_config {
     uint32_t terminate_grace_seconds; /* FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS, default 5 */
     uint32_t terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
                                          keeps retrying (429/5xx/unreachable), default 30000 */
+    kube_client_options client;       /* the client's tuning keys (docs/k8s-client.md) over
+                                         kube_client_options_init's defaults; flags 0 */
 } k8s_config;
 
 /*
@@ -77,6 +80,18 @@ void k8s_config_free(const fcb_host_services *host, k8s_config *cfg);
 
 /* The key table (*n entries, in reading order): names, defaults, one-line docs. */
 const cfg_key *k8s_config_keys(size_t *n);
+/* Of k8s_config_keys, the client's keys (the rest are the backend's): *n of them from *first. */
+void k8s_config_client_keys(size_t *first, size_t *n);
+
+/*
+ * Only the client's keys of the table (docs/k8s-client.md) into OUT, which
+ * holds defaults (kube_client_options_init): for a client made outside a
+ * backend (the client's tests). A malformed value is FCB_ERR_CONFIG naming
+ * the key ("FAKECLOUD_K8S_MAX_ATTEMPTS: 'x' is not a whole number between
+ * 1 and 100"). Allocates nothing.
+ */
+int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
+                              fcb_error *err);
 
 /* CPU quantity for MEMORY_MB under C into out ("250m"); false when none. */
 bool k8s_cpu_quantity(const k8s_cpu *c, unsigned memory_mb, char out[32]);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #ifdef REL_HAVE_KUBE_CLIENT
+#include <k8s_client.h> /* kube_client_new */
 #include <kube_client.h>
 #endif
 

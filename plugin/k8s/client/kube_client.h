@@ -1,29 +1,18 @@
 /*
  * kube_client: a small Kubernetes REST client inside the k8s plugin.
  *
- * Connects the way kubectl and kube-rs' Client::try_default do (KUBECONFIG
- * list merged by kubectl's rules, else ~/.kube/config, else in-cluster), all
- * configuration read through the host's config getter. One client is shared
- * by every thread of a backend instance: requests share a bounded pool of
- * keep-alive connections (FIFO wait for a free one), retry 429/5xx/connection failures with
- * capped exponential backoff and jitter, and parse Status bodies into
- * fcb_error messages. Thread-safe unless stated otherwise.
- *
- * Configuration keys (host config getter; see docs/k8s-client.md):
- *   KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST/_PORT   discovery, as kubectl
- *   FAKECLOUD_K8S_CONTEXT             context other than current-context
- *   FAKECLOUD_K8S_SA_DIR              ServiceAccount dir (test hook)
- *   FAKECLOUD_K8S_REQUEST_TIMEOUT_MS  default deadline of a request (30000)
- *   FAKECLOUD_K8S_MAX_ATTEMPTS        attempts per request (6)
- *   FAKECLOUD_K8S_MAX_CONNECTIONS     connections for requests (3; each watch
- *                                     stream has one more of its own)
- *   FAKECLOUD_K8S_RETRY_BASE_MS / _CAP_MS  backoff (100 / 2000)
- *   FAKECLOUD_K8S_TOKEN_REREAD_MS     token file re-read period (60000)
- *   FAKECLOUD_K8S_EXEC_TIMEOUT_MS     exec credential plugin bound (30000)
- *   FAKECLOUD_K8S_WATCH_TIMEOUT_S     server-side watch timeout (290)
- *   FAKECLOUD_K8S_MAX_RESPONSE_BYTES  response body limit (64 MiB)
- *   FAKECLOUD_K8S_LIST_PAGE_SIZE      items per list page of a watch (500)
- * A malformed value fails kube_client_new with FCB_ERR_CONFIG naming the key.
+ * Finds the cluster the way kubectl and kube-rs' Client::try_default do
+ * (kube_config: KUBECONFIG list merged by kubectl's rules, else
+ * ~/.kube/config, else in-cluster). Everything else comes in a
+ * kube_client_options struct: the client reads no configuration key itself
+ * (plugin/k8s/k8s_config.c builds the options from FAKECLOUD_K8S_*). One
+ * client is shared by every thread of a backend instance. It is three parts,
+ * each behind its own lock: the connection pool (kube_pool.h: a bounded set
+ * of keep-alive connections, FIFO wait for a free one), the credentials
+ * (kube_auth.h) and requests with their retries (kube_request.h: 429/5xx/
+ * connection failures with capped exponential backoff and jitter, Status
+ * bodies parsed into fcb_error messages). Typed verbs sit on top
+ * (kube_pods.h, kube_secrets.h). Thread-safe unless stated otherwise.
  *
  * Internal API of the plugin (not exported).
  */
@@ -33,26 +22,57 @@
 #include <fakecloud/backend_plugin.h>
 #include <json-c/json.h>
 
+#include "kube_request.h" /* kube_request_spec, kube_request_send, kube_response */
+
 #include <stdbool.h>
 #include <stddef.h>
 
 typedef struct kube_client kube_client;
 
+/* Option flags. */
+enum {
+    /* Log the configuration at debug instead of info and skip the insecure-TLS
+     * warning: for a second client on the same configuration, whose first
+     * client already said so. */
+    KUBE_CLIENT_QUIET = 1u << 0,
+};
+
 /*
- * Discover the configuration and create a client. Does not contact the
- * server. Errors are FCB_ERR_CONFIG with a message naming the file, context
+ * How a client behaves. Start from kube_client_options_init (the defaults
+ * in parentheses), then set what differs. The configuration keys that set
+ * them (plugin/k8s/k8s_config.c) are named for reference.
+ */
+typedef struct kube_client_options {
+    unsigned request_timeout_ms; /* default deadline of a request (30000; 100..3600000)
+                                    FAKECLOUD_K8S_REQUEST_TIMEOUT_MS */
+    unsigned max_attempts;       /* attempts per request (6; 1..100) _MAX_ATTEMPTS */
+    unsigned max_connections;    /* connections for requests (3; 1..64; each watch stream has
+                                    one more of its own) _MAX_CONNECTIONS */
+    unsigned retry_base_ms;      /* backoff base (100; >= 1) _RETRY_BASE_MS */
+    unsigned retry_cap_ms;       /* backoff cap (2000; >= 1) _RETRY_CAP_MS */
+    unsigned token_reread_ms;    /* token file re-read period (60000) _TOKEN_REREAD_MS */
+    unsigned exec_timeout_ms;    /* exec credential plugin bound (30000; >= 1) _EXEC_TIMEOUT_MS */
+    unsigned watch_timeout_s;    /* server-side watch timeout (290; >= 1) _WATCH_TIMEOUT_S */
+    unsigned list_page_size;     /* items per list page of a watch (500; >= 1) _LIST_PAGE_SIZE */
+    size_t max_response_bytes;   /* response body limit (64 MiB; >= 1024) _MAX_RESPONSE_BYTES */
+    unsigned connect_timeout_ms; /* TCP + TLS connect bound (10000; >= 1) */
+    const char *user_agent;      /* ("fakecloud-backend-k8s/0.1.0"); copied */
+    unsigned flags;              /* KUBE_CLIENT_QUIET */
+} kube_client_options;
+
+/* Fill OUT with the defaults. */
+void kube_client_options_init(kube_client_options *out);
+
+/*
+ * Discover the cluster (kube_config_load through HOST's config getter) and
+ * create a client with OPTS (NULL: the defaults). Does not contact the
+ * server. Errors: FCB_ERR_CONFIG with a message naming the file, context
  * and field ("kubeconfig /root/.kube/config: context 'x' refers to missing
- * cluster 'y'"). `host` must outlive the client.
+ * cluster 'y'"); FCB_ERR_INVALID_ARGUMENT naming an option out of range;
+ * FCB_ERR_NO_MEMORY. `host` must outlive the client.
  */
-int kube_client_new(const fcb_host_services *host, kube_client **out, fcb_error *err);
-/*
- * kube_client_new with flags: KUBE_CLIENT_QUIET logs the configuration at
- * debug instead of info and skips the insecure-TLS warning, for a second
- * client on the same configuration (whose first client already said so).
- */
-enum { KUBE_CLIENT_QUIET = 1u << 0 };
-int kube_client_new_ex(const fcb_host_services *host, unsigned flags, kube_client **out,
-                       fcb_error *err);
+int kube_client_open(const fcb_host_services *host, const kube_client_options *opts,
+                     kube_client **out, fcb_error *err);
 
 /* Stop background work (token refresh), free everything. NULL is a no-op. */
 void kube_client_free(kube_client *client);
@@ -70,67 +90,6 @@ const char *kube_client_server(const kube_client *client);
  * FCB_ERR_CANCELLED (used by close()). Irreversible.
  */
 void kube_client_cancel(kube_client *client);
-
-/* Request flags. */
-enum {
-    KUBE_REQ_CREATE = 1u << 0,         /* POST create: a 409 after our own retry of
-                                          an unknown outcome sets resp->retried */
-    KUBE_REQ_NO_RETRY = 1u << 1,       /* one attempt only */
-    KUBE_REQ_RAW = 1u << 2,            /* keep a 2xx body as text in resp->raw, do
-                                          not parse it (pods/log, or a large list
-                                          only counted); error answers are still
-                                          parsed as Status */
-    KUBE_REQ_METADATA = 1u << 3,       /* a list answer as PartialObjectMetadataList
-                                          (metadata only, as client-go's metadata
-                                          client asks; a server without it answers
-                                          the full list) */
-    KUBE_REQ_UNTIL_DEADLINE = 1u << 4, /* retry what is retryable until the
-                                          deadline, not FAKECLOUD_K8S_MAX_ATTEMPTS
-                                          times (a Retry-After is a minimum wait
-                                          then); for work that must get done,
-                                          e.g. terminate */
-};
-
-/* Result of one request. Fields are owned by the response. */
-typedef struct kube_response {
-    long status;       /* HTTP status, 0 when no response was received */
-    json_object *body; /* parsed JSON body (NULL for RAW or empty) */
-    char *raw;         /* body text for KUBE_REQ_RAW, from the host allocator */
-    size_t raw_len;
-    bool retried;    /* the request was sent more than once */
-    char reason[64]; /* Status.reason for non-2xx ("AlreadyExists") */
-} kube_response;
-
-/* Release what a response holds (json_object_put + svc_free); keeps it reusable. */
-void kube_response_clear(const kube_client *client, kube_response *resp);
-
-/*
- * Send METHOD PATH (path plus query, already escaped, e.g.
- * "/api/v1/namespaces/ns/pods?labelSelector=a%3Db") with an optional body
- * (content_type NULL = "application/json"). `deadline_ms` bounds the whole
- * call including retries (0 = the client's default, 30 s).
- * Returns FCB_OK for 2xx. Otherwise:
- *   FCB_ERR_NOT_FOUND   404,
- *   FCB_ERR_BACKEND     other HTTP errors (err: "k8s POST /api/..: 409
- *                       AlreadyExists: pods \"x\" already exists"),
- *   FCB_ERR_UNAVAILABLE connection / TLS failures after the retries,
- *   FCB_ERR_TIMEOUT     the deadline passed (also while waiting for a free
- *                       connection of the pool),
- *   FCB_ERR_CANCELLED   kube_client_cancel was called,
- *   FCB_ERR_CONFIG      the credentials could not be obtained (exec plugin
- *                       failed, token file unreadable),
- *   FCB_ERR_NO_MEMORY.
- * Retried (capped exponential backoff, full jitter, within the deadline and
- * FAKECLOUD_K8S_MAX_ATTEMPTS): 429 always (Retry-After honoured); 5xx and
- * connection failures for GET/HEAD/PUT/DELETE and KUBE_REQ_CREATE; failures
- * before anything was sent for every method. TLS failures never. A 401 with
- * a token file or exec plugin refreshes the credential and retries once.
- * In every case *resp holds what was received (status, body, reason); the
- * caller always calls kube_response_clear.
- */
-int kube_request(kube_client *client, const char *method, const char *path,
-                 const char *content_type, const char *body, size_t body_len, unsigned flags,
-                 unsigned deadline_ms, kube_response *resp, fcb_error *err);
 
 /*
  * A shared watch over one collection (e.g. "/api/v1/namespaces/ns/pods")

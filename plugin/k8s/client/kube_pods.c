@@ -68,8 +68,9 @@ int kube_pods_log(kube_client *client, const char *ns, const char *name,
     rc = kube_path_done(&path, "pod log", err);
     if (rc != FCB_OK)
         return rc;
-    rc = kube_request(client, "GET", path.buf, NULL, NULL, 0, KUBE_REQ_RAW, opts->deadline_ms,
-                      &resp, err);
+    kube_request_spec req = {
+        .method = "GET", .path = path.buf, .flags = KUBE_REQ_RAW, .deadline_ms = opts->deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
     if (rc == FCB_OK) {
         *text = resp.raw;
         *len = resp.raw_len;

@@ -182,8 +182,13 @@ int kube_resource_create(kube_client *client, const kube_kind *kind, const char 
     rc = kube_path_done(&path, kind->singular, err);
     if (rc != FCB_OK)
         return rc;
-    rc = kube_request(client, "POST", path.buf, NULL, body, body_len, KUBE_REQ_CREATE, deadline_ms,
-                      &resp, err);
+    kube_request_spec req = {.method = "POST",
+                             .path = path.buf,
+                             .body = body,
+                             .body_len = body_len,
+                             .flags = KUBE_REQ_CREATE,
+                             .deadline_ms = deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
     out->status = resp.status;
     out->retried = resp.retried;
     if (rc == FCB_OK)
@@ -210,7 +215,8 @@ int kube_resource_get(kube_client *client, const kube_kind *kind, const char *ns
     rc = kube_path_done(&path, kind->singular, err);
     if (rc != FCB_OK)
         return rc;
-    rc = kube_request(client, "GET", path.buf, NULL, NULL, 0, 0, deadline_ms, &resp, err);
+    kube_request_spec req = {.method = "GET", .path = path.buf, .deadline_ms = deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
     if (rc == FCB_OK && resp.body == NULL)
         rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s: the answer has no body", path.buf);
     if (rc == FCB_OK) {
@@ -247,9 +253,11 @@ int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, 
     rc = kube_path_done(&path, kind->plural, err);
     if (rc != FCB_OK)
         return rc;
-    rc =
-        kube_request(client, "DELETE", path.buf, NULL, NULL, 0,
-                     KUBE_REQ_RAW | KUBE_REQ_METADATA | opts->flags, opts->deadline_ms, &resp, err);
+    kube_request_spec req = {.method = "DELETE",
+                             .path = path.buf,
+                             .flags = KUBE_REQ_RAW | KUBE_REQ_METADATA | opts->flags,
+                             .deadline_ms = opts->deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
     out->status = resp.status;
     if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", &out->deleted))
         rc = err_set(err, FCB_ERR_BACKEND, "k8s DELETE %s collection: the answer is not a list",
@@ -278,8 +286,11 @@ int kube_resource_list(kube_client *client, const kube_kind *kind, const char *n
     rc = kube_path_done(&path, kind->plural, err);
     if (rc != FCB_OK)
         return rc;
-    rc = kube_request(client, "GET", path.buf, NULL, NULL, 0, KUBE_REQ_RAW,
-                      opts != NULL ? opts->deadline_ms : 0, &resp, err);
+    kube_request_spec req = {.method = "GET",
+                             .path = path.buf,
+                             .flags = KUBE_REQ_RAW,
+                             .deadline_ms = opts != NULL ? opts->deadline_ms : 0};
+    rc = kube_request_send(client, &req, &resp, err);
     out->status = resp.status;
     if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", &out->count))
         rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s list: the answer is not a list",

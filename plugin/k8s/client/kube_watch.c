@@ -158,7 +158,7 @@ static void deliver(kube_watch *w, const char *type, json_object *obj)
 
 static bool stopping(kube_watch *w)
 {
-    return atomic_load(&w->stop) || atomic_load(kube_client_cancel_flag(w->client));
+    return atomic_load(&w->stop) || atomic_load(&w->client->cancelled);
 }
 
 static int list_once(kube_watch *w, bool *expired, fcb_error *err)
@@ -172,15 +172,15 @@ static int list_once(kube_watch *w, bool *expired, fcb_error *err)
     for (size_t page = 0; page < WATCH_MAX_PAGES; page++) {
         kube_response resp;
         char *path = svc_sprintf(
-            w->host, "%s?limit=%u%s%s%s%s", w->collection, kube_client_list_page_size(w->client),
+            w->host, "%s?limit=%u%s%s%s%s", w->collection, w->client->opts.list_page_size,
             w->selector != NULL ? "&labelSelector=" : "", w->selector != NULL ? w->selector : "",
             cont != NULL ? "&continue=" : "", cont != NULL ? cont : "");
         if (path == NULL) {
             rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
             goto out;
         }
-        rc = kube_request_stoppable(w->client, "GET", path, NULL, NULL, 0, 0, 0, &w->stop, &resp,
-                                    err);
+        kube_request_spec spec = {.method = "GET", .path = path, .stop = &w->stop};
+        rc = kube_request_send(w->client, &spec, &resp, err);
         svc_free(w->host, path);
         if (rc != FCB_OK) {
             *expired = resp.status == 410;
@@ -299,7 +299,7 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
     http_capture cap;
     CURLcode code = CURLE_OK;
     stream_end end = STREAM_ERROR;
-    unsigned timeout_s = kube_client_watch_timeout_s(w->client);
+    unsigned timeout_s = w->client->opts.watch_timeout_s;
     w->gone = false;
     w->stream_failed = false;
     w->last_status = 0;
@@ -319,17 +319,21 @@ static stream_end watch_stream(kube_watch *w, bool force_auth)
         err_set(&w->stream_err, FCB_ERR_NO_MEMORY, "out of memory");
         goto out_nocall;
     }
-    if (kube_call_prepare(w->client, &call, w->conn, &w->stop,
-                          http_now_ms() + (timeout_s + 30ull) * 1000ull, "GET", path, NULL, NULL, 0,
-                          force_auth, NULL, &cap, &w->stream_err) != FCB_OK)
+    kube_request_spec req = {.method = "GET", .path = path, .stop = &w->stop};
+    kube_call_spec spec = {.req = &req,
+                           .stream = w->conn,
+                           .deadline_at = http_now_ms() + (timeout_s + 30ull) * 1000ull,
+                           .force_refresh = force_auth,
+                           .cap = &cap};
+    if (kube_call_prepare(w->client, &call, &spec, &w->stream_err) != FCB_OK)
         goto out_nocall;
     w->easy = call.easy;
     /* A healthy quiet watch still gets bookmarks about every minute. */
     curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(call.easy, CURLOPT_LOW_SPEED_TIME, (long)WATCH_SILENCE_S);
     kube_client_count(w->client, KUBE_STAT_REQUEST);
-    http_run_result run = http_run(call.conn->multi, call.easy, kube_client_cancel_flag(w->client),
-                                   &w->stop, 0, &code);
+    http_run_result run =
+        http_run(call.conn->multi, call.easy, &w->client->cancelled, &w->stop, 0, &code);
     long status = 0;
     curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &status);
     if (run == HTTP_RUN_STOPPED || stopping(w)) {
@@ -445,7 +449,7 @@ static void watch_free(kube_watch *w)
 {
     track_clear(w);
     kube_watch_framer_free(w->framer);
-    kube_conn_free(w->client, w->conn);
+    kube_conn_free(w->host, w->conn);
     svc_free(w->host, w->collection);
     svc_free(w->host, w->selector);
     pthread_mutex_destroy(&w->lock);
@@ -456,7 +460,7 @@ static void watch_free(kube_watch *w)
 int kube_watch_start(kube_client *client, const char *collection_path, const char *label_selector,
                      kube_watch_fn fn, void *ctx, kube_watch **out, fcb_error *err)
 {
-    const fcb_host_services *host = kube_client_host(client);
+    const fcb_host_services *host = client->host;
     *out = NULL;
     kube_watch *w = svc_calloc(host, 1, sizeof *w);
     if (w == NULL)
@@ -470,7 +474,7 @@ int kube_watch_start(kube_client *client, const char *collection_path, const cha
     pthread_cond_init(&w->cond, NULL);
     w->collection = svc_strdup(host, collection_path);
     w->framer = kube_watch_framer_new(host, WATCH_MAX_EVENT_BYTES);
-    w->conn = kube_conn_new(client);
+    w->conn = kube_conn_new(host);
     if (w->collection == NULL || w->framer == NULL || w->conn == NULL)
         goto nomem;
     if (label_selector != NULL && label_selector[0] != '\0') {

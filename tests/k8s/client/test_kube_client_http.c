@@ -3,6 +3,7 @@
  * (libmicrohttpd on 127.0.0.1): token file rotation, headers sent, basic
  * auth, Status parsing of real responses, Retry-After. No kubesim needed.
  */
+#include "k8s_client.h" /* kube_client_new */
 #include "kube_client.h"
 #include "mock_host.h"
 

@@ -4,6 +4,7 @@
  * and the watch (resume after a cut stream, relist after 410 Gone). Every
  * test runs through the mock host and ends with zero outstanding bytes.
  */
+#include "k8s_client.h" /* kube_client_new */
 #include "kube_client.h"
 #include "kubesim_ctl.h"
 #include "mock_host.h"

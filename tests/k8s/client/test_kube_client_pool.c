@@ -5,6 +5,7 @@
  * connection honours its deadline and kube_client_cancel. Every test runs
  * through the mock host and ends with zero outstanding bytes.
  */
+#include "k8s_client.h" /* kube_client_new */
 #include "kube_client.h"
 #include "kubesim_ctl.h"
 #include "mock_host.h"

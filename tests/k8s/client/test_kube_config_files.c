@@ -5,6 +5,7 @@
  * token / CA is refused at once with an error naming the field and the path.
  * Each test carries a Criterion timeout: a blocking open() fails it.
  */
+#include "k8s_client.h" /* kube_client_new */
 #include "kube_client.h"
 #include "kube_config.h"
 #include "mock_fixture.h"

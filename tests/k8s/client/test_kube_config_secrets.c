@@ -11,6 +11,7 @@
  * URL and logs the configuration). Neither the error message, nor a captured
  * log line, nor kube_client_server() may contain a marker (or half of one).
  */
+#include "k8s_client.h" /* kube_client_new */
 #include "kube_client.h"
 #include "kube_config.h"
 #include "mock_fixture.h"

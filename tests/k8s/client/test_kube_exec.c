@@ -1,5 +1,6 @@
 /* Unit tests: ExecCredential parsing, RFC 3339 times, running plugins with bounds; client
  * construction. */
+#include "k8s_client.h" /* kube_client_new */
 #include "kube_client.h"
 #include "kube_config.h"
 #include "kube_exec.h"

@@ -31,7 +31,8 @@ static void setup(void)
     cr_assert_eq(kubesim_start(NULL, &ks), 0, "kubesim: %s", kubesim_last_error());
     mock_host_set_config(mh, "KUBECONFIG", kubesim_kubeconfig(ks));
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(kube_client_new(host, &kc, &err), FCB_OK, "kube_client_new: %s", err.message);
+    cr_assert_eq(kube_client_open(host, NULL, &kc, &err), FCB_OK, "kube_client_open: %s",
+                 err.message);
 }
 
 static void teardown(void)
