@@ -46,20 +46,26 @@ typedef struct k8s_launch {
 /* ------------------------------------------------------------ one Pod */
 
 /*
- * Reserve what the attempt needs before anything is created, so handing an
- * interrupted attempt's Pod to close() cannot fail later.
+ * Enter the operation (close() waits for it; FCB_ERR_CANCELLED once closing)
+ * and reserve what the attempt needs before anything is created, so handing
+ * an interrupted attempt's Pod to close() cannot fail later. On FCB_OK the
+ * caller ends with k8s_attempt_finish, then inflight_leave.
  */
 static int k8s_attempt_start(fcb_backend *b, k8s_attempt *a, const char *what, fcb_error *err)
 {
     memset(a, 0, sizeof *a);
     a->created = K8S_NOT_CREATED;
+    int rc = inflight_enter(&b->ops, K8S_WHO, err);
+    if (rc != FCB_OK)
+        return rc;
     a->orphan = svc_calloc(b->host, 1, sizeof *a->orphan);
     if (a->orphan != NULL && clockx_cond_init(&a->w.cond) == 0)
         return FCB_OK;
-    int rc = a->orphan == NULL
-                 ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a %s", what)
-                 : err_set(err, FCB_ERR_INTERNAL, "cannot initialise a condition variable");
+    rc = a->orphan == NULL
+             ? err_set(err, FCB_ERR_NO_MEMORY, "out of memory starting a %s", what)
+             : err_set(err, FCB_ERR_INTERNAL, "cannot initialise a condition variable");
     svc_free(b->host, a->orphan);
+    inflight_leave(&b->ops);
     return rc;
 }
 
@@ -234,14 +240,9 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
     if (rc == FCB_OK)
         rc = ziptar_check_launch(NULL, &l.fn, &l.req.code, l.req.layers, l.req.n_layers, err);
     if (rc == FCB_OK)
-        rc = inflight_enter(&b->ops, K8S_WHO, err);
+        rc = k8s_attempt_start(b, &a, "launch", err);
     if (rc != FCB_OK)
         return rc;
-    rc = k8s_attempt_start(b, &a, "launch", err);
-    if (rc != FCB_OK) {
-        inflight_leave(&b->ops);
-        return rc;
-    }
 
     rc = k8s_launch_create(b, &l, &a, err);
     if (rc == FCB_OK)
@@ -311,14 +312,9 @@ int k8s_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
 
     if (b == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "backend is NULL");
-    int rc = inflight_enter(&b->ops, K8S_WHO, err);
+    int rc = k8s_attempt_start(b, &a, "prepull", err);
     if (rc != FCB_OK)
         return rc;
-    rc = k8s_attempt_start(b, &a, "prepull", err);
-    if (rc != FCB_OK) {
-        inflight_leave(&b->ops);
-        return rc;
-    }
     rc = k8s_nonce_new(b, a.nonce, err);
     snprintf(a.w.name, sizeof a.w.name, "fakecloud-prepull-%s", a.nonce);
     if (rc == FCB_OK)
