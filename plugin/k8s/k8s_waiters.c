@@ -4,12 +4,10 @@
  */
 #include "k8s_waiters.h"
 
-#include "k8s_objects.h"
-#include "kube_pods.h"
-#include "svc.h"
-
 #include "clockx.h"
+#include "kube_pods.h"
 #include "probe.h"
+#include "svc.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,8 +3,9 @@
  *
  * A launch (or prepull) registers a waiter for its Pod's name before it
  * creates the Pod; the watch's events update the waiter and wake it, so no
- * launch polls. Every wait is a condition-variable wait under the backend's
- * lock, so close() (which broadcasts every waiter) and watch events wake
+ * launch polls. Every wait is a condition-variable wait under the in-flight
+ * tracker's lock (inflight_wait on b->ops), so close() (which broadcasts
+ * every waiter through inflight_close's wake hook) and watch events wake
  * launches at once. A watch that relisted after 410 Gone reports Pods it
  * knew that vanished, but not one created and deleted while it was away: a
  * created Pod the relist did not show is looked up once with a GET.
@@ -20,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One launch's view of its Pod. Fields are guarded by the backend's lock. */
+/* One launch's view of its Pod. Fields are guarded by the in-flight lock (b->ops). */
 struct k8s_waiter {
     struct k8s_waiter *next;
     char name[K8S_POD_NAME_MAX];
@@ -42,7 +43,7 @@ void k8s_waiter_register(fcb_backend *b, k8s_waiter *w);
 /* Our create of W's Pod succeeded; a relist since registering may have missed it. */
 void k8s_waiter_created(fcb_backend *b, k8s_waiter *w);
 void k8s_waiter_unregister(fcb_backend *b, k8s_waiter *w);
-/* Wake every waiter (close); called with b->lock held. */
+/* Wake every waiter (close); called with the in-flight lock (b->ops) held. */
 void k8s_waiters_wake_locked(fcb_backend *b);
 
 /*
