@@ -1,7 +1,7 @@
 /*
  * k8s_internal: the backend instance the lifecycle files share.
  *
- * k8s_backend.c (open, close, in-flight tracking, lazy start),
+ * k8s_backend.c (open, close, the lazy start of the watch and Secret),
  * k8s_launch.c (launch, prepull), k8s_terminate.c (terminate, reap_stale),
  * k8s_waiters.c (the shared watch and the launches waiting on it) and
  * k8s_objects.c (owned create and delete of Pods and the token Secret) all
