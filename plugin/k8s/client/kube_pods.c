@@ -26,12 +26,7 @@ int kube_pods_get(kube_client *client, const char *ns, const char *name, unsigne
 int kube_pods_delete_owned(kube_client *client, const char *ns, const char *name,
                            const kube_delete_opts *opts, kube_delete_result *out, fcb_error *err)
 {
-    if (name == NULL) {
-        kube_delete_result none = {0};
-        *out = none;
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete pod: name is NULL");
-    }
-    return kube_resource_delete_collection(client, &kube_pod_kind, ns, name, opts, out, err);
+    return kube_resource_delete_owned(client, &kube_pod_kind, ns, name, opts, out, err);
 }
 
 int kube_pods_delete_collection(kube_client *client, const char *ns, const kube_delete_opts *opts,

@@ -153,6 +153,32 @@ void kube_object_ref_read(json_object *object, kube_object_ref *out)
 /* ---------------------------------------------------------------- verbs */
 
 /*
+ * Send REQ (a RAW list or deletecollection) and count the answer's items
+ * without building a tree; WHAT names the call in the error.
+ */
+static int send_counted(kube_client *client, const kube_request_spec *req, const char *what,
+                        size_t *count, long *status, fcb_error *err)
+{
+    kube_response resp = {0};
+    int rc = kube_request_send(client, req, &resp, err);
+    *status = resp.status;
+    if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", count))
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s %s: the answer is not a list", what);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+/* Check NS and NAME (may be NULL), then start PATH at KIND's collection or object. */
+static int path_start(kube_path *path, const kube_kind *kind, const char *ns, const char *name,
+                      fcb_error *err)
+{
+    int rc = kube_names_check(kind, ns, name, err);
+    if (rc == FCB_OK)
+        kube_path_object(path, kind, ns, name);
+    return rc;
+}
+
+/*
  * Whether a failed create may nevertheless have created the object: our own
  * retry, no answer, a 5xx, or a 2xx whose body could not be read (not JSON,
  * or over the response limit, which ends the transfer before the status is
@@ -175,11 +201,9 @@ int kube_resource_create(kube_client *client, const kube_kind *kind, const char 
     kube_response resp = {0};
 
     memset(out, 0, sizeof *out);
-    int rc = kube_names_check(kind, ns, NULL, err);
-    if (rc != FCB_OK)
-        return rc;
-    kube_path_object(&path, kind, ns, NULL);
-    rc = kube_path_done(&path, kind->singular, err);
+    int rc = path_start(&path, kind, ns, NULL, err);
+    if (rc == FCB_OK)
+        rc = kube_path_done(&path, kind->singular, err);
     if (rc != FCB_OK)
         return rc;
     kube_request_spec req = {.method = "POST",
@@ -208,11 +232,9 @@ int kube_resource_get(kube_client *client, const kube_kind *kind, const char *ns
     kube_response resp = {0};
 
     *out = NULL;
-    int rc = kube_names_check(kind, ns, name, err);
-    if (rc != FCB_OK)
-        return rc;
-    kube_path_object(&path, kind, ns, name);
-    rc = kube_path_done(&path, kind->singular, err);
+    int rc = path_start(&path, kind, ns, name, err);
+    if (rc == FCB_OK)
+        rc = kube_path_done(&path, kind->singular, err);
     if (rc != FCB_OK)
         return rc;
     kube_request_spec req = {.method = "GET", .path = path.buf, .deadline_ms = deadline_ms};
@@ -232,17 +254,17 @@ int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, 
                                     kube_delete_result *out, fcb_error *err)
 {
     kube_path path;
-    kube_response resp = {0};
     char field[KUBE_NAME_MAX + 16];
 
     memset(out, 0, sizeof *out);
     if (opts == NULL || opts->label_selector == NULL || opts->label_selector[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete %s: a label selector is required",
                        kind->plural);
-    int rc = kube_names_check(kind, ns, name, err);
+    int rc = path_start(&path, kind, ns, NULL, err);
+    if (rc == FCB_OK && name != NULL)
+        rc = kube_names_check(kind, ns, name, err);
     if (rc != FCB_OK)
         return rc;
-    kube_path_object(&path, kind, ns, NULL);
     if (name != NULL) {
         snprintf(field, sizeof field, "metadata.name=%s", name);
         kube_path_query(&path, "fieldSelector", field);
@@ -257,26 +279,20 @@ int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, 
                              .path = path.buf,
                              .flags = KUBE_REQ_RAW | KUBE_REQ_METADATA | opts->flags,
                              .deadline_ms = opts->deadline_ms};
-    rc = kube_request_send(client, &req, &resp, err);
-    out->status = resp.status;
-    if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", &out->deleted))
-        rc = err_set(err, FCB_ERR_BACKEND, "k8s DELETE %s collection: the answer is not a list",
-                     kind->plural);
-    kube_response_clear(client, &resp);
-    return rc;
+    char what[64];
+    snprintf(what, sizeof what, "DELETE %s collection", kind->plural);
+    return send_counted(client, &req, what, &out->deleted, &out->status, err);
 }
 
 int kube_resource_list(kube_client *client, const kube_kind *kind, const char *ns,
                        const kube_list_opts *opts, kube_list_result *out, fcb_error *err)
 {
     kube_path path;
-    kube_response resp = {0};
 
     memset(out, 0, sizeof *out);
-    int rc = kube_names_check(kind, ns, NULL, err);
+    int rc = path_start(&path, kind, ns, NULL, err);
     if (rc != FCB_OK)
         return rc;
-    kube_path_object(&path, kind, ns, NULL);
     if (opts != NULL && opts->limit != 0)
         kube_path_query_uint(&path, "limit", opts->limit);
     if (opts != NULL && opts->label_selector != NULL)
@@ -290,11 +306,18 @@ int kube_resource_list(kube_client *client, const kube_kind *kind, const char *n
                              .path = path.buf,
                              .flags = KUBE_REQ_RAW,
                              .deadline_ms = opts != NULL ? opts->deadline_ms : 0};
-    rc = kube_request_send(client, &req, &resp, err);
-    out->status = resp.status;
-    if (rc == FCB_OK && !jsonx_count_member_array(resp.raw, resp.raw_len, "items", &out->count))
-        rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s list: the answer is not a list",
-                     kind->plural);
-    kube_response_clear(client, &resp);
-    return rc;
+    char what[64];
+    snprintf(what, sizeof what, "GET %s list", kind->plural);
+    return send_counted(client, &req, what, &out->count, &out->status, err);
+}
+
+int kube_resource_delete_owned(kube_client *client, const kube_kind *kind, const char *ns,
+                               const char *name, const kube_delete_opts *opts,
+                               kube_delete_result *out, fcb_error *err)
+{
+    if (name == NULL) {
+        memset(out, 0, sizeof *out);
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete %s: name is NULL", kind->singular);
+    }
+    return kube_resource_delete_collection(client, kind, ns, name, opts, out, err);
 }

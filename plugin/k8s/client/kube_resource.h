@@ -122,6 +122,10 @@ int kube_resource_get(kube_client *client, const kube_kind *kind, const char *ns
 int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, const char *ns,
                                     const char *name, const kube_delete_opts *opts,
                                     kube_delete_result *out, fcb_error *err);
+/* kube_resource_delete_collection of object NAME, which must not be NULL. */
+int kube_resource_delete_owned(kube_client *client, const kube_kind *kind, const char *ns,
+                               const char *name, const kube_delete_opts *opts,
+                               kube_delete_result *out, fcb_error *err);
 /* List KIND in NS; the answer is counted, not kept. */
 int kube_resource_list(kube_client *client, const kube_kind *kind, const char *ns,
                        const kube_list_opts *opts, kube_list_result *out, fcb_error *err);

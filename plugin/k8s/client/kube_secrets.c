@@ -1,8 +1,6 @@
 /* kube_secrets: the Secret table over kube_resource. */
 #include "kube_secrets.h"
 
-#include "svc.h"
-
 static const kube_kind kube_secret_kind = {.plural = "secrets", .singular = "secret"};
 
 int kube_secrets_create(kube_client *client, const char *ns, const char *body, size_t body_len,
@@ -15,12 +13,7 @@ int kube_secrets_create(kube_client *client, const char *ns, const char *body, s
 int kube_secrets_delete_owned(kube_client *client, const char *ns, const char *name,
                               const kube_delete_opts *opts, kube_delete_result *out, fcb_error *err)
 {
-    if (name == NULL) {
-        kube_delete_result none = {0};
-        *out = none;
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete secret: name is NULL");
-    }
-    return kube_resource_delete_collection(client, &kube_secret_kind, ns, name, opts, out, err);
+    return kube_resource_delete_owned(client, &kube_secret_kind, ns, name, opts, out, err);
 }
 
 int kube_secrets_delete_collection(kube_client *client, const char *ns,

@@ -72,105 +72,129 @@ static bool only_whitespace(const char *p, size_t n)
     return true;
 }
 
+/* The unread part of a fed buffer. */
+typedef struct feed_input {
+    const char *data;
+    size_t len;
+} feed_input;
+
+static void input_skip(kube_watch_framer *framer, feed_input *in, size_t n)
+{
+    framer->offset += n;
+    in->data += n;
+    in->len -= n;
+}
+
+/*
+ * An event is delivered only once the rest of its line is blank, so the
+ * events found never depend on where the stream was split (the strict
+ * tokener refuses trailing garbage when it sees it in the same buffer; here
+ * it may arrive in a later read). Consumes up to the newline; the held
+ * event stays held when the input ends first.
+ */
+static int feed_held(kube_watch_framer *framer, feed_input *in, kube_watch_framer_fn fn, void *ctx,
+                     fcb_error *err)
+{
+    size_t i = 0;
+    while (i < in->len && in->data[i] != '\n' && only_whitespace(in->data + i, 1))
+        i++;
+    if (i < in->len && in->data[i] != '\n') {
+        json_object_put(framer->held);
+        framer->held = NULL;
+        return err_set(err, FCB_ERR_BACKEND,
+                       "watch stream: unexpected data after the event at byte %zu",
+                       framer->offset + i);
+    }
+    input_skip(framer, in, i);
+    if (in->len == 0)
+        return FCB_OK;
+    input_skip(framer, in, 1); /* the newline */
+    json_object *event = framer->held;
+    framer->held = NULL;
+    int rc = fn(ctx, event);
+    json_object_put(event);
+    return rc;
+}
+
+/* How much of the input to hand the tokener: at most one line and the room left. */
+static size_t parse_chunk(const kube_watch_framer *framer, const feed_input *in)
+{
+    size_t room = framer->max_event_bytes - framer->pending;
+    size_t chunk = in->len < room ? in->len : room;
+    /* Events are newline-delimited and strict JSON has no raw newline
+     * inside a value: hand the tokener at most one line at a time, so
+     * strict mode never sees the next event as trailing garbage. */
+    const char *nl = memchr(in->data, '\n', chunk);
+    if (nl != NULL)
+        chunk = (size_t)(nl - in->data) + 1;
+    return chunk > INT_MAX ? INT_MAX : chunk;
+}
+
+/* Feed the tokener one chunk; deliver or hold a completed event. */
+static int feed_parse(kube_watch_framer *framer, feed_input *in, kube_watch_framer_fn fn, void *ctx,
+                      fcb_error *err)
+{
+    size_t chunk = parse_chunk(framer, in);
+    if (chunk == 0)
+        return err_set(err, FCB_ERR_BACKEND, "watch stream: event larger than %zu bytes",
+                       framer->max_event_bytes);
+    json_object *event = json_tokener_parse_ex(framer->tok, in->data, (int)chunk);
+    enum json_tokener_error jerr = json_tokener_get_error(framer->tok);
+    if (event == NULL && jerr == json_tokener_continue) {
+        framer->pending += chunk;
+        input_skip(framer, in, chunk);
+        if (framer->pending >= framer->max_event_bytes && in->len > 0)
+            return err_set(err, FCB_ERR_BACKEND, "watch stream: event larger than %zu bytes",
+                           framer->max_event_bytes);
+        return FCB_OK;
+    }
+    if (jerr != json_tokener_success) {
+        size_t at = framer->offset + json_tokener_get_parse_end(framer->tok);
+        return err_set(err, FCB_ERR_BACKEND, "watch stream: invalid JSON at byte %zu: %s", at,
+                       json_tokener_error_desc(jerr));
+    }
+    size_t used = json_tokener_get_parse_end(framer->tok);
+    if (used == 0 || used > chunk)
+        used = chunk;
+    bool line_ended = memchr(in->data, '\n', used) != NULL;
+    input_skip(framer, in, used);
+    framer->pending = 0;
+    json_tokener_reset(framer->tok);
+    if (event == NULL || !json_object_is_type(event, json_type_object)) {
+        json_object_put(event);
+        return err_set(err, FCB_ERR_BACKEND, "watch stream: event at byte %zu is not a JSON object",
+                       framer->offset);
+    }
+    if (!line_ended) {
+        framer->held = event; /* delivered when its line ends */
+        return FCB_OK;
+    }
+    int rc = fn(ctx, event);
+    json_object_put(event);
+    return rc;
+}
+
 int kube_watch_framer_feed(kube_watch_framer *framer, const char *data, size_t len,
                            kube_watch_framer_fn fn, void *ctx, fcb_error *err)
 {
+    feed_input in = {.data = data, .len = len};
     /* Bounded: each round consumes at least one byte or returns. */
-    while (len > 0) {
-        /*
-         * An event is delivered only once the rest of its line is blank, so
-         * the events found never depend on where the stream was split (the
-         * strict tokener refuses trailing garbage when it sees it in the same
-         * buffer; here it may arrive in a later read).
-         */
+    while (in.len > 0) {
+        int rc;
         if (framer->held != NULL) {
-            size_t i = 0;
-            while (i < len && data[i] != '\n' && only_whitespace(data + i, 1))
-                i++;
-            if (i < len && data[i] != '\n') {
-                json_object_put(framer->held);
-                framer->held = NULL;
-                return err_set(err, FCB_ERR_BACKEND,
-                               "watch stream: unexpected data after the event at byte %zu",
-                               framer->offset + i);
+            rc = feed_held(framer, &in, fn, ctx, err);
+        } else {
+            /* Whitespace between events is not part of any event. */
+            if (framer->pending == 0) {
+                size_t skip = 0;
+                while (skip < in.len && only_whitespace(in.data + skip, 1))
+                    skip++;
+                input_skip(framer, &in, skip);
+                if (in.len == 0)
+                    break;
             }
-            framer->offset += i;
-            data += i;
-            len -= i;
-            if (len == 0)
-                break;
-            framer->offset++; /* the newline */
-            data++;
-            len--;
-            json_object *event = framer->held;
-            framer->held = NULL;
-            int rc = fn(ctx, event);
-            json_object_put(event);
-            if (rc != 0)
-                return rc;
-            continue;
+            rc = feed_parse(framer, &in, fn, ctx, err);
         }
-        /* Whitespace between events is not part of any event. */
-        if (framer->pending == 0) {
-            size_t skip = 0;
-            while (skip < len && only_whitespace(data + skip, 1))
-                skip++;
-            data += skip;
-            len -= skip;
-            framer->offset += skip;
-            if (len == 0)
-                break;
-        }
-        size_t room = framer->max_event_bytes - framer->pending;
-        size_t chunk = len < room ? len : room;
-        /* Events are newline-delimited and strict JSON has no raw newline
-         * inside a value: hand the tokener at most one line at a time, so
-         * strict mode never sees the next event as trailing garbage. */
-        const char *nl = memchr(data, '\n', chunk);
-        if (nl != NULL)
-            chunk = (size_t)(nl - data) + 1;
-        if (chunk > INT_MAX)
-            chunk = INT_MAX;
-        if (chunk == 0)
-            return err_set(err, FCB_ERR_BACKEND, "watch stream: event larger than %zu bytes",
-                           framer->max_event_bytes);
-        json_object *event = json_tokener_parse_ex(framer->tok, data, (int)chunk);
-        enum json_tokener_error jerr = json_tokener_get_error(framer->tok);
-        if (event == NULL && jerr == json_tokener_continue) {
-            framer->pending += chunk;
-            framer->offset += chunk;
-            data += chunk;
-            len -= chunk;
-            if (framer->pending >= framer->max_event_bytes && len > 0)
-                return err_set(err, FCB_ERR_BACKEND, "watch stream: event larger than %zu bytes",
-                               framer->max_event_bytes);
-            continue;
-        }
-        if (jerr != json_tokener_success) {
-            size_t at = framer->offset + json_tokener_get_parse_end(framer->tok);
-            return err_set(err, FCB_ERR_BACKEND, "watch stream: invalid JSON at byte %zu: %s", at,
-                           json_tokener_error_desc(jerr));
-        }
-        size_t used = json_tokener_get_parse_end(framer->tok);
-        if (used == 0 || used > chunk)
-            used = chunk;
-        bool line_ended = memchr(data, '\n', used) != NULL;
-        framer->offset += used;
-        data += used;
-        len -= used;
-        framer->pending = 0;
-        json_tokener_reset(framer->tok);
-        if (event == NULL || !json_object_is_type(event, json_type_object)) {
-            json_object_put(event);
-            return err_set(err, FCB_ERR_BACKEND,
-                           "watch stream: event at byte %zu is not a JSON object", framer->offset);
-        }
-        if (!line_ended) {
-            framer->held = event; /* delivered when its line ends */
-            continue;
-        }
-        int rc = fn(ctx, event);
-        json_object_put(event);
         if (rc != 0)
             return rc;
     }
