@@ -355,6 +355,66 @@ static const char *const fj_ignored_config[] = {"Role",
                                                 "ResponseMetadata",
                                                 NULL};
 
+/* PackageType: "Zip" or "Image". */
+static int fj_package_type(fj_ctx *c, const char *path, json_object *v)
+{
+    char *type = NULL;
+    int rc = fj_string(c, path, v, &type);
+    if (rc == 0 && strcmp(type, "Zip") == 0)
+        c->desc->fn.package_type = FCB_PACKAGE_ZIP;
+    else if (rc == 0 && strcmp(type, "Image") == 0)
+        c->desc->fn.package_type = FCB_PACKAGE_IMAGE;
+    else if (rc == 0)
+        rc = fj_fail(c, path, "expected \"Zip\" or \"Image\", got \"%.64s\"", type);
+    free(type);
+    return rc;
+}
+
+/* EphemeralStorage: {"Size": 512..10240}. */
+static int fj_ephemeral_storage(fj_ctx *c, const char *path, json_object *v)
+{
+    if (fj_object(c, path, v) != 0)
+        return -1;
+    json_object *size = NULL;
+    json_object_object_foreach(v, key, val)
+    {
+        if (strcmp(key, "Size") == 0)
+            size = val;
+        else if (fj_unknown(c, path, key) != 0)
+            return -1;
+    }
+    if (size == NULL)
+        return fj_fail(c, path, "missing \"Size\"");
+    char leaf[FJ_PATH_MAX];
+    fj_join(leaf, path, "Size");
+    long long n = 0;
+    int rc = fj_int(c, leaf, size, 512, 10240, &n);
+    c->desc->fn.ephemeral_storage_mb = (uint32_t)n;
+    return rc;
+}
+
+/* Architectures: exactly one of "x86_64", "arm64". */
+static int fj_architectures(fj_ctx *c, const char *path, json_object *v)
+{
+    function_desc *d = c->desc;
+    char **arch = NULL;
+    size_t n_arch = 0;
+    int rc = fj_string_array(c, path, v, &arch, &n_arch);
+    if (rc == 0 && n_arch != 1)
+        rc = fj_fail(c, path, "expected exactly one architecture, got %zu", n_arch);
+    else if (rc == 0 && strcmp(arch[0], "x86_64") != 0 && strcmp(arch[0], "arm64") != 0)
+        rc = fj_fail(c, path, "expected \"x86_64\" or \"arm64\", got \"%.64s\"", arch[0]);
+    if (rc == 0) {
+        free(d->architecture);
+        d->architecture = arch[0];
+        arch[0] = NULL;
+    }
+    for (size_t i = 0; i < n_arch; i++)
+        free(arch[i]);
+    free(arch);
+    return rc;
+}
+
 static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool allow_wrapper)
 {
     if (fj_object(c, path, v) != 0)
@@ -385,56 +445,16 @@ static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool al
         } else if (strcmp(key, "Environment") == 0 && d->environment == NULL) {
             rc = fj_environment(c, sub, val);
         } else if (strcmp(key, "PackageType") == 0) {
-            char *type = NULL;
-            rc = fj_string(c, sub, val, &type);
-            if (rc == 0 && strcmp(type, "Zip") == 0)
-                d->fn.package_type = FCB_PACKAGE_ZIP;
-            else if (rc == 0 && strcmp(type, "Image") == 0)
-                d->fn.package_type = FCB_PACKAGE_IMAGE;
-            else if (rc == 0)
-                rc = fj_fail(c, sub, "expected \"Zip\" or \"Image\", got \"%.64s\"", type);
-            free(type);
+            rc = fj_package_type(c, sub, val);
         } else if (strcmp(key, "ImageUri") == 0) {
             rc = fj_string(c, sub, val, &d->image_uri);
         } else if (strcmp(key, "ImageConfigResponse") == 0 && d->image_command == NULL &&
                    d->image_entry_point == NULL) {
             rc = fj_image_config(c, sub, val);
         } else if (strcmp(key, "EphemeralStorage") == 0) {
-            rc = fj_object(c, sub, val);
-            json_object *size = NULL;
-            if (rc == 0) {
-                json_object_object_foreach(val, k2, v2)
-                {
-                    if (strcmp(k2, "Size") == 0)
-                        size = v2;
-                    else if (fj_unknown(c, sub, k2) != 0)
-                        return -1;
-                }
-                if (size == NULL)
-                    rc = fj_fail(c, sub, "missing \"Size\"");
-            }
-            if (rc == 0) {
-                char leaf[FJ_PATH_MAX];
-                fj_join(leaf, sub, "Size");
-                rc = fj_int(c, leaf, size, 512, 10240, &n);
-                d->fn.ephemeral_storage_mb = (uint32_t)n;
-            }
+            rc = fj_ephemeral_storage(c, sub, val);
         } else if (strcmp(key, "Architectures") == 0) {
-            char **arch = NULL;
-            size_t n_arch = 0;
-            rc = fj_string_array(c, sub, val, &arch, &n_arch);
-            if (rc == 0 && n_arch != 1)
-                rc = fj_fail(c, sub, "expected exactly one architecture, got %zu", n_arch);
-            else if (rc == 0 && strcmp(arch[0], "x86_64") != 0 && strcmp(arch[0], "arm64") != 0)
-                rc = fj_fail(c, sub, "expected \"x86_64\" or \"arm64\", got \"%.64s\"", arch[0]);
-            if (rc == 0) {
-                free(d->architecture);
-                d->architecture = arch[0];
-                arch[0] = NULL;
-            }
-            for (size_t i = 0; i < n_arch; i++)
-                free(arch[i]);
-            free(arch);
+            rc = fj_architectures(c, sub, val);
         } else if (strcmp(key, "Layers") == 0 && d->layers == NULL) {
             rc = fj_layers(c, sub, val);
         } else if (strcmp(key, "Code") == 0) {

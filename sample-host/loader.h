@@ -5,6 +5,8 @@
  * a backend name to a file, dlopen it, read and check its descriptor before
  * calling any plugin function, then call the versioned init and validate the
  * operations table. Every refusal is reported as "<file>: <reason>".
+ * The loader alone walks the search path: loader_resolve (one name) and
+ * loader_discover (every plugin, for `backends`) share one walk.
  * Used by the sample host and by the tests; thread-compatible (no globals).
  */
 #ifndef FCB_LOADER_H
@@ -12,6 +14,7 @@
 
 #include <fakecloud/backend_plugin.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LOADER_WHY_MAX 1024
@@ -54,5 +57,43 @@ int loader_load(const char *path, const fcb_host_services *host, loader_plugin *
 
 /* dlclose and free. The caller has closed every backend instance. NULL ok. */
 void loader_unload(loader_plugin *plugin);
+
+/*
+ * One fakecloud-backend-*.so found by loader_discover: what its descriptor
+ * says (copied: the plugin is unloaded again) or why this host refuses it.
+ * Every string is malloc'd and owned by the loader_discovery holding it.
+ */
+typedef struct loader_candidate {
+    char *name;                    /* the descriptor's; from the file name when refused */
+    char *file;                    /* DIR/fakecloud-backend-NAME.so */
+    char *dir;                     /* the search directory as given */
+    bool accepted;                 /* descriptor and versioned symbols pass loader_inspect */
+    unsigned abi_major, abi_minor; /* accepted only */
+    char *version;                 /* accepted only */
+    char *summary;                 /* accepted only; NULL when the plugin's descriptor has none */
+    char *reason;                  /* refused only: "<file>: <reason>" */
+} loader_candidate;
+
+typedef struct loader_discovery {
+    char **dirs; /* every directory searched, in order (duplicates included) */
+    size_t n_dirs;
+    loader_candidate *candidates; /* in search order, then by file name */
+    size_t n_candidates;
+} loader_discovery;
+
+/*
+ * List every plugin file in the directories loader_resolve searches, in the
+ * same order (SEARCH_PATH's non-empty components, then DEFAULT_DIRS'
+ * non-empty entries), and inspect each (loader_inspect: no plugin function
+ * runs; its ELF constructors do, as with any dlopen). A directory reached
+ * twice (same realpath) is listed once; a missing one is skipped. Returns
+ * 0, or FCB_ERR_NO_MEMORY with `why` and *out empty. Free with
+ * loader_discovery_free.
+ */
+int loader_discover(const char *search_path, const char *const *default_dirs, loader_discovery *out,
+                    char why[LOADER_WHY_MAX]);
+
+/* Free everything loader_discover put in D (D itself is the caller's). */
+void loader_discovery_free(loader_discovery *d);
 
 #endif

@@ -39,7 +39,7 @@ int abi_struct_read(void *dst, size_t dst_size, const void *src, size_t needed, 
                     (err))
 
 /*
- * Check an output struct the caller sized (e.g. fcb_instance): FCB_OK when
+ * Check a struct the caller sized (e.g. the output fcb_instance): FCB_OK when
  * OUT is non-NULL and its size reaches NEEDED bytes, else
  * FCB_ERR_INVALID_ARGUMENT naming WHAT.
  */

@@ -8,6 +8,7 @@
 #include "labels.h"
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,29 @@ static int dock_no_memory(fcb_error *err)
     return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
 }
 
+/*
+ * Send REQ with the path printf(FMT, ...) (built and freed here). RESP is
+ * always initialised; the caller frees it with dock_response_free.
+ */
+static int dock_containers_call(dock_engine *engine, dock_request *req, dock_response *resp,
+                                fcb_error *err, const char *fmt, ...) SVC_PRINTF(5, 6);
+static int dock_containers_call(dock_engine *engine, dock_request *req, dock_response *resp,
+                                fcb_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    memset(resp, 0, sizeof *resp);
+    va_start(ap, fmt);
+    char *path = svc_vsprintf(engine->host, fmt, ap);
+    va_end(ap);
+    if (path == NULL)
+        return dock_no_memory(err);
+    req->path = path;
+    int rc = dock_engine_call(engine, req, resp, err);
+    req->path = NULL;
+    svc_free(engine->host, path);
+    return rc;
+}
+
 /* An engine id: lower-case hex that fits. */
 static bool dock_is_engine_id(const char *s)
 {
@@ -42,19 +66,14 @@ int dock_container_create(dock_engine *engine, const char *name, const char *bod
                           fcb_error *err)
 {
     dock_response resp;
-    memset(&resp, 0, sizeof resp);
     id[0] = '\0';
     *maybe_created = false;
-    char *path = svc_sprintf(engine->host, "/containers/create?name=%s", name);
-    if (path == NULL)
-        return dock_no_memory(err);
     dock_request req = {.method = "POST",
-                        .path = path,
                         .body = body,
                         .body_len = strlen(body),
                         .timeout_ms = (long)timeout_ms,
                         .cancellable = false};
-    int rc = dock_engine_call(engine, &req, &resp, err);
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/create?name=%s", name);
     if (rc != FCB_OK) {
         /* E.g. a timeout: the engine may have created it anyway. Names are unique. */
         *maybe_created = true;
@@ -75,7 +94,6 @@ int dock_container_create(dock_engine *engine, const char *name, const char *bod
         }
     }
     dock_response_free(&resp);
-    svc_free(engine->host, path);
     return rc;
 }
 
@@ -83,49 +101,40 @@ int dock_container_archive_put(dock_engine *engine, const char *id, const void *
                                uint32_t timeout_ms, fcb_error *err)
 {
     dock_response resp;
-    memset(&resp, 0, sizeof resp);
-    char *path = svc_sprintf(engine->host, "/containers/%s/archive?path=/", id);
-    if (path == NULL)
-        return dock_no_memory(err);
-    dock_request req = {.method = "PUT",
-                        .path = path,
-                        .body = tar,
-                        .body_len = len,
-                        .content_type = "application/x-tar",
-                        .cancellable = true,
-                        .timeout_ms =
-                            (long)(timeout_ms != 0 ? timeout_ms : DOCK_ARCHIVE_TIMEOUT_MS)};
-    int rc = dock_engine_call(engine, &req, &resp, err);
+    dock_request req = {
+        .method = "PUT",
+        .body = tar,
+        .body_len = len,
+        .content_type = "application/x-tar",
+        .cancellable = true,
+        .timeout_ms = (long)(timeout_ms != 0 ? timeout_ms : DOCK_ARCHIVE_TIMEOUT_MS)};
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s/archive?path=/", id);
     if (rc == FCB_OK && resp.status != 200)
         rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "copy code into the container", err);
     dock_response_free(&resp);
-    svc_free(engine->host, path);
     return rc;
 }
 
-int dock_container_start(dock_engine *engine, const char *id, uint32_t timeout_ms, fcb_error *err)
+int dock_container_start(dock_engine *engine, const char *id, uint32_t timeout_ms,
+                         fcb_error *err)
 {
     dock_response resp;
-    memset(&resp, 0, sizeof resp);
-    char *path = svc_sprintf(engine->host, "/containers/%s/start", id);
-    if (path == NULL)
-        return dock_no_memory(err);
-    dock_request req = {
-        .method = "POST", .path = path, .cancellable = true, .timeout_ms = (long)timeout_ms};
+    dock_request req = {.method = "POST", .cancellable = true, .timeout_ms = (long)timeout_ms};
     int rc = FCB_OK;
     for (int attempt = 0; attempt < DOCK_START_ATTEMPTS; attempt++) {
+        rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s/start", id);
+        bool port_taken = false;
+        if (rc == FCB_OK && resp.status != 204 && resp.status != 304) {
+            rc = dock_engine_http_error(&resp, FCB_ERR_START_FAILED, "start", err);
+            port_taken = resp.body.data != NULL &&
+                         strstr(resp.body.data, "address already in use") != NULL;
+        }
         dock_response_free(&resp);
-        rc = dock_engine_call(engine, &req, &resp, err);
-        if (rc != FCB_OK || resp.status == 204 || resp.status == 304)
-            break;
-        rc = dock_engine_http_error(&resp, FCB_ERR_START_FAILED, "start", err);
-        if (resp.body.data == NULL || strstr(resp.body.data, "address already in use") == NULL)
+        if (!port_taken)
             break;
         svc_log(engine->host, FCB_LOG_DEBUG, DOCK_PLUGIN_NAME, "host port taken, starting again",
                 "container", id, NULL);
     }
-    dock_response_free(&resp);
-    svc_free(engine->host, path);
     return rc;
 }
 
@@ -161,12 +170,8 @@ int dock_container_inspect(dock_engine *engine, const char *id, dock_container_s
     dock_response resp;
     json_object *root = NULL, *state = NULL, *v = NULL;
     memset(st, 0, sizeof *st);
-    memset(&resp, 0, sizeof resp);
-    char *path = svc_sprintf(engine->host, "/containers/%s/json", id);
-    if (path == NULL)
-        return dock_no_memory(err);
-    dock_request req = {.method = "GET", .path = path, .cancellable = true};
-    int rc = dock_engine_call(engine, &req, &resp, err);
+    dock_request req = {.method = "GET", .cancellable = true};
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s/json", id);
     if (rc != FCB_OK)
         goto out;
     if (resp.status != 200) {
@@ -190,7 +195,6 @@ int dock_container_inspect(dock_engine *engine, const char *id, dock_container_s
 out:
     json_object_put(root);
     dock_response_free(&resp);
-    svc_free(engine->host, path);
     return rc;
 }
 
@@ -200,12 +204,8 @@ int dock_container_owned(dock_engine *engine, const char *id, bool *gone, char f
     dock_response resp;
     json_object *root = NULL;
     *gone = false;
-    memset(&resp, 0, sizeof resp);
-    char *path = svc_sprintf(engine->host, "/containers/%s/json", id);
-    if (path == NULL)
-        return dock_no_memory(err);
-    dock_request req = {.method = "GET", .path = path, .cancellable = true};
-    int rc = dock_engine_call(engine, &req, &resp, err);
+    dock_request req = {.method = "GET", .cancellable = true};
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s/json", id);
     if (rc != FCB_OK)
         goto out;
     if (resp.status == 404) {
@@ -237,7 +237,6 @@ int dock_container_owned(dock_engine *engine, const char *id, bool *gone, char f
 out:
     json_object_put(root);
     dock_response_free(&resp);
-    svc_free(engine->host, path);
     return rc;
 }
 
@@ -268,34 +267,24 @@ void dock_container_logs_tail(dock_engine *engine, const char *id, size_t max_by
     sbuf text;
     fcb_error e2 = FCB_ERROR_INIT;
     out[0] = '\0';
-    memset(&resp, 0, sizeof resp);
     sbuf_init(&text, engine->host, 0);
-    char *path = svc_sprintf(engine->host, "/containers/%s/logs?stdout=1&stderr=1&tail=20", id);
-    if (path == NULL)
-        return;
-    dock_request req = {
-        .method = "GET", .path = path, .timeout_ms = DOCK_LOGS_TIMEOUT_MS, .max_body = 64 * 1024};
-    if (dock_engine_call(engine, &req, &resp, &e2) == FCB_OK && resp.status == 200 &&
+    dock_request req = {.method = "GET", .timeout_ms = DOCK_LOGS_TIMEOUT_MS, .max_body = 64 * 1024};
+    if (dock_containers_call(engine, &req, &resp, &e2,
+                             "/containers/%s/logs?stdout=1&stderr=1&tail=20", id) == FCB_OK &&
+        resp.status == 200 &&
         resp.body.data != NULL && dock_spec_demux_logs(resp.body.data, resp.body.len, &text) &&
         text.data != NULL)
         dock_one_line(text.data, text.len, max_bytes, out, size);
     dock_response_free(&resp);
     sbuf_free(&text);
-    svc_free(engine->host, path);
 }
 
 int dock_container_remove(dock_engine *engine, const char *id, bool cancellable, fcb_error *err)
 {
     dock_response resp;
-    memset(&resp, 0, sizeof resp);
-    char *path = svc_sprintf(engine->host, "/containers/%s?force=1&v=1", id);
-    if (path == NULL)
-        return dock_no_memory(err);
-    dock_request req = {.method = "DELETE",
-                        .path = path,
-                        .cancellable = cancellable,
-                        .timeout_ms = DOCK_REMOVE_TIMEOUT_MS};
-    int rc = dock_engine_call(engine, &req, &resp, err);
+    dock_request req = {
+        .method = "DELETE", .cancellable = cancellable, .timeout_ms = DOCK_REMOVE_TIMEOUT_MS};
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s?force=1&v=1", id);
     if (rc == FCB_OK && resp.status != 204 && resp.status != 200 && resp.status != 404 &&
         !(resp.status == 409 && resp.body.data != NULL &&
           strstr(resp.body.data, "in progress") != NULL)) {
@@ -304,7 +293,6 @@ int dock_container_remove(dock_engine *engine, const char *id, bool cancellable,
         rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, what, err);
     }
     dock_response_free(&resp);
-    svc_free(engine->host, path);
     return rc;
 }
 
@@ -336,20 +324,17 @@ int dock_container_list_managed(dock_engine *engine, size_t max,
 {
     dock_response resp;
     json_object *root = NULL;
-    char *path = NULL;
     int rc;
     memset(&resp, 0, sizeof resp);
     char *filters =
         dock_engine_escape(engine->host, "{\"label\":[\"" LABEL_MANAGED_BY_SELECTOR "\"]}");
-    if (filters != NULL)
-        path = svc_sprintf(engine->host, "/containers/json?all=1&filters=%s", filters);
-    if (path == NULL) {
+    if (filters == NULL) {
         rc = dock_no_memory(err);
         goto out;
     }
-    dock_request req = {
-        .method = "GET", .path = path, .cancellable = true, .max_body = DOCK_LIST_MAX_BODY_BYTES};
-    rc = dock_engine_call(engine, &req, &resp, err);
+    dock_request req = {.method = "GET", .cancellable = true, .max_body = DOCK_LIST_MAX_BODY_BYTES};
+    rc = dock_containers_call(engine, &req, &resp, err, "/containers/json?all=1&filters=%s",
+                              filters);
     if (rc != FCB_OK)
         goto out;
     if (resp.status != 200) {
@@ -366,6 +351,5 @@ out:
     json_object_put(root);
     dock_response_free(&resp);
     svc_free(engine->host, filters);
-    svc_free(engine->host, path);
     return rc;
 }

@@ -180,6 +180,113 @@ static int dock_tls_error(const dock_engine *engine, const dock_request *req, CU
                    detail[0] != '\0' ? " (" : "", detail, detail[0] != '\0' ? ")" : "");
 }
 
+/* Append LINE to *HEADERS; false without memory (the list is kept either way). */
+static bool dock_header_add(struct curl_slist **headers, const char *line)
+{
+    struct curl_slist *h = line != NULL ? curl_slist_append(*headers, line) : NULL;
+    if (h == NULL)
+        return false;
+    *headers = h;
+    return true;
+}
+
+/* Request headers of REQ; *AUTH holds the X-Registry-Auth line (host allocator). */
+static int dock_call_headers(dock_engine *engine, const dock_request *req,
+                             struct curl_slist **headers, char **auth, fcb_error *err)
+{
+    bool ok = true;
+    if (req->body != NULL) {
+        char line[128];
+        snprintf(line, sizeof line, "Content-Type: %s",
+                 req->content_type != NULL ? req->content_type : "application/json");
+        ok = dock_header_add(headers, line);
+    }
+    if (ok && req->registry_auth != NULL) {
+        *auth = svc_sprintf(engine->host, "X-Registry-Auth: %s", req->registry_auth);
+        ok = dock_header_add(headers, *auth);
+    }
+    /* Docker answers "Expect: 100-continue" fine, but waiting for it costs a round trip. */
+    if (ok)
+        ok = dock_header_add(headers, "Expect:");
+    return ok ? FCB_OK
+              : err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
+}
+
+static void dock_call_setopts(CURL *curl, const dock_engine *engine, const dock_request *req,
+                              dock_call *call, const char *url, struct curl_slist *headers,
+                              char *detail)
+{
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    if (strcmp(req->method, "GET") != 0 && req->body == NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    if (req->body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, dock_write_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, call);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, dock_header_cb);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, call);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, dock_progress_cb);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, call);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    if (engine->address.transport == DOCK_UNIX) {
+        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, engine->address.path);
+    } else if (engine->tls) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, engine->ca_file);
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, engine->cert_file);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, engine->key_file);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+}
+
+/* The error of a transfer that ended with CC (not CURLE_OK, not stopped on purpose). */
+static int dock_call_error(const dock_engine *engine, const dock_request *req, CURL *curl,
+                           CURLcode cc, const dock_call *call, const char *detail,
+                           fcb_error *err)
+{
+    if (cc == CURLE_ABORTED_BY_CALLBACK)
+        return err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled (backend is closing)",
+                       req->method, req->path);
+    if (cc == CURLE_OPERATION_TIMEDOUT && engine->tls && dock_handshake_unfinished(curl))
+        return err_set(err, FCB_ERR_UNAVAILABLE,
+                       "%s %s: TLS handshake with the Docker engine did not finish in %ld ms: "
+                       "DOCKER_HOST=%s is unreachable, not a Docker engine, or a plain-http "
+                       "port (then unset DOCKER_TLS_VERIFY); DOCKER_CERT_PATH=%s",
+                       req->method, req->path, dock_elapsed_ms(curl), engine->docker_host,
+                       engine->cert_dir != NULL ? engine->cert_dir : "?");
+    if (cc == CURLE_OPERATION_TIMEDOUT)
+        return err_set(err, FCB_ERR_TIMEOUT, "%s %s: Docker engine did not answer in %ld ms",
+                       req->method, req->path,
+                       req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
+    if (cc == CURLE_WRITE_ERROR && call->too_big)
+        return err_set(err, FCB_ERR_BACKEND,
+                       "%s %s: the Docker engine's answer is larger than %zu bytes", req->method,
+                       req->path,
+                       req->max_body != 0 ? req->max_body : (size_t)DOCK_DEFAULT_MAX_BODY);
+    if (cc == CURLE_WRITE_ERROR && sbuf_failed(&call->resp->body))
+        return err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response",
+                       req->method, req->path);
+    if (engine->tls && dock_tls_failure(curl, cc))
+        return dock_tls_error(engine, req, cc, detail, err);
+    return err_set(
+        err, FCB_ERR_UNAVAILABLE, "%s %s: cannot reach the Docker engine at %s: %s%s%s%s",
+        req->method, req->path,
+        engine->address.transport == DOCK_UNIX ? engine->address.path : engine->base_url,
+        curl_easy_strerror(cc), detail[0] != '\0' ? " (" : "", detail,
+        detail[0] != '\0' ? ")" : "");
+}
+
 int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response *resp,
                      fcb_error *err)
 {
@@ -206,115 +313,22 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
         rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
         goto out;
     }
-    if (req->body != NULL) {
-        const char *ct = req->content_type != NULL ? req->content_type : "application/json";
-        char line[128];
-        snprintf(line, sizeof line, "Content-Type: %s", ct);
-        struct curl_slist *h = curl_slist_append(headers, line);
-        if (h == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
-            goto out;
-        }
-        headers = h;
-    }
-    if (req->registry_auth != NULL) {
-        auth = svc_sprintf(engine->host, "X-Registry-Auth: %s", req->registry_auth);
-        struct curl_slist *h = auth != NULL ? curl_slist_append(headers, auth) : NULL;
-        if (h == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
-            goto out;
-        }
-        headers = h;
-    }
-    {
-        /* Docker answers "Expect: 100-continue" fine, but waiting for it costs a round trip. */
-        struct curl_slist *h = curl_slist_append(headers, "Expect:");
-        if (h == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory", req->method, req->path);
-            goto out;
-        }
-        headers = h;
-    }
-
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
-    if (strcmp(req->method, "GET") != 0 && req->body == NULL) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
-    }
-    if (req->body != NULL) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, dock_write_cb);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &call);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, dock_header_cb);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &call);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, dock_progress_cb);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &call);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                     req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    if (engine->address.transport == DOCK_UNIX) {
-        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, engine->address.path);
-    } else if (engine->tls) {
-        curl_easy_setopt(curl, CURLOPT_CAINFO, engine->ca_file);
-        curl_easy_setopt(curl, CURLOPT_SSLCERT, engine->cert_file);
-        curl_easy_setopt(curl, CURLOPT_SSLKEY, engine->key_file);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    }
-
+    rc = dock_call_headers(engine, req, &headers, &auth, err);
+    if (rc != FCB_OK)
+        goto out;
+    dock_call_setopts(curl, engine, req, &call, url, headers, detail);
     CURLcode cc = curl_easy_perform(curl);
     if (cc == CURLE_OK && req->on_line != NULL && call.line.len > 0)
         req->on_line(req->line_ctx, call.line.data, call.line.len);
-    if (cc != CURLE_OK) {
-        if (call.line_stopped)
-            cc = CURLE_OK; /* the caller stopped the stream on purpose */
-        else if (cc == CURLE_ABORTED_BY_CALLBACK)
-            rc = err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled (backend is closing)",
-                         req->method, req->path);
-        else if (cc == CURLE_OPERATION_TIMEDOUT && engine->tls && dock_handshake_unfinished(curl))
-            rc = err_set(err, FCB_ERR_UNAVAILABLE,
-                         "%s %s: TLS handshake with the Docker engine did not finish in %ld ms: "
-                         "DOCKER_HOST=%s is unreachable, not a Docker engine, or a plain-http "
-                         "port (then unset DOCKER_TLS_VERIFY); DOCKER_CERT_PATH=%s",
-                         req->method, req->path, dock_elapsed_ms(curl), engine->docker_host,
-                         engine->cert_dir != NULL ? engine->cert_dir : "?");
-        else if (cc == CURLE_OPERATION_TIMEDOUT)
-            rc = err_set(err, FCB_ERR_TIMEOUT, "%s %s: Docker engine did not answer in %ld ms",
-                         req->method, req->path,
-                         req->timeout_ms > 0 ? req->timeout_ms : DOCK_DEFAULT_TIMEOUT_MS);
-        else if (cc == CURLE_WRITE_ERROR && call.too_big)
-            rc = err_set(err, FCB_ERR_BACKEND,
-                         "%s %s: the Docker engine's answer is larger than %zu bytes", req->method,
-                         req->path,
-                         req->max_body != 0 ? req->max_body : (size_t)DOCK_DEFAULT_MAX_BODY);
-        else if (cc == CURLE_WRITE_ERROR && sbuf_failed(&resp->body))
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response",
-                         req->method, req->path);
-        else if (engine->tls && dock_tls_failure(curl, cc))
-            rc = dock_tls_error(engine, req, cc, detail, err);
-        else
-            rc = err_set(
-                err, FCB_ERR_UNAVAILABLE, "%s %s: cannot reach the Docker engine at %s: %s%s%s%s",
-                req->method, req->path,
-                engine->address.transport == DOCK_UNIX ? engine->address.path : engine->base_url,
-                curl_easy_strerror(cc), detail[0] != '\0' ? " (" : "", detail,
-                detail[0] != '\0' ? ")" : "");
-        if (rc != FCB_OK)
-            goto out;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (sbuf_failed(&resp->body)) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response", req->method,
-                     req->path);
+    /* A stream the caller stopped on purpose is not an error. */
+    if (cc != CURLE_OK && !call.line_stopped) {
+        rc = dock_call_error(engine, req, curl, cc, &call, detail, err);
         goto out;
     }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (sbuf_failed(&resp->body))
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "%s %s: out of memory for the response", req->method,
+                     req->path);
 out:
     if (curl != NULL)
         curl_easy_cleanup(curl);

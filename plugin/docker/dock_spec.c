@@ -151,120 +151,135 @@ static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *i
     return FCB_OK;
 }
 
+/* The objects of a create body, each attached to root once made. */
+typedef struct dock_spec_parts {
+    json_object *root, *env, *labels, *exposed, *hostcfg, *tmpfs, *binding;
+} dock_spec_parts;
+
+/* Make and attach the body's objects; false without memory (then root only is to be put). */
+static bool dock_spec_skeleton(dock_spec_parts *p)
+{
+    p->root = json_object_new_object();
+    p->env = json_object_new_array();
+    p->labels = json_object_new_object();
+    p->exposed = json_object_new_object();
+    p->hostcfg = json_object_new_object();
+    p->tmpfs = json_object_new_object();
+    json_object *bindings = json_object_new_object();
+    json_object *binding_list = json_object_new_array();
+    p->binding = json_object_new_object();
+    if (p->root == NULL || p->env == NULL || p->labels == NULL || p->exposed == NULL ||
+        p->hostcfg == NULL || p->tmpfs == NULL || bindings == NULL || binding_list == NULL ||
+        p->binding == NULL) {
+        json_object *loose[] = {p->env,   p->labels, p->exposed,     p->hostcfg,
+                                p->tmpfs, bindings,  binding_list, p->binding};
+        for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++)
+            json_object_put(loose[i]);
+        return false;
+    }
+    /* From here every object is attached to root as soon as it is made. */
+    bool ok = dock_json_add(p->hostcfg, "Tmpfs", p->tmpfs);
+    ok = json_object_array_add(binding_list, p->binding) == 0 && ok;
+    ok = dock_json_add(bindings, DOCK_RIE_PORT, binding_list) && ok;
+    ok = dock_json_add(p->hostcfg, "PortBindings", bindings) && ok;
+    ok = dock_json_add(p->root, "HostConfig", p->hostcfg) && ok;
+    ok = dock_json_add(p->root, "Labels", p->labels) && ok;
+    ok = dock_json_add(p->root, "ExposedPorts", p->exposed) && ok;
+    ok = dock_json_add(p->root, "Env", p->env) && ok;
+    return ok;
+}
+
+/* Image, and Cmd ([handler] for Zip) or the ImageConfig overrides for Image functions. */
+static bool dock_spec_command(json_object *root, const dock_spec_input *in)
+{
+    const fcb_function *fn = in->function;
+    bool ok = dock_json_add_string(root, "Image", in->image);
+    if (fn->package_type == FCB_PACKAGE_ZIP) {
+        const char *cmd[] = {fn->handler};
+        return dock_json_add(root, "Cmd", dock_json_string_array(cmd, 1)) && ok;
+    }
+    if (fn->n_image_command > 0)
+        ok = dock_json_add(root, "Cmd",
+                           dock_json_string_array(fn->image_command, fn->n_image_command)) &&
+             ok;
+    if (fn->n_image_entry_point > 0)
+        ok = dock_json_add(root, "Entrypoint",
+                           dock_json_string_array(fn->image_entry_point, fn->n_image_entry_point)) &&
+             ok;
+    if (fn->image_working_directory != NULL && fn->image_working_directory[0] != '\0')
+        ok = dock_json_add_string(root, "WorkingDir", fn->image_working_directory) && ok;
+    return ok;
+}
+
+static bool dock_spec_labels(json_object *labels, const dock_spec_input *in)
+{
+    char label[NAMES_LABEL_MAX + 1];
+    bool ok = dock_json_add_string(labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE);
+    ok = dock_json_add_string(labels, LABEL_INSTANCE, in->instance_id) && ok;
+    names_label_value(in->function->function_name, NAMES_LABEL_MAX, label);
+    ok = dock_json_add_string(labels, LABEL_LAMBDA, label) && ok;
+    return dock_json_add_string(labels, LABEL_SERVICE, LABEL_SERVICE_VALUE) && ok;
+}
+
+/* Memory, /tmp tmpfs, the published RIE port, ExtraHosts and NetworkMode. */
+static bool dock_spec_host_config(const fcb_host_services *host, const dock_spec_parts *p,
+                                  const dock_spec_input *in, const dock_limits *limits)
+{
+    char tmpfs[96];
+    bool ok = dock_json_add(p->exposed, DOCK_RIE_PORT, json_object_new_object());
+    ok = dock_json_add(p->hostcfg, "Memory", json_object_new_int64((int64_t)limits->memory_bytes)) &&
+         ok;
+    snprintf(tmpfs, sizeof tmpfs, "rw,exec,size=%llu", (unsigned long long)limits->tmp_bytes);
+    ok = dock_json_add_string(p->tmpfs, "/tmp", tmpfs) && ok;
+    ok = dock_json_add_string(p->binding, "HostIp",
+                              in->publish_ip != NULL ? in->publish_ip : "127.0.0.1") &&
+         ok;
+    ok = dock_json_add_string(p->binding, "HostPort", "") && ok;
+    if (in->host_gateway) {
+        char *gateway = svc_sprintf(host, "%s:host-gateway", in->host_alias);
+        const char *hosts[] = {gateway};
+        ok = gateway != NULL &&
+             dock_json_add(p->hostcfg, "ExtraHosts", dock_json_string_array(hosts, 1)) && ok;
+        svc_free(host, gateway);
+    }
+    if (in->network != NULL && in->network[0] != '\0')
+        ok = dock_json_add_string(p->hostcfg, "NetworkMode", in->network) && ok;
+    return ok;
+}
+
 int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *in, char **json,
                           fcb_error *err)
 {
-    int rc = FCB_OK;
-    json_object *root = NULL;
     const fcb_function *fn = in->function;
     dock_limits limits;
-    char label[NAMES_LABEL_MAX + 1];
-    char tmpfs[96];
-    char *gateway = NULL;
+    dock_spec_parts parts;
+    memset(&parts, 0, sizeof parts);
 
     *json = NULL;
     if (fn == NULL || fn->function_name == NULL || fn->function_name[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionName is required");
-    rc = dock_spec_limits(fn, &limits, err);
+    int rc = dock_spec_limits(fn, &limits, err);
     if (rc != FCB_OK)
         return rc;
     if (fn->package_type == FCB_PACKAGE_ZIP && (fn->handler == NULL || fn->handler[0] == '\0'))
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "Handler is required for Zip functions");
-
-    root = json_object_new_object();
-    json_object *env = json_object_new_array();
-    json_object *labels = json_object_new_object();
-    json_object *exposed = json_object_new_object();
-    json_object *hostcfg = json_object_new_object();
-    json_object *tmpfs_obj = json_object_new_object();
-    json_object *bindings = json_object_new_object();
-    json_object *binding_list = json_object_new_array();
-    json_object *binding = json_object_new_object();
-    bool ok = root != NULL && env != NULL && labels != NULL && exposed != NULL && hostcfg != NULL &&
-              tmpfs_obj != NULL && bindings != NULL && binding_list != NULL && binding != NULL;
-    if (!ok) {
-        json_object_put(env);
-        json_object_put(labels);
-        json_object_put(exposed);
-        json_object_put(hostcfg);
-        json_object_put(tmpfs_obj);
-        json_object_put(bindings);
-        json_object_put(binding_list);
-        json_object_put(binding);
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory");
-        goto out;
-    }
-    /* From here every object is attached to root as soon as it is made. */
-    ok = dock_json_add(hostcfg, "Tmpfs", tmpfs_obj);
-    ok = json_object_array_add(binding_list, binding) == 0 && ok;
-    ok = dock_json_add(bindings, DOCK_RIE_PORT, binding_list) && ok;
-    ok = dock_json_add(hostcfg, "PortBindings", bindings) && ok;
-    ok = dock_json_add(root, "HostConfig", hostcfg) && ok;
-    ok = dock_json_add(root, "Labels", labels) && ok;
-    ok = dock_json_add(root, "ExposedPorts", exposed) && ok;
-    ok = dock_json_add(root, "Env", env) && ok;
+    bool ok = dock_spec_skeleton(&parts);
+    ok = ok && dock_spec_command(parts.root, in);
+    ok = ok && dock_spec_labels(parts.labels, in);
+    ok = ok && dock_spec_host_config(host, &parts, in, &limits);
     if (!ok) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory");
         goto out;
     }
-
-    ok = dock_json_add_string(root, "Image", in->image);
-    if (fn->package_type == FCB_PACKAGE_ZIP) {
-        const char *cmd[] = {fn->handler};
-        ok = dock_json_add(root, "Cmd", dock_json_string_array(cmd, 1)) && ok;
-    } else {
-        if (fn->n_image_command > 0)
-            ok = dock_json_add(root, "Cmd",
-                               dock_json_string_array(fn->image_command, fn->n_image_command)) &&
-                 ok;
-        if (fn->n_image_entry_point > 0)
-            ok = dock_json_add(
-                     root, "Entrypoint",
-                     dock_json_string_array(fn->image_entry_point, fn->n_image_entry_point)) &&
-                 ok;
-        if (fn->image_working_directory != NULL && fn->image_working_directory[0] != '\0')
-            ok = dock_json_add_string(root, "WorkingDir", fn->image_working_directory) && ok;
-    }
-    ok = dock_json_add(exposed, DOCK_RIE_PORT, json_object_new_object()) && ok;
-
-    ok = dock_json_add_string(labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE) && ok;
-    ok = dock_json_add_string(labels, LABEL_INSTANCE, in->instance_id) && ok;
-    names_label_value(fn->function_name, NAMES_LABEL_MAX, label);
-    ok = dock_json_add_string(labels, LABEL_LAMBDA, label) && ok;
-    ok = dock_json_add_string(labels, LABEL_SERVICE, LABEL_SERVICE_VALUE) && ok;
-
-    ok =
-        dock_json_add(hostcfg, "Memory", json_object_new_int64((int64_t)limits.memory_bytes)) && ok;
-    snprintf(tmpfs, sizeof tmpfs, "rw,exec,size=%llu", (unsigned long long)limits.tmp_bytes);
-    ok = dock_json_add_string(tmpfs_obj, "/tmp", tmpfs) && ok;
-    ok = dock_json_add_string(binding, "HostIp",
-                              in->publish_ip != NULL ? in->publish_ip : "127.0.0.1") &&
-         ok;
-    ok = dock_json_add_string(binding, "HostPort", "") && ok;
-    if (in->host_gateway) {
-        gateway = svc_sprintf(host, "%s:host-gateway", in->host_alias);
-        const char *hosts[] = {gateway};
-        ok = gateway != NULL &&
-             dock_json_add(hostcfg, "ExtraHosts", dock_json_string_array(hosts, 1)) && ok;
-    }
-    if (in->network != NULL && in->network[0] != '\0')
-        ok = dock_json_add_string(hostcfg, "NetworkMode", in->network) && ok;
-    if (!ok) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory");
-        goto out;
-    }
-
-    rc = dock_spec_env(host, in, &limits, env, err);
+    rc = dock_spec_env(host, in, &limits, parts.env, err);
     if (rc != FCB_OK)
         goto out;
-
-    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    const char *text = json_object_to_json_string_ext(parts.root, JSON_C_TO_STRING_PLAIN);
     *json = text != NULL ? svc_strdup(host, text) : NULL;
     if (*json == NULL)
         rc = err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory");
 out:
-    svc_free(host, gateway);
-    json_object_put(root);
+    json_object_put(parts.root);
     return rc;
 }
 

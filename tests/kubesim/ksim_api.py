@@ -1,5 +1,6 @@
 """HTTP handler of kubesim: authentication, fault injection, discovery, the core/v1
-pods + secrets REST API (CRUD, watch, patch, status, log) and the /_sim control API."""
+pods + secrets and coordination.k8s.io/v1 leases REST API (CRUD, watch, patch, status,
+log) and the /_sim control API."""
 import base64
 import copy
 import gc
@@ -13,8 +14,9 @@ from http.server import BaseHTTPRequestHandler
 
 import ksim_proto
 import ksim_validate as V
-from ksim_store import (CUT_WATCH, RESOURCES, ApiError, already_exists, metadata_bytes, bad_request, compile_selector,
-                        conflict, encode, jclone, not_found, now_rfc3339,
+from ksim_store import (API_VERSIONS, CUT_WATCH, GROUPS, RESOURCES, ApiError, already_exists,
+                        metadata_bytes, bad_request, compile_selector,
+                        conflict, encode, qualified, jclone, not_found, now_rfc3339,
                         parse_field_selector, parse_label_selector, parse_rfc3339)
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim",
@@ -38,45 +40,72 @@ API_RESOURCES = {
          "verbs": _VERBS_ALL},
     ]}
 
-ROUTES = [
-    (re.compile(r"^/api/v1/namespaces/([^/]+)/(pods|secrets)$"), "coll"),
-    (re.compile(r"^/api/v1/namespaces/([^/]+)/(pods|secrets)/([^/]+)$"), "item"),
-    (re.compile(r"^/api/v1/namespaces/([^/]+)/(pods)/([^/]+)/(status|log)$"), "sub"),
-    (re.compile(r"^/api/v1/(pods|secrets)$"), "all"),
-    (re.compile(r"^/api/v1/watch/namespaces/([^/]+)/(pods|secrets)$"), "wcoll"),
-    (re.compile(r"^/api/v1/watch/namespaces/([^/]+)/(pods|secrets)/([^/]+)$"), "witem"),
-    (re.compile(r"^/api/v1/watch/(pods|secrets)$"), "wall"),
-    (re.compile(r"^/api/v1/namespaces$"), "nslist"),
-    (re.compile(r"^/api/v1/namespaces/([^/]+)$"), "ns"),
+LEASE_GV = "coordination.k8s.io/v1"
+LEASE_RESOURCES = {
+    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": LEASE_GV,
+    "resources": [{"name": "leases", "singularName": "lease", "namespaced": True,
+                   "kind": "Lease", "verbs": _VERBS_ALL}]}
+LEASE_GROUP = {"kind": "APIGroup", "apiVersion": "v1", "name": "coordination.k8s.io",
+               "versions": [{"groupVersion": LEASE_GV, "version": "v1"}],
+               "preferredVersion": {"groupVersion": LEASE_GV, "version": "v1"}}
+
+
+def _routes(prefix, names, subs=True):
+    p, n = re.escape(prefix), names
+    out = [(re.compile(r"^%s/namespaces/([^/]+)/(%s)$" % (p, n)), "coll", prefix),
+           (re.compile(r"^%s/namespaces/([^/]+)/(%s)/([^/]+)$" % (p, n)), "item", prefix)]
+    if subs:
+        out.append((re.compile(r"^%s/namespaces/([^/]+)/(pods)/([^/]+)/(status|log)$" % p),
+                    "sub", prefix))
+    return out + [
+        (re.compile(r"^%s/(%s)$" % (p, n)), "all", prefix),
+        (re.compile(r"^%s/watch/namespaces/([^/]+)/(%s)$" % (p, n)), "wcoll", prefix),
+        (re.compile(r"^%s/watch/namespaces/([^/]+)/(%s)/([^/]+)$" % (p, n)), "witem", prefix),
+        (re.compile(r"^%s/watch/(%s)$" % (p, n)), "wall", prefix)]
+
+
+# (path regex, kind of route, API prefix): /api/v1 for the core group, /apis/<group>/v1.
+ROUTES = _routes("/api/v1", "pods|secrets") + _routes("/apis/" + LEASE_GV, "leases", False) + [
+    (re.compile(r"^/api/v1/namespaces$"), "nslist", "/api/v1"),
+    (re.compile(r"^/api/v1/namespaces/([^/]+)$"), "ns", "/api/v1"),
 ]
-TEMPLATES = {"coll": "/api/v1/namespaces/{ns}/%s", "item": "/api/v1/namespaces/{ns}/%s/{name}",
-             "sub": "/api/v1/namespaces/{ns}/%s/{name}/%s", "all": "/api/v1/%s",
-             "wcoll": "/api/v1/watch/namespaces/{ns}/%s",
-             "witem": "/api/v1/watch/namespaces/{ns}/%s/{name}", "wall": "/api/v1/watch/%s",
-             "nslist": "/api/v1/namespaces", "ns": "/api/v1/namespaces/{name}"}
+TEMPLATES = {"coll": "/namespaces/{ns}/%s", "item": "/namespaces/{ns}/%s/{name}",
+             "sub": "/namespaces/{ns}/%s/{name}/%s", "all": "/%s",
+             "wcoll": "/watch/namespaces/{ns}/%s",
+             "witem": "/watch/namespaces/{ns}/%s/{name}", "wall": "/watch/%s",
+             "nslist": "/namespaces", "ns": "/namespaces/{name}"}
 NONRESOURCE = {"/version", "/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz",
-               "/openapi/v2", "/openapi/v3", "/swagger-2.0.0.pb-v1"}
+               "/openapi/v2", "/openapi/v3", "/swagger-2.0.0.pb-v1",
+               "/apis/coordination.k8s.io", "/apis/" + LEASE_GV}
 OPENAPI_HASH = "6B1E1F0A9C4D2E3F5A7B8C9D0E1F2A3B4C5D6E7F8091A2B3C4D5E6F708192A3B"
 
 
-def openapi_v3():
-    """Just enough OpenAPI v3 for kubectl to see that POST pods/secrets support the
+def openapi_v3(gv="v1"):
+    """Just enough OpenAPI v3 for kubectl to see that POST pods/secrets/leases support the
     fieldValidation query parameter (so it uses server-side validation)."""
     paths = {}
+    if gv == LEASE_GV:
+        kinds, prefix, group, tag = (("leases", "Lease"),), "/apis/" + LEASE_GV, \
+            "coordination.k8s.io", "CoordinationV1"
+    else:
+        kinds, prefix, group, tag = (("pods", "Pod"), ("secrets", "Secret")), "/api/v1", "", \
+            "CoreV1"
     params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
               for n in ("dryRun", "fieldManager", "fieldValidation", "pretty")]
-    for res, kind in (("pods", "Pod"), ("secrets", "Secret")):
-        gvk = {"group": "", "version": "v1", "kind": kind}
-        paths["/api/v1/namespaces/{namespace}/%s" % res] = {
-            "post": {"operationId": "createCoreV1Namespaced%s" % kind, "tags": ["core_v1"],
+    for res, kind in kinds:
+        gvk = {"group": group, "version": "v1", "kind": kind}
+        paths[prefix + "/namespaces/{namespace}/%s" % res] = {
+            "post": {"operationId": "create%sNamespaced%s" % (tag, kind),
+                     "tags": [tag.lower()],
                      "parameters": params,
                      "responses": {"201": {"description": "Created"}},
                      "x-kubernetes-action": "post",
                      "x-kubernetes-group-version-kind": gvk},
             "parameters": [{"name": "namespace", "in": "path", "required": True,
                             "schema": {"type": "string", "uniqueItems": True}}]}
-        paths["/api/v1/namespaces/{namespace}/%s/{name}" % res] = {
-            "patch": {"operationId": "patchCoreV1Namespaced%s" % kind, "tags": ["core_v1"],
+        paths[prefix + "/namespaces/{namespace}/%s/{name}" % res] = {
+            "patch": {"operationId": "patch%sNamespaced%s" % (tag, kind),
+                      "tags": [tag.lower()],
                       "parameters": params + [{"name": "force", "in": "query",
                                                "schema": {"type": "boolean"}}],
                       "responses": {"200": {"description": "OK"}},
@@ -257,6 +286,12 @@ def table_columns(res):
                   "other pods on the node.", 1),
                 d("Readiness Gates", "string", "If specified, all readiness gates will be "
                   "evaluated for pod readiness.", 1)]
+    if res == "leases":
+        return [d("Name", "string", "Name must be unique within a namespace.", 0, "name"),
+                d("Holder", "string", "holderIdentity contains the identity of the holder of "
+                  "a current lease."),
+                d("Age", "string", "CreationTimestamp is a timestamp representing the server "
+                  "time when this object was created.")]
     return [d("Name", "string", "Name must be unique within a namespace.", 0, "name"),
             d("Type", "string", "Used to facilitate programmatic handling of secret data."),
             d("Data", "string", "Data contains the secret data."),
@@ -276,6 +311,9 @@ def table_row(res, o, include):
                  _age(m.get("creationTimestamp", "")), st.get("podIP") or "<none>",
                  (o.get("spec") or {}).get("nodeName") or "<none>",
                  st.get("nominatedNodeName") or "<none>", "<none>"]
+    elif res == "leases":
+        cells = [m["name"], (o.get("spec") or {}).get("holderIdentity", ""),
+                 _age(m.get("creationTimestamp", ""))]
     else:
         cells = [m["name"], o.get("type", "Opaque"), len(o.get("data") or {}),
                  _age(m.get("creationTimestamp", ""))]
@@ -398,7 +436,8 @@ class Handler(BaseHTTPRequestHandler):
                               content_type="application/json;as=PartialObjectMetadataList;"
                               "g=meta.k8s.io;v=%s" % mv)
             return
-        head = encode({"kind": RESOURCES[res][1], "apiVersion": "v1", "metadata": meta})
+        head = encode({"kind": RESOURCES[res][1], "apiVersion": API_VERSIONS[res],
+                       "metadata": meta})
         self.send_encoded(200, head[:-1] + b',"items":[' +
                           b",".join([encode(o) for o in items]) + b"]}\n")
 
@@ -495,21 +534,19 @@ class Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- dispatch
     def classify(self, method, path, q):
         """(kind, groups, verbkey, pathkey)."""
-        for rx, kind in ROUTES:
+        for rx, kind, prefix in ROUTES:
             m = rx.match(path)
             if not m:
                 continue
             g = m.groups()
-            if kind in ("coll", "wcoll"):
-                res, tmpl = g[1], TEMPLATES[kind] % g[1]
-            elif kind in ("item", "witem"):
-                res, tmpl = g[1], TEMPLATES[kind] % g[1]
+            if kind in ("coll", "wcoll", "item", "witem"):
+                res, tmpl = g[1], prefix + TEMPLATES[kind] % g[1]
             elif kind == "sub":
-                res, tmpl = "%s/%s" % (g[1], g[3]), TEMPLATES[kind] % (g[1], g[3])
+                res, tmpl = "%s/%s" % (g[1], g[3]), prefix + TEMPLATES[kind] % (g[1], g[3])
             elif kind in ("all", "wall"):
-                res, tmpl = g[0], TEMPLATES[kind] % g[0]
+                res, tmpl = g[0], prefix + TEMPLATES[kind] % g[0]
             else:
-                res, tmpl = "namespaces", TEMPLATES[kind]
+                res, tmpl = "namespaces", prefix + TEMPLATES[kind]
             watch = kind.startswith("w") or _truthy(q.get("watch"))
             collection = kind in ("coll", "all", "wcoll", "wall", "nslist")
             verb = {"GET": ("watch" if watch else "list") if collection else
@@ -672,12 +709,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, API_RESOURCES)
         if path == "/apis":
             return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                        "groups": []})
+                                        "groups": [dict((k, v) for k, v in LEASE_GROUP.items()
+                                                        if k not in ("kind", "apiVersion"))]})
+        if path == "/apis/coordination.k8s.io":
+            return self.send_json(200, LEASE_GROUP)
+        if path == "/apis/" + LEASE_GV:
+            return self.send_json(200, LEASE_RESOURCES)
         if path == "/openapi/v3":
-            return self.send_json(200, {"paths": {"api/v1": {
-                "serverRelativeURL": "/openapi/v3/api/v1?hash=%s" % OPENAPI_HASH}}})
+            return self.send_json(200, {"paths": {
+                gv: {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (gv, OPENAPI_HASH)}
+                for gv in ("api/v1", "apis/" + LEASE_GV)}})
         if path == "/openapi/v3/api/v1":
             return self.send_json(200, openapi_v3())
+        if path == "/openapi/v3/apis/" + LEASE_GV:
+            return self.send_json(200, openapi_v3(LEASE_GV))
         if path in ("/openapi/v2", "/swagger-2.0.0.pb-v1"):
             body = ksim_proto.openapi_v2_pb([("pods", "Pod"), ("secrets", "Secret")])
             self.send_response(200)
@@ -908,7 +953,7 @@ class Handler(BaseHTTPRequestHandler):
                         brv = store.watcher_idle_rv(w)
                         if brv is not None:
                             write({"type": "BOOKMARK", "object": {
-                                "kind": RESOURCES[res][0], "apiVersion": "v1",
+                                "kind": RESOURCES[res][0], "apiVersion": API_VERSIONS[res],
                                 "metadata": {"resourceVersion": brv}}})
                             flush()
                         next_bm = time.monotonic() + interval
@@ -946,16 +991,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def decode_object(self, res, ns):
         obj = self.json_body()
-        kind = RESOURCES[res][0]
+        kind, av = RESOURCES[res][0], API_VERSIONS[res]
         if not isinstance(obj, dict):
             raise bad_request("Object 'Kind' is missing in '%s'" % self.body[:200].decode(
                 "utf-8", "replace"))
         if obj.get("kind") and obj["kind"] != kind:
             raise bad_request('%s in version "%s" cannot be handled as a %s: no kind "%s" is '
                               'registered for version "%s"' % (
-                                  obj["kind"], obj.get("apiVersion", "v1"), kind, obj["kind"],
-                                  obj.get("apiVersion", "v1")))
-        if obj.get("apiVersion") not in (None, "v1"):
+                                  obj["kind"], obj.get("apiVersion", av), kind, obj["kind"],
+                                  obj.get("apiVersion", av)))
+        if obj.get("apiVersion") not in (None, av):
             raise bad_request('%s in version "%s" cannot be handled as a %s'
                               % (kind, obj["apiVersion"], kind))
         meta = obj.get("metadata")
@@ -965,30 +1010,43 @@ class Handler(BaseHTTPRequestHandler):
         if ns is not None and meta.get("namespace") not in (None, "", ns):
             raise bad_request("the namespace of the provided object does not match the "
                               "namespace sent on the request")
-        obj["kind"], obj["apiVersion"] = kind, "v1"
+        obj["kind"], obj["apiVersion"] = kind, av
         return obj
 
     def invalid(self, res, name, causes):
-        kind = RESOURCES[res][0]
+        kind, group = RESOURCES[res][0], GROUPS[res]
         parts = ["%s: %s" % (c["field"], c["message"]) for c in causes]
-        msg = '%s "%s" is invalid: %s' % (kind, name or "", parts[0] if len(parts) == 1
+        msg = '%s "%s" is invalid: %s' % (kind + ("." + group if group else ""), name or "",
+                                         parts[0] if len(parts) == 1
                                          else "[" + ", ".join(parts) + "]")
-        return ApiError(422, "Invalid", msg, {"name": name or "", "kind": kind,
-                                              "causes": causes})
+        details = {"name": name or ""}
+        if group:
+            details["group"] = group
+        details.update({"kind": kind, "causes": causes})
+        return ApiError(422, "Invalid", msg, details)
 
-    def create(self, res, ns):
-        obj = self.decode_object(res, ns)
-        schema = V.POD_SCHEMA if res == "pods" else V.SECRET_SCHEMA
+    def checked(self, res, obj):
+        """Unknown-field handling, type decoding (400), validation (422) and defaulting
+        of a Pod/Secret/Lease about to be created; returns the warning headers."""
+        schema, validate, default = KINDS[res]
         headers = self.field_validation(obj, schema)
         strip_unknown(obj, schema)
-        causes = V.validate_pod(obj) if res == "pods" else V.validate_secret(obj)
+        if res == "leases":
+            err = V.lease_decode_error(obj)
+            if err:
+                raise bad_request('Lease in version "v1" cannot be handled as a Lease: %s'
+                                  % err)
+        causes = validate(obj)
         name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
         if causes:
             raise self.invalid(res, name, causes)
-        if res == "pods":
-            default_pod(obj)
-        else:
-            default_secret(obj)
+        default(obj)
+        return headers
+
+    def create(self, res, ns):
+        obj = self.decode_object(res, ns)
+        headers = self.checked(res, obj)
+        name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
         if self.create_fault_applies() and self.sim.faults.take_conflict():
             self.sim.stats.add("faults_injected")
             raise already_exists(res, obj["metadata"].get("name") or name)
@@ -1029,12 +1087,12 @@ class Handler(BaseHTTPRequestHandler):
         if rv and rv != cur["metadata"]["resourceVersion"]:
             raise conflict(res, name, 'Operation cannot be fulfilled on %s "%s": the object has '
                            'been modified; please apply your changes to the latest version and '
-                           'try again' % (res, name))
+                           'try again' % (qualified(res), name))
         uid = new["metadata"].get("uid")
         if uid and uid != cur["metadata"]["uid"]:
             raise conflict(res, name, 'Operation cannot be fulfilled on %s "%s": Precondition '
                            'failed: UID in precondition: %s, UID in object meta: %s'
-                           % (res, name, cur["metadata"]["uid"], uid))
+                           % (qualified(res), name, cur["metadata"]["uid"], uid))
 
     def _store_update(self, res, ns, name, new, status_only, headers):
         store = self.sim.store
@@ -1065,6 +1123,8 @@ class Handler(BaseHTTPRequestHandler):
                     if causes:
                         raise self.invalid(res, name, causes)
                     default_pod(result, keep_status=True)
+                elif res == "leases":
+                    self.checked(res, result)
                 else:
                     causes = V.validate_secret(result)
                     if causes:
@@ -1080,7 +1140,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def update(self, res, ns, name, status_only):
         new = self.decode_object(res, ns)
-        schema = V.POD_SCHEMA if res == "pods" else V.SECRET_SCHEMA
+        schema = KINDS[res][0]
         headers = self.field_validation(new, schema)
         strip_unknown(new, schema)
         if not new["metadata"].get("resourceVersion"):
@@ -1115,10 +1175,10 @@ class Handler(BaseHTTPRequestHandler):
                     o.get("path") == "/metadata/resourceVersion" for o in p
                     if isinstance(o, dict))):
             new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-        schema = V.POD_SCHEMA if res == "pods" else V.SECRET_SCHEMA
+        schema = KINDS[res][0]
         headers = self.field_validation(new, schema)
         strip_unknown(new, schema)
-        new["kind"], new["apiVersion"] = RESOURCES[res][0], "v1"
+        new["kind"], new["apiVersion"] = RESOURCES[res][0], API_VERSIONS[res]
         self._store_update(res, ns, name, new, status_only, headers)
 
     # ---------------------------------------------------------------- delete
@@ -1199,7 +1259,14 @@ class Handler(BaseHTTPRequestHandler):
         cur = self.sim.store.get(res, ns, name)
         if self.q.get("dryRun") == "All":
             return self.respond_obj(res, cur)
-        self.respond_obj(res, self._delete_one(res, cur, opts))
+        out = self._delete_one(res, cur, opts)
+        if res == "leases":  # no ReturnDeletedObject in its registry: a Success Status
+            m = out["metadata"]
+            return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                        "status": "Success", "details": {
+                                            "name": m["name"], "group": GROUPS[res],
+                                            "kind": res, "uid": m["uid"]}})
+        self.respond_obj(res, out)
 
     def delete_collection(self, res, ns):
         opts = self.delete_options()
@@ -1389,6 +1456,20 @@ def default_secret(sec):
         sec["data"] = data
         for k, v in sd.items():
             data[k] = base64.b64encode(str(v).encode()).decode()
+
+
+def default_lease(lease):
+    """The CoordinatedLeaderElection gate is off (as on a default 1.32 apiserver): its
+    fields are dropped, not stored."""
+    spec = lease.setdefault("spec", {})
+    spec.pop("strategy", None)
+    spec.pop("preferredHolder", None)
+
+
+# resource -> (unknown-field schema, validation, defaulting on create)
+KINDS = {"pods": (V.POD_SCHEMA, V.validate_pod, default_pod),
+         "secrets": (V.SECRET_SCHEMA, V.validate_secret, default_secret),
+         "leases": (V.LEASE_SCHEMA, V.validate_lease, default_lease)}
 
 
 def pod_update_forbidden(cur, new):

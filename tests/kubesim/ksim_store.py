@@ -11,7 +11,26 @@ import threading
 import time
 import uuid
 
-RESOURCES = {"pods": ("Pod", "PodList"), "secrets": ("Secret", "SecretList")}
+RESOURCES = {"pods": ("Pod", "PodList"), "secrets": ("Secret", "SecretList"),
+             "leases": ("Lease", "LeaseList")}
+# API group of each resource ("" = core); apiVersion of its objects and lists.
+GROUPS = {"pods": "", "secrets": "", "leases": "coordination.k8s.io"}
+API_VERSIONS = {r: (g + "/v1" if g else "v1") for r, g in GROUPS.items()}
+
+
+def qualified(res):
+    """The resource as kube-apiserver names it in messages: `pods`,
+    `leases.coordination.k8s.io`."""
+    g = GROUPS.get(res, "")
+    return "%s.%s" % (res, g) if g else res
+
+
+def _details(res, name):
+    d = {"name": name}
+    if GROUPS.get(res):
+        d["group"] = GROUPS[res]
+    d["kind"] = res
+    return d
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -53,19 +72,19 @@ class ApiError(Exception):
 
 
 def not_found(res, name):
-    return ApiError(404, "NotFound", '%s "%s" not found' % (res, name),
-                    {"name": name, "kind": res})
+    return ApiError(404, "NotFound", '%s "%s" not found' % (qualified(res), name),
+                    _details(res, name))
 
 
 def already_exists(res, name, terminating=False):
-    msg = '%s "%s" already exists' % (res, name)
+    msg = '%s "%s" already exists' % (qualified(res), name)
     if terminating:
         msg = "object is being deleted: " + msg
-    return ApiError(409, "AlreadyExists", msg, {"name": name, "kind": res})
+    return ApiError(409, "AlreadyExists", msg, _details(res, name))
 
 
 def conflict(res, name, msg):
-    return ApiError(409, "Conflict", msg, {"name": name, "kind": res})
+    return ApiError(409, "Conflict", msg, _details(res, name))
 
 
 def bad_request(msg):
@@ -221,7 +240,11 @@ SECRET_FIELDS = {
     "metadata.namespace": POD_FIELDS["metadata.namespace"],
     "type": lambda o: o.get("type", ""),
 }
-FIELDS = {"pods": POD_FIELDS, "secrets": SECRET_FIELDS}
+LEASE_FIELDS = {
+    "metadata.name": POD_FIELDS["metadata.name"],
+    "metadata.namespace": POD_FIELDS["metadata.namespace"],
+}
+FIELDS = {"pods": POD_FIELDS, "secrets": SECRET_FIELDS, "leases": LEASE_FIELDS}
 
 
 def _split_field_terms(s):

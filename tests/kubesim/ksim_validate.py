@@ -1,6 +1,8 @@
-"""Validation of Pods and Secrets the way kube-apiserver words it, plus unknown-field
-detection for fieldValidation (Strict/Warn/Ignore)."""
+"""Validation of Pods, Secrets and Leases the way kube-apiserver words it, plus
+unknown-field detection for fieldValidation (Strict/Warn/Ignore)."""
 import base64
+import calendar
+import datetime
 import re
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -444,6 +446,135 @@ def validate_secret(sec):
 
 
 # ---------------------------------------------------------------- unknown fields
+# ---------------------------------------------------------------- Lease
+# metav1.MicroTime (de)serialises with time.Parse/Format of this layout, always UTC out.
+MICROTIME_LAYOUT = "2006-01-02T15:04:05.000000Z07:00"
+_GO_JSON_TYPES = ((bool, "bool"), (str, "string"), (int, "number"), (float, "number"),
+                  (dict, "object"), (list, "array"))
+
+
+def _json_type(v):
+    return next(n for t, n in _GO_JSON_TYPES if isinstance(v, t))
+
+
+def _digits(v, i, n, optional_second=False):
+    """(value, next index) of n digits at v[i:] (n=2 with optional_second: 1 or 2, as Go's
+    getnum(_, false) for the hour); None when absent."""
+    if i + 1 > len(v) or not v[i].isdigit():
+        return None
+    if optional_second and (i + 1 >= len(v) or not v[i + 1].isdigit()):
+        return int(v[i]), i + 1
+    if i + n > len(v) or not v[i:i + n].isdigit():
+        return None
+    return int(v[i:i + n]), i + n
+
+
+def parse_microtime(v):
+    """Go's time.Parse(RFC3339Micro, v) -> (canonical UTC text, None) or (None, the Go
+    error text). Exactly six fraction digits; Z or +hh:mm/-hh:mm."""
+    steps = (("2006", 4), ("-", 0), ("01", 2), ("-", 0), ("02", 2), ("T", 0), ("15", 2),
+             (":", 0), ("04", 2), (":", 0), ("05", 2), (".000000", 0), ("Z07:00", 0))
+    bad = lambda rest, elem: (None, 'parsing time "%s" as "%s": cannot parse "%s" as "%s"'
+                              % (v, MICROTIME_LAYOUT, rest, elem))
+    rng = lambda what: (None, 'parsing time "%s": %s out of range' % (v, what))
+    nums, i, off = {}, 0, 0
+    for elem, n in steps:
+        if n == 0 and elem not in (".000000", "Z07:00"):
+            if not v.startswith(elem, i):
+                return bad(v[i:], elem)
+            i += 1
+        elif elem == ".000000":
+            if not (v.startswith(".", i) and v[i + 1:i + 7].isdigit() and len(v) >= i + 7):
+                return bad(v[i:], elem)
+            nums[elem], i = int(v[i + 1:i + 7]), i + 7
+        elif elem == "Z07:00":
+            if v.startswith("Z", i):
+                i += 1
+            elif (len(v) >= i + 6 and v[i] in "+-" and v[i + 3] == ":" and
+                  v[i + 1:i + 3].isdigit() and v[i + 4:i + 6].isdigit()):
+                off = (int(v[i + 1:i + 3]) * 60 + int(v[i + 4:i + 6])) * 60
+                off, i = (off if v[i] == "+" else -off), i + 6
+            else:
+                return bad(v[i:], elem)
+        else:
+            got = _digits(v, i, n, optional_second=elem == "15")
+            if got is None:
+                return bad(v[i:], elem)
+            nums[elem], i = got
+    if i != len(v):
+        return None, 'parsing time "%s": extra text: "%s"' % (v, v[i:])
+    y, mo, d = nums["2006"], nums["01"], nums["02"]
+    for key, what, hi in (("01", "month", 12), ("15", "hour", 23), ("04", "minute", 59),
+                          ("05", "second", 59)):
+        if nums[key] > hi or (key == "01" and nums[key] < 1):
+            return rng(what)
+    if d < 1 or d > calendar.monthrange(y, mo)[1] if y >= 1 else d > 31:
+        return rng("day")
+    t = datetime.datetime(max(y, 1), mo, d, nums["15"], nums["04"], nums["05"],
+                          nums[".000000"]) - datetime.timedelta(seconds=off)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), None
+
+
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+LEASE_SPEC_TYPES = {"holderIdentity": "string", "leaseDurationSeconds": "int32",
+                    "acquireTime": "MicroTime", "renewTime": "MicroTime",
+                    "leaseTransitions": "int32", "strategy": "string",
+                    "preferredHolder": "string"}
+
+
+def lease_decode_error(lease):
+    """The error kube-apiserver's JSON decoder reports for a Lease whose spec fields have
+    the wrong JSON type or a MicroTime that does not parse (answered 400), or None.
+    Normalises MicroTimes in place to their canonical UTC text, as the server stores them."""
+    spec = lease.get("spec")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        return ("json: cannot unmarshal %s into Go struct field Lease.spec of type "
+                "v1.LeaseSpec" % _json_type(spec))
+    for k, want in LEASE_SPEC_TYPES.items():
+        v = spec.get(k)
+        if v is None:
+            spec.pop(k, None)
+            continue
+        where = "Go struct field LeaseSpec.spec.%s of type %s" % (k, want)
+        if want == "string" and not isinstance(v, str):
+            return "json: cannot unmarshal %s into %s" % (_json_type(v), where)
+        if want == "int32" and (isinstance(v, bool) or not isinstance(v, int) or
+                                not _INT32[0] <= v <= _INT32[1]):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return "json: cannot unmarshal number %s into %s" % (json_number(v), where)
+            return "json: cannot unmarshal %s into %s" % (_json_type(v), where)
+        if want == "MicroTime":
+            if not isinstance(v, str):
+                return ("json: cannot unmarshal %s into Go value of type string"
+                        % _json_type(v))
+            canon, err = parse_microtime(v)
+            if err:
+                return err
+            spec[k] = canon
+    return None
+
+
+def json_number(v):
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def validate_lease(lease):
+    """ValidateLease of pkg/apis/coordination/validation (types already checked by
+    lease_decode_error)."""
+    c = Causes()
+    check_metadata(c, lease.get("metadata") or {})
+    spec = lease.get("spec") or {}
+    d = spec.get("leaseDurationSeconds")
+    if d is not None and d <= 0:
+        c.invalid("spec.leaseDurationSeconds", d, "must be greater than 0")
+    t = spec.get("leaseTransitions")
+    if t is not None and t < 0:
+        c.invalid("spec.leaseTransitions", t, "must be greater than or equal to 0")
+    return c.items
+
+
 ANY = None  # schema leaf: anything accepted below this point
 
 _META = {k: ANY for k in (
@@ -481,6 +612,8 @@ POD_SCHEMA = {"apiVersion": ANY, "kind": ANY, "metadata": _META, "spec": _POD_SP
               "status": ANY}
 SECRET_SCHEMA = {"apiVersion": ANY, "kind": ANY, "metadata": _META, "data": ANY,
                  "stringData": ANY, "type": ANY, "immutable": ANY}
+LEASE_SCHEMA = {"apiVersion": ANY, "kind": ANY, "metadata": _META,
+                "spec": {k: ANY for k in LEASE_SPEC_TYPES}}
 DELETE_OPTIONS_SCHEMA = ANY
 
 

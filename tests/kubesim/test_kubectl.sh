@@ -50,6 +50,19 @@ cat >"$WORK/pod.json" <<'JSON'
                         "args":["app.handler"]}]}}
 JSON
 
+cat >"$WORK/lease.yaml" <<'YAML'
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: NAME
+  labels:
+    app: fakecloud
+spec:
+  holderIdentity: HOLDER
+  leaseDurationSeconds: 30
+  renewTime: "2026-01-02T03:04:05.123456Z"
+YAML
+
 n=0
 for K in "${KUBECTLS[@]}"; do
   for KC in "$WORK/sim/kubeconfig-cert.yaml" "$WORK/sim/kubeconfig-token.yaml"; do
@@ -124,6 +137,34 @@ for K in "${KUBECTLS[@]}"; do
     kc get secret "s$n" -n "$ns" -o jsonpath='{.data.token}' | base64 -d | grep -qx abc ||
       fail "secret data"
     kc delete secret "s$n" -n "$ns" >/dev/null
+
+    # coordination.k8s.io/v1 Leases: discovery, apply (create, then a patch), get, delete
+    sed "s/NAME/l$n/; s/HOLDER/inst-$n/" "$WORK/lease.yaml" >"$WORK/lease-$n.yaml"
+    kc apply -n "$ns" -f "$WORK/lease-$n.yaml" >"$WORK/out" 2>&1 ||
+      fail "apply lease: $(cat "$WORK/out")"
+    grep -q "lease.coordination.k8s.io/l$n created" "$WORK/out" || fail "apply: $(cat "$WORK/out")"
+    kc get leases -n "$ns" >"$WORK/out"
+    grep -Eq "^NAME +HOLDER +AGE" "$WORK/out" || fail "get leases header: $(cat "$WORK/out")"
+    grep -Eq "^l$n +inst-$n +" "$WORK/out" || fail "get leases: $(cat "$WORK/out")"
+    sed -i "s/inst-$n/moved-$n/" "$WORK/lease-$n.yaml"
+    kc apply -n "$ns" -f "$WORK/lease-$n.yaml" >"$WORK/out" 2>&1 ||
+      fail "re-apply lease: $(cat "$WORK/out")"
+    grep -q "lease.coordination.k8s.io/l$n configured" "$WORK/out" ||
+      fail "re-apply: $(cat "$WORK/out")"
+    kc get lease "l$n" -n "$ns" -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}' |
+      grep -qx "moved-$n 2026-01-02T03:04:05.123456Z" || fail "lease jsonpath"
+    kc get leases -n "$ns" -l app=fakecloud -o name | grep -qx "lease.coordination.k8s.io/l$n" ||
+      fail "get leases -l"
+    sed 's/leaseDurationSeconds: 30/leaseDurationSeconds: 0/; s/NAME/bad/' "$WORK/lease.yaml" \
+      >"$WORK/lease-bad.yaml"
+    if kc apply -n "$ns" -f "$WORK/lease-bad.yaml" >"$WORK/out" 2>&1; then
+      fail "lease with leaseDurationSeconds 0 accepted: $(cat "$WORK/out")"
+    fi
+    grep -q "spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0" "$WORK/out" ||
+      fail "invalid lease: $(cat "$WORK/out")"
+    kc delete lease "l$n" -n "$ns" | grep -q "lease.coordination.k8s.io \"l$n\" deleted" ||
+      fail "delete lease"
+    kc get leases -n "$ns" 2>&1 | grep -q "No resources found" || fail "leases left"
   done
 done
 echo "PASS: $n kubectl/kubeconfig combinations"

@@ -935,6 +935,210 @@ class PatchTest(Base):
         self.assertEqual(st, 409)
 
 
+# ======================================================================== leases
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/%s/leases"
+
+
+def lease_body(name, holder="inst-a", seconds=30, labels=None, **spec):
+    spec = dict({"holderIdentity": holder, "leaseDurationSeconds": seconds,
+                 "renewTime": "2026-01-02T03:04:05.123456Z"}, **spec)
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
+
+
+class LeaseTest(Base):
+    def path(self, name=""):
+        return LEASES % self.ns + ("/" + name if name else "")
+
+    def test_discovery_lists_the_coordination_group(self):
+        groups = self.sim.req("GET", "/apis")[2]["groups"]
+        self.assertEqual([g["name"] for g in groups], ["coordination.k8s.io"])
+        self.assertEqual(groups[0]["preferredVersion"]["groupVersion"],
+                         "coordination.k8s.io/v1")
+        st, _, g = self.sim.req("GET", "/apis/coordination.k8s.io")
+        self.assertEqual((st, g["kind"], g["name"]), (200, "APIGroup", "coordination.k8s.io"))
+        st, _, rl = self.sim.req("GET", "/apis/coordination.k8s.io/v1")
+        self.assertEqual((st, rl["groupVersion"]), (200, "coordination.k8s.io/v1"))
+        leases = rl["resources"][0]
+        self.assertEqual((leases["name"], leases["kind"], leases["namespaced"]),
+                         ("leases", "Lease", True))
+        for verb in ("create", "delete", "deletecollection", "get", "list", "patch",
+                     "update", "watch"):
+            self.assertIn(verb, leases["verbs"])
+        self.assertIn("apis/coordination.k8s.io/v1",
+                      self.sim.req("GET", "/openapi/v3")[2]["paths"])
+
+    def test_create_get_list_delete(self):
+        st, _, l = self.sim.req("POST", self.path(), lease_body("a", labels={"app": "x"}))
+        self.assertEqual(st, 201, l)
+        self.assertEqual((l["kind"], l["apiVersion"]), ("Lease", "coordination.k8s.io/v1"))
+        m = l["metadata"]
+        self.assertEqual(m["namespace"], self.ns)
+        self.assertTrue(m["uid"] and m["resourceVersion"] and m["creationTimestamp"])
+        self.assertEqual(l["spec"]["holderIdentity"], "inst-a")
+        self.assertEqual(self.sim.req("GET", self.path("a"))[2], l)
+        st, _, lst = self.sim.req("GET", self.path())
+        self.assertEqual((st, lst["kind"], lst["apiVersion"]),
+                         (200, "LeaseList", "coordination.k8s.io/v1"))
+        self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["a"])
+        st, _, dup = self.sim.req("POST", self.path(), lease_body("a"))
+        self.assertEqual((st, dup["reason"]), (409, "AlreadyExists"))
+        self.assertEqual(dup["message"], 'leases.coordination.k8s.io "a" already exists')
+        self.assertEqual(dup["details"], {"name": "a", "group": "coordination.k8s.io",
+                                          "kind": "leases"})
+        st, _, gone = self.sim.req("DELETE", self.path("a"))
+        # Leases (like every kind without ReturnDeletedObject) answer a Success Status
+        self.assertEqual((st, gone["kind"], gone["status"]), (200, "Status", "Success"))
+        self.assertEqual(gone["details"], {"name": "a", "group": "coordination.k8s.io",
+                                           "kind": "leases", "uid": m["uid"]})
+        st, _, nf = self.sim.req("GET", self.path("a"))
+        self.assertEqual((st, nf["message"]), (404, 'leases.coordination.k8s.io "a" not found'))
+
+    def test_list_with_label_selectors_and_deletecollection(self):
+        for n, inst in (("l1", "a"), ("l2", "b"), ("l3", "b")):
+            self.sim.req("POST", self.path(), lease_body(n, labels={"inst": inst, "m": "y"}))
+        names = lambda q: [i["metadata"]["name"] for i in
+                           self.sim.req("GET", self.path() + q)[2]["items"]]
+        self.assertEqual(names("?labelSelector=inst%3Db"), ["l2", "l3"])
+        self.assertEqual(names("?labelSelector=inst+notin+(b),m"), ["l1"])
+        self.assertEqual(names("?fieldSelector=metadata.name%3Dl3"), ["l3"])
+        st, _, _ = self.sim.req("GET", self.path() + "?fieldSelector=spec.holderIdentity%3Da")
+        self.assertEqual(st, 400)
+        st, _, out = self.sim.req("DELETE", self.path() + "?labelSelector=inst%3Db")
+        self.assertEqual((st, out["kind"], len(out["items"])), (200, "LeaseList", 2))
+        self.assertEqual(names(""), ["l1"])
+        # across namespaces
+        all_names = [i["metadata"]["name"] for i in self.sim.req(
+            "GET", "/apis/coordination.k8s.io/v1/leases")[2]["items"]]
+        self.assertIn("l1", all_names)
+
+    def test_put_with_stale_resource_version_is_409_conflict(self):
+        _, _, l = self.sim.req("POST", self.path(), lease_body("c"))
+        renewed = json.loads(json.dumps(l))
+        renewed["spec"]["renewTime"] = "2026-01-02T03:04:35.000000Z"
+        st, _, new = self.sim.req("PUT", self.path("c"), renewed)
+        self.assertEqual(st, 200, new)
+        self.assertNotEqual(new["metadata"]["resourceVersion"], l["metadata"]["resourceVersion"])
+        self.assertEqual(new["metadata"]["uid"], l["metadata"]["uid"])
+        l["spec"]["holderIdentity"] = "thief"  # based on the old resourceVersion
+        st, _, err = self.sim.req("PUT", self.path("c"), l)
+        self.assertEqual(st, 409)
+        self.assertEqual(err["reason"], "Conflict")
+        self.assertEqual(err["message"], 'Operation cannot be fulfilled on '
+                         'leases.coordination.k8s.io "c": the object has been modified; please '
+                         'apply your changes to the latest version and try again')
+        self.assertEqual(err["details"], {"name": "c", "group": "coordination.k8s.io",
+                                          "kind": "leases"})
+        self.assertEqual(self.sim.req("GET", self.path("c"))[2]["spec"]["holderIdentity"],
+                         "inst-a")
+        # without a resourceVersion the update is unconditional (as for Leases upstream)
+        del new["metadata"]["resourceVersion"]
+        new["spec"]["leaseTransitions"] = 1
+        st, _, out = self.sim.req("PUT", self.path("c"), new)
+        self.assertEqual((st, out["spec"]["leaseTransitions"]), (200, 1))
+
+    def test_patch_and_stale_delete_precondition(self):
+        _, _, l = self.sim.req("POST", self.path(), lease_body("p"))
+        st, _, out = self.sim.req("PATCH", self.path("p"),
+                                  {"spec": {"renewTime": "2026-01-02T05:04:05.000000+02:00"}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual((st, out["spec"]["renewTime"]), (200, "2026-01-02T03:04:05.000000Z"))
+        st, _, err = self.sim.req("PATCH", self.path("p"),
+                                  {"spec": {"leaseDurationSeconds": 0}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 422, err)
+        st, _, err = self.sim.req("DELETE", self.path("p"), {
+            "preconditions": {"resourceVersion": l["metadata"]["resourceVersion"]}})
+        self.assertEqual((st, err["reason"]), (409, "Conflict"))
+
+    def test_validation_like_kube_apiserver(self):
+        def create(body):
+            return self.sim.req("POST", self.path(), body)
+        st, _, e = create(lease_body("bad", seconds=0))
+        self.assertEqual(st, 422)
+        self.assertEqual(e["message"], 'Lease.coordination.k8s.io "bad" is invalid: '
+                         'spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0')
+        self.assertEqual(e["details"]["group"], "coordination.k8s.io")
+        self.assertEqual(e["details"]["kind"], "Lease")
+        st, _, e = create(lease_body("bad", leaseTransitions=-1))
+        self.assertEqual(st, 422)
+        self.assertEqual(e["details"]["causes"], [{
+            "reason": "FieldValueInvalid", "field": "spec.leaseTransitions",
+            "message": "Invalid value: -1: must be greater than or equal to 0"}])
+        st, _, e = create(lease_body("Bad_Name"))
+        self.assertEqual((st, e["details"]["causes"][0]["field"]), (422, "metadata.name"))
+        pre = 'Lease in version "v1" cannot be handled as a Lease: '
+        for spec, msg in (
+                ({"holderIdentity": 7}, "json: cannot unmarshal number into Go struct field "
+                 "LeaseSpec.spec.holderIdentity of type string"),
+                ({"leaseDurationSeconds": 1.5}, "json: cannot unmarshal number 1.5 into Go "
+                 "struct field LeaseSpec.spec.leaseDurationSeconds of type int32"),
+                ({"leaseDurationSeconds": 2147483648}, "json: cannot unmarshal number "
+                 "2147483648 into Go struct field LeaseSpec.spec.leaseDurationSeconds of "
+                 "type int32"),
+                ({"leaseDurationSeconds": "30"}, "json: cannot unmarshal string into Go "
+                 "struct field LeaseSpec.spec.leaseDurationSeconds of type int32"),
+                ({"renewTime": "2026-01-02T03:04:05Z"}, 'parsing time "2026-01-02T03:04:05Z" '
+                 'as "2006-01-02T15:04:05.000000Z07:00": cannot parse "Z" as ".000000"'),
+                ({"acquireTime": "2026-02-30T03:04:05.000000Z"},
+                 'parsing time "2026-02-30T03:04:05.000000Z": day out of range'),
+                ({"renewTime": 5}, "json: cannot unmarshal number into Go value of type "
+                 "string")):
+            st, _, e = create({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                               "metadata": {"name": "t"}, "spec": spec})
+            self.assertEqual((st, e["reason"], e["message"]), (400, "BadRequest", pre + msg))
+        st, _, e = create({"apiVersion": "v1", "kind": "Lease", "metadata": {"name": "t"}})
+        self.assertEqual(st, 400)
+        st, _, e = self.sim.req("POST", self.path() + "?fieldValidation=Strict",
+                                lease_body("t", bogus=1))
+        self.assertEqual((st, e["message"]),
+                         (400, 'strict decoding error: unknown field "spec.bogus"'))
+        # null times are unset; gated fields are dropped; 2147483647 is a valid int32
+        st, _, l = create(lease_body("ok", seconds=2147483647, renewTime=None,
+                                     strategy="OldestEmulationVersion"))
+        self.assertEqual(st, 201, l)
+        self.assertEqual(l["spec"], {"holderIdentity": "inst-a",
+                                     "leaseDurationSeconds": 2147483647})
+
+    def test_table_for_kubectl(self):
+        self.sim.req("POST", self.path(), lease_body("tb", holder="host-1"))
+        _, _, t = self.sim.req("GET", self.path(), headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Holder", "Age"])
+        self.assertEqual(t["rows"][0]["cells"][:2], ["tb", "host-1"])
+
+    def test_watch_sees_renewals(self):
+        _, _, l = self.sim.req("POST", self.path(), lease_body("w"))
+        w = Watch(self.sim, self.path() + "?watch=1&resourceVersion=" +
+                  l["metadata"]["resourceVersion"])
+        try:
+            l["spec"]["renewTime"] = "2026-01-02T03:05:05.000000Z"
+            self.assertEqual(self.sim.req("PUT", self.path("w"), l)[0], 200)
+            ev = w.next()
+            self.assertEqual((ev["type"], ev["object"]["spec"]["renewTime"]),
+                             ("MODIFIED", "2026-01-02T03:05:05.000000Z"))
+        finally:
+            w.close()
+
+    def test_faults_can_target_lease_renewals_only(self):
+        _, _, l = self.sim.req("POST", self.path(), lease_body("f"))
+        self.sim.faults(error_rate=1.0, fail_paths="update leases")
+        st, _, e = self.sim.req("PUT", self.path("f"), l)
+        self.assertEqual((st, e["reason"]), (500, "InternalError"))
+        self.assertEqual(self.sim.req("GET", self.path("f"))[0], 200)
+        self.assertEqual(self.sim.req("GET", "/api/v1/namespaces/%s/pods" % self.ns)[0], 200)
+        self.sim.faults(error_rate=0, fail_paths="")
+        self.assertEqual(self.sim.req("PUT", self.path("f"), l)[0], 200)
+        self.assertIn("update leases", self.sim.stats()["requests"])
+
+    def test_pod_paths_do_not_serve_leases(self):
+        st, _, _ = self.sim.req("GET", "/api/v1/namespaces/%s/leases" % self.ns)
+        self.assertEqual(st, 404)
+        st, _, _ = self.sim.req("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/pods"
+                                % self.ns)
+        self.assertEqual(st, 404)
+
+
 # ======================================================================== faults
 class FaultTest(Base):
     def test_error_rate(self):
@@ -1403,7 +1607,7 @@ class EncodingTest(unittest.TestCase):
         self.assertNotEqual(ksim_store.encode(mod), ksim_store.encode(again))
         gone = st.remove("pods", "ns", "p")
         self.assertEqual(ksim_store.encode(gone), dumps(gone))
-        self.assertEqual(st.counts(), {"pods": {}, "secrets": {}})
+        self.assertEqual(st.counts(), {"pods": {}, "secrets": {}, "leases": {}})
 
     def test_metadata_bytes_are_the_metadata_also_after_a_resource_version_grows(self):
         import ksim_store

@@ -1,5 +1,5 @@
 /*
- * zip_fixture: build zip archives in memory for the docker tests (libarchive
+ * zip_fixture: build zip archives in memory for tests (libarchive
  * zip writer; plain malloc, freed with zip_fixture_free).
  */
 #ifndef ZIP_FIXTURE_H

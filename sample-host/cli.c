@@ -1,0 +1,285 @@
+/* cli: argv -> cli_options (GNU getopt_long), the per-command checks, help texts. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char help_main[] =
+    "Usage: " HOST_PROG " [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Run AWS Lambda functions through a fakecloud backend plugin\n"
+    "(fakecloud-backend-<name>.so) chosen at run time.\n"
+    "\n"
+    "Commands:\n"
+    "  backends          list the plugins found and whether this host accepts them\n"
+    "  launch            start one instance of a function; print endpoint and handle\n"
+    "  invoke            launch, POST an event, print the response, terminate\n"
+    "  terminate HANDLE  stop an instance started by launch (idempotent)\n"
+    "  reap              remove instances a previous host left behind\n"
+    "  prepull IMAGE     make IMAGE present where the backend runs functions\n"
+    "  help [COMMAND]    this text, or a command's options\n"
+    "\n"
+    "Options for every command:\n"
+    "  --backend NAME|PATH  backend to load (default: $FAKECLOUD_LAMBDA_BACKEND)\n"
+    "  --json               machine-readable output on stdout (one JSON object)\n"
+    "  -v, --verbose        log at debug level and report the plugin's memory at exit\n"
+    "  -h, --help           help (after a command: that command's help)\n"
+    "\n"
+    "Backend search: a NAME is looked up as fakecloud-backend-NAME.so in each\n"
+    "directory of $FAKECLOUD_BACKEND_PATH (':'-separated), then in\n"
+    "  " FCB_HOST_PLUGIN_BUILD_DIR "\n"
+    "  " FCB_HOST_PLUGIN_INSTALL_DIR "\n"
+    "A value containing '/' or ending in .so is a path to the plugin file.\n"
+    "\n"
+    "Environment: FAKECLOUD_LAMBDA_BACKEND, FAKECLOUD_BACKEND_PATH,\n"
+    "FAKECLOUD_LOG_LEVEL=trace|debug|info|warn|error (default info),\n"
+    "FAKECLOUD_LOG_FORMAT=text|json (default text; logs go to stderr).\n"
+    "Plugins read their own settings (e.g. KUBECONFIG, FAKECLOUD_K8S_*) from the\n"
+    "environment through the host.\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  the operation failed (plugin error, runtime did not answer 2xx)\n"
+    "  2  usage error or bad input (options, function JSON, zip, payload,\n"
+    "     a handle or description the plugin refused, prepull unsupported)\n"
+    "  3  the backend could not be loaded (not found, refused by the ABI check,\n"
+    "     init failed) or its configuration is wrong (open failed, or an\n"
+    "     operation answered FCB_ERR_CONFIG)\n"
+    "  4  the command succeeded but the plugin leaked memory\n"
+    "  5  invoke: the response was printed, but terminating the instance\n"
+    "     failed (it may still run: `terminate HANDLE` or `reap`)\n"
+    "  75  temporary failure, retry may help: the orchestrator was unreachable,\n"
+    "     throttled or too slow after the plugin's retries (FCB_ERR_UNAVAILABLE,\n"
+    "     FCB_ERR_TIMEOUT)\n"
+    "  130  interrupted (SIGINT, SIGTERM or SIGHUP), within 1 s: a launch in\n"
+    "     progress is cancelled, a launched instance is terminated; a call that\n"
+    "     cannot be cancelled (open, terminate, reap, prepull) is abandoned\n"
+    "     after 0.5 s (a second signal exits at once)\n";
+
+static const char help_backends[] =
+    "Usage: " HOST_PROG " backends [--json]\n"
+    "\n"
+    "List every fakecloud-backend-*.so in the search directories (see `help`)\n"
+    "with its name, file, ABI, version and summary, or the reason this host\n"
+    "refuses it. Only the plugin's descriptor is read: no plugin function runs.\n"
+    "Exit status 0 even when some plugins are refused.\n";
+
+static const char help_launch[] =
+    "Usage: " HOST_PROG " launch --function FILE|- [--code ZIP] [--layer ZIP]...\n"
+    "                      [--image URI] [--artifact-listen ADDR:PORT] [--backend B]\n"
+    "\n"
+    "Start one instance of the function and print its endpoint (host:port of the\n"
+    "Runtime Interface Emulator) and handle. The instance keeps running after the\n"
+    "host exits; stop it with `terminate HANDLE`. (The in-process test backends\n"
+    "are the exception: their instances end with the host.)\n"
+    "\n"
+    "  --function FILE|-   function description: the JSON printed by\n"
+    "                      `aws lambda get-function-configuration` (or get-function)\n"
+    "  --code ZIP          the code zip; required for PackageType Zip\n"
+    "  --layer ZIP         a layer zip, in the function's Layers order (repeatable, max 5)\n"
+    "  --image URI         image URI for PackageType Image (overrides the JSON)\n"
+    "  --artifact-listen ADDR:PORT  where the artifact server listens while the\n"
+    "                      command runs (default 127.0.0.1:0 = any free port)\n"
+    "\n"
+    "The deploy id is the first 16 hex characters of the SHA-256 of the code zip\n"
+    "(of the image URI for Image functions).\n";
+
+static const char help_invoke[] =
+    "Usage: " HOST_PROG " invoke --function FILE|- [--code ZIP] [--layer ZIP]...\n"
+    "                      [--payload JSON | --payload-file FILE] [--keep] ...\n"
+    "\n"
+    "Launch the function (options as for `launch`), POST the payload to\n"
+    "http://ENDPOINT/2015-03-31/functions/function/invocations, print the\n"
+    "runtime's response on stdout, then terminate the instance.\n"
+    "\n"
+    "  --payload JSON      the event (default {})\n"
+    "  --payload-file FILE the event read from FILE ('-' = stdin)\n"
+    "  --keep              do not terminate; the handle is printed on stderr\n"
+    "                      (in the JSON output with --json)\n"
+    "\n"
+    "Exit status 1 when the runtime answers with a non-2xx status or not at all;\n"
+    "5 when it answered but terminating the instance failed (the response is\n"
+    "still printed; the instance may still run).\n";
+
+static const char help_terminate[] =
+    "Usage: " HOST_PROG " terminate HANDLE [--backend B] [--json]\n"
+    "\n"
+    "Stop and remove the instance named by HANDLE (printed by launch). An\n"
+    "instance that is already gone is success.\n";
+
+static const char help_reap[] =
+    "Usage: " HOST_PROG " reap [--backend B] [--json]\n"
+    "\n"
+    "Open the backend and remove every instance that a previous host process\n"
+    "left behind (the backend's reap_stale); print how many were removed.\n";
+
+static const char help_prepull[] =
+    "Usage: " HOST_PROG " prepull IMAGE [--backend B] [--json]\n"
+    "\n"
+    "Ask the backend to make IMAGE (an image reference, e.g.\n"
+    "public.ecr.aws/lambda/python:3.12) present where it runs functions, so a\n"
+    "later launch does not wait for the pull (k8s: a short-lived Pod on a node;\n"
+    "docker: an image pull). A backend without the optional prepull operation\n"
+    "is a usage error (exit status 2).\n";
+
+static const char help_help[] = "Usage: " HOST_PROG " help [COMMAND]\n"
+                                "\n"
+                                "Print the general help, or COMMAND's help.\n";
+
+const char *cli_help(const char *command)
+{
+    if (command == NULL)
+        return help_main;
+    static const struct {
+        const char *name;
+        const char *text;
+    } table[] = {{"backends", help_backends}, {"launch", help_launch},
+                 {"invoke", help_invoke},     {"terminate", help_terminate},
+                 {"reap", help_reap},         {"prepull", help_prepull},
+                 {"help", help_help}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(command, table[i].name) == 0)
+            return table[i].text;
+    }
+    return NULL;
+}
+
+enum {
+    OPT_BACKEND = 256,
+    OPT_JSON,
+    OPT_FUNCTION,
+    OPT_CODE,
+    OPT_LAYER,
+    OPT_IMAGE,
+    OPT_PAYLOAD,
+    OPT_PAYLOAD_FILE,
+    OPT_KEEP,
+    OPT_ARTIFACT_LISTEN,
+};
+
+static const struct option long_options[] = {
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"function", required_argument, NULL, OPT_FUNCTION},
+    {"code", required_argument, NULL, OPT_CODE},
+    {"layer", required_argument, NULL, OPT_LAYER},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"payload", required_argument, NULL, OPT_PAYLOAD},
+    {"payload-file", required_argument, NULL, OPT_PAYLOAD_FILE},
+    {"keep", no_argument, NULL, OPT_KEEP},
+    {"artifact-listen", required_argument, NULL, OPT_ARTIFACT_LISTEN},
+    {NULL, 0, NULL, 0},
+};
+
+bool cli_is_launching(const char *command)
+{
+    return strcmp(command, "launch") == 0 || strcmp(command, "invoke") == 0;
+}
+
+int cli_parse(int argc, char **argv, cli_options *o, char *why, size_t why_size)
+{
+    memset(o, 0, sizeof *o);
+    opterr = 0;
+    optind = 1;
+    for (int guard = 0; guard <= argc; guard++) {
+        int c = getopt_long(argc, argv, "vh", long_options, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_BACKEND: o->backend = optarg; break;
+        case OPT_JSON: o->json = true; break;
+        case 'v': o->verbose = true; break;
+        case 'h': o->help = true; break;
+        case OPT_FUNCTION: o->function_file = optarg; break;
+        case OPT_CODE: o->code_file = optarg; break;
+        case OPT_LAYER:
+            if (o->n_layers == CLI_MAX_LAYERS) {
+                snprintf(why, why_size, "--layer: at most %d layers", CLI_MAX_LAYERS);
+                return -1;
+            }
+            o->layer_files[o->n_layers++] = optarg;
+            break;
+        case OPT_IMAGE: o->image = optarg; break;
+        case OPT_PAYLOAD: o->payload = optarg; break;
+        case OPT_PAYLOAD_FILE: o->payload_file = optarg; break;
+        case OPT_KEEP: o->keep = true; break;
+        case OPT_ARTIFACT_LISTEN: o->artifact_listen = optarg; break;
+        default:
+            if (optopt >= OPT_BACKEND)
+                snprintf(why, why_size, "%s: missing value (see --help)", argv[optind - 1]);
+            else if (optopt != 0)
+                snprintf(why, why_size, "unknown option -%c (see --help)", optopt);
+            else
+                snprintf(why, why_size, "unknown option %s (see --help)", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc)
+        o->command = argv[optind++];
+    if (optind < argc)
+        o->handle = argv[optind++];
+    if (optind < argc) {
+        snprintf(why, why_size, "unexpected argument \"%s\" (see --help)", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuse options that mean nothing for the command (so typos do not pass). */
+int cli_check(const cli_options *o, char *why, size_t why_size)
+{
+    const char *cmd = o->command;
+    bool launching = cli_is_launching(cmd);
+    bool invoke = strcmp(cmd, "invoke") == 0;
+    const struct {
+        bool given;
+        bool allowed;
+        const char *name;
+    } rules[] = {
+        {o->function_file != NULL, launching, "--function"},
+        {o->code_file != NULL, launching, "--code"},
+        {o->n_layers > 0, launching, "--layer"},
+        {o->image != NULL, launching, "--image"},
+        {o->artifact_listen != NULL, launching, "--artifact-listen"},
+        {o->payload != NULL, invoke, "--payload"},
+        {o->payload_file != NULL, invoke, "--payload-file"},
+        {o->keep, invoke, "--keep"},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        if (rules[i].given && !rules[i].allowed) {
+            snprintf(why, why_size, "%s: not an option of `%s` (see `%s --help`)", rules[i].name,
+                     cmd, cmd);
+            return -1;
+        }
+    }
+    if (o->handle != NULL && strcmp(cmd, "terminate") != 0 && strcmp(cmd, "prepull") != 0 &&
+        strcmp(cmd, "help") != 0) {
+        snprintf(why, why_size, "unexpected argument \"%s\" (see `%s --help`)", o->handle, cmd);
+        return -1;
+    }
+    if (strcmp(cmd, "terminate") == 0 && (o->handle == NULL || o->handle[0] == '\0')) {
+        snprintf(why, why_size, "terminate: HANDLE required (see `terminate --help`)");
+        return -1;
+    }
+    if (strcmp(cmd, "prepull") == 0 && (o->handle == NULL || o->handle[0] == '\0')) {
+        snprintf(why, why_size, "prepull: IMAGE required (see `prepull --help`)");
+        return -1;
+    }
+    if (launching && o->function_file == NULL) {
+        snprintf(why, why_size, "%s: --function FILE required (see `%s --help`)", cmd, cmd);
+        return -1;
+    }
+    if (o->payload != NULL && o->payload_file != NULL) {
+        snprintf(why, why_size, "--payload and --payload-file: give one, not both");
+        return -1;
+    }
+    if (o->payload_file != NULL && o->function_file != NULL && strcmp(o->payload_file, "-") == 0 &&
+        strcmp(o->function_file, "-") == 0) {
+        snprintf(why, why_size, "--function and --payload-file cannot both read stdin");
+        return -1;
+    }
+    return 0;
+}
