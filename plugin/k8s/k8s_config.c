@@ -1,27 +1,30 @@
 /*
- * k8s_config: parsing and validation of the FAKECLOUD_K8S_* keys.
+ * k8s_config: the FAKECLOUD_K8S_* keys, one table, read once.
  *
- * URLs go through libcurl's URL API (the same parser the client uses), maps
- * accept "k=v,k2=v2" or a JSON object, and every value is checked against
+ * k8s_config_table below is the only place a key of the k8s backend is
+ * named: cfg_table_read (plugin/common/cfgparse.h) walks it in order, the
+ * docs' key tables are checked against it (tests/k8s/meson.build, test
+ * "k8s-doc-keys"), and every message names the key in cfgparse's one shape
+ * ("<KEY> is not <what>: <why> (got "<value>")"). Values are checked against
  * the rule the API server would apply, so a typo fails open() with the key
  * named instead of failing every launch later.
  */
 #include "k8s_config.h"
 
+#include "cfgparse.h"
 #include "k8s_overlay.h"
-#include "kube_client.h"
+#include "labels.h"
 #include "names.h"
 #include "svc.h"
 
-#include <curl/curl.h>
-#include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define K8S_KEY_SELF_URL "FAKECLOUD_K8S_SELF_URL"
-#define K8S_KEY_ECR_URL  "FAKECLOUD_K8S_ECR_URL"
+
+/* ------------------------------------------------------------ value rules */
 
 static bool config_is_dns_subdomain(const char *s)
 {
@@ -65,177 +68,15 @@ static bool config_is_qualified_key(const char *key)
     return name[0] != '\0' && names_is_label_value(name);
 }
 
-static bool config_has_space(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
-            return true;
-    }
-    return false;
-}
-
-/* Host and port of URL (host-less or unparsable: error naming KEY). */
-static int config_parse_url(const char *key, const char *value, unsigned flags, char **host_out,
-                            unsigned *port_out, char **scheme_out, char **query_out, fcb_error *err)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    char *port = NULL;
-    char *scheme = NULL;
-    char *query = NULL;
-    int rc = FCB_OK;
-
-    *host_out = NULL;
-    if (u == NULL)
-        return err_set(err, FCB_ERR_NO_MEMORY, "%s: out of memory parsing the URL", key);
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, value, flags);
-    if (uc != CURLUE_OK) {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s is not a valid URL: %s (%s)", key,
-                     curl_url_strerror(uc), value);
-        goto out;
-    }
-    uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
-    if (uc != CURLUE_OK || host == NULL || host[0] == '\0') {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s is not a valid URL: missing host (%s)", key, value);
-        goto out;
-    }
-    uc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-    if (uc != CURLUE_OK || port == NULL) {
-        rc = err_set(err, FCB_ERR_CONFIG, "%s is not a valid URL: no port for its scheme (%s)", key,
-                     value);
-        goto out;
-    }
-    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
-        query = NULL;
-    *port_out = (unsigned)strtoul(port, NULL, 10);
-    *host_out = host;
-    host = NULL;
-    if (scheme_out != NULL) {
-        *scheme_out = scheme;
-        scheme = NULL;
-    }
-    if (query_out != NULL) {
-        *query_out = query;
-        query = NULL;
-    }
-out:
-    curl_free(host);
-    curl_free(port);
-    curl_free(scheme);
-    curl_free(query);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-static int config_self_url(const fcb_host_services *host, k8s_config *cfg, fcb_error *err)
-{
-    const char *value = svc_config_nonempty(host, K8S_KEY_SELF_URL);
-    char *h = NULL;
-    char *scheme = NULL;
-    char *query = NULL;
-    int rc;
-
-    if (value == NULL)
-        return err_set(err, FCB_ERR_CONFIG,
-                       K8S_KEY_SELF_URL " must be set when FAKECLOUD_LAMBDA_BACKEND=k8s");
-    if (strlen(value) > 1024)
-        return err_set(err, FCB_ERR_CONFIG,
-                       K8S_KEY_SELF_URL " is not a valid URL: longer than "
-                                        "1024 bytes");
-    if (config_has_space(value))
-        return err_set(err, FCB_ERR_CONFIG,
-                       K8S_KEY_SELF_URL " is not a valid URL: contains whitespace (%.200s)", value);
-    rc = config_parse_url(K8S_KEY_SELF_URL, value, 0, &h, &cfg->self_port, &scheme, &query, err);
-    if (rc != FCB_OK)
-        goto out;
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        rc = err_set(err, FCB_ERR_CONFIG,
-                     K8S_KEY_SELF_URL " is not a valid URL: scheme must be http or https, not %s",
-                     scheme);
-        goto out;
-    }
-    if (query != NULL || strchr(value, '#') != NULL) {
-        rc = err_set(err, FCB_ERR_CONFIG,
-                     K8S_KEY_SELF_URL " is not a valid URL: must not have a query or fragment");
-        goto out;
-    }
-    size_t len = strlen(value);
-    while (len > 0 && value[len - 1] == '/')
-        len--;
-    cfg->self_url = svc_strndup(host, value, len);
-    cfg->self_host = svc_strdup(host, h);
-    if (cfg->self_url == NULL || cfg->self_host == NULL)
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading " K8S_KEY_SELF_URL);
-out:
-    curl_free(h);
-    curl_free(scheme);
-    curl_free(query);
-    return rc;
-}
-
-static int config_ecr_url(const fcb_host_services *host, k8s_config *cfg, fcb_error *err)
-{
-    const char *value = svc_config_nonempty(host, K8S_KEY_ECR_URL);
-    char *h = NULL;
-
-    if (value == NULL) {
-        cfg->ecr_host = svc_strdup(host, cfg->self_host);
-        cfg->ecr_port = cfg->self_port;
-        return cfg->ecr_host != NULL ? FCB_OK : err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-    }
-    if (config_has_space(value) || strlen(value) > 300)
-        return err_set(err, FCB_ERR_CONFIG,
-                       K8S_KEY_ECR_URL " is not a valid URL: whitespace or longer than 300 "
-                                       "bytes (%.300s)",
-                       value);
-    /* "host:port" alone is accepted (scheme defaults to https, port 443). */
-    int rc = config_parse_url(K8S_KEY_ECR_URL, value, CURLU_DEFAULT_SCHEME, &h, &cfg->ecr_port,
-                              NULL, NULL, err);
-    if (rc != FCB_OK)
-        return rc;
-    cfg->ecr_host = svc_strdup(host, h);
-    curl_free(h);
-    return cfg->ecr_host != NULL ? FCB_OK : err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-}
-
-/* Unsigned integer in [min, max]; default when unset. */
-static int config_uint(const fcb_host_services *host, const char *key, unsigned def, unsigned min,
-                       unsigned max, unsigned *out, fcb_error *err)
-{
-    const char *value = svc_config_nonempty(host, key);
-    *out = def;
-    if (value == NULL)
-        return FCB_OK;
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || errno != 0 || end == NULL || *end != '\0' || v < min ||
-        v > max)
-        return err_set(err, FCB_ERR_CONFIG, "%s: must be an integer from %u to %u, got \"%.100s\"",
-                       key, min, max, value);
-    *out = (unsigned)v;
-    return FCB_OK;
-}
-
-static int config_string(const fcb_host_services *host, const char *key, const char *def,
-                         bool (*valid)(const char *), const char *rule, char **out, fcb_error *err)
-{
-    const char *value = svc_config_nonempty(host, key);
-    *out = NULL;
-    if (value == NULL)
-        value = def;
-    if (value == NULL)
-        return FCB_OK;
-    if (valid != NULL && !valid(value))
-        return err_set(err, FCB_ERR_CONFIG, "%s: \"%.200s\" is not valid: %s", key, value, rule);
-    *out = svc_strdup(host, value);
-    return *out != NULL ? FCB_OK : err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", key);
-}
-
 static bool config_is_image(const char *s)
 {
-    return s[0] != '\0' && strlen(s) < 256 && !config_has_space(s);
+    if (s[0] == '\0' || strlen(s) >= 256)
+        return false;
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+            return false;
+    }
+    return true;
 }
 
 static bool config_is_image_prefix(const char *s)
@@ -248,217 +89,506 @@ static bool config_is_pull_policy(const char *s)
     return strcmp(s, "Always") == 0 || strcmp(s, "IfNotPresent") == 0 || strcmp(s, "Never") == 0;
 }
 
-static bool config_is_namespace(const char *s)
+/* ------------------------------------------------------------ parsers */
+
+/* A string checked by RULE (the rule's text is what the message says it must be). */
+typedef struct config_rule {
+    const char *key;
+    bool (*valid)(const char *);
+    const char *what;
+} config_rule;
+
+static const config_rule config_rules[] = {
+    {"FAKECLOUD_K8S_NAMESPACE", names_is_dns_label,
+     "a namespace (DNS-1123 label: lower case alphanumerics and '-', at most 63)"},
+    {"FAKECLOUD_K8S_PULL_SECRET", config_is_dns_subdomain, "a Secret name (DNS-1123 subdomain)"},
+    {"FAKECLOUD_K8S_SERVICE_ACCOUNT", config_is_dns_subdomain,
+     "a ServiceAccount name (DNS-1123 subdomain)"},
+    {"FAKECLOUD_K8S_PRIORITY_CLASS", config_is_dns_subdomain,
+     "a PriorityClass name (DNS-1123 subdomain)"},
+    {"FAKECLOUD_K8S_INIT_IMAGE", config_is_image,
+     "an image reference (no whitespace, under 256 bytes)"},
+    {"FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", config_is_image_prefix,
+     "a registry path ending in '/' (e.g. mirror.local:5000/lambda/)"},
+    {"FAKECLOUD_K8S_IMAGE_PULL_POLICY", config_is_pull_policy, "Always, IfNotPresent or Never"},
+};
+
+static int key_checked_string(const fcb_host_services *host, const cfg_key *key, const char *value,
+                              void *cfg, fcb_error *err)
 {
-    return names_is_dns_label(s);
+    for (size_t i = 0; i < sizeof config_rules / sizeof config_rules[0]; i++) {
+        if (strcmp(config_rules[i].key, key->name) == 0 && !config_rules[i].valid(value))
+            return cfg_error(err, key->name, value, config_rules[i].what, "not valid");
+    }
+    return cfg_key_string(host, key, value, cfg, err);
 }
 
-/*
- * Parse a map key: "k=v,k2=v2" or a JSON object of strings. LABELS selects
- * the label rules (values label-safe, keys not fakecloud-*) over annotation
- * rules (any value).
- */
-static int config_map(const fcb_host_services *host, const char *key, bool labels,
-                      json_object **out, fcb_error *err)
+/* "host:port" of a URL, with brackets around an IPv6 host, into *host_out. */
+static int config_host_copy(const fcb_host_services *host, const cfg_key *key, const cfg_url *url,
+                            char **host_out, unsigned *port_out, fcb_error *err)
 {
-    const char *value = svc_config_nonempty(host, key);
-    json_object *map = NULL;
-    int rc = FCB_OK;
+    char *copy = svc_sprintf(host, strchr(url->host, ':') != NULL ? "[%s]" : "%s", url->host);
+    if (copy == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", key->name);
+    svc_free(host, *host_out);
+    *host_out = copy;
+    *port_out = url->port;
+    return FCB_OK;
+}
 
-    *out = NULL;
-    if (value == NULL)
-        return FCB_OK;
-    size_t skip = strspn(value, " \t\r\n");
-    if (value[skip] == '{') {
-        map = json_tokener_parse(value);
-        if (map == NULL || !json_object_is_type(map, json_type_object)) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: not a JSON object of strings", key);
-            goto out;
-        }
-    } else {
-        map = json_object_new_object();
-        if (map == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", key);
-            goto out;
-        }
-        const char *p = value;
-        for (size_t items = 0; *p != '\0' && items < 256; items++) {
-            const char *comma = strchr(p, ',');
-            size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-            char *item = svc_strndup(host, p, n);
-            if (item == NULL) {
-                rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", key);
-                goto out;
-            }
-            char *eq = strchr(item, '=');
-            if (eq == NULL || eq == item) {
-                rc = err_set(err, FCB_ERR_CONFIG,
-                             "%s: \"%.100s\" is not key=value (use k=v,k2=v2 or a JSON object)",
-                             key, item);
-                svc_free(host, item);
-                goto out;
-            }
-            *eq = '\0';
-            json_object_object_add(map, item, json_object_new_string(eq + 1));
-            svc_free(host, item);
-            p += n;
-            if (*p == ',')
-                p++;
-        }
-        if (*p != '\0') {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: more than 256 entries", key);
-            goto out;
-        }
-    }
+/* FAKECLOUD_K8S_SELF_URL: http(s), a host, no query or fragment; kept without trailing '/'. */
+static int key_self_url(const fcb_host_services *host, const cfg_key *key, const char *value,
+                        void *cfg_ptr, fcb_error *err)
+{
+    k8s_config *cfg = cfg_ptr;
+    cfg_url url;
+
+    int rc = cfg_parse_url(key->name, value, 0, &url, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (url.has_query)
+        return cfg_error(err, key->name, value, "a valid URL", "must not have a query or fragment");
+    size_t len = strlen(value);
+    while (len > 0 && value[len - 1] == '/')
+        len--;
+    cfg->self_url = svc_strndup(host, value, len);
+    if (cfg->self_url == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", key->name);
+    return config_host_copy(host, key, &url, &cfg->self_host, &cfg->self_port, err);
+}
+
+/* FAKECLOUD_K8S_ECR_URL: "host:port" or a URL (unset: the self URL's, see k8s_config_parse). */
+static int key_ecr_url(const fcb_host_services *host, const cfg_key *key, const char *value,
+                       void *cfg_ptr, fcb_error *err)
+{
+    k8s_config *cfg = cfg_ptr;
+    cfg_url url;
+
+    int rc = cfg_parse_url(key->name, value, CFG_URL_HOST_PORT, &url, err);
+    if (rc != FCB_OK)
+        return rc;
+    return config_host_copy(host, key, &url, &cfg->ecr_host, &cfg->ecr_port, err);
+}
+
+/* Keys (and for LABELS values) of a label or annotation map. */
+static int config_map_check(const cfg_key *key, const char *value, json_object *map, bool labels,
+                            fcb_error *err)
+{
+    static const char what[] = "a map of labels or annotations";
     json_object_object_foreach(map, k, v)
     {
-        if (!json_object_is_type(v, json_type_string)) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: value of %s must be a string", key, k);
-            goto out;
-        }
-        if (!config_is_qualified_key(k)) {
-            rc = err_set(err, FCB_ERR_CONFIG,
-                         "%s: key \"%.100s\" is not a valid label/annotation key ([prefix/]name, "
-                         "name of at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)",
-                         key, k);
-            goto out;
-        }
-        if (labels && strncmp(k, "fakecloud-", 10) == 0) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s: key %s is reserved for the backend", key, k);
-            goto out;
-        }
-        if (labels && !names_is_label_value(json_object_get_string(v))) {
-            rc = err_set(err, FCB_ERR_CONFIG,
-                         "%s: value \"%.100s\" of %s is not a valid label value (at most 63 of "
-                         "[A-Za-z0-9._-], alphanumeric at both ends)",
-                         key, json_object_get_string(v), k);
-            goto out;
-        }
+        if (!config_is_qualified_key(k))
+            return cfg_error(err, key->name, value, what,
+                             "key \"%.100s\" is not a valid label/annotation key ([prefix/]name, "
+                             "name of at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)",
+                             k);
+        if (labels && strncmp(k, LABEL_RESERVED_PREFIX, strlen(LABEL_RESERVED_PREFIX)) == 0)
+            return cfg_error(err, key->name, value, what, "key %s is reserved for the backend", k);
+        if (labels && !names_is_label_value(json_object_get_string(v)))
+            return cfg_error(err, key->name, value, what,
+                             "value \"%.100s\" of %s is not a valid label value (at most 63 of "
+                             "[A-Za-z0-9._-], alphanumeric at both ends)",
+                             json_object_get_string(v), k);
     }
-    if (json_object_object_length(map) > 0) {
-        *out = map;
-        map = NULL;
-    }
-out:
-    json_object_put(map);
-    return rc;
+    return FCB_OK;
 }
 
-static int config_tolerations(const fcb_host_services *host, const char *key, json_object **out,
-                              fcb_error *err)
+static int config_map(const fcb_host_services *host, const cfg_key *key, const char *value,
+                      bool labels, void *cfg, fcb_error *err)
+{
+    json_object *map = NULL;
+    int rc = cfg_parse_map(host, key->name, value, &map, err);
+    if (rc == FCB_OK && map != NULL)
+        rc = config_map_check(key, value, map, labels, err);
+    if (rc != FCB_OK) {
+        json_object_put(map);
+        return rc;
+    }
+    *CFG_FIELD(cfg, key, json_object *) = map;
+    return FCB_OK;
+}
+
+/* Label rules: keys not fakecloud-*, values label-safe (node selector, labels). */
+static int key_label_map(const fcb_host_services *host, const cfg_key *key, const char *value,
+                         void *cfg, fcb_error *err)
+{
+    return config_map(host, key, value, true, cfg, err);
+}
+
+/* Annotation rules: any value. */
+static int key_annotation_map(const fcb_host_services *host, const cfg_key *key, const char *value,
+                              void *cfg, fcb_error *err)
+{
+    return config_map(host, key, value, false, cfg, err);
+}
+
+static void release_json(const fcb_host_services *host, const cfg_key *key, void *cfg)
+{
+    (void)host;
+    json_object **field = CFG_FIELD(cfg, key, json_object *);
+    json_object_put(*field);
+    *field = NULL;
+}
+
+/* One toleration: known fields of the right types, operator and effect from their sets. */
+static int config_toleration(const cfg_key *key, const char *value, size_t i, json_object *t,
+                             fcb_error *err)
 {
     static const char *const allowed[] = {"key",    "operator",          "value",
                                           "effect", "tolerationSeconds", NULL};
-    const char *value = svc_config_nonempty(host, key);
-    json_object *list = NULL;
-    int rc = FCB_OK;
-
-    *out = NULL;
-    if (value == NULL)
-        return FCB_OK;
-    list = json_tokener_parse(value);
-    if (list == NULL || !json_object_is_type(list, json_type_array)) {
-        rc = err_set(err, FCB_ERR_CONFIG,
-                     "%s: must be a JSON list of tolerations, e.g. "
-                     "[{\"key\":\"k\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]",
-                     key);
-        goto out;
-    }
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
-        json_object *t = json_object_array_get_idx(list, i);
-        if (!json_object_is_type(t, json_type_object)) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s[%zu]: must be an object", key, i);
-            goto out;
-        }
-        json_object_object_foreach(t, k, v)
-        {
-            bool ok = false;
-            for (size_t a = 0; allowed[a] != NULL; a++)
-                ok = ok || strcmp(k, allowed[a]) == 0;
-            if (!ok) {
-                rc = err_set(err, FCB_ERR_CONFIG, "%s[%zu]: unknown field %s", key, i, k);
-                goto out;
-            }
-            bool want_int = strcmp(k, "tolerationSeconds") == 0;
-            if (want_int ? !json_object_is_type(v, json_type_int)
-                         : !json_object_is_type(v, json_type_string)) {
-                rc = err_set(err, FCB_ERR_CONFIG, "%s[%zu].%s: must be %s", key, i, k,
+    static const char what[] = "a JSON list of tolerations";
+    if (!json_object_is_type(t, json_type_object))
+        return cfg_error(err, key->name, value, what, "[%zu] must be an object", i);
+    json_object_object_foreach(t, k, v)
+    {
+        bool ok = false;
+        for (size_t a = 0; allowed[a] != NULL; a++)
+            ok = ok || strcmp(k, allowed[a]) == 0;
+        if (!ok)
+            return cfg_error(err, key->name, value, what, "[%zu]: unknown field %s", i, k);
+        bool want_int = strcmp(k, "tolerationSeconds") == 0;
+        if (want_int ? !json_object_is_type(v, json_type_int)
+                     : !json_object_is_type(v, json_type_string))
+            return cfg_error(err, key->name, value, what, "[%zu].%s must be %s", i, k,
                              want_int ? "an integer" : "a string");
-                goto out;
-            }
-        }
-        const char *op = json_object_get_string(json_object_object_get(t, "operator"));
-        if (op != NULL && strcmp(op, "Exists") != 0 && strcmp(op, "Equal") != 0) {
-            rc = err_set(err, FCB_ERR_CONFIG, "%s[%zu].operator: must be Exists or Equal, not %s",
-                         key, i, op);
-            goto out;
-        }
-        const char *effect = json_object_get_string(json_object_object_get(t, "effect"));
-        if (effect != NULL && effect[0] != '\0' && strcmp(effect, "NoSchedule") != 0 &&
-            strcmp(effect, "PreferNoSchedule") != 0 && strcmp(effect, "NoExecute") != 0) {
-            rc = err_set(err, FCB_ERR_CONFIG,
-                         "%s[%zu].effect: must be NoSchedule, PreferNoSchedule or NoExecute, "
-                         "not %s",
-                         key, i, effect);
-            goto out;
-        }
     }
-    *out = list;
-    list = NULL;
-out:
-    json_object_put(list);
-    return rc;
+    const char *op = json_object_get_string(json_object_object_get(t, "operator"));
+    if (op != NULL && strcmp(op, "Exists") != 0 && strcmp(op, "Equal") != 0)
+        return cfg_error(err, key->name, value, what,
+                         "[%zu].operator must be Exists or Equal, not %s", i, op);
+    const char *effect = json_object_get_string(json_object_object_get(t, "effect"));
+    if (effect != NULL && effect[0] != '\0' && strcmp(effect, "NoSchedule") != 0 &&
+        strcmp(effect, "PreferNoSchedule") != 0 && strcmp(effect, "NoExecute") != 0)
+        return cfg_error(err, key->name, value, what,
+                         "[%zu].effect must be NoSchedule, PreferNoSchedule or NoExecute, not %s",
+                         i, effect);
+    return FCB_OK;
 }
 
-/* "proportional", "none", "<n>m" or "<n>[.<d>]" cores. */
-static int config_cpu(const fcb_host_services *host, const char *key, k8s_cpu def, k8s_cpu *out,
-                      fcb_error *err)
+static int key_tolerations(const fcb_host_services *host, const cfg_key *key, const char *value,
+                           void *cfg, fcb_error *err)
 {
-    const char *value = svc_config_nonempty(host, key);
-    *out = def;
-    if (value == NULL)
-        return FCB_OK;
-    if (strcmp(value, "proportional") == 0) {
-        out->mode = K8S_CPU_PROPORTIONAL;
-        return FCB_OK;
+    (void)host;
+    json_object *list = json_tokener_parse(value);
+    int rc = FCB_OK;
+
+    if (list == NULL || !json_object_is_type(list, json_type_array))
+        rc = cfg_error(err, key->name, value, "a JSON list of tolerations",
+                       "e.g. [{\"key\":\"k\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]");
+    for (size_t i = 0; rc == FCB_OK && i < json_object_array_length(list); i++)
+        rc = config_toleration(key, value, i, json_object_array_get_idx(list, i), err);
+    if (rc != FCB_OK) {
+        json_object_put(list);
+        return rc;
     }
-    if (strcmp(value, "none") == 0) {
-        out->mode = K8S_CPU_NONE;
-        return FCB_OK;
+    *CFG_FIELD(cfg, key, json_object *) = list;
+    return FCB_OK;
+}
+
+/* Set FIELD of the Pod securityContext to V (created on first use). */
+static int config_security_set(k8s_config *cfg, const char *key, const char *field, json_object *v,
+                               fcb_error *err)
+{
+    if (v == NULL || (cfg->security_context == NULL &&
+                      (cfg->security_context = json_object_new_object()) == NULL)) {
+        json_object_put(v);
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading %s", key);
     }
+    json_object_object_add(cfg->security_context, field, v);
+    return FCB_OK;
+}
+
+/* An id 0..INT_MAX into securityContext.FIELD. */
+static int config_security_id(const cfg_key *key, const char *value, k8s_config *cfg,
+                              const char *field, fcb_error *err)
+{
+    uint64_t id = 0;
+    int rc = cfg_parse_uint(key->name, value, 0, INT_MAX, &id, err);
+    return rc != FCB_OK ? rc
+                        : config_security_set(cfg, key->name, field,
+                                              json_object_new_int64((int64_t)id), err);
+}
+
+static int key_run_as_user(const fcb_host_services *host, const cfg_key *key, const char *value,
+                           void *cfg, fcb_error *err)
+{
+    (void)host;
+    return config_security_id(key, value, cfg, "runAsUser", err);
+}
+
+static int key_run_as_group(const fcb_host_services *host, const cfg_key *key, const char *value,
+                            void *cfg, fcb_error *err)
+{
+    (void)host;
+    return config_security_id(key, value, cfg, "runAsGroup", err);
+}
+
+static int key_fs_group(const fcb_host_services *host, const cfg_key *key, const char *value,
+                        void *cfg, fcb_error *err)
+{
+    (void)host;
+    return config_security_id(key, value, cfg, "fsGroup", err);
+}
+
+static int key_run_as_non_root(const fcb_host_services *host, const cfg_key *key, const char *value,
+                               void *cfg, fcb_error *err)
+{
+    (void)host;
+    bool on = false;
+    int rc = cfg_parse_bool(key->name, value, &on, err);
+    return rc != FCB_OK ? rc
+                        : config_security_set(cfg, key->name, "runAsNonRoot",
+                                              json_object_new_boolean(on), err);
+}
+
+/* "<n>m" or "<n>[.<d>]" cores into millicores; false when not a quantity. */
+static bool config_cpu_millicores(const char *value, unsigned long *milli)
+{
     unsigned long whole = 0;
-    unsigned long milli = 0;
     const char *p = value;
     size_t digits = 0;
     for (; *p >= '0' && *p <= '9' && digits < 7; p++, digits++)
         whole = whole * 10 + (unsigned long)(*p - '0');
-    bool ok = digits > 0;
-    if (ok && *p == 'm' && p[1] == '\0') {
-        milli = whole;
-    } else if (ok && (*p == '\0' || *p == '.')) {
-        milli = whole * 1000;
-        if (*p == '.') {
-            unsigned long scale = 100;
-            p++;
-            ok = *p != '\0';
-            for (; ok && *p != '\0'; p++, scale /= 10) {
-                if (*p < '0' || *p > '9' || scale == 0)
-                    ok = false;
-                else
-                    milli += (unsigned long)(*p - '0') * scale;
-            }
-        }
-    } else {
-        ok = false;
+    if (digits == 0)
+        return false;
+    if (*p == 'm' && p[1] == '\0') {
+        *milli = whole;
+        return true;
     }
-    if (!ok || milli == 0 || milli > 1000000)
-        return err_set(err, FCB_ERR_CONFIG,
-                       "%s: \"%.100s\" is not a CPU quantity (e.g. 250m or 0.5 or 2, at most "
-                       "1000 cores), \"proportional\" or \"none\"",
-                       key, value);
-    out->mode = K8S_CPU_FIXED;
-    out->millicores = (unsigned)milli;
+    if (*p != '\0' && *p != '.')
+        return false;
+    *milli = whole * 1000;
+    if (*p == '\0')
+        return true;
+    p++;
+    if (*p == '\0')
+        return false;
+    for (unsigned long scale = 100; *p != '\0'; p++, scale /= 10) {
+        if (*p < '0' || *p > '9' || scale == 0)
+            return false;
+        *milli += (unsigned long)(*p - '0') * scale;
+    }
+    return true;
+}
+
+/* "proportional", "none", "<n>m" or "<n>[.<d>]" cores. */
+static int key_cpu(const fcb_host_services *host, const cfg_key *key, const char *value, void *cfg,
+                   fcb_error *err)
+{
+    (void)host;
+    k8s_cpu *out = CFG_FIELD(cfg, key, k8s_cpu);
+    unsigned long milli = 0;
+
+    if (strcmp(value, "proportional") == 0) {
+        out->mode = K8S_CPU_PROPORTIONAL;
+    } else if (strcmp(value, "none") == 0) {
+        out->mode = K8S_CPU_NONE;
+    } else if (config_cpu_millicores(value, &milli) && milli > 0 && milli <= 1000000) {
+        out->mode = K8S_CPU_FIXED;
+        out->millicores = (unsigned)milli;
+    } else {
+        return cfg_error(err, key->name, value,
+                         "a CPU quantity (e.g. 250m or 0.5 or 2, at most 1000 cores), "
+                         "\"proportional\" or \"none\"",
+                         "not valid");
+    }
     return FCB_OK;
+}
+
+static int key_pod_template(const fcb_host_services *host, const cfg_key *key, const char *value,
+                            void *cfg, fcb_error *err)
+{
+    return k8s_overlay_load(host, key->name, value, CFG_FIELD(cfg, key, json_object *), err);
+}
+
+/*
+ * A tuning key of the client: an unsigned within key->min..key->max into an
+ * unsigned (or, for FAKECLOUD_K8S_MAX_RESPONSE_BYTES, a size_t) field. These
+ * keep the message docs/k8s-client.md documents.
+ */
+static int key_client_number(const fcb_host_services *host, const cfg_key *key, const char *value,
+                             void *cfg, fcb_error *err)
+{
+    (void)host;
+    fcb_error why = FCB_ERROR_INIT;
+    uint64_t n = 0;
+
+    if (cfg_parse_uint(key->name, value, key->min, key->max, &n, &why) != FCB_OK)
+        return err_set(err, FCB_ERR_CONFIG,
+                       "%s: '%.100s' is not a whole number between %llu and %llu", key->name, value,
+                       (unsigned long long)key->min, (unsigned long long)key->max);
+    if (key->offset == offsetof(k8s_config, client.max_response_bytes))
+        *CFG_FIELD(cfg, key, size_t) = (size_t)n;
+    else
+        *CFG_FIELD(cfg, key, unsigned) = (unsigned)n;
+    return FCB_OK;
+}
+
+/* ------------------------------------------------------------ the table */
+
+#define K8S_FIELD(f) offsetof(k8s_config, f)
+
+/* Every key the k8s backend reads, in the order they are read (docs/k8s.md lists them). */
+static const cfg_key k8s_config_table[] = {
+    {K8S_KEY_SELF_URL, NULL, "in-cluster URL of the host (required)", key_self_url,
+     K8S_FIELD(self_url), 0, 0, NULL},
+    {"FAKECLOUD_K8S_ECR_URL", NULL, "host:port of the local ECR (default: the self URL's)",
+     key_ecr_url, K8S_FIELD(ecr_host), 0, 0, NULL},
+    {"FAKECLOUD_K8S_NAMESPACE", NULL, "namespace of the Pods (default: the context's)",
+     key_checked_string, K8S_FIELD(namespace_name), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_PULL_SECRET", NULL, "imagePullSecrets name", key_checked_string,
+     K8S_FIELD(pull_secret), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_SERVICE_ACCOUNT", NULL, "serviceAccountName of the Pods", key_checked_string,
+     K8S_FIELD(service_account), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_PRIORITY_CLASS", NULL, "priorityClassName of the Pods", key_checked_string,
+     K8S_FIELD(priority_class), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_INIT_IMAGE", K8S_DEFAULT_INIT_IMAGE, "image of the init container",
+     key_checked_string, K8S_FIELD(init_image), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", NULL, "registry mirror of public.ecr.aws/lambda/",
+     key_checked_string, K8S_FIELD(image_prefix), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_IMAGE_PULL_POLICY", NULL, "imagePullPolicy of both containers",
+     key_checked_string, K8S_FIELD(pull_policy), 0, 0, cfg_release_string},
+    {"FAKECLOUD_K8S_NODE_SELECTOR", NULL, "nodeSelector (k=v,... or JSON)", key_label_map,
+     K8S_FIELD(node_selector), 0, 0, release_json},
+    {"FAKECLOUD_K8S_LABELS", NULL, "extra Pod labels", key_label_map, K8S_FIELD(labels), 0, 0,
+     release_json},
+    {"FAKECLOUD_K8S_ANNOTATIONS", NULL, "extra Pod annotations", key_annotation_map,
+     K8S_FIELD(annotations), 0, 0, release_json},
+    {"FAKECLOUD_K8S_TOLERATIONS", NULL, "tolerations (JSON list)", key_tolerations,
+     K8S_FIELD(tolerations), 0, 0, release_json},
+    {"FAKECLOUD_K8S_RUN_AS_USER", NULL, "securityContext.runAsUser", key_run_as_user,
+     K8S_FIELD(security_context), 0, 0, release_json},
+    {"FAKECLOUD_K8S_RUN_AS_GROUP", NULL, "securityContext.runAsGroup", key_run_as_group,
+     K8S_FIELD(security_context), 0, 0, NULL},
+    {"FAKECLOUD_K8S_FS_GROUP", NULL, "securityContext.fsGroup", key_fs_group,
+     K8S_FIELD(security_context), 0, 0, NULL},
+    {"FAKECLOUD_K8S_RUN_AS_NON_ROOT", NULL, "securityContext.runAsNonRoot", key_run_as_non_root,
+     K8S_FIELD(security_context), 0, 0, NULL},
+    {"FAKECLOUD_K8S_CPU_REQUEST", "none", "CPU request of the runtime container", key_cpu,
+     K8S_FIELD(cpu_request), 0, 0, NULL},
+    {"FAKECLOUD_K8S_CPU_LIMIT", "none", "CPU limit of the runtime container", key_cpu,
+     K8S_FIELD(cpu_limit), 0, 0, NULL},
+    {"FAKECLOUD_K8S_RUNNING_TIMEOUT_MS", "60000", "deadline for Running with a podIP", cfg_key_ms,
+     K8S_FIELD(running_timeout_ms), 100, 3600000, NULL},
+    {"FAKECLOUD_K8S_RIE_TIMEOUT_MS", "10000", "deadline for the RIE to accept once Running",
+     cfg_key_ms, K8S_FIELD(rie_timeout_ms), 10, 600000, NULL},
+    {"FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS", "5", "gracePeriodSeconds of terminate",
+     cfg_key_uint32, K8S_FIELD(terminate_grace_seconds), 0, 3600, NULL},
+    {"FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS", "30000", "how long terminate retries", cfg_key_ms,
+     K8S_FIELD(terminate_timeout_ms), 100, 3600000, NULL},
+    {"FAKECLOUD_K8S_POD_TEMPLATE", NULL, "Pod overlay (JSON or YAML, inline or a file)",
+     key_pod_template, K8S_FIELD(pod_template), 0, 0, release_json},
+/* The client's keys (docs/k8s-client.md); defaults from kube_client_options_init. */
+#define K8S_CLIENT_KEY(name, field, min, max, doc)                                              \
+    {                                                                                           \
+        "FAKECLOUD_K8S_" name, NULL, doc, key_client_number, K8S_FIELD(client.field), min, max, \
+            NULL                                                                                \
+    }
+    K8S_CLIENT_KEY("REQUEST_TIMEOUT_MS", request_timeout_ms, 100, 3600000,
+                   "deadline of one API call, retries included"),
+    K8S_CLIENT_KEY("TOKEN_REREAD_MS", token_reread_ms, 0, 86400000,
+                   "age at which a token file is read again"),
+    K8S_CLIENT_KEY("EXEC_TIMEOUT_MS", exec_timeout_ms, 100, 600000,
+                   "bound of an exec credential plugin"),
+    K8S_CLIENT_KEY("MAX_ATTEMPTS", max_attempts, 1, 100, "attempts per API call"),
+    K8S_CLIENT_KEY("RETRY_BASE_MS", retry_base_ms, 1, 60000, "first backoff ceiling"),
+    K8S_CLIENT_KEY("RETRY_CAP_MS", retry_cap_ms, 1, 600000, "largest backoff ceiling"),
+    K8S_CLIENT_KEY("WATCH_TIMEOUT_S", watch_timeout_s, 1, 3600, "timeoutSeconds of a watch"),
+    K8S_CLIENT_KEY("MAX_CONNECTIONS", max_connections, 1, 64,
+                   "keep-alive connections for requests"),
+    K8S_CLIENT_KEY("LIST_PAGE_SIZE", list_page_size, 1, 100000, "limit of each list page"),
+    K8S_CLIENT_KEY("MAX_RESPONSE_BYTES", max_response_bytes, 1024, 1u << 30,
+                   "largest response body"),
+#undef K8S_CLIENT_KEY
+    /* Read by the kubeconfig loader (kube_config.c), listed for the docs check. */
+    {"FAKECLOUD_K8S_CONTEXT", NULL, "kubeconfig context to use", NULL, 0, 0, 0, NULL},
+    {"FAKECLOUD_K8S_SA_DIR", NULL, "test hook: directory of the in-cluster ServiceAccount files",
+     NULL, 0, 0, 0, NULL},
+};
+
+#define K8S_CONFIG_KEYS (sizeof k8s_config_table / sizeof k8s_config_table[0])
+
+const cfg_key *k8s_config_keys(size_t *n)
+{
+    *n = K8S_CONFIG_KEYS;
+    return k8s_config_table;
+}
+
+/* Index of the first of the client's keys: they end the table (tuning keys, then the loader's). */
+static size_t k8s_config_client_first(void)
+{
+    size_t i = 0;
+    while (i < K8S_CONFIG_KEYS && k8s_config_table[i].parse != key_client_number)
+        i++;
+    return i;
+}
+
+void k8s_config_client_keys(size_t *first, size_t *n)
+{
+    *first = k8s_config_client_first();
+    *n = K8S_CONFIG_KEYS - *first;
+}
+
+int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
+                              fcb_error *err)
+{
+    k8s_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.client = *out;
+    size_t first = 0;
+    size_t n = 0;
+    k8s_config_client_keys(&first, &n);
+    int rc = cfg_table_read(host, k8s_config_table + first, n, &cfg, err);
+    if (rc == FCB_OK)
+        *out = cfg.client;
+    return rc;
+}
+
+/* The URL fields are not in the table's release functions (one key fills two or three). */
+static void k8s_config_free_urls(const fcb_host_services *host, k8s_config *cfg)
+{
+    svc_free(host, cfg->self_url);
+    svc_free(host, cfg->self_host);
+    svc_free(host, cfg->ecr_host);
+}
+
+int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error *err)
+{
+    *out = NULL;
+    /* Named first, before any other key's error: nothing works without it. */
+    if (svc_config_nonempty(host, K8S_KEY_SELF_URL) == NULL)
+        return err_set(err, FCB_ERR_CONFIG,
+                       K8S_KEY_SELF_URL " must be set when FAKECLOUD_LAMBDA_BACKEND=k8s");
+    k8s_config *cfg = svc_calloc(host, 1, sizeof *cfg);
+    if (cfg == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory allocating the k8s configuration");
+    kube_client_options_init(&cfg->client);
+    int rc = cfg_table_read(host, k8s_config_table, K8S_CONFIG_KEYS, cfg, err);
+    if (rc == FCB_OK && cfg->ecr_host == NULL) {
+        cfg->ecr_host = svc_strdup(host, cfg->self_host);
+        cfg->ecr_port = cfg->self_port;
+        if (cfg->ecr_host == NULL)
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading the ECR URL");
+        if (rc != FCB_OK)
+            cfg_table_free(host, k8s_config_table, K8S_CONFIG_KEYS, cfg);
+    }
+    if (rc != FCB_OK) {
+        k8s_config_free_urls(host, cfg);
+        svc_free(host, cfg);
+        return rc;
+    }
+    *out = cfg;
+    return FCB_OK;
+}
+
+void k8s_config_free(const fcb_host_services *host, k8s_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    cfg_table_free(host, k8s_config_table, K8S_CONFIG_KEYS, cfg);
+    k8s_config_free_urls(host, cfg);
+    svc_free(host, cfg);
 }
 
 bool k8s_cpu_quantity(const k8s_cpu *c, unsigned memory_mb, char out[32])
@@ -475,214 +605,4 @@ bool k8s_cpu_quantity(const k8s_cpu *c, unsigned memory_mb, char out[32])
     }
     snprintf(out, 32, "%um", m);
     return true;
-}
-
-static int config_bool(const fcb_host_services *host, const char *key, int *out, fcb_error *err)
-{
-    const char *value = svc_config_nonempty(host, key);
-    *out = -1;
-    if (value == NULL)
-        return FCB_OK;
-    if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-        *out = 1;
-    else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-        *out = 0;
-    else
-        return err_set(err, FCB_ERR_CONFIG, "%s: must be true or false, got \"%.100s\"", key,
-                       value);
-    return FCB_OK;
-}
-
-static int config_security_context(const fcb_host_services *host, k8s_config *cfg, fcb_error *err)
-{
-    static const struct {
-        const char *key;
-        const char *field;
-    } ids[] = {{"FAKECLOUD_K8S_RUN_AS_USER", "runAsUser"},
-               {"FAKECLOUD_K8S_RUN_AS_GROUP", "runAsGroup"},
-               {"FAKECLOUD_K8S_FS_GROUP", "fsGroup"}};
-    json_object *sc = NULL;
-    int rc = FCB_OK;
-    int non_root = -1;
-
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        if (svc_config_nonempty(host, ids[i].key) == NULL)
-            continue;
-        unsigned v = 0;
-        rc = config_uint(host, ids[i].key, 0, 0, INT_MAX, &v, err);
-        if (rc != FCB_OK)
-            goto out;
-        if (sc == NULL && (sc = json_object_new_object()) == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-            goto out;
-        }
-        json_object_object_add(sc, ids[i].field, json_object_new_int64(v));
-    }
-    rc = config_bool(host, "FAKECLOUD_K8S_RUN_AS_NON_ROOT", &non_root, err);
-    if (rc != FCB_OK)
-        goto out;
-    if (non_root >= 0) {
-        if (sc == NULL && (sc = json_object_new_object()) == NULL) {
-            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory");
-            goto out;
-        }
-        json_object_object_add(sc, "runAsNonRoot", json_object_new_boolean(non_root));
-    }
-    cfg->security_context = sc;
-    sc = NULL;
-out:
-    json_object_put(sc);
-    return rc;
-}
-
-static bool config_is_name(const char *s)
-{
-    return config_is_dns_subdomain(s);
-}
-
-int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error *err)
-{
-    k8s_config *cfg = svc_calloc(host, 1, sizeof *cfg);
-    int rc;
-    const char *tmpl;
-
-    *out = NULL;
-    if (cfg == NULL)
-        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory allocating the k8s configuration");
-    if ((rc = config_self_url(host, cfg, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_ecr_url(host, cfg, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_NAMESPACE", NULL, config_is_namespace,
-                            "must be a DNS-1123 label (lower case alphanumerics and '-', at "
-                            "most 63)",
-                            &cfg->namespace_name, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_PULL_SECRET", NULL, config_is_name,
-                            "must be a Secret name (DNS-1123 subdomain)", &cfg->pull_secret,
-                            err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_SERVICE_ACCOUNT", NULL, config_is_name,
-                            "must be a ServiceAccount name (DNS-1123 subdomain)",
-                            &cfg->service_account, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_PRIORITY_CLASS", NULL, config_is_name,
-                            "must be a PriorityClass name (DNS-1123 subdomain)",
-                            &cfg->priority_class, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_INIT_IMAGE", K8S_DEFAULT_INIT_IMAGE,
-                            config_is_image, "must be an image reference without whitespace",
-                            &cfg->init_image, err)) != FCB_OK)
-        goto fail;
-    if ((rc =
-             config_string(host, "FAKECLOUD_K8S_RUNTIME_IMAGE_PREFIX", NULL, config_is_image_prefix,
-                           "must be a registry path ending in '/', e.g. mirror.local:5000/lambda/",
-                           &cfg->image_prefix, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_string(host, "FAKECLOUD_K8S_IMAGE_PULL_POLICY", NULL, config_is_pull_policy,
-                            "must be Always, IfNotPresent or Never", &cfg->pull_policy, err)) !=
-        FCB_OK)
-        goto fail;
-    if ((rc = config_map(host, "FAKECLOUD_K8S_NODE_SELECTOR", true, &cfg->node_selector, err)) !=
-        FCB_OK)
-        goto fail;
-    if ((rc = config_map(host, "FAKECLOUD_K8S_LABELS", true, &cfg->labels, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_map(host, "FAKECLOUD_K8S_ANNOTATIONS", false, &cfg->annotations, err)) !=
-        FCB_OK)
-        goto fail;
-    if ((rc = config_tolerations(host, "FAKECLOUD_K8S_TOLERATIONS", &cfg->tolerations, err)) !=
-        FCB_OK)
-        goto fail;
-    if ((rc = config_security_context(host, cfg, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_REQUEST", (k8s_cpu){K8S_CPU_NONE, 0},
-                         &cfg->cpu_request, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_cpu(host, "FAKECLOUD_K8S_CPU_LIMIT", (k8s_cpu){K8S_CPU_NONE, 0},
-                         &cfg->cpu_limit, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_uint(host, "FAKECLOUD_K8S_RUNNING_TIMEOUT_MS", K8S_DEFAULT_RUNNING_TIMEOUT_MS,
-                          100, 3600000, &cfg->running_timeout_ms, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_uint(host, "FAKECLOUD_K8S_RIE_TIMEOUT_MS", K8S_DEFAULT_RIE_TIMEOUT_MS, 10,
-                          600000, &cfg->rie_timeout_ms, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_uint(host, "FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS", 5, 0, 3600,
-                          &cfg->terminate_grace_seconds, err)) != FCB_OK)
-        goto fail;
-    if ((rc = config_uint(host, "FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS",
-                          K8S_DEFAULT_TERMINATE_TIMEOUT_MS, 100, 3600000,
-                          &cfg->terminate_timeout_ms, err)) != FCB_OK)
-        goto fail;
-    tmpl = svc_config_nonempty(host, "FAKECLOUD_K8S_POD_TEMPLATE");
-    if (tmpl != NULL && (rc = k8s_overlay_load(host, "FAKECLOUD_K8S_POD_TEMPLATE", tmpl,
-                                               &cfg->pod_template, err)) != FCB_OK)
-        goto fail;
-    *out = cfg;
-    return FCB_OK;
-fail:
-    k8s_config_free(host, cfg);
-    return rc;
-}
-
-void k8s_config_free(const fcb_host_services *host, k8s_config *cfg)
-{
-    if (cfg == NULL)
-        return;
-    svc_free(host, cfg->self_url);
-    svc_free(host, cfg->self_host);
-    svc_free(host, cfg->ecr_host);
-    svc_free(host, cfg->namespace_name);
-    svc_free(host, cfg->pull_secret);
-    svc_free(host, cfg->service_account);
-    svc_free(host, cfg->init_image);
-    svc_free(host, cfg->image_prefix);
-    svc_free(host, cfg->pull_policy);
-    svc_free(host, cfg->priority_class);
-    json_object_put(cfg->node_selector);
-    json_object_put(cfg->tolerations);
-    json_object_put(cfg->labels);
-    json_object_put(cfg->annotations);
-    json_object_put(cfg->security_context);
-    json_object_put(cfg->pod_template);
-    svc_free(host, cfg);
-}
-
-int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
-                              fcb_error *err)
-{
-    unsigned max_response_bytes =
-        out->max_response_bytes > (1u << 30) ? (1u << 30) : (unsigned)out->max_response_bytes;
-    const struct {
-        const char *key;
-        unsigned *field;
-        unsigned min, max;
-    } keys[] = {
-        {"FAKECLOUD_K8S_REQUEST_TIMEOUT_MS", &out->request_timeout_ms, 100, 3600000},
-        {"FAKECLOUD_K8S_TOKEN_REREAD_MS", &out->token_reread_ms, 0, 86400000},
-        {"FAKECLOUD_K8S_EXEC_TIMEOUT_MS", &out->exec_timeout_ms, 100, 600000},
-        {"FAKECLOUD_K8S_MAX_ATTEMPTS", &out->max_attempts, 1, 100},
-        {"FAKECLOUD_K8S_RETRY_BASE_MS", &out->retry_base_ms, 1, 60000},
-        {"FAKECLOUD_K8S_RETRY_CAP_MS", &out->retry_cap_ms, 1, 600000},
-        {"FAKECLOUD_K8S_WATCH_TIMEOUT_S", &out->watch_timeout_s, 1, 3600},
-        {"FAKECLOUD_K8S_MAX_CONNECTIONS", &out->max_connections, 1, 64},
-        {"FAKECLOUD_K8S_LIST_PAGE_SIZE", &out->list_page_size, 1, 100000},
-        {"FAKECLOUD_K8S_MAX_RESPONSE_BYTES", &max_response_bytes, 1024, 1u << 30},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const char *v = svc_config_nonempty(host, keys[i].key);
-        if (v == NULL)
-            continue;
-        char *end = NULL;
-        errno = 0;
-        unsigned long n = strtoul(v, &end, 10);
-        if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < keys[i].min ||
-            n > keys[i].max)
-            return err_set(err, FCB_ERR_CONFIG, "%s: '%s' is not a whole number between %u and %u",
-                           keys[i].key, v, keys[i].min, keys[i].max);
-        *keys[i].field = (unsigned)n;
-    }
-    out->max_response_bytes = max_response_bytes;
-    return FCB_OK;
 }

@@ -1,25 +1,29 @@
 /*
- * k8s_config: the k8s backend's configuration, read through the host's
- * config getter and validated in one place.
+ * k8s_config: the k8s backend's configuration, read once at open through
+ * the host's config getter into one struct, from one key table.
  *
- * Every key is FAKECLOUD_K8S_*; docs/k8s.md has the table. Parsing is pure
- * apart from reading the Pod template file, so every validation error is
- * unit-tested. Errors are FCB_ERR_CONFIG with a message naming the key and
- * the problem. A parsed config is immutable and may be shared by threads.
+ * Every key is FAKECLOUD_K8S_* and appears in exactly one place, the table
+ * in k8s_config.c (k8s_config_keys); docs/k8s.md's key table is checked
+ * against it by a test. Parsing is pure apart from reading the Pod template
+ * file, so every validation error is unit-tested. Errors are FCB_ERR_CONFIG
+ * with a message naming the key and the problem (cfgparse.h's shape). A
+ * parsed config is immutable and may be shared by threads.
  */
 #ifndef FCB_K8S_CONFIG_H
 #define FCB_K8S_CONFIG_H
+
+#include "cfgparse.h"
+#include "kube_client.h"
 
 #include <fakecloud/backend_plugin.h>
 #include <json-c/json.h>
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#define K8S_DEFAULT_INIT_IMAGE         "busybox:1.36"
-#define K8S_DEFAULT_RUNNING_TIMEOUT_MS 60000u
-#define K8S_DEFAULT_RIE_TIMEOUT_MS     10000u
-#define K8S_DEFAULT_TERMINATE_TIMEOUT_MS 30000u
-#define K8S_RUNTIME_IMAGE_PREFIX       "public.ecr.aws/lambda/"
+#define K8S_DEFAULT_INIT_IMAGE   "busybox:1.36"
+#define K8S_RUNTIME_IMAGE_PREFIX "public.ecr.aws/lambda/"
 /* Lambda allocates one vCPU per 1769 MB of memory. */
 #define K8S_MB_PER_VCPU 1769u
 
@@ -55,11 +59,13 @@ typedef struct k8s_config {
     json_object *pod_template;        /* FAKECLOUD_K8S_POD_TEMPLATE or NULL */
     k8s_cpu cpu_request;              /* FAKECLOUD_K8S_CPU_REQUEST, default none */
     k8s_cpu cpu_limit;                /* FAKECLOUD_K8S_CPU_LIMIT, default none */
-    unsigned running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
-    unsigned rie_timeout_ms;          /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */
-    unsigned terminate_grace_seconds; /* FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS, default 5 */
-    unsigned terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
+    uint32_t running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
+    uint32_t rie_timeout_ms;          /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */
+    uint32_t terminate_grace_seconds; /* FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS, default 5 */
+    uint32_t terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
                                          keeps retrying (429/5xx/unreachable), default 30000 */
+    kube_client_options client;       /* the client's tuning keys (docs/k8s-client.md) over
+                                         kube_client_options_init's defaults; flags 0 */
 } k8s_config;
 
 /*
@@ -72,16 +78,18 @@ typedef struct k8s_config {
 int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error *err);
 void k8s_config_free(const fcb_host_services *host, k8s_config *cfg);
 
+/* The key table (*n entries, in reading order): names, defaults, one-line docs. */
+const cfg_key *k8s_config_keys(size_t *n);
+/* Of k8s_config_keys, the client's keys (the rest are the backend's): *n of them from *first. */
+void k8s_config_client_keys(size_t *first, size_t *n);
+
 /*
- * The Kubernetes client's options (kube_client.h) from the host's
- * configuration: OUT holds defaults (kube_client_options_init), overridden by FAKECLOUD_K8S_REQUEST_TIMEOUT_MS,
- * _TOKEN_REREAD_MS, _EXEC_TIMEOUT_MS, _MAX_ATTEMPTS, _RETRY_BASE_MS,
- * _RETRY_CAP_MS, _WATCH_TIMEOUT_S, _MAX_CONNECTIONS, _LIST_PAGE_SIZE and
- * _MAX_RESPONSE_BYTES (docs/k8s-client.md). A malformed value is
- * FCB_ERR_CONFIG naming the key ("FAKECLOUD_K8S_MAX_ATTEMPTS: 'x' is not a
- * whole number between 1 and 100"). Allocates nothing.
+ * Only the client's keys of the table (docs/k8s-client.md) into OUT, which
+ * holds defaults (kube_client_options_init): for a client made outside a
+ * backend (the client's tests). A malformed value is FCB_ERR_CONFIG naming
+ * the key ("FAKECLOUD_K8S_MAX_ATTEMPTS: 'x' is not a whole number between
+ * 1 and 100"). Allocates nothing.
  */
-typedef struct kube_client_options kube_client_options;
 int k8s_config_client_options(const fcb_host_services *host, kube_client_options *out,
                               fcb_error *err);
 

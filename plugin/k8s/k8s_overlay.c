@@ -173,7 +173,7 @@ static int overlay_check_prefixed_keys(json_object *parent, const char *key, con
         return err_set(err, FCB_ERR_CONFIG, "%s must be an object", field);
     json_object_object_foreach((json_object *)map, k, v)
     {
-        if (strncmp(k, "fakecloud-", 10) == 0)
+        if (strncmp(k, LABEL_RESERVED_PREFIX, strlen(LABEL_RESERVED_PREFIX)) == 0)
             return err_set(err, FCB_ERR_CONFIG,
                            "%s.%s is reserved for the backend (prefix fakecloud-)", field, k);
         if (!json_object_is_type(v, json_type_string))

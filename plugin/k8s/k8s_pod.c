@@ -70,12 +70,12 @@ void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX])
 
 void k8s_selector_ours(const char *instance_id, char *out, size_t size)
 {
-    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "=%s", instance_id);
+    snprintf(out, size, LABEL_MANAGED_BY_SELECTOR "," LABEL_INSTANCE "=%s", instance_id);
 }
 
 void k8s_selector_foreign(const char *instance_id, char *out, size_t size)
 {
-    snprintf(out, size, K8S_LABEL_MANAGED_BY "=fakecloud," K8S_LABEL_INSTANCE "!=%s", instance_id);
+    snprintf(out, size, LABEL_MANAGED_BY_SELECTOR "," LABEL_INSTANCE "!=%s", instance_id);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -471,9 +471,9 @@ static json_object *pb_owned_object(pod_builder *b, const char *kind, const char
     pb_add_str(b, meta, "name", name);
     pb_add_str(b, meta, "namespace", ns);
     json_object *labels = pb_obj(b);
-    pb_add_str(b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
-    pb_add_str(b, labels, K8S_LABEL_INSTANCE, instance_id);
-    pb_add_str(b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add_str(b, labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE);
+    pb_add_str(b, labels, LABEL_INSTANCE, instance_id);
+    pb_add_str(b, labels, LABEL_SERVICE, LABEL_SERVICE_VALUE);
     pb_add(b, meta, "labels", labels);
     pb_add(b, obj, "metadata", meta);
     if (meta_out != NULL)
@@ -503,13 +503,13 @@ static json_object *pod_labels(pod_builder *b, const k8s_pod_input *in)
     json_object *labels = in->config->labels != NULL ? pb_copy(b, in->config->labels) : pb_obj(b);
     char value[64];
 
-    pb_add_str(b, labels, K8S_LABEL_MANAGED_BY, "fakecloud");
-    pb_add_str(b, labels, K8S_LABEL_INSTANCE, in->instance_id);
-    pb_add_str(b, labels, K8S_LABEL_SERVICE, "lambda");
+    pb_add_str(b, labels, LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE);
+    pb_add_str(b, labels, LABEL_INSTANCE, in->instance_id);
+    pb_add_str(b, labels, LABEL_SERVICE, LABEL_SERVICE_VALUE);
     names_label_value(fn->function_name, 63, value);
-    pb_add_str(b, labels, K8S_LABEL_LAMBDA, value);
+    pb_add_str(b, labels, LABEL_LAMBDA, value);
     names_label_value(in->request->deploy_id, 40, value);
-    pb_add_str(b, labels, K8S_LABEL_DEPLOY_ID, value);
+    pb_add_str(b, labels, LABEL_DEPLOY_ID, value);
     return labels;
 }
 
@@ -542,24 +542,15 @@ static int pod_image(const k8s_pod_input *in, char image[RUNTIME_IMAGE_MAX], fcb
     return FCB_OK;
 }
 
-int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
-                  fcb_error *err)
+/* The request is launchable here: valid, with the token it needs; IMAGE is the runtime's. */
+static int pod_check_request(const k8s_pod_input *in, char image[RUNTIME_IMAGE_MAX], fcb_error *err)
 {
-    pod_builder b = {.host = host, .failed = false};
-    const k8s_config *cfg = in->config;
     const fcb_launch_request *req = in->request;
-    char image[RUNTIME_IMAGE_MAX];
-    char account[16];
-    char *fn_escaped = NULL;
-    char *deploy_escaped = NULL;
-    json_object *pod = NULL;
     bool need_token = false;
-    int rc;
 
-    *out = NULL;
     if (req == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "launch request is NULL");
-    rc = pod_validate(req, &need_token, err);
+    int rc = pod_validate(req, &need_token, err);
     if (rc != FCB_OK)
         return rc;
     const fcb_function *fn = req->function;
@@ -571,13 +562,87 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
                        fn->function_name,
                        fn->package_type == FCB_PACKAGE_ZIP ? "Zip function"
                                                            : "function with layers");
-    rc = pod_image(in, image, err);
+    return pod_image(in, image, err);
+}
+
+static json_object *pod_metadata(pod_builder *b, const k8s_pod_input *in)
+{
+    json_object *meta = pb_obj(b);
+    pb_add_str(b, meta, "name", in->pod_name);
+    pb_add_str(b, meta, "namespace", in->namespace_name);
+    pb_add(b, meta, "labels", pod_labels(b, in));
+    pb_add(b, meta, "annotations", pod_annotations(b, in));
+    return meta;
+}
+
+/* The code and layer volumes the init container fills, and /tmp sized like Lambda's. */
+static json_object *pod_volumes(pod_builder *b, const k8s_pod_input *in, bool code, bool layers)
+{
+    const fcb_function *fn = in->request->function;
+    unsigned storage = fn->ephemeral_storage_mb == 0 ? 512 : fn->ephemeral_storage_mb;
+    if (storage < 64)
+        storage = 64;
+    char tmp_size[32];
+    snprintf(tmp_size, sizeof tmp_size, "%uMi", storage);
+    json_object *volumes = pb_arr(b);
+    if (code)
+        pb_push(b, volumes, pod_volume(b, K8S_VOLUME_TASK, NULL, NULL));
+    if (code || layers)
+        pb_push(b, volumes, pod_volume(b, K8S_VOLUME_OPT, NULL, NULL));
+    pb_push(b, volumes, pod_volume(b, K8S_VOLUME_TMP, "Memory", tmp_size));
+    return volumes;
+}
+
+/* The Pod's spec; ACCOUNT and the escaped names are for the init container's URLs. */
+static json_object *pod_spec(pod_builder *b, const k8s_pod_input *in, const char *image,
+                             const char *account, const char *fn_escaped,
+                             const char *deploy_escaped)
+{
+    const k8s_config *cfg = in->config;
+    json_object *spec = pb_obj(b);
+    pb_add_str(b, spec, "restartPolicy", "Never");
+    pb_add(b, spec, "enableServiceLinks", pb_track(b, json_object_new_boolean(0)));
+    if (cfg->service_account != NULL)
+        pb_add_str(b, spec, "serviceAccountName", cfg->service_account);
+    else
+        pb_add(b, spec, "automountServiceAccountToken", pb_track(b, json_object_new_boolean(0)));
+    pod_pull_and_placement(b, spec, cfg);
+    if (cfg->security_context != NULL)
+        pb_add(b, spec, "securityContext", pb_copy(b, cfg->security_context));
+    if (cfg->priority_class != NULL)
+        pb_add_str(b, spec, "priorityClassName", cfg->priority_class);
+
+    bool code = in->request->function->package_type == FCB_PACKAGE_ZIP;
+    bool layers = in->request->n_layers > 0;
+    pb_add(b, spec, "volumes", pod_volumes(b, in, code, layers));
+    if (code || layers) {
+        json_object *inits = pb_arr(b);
+        pb_push(b, inits,
+                pod_init_container(b, in, account, fn_escaped, deploy_escaped, code, layers));
+        pb_add(b, spec, "initContainers", inits);
+    }
+    json_object *containers = pb_arr(b);
+    pb_push(b, containers, pod_main_container(b, in, image));
+    pb_add(b, spec, "containers", containers);
+    return spec;
+}
+
+int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
+                  fcb_error *err)
+{
+    pod_builder b = {.host = host, .failed = false};
+    char image[RUNTIME_IMAGE_MAX];
+    char account[16];
+    json_object *pod = NULL;
+
+    *out = NULL;
+    int rc = pod_check_request(in, image, err);
     if (rc != FCB_OK)
         return rc;
-
+    const fcb_function *fn = in->request->function;
     names_account_from_arn(fn->function_arn, account, sizeof account);
-    fn_escaped = k8s_url_escape(host, fn->function_name);
-    deploy_escaped = k8s_url_escape(host, req->deploy_id);
+    char *fn_escaped = k8s_url_escape(host, fn->function_name);
+    char *deploy_escaped = k8s_url_escape(host, in->request->deploy_id);
     if (fn_escaped == NULL || deploy_escaped == NULL) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
         goto out;
@@ -586,58 +651,14 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
     pod = pb_obj(&b);
     pb_add_str(&b, pod, "apiVersion", "v1");
     pb_add_str(&b, pod, "kind", "Pod");
-    json_object *meta = pb_obj(&b);
-    pb_add_str(&b, meta, "name", in->pod_name);
-    pb_add_str(&b, meta, "namespace", in->namespace_name);
-    pb_add(&b, meta, "labels", pod_labels(&b, in));
-    pb_add(&b, meta, "annotations", pod_annotations(&b, in));
-    pb_add(&b, pod, "metadata", meta);
-
-    json_object *spec = pb_obj(&b);
-    pb_add_str(&b, spec, "restartPolicy", "Never");
-    pb_add(&b, spec, "enableServiceLinks", pb_track(&b, json_object_new_boolean(0)));
-    if (cfg->service_account != NULL)
-        pb_add_str(&b, spec, "serviceAccountName", cfg->service_account);
-    else
-        pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
-    pod_pull_and_placement(&b, spec, cfg);
-    if (cfg->security_context != NULL)
-        pb_add(&b, spec, "securityContext", pb_copy(&b, cfg->security_context));
-    if (cfg->priority_class != NULL)
-        pb_add_str(&b, spec, "priorityClassName", cfg->priority_class);
-
-    bool code = fn->package_type == FCB_PACKAGE_ZIP;
-    bool layers = req->n_layers > 0;
-    unsigned storage = fn->ephemeral_storage_mb == 0 ? 512 : fn->ephemeral_storage_mb;
-    if (storage < 64)
-        storage = 64;
-    char tmp_size[32];
-    snprintf(tmp_size, sizeof tmp_size, "%uMi", storage);
-    json_object *volumes = pb_arr(&b);
-    if (code)
-        pb_push(&b, volumes, pod_volume(&b, K8S_VOLUME_TASK, NULL, NULL));
-    if (code || layers)
-        pb_push(&b, volumes, pod_volume(&b, K8S_VOLUME_OPT, NULL, NULL));
-    pb_push(&b, volumes, pod_volume(&b, K8S_VOLUME_TMP, "Memory", tmp_size));
-    pb_add(&b, spec, "volumes", volumes);
-
-    if (code || layers) {
-        json_object *inits = pb_arr(&b);
-        pb_push(&b, inits,
-                pod_init_container(&b, in, account, fn_escaped, deploy_escaped, code, layers));
-        pb_add(&b, spec, "initContainers", inits);
-    }
-    json_object *containers = pb_arr(&b);
-    pb_push(&b, containers, pod_main_container(&b, in, image));
-    pb_add(&b, spec, "containers", containers);
-    pb_add(&b, pod, "spec", spec);
-
+    pb_add(&b, pod, "metadata", pod_metadata(&b, in));
+    pb_add(&b, pod, "spec", pod_spec(&b, in, image, account, fn_escaped, deploy_escaped));
     if (b.failed) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
         goto out;
     }
-    if (cfg->pod_template != NULL) {
-        rc = k8s_overlay_merge(pod, cfg->pod_template, err);
+    if (in->config->pod_template != NULL) {
+        rc = k8s_overlay_merge(pod, in->config->pod_template, err);
         if (rc != FCB_OK) {
             err_prefix(err, "FAKECLOUD_K8S_POD_TEMPLATE");
             goto out;

@@ -10,6 +10,7 @@
 #define FCB_K8S_POD_H
 
 #include "k8s_config.h"
+#include "labels.h"
 
 #include <fakecloud/backend_plugin.h>
 #include <json-c/json.h>
@@ -24,11 +25,7 @@
 #define K8S_VOLUME_TMP     "fakecloud-tmp"
 #define K8S_RIE_PORT       8080
 
-#define K8S_LABEL_MANAGED_BY    "fakecloud-managed-by"
-#define K8S_LABEL_INSTANCE      "fakecloud-instance"
-#define K8S_LABEL_SERVICE       "fakecloud-service"
-#define K8S_LABEL_LAMBDA        "fakecloud-lambda"
-#define K8S_LABEL_DEPLOY_ID     "fakecloud-deploy-id"
+/* Label keys: labels.h (shared with every backend). */
 #define K8S_ANNOTATION_NONCE    "fakecloud-launch-nonce"
 #define K8S_ANNOTATION_FUNCTION "fakecloud-function-name"
 #define K8S_SECRET_TOKEN_KEY    "token"

@@ -9,7 +9,9 @@ tests/docker/dock_config_keys, which prints dock_config_keys) or the keys
 after "--". A doc "lists" a key when a
 Markdown table row starts with the key in backticks: "| `KEY` | ...".
 --doc must list exactly those keys among the keys that start with --prefix
-or are in the table (other rows, e.g. the host's keys, are ignored);
+or are in the table (other rows, e.g. the host's keys, are ignored); given
+several times (a backend documented in two files, e.g. docs/k8s.md and
+docs/k8s-client.md), the docs together must list exactly those keys;
 every --subset doc may list only keys of the table. Exit 0 when they agree,
 1 with one line per difference.
 """
@@ -36,7 +38,7 @@ def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys-from")
     ap.add_argument("--prefix", required=True)
-    ap.add_argument("--doc", required=True)
+    ap.add_argument("--doc", action="append", required=True)
     ap.add_argument("--subset", action="append", default=[])
     args = ap.parse_args(argv[:split])
     table = set(argv[split + 1:])
@@ -51,11 +53,14 @@ def main(argv):
         return key.startswith(args.prefix) or key in table
 
     problems = []
-    listed = doc_keys(args.doc, wanted)
+    docs = " + ".join(args.doc)
+    listed = set()
+    for doc in args.doc:
+        listed |= doc_keys(doc, wanted)
     for key in sorted(table - listed):
-        problems.append(f"{args.doc}: key {key} of the backend's table is not documented")
+        problems.append(f"{docs}: key {key} of the backend's table is not documented")
     for key in sorted(listed - table):
-        problems.append(f"{args.doc}: documents {key}, which the backend's table does not have")
+        problems.append(f"{docs}: documents {key}, which the backend's table does not have")
     for sub in args.subset:
         for key in sorted(doc_keys(sub, wanted) - table):
             problems.append(f"{sub}: lists {key}, which the backend's table does not have")

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #ifndef K8S_PLUGIN_PATH
 #error "K8S_PLUGIN_PATH must point at fakecloud-backend-k8s.so"
@@ -302,4 +303,17 @@ void itest_create_secret(itest *t, const char *ns, const char *name, const char 
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/secrets", ns);
     int status = kubesim_post_json(t->sim, path, body, NULL);
     cr_assert_eq(status, 201, "create secret %s/%s: %d", ns, name, status);
+}
+
+void itest_set_faults(itest *t, const char *json)
+{
+    int rc = kubesim_set_faults(t->sim, json);
+    cr_assert(rc == 0 || rc == 200, "faults %s: %d %s", json, rc, kubesim_last_error());
+}
+
+double itest_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }

@@ -1,0 +1,93 @@
+/*
+ * k8s_internal: the backend instance the lifecycle files share.
+ *
+ * k8s_backend.c (open, close, the lazy start of the watch and Secret),
+ * k8s_launch.c (launch, prepull), k8s_terminate.c (terminate, reap_stale),
+ * k8s_waiters.c (the shared watch and the launches waiting on it) and
+ * k8s_objects.c (owned create and delete of Pods and the token Secret) all
+ * work on one `struct fcb_backend`; this header defines it and the few
+ * functions one of those files offers the others. Not for tests or hosts.
+ */
+#ifndef FCB_K8S_INTERNAL_H
+#define FCB_K8S_INTERNAL_H
+
+#include "k8s_backend.h"
+#include "k8s_config.h"
+#include "k8s_pod.h"
+#include "inflight.h"
+#include "kube_client.h"
+
+#include <fakecloud/backend_plugin.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define K8S_REQUEST_DEADLINE_MS 30000u
+#define K8S_CLEANUP_DEADLINE_MS 10000u
+#define K8S_LOG_DEADLINE_MS     3000u
+/* Label selector of terminate's owned delete: any fakecloud instance's Pod. */
+#define K8S_SELECTOR_MANAGED LABEL_MANAGED_BY_SELECTOR
+
+typedef struct k8s_waiter k8s_waiter;
+
+/* A Pod an interrupted launch created, for close() to delete. */
+typedef struct k8s_orphan {
+    struct k8s_orphan *next;
+    char name[K8S_POD_NAME_MAX];
+} k8s_orphan;
+
+struct fcb_backend {
+    const fcb_host_services *host;
+    k8s_config *cfg;
+    kube_client *client;  /* cancelled by close */
+    kube_client *cleanup; /* used by close after the cancel */
+    char *ns;
+    char instance_id[17];
+    char secret_name[K8S_POD_NAME_MAX];
+    char *token; /* the host's internal token (copy) for the lazy Secret, or NULL */
+
+    /* Started by the first launch/prepull (k8s_ensure_started); guarded by setup_lock
+     * until then; close() reads them once no operation is in flight. */
+    pthread_mutex_t setup_lock;
+    kube_watch *watch;
+    bool have_secret;    /* the token Secret exists */
+    bool secret_unknown; /* a create's outcome was unknown and the Secret may exist */
+
+    /* Every operation enters and leaves; close() cancels and waits for them. Its
+     * mutex also guards everything below, and the waiters wait under it. */
+    inflight ops;
+    k8s_waiter *waiters;
+    uint64_t syncs;      /* SYNCED events so far (the first list, then each relist) */
+    k8s_orphan *orphans; /* Pods to delete at close */
+    uint64_t launches;
+};
+
+/* ------------------------------------------------------------ k8s_backend.c */
+
+/* Who inflight_enter's "... is closing" names. */
+#define K8S_WHO "k8s backend"
+
+/*
+ * First launch/prepull: start the shared Pod watch and, when SECRET and the
+ * host gave a token, create the token Secret before DEADLINE (clockx ms).
+ * Thread-safe: concurrent first calls wait on setup_lock, so one watch and
+ * one Secret are made; a failure is returned to this call and the next call
+ * tries again.
+ */
+int k8s_ensure_started(fcb_backend *b, bool secret, uint64_t deadline, fcb_error *err);
+
+/*
+ * A fresh nonce: 16 random hex digits then this instance's launch counter
+ * (16 hex), so two launches never share one. OUT holds 33 bytes.
+ * FCB_ERR_INTERNAL when there is no randomness (ids.h).
+ */
+int k8s_nonce_new(fcb_backend *b, char out[33], fcb_error *err);
+
+/*
+ * Delete the Pod NAME a failed launch or prepull created, or leave it to
+ * close() (when closing, or cancelled) through *NODE, which the operation
+ * reserved when it started so this cannot fail. *NODE is NULL once taken.
+ */
+void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node);
+
+#endif
