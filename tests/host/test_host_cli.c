@@ -378,12 +378,19 @@ Test(host_cli, backends_json_lists_good_and_refused_plugins_without_running_them
               strcmp(json_object_get_string(v), "1.1") == 0);
     /* Capabilities come from the descriptor: listed without running init. */
     cr_assert(json_object_object_get_ex(good, "capabilities", &v));
-    cr_expect_eq(json_object_array_length(v), 1);
-    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "prepull");
+    static const char *const caps[] = {"image-functions", "layers", "prepull",     "logs",
+                                       "logs-follow",     "invoke", "cancel",      "status",
+                                       "stats",           "credentials", "tags"};
+    cr_expect_eq(json_object_array_length(v), sizeof caps / sizeof caps[0]);
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, i)), caps[i]);
     json_object *good2 = find_backend(list, "test2");
     cr_assert_not_null(good2);
     cr_assert(json_object_object_get_ex(good2, "capabilities", &v));
-    cr_expect_eq(json_object_array_length(v), 0, "test2 has no prepull op and declares none");
+    cr_expect_eq(json_object_array_length(v), 2,
+                 "test2 has no prepull and no 1.1 op and declares none of them");
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "image-functions");
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 1)), "layers");
     struct {
         const char *name;
         const char *reason;
