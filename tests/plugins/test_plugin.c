@@ -1142,14 +1142,46 @@ static size_t tp_invoke_header(char *ptr, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static int tp_invoke_progress(void *ctx, curl_off_t a, curl_off_t b_, curl_off_t c, curl_off_t d)
+static bool tp_invoke_cancelled(tp_invocation *iv)
 {
-    (void)a, (void)b_, (void)c, (void)d;
-    tp_invocation *iv = ctx;
     pthread_mutex_lock(&iv->b->lock);
     bool closing = iv->b->closing;
     pthread_mutex_unlock(&iv->b->lock);
     return closing || tp_cancelled(&iv->req->cancel);
+}
+
+/*
+ * Run CURL to its end, polling the cancel token and close() every 100 ms
+ * (at most TIMEOUT_MS plus a round); CURLE_ABORTED_BY_CALLBACK when cancelled.
+ */
+static CURLcode tp_perform(tp_invocation *iv, CURL *curl, long timeout_ms)
+{
+    CURLM *multi = curl_multi_init();
+    if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
+        if (multi != NULL)
+            curl_multi_cleanup(multi);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode cc = CURLE_OPERATION_TIMEDOUT;
+    int running = 1;
+    for (long round = 0; running && round <= timeout_ms / 100 + 1; round++) {
+        if (tp_invoke_cancelled(iv)) {
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    int left = 0;
+    for (CURLMsg *msg; (msg = curl_multi_info_read(multi, &left)) != NULL;) {
+        if (msg->msg == CURLMSG_DONE)
+            cc = msg->data.result;
+    }
+    curl_multi_remove_handle(multi, curl);
+    curl_multi_cleanup(multi);
+    return cc;
 }
 
 /* POST the event to ENDPOINT with libcurl, the answer streamed to on_body. */
@@ -1175,13 +1207,10 @@ static int tp_invoke_post(tp_invocation *iv, const char *endpoint, long timeout_
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, iv);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, tp_invoke_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, iv);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, tp_invoke_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, iv);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    CURLcode cc = curl_easy_perform(curl);
+    CURLcode cc = tp_perform(iv, curl, timeout_ms);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     iv->out->http_status = (int)status;
