@@ -376,6 +376,31 @@ int cli_parse(int argc, char **argv, cli_options *o, char *why, size_t why_size)
     return 0;
 }
 
+/* --aws-endpoint-url: http(s)://, printable ASCII without spaces, < 2048 bytes. */
+static int cli_check_url(const char *url, char *why, size_t why_size)
+{
+    size_t n = strlen(url);
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        snprintf(why, why_size,
+                 "--aws-endpoint-url: expected an http:// or https:// URL, got \"%.200s\"", url);
+        return -1;
+    }
+    if (n >= 2048) {
+        snprintf(why, why_size, "--aws-endpoint-url: %zu bytes, at most 2047", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            snprintf(why, why_size,
+                     "--aws-endpoint-url: byte %zu (0x%02x) is not printable ASCII without spaces",
+                     i, c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Refuse options that mean nothing for the command (so typos do not pass). */
 int cli_check(const cli_options *o, char *why, size_t why_size)
 {
@@ -432,13 +457,8 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
     if (cli_tail_lines(o->tail, &lines, why, why_size) != 0 ||
         cli_since_ms(o->since, &since, why, why_size) != 0)
         return -1;
-    if (o->aws_endpoint_url != NULL && strncmp(o->aws_endpoint_url, "http://", 7) != 0 &&
-        strncmp(o->aws_endpoint_url, "https://", 8) != 0) {
-        snprintf(why, why_size,
-                 "--aws-endpoint-url: expected an http:// or https:// URL, got \"%s\"",
-                 o->aws_endpoint_url);
+    if (o->aws_endpoint_url != NULL && cli_check_url(o->aws_endpoint_url, why, why_size) != 0)
         return -1;
-    }
     if (launching && o->function_file == NULL) {
         snprintf(why, why_size, "%s: --function FILE required (see `%s --help`)", cmd, cmd);
         return -1;

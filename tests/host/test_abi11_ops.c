@@ -331,6 +331,26 @@ Test(abi11_ops, stats_count_launches_failures_and_invocations)
     cr_expect(strstr(m.text, "instances{=} 0 0\n") != NULL, "%s", m.text);
 }
 
+Test(abi11_ops, invoke_honours_its_cancel_token)
+{
+    mock_host_set_config(mh, "FAKECLOUD_TEST_OP_DELAY_MS", "5000");
+    open_backend("test");
+    fcb_instance inst;
+    launch_ok(&inst);
+    mock_host_cancel_after(mh, 3);
+    sink s = {0};
+    fcb_invoke_result res;
+    fcb_error err = FCB_ERROR_INIT;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_expect_eq(invoke(inst.handle, "{}", &s, mock_host_cancel(mh), &res, &err),
+                 FCB_ERR_CANCELLED, "%s", err.message);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_expect_lt(t1.tv_sec - t0.tv_sec, 2, "the 5-s wait stops at the cancel");
+    cr_expect_eq(s.len, 0, "no answer was delivered");
+    cr_expect(strstr(err.message, "cancelled by the host") != NULL, "%s", err.message);
+}
+
 Test(abi11_ops, test2_has_none_of_the_1_1_ops)
 {
     open_backend("test2");

@@ -265,6 +265,8 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
         {ARGS("backends", "--stats"), "--stats: not an option of `backends`"},
         {ARGS("launch", "--function", "fn.json", "--aws-endpoint-url", "localhost:4566"),
          "--aws-endpoint-url: expected an http:// or https:// URL"},
+        {ARGS("launch", "--function", "fn.json", "--aws-endpoint-url", "http://a b"),
+         "--aws-endpoint-url: byte 8 (0x20) is not printable ASCII"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         result r = run_host(NULL, NULL, cases[i].args);

@@ -890,6 +890,7 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
             goto fail;
         }
     }
+    snprintf(in->endpoint, sizeof in->endpoint, "%s", endpoint);
     pthread_mutex_lock(&b->lock);
     closing = b->closing;
     if (!closing) {
@@ -901,7 +902,6 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
         rc = err_set(err, FCB_ERR_CANCELLED, "launch: backend closed during launch");
         goto fail;
     }
-    snprintf(in->endpoint, sizeof in->endpoint, "%s", endpoint);
     snprintf(out->endpoint, sizeof out->endpoint, "%s", endpoint);
     snprintf(out->handle, sizeof out->handle, "%s", in->handle);
     svc_log(host, FCB_LOG_INFO, TP_NAME, "instance launched", "function", fn->function_name,
