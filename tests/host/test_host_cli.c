@@ -1239,3 +1239,41 @@ Test(host_cli, an_abi_1_0_plugin_runs_every_command_and_absent_ops_are_clear_err
     cr_expect(strstr(r.err, "127.0.0.1:9") != NULL, "%s", r.err);
     result_free(&r);
 }
+
+Test(host_cli, status_and_logs_of_a_live_instance_and_sigint_stops_a_follow)
+{
+    const char *const *env = ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_RESIDENT=1");
+    result r = run_host(env, NULL, ARGS("status", "test/1"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "test/1 running\n");
+    result_free(&r);
+    r = run_host(env, NULL, ARGS("logs", "test/1", "--tail", "1", "--since", "1h"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strncmp(r.out, "INIT_START Runtime Version: test:", 33) == 0, "%s", r.out);
+    result_free(&r);
+    r = run_host(env, NULL, ARGS("logs", "test/1", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = parse_out(&r);
+    cr_expect(strstr(json_str(o, "logs"), "function resident\n") != NULL, "%s", r.out);
+    json_object_put(o);
+    result_free(&r);
+
+    pid_t pid = spawn_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_RESIDENT=1",
+                               "FAKECLOUD_LOG_LEVEL=info"),
+                           ARGS("logs", "test/1", "--follow"));
+    cr_assert(wait_for_log("backend opened"), "the host reached the follow");
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    kill(pid, SIGINT);
+    int code = wait_exit(pid, 1000);
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    char *err = slurp(path);
+    snprintf(path, sizeof path, "%s/.stdout", dir);
+    char *out = slurp(path);
+    cr_expect_eq(code, 130, "exit %d (-2 = still following after 1 s), stderr: %s", code, err);
+    cr_expect(strstr(err, "interrupted: logs test/1 stopped") != NULL, "%s", err);
+    cr_expect(strstr(out, "INIT_START") != NULL, "the follow printed the log first: %s", out);
+    free(err);
+    free(out);
+}

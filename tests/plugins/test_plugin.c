@@ -30,6 +30,10 @@
  *                             ABI 1.0 has no way to cancel an open)
  *   FAKECLOUD_TEST_OP_DELAY_MS    terminate, reap_stale and prepull sleep this
  *                             long first (not cancellable either)
+ *   FAKECLOUD_TEST_RESIDENT   "1": open() launches one instance of a function
+ *                             "resident" (handle TP_NAME/1) that lives until
+ *                             close(), so a host's logs/status commands have
+ *                             a live instance to look at
  * Variant 2 ("test2") has no prepull operation.
  *
  * ABI 1.1 (variant 1 only; variant 2 has none of it and declares no
@@ -654,6 +658,30 @@ static int tp_extra(const fcb_host_services *host, const fcb_launch_request *req
     return FCB_OK;
 }
 
+static void tp_close(fcb_backend *b);
+static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance *out,
+                     fcb_error *err);
+
+/* FAKECLOUD_TEST_RESIDENT: one instance that lives as long as the backend. */
+static int tp_launch_resident(fcb_backend *b, fcb_error *err)
+{
+    static const char zip[] = "PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "resident",
+                       .runtime = "python3.12",
+                       .handler = "app.handler",
+                       .package_type = FCB_PACKAGE_ZIP};
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = &fn,
+                              .code = {zip, sizeof zip - 1},
+                              .deploy_id = "resident"};
+    fcb_instance inst = {.size = sizeof inst};
+    int rc = tp_launch(b, &req, &inst, err);
+    if (rc != FCB_OK)
+        err_prefix(err, "FAKECLOUD_TEST_RESIDENT");
+    return rc;
+}
+
 static int tp_open(const fcb_host_services *host, const fcb_open_params *params, fcb_backend **out,
                    fcb_error *err)
 {
@@ -714,6 +742,14 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
             pthread_mutex_destroy(&b->lock);
             svc_free(host, b);
             return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
+        }
+    }
+    const char *resident = svc_config(host, "FAKECLOUD_TEST_RESIDENT");
+    if (resident != NULL && strcmp(resident, "1") == 0) {
+        int rc = tp_launch_resident(b, err);
+        if (rc != FCB_OK) {
+            tp_close(b);
+            return rc;
         }
     }
     svc_log(host, FCB_LOG_INFO, TP_NAME, "backend opened", "endpoint_override",
