@@ -3,6 +3,7 @@
  * descriptor and backend_plugin_init). Everything else is hidden.
  */
 #include "k8s_backend.h"
+#include "k8s_observe.h"
 
 #include "svc.h"
 
@@ -10,7 +11,8 @@
 
 /* Architectures are not honoured yet (no kubernetes.io/arch selector): no arch bit. */
 FCB_PLUGIN_DESCRIPTOR_EX("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods", FCB_ABI_MINOR,
-                         FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL);
+                         FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
+                             FCB_CAP_STATUS);
 
 static const fcb_backend_ops k8s_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -21,6 +23,7 @@ static const fcb_backend_ops k8s_ops = {
     .terminate = k8s_backend_terminate,
     .reap_stale = k8s_backend_reap_stale,
     .prepull = k8s_backend_prepull,
+    .status = k8s_backend_status,
 };
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
