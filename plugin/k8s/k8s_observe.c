@@ -7,12 +7,22 @@
 #include "k8s_internal.h"
 #include "k8s_observe.h"
 
+#include "clockx.h"
 #include "kube_pods.h"
 #include "labels.h"
 #include "svc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+/* A follow's bound: a day (a loop bounded in time; hosts re-follow). */
+#define K8S_LOG_FOLLOW_MAX_MS (24u * 3600u * 1000u)
+/* max_bytes 0: 1 MiB. */
+#define K8S_LOG_DEFAULT_MAX_BYTES (1u << 20)
+/* How often the host's cancel is polled during logs (<= 100 ms). */
+#define K8S_LOG_CANCEL_POLL_MS 50u
 
 /* ------------------------------------------------------------ helpers */
 
@@ -141,6 +151,180 @@ int k8s_backend_status(fcb_backend *b, const char *handle, fcb_instance_status *
         err_prefix(err, "status %s", handle);
     }
     json_object_put(pod);
+    inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
+    return rc;
+}
+
+/* ------------------------------------------------------------ logs */
+
+/* Delivers chunks to the host, at most `left` bytes in total. */
+typedef struct obs_log_sink {
+    const fcb_logs_request *req;
+    size_t left;
+} obs_log_sink;
+
+static bool obs_log_chunk(void *ctx, const char *data, size_t len)
+{
+    obs_log_sink *s = ctx;
+    size_t n = len < s->left ? len : s->left;
+    if (n > 0 && s->req->on_data(s->req->sink_ctx, FCB_LOG_COMBINED, data, n) != 0)
+        return false;
+    s->left -= n;
+    return s->left > 0;
+}
+
+/* Polls the host's cancel every K8S_LOG_CANCEL_POLL_MS and raises `stop`. */
+typedef struct obs_canceller {
+    fcb_cancel cancel;
+    atomic_bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    bool started;
+    pthread_t thread;
+} obs_canceller;
+
+static void *obs_cancel_main(void *arg)
+{
+    obs_canceller *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->done) {
+        if (c->cancel.cancelled(c->cancel.ctx) != 0) {
+            atomic_store(&c->stop, true);
+            break;
+        }
+        struct timespec ts = clockx_timespec(clockx_after_ms(K8S_LOG_CANCEL_POLL_MS));
+        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* Start polling CANCEL (none when it has no function). */
+static int obs_canceller_start(obs_canceller *c, fcb_cancel cancel, fcb_error *err)
+{
+    c->cancel = cancel;
+    atomic_init(&c->stop, false);
+    c->done = false;
+    c->started = false;
+    if (cancel.cancelled == NULL)
+        return FCB_OK;
+    if (cancel.cancelled(cancel.ctx) != 0) {
+        atomic_store(&c->stop, true);
+        return FCB_OK;
+    }
+    if (pthread_mutex_init(&c->lock, NULL) != 0)
+        return err_set(err, FCB_ERR_NO_MEMORY, "logs: cannot create a mutex");
+    int e = clockx_cond_init(&c->cond);
+    if (e == 0) {
+        e = pthread_create(&c->thread, NULL, obs_cancel_main, c);
+        if (e != 0)
+            pthread_cond_destroy(&c->cond);
+    }
+    if (e != 0) {
+        pthread_mutex_destroy(&c->lock);
+        return err_set(err, e == ENOMEM || e == EAGAIN ? FCB_ERR_NO_MEMORY : FCB_ERR_INTERNAL,
+                       "logs: cannot start the cancel poller: %s", strerror(e));
+    }
+    c->started = true;
+    return FCB_OK;
+}
+
+static void obs_canceller_stop(obs_canceller *c)
+{
+    if (!c->started)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    c->started = false;
+}
+
+/* Check REQ; fill the stream options (since_time is the caller's 32 bytes). */
+static int obs_log_opts(const fcb_logs_request *req, char since_time[32],
+                        kube_pod_log_stream_opts *opts, fcb_error *err)
+{
+    if (req == NULL || req->size < offsetof(fcb_logs_request, cancel))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       req == NULL ? "logs: request is NULL" : "logs: request.size is too small");
+    if (req->on_data == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "logs: request.on_data is NULL");
+    if (req->since_unix_ms < 0)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "logs: request.since_unix_ms %lld is negative",
+                       (long long)req->since_unix_ms);
+    *opts = (kube_pod_log_stream_opts){
+        .container = K8S_CONTAINER_MAIN,
+        .tail_lines = req->tail_lines,
+        .limit_bytes = req->max_bytes != 0 ? req->max_bytes : K8S_LOG_DEFAULT_MAX_BYTES,
+        .follow = req->follow != 0,
+        .deadline_ms = req->follow != 0 ? K8S_LOG_FOLLOW_MAX_MS : K8S_REQUEST_DEADLINE_MS,
+        .sink = obs_log_chunk};
+    if (req->since_unix_ms > 0) {
+        /* sinceTime has second precision: round down, never losing a line. */
+        time_t secs = (time_t)(req->since_unix_ms / 1000);
+        struct tm tm;
+        if (gmtime_r(&secs, &tm) == NULL ||
+            strftime(since_time, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "logs: request.since_unix_ms %lld is out of range",
+                           (long long)req->since_unix_ms);
+        opts->since_time = since_time;
+    }
+    return FCB_OK;
+}
+
+/* Stream the runtime container's log of our Pod NAME to REQ->on_data. */
+static int obs_logs(fcb_backend *b, const char *name, const fcb_logs_request *req,
+                    kube_pod_log_stream_opts *opts, fcb_error *err)
+{
+    json_object *pod = NULL;
+    obs_canceller canceller;
+    fcb_cancel none = {0};
+
+    int rc = name[0] != '\0' ? obs_get_ours(b, name, &pod, err) : FCB_OK;
+    if (rc != FCB_OK)
+        return rc;
+    if (pod == NULL)
+        return err_set(err, FCB_ERR_NOT_FOUND,
+                       "no pod %s managed by fakecloud in namespace %s (gone, or not ours)",
+                       name[0] != '\0' ? name : "(other namespace)", b->ns);
+    json_object_put(pod);
+    rc = obs_canceller_start(
+        &canceller, FCB_HAS_MEMBER(req, fcb_logs_request, cancel) ? req->cancel : none, err);
+    if (rc != FCB_OK)
+        return rc;
+    obs_log_sink sink = {.req = req, .left = opts->limit_bytes};
+    opts->sink_ctx = &sink;
+    opts->stop = &canceller.stop;
+    if (atomic_load(&canceller.stop))
+        rc = err_set(err, FCB_ERR_CANCELLED, "cancelled");
+    else
+        rc = kube_pods_log_stream(b->client, b->ns, name, opts, err);
+    obs_canceller_stop(&canceller);
+    return rc;
+}
+
+int k8s_backend_logs(fcb_backend *b, const char *handle, const fcb_logs_request *req,
+                     fcb_error *err)
+{
+    char name[254];
+    char since_time[32];
+    kube_pod_log_stream_opts opts;
+
+    int rc = obs_log_opts(req, since_time, &opts, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = obs_enter(b, handle, "logs", name, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = obs_logs(b, name, req, &opts, err);
+    if (rc != FCB_OK)
+        err_prefix(err, "logs %s", handle);
     inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
     return rc;
 }

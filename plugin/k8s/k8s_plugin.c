@@ -12,7 +12,7 @@
 /* Architectures are not honoured yet (no kubernetes.io/arch selector): no arch bit. */
 FCB_PLUGIN_DESCRIPTOR_EX("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods", FCB_ABI_MINOR,
                          FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
-                             FCB_CAP_STATUS);
+                             FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW);
 
 static const fcb_backend_ops k8s_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -23,6 +23,7 @@ static const fcb_backend_ops k8s_ops = {
     .terminate = k8s_backend_terminate,
     .reap_stale = k8s_backend_reap_stale,
     .prepull = k8s_backend_prepull,
+    .logs = k8s_backend_logs,
     .status = k8s_backend_status,
 };
 

@@ -2,12 +2,17 @@
  * Integration tests of the 1.1 observation operations on kubesim: status
  * (one GET: RUNNING / STARTING / EXITED with the container's exit code and
  * reason / GONE for a deleted Pod, another namespace or a Pod without our
- * managed-by label, which is never read further).
+ * managed-by label, which is never read further) and logs (pods/log of the
+ * runtime container: tail, since, max_bytes, on_data stopping, follow
+ * streaming chunk by chunk until the host's cancel or close()).
  */
 #include "k8s_itest.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static itest t;
@@ -116,4 +121,267 @@ Test(k8s_observe, status_gone_for_missing_foreign_or_other_namespace, .fini = st
     cr_assert_eq(t.ops->status(t.backend, "container/abc", &st, &err), FCB_ERR_INVALID_ARGUMENT);
     cr_assert(strstr(err.message, "container/abc") != NULL, "%s", err.message);
     itest_close(&t);
+}
+
+/* ------------------------------------------------------------ logs */
+
+/* What on_data received. */
+typedef struct log_capture {
+    pthread_mutex_t lock;
+    char text[16384];
+    size_t len;
+    unsigned chunks;
+    unsigned stop_after; /* return 1 after this many chunks; 0 = never */
+    int bad_stream;      /* a chunk not FCB_LOG_COMBINED */
+} log_capture;
+
+static int on_data(void *ctx, fcb_log_stream stream, const char *data, size_t len)
+{
+    log_capture *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    if (stream != FCB_LOG_COMBINED)
+        c->bad_stream++;
+    size_t n = len < sizeof c->text - 1 - c->len ? len : sizeof c->text - 1 - c->len;
+    memcpy(c->text + c->len, data, n);
+    c->len += n;
+    c->text[c->len] = '\0';
+    c->chunks++;
+    int stop = c->stop_after != 0 && c->chunks >= c->stop_after;
+    pthread_mutex_unlock(&c->lock);
+    return stop;
+}
+
+static bool capture_has(log_capture *c, const char *needle)
+{
+    pthread_mutex_lock(&c->lock);
+    bool has = strstr(c->text, needle) != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return has;
+}
+
+static void capture_init(log_capture *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+}
+
+static fcb_logs_request logs_request(log_capture *c)
+{
+    return (fcb_logs_request){.size = sizeof(fcb_logs_request), .sink_ctx = c, .on_data = on_data};
+}
+
+static int read_logs(const char *handle, fcb_logs_request *req, fcb_error *err)
+{
+    capture_init(req->sink_ctx);
+    return t.ops->logs(t.backend, handle, req, err);
+}
+
+/* The plugin's requests (token auth) with VERB in kubesim's log. */
+static int plugin_requests(const char *verb)
+{
+    json_object *log = NULL, *reqs = NULL;
+    cr_assert_eq(kubesim_get_json(t.sim, "/_sim/requests", &log), 200);
+    cr_assert(json_object_object_get_ex(log, "requests", &reqs));
+    int n = 0;
+    for (size_t i = 0; i < json_object_array_length(reqs); i++) {
+        json_object *e = json_object_array_get_idx(reqs, i), *v = NULL, *auth = NULL;
+        if (json_object_object_get_ex(e, "auth", &auth) &&
+            strcmp(json_object_get_string(auth), "token") == 0 &&
+            json_object_object_get_ex(e, "verb", &v) &&
+            strcmp(json_object_get_string(v), verb) == 0)
+            n++;
+    }
+    json_object_put(log);
+    return n;
+}
+
+/* Launch one function and invoke it once (START/END/REPORT in its log). */
+static void launch_invoked(fcb_instance *inst)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("logs-fn");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    inst->size = sizeof *inst;
+    cr_assert_eq(t.ops->launch(t.backend, &req, inst, &err), FCB_OK, "launch: %s", err.message);
+    json_object *echo = NULL;
+    cr_assert_eq(itest_invoke(inst->endpoint, "{\"a\":1}", &echo), 200);
+    json_object_put(echo);
+}
+
+Test(k8s_observe, logs_tail_since_max_bytes_and_stop, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "observe_logs", NULL);
+    fcb_instance inst;
+    launch_invoked(&inst);
+    cr_assert_not_null(t.ops->logs);
+    cr_assert(t.plugin->descriptor->capabilities & FCB_CAP_LOGS);
+    cr_assert(t.plugin->descriptor->capabilities & FCB_CAP_LOGS_FOLLOW);
+    log_capture cap;
+    fcb_error err = FCB_ERROR_INIT;
+
+    fcb_logs_request req = logs_request(&cap);
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_OK, "%s", err.message);
+    cr_assert(strstr(cap.text, "START RIE") != NULL, "%s", cap.text);
+    cr_assert(strstr(cap.text, "END RequestId") != NULL, "%s", cap.text);
+    cr_assert_eq(cap.bad_stream, 0);
+    size_t all = cap.len;
+
+    req = logs_request(&cap);
+    req.tail_lines = 1;
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_OK, "%s", err.message);
+    cr_assert(strncmp(cap.text, "REPORT RequestId", 16) == 0, "%s", cap.text);
+    cr_assert_eq(strchr(cap.text, '\n'), cap.text + cap.len - 1, "one line: %s", cap.text);
+
+    req = logs_request(&cap);
+    req.max_bytes = 10;
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(cap.len, 10, "%zu of %zu bytes", cap.len, all);
+
+    req = logs_request(&cap);
+    req.since_unix_ms = ((int64_t)time(NULL) + 3600) * 1000; /* an hour ahead: nothing yet */
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(cap.len, 0, "%s", cap.text);
+    req.since_unix_ms = ((int64_t)time(NULL) - 3600) * 1000;
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(cap.len, all);
+
+    req = logs_request(&cap);
+    req.since_unix_ms = -1;
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "since_unix_ms") != NULL, "%s", err.message);
+    req = logs_request(&cap);
+    req.on_data = NULL;
+    cr_assert_eq(read_logs(inst.handle, &req, &err), FCB_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "on_data") != NULL, "%s", err.message);
+    itest_close(&t);
+}
+
+Test(k8s_observe, logs_refuse_foreign_and_gone_pods_without_reading_them, .fini = stop,
+     .timeout = 60)
+{
+    itest_start(&t, "observe_logs_foreign", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    create_runtime_pod("foreign", "crash:latest", "{}");
+    itest_create_pod(&t, "other-ns", "fakecloud-lambda-elsewhere", OURS);
+    static const char *const refused[] = {"pod/default/foreign", "pod/default/never-existed",
+                                          "pod/other-ns/fakecloud-lambda-elsewhere"};
+    log_capture cap;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        fcb_logs_request req = logs_request(&cap);
+        int rc = read_logs(refused[i], &req, &err);
+        cr_expect_eq(rc, FCB_ERR_NOT_FOUND, "%s: %s (%s)", refused[i], fcb_status_name(rc),
+                     err.message);
+        cr_expect_eq(cap.chunks, 0, "%s", refused[i]);
+    }
+    cr_assert_eq(plugin_requests("get pods/log"), 0, "a foreign Pod's log was read");
+    itest_close(&t);
+}
+
+/* A follow running in its own thread. */
+typedef struct follower {
+    pthread_t thread;
+    log_capture cap;
+    fcb_logs_request req;
+    atomic_int cancel;
+    int rc;
+    fcb_error err;
+    char handle[256];
+    atomic_bool done;
+} follower;
+
+static int follow_cancelled(void *ctx)
+{
+    return atomic_load((atomic_int *)ctx);
+}
+
+static void *follow_main(void *arg)
+{
+    follower *f = arg;
+    f->rc = t.ops->logs(t.backend, f->handle, &f->req, &f->err);
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+static void follow_start(follower *f, const char *handle)
+{
+    memset(f, 0, sizeof *f);
+    capture_init(&f->cap);
+    f->req = logs_request(&f->cap);
+    f->req.follow = 1;
+    f->req.cancel = (fcb_cancel){.ctx = &f->cancel, .cancelled = follow_cancelled};
+    f->err = (fcb_error)FCB_ERROR_INIT;
+    snprintf(f->handle, sizeof f->handle, "%s", handle);
+    cr_assert_eq(pthread_create(&f->thread, NULL, follow_main, f), 0);
+}
+
+/* Wait (bounded: 10 s) until the follower's text contains NEEDLE. */
+static void follow_wait_for(follower *f, const char *needle)
+{
+    for (int i = 0; i < 200 && !capture_has(&f->cap, needle) && !atomic_load(&f->done); i++)
+        usleep(50 * 1000);
+    cr_assert(capture_has(&f->cap, needle), "no %s in: %s (rc %d %s)", needle, f->cap.text, f->rc,
+              f->err.message);
+}
+
+Test(k8s_observe, logs_follow_streams_new_lines_until_cancel, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "observe_follow", NULL);
+    fcb_instance inst;
+    launch_invoked(&inst);
+    follower f;
+    follow_start(&f, inst.handle);
+    follow_wait_for(&f, "END RequestId");
+    unsigned before = f.cap.chunks;
+
+    json_object *echo = NULL;
+    cr_assert_eq(itest_invoke(inst.endpoint, "{\"second\":2}", &echo), 200);
+    json_object_put(echo);
+    /* The second invocation's REPORT arrives while the follow is open. */
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&f.cap.lock);
+        char *first = strstr(f.cap.text, "REPORT RequestId");
+        bool two = first != NULL && strstr(first + 1, "REPORT RequestId") != NULL;
+        pthread_mutex_unlock(&f.cap.lock);
+        if (two)
+            break;
+        usleep(50 * 1000);
+    }
+    cr_assert(f.cap.chunks > before, "no new chunk");
+    cr_assert(!atomic_load(&f.done), "the follow ended on its own: %s", f.err.message);
+
+    double t0 = itest_now_ms();
+    atomic_store(&f.cancel, 1);
+    pthread_join(f.thread, NULL);
+    double took = itest_now_ms() - t0;
+    cr_assert_eq(f.rc, FCB_ERR_CANCELLED, "%s (%s)", fcb_status_name(f.rc), f.err.message);
+    cr_assert(took < 1000, "cancel took %.0f ms", took);
+    itest_close(&t);
+}
+
+Test(k8s_observe, logs_follow_stops_when_on_data_says_so_and_on_close, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "observe_follow_close", NULL);
+    fcb_instance inst;
+    launch_invoked(&inst);
+
+    log_capture cap;
+    fcb_error err = FCB_ERROR_INIT;
+    fcb_logs_request req = logs_request(&cap);
+    req.follow = 1;
+    capture_init(&cap);
+    cap.stop_after = 1;
+    cr_assert_eq(t.ops->logs(t.backend, inst.handle, &req, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(cap.chunks, 1);
+
+    follower f;
+    follow_start(&f, inst.handle);
+    follow_wait_for(&f, "START RIE");
+    double t0 = itest_now_ms();
+    itest_close(&t); /* close cancels the follow, waits for it, then 0 bytes outstanding */
+    double took = itest_now_ms() - t0;
+    pthread_join(f.thread, NULL);
+    cr_assert_eq(f.rc, FCB_ERR_CANCELLED, "%s (%s)", fcb_status_name(f.rc), f.err.message);
+    cr_assert(took < 5000, "close took %.0f ms", took);
 }

@@ -75,6 +75,46 @@ int kube_pods_log(kube_client *client, const char *ns, const char *name,
     return rc;
 }
 
+int kube_pods_log_stream(kube_client *client, const char *ns, const char *name,
+                         const kube_pod_log_stream_opts *opts, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    if (name == NULL || opts == NULL || opts->container == NULL || opts->sink == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod log: %s is NULL",
+                       name == NULL              ? "name"
+                       : opts == NULL            ? "opts"
+                       : opts->container == NULL ? "container"
+                                                 : "sink");
+    int rc = kube_names_check(&kube_pod_kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, &kube_pod_kind, ns, name);
+    kube_path_add(&path, "/log");
+    kube_path_query(&path, "container", opts->container);
+    if (opts->tail_lines != 0)
+        kube_path_query_uint(&path, "tailLines", opts->tail_lines);
+    if (opts->since_time != NULL)
+        kube_path_query(&path, "sinceTime", opts->since_time);
+    if (opts->limit_bytes != 0)
+        kube_path_query_uint(&path, "limitBytes", opts->limit_bytes);
+    if (opts->follow)
+        kube_path_query(&path, "follow", "true");
+    rc = kube_path_done(&path, "pod log", err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = "GET",
+                             .path = path.buf,
+                             .deadline_ms = opts->deadline_ms,
+                             .stop = opts->stop,
+                             .sink = opts->sink,
+                             .sink_ctx = opts->sink_ctx};
+    rc = kube_request_send(client, &req, &resp, err);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
 int kube_pods_watch(kube_client *client, const char *ns, const char *label_selector,
                     kube_watch_fn fn, void *ctx, kube_watch **out, fcb_error *err)
 {
