@@ -4,7 +4,9 @@
  * reason / GONE for a deleted Pod, another namespace or a Pod without our
  * managed-by label, which is never read further) and logs (pods/log of the
  * runtime container: tail, since, max_bytes, on_data stopping, follow
- * streaming chunk by chunk until the host's cancel or close()).
+ * streaming chunk by chunk until the host's cancel or close()) and stats
+ * (launches, failures by reason, terminations, API requests and retries,
+ * launch phases).
  */
 #include "k8s_itest.h"
 
@@ -384,4 +386,129 @@ Test(k8s_observe, logs_follow_stops_when_on_data_says_so_and_on_close, .fini = s
     pthread_join(f.thread, NULL);
     cr_assert_eq(f.rc, FCB_ERR_CANCELLED, "%s (%s)", fcb_status_name(f.rc), f.err.message);
     cr_assert(took < 5000, "close took %.0f ms", took);
+}
+
+/* ------------------------------------------------------------ stats */
+
+typedef struct metric_row {
+    char name[64];
+    char label[64];
+    int kind;
+    double value;
+    uint64_t count;
+} metric_row;
+
+typedef struct metric_set {
+    metric_row rows[64];
+    size_t n;
+} metric_set;
+
+static void on_metric(void *ctx, const fcb_metric *m)
+{
+    metric_set *set = ctx;
+    cr_assert_lt(set->n, 64);
+    metric_row *r = &set->rows[set->n++];
+    snprintf(r->name, sizeof r->name, "%s", m->name);
+    snprintf(r->label, sizeof r->label, "%s%s%s", m->label_key != NULL ? m->label_key : "",
+             m->label_key != NULL ? "=" : "", m->label_value != NULL ? m->label_value : "");
+    r->kind = m->kind;
+    r->value = m->value;
+    r->count = m->count;
+}
+
+static metric_set stats_now(void)
+{
+    metric_set set = {0};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(t.ops->stats(t.backend, &set, on_metric, &err), FCB_OK, "%s", err.message);
+    return set;
+}
+
+/* The row NAME{LABEL} (LABEL "" = none), or NULL. */
+static const metric_row *metric(const metric_set *set, const char *name, const char *label)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->rows[i].name, name) == 0 && strcmp(set->rows[i].label, label) == 0)
+            return &set->rows[i];
+    return NULL;
+}
+
+static double metric_value(const metric_set *set, const char *name, const char *label)
+{
+    const metric_row *r = metric(set, name, label);
+    cr_assert_not_null(r, "no metric %s{%s}", name, label);
+    return r->value;
+}
+
+Test(k8s_observe, stats_count_launches_failures_terminations_requests_and_phases, .fini = stop,
+     .timeout = 60)
+{
+    itest_start(&t, "observe_stats", NULL);
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    cr_assert_not_null(t.ops->stats);
+    cr_assert(t.plugin->descriptor->capabilities & FCB_CAP_STATS);
+    metric_set s0 = stats_now();
+    cr_assert_eq(metric_value(&s0, "launches_total", ""), 0);
+    cr_assert_null(metric(&s0, "launch_failures_total", "reason=FCB_ERR_START_FAILED"));
+
+    fcb_function fn = itest_zip_function("stats-fn");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    double t0 = itest_now_ms();
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+    double launch_ms = itest_now_ms() - t0;
+
+    fcb_function bad = itest_zip_function("stats-bad");
+    bad.runtime = "cobol1";
+    fcb_launch_request bad_req = itest_request(&bad, "d1");
+    fcb_instance bad_inst = {.size = sizeof bad_inst};
+    int bad_rc = t.ops->launch(t.backend, &bad_req, &bad_inst, &err);
+    cr_assert_eq(bad_rc, FCB_ERR_UNSUPPORTED, "%s: %s", fcb_status_name(bad_rc), err.message);
+
+    static const char *const cmd[] = {"app.handler"};
+    fcb_function crash = {.size = sizeof crash,
+                          .function_name = "crash",
+                          .package_type = FCB_PACKAGE_IMAGE,
+                          .image_uri = "crash:latest",
+                          .image_command = cmd,
+                          .n_image_command = 1};
+    fcb_launch_request crash_req = itest_request(&crash, "c1");
+    fcb_instance crash_inst = {.size = sizeof crash_inst};
+    cr_assert_eq(t.ops->launch(t.backend, &crash_req, &crash_inst, &err), FCB_ERR_START_FAILED,
+                 "%s", err.message);
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
+
+    metric_set s1 = stats_now();
+    cr_assert_eq(metric_value(&s1, "launches_total", ""), 3);
+    cr_assert_eq(metric_value(&s1, "launch_failures_total", "reason=FCB_ERR_UNSUPPORTED"), 1);
+    cr_assert_eq(metric_value(&s1, "launch_failures_total", "reason=FCB_ERR_START_FAILED"), 1);
+    cr_assert_eq(metric_value(&s1, "terminations_total", ""), 1);
+    double phases = 0;
+    static const char *const names[] = {"phase=create", "phase=running", "phase=ready"};
+    for (size_t i = 0; i < 3; i++) {
+        const metric_row *r = metric(&s1, "launch_phase_ms", names[i]);
+        cr_assert_not_null(r, "%s", names[i]);
+        cr_assert_eq(r->kind, FCB_METRIC_SUM_MS);
+        cr_assert_eq(r->count, 1, "only the successful launch: %s", names[i]);
+        phases += r->value;
+    }
+    cr_assert(phases <= launch_ms + 1, "phases %.0f ms > the launch's %.0f ms", phases, launch_ms);
+    cr_assert(phases > 0, "the launch took no time at all");
+
+    /* status is one GET: one more request; a 429 answer is one retry more. */
+    double requests = metric_value(&s1, "api_requests_total", "");
+    double retries = metric_value(&s1, "api_retries_total", "");
+    cr_assert(requests > 0);
+    fcb_instance_status st = {.size = sizeof st};
+    cr_assert_eq(t.ops->status(t.backend, "pod/default/never-existed", &st, &err), FCB_OK);
+    metric_set s2 = stats_now();
+    cr_assert_eq(metric_value(&s2, "api_requests_total", ""), requests + 1);
+    cr_assert_eq(kubesim_set_faults(t.sim, "{\"throttle_next\":1,\"throttle_retry_after\":0}"), 0);
+    cr_assert_eq(t.ops->status(t.backend, "pod/default/never-existed", &st, &err), FCB_OK, "%s",
+                 err.message);
+    metric_set s3 = stats_now();
+    cr_assert_eq(metric_value(&s3, "api_requests_total", ""), requests + 3);
+    cr_assert_eq(metric_value(&s3, "api_retries_total", ""), retries + 1);
+    itest_close(&t);
 }
