@@ -178,23 +178,9 @@ static int read_logs(const char *handle, fcb_logs_request *req, fcb_error *err)
     return t.ops->logs(t.backend, handle, req, err);
 }
 
-/* The plugin's requests (token auth) with VERB in kubesim's log. */
 static int plugin_requests(const char *verb)
 {
-    json_object *log = NULL, *reqs = NULL;
-    cr_assert_eq(kubesim_get_json(t.sim, "/_sim/requests", &log), 200);
-    cr_assert(json_object_object_get_ex(log, "requests", &reqs));
-    int n = 0;
-    for (size_t i = 0; i < json_object_array_length(reqs); i++) {
-        json_object *e = json_object_array_get_idx(reqs, i), *v = NULL, *auth = NULL;
-        if (json_object_object_get_ex(e, "auth", &auth) &&
-            strcmp(json_object_get_string(auth), "token") == 0 &&
-            json_object_object_get_ex(e, "verb", &v) &&
-            strcmp(json_object_get_string(v), verb) == 0)
-            n++;
-    }
-    json_object_put(log);
-    return n;
+    return itest_plugin_requests(&t, verb);
 }
 
 /* Launch one function and invoke it once (START/END/REPORT in its log). */
