@@ -14,6 +14,7 @@
 #include "k8s_backend.h"
 #include "k8s_config.h"
 #include "k8s_pod.h"
+#include "k8s_stats.h"
 #include "inflight.h"
 #include "kube_client.h"
 
@@ -60,6 +61,8 @@ struct fcb_backend {
     uint64_t syncs;      /* SYNCED events so far (the first list, then each relist) */
     k8s_orphan *orphans; /* Pods to delete at close */
     uint64_t launches;
+
+    k8s_stats stats; /* atomics: no lock (k8s_stats.h) */
 };
 
 /* ------------------------------------------------------------ k8s_backend.c */

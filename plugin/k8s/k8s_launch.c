@@ -39,6 +39,7 @@ typedef struct k8s_launch {
     uint64_t start;
     uint64_t deadline;         /* the whole launch: deadline_ms or both timeouts */
     uint64_t running_deadline; /* Running with an IP */
+    uint64_t created_at;
     uint64_t running_at;
     char ip[sizeof(((k8s_pod_state *)0)->pod_ip)];
 } k8s_launch;
@@ -241,14 +242,21 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         rc = ziptar_check_launch(NULL, &l.fn, &l.req.code, l.req.layers, l.req.n_layers, err);
     if (rc == FCB_OK)
         rc = k8s_attempt_start(b, &a, "launch", err);
-    if (rc != FCB_OK)
+    if (rc != FCB_OK) {
+        k8s_stats_launch(&b->stats, rc, NULL);
         return rc;
+    }
 
     rc = k8s_launch_create(b, &l, &a, err);
+    l.created_at = clockx_now_ms();
     if (rc == FCB_OK)
         rc = k8s_launch_wait(b, &l, &a, err);
     if (rc == FCB_OK)
         k8s_launch_instance(b, &l, &a, out);
+    k8s_launch_phases phases = {.create_ms = l.created_at - l.start,
+                                .running_ms = l.running_at - l.created_at,
+                                .ready_ms = clockx_now_ms() - l.running_at};
+    k8s_stats_launch(&b->stats, rc, &phases);
 
     k8s_attempt_finish(b, &a, rc != FCB_OK);
     if (rc != FCB_OK && rc != FCB_ERR_CANCELLED)

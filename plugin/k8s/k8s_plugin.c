@@ -3,14 +3,18 @@
  * descriptor and backend_plugin_init). Everything else is hidden.
  */
 #include "k8s_backend.h"
+#include "k8s_observe.h"
+#include "k8s_stats.h"
 
 #include "svc.h"
 
 #include <curl/curl.h>
 
-/* Architectures are not honoured yet (no kubernetes.io/arch selector): no arch bit. */
+/* Architectures become a kubernetes.io/arch node selector (k8s_pod.c). */
 FCB_PLUGIN_DESCRIPTOR_EX("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods", FCB_ABI_MINOR,
-                         FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL);
+                         FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
+                             FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS |
+                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64);
 
 static const fcb_backend_ops k8s_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -21,6 +25,9 @@ static const fcb_backend_ops k8s_ops = {
     .terminate = k8s_backend_terminate,
     .reap_stale = k8s_backend_reap_stale,
     .prepull = k8s_backend_prepull,
+    .logs = k8s_backend_logs,
+    .status = k8s_backend_status,
+    .stats = k8s_backend_stats,
 };
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)

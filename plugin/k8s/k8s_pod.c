@@ -10,6 +10,7 @@
 #include "k8s_pod.h"
 
 #include "k8s_overlay.h"
+#include "k8s_tags.h"
 #include "names.h"
 #include "runtime.h"
 #include "svc.h"
@@ -481,8 +482,39 @@ static json_object *pb_owned_object(pod_builder *b, const char *kind, const char
     return obj;
 }
 
-/* Where a Pod may run and how it pulls: pull secret, node selector, tolerations. */
-static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_config *cfg)
+/*
+ * The function's architecture as a kubernetes.io/arch value, or NULL when it
+ * states none (NULL or ""): then no arch selector, as before 1.1.
+ */
+static const char *pod_arch(const fcb_function *fn)
+{
+    if (fn->architecture == NULL || fn->architecture[0] == '\0')
+        return NULL;
+    return k8s_arch_label(fn->architecture);
+}
+
+/* FAKECLOUD_K8S_NODE_SELECTOR with kubernetes.io/arch=ARCH (when set) over it. */
+static json_object *pod_node_selector(pod_builder *b, const k8s_config *cfg, const char *arch)
+{
+    if (arch == NULL)
+        return cfg->node_selector != NULL ? pb_copy(b, cfg->node_selector) : NULL;
+    json_object *sel = cfg->node_selector != NULL ? pb_copy(b, cfg->node_selector) : pb_obj(b);
+    json_object *old = sel != NULL ? json_object_object_get(sel, K8S_ARCH_LABEL) : NULL;
+    if (old != NULL && strcmp(json_object_get_string(old), arch) != 0)
+        svc_log(b->host, FCB_LOG_WARN, "k8s",
+                "FAKECLOUD_K8S_NODE_SELECTOR's " K8S_ARCH_LABEL
+                " overridden by the function's architecture",
+                "configured", json_object_get_string(old), "function", arch, NULL);
+    pb_add_str(b, sel, K8S_ARCH_LABEL, arch);
+    return sel;
+}
+
+/*
+ * Where a Pod may run and how it pulls: pull secret, node selector (with
+ * kubernetes.io/arch=ARCH when ARCH is not NULL), tolerations.
+ */
+static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_config *cfg,
+                                   const char *arch)
 {
     if (cfg->pull_secret != NULL) {
         json_object *secrets = pb_arr(b);
@@ -491,8 +523,9 @@ static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_
         pb_push(b, secrets, ref);
         pb_add(b, spec, "imagePullSecrets", secrets);
     }
-    if (cfg->node_selector != NULL)
-        pb_add(b, spec, "nodeSelector", pb_copy(b, cfg->node_selector));
+    json_object *sel = pod_node_selector(b, cfg, arch);
+    if (sel != NULL)
+        pb_add(b, spec, "nodeSelector", sel);
     if (cfg->tolerations != NULL)
         pb_add(b, spec, "tolerations", pb_copy(b, cfg->tolerations));
 }
@@ -554,6 +587,11 @@ static int pod_check_request(const k8s_pod_input *in, char image[RUNTIME_IMAGE_M
     if (rc != FCB_OK)
         return rc;
     const fcb_function *fn = req->function;
+    if (fn->architecture != NULL && fn->architecture[0] != '\0' && pod_arch(fn) == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "function %s: Architectures [\"%.64s\"] is not supported (use arm64 or "
+                       "x86_64)",
+                       fn->function_name, fn->architecture);
     if (need_token && in->token_secret == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "function %s: launching a %s needs the host's internal token "
@@ -606,7 +644,7 @@ static json_object *pod_spec(pod_builder *b, const k8s_pod_input *in, const char
         pb_add_str(b, spec, "serviceAccountName", cfg->service_account);
     else
         pb_add(b, spec, "automountServiceAccountToken", pb_track(b, json_object_new_boolean(0)));
-    pod_pull_and_placement(b, spec, cfg);
+    pod_pull_and_placement(b, spec, cfg, pod_arch(in->request->function));
     if (cfg->security_context != NULL)
         pb_add(b, spec, "securityContext", pb_copy(b, cfg->security_context));
     if (cfg->priority_class != NULL)
@@ -719,7 +757,7 @@ int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
     pb_add_str(&b, spec, "restartPolicy", "Never");
     pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
     pb_add(&b, spec, "enableServiceLinks", pb_track(&b, json_object_new_boolean(0)));
-    pod_pull_and_placement(&b, spec, cfg);
+    pod_pull_and_placement(&b, spec, cfg, NULL);
     json_object *containers = pb_arr(&b);
     json_object *c = pb_obj(&b);
     pb_add_str(&b, c, "name", "fakecloud-prepull");

@@ -327,8 +327,7 @@ int k8s_tags_service_read(const fcb_host_services *host, k8s_pod_extras *out, fc
     return rc;
 }
 
-/* "arm64" / "x86_64" to the node label value; NULL when unknown. */
-static const char *arch_label(const char *architecture)
+const char *k8s_arch_label(const char *architecture)
 {
     if (strcmp(architecture, "arm64") == 0)
         return "arm64";
@@ -362,7 +361,7 @@ int k8s_tags_from_function(const k8s_tag *tags, size_t n_tags, const char *archi
     const char *label = NULL;
     memset(out, 0, sizeof *out);
     if (architecture != NULL && architecture[0] != '\0' &&
-        (label = arch_label(architecture)) == NULL)
+        (label = k8s_arch_label(architecture)) == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "architecture \"%.64s\" is not supported (use arm64 or x86_64)",
                        architecture);

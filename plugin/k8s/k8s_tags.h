@@ -116,6 +116,13 @@ int k8s_tags_from_function(const k8s_tag *tags, size_t n_tags, const char *archi
 int k8s_pod_extras_merge(const k8s_pod_extras *base, const k8s_pod_extras *higher,
                          k8s_pod_extras *out, k8s_tags_warnings *warn, fcb_error *err);
 
+/*
+ * The kubernetes.io/arch node label value of a Lambda architecture:
+ * "arm64" -> "arm64", "x86_64" -> "amd64"; NULL for anything else.
+ * ARCHITECTURE must not be NULL.
+ */
+const char *k8s_arch_label(const char *architecture);
+
 /* Drop every reference; *e becomes empty. NULL-safe. */
 void k8s_pod_extras_clear(k8s_pod_extras *e);
 

@@ -125,6 +125,8 @@ int k8s_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     if (rc != FCB_OK)
         return rc;
     rc = k8s_terminate_pod(b, handle, name, err);
+    if (rc == FCB_OK)
+        k8s_stats_terminated(&b->stats);
     inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */
     return rc;
 }

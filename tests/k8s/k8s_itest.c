@@ -292,6 +292,25 @@ void itest_create_pod(itest *t, const char *ns, const char *name, const char *la
     cr_assert_eq(status, 201, "create pod %s/%s: %d", ns, name, status);
 }
 
+int itest_plugin_requests(itest *t, const char *verb)
+{
+    json_object *log = NULL, *reqs = NULL;
+    cr_assert_eq(kubesim_get_json(t->sim, "/_sim/requests", &log), 200);
+    cr_assert(json_object_object_get_ex(log, "requests", &reqs));
+    int n = 0;
+    for (size_t i = 0; i < json_object_array_length(reqs); i++) {
+        json_object *e = json_object_array_get_idx(reqs, i), *v = NULL, *auth = NULL;
+        if (!json_object_object_get_ex(e, "auth", &auth) ||
+            strcmp(json_object_get_string(auth), "token") != 0)
+            continue;
+        if (verb == NULL || (json_object_object_get_ex(e, "verb", &v) &&
+                             strcmp(json_object_get_string(v), verb) == 0))
+            n++;
+    }
+    json_object_put(log);
+    return n;
+}
+
 void itest_create_secret(itest *t, const char *ns, const char *name, const char *labels_json)
 {
     char body[1024];

@@ -66,6 +66,9 @@ int itest_count(itest *t, const char *kind, const char *ns, const char *selector
 void itest_create_pod(itest *t, const char *ns, const char *name, const char *labels_json);
 void itest_create_secret(itest *t, const char *ns, const char *name, const char *labels_json);
 
+/* Requests the plugin made (token auth) in kubesim's log; with VERB ("get pods/log") only those. */
+int itest_plugin_requests(itest *t, const char *verb);
+
 /* Set kubesim's faults (a JSON object, see tests/kubesim); asserts it was accepted. */
 void itest_set_faults(itest *t, const char *json);
 /* Milliseconds of CLOCK_MONOTONIC, for "does not hang" bounds. */

@@ -672,3 +672,56 @@ Test(k8s_pod, prepull_pod_carries_our_labels_the_translated_image_and_a_noop_com
     cr_assert_eq(mock_host_outstanding_bytes(m), 0);
     mock_host_free(m);
 }
+
+/* spec.nodeSelector["kubernetes.io/arch"], or NULL. */
+static const char *arch_selector(json_object *pod)
+{
+    json_object *v = json_object_object_get(jpath(pod, "spec.nodeSelector"), "kubernetes.io/arch");
+    return v != NULL ? json_object_get_string(v) : NULL;
+}
+
+Test(k8s_pod, architectures_become_the_kubernetes_arch_node_selector)
+{
+    static const char *const cases[][2] = {{"arm64", "arm64"}, {"x86_64", "amd64"}};
+    for (size_t i = 0; i < 2; i++) {
+        fn.architecture = cases[i][0];
+        json_object *pod = build();
+        cr_assert_str_eq(arch_selector(pod), cases[i][1], "%s", cases[i][0]);
+        json_object_put(pod);
+    }
+    /* Not stated (NULL or ""): no selector at all (docs/k8s.md "Architectures"). */
+    static const char *const unset[] = {NULL, ""};
+    for (size_t i = 0; i < 2; i++) {
+        fn.architecture = unset[i];
+        json_object *pod = build();
+        cr_assert_null(jpath(pod, "spec.nodeSelector"), "%s", unset[i] ? unset[i] : "NULL");
+        json_object_put(pod);
+    }
+}
+
+Test(k8s_pod, the_function_architecture_joins_and_overrides_the_configured_node_selector)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "pool=lambda,kubernetes.io/arch=amd64");
+    load_config();
+    fn.architecture = "arm64";
+    json_object *pod = build();
+    cr_assert_str_eq(jstr(pod, "spec.nodeSelector.pool"), "lambda");
+    cr_assert_str_eq(arch_selector(pod), "arm64");
+    json_object_put(pod);
+    fn.architecture = NULL;
+    pod = build();
+    cr_assert_str_eq(arch_selector(pod), "amd64", "unset keeps the configured selector");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, refuses_an_unknown_architecture_naming_architectures)
+{
+    static const char *const bad[] = {"aarch64", "amd64", "ARM64", "riscv64"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fn.architecture = bad[i];
+        fcb_error err = FCB_ERROR_INIT;
+        cr_assert_eq(build_error(&err), FCB_ERR_INVALID_ARGUMENT, "%s", bad[i]);
+        cr_assert(strstr(err.message, "Architectures") != NULL, "%s", err.message);
+        cr_assert(strstr(err.message, bad[i]) != NULL, "%s", err.message);
+    }
+}

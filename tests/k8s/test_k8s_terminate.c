@@ -39,24 +39,9 @@ static bool pod_exists(const char *ns, const char *name)
     return status == 200;
 }
 
-/* The plugin's requests (token auth) in kubesim's log; with VERB only those. */
 static int plugin_requests(const char *verb)
 {
-    json_object *log = NULL, *reqs = NULL;
-    cr_assert_eq(kubesim_get_json(t.sim, "/_sim/requests", &log), 200);
-    cr_assert(json_object_object_get_ex(log, "requests", &reqs));
-    int n = 0;
-    for (size_t i = 0; i < json_object_array_length(reqs); i++) {
-        json_object *e = json_object_array_get_idx(reqs, i), *v = NULL, *auth = NULL;
-        if (!json_object_object_get_ex(e, "auth", &auth) ||
-            strcmp(json_object_get_string(auth), "token") != 0)
-            continue;
-        if (verb == NULL || (json_object_object_get_ex(e, "verb", &v) &&
-                             strcmp(json_object_get_string(v), verb) == 0))
-            n++;
-    }
-    json_object_put(log);
-    return n;
+    return itest_plugin_requests(&t, verb);
 }
 
 static void set_faults(const char *json)

@@ -15,6 +15,7 @@
 
 #include <criterion/criterion.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,9 +25,9 @@
 
 const char *rel_op_name(rel_op op)
 {
-    static const char *const names[REL_OP_COUNT] = {"init",      "open",          "launch",
-                                                    "terminate", "reap",          "close",
-                                                    "prepull",   "failed-launch", "failed-prepull"};
+    static const char *const names[REL_OP_COUNT] = {
+        "init",    "open",          "launch",         "terminate", "reap", "close",
+        "prepull", "failed-launch", "failed-prepull", "status",    "logs", "stats"};
     return op < REL_OP_COUNT ? names[op] : "?";
 }
 
@@ -204,6 +205,8 @@ typedef struct instance_sweep {
     size_t base_threads;
     long objects_open;
     rel_sweep_result *r;
+    fcb_instance kept; /* status, logs: the instance they look at */
+    bool have_kept;
 } instance_sweep;
 
 static void inject_begin(instance_sweep *s, size_t n, size_t *before)
@@ -347,9 +350,85 @@ static bool run_prepull(instance_sweep *s, size_t n)
     return hit;
 }
 
+static bool run_status(instance_sweep *s, size_t n)
+{
+    fcb_instance_status st = {.size = sizeof st};
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->status(s->e.backend, s->kept.handle, &st, &err);
+    bool hit = inject_end(s, before);
+    if (rc != FCB_OK) {
+        rel_assert_clean_error(rc, &err, "status");
+        s->r->errors++;
+    } else {
+        cr_assert_eq(st.state, FCB_INSTANCE_RUNNING, "%s status, failure point %zu: state %d",
+                     s->e.t->name, n, st.state);
+    }
+    return hit;
+}
+
+static int logs_sink(void *ctx, fcb_log_stream stream, const char *data, size_t len)
+{
+    (void)stream;
+    (void)data;
+    *(size_t *)ctx += len;
+    return 0;
+}
+
+static int never_cancelled(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static bool run_logs(instance_sweep *s, size_t n)
+{
+    size_t got = 0;
+    fcb_logs_request req = {.size = sizeof req,
+                            .tail_lines = 10,
+                            .sink_ctx = &got,
+                            .on_data = logs_sink,
+                            .cancel = {.cancelled = never_cancelled}};
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->logs(s->e.backend, s->kept.handle, &req, &err);
+    bool hit = inject_end(s, before);
+    if (rc != FCB_OK) {
+        rel_assert_clean_error(rc, &err, "logs");
+        s->r->errors++;
+    }
+    return hit;
+}
+
+static void stats_sink(void *ctx, const fcb_metric *m)
+{
+    (void)m;
+    (*(size_t *)ctx)++;
+}
+
+static bool run_stats(instance_sweep *s, size_t n)
+{
+    size_t metrics = 0;
+    fcb_error err = FCB_ERROR_INIT;
+    size_t before;
+    inject_begin(s, n, &before);
+    int rc = s->e.plugin->ops->stats(s->e.backend, &metrics, stats_sink, &err);
+    bool hit = inject_end(s, before);
+    if (rc != FCB_OK) {
+        rel_assert_clean_error(rc, &err, "stats");
+        s->r->errors++;
+    }
+    return hit;
+}
+
 static bool run_op(instance_sweep *s, rel_op op, size_t n)
 {
     switch (op) {
+    case REL_OP_STATUS: return run_status(s, n);
+    case REL_OP_LOGS: return run_logs(s, n);
+    case REL_OP_STATS: return run_stats(s, n);
     case REL_OP_LAUNCH: return run_launch(s, n);
     case REL_OP_TERMINATE: return run_terminate(s, n);
     case REL_OP_REAP: return run_reap(s, n);
@@ -387,6 +466,13 @@ static void instance_sweep_begin(instance_sweep *s, const rel_target *t, rel_op 
             do_terminate(&s->e, inst.handle);
         cr_assert_neq(rc, FCB_OK, "%s: the launch that must fail succeeded", t->name);
     }
+    if (op == REL_OP_STATUS || op == REL_OP_LOGS) {
+        s->kept.size = sizeof s->kept;
+        rc = s->e.plugin->ops->launch(s->e.backend, t->request, &s->kept, &err);
+        cr_assert_eq(rc, FCB_OK, "%s: launch for %s failed: %s", t->name, rel_op_name(op),
+                     err.message);
+        s->have_kept = true;
+    }
     s->base_threads = rel_wait_threads(threads_open, REL_SETTLE_MS);
     s->base_bytes = mock_host_outstanding_bytes(s->e.mh);
     s->objects_open = count_objects(t); /* e.g. the backend's own Secret */
@@ -409,10 +495,33 @@ static void sweep_instance_ops(const rel_target *t, rel_op op, size_t cap, rel_s
             break;
         r->points++;
     }
+    if (s.have_kept)
+        do_terminate(&s.e, s.kept.handle);
     s.e.plugin->ops->close(s.e.backend);
     loader_unload(s.e.plugin);
     env_assert_clean(&s.e, 0, s.e.base_threads, op, 0);
     mock_host_free(s.e.mh);
+}
+
+/* Whether the plugin has the optional operation OP (prepull or a 1.1 op). */
+static bool plugin_has_op(const rel_target *t, rel_op op)
+{
+    mock_host *mh = env_host_new(t);
+    loader_plugin *p = NULL;
+    char why[LOADER_WHY_MAX] = "";
+    cr_assert_eq(loader_load(t->plugin_path, mock_host_services(mh), &p, why), 0,
+                 "%s: loading %s failed: %s", t->name, t->plugin_path, why);
+#define REL_HAS(member)                                                           \
+    (p->ops_size >= offsetof(fcb_backend_ops, member) + sizeof(p->ops->member) && \
+     p->ops->member != NULL)
+    bool has = op == REL_OP_STATUS  ? REL_HAS(status)
+               : op == REL_OP_LOGS  ? REL_HAS(logs)
+               : op == REL_OP_STATS ? REL_HAS(stats)
+                                    : REL_HAS(prepull);
+#undef REL_HAS
+    loader_unload(p);
+    mock_host_free(mh);
+    return has;
 }
 
 /* Whether the target and its plugin have what OP needs. */
@@ -420,19 +529,13 @@ static bool op_applies(const rel_target *t, rel_op op)
 {
     if (op == REL_OP_FAILED_LAUNCH)
         return t->failing_request != NULL;
+    if (op == REL_OP_STATUS || op == REL_OP_LOGS || op == REL_OP_STATS)
+        return plugin_has_op(t, op);
     if (op != REL_OP_PREPULL && op != REL_OP_FAILED_PREPULL)
         return true;
     if ((op == REL_OP_PREPULL ? t->prepull_image : t->failing_prepull_image) == NULL)
         return false;
-    mock_host *mh = env_host_new(t);
-    loader_plugin *p = NULL;
-    char why[LOADER_WHY_MAX] = "";
-    cr_assert_eq(loader_load(t->plugin_path, mock_host_services(mh), &p, why), 0,
-                 "%s: loading %s failed: %s", t->name, t->plugin_path, why);
-    bool has = p->ops->prepull != NULL;
-    loader_unload(p);
-    mock_host_free(mh);
-    return has;
+    return plugin_has_op(t, op);
 }
 
 void rel_sweep(const rel_target *target, rel_op op, size_t cap, rel_sweep_result *out)
@@ -442,7 +545,9 @@ void rel_sweep(const rel_target *target, rel_op op, size_t cap, rel_sweep_result
         out->skipped = true;
         printf("alloc-failure sweep: plugin %s, %-14s not applicable (no %s)\n", target->name,
                rel_op_name(op),
-               op == REL_OP_FAILED_LAUNCH ? "launch that must fail" : "prepull image or op");
+               op == REL_OP_FAILED_LAUNCH                            ? "launch that must fail"
+               : op == REL_OP_PREPULL || op == REL_OP_FAILED_PREPULL ? "prepull image or op"
+                                                                     : "such op");
         fflush(stdout);
         return;
     }

@@ -15,7 +15,9 @@
  * (rel_target.failing_request, e.g. an image the orchestrator cannot pull)
  * and failed-prepull, a prepull that must fail (failing_prepull_image): every
  * run of those must end in a clean error with nothing of it left behind,
- * checked before any cleanup by the test.
+ * checked before any cleanup by the test. The 1.1 operations status, logs
+ * (tail, with a cancel that never fires) and stats run against one instance
+ * launched at the start, and are skipped for a plugin without them.
  */
 #ifndef REL_SWEEP_H
 #define REL_SWEEP_H
@@ -32,6 +34,9 @@ typedef enum rel_op {
     REL_OP_PREPULL,
     REL_OP_FAILED_LAUNCH,
     REL_OP_FAILED_PREPULL,
+    REL_OP_STATUS, /* 1.1 ops on one running instance; skipped when the plugin lacks them */
+    REL_OP_LOGS,
+    REL_OP_STATS,
     REL_OP_COUNT
 } rel_op;
 

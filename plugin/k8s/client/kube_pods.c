@@ -41,6 +41,27 @@ int kube_pods_list(kube_client *client, const char *ns, const kube_list_opts *op
     return kube_resource_list(client, &kube_pod_kind, ns, opts, out, err);
 }
 
+/* PATH = pods/NAME/log with the query of O (sink and stop unused); checks ns and name. */
+static int pod_log_path(kube_path *path, const char *ns, const char *name,
+                        const kube_pod_log_stream_opts *o, fcb_error *err)
+{
+    int rc = kube_names_check(&kube_pod_kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(path, &kube_pod_kind, ns, name);
+    kube_path_add(path, "/log");
+    kube_path_query(path, "container", o->container);
+    if (o->tail_lines != 0)
+        kube_path_query_uint(path, "tailLines", o->tail_lines);
+    if (o->since_time != NULL)
+        kube_path_query(path, "sinceTime", o->since_time);
+    if (o->limit_bytes != 0)
+        kube_path_query_uint(path, "limitBytes", o->limit_bytes);
+    if (o->follow)
+        kube_path_query(path, "follow", "true");
+    return kube_path_done(path, "pod log", err);
+}
+
 int kube_pods_log(kube_client *client, const char *ns, const char *name,
                   const kube_pod_log_opts *opts, char **text, size_t *len, fcb_error *err)
 {
@@ -52,15 +73,8 @@ int kube_pods_log(kube_client *client, const char *ns, const char *name,
     if (name == NULL || opts == NULL || opts->container == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod log: %s is NULL",
                        name == NULL ? "name" : "container");
-    int rc = kube_names_check(&kube_pod_kind, ns, name, err);
-    if (rc != FCB_OK)
-        return rc;
-    kube_path_object(&path, &kube_pod_kind, ns, name);
-    kube_path_add(&path, "/log");
-    kube_path_query(&path, "container", opts->container);
-    if (opts->tail_lines != 0)
-        kube_path_query_uint(&path, "tailLines", opts->tail_lines);
-    rc = kube_path_done(&path, "pod log", err);
+    kube_pod_log_stream_opts query = {.container = opts->container, .tail_lines = opts->tail_lines};
+    int rc = pod_log_path(&path, ns, name, &query, err);
     if (rc != FCB_OK)
         return rc;
     kube_request_spec req = {
@@ -71,6 +85,32 @@ int kube_pods_log(kube_client *client, const char *ns, const char *name,
         *len = resp.raw_len;
         resp.raw = NULL;
     }
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_pods_log_stream(kube_client *client, const char *ns, const char *name,
+                         const kube_pod_log_stream_opts *opts, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    if (name == NULL || opts == NULL || opts->container == NULL || opts->sink == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "pod log: %s is NULL",
+                       name == NULL              ? "name"
+                       : opts == NULL            ? "opts"
+                       : opts->container == NULL ? "container"
+                                                 : "sink");
+    int rc = pod_log_path(&path, ns, name, opts, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = "GET",
+                             .path = path.buf,
+                             .deadline_ms = opts->deadline_ms,
+                             .stop = opts->stop,
+                             .sink = opts->sink,
+                             .sink_ctx = opts->sink_ctx};
+    rc = kube_request_send(client, &req, &resp, err);
     kube_response_clear(client, &resp);
     return rc;
 }

@@ -49,6 +49,27 @@ typedef struct kube_pod_log_opts {
 int kube_pods_log(kube_client *client, const char *ns, const char *name,
                   const kube_pod_log_opts *opts, char **text, size_t *len, fcb_error *err);
 
+typedef struct kube_pod_log_stream_opts {
+    const char *container;   /* required */
+    unsigned tail_lines;     /* 0: the whole log */
+    const char *since_time;  /* RFC 3339 (sinceTime), NULL: from the start */
+    unsigned limit_bytes;    /* limitBytes, 0: none */
+    bool follow;             /* follow=true: the answer goes on while the container runs */
+    unsigned deadline_ms;    /* the whole call; 0: the client's default */
+    const atomic_bool *stop; /* raised: FCB_ERR_CANCELLED promptly; NULL: none */
+    /* Each chunk of the log as it arrives; false stops (FCB_OK). Required. */
+    bool (*sink)(void *ctx, const char *data, size_t len);
+    void *sink_ctx;
+} kube_pod_log_stream_opts;
+
+/*
+ * The log of OPTS->container in Pod NAME, streamed to OPTS->sink chunk by
+ * chunk (pods/log with tailLines, sinceTime, limitBytes, follow). Never
+ * retried once a chunk was delivered. FCB_ERR_NOT_FOUND for a gone Pod.
+ */
+int kube_pods_log_stream(kube_client *client, const char *ns, const char *name,
+                         const kube_pod_log_stream_opts *opts, fcb_error *err);
+
 /*
  * The shared watch (kube_watch_start) over the Pods of NS matching
  * LABEL_SELECTOR. Stop it with kube_watch_stop.

@@ -287,7 +287,31 @@ typedef struct request_run {
     size_t body_limit;
     bool idempotent;
     bool auth_retried; /* a 401 refreshed the credential once */
+    CURL *easy;        /* the attempt's transfer, for the sink's status check */
+    bool delivered;    /* the sink received a chunk: never retry */
+    bool caller_stopped; /* the sink asked to stop: success */
 } request_run;
+
+/* The capture's sink for REQ->sink: 2xx chunks to the caller, error answers kept. */
+static bool request_sink(void *ctx, const char *data, size_t len)
+{
+    request_run *r = ctx;
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status >= 300) {
+        if (r->cap.body.limit > 0 && r->cap.body.len + len > r->cap.body.limit) {
+            r->cap.too_large = true;
+            return false;
+        }
+        return sbuf_append(&r->cap.body, data, len);
+    }
+    r->delivered = true;
+    if (!r->req->sink(r->req->sink_ctx, data, len)) {
+        r->caller_stopped = true;
+        return false;
+    }
+    return true;
+}
 
 /* After an attempt: stop with its result, retry, refresh the credential and
  * retry, or stop before anything was sent (no "after N attempts"). */
@@ -308,6 +332,10 @@ static attempt_next attempt_result(kube_client *c, request_run *r, const kube_ca
     const char *p = req->path;
     int pl = path_shown_len(p);
     *rc = FCB_OK;
+    if (r->caller_stopped && run == HTTP_RUN_DONE && code == CURLE_WRITE_ERROR) {
+        resp->status = 200;
+        return ATTEMPT_DONE;
+    }
     if (run == HTTP_RUN_STOPPED) {
         *rc = err_set(err, FCB_ERR_CANCELLED, "k8s %s %.*s: cancelled", m, pl, p);
     } else if (run == HTTP_RUN_DEADLINE ||
@@ -371,6 +399,7 @@ static attempt_next attempt_once(kube_client *c, request_run *r, kube_response *
         return ATTEMPT_ABORT;
     }
     kube_client_count(c, KUBE_STAT_REQUEST);
+    r->easy = call.easy;
     http_run_result run =
         http_run(call.conn->multi, call.easy, &c->cancelled, r->req->stop, r->deadline, &code);
     if (run == HTTP_RUN_DONE && code == CURLE_OK)
@@ -427,7 +456,7 @@ static int request_loop(kube_client *c, request_run *r, unsigned max_attempts, k
             attempt--; /* the refresh does not count as a failure retry */
             continue;
         }
-        if (next == ATTEMPT_DONE || attempt >= max_attempts)
+        if (next == ATTEMPT_DONE || attempt >= max_attempts || r->delivered)
             break;
         uint64_t delay = retry_delay(c, r, attempt, resp);
         if (http_now_ms() + delay >= r->deadline)
@@ -472,6 +501,10 @@ int kube_request_send(kube_client *client, const kube_request_spec *spec, kube_r
         .idempotent = method_idempotent(spec->method) || (flags & KUBE_REQ_CREATE) != 0,
     };
     http_capture_init(&r.cap, c->host, r.body_limit);
+    if (spec->sink != NULL) {
+        r.cap.sink = request_sink;
+        r.cap.sink_ctx = &r;
+    }
     int rc = request_loop(c, &r, max_attempts, resp, err);
     http_capture_free(&r.cap);
     return rc;

@@ -48,6 +48,16 @@ typedef struct kube_request_spec {
                                   client's request_timeout_ms */
     size_t max_response_bytes; /* 0: the client's */
     const atomic_bool *stop;   /* raised: FCB_ERR_CANCELLED promptly; NULL: none */
+    /*
+     * Optional streaming consumer of a 2xx body (pods/log?follow): called
+     * with each chunk as it arrives, from the calling thread, instead of
+     * keeping the body (resp->raw and resp->body stay NULL). Return false to
+     * stop: the request then ends with FCB_OK. Error answers are still kept
+     * and parsed as Status. Once a chunk was delivered the request is never
+     * retried (the consumer would see it twice).
+     */
+    bool (*sink)(void *ctx, const char *data, size_t len);
+    void *sink_ctx;
 } kube_request_spec;
 
 /* Result of one request. Fields are owned by the response. */
