@@ -28,6 +28,7 @@
 #include "dock_backend.h"
 
 #include "abi_struct.h"
+#include "dock_arch.h"
 #include "clockx.h"
 #include "dock_config.h"
 #include "dock_containers.h"
@@ -482,7 +483,9 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionName is required");
     if (l->req->deploy_id == NULL || l->req->deploy_id[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "deploy_id is required");
-    int rc = runtime_function_image(fn, b->cfg.ecr_host, b->cfg.ecr_port, l->image, err);
+    int rc = dock_arch_check(fn->architecture, b->engine.arch, err);
+    if (rc == FCB_OK)
+        rc = runtime_function_image(fn, b->cfg.ecr_host, b->cfg.ecr_port, l->image, err);
     if (rc != FCB_OK)
         return rc;
     dock_limits limits;

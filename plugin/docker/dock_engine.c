@@ -589,6 +589,8 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host, cons
             snprintf(engine->server_version, sizeof engine->server_version, "%s",
                      json_object_get_string(v));
         engine->podman = dock_version_is_podman(root);
+        if (root != NULL && json_object_object_get_ex(root, "Arch", &v))
+            snprintf(engine->arch, sizeof engine->arch, "%s", json_object_get_string(v));
     }
     json_object_put(root);
     dock_response_free(&resp);

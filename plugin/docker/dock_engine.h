@@ -32,6 +32,7 @@ typedef struct dock_engine {
     char api_version[16];    /* negotiated "X.Y" */
     char server_version[64]; /* /version Version, for logs */
     bool podman;
+    char arch[32];            /* /version Arch ("amd64", "arm64"), "" when the engine did not say */
     const atomic_int *cancel; /* non-zero: abort cancellable calls; may be NULL */
     atomic_uint_fast64_t requests; /* calls sent (stats: engine_requests_total) */
 } dock_engine;

@@ -9,7 +9,13 @@
 #include <curl/curl.h>
 #include <fakecloud/backend_plugin.h>
 
-/* Architectures are not honoured yet (no platform on pull/create): no arch bit. */
+/*
+ * Architectures: a function runs only on the engine's own architecture
+ * (dock_arch.h); any other is refused with FCB_ERR_UNSUPPORTED, never run.
+ * The descriptor is static and says x86_64, the engines this backend is
+ * built and tested against; on an arm64 engine x86_64 functions are refused
+ * the same way (and arm64 ones run). See docs/docker.md.
+ */
 FCB_PLUGIN_DESCRIPTOR_EX(DOCK_PLUGIN_NAME, "0.1.0",
                          "Runs Lambda runtimes as Docker containers over the Engine API",
                          FCB_ABI_MINOR,
