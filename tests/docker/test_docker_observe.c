@@ -499,3 +499,70 @@ Test(docker_observe, the_engines_own_architecture_launches)
     cr_assert_eq(launch_arch("arch-same", same, &inst, &err), FCB_OK, "%s", err.message);
     cr_expect_eq(fx.ops->terminate(fx.backend, inst.handle, &err), FCB_OK, "%s", err.message);
 }
+
+/* ---- allocation failures ----------------------------------------------- */
+
+typedef enum sweep_op { SWEEP_STATUS, SWEEP_LOGS, SWEEP_STATS } sweep_op;
+
+static void count_metric(void *ctx, const fcb_metric *m)
+{
+    (void)m;
+    (*(size_t *)ctx)++;
+}
+
+static int sweep_run(sweep_op op, const char *handle, fcb_error *err)
+{
+    if (op == SWEEP_STATUS) {
+        fcb_instance_status st = {.size = sizeof st};
+        return fx.ops->status(fx.backend, handle, &st, err);
+    }
+    if (op == SWEEP_LOGS) {
+        logs_seen seen = {0};
+        fcb_logs_request req = logs_request(&seen);
+        return fx.ops->logs(fx.backend, handle, &req, err);
+    }
+    size_t n = 0;
+    return fx.ops->stats(fx.backend, &n, count_metric, err);
+}
+
+/* Fail the 1st, 2nd, ... plugin allocation of OP until it runs without one. */
+static size_t sweep(sweep_op op, const char *handle)
+{
+    for (size_t n = 1; n < 500; n++) {
+        size_t base = mock_host_outstanding_bytes(fx.mh);
+        size_t failed = mock_host_failed_allocs(fx.mh);
+        fcb_error err = FCB_ERROR_INIT;
+        mock_host_fail_alloc(fx.mh, n);
+        int rc = sweep_run(op, handle, &err);
+        mock_host_fail_alloc(fx.mh, 0);
+        bool hit = mock_host_failed_allocs(fx.mh) > failed;
+        cr_assert_eq(mock_host_outstanding_bytes(fx.mh), base,
+                     "op %d, failure point %zu: %zu bytes left", (int)op, n,
+                     mock_host_outstanding_bytes(fx.mh) - base);
+        if (!hit) {
+            cr_assert_eq(rc, FCB_OK, "op %d without an injected failure: %s", (int)op, err.message);
+            return n - 1;
+        }
+        if (rc != FCB_OK) {
+            cr_assert(rc < 0 && err.code == rc && err.message[0] != '\0',
+                      "op %d, failure point %zu: unclean error %d '%s'", (int)op, n, rc,
+                      err.message);
+        }
+    }
+    cr_assert_fail("op %d: still failing after 500 points", (int)op);
+    return 0;
+}
+
+Test(docker_observe, status_logs_and_stats_survive_every_allocation_failure)
+{
+    char handle[256];
+    char *id = crashed_container("fcb-obs-sweep", handle);
+    size_t st = sweep(SWEEP_STATUS, handle);
+    size_t lg = sweep(SWEEP_LOGS, handle);
+    size_t sa = sweep(SWEEP_STATS, handle);
+    cr_log_info("allocation failure points: status %zu, logs %zu, stats %zu", st, lg, sa);
+    cr_expect_gt(st, 0);
+    cr_expect_gt(lg, 0);
+    remove_container(id);
+    free(id);
+}
