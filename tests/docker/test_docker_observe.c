@@ -58,20 +58,9 @@ static long engine(const char *method, const char *path, const char *body, char 
     return engine_http_api(docker_socket(), method, path, body, out);
 }
 
-/* Create (not start) a container of the crash image with LABELS; its id (malloc'd). */
 static char *create_container(const char *name, const char *labels)
 {
-    char body[512], path[128];
-    char *out = NULL;
-    snprintf(body, sizeof body, "{\"Image\":\"fakecloud-test/crash:1\",\"Labels\":%s}", labels);
-    snprintf(path, sizeof path, "/containers/create?name=%s", name);
-    cr_assert_eq(engine("POST", path, body, &out), 201, "%s", out);
-    const char *id = out != NULL ? strstr(out, "\"Id\":\"") : NULL;
-    cr_assert_not_null(id, "%s", out);
-    id += 6;
-    char *copy = strndup(id, strcspn(id, "\""));
-    free(out);
-    return copy;
+    return engine_http_create_container(docker_socket(), name, labels);
 }
 
 static void remove_container(const char *name)
