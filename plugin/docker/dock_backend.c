@@ -28,11 +28,13 @@
 #include "dock_backend.h"
 
 #include "abi_struct.h"
+#include "dock_arch.h"
 #include "clockx.h"
 #include "dock_config.h"
 #include "dock_containers.h"
 #include "dock_engine.h"
 #include "dock_images.h"
+#include "dock_observe.h"
 #include "dock_spec.h"
 #include "ids.h"
 #include "inflight.h"
@@ -73,6 +75,7 @@ struct fcb_backend {
     bool host_gateway;
     char publish_ip[64];
     char endpoint_host[256];
+    dock_stats stats; /* stats(): dock_observe.c */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -158,6 +161,21 @@ void dock_backend_close(fcb_backend *b)
 const char *dock_backend_instance_id(const fcb_backend *b)
 {
     return b->instance_id;
+}
+
+dock_engine *dock_backend_engine(fcb_backend *b)
+{
+    return &b->engine;
+}
+
+inflight *dock_backend_inflight(fcb_backend *b)
+{
+    return &b->ops;
+}
+
+dock_stats *dock_backend_stats(fcb_backend *b)
+{
+    return &b->stats;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -286,7 +304,7 @@ int dock_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
 /* terminate / reap_stale                                                    */
 /* ------------------------------------------------------------------------ */
 
-static bool dock_handle_id(const char *handle, const char **id)
+bool dock_backend_handle_id(const char *handle, const char **id)
 {
     size_t plen = sizeof DOCK_HANDLE_PREFIX - 1;
     if (handle == NULL || strncmp(handle, DOCK_HANDLE_PREFIX, plen) != 0)
@@ -308,7 +326,7 @@ static bool dock_handle_id(const char *handle, const char **id)
 int dock_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
 {
     const char *id = NULL;
-    if (b == NULL || !dock_handle_id(handle, &id))
+    if (b == NULL || !dock_backend_handle_id(handle, &id))
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "handle: '%.200s' is not a docker handle (container/<id>)",
                        handle != NULL ? handle : "(null)");
@@ -321,9 +339,11 @@ int dock_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     rc = dock_container_owned(&b->engine, id, &gone, full_id, err);
     if (rc == FCB_OK && !gone) {
         rc = dock_container_remove(&b->engine, full_id, true, err);
-        if (rc == FCB_OK)
+        if (rc == FCB_OK) {
+            atomic_fetch_add(&b->stats.terminations, 1);
             svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "container removed", "handle", handle,
                     NULL);
+        }
     }
     inflight_leave(&b->ops);
     return rc;
@@ -388,6 +408,7 @@ typedef struct dock_launch {
     char name[DOCK_NAME_MAX];
     char id[DOCK_ID_MAX]; /* set once the container exists */
     unsigned port;        /* published RIE port once ready */
+    dock_fail_reason reason; /* stats: the step that failed */
     uint64_t t_started;
 } dock_launch;
 
@@ -462,7 +483,9 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionName is required");
     if (l->req->deploy_id == NULL || l->req->deploy_id[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "deploy_id is required");
-    int rc = runtime_function_image(fn, b->cfg.ecr_host, b->cfg.ecr_port, l->image, err);
+    int rc = dock_arch_check(fn->architecture, b->engine.arch, err);
+    if (rc == FCB_OK)
+        rc = runtime_function_image(fn, b->cfg.ecr_host, b->cfg.ecr_port, l->image, err);
     if (rc != FCB_OK)
         return rc;
     dock_limits limits;
@@ -618,21 +641,34 @@ static void dock_launch_publish(const dock_launch *l, fcb_instance *out)
             "until_started_ms", start_ms, NULL);
 }
 
+/* Run STEP as launch phase PHASE: its time goes to stats, its failure to REASON. */
+static int dock_launch_phase(dock_launch *l, int (*step)(dock_launch *, fcb_error *),
+                             dock_phase phase, dock_fail_reason reason, fcb_error *err)
+{
+    uint64_t t0 = clockx_now_ms();
+    int rc = step(l, err);
+    dock_stats_phase(&l->b->stats, phase, clockx_now_ms() - t0);
+    if (rc != FCB_OK)
+        l->reason = reason;
+    return rc;
+}
+
 /* The lifecycle: check, image, create, copy code, start, wait until ready. */
 static int dock_launch_run(dock_launch *l, fcb_instance *out, fcb_error *err)
 {
+    l->reason = DOCK_FAIL_INVALID;
     int rc = dock_launch_prepare(l, err);
     if (rc == FCB_OK)
-        rc = dock_launch_image(l, err);
+        rc = dock_launch_phase(l, dock_launch_image, DOCK_PHASE_PULL, DOCK_FAIL_IMAGE, err);
     if (rc == FCB_OK)
-        rc = dock_launch_create(l, err);
+        rc = dock_launch_phase(l, dock_launch_create, DOCK_PHASE_CREATE, DOCK_FAIL_CREATE, err);
     if (rc != FCB_OK)
         return rc; /* nothing of ours exists (a create of unknown outcome was discarded) */
-    rc = dock_launch_copy_code(l, err);
+    rc = dock_launch_phase(l, dock_launch_copy_code, DOCK_PHASE_COPY, DOCK_FAIL_COPY, err);
     if (rc == FCB_OK)
-        rc = dock_launch_start(l, err);
+        rc = dock_launch_phase(l, dock_launch_start, DOCK_PHASE_START, DOCK_FAIL_START, err);
     if (rc == FCB_OK)
-        rc = dock_launch_wait_ready(l, err);
+        rc = dock_launch_phase(l, dock_launch_wait_ready, DOCK_PHASE_READY, DOCK_FAIL_READY, err);
     if (rc != FCB_OK) {
         dock_container_discard(l->b, l->id, l->name);
         return rc;
@@ -662,6 +698,11 @@ int dock_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_i
     rc = dock_launch_run(&l, out, err);
     if (rc != FCB_OK && inflight_closing(&b->ops) && rc != FCB_ERR_INVALID_ARGUMENT)
         err->code = FCB_ERR_CANCELLED, rc = FCB_ERR_CANCELLED;
+    if (rc == FCB_OK)
+        atomic_fetch_add(&b->stats.launches, 1);
+    else
+        atomic_fetch_add(
+            &b->stats.failures[rc == FCB_ERR_CANCELLED ? DOCK_FAIL_CANCELLED : l.reason], 1);
     svc_free(b->host, l.tar);
     svc_free(b->host, l.body);
     inflight_leave(&b->ops);

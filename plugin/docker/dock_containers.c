@@ -353,3 +353,72 @@ out:
     svc_free(engine->host, filters);
     return rc;
 }
+
+int dock_container_life_get(dock_engine *engine, const char *id, dock_container_life *life,
+                            fcb_error *err)
+{
+    dock_response resp;
+    json_object *root = NULL, *v = NULL;
+    memset(life, 0, sizeof *life);
+    dock_request req = {.method = "GET", .cancellable = true};
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s/json", id);
+    if (rc != FCB_OK)
+        goto out;
+    if (resp.status == 404) {
+        life->gone = true;
+        goto out;
+    }
+    if (resp.status != 200) {
+        rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "inspect container", err);
+        goto out;
+    }
+    root = json_tokener_parse(resp.body.data != NULL ? resp.body.data : "");
+    json_object *state = NULL;
+    if (root == NULL || !json_object_object_get_ex(root, "State", &state)) {
+        rc = err_set(err, FCB_ERR_BACKEND, "inspect container %.64s: unreadable answer", id);
+        goto out;
+    }
+    const char *owner = jsonx_get_string(root, "Config.Labels." LABEL_MANAGED_BY);
+    life->gone = owner == NULL || strcmp(owner, LABEL_MANAGED_BY_VALUE) != 0;
+    snprintf(life->status, sizeof life->status, "%s", dock_str_or(state, "Status", ""));
+    if (json_object_object_get_ex(state, "ExitCode", &v))
+        life->exit_code = (long)json_object_get_int64(v);
+    if (json_object_object_get_ex(state, "OOMKilled", &v))
+        life->oom_killed = json_object_get_boolean(v);
+    snprintf(life->error, sizeof life->error, "%s", dock_str_or(state, "Error", ""));
+out:
+    json_object_put(root);
+    dock_response_free(&resp);
+    return rc;
+}
+
+int dock_container_logs_stream(dock_engine *engine, const char *id, const dock_logs_query *q,
+                               fcb_error *err)
+{
+    dock_response resp;
+    char tail[16] = "all", since[48] = "0";
+    if (q->tail_lines > 0)
+        snprintf(tail, sizeof tail, "%u", (unsigned)q->tail_lines);
+    if (q->since_unix_ms > 0)
+        snprintf(since, sizeof since, "%lld.%03lld", (long long)(q->since_unix_ms / 1000),
+                 (long long)(q->since_unix_ms % 1000));
+    dock_request req = {.method = "GET",
+                        .cancellable = true,
+                        .timeout_ms = (long)q->timeout_ms,
+                        .on_data = q->on_data,
+                        .data_ctx = q->data_ctx,
+                        .stop = q->stop,
+                        .stop_ctx = q->stop_ctx};
+    int rc =
+        dock_containers_call(engine, &req, &resp, err,
+                             "/containers/%s/logs?stdout=1&stderr=1&tail=%s&since=%s&follow=%d", id,
+                             tail, since, q->follow ? 1 : 0);
+    if (rc == FCB_OK && (resp.status < 200 || resp.status > 299)) {
+        char what[160];
+        snprintf(what, sizeof what, "logs of container %.64s", id);
+        rc = dock_engine_http_error(&resp, resp.status == 404 ? FCB_ERR_NOT_FOUND : FCB_ERR_BACKEND,
+                                    what, err);
+    }
+    dock_response_free(&resp);
+    return rc;
+}

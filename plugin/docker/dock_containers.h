@@ -91,4 +91,39 @@ int dock_container_list_managed(dock_engine *engine, size_t max,
                                 int (*each)(void *ctx, const char *id, const char *instance),
                                 void *ctx, fcb_error *err);
 
+/* What status() needs from one inspect of a container we may own. */
+typedef struct dock_container_life {
+    bool gone;       /* 404, or not carrying our managed-by label */
+    char status[32]; /* State.Status: "created", "running", "exited", ... */
+    long exit_code;
+    bool oom_killed;
+    char error[200]; /* State.Error */
+} dock_container_life;
+
+/*
+ * GET /containers/ID/json for status(): a container that does not exist or
+ * lacks our managed-by label is LIFE->gone (never an error). Cancellable.
+ */
+int dock_container_life_get(dock_engine *engine, const char *id, dock_container_life *life,
+                            fcb_error *err);
+
+/* What GET /containers/ID/logs sends (stdout and stderr, no timestamps). */
+typedef struct dock_logs_query {
+    uint32_t tail_lines;   /* 0 = all */
+    int64_t since_unix_ms; /* 0 = from the start */
+    bool follow;
+    uint32_t timeout_ms;  /* whole call */
+    dock_data_fn on_data; /* the raw (multiplexed) stream, in pieces */
+    void *data_ctx;
+    int (*stop)(void *ctx); /* polled every <= 100 ms; non-zero cancels */
+    void *stop_ctx;
+} dock_logs_query;
+
+/*
+ * Stream ID's logs to Q->on_data. FCB_OK when the stream ended or on_data
+ * stopped it; FCB_ERR_NOT_FOUND on 404; FCB_ERR_CANCELLED on stop or close.
+ */
+int dock_container_logs_stream(dock_engine *engine, const char *id, const dock_logs_query *q,
+                               fcb_error *err);
+
 #endif

@@ -21,15 +21,36 @@ typedef struct dock_call {
     const dock_request *req;
     dock_response *resp;
     const atomic_int *cancel;
+    CURL *curl;
     sbuf line;         /* partial line when streaming */
-    bool line_stopped; /* on_line asked to stop */
+    bool line_stopped; /* on_line or on_data asked to stop */
     bool too_big;      /* body over max_body: transfer aborted */
+    bool stopped;      /* req->stop fired */
 } dock_call;
+
+/* Raw streaming: a 2xx body to on_data, anything else kept for the error message. */
+static size_t dock_write_data(dock_call *call, CURL *curl, char *data, size_t n)
+{
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        if (call->resp->body.len + n > 64 * 1024)
+            return n; /* an error message never needs more */
+        return sbuf_append(&call->resp->body, data, n) ? n : 0;
+    }
+    if (!call->req->on_data(call->req->data_ctx, data, n)) {
+        call->line_stopped = true;
+        return 0;
+    }
+    return n;
+}
 
 static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
 {
     dock_call *call = ctx;
     size_t n = size * nmemb;
+    if (call->req->on_data != NULL)
+        return dock_write_data(call, call->curl, data, n);
     if (call->req->on_line == NULL) {
         size_t max = call->req->max_body != 0 ? call->req->max_body : DOCK_DEFAULT_MAX_BODY;
         if (n > max - call->resp->body.len) {
@@ -83,7 +104,54 @@ static int dock_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, cur
                             curl_off_t ulnow)
 {
     dock_call *call = ctx;
-    return (call->cancel != NULL && atomic_load(call->cancel) != 0) ? 1 : 0;
+    if (call->cancel != NULL && atomic_load(call->cancel) != 0)
+        return 1;
+    if (call->req->stop != NULL && call->req->stop(call->req->stop_ctx) != 0) {
+        call->stopped = true;
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * curl_easy_perform, or for raw streaming the multi interface polled every
+ * 100 ms so a cancel or stop is seen promptly even while nothing arrives
+ * (curl calls the progress callback only about once a second when idle).
+ */
+static CURLcode dock_perform(CURL *curl, dock_call *call)
+{
+    if (call->req->on_data == NULL)
+        return curl_easy_perform(curl);
+    CURLM *multi = curl_multi_init();
+    if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
+        curl_multi_cleanup(multi);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode cc = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        if (curl_multi_perform(multi, &running) != CURLM_OK) {
+            cc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+        if (running == 0) {
+            int left = 0;
+            CURLMsg *msg = curl_multi_info_read(multi, &left);
+            cc = (msg != NULL && msg->msg == CURLMSG_DONE) ? msg->data.result : CURLE_OK;
+            break;
+        }
+        if (dock_progress_cb(call, 0, 0, 0, 0) != 0) {
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK) {
+            cc = CURLE_OUT_OF_MEMORY;
+            break;
+        }
+    }
+    curl_multi_remove_handle(multi, curl);
+    curl_multi_cleanup(multi);
+    return cc;
 }
 
 char *dock_engine_escape(const fcb_host_services *host, const char *s)
@@ -255,6 +323,9 @@ static int dock_call_error(const dock_engine *engine, const dock_request *req, C
                            CURLcode cc, const dock_call *call, const char *detail,
                            fcb_error *err)
 {
+    if (cc == CURLE_ABORTED_BY_CALLBACK && call->stopped)
+        return err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled by the caller", req->method,
+                       req->path);
     if (cc == CURLE_ABORTED_BY_CALLBACK)
         return err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled (backend is closing)",
                        req->method, req->path);
@@ -316,8 +387,10 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
     rc = dock_call_headers(engine, req, &headers, &auth, err);
     if (rc != FCB_OK)
         goto out;
+    call.curl = curl;
+    atomic_fetch_add(&engine->requests, 1);
     dock_call_setopts(curl, engine, req, &call, url, headers, detail);
-    CURLcode cc = curl_easy_perform(curl);
+    CURLcode cc = dock_perform(curl, &call);
     if (cc == CURLE_OK && req->on_line != NULL && call.line.len > 0)
         req->on_line(req->line_ctx, call.line.data, call.line.len);
     /* A stream the caller stopped on purpose is not an error. */
@@ -516,6 +589,8 @@ int dock_engine_connect(dock_engine *engine, const fcb_host_services *host, cons
             snprintf(engine->server_version, sizeof engine->server_version, "%s",
                      json_object_get_string(v));
         engine->podman = dock_version_is_podman(root);
+        if (root != NULL && json_object_object_get_ex(root, "Arch", &v))
+            snprintf(engine->arch, sizeof engine->arch, "%s", json_object_get_string(v));
     }
     json_object_put(root);
     dock_response_free(&resp);

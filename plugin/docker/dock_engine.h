@@ -32,7 +32,9 @@ typedef struct dock_engine {
     char api_version[16];    /* negotiated "X.Y" */
     char server_version[64]; /* /version Version, for logs */
     bool podman;
+    char arch[32];            /* /version Arch ("amd64", "arm64"), "" when the engine did not say */
     const atomic_int *cancel; /* non-zero: abort cancellable calls; may be NULL */
+    atomic_uint_fast64_t requests; /* calls sent (stats: engine_requests_total) */
 } dock_engine;
 
 /*
@@ -49,6 +51,8 @@ void dock_engine_release(dock_engine *engine);
 
 /* Called with each complete line of a streamed body; false stops the call. */
 typedef bool (*dock_line_fn)(void *ctx, const char *line, size_t len);
+/* Called with each piece of a raw streamed body (2xx only); false stops the call. */
+typedef bool (*dock_data_fn)(void *ctx, const void *data, size_t len);
 
 typedef struct dock_request {
     const char *method; /* "GET", "POST", "PUT", "DELETE" */
@@ -63,6 +67,17 @@ typedef struct dock_request {
     size_t max_body;      /* response body kept (bytes); 0 = 4 MiB */
     dock_line_fn on_line; /* stream lines instead of keeping the body */
     void *line_ctx;
+    /*
+     * Raw streaming: a 2xx body goes to ON_DATA as it arrives (any other
+     * status is kept in resp->body for the error). The transfer then runs on
+     * curl's multi interface, checking the engine's cancel flag (when
+     * cancellable) and STOP(STOP_CTX) (may be NULL) at least every 100 ms;
+     * STOP returning non-zero ends the call with FCB_ERR_CANCELLED.
+     */
+    dock_data_fn on_data;
+    void *data_ctx;
+    int (*stop)(void *ctx);
+    void *stop_ctx;
 } dock_request;
 
 typedef struct dock_response {

@@ -3,15 +3,24 @@
  * Everything else lives in the dock_* modules (hidden visibility).
  */
 #include "dock_backend.h"
+#include "dock_observe.h"
 #include "svc.h"
 
 #include <curl/curl.h>
 #include <fakecloud/backend_plugin.h>
 
-/* Architectures are not honoured yet (no platform on pull/create): no arch bit. */
+/*
+ * Architectures: a function runs only on the engine's own architecture
+ * (dock_arch.h); any other is refused with FCB_ERR_UNSUPPORTED, never run.
+ * The descriptor is static and says x86_64, the engines this backend is
+ * built and tested against; on an arm64 engine x86_64 functions are refused
+ * the same way (and arm64 ones run). See docs/docker.md.
+ */
 FCB_PLUGIN_DESCRIPTOR_EX(DOCK_PLUGIN_NAME, "0.1.0",
                          "Runs Lambda runtimes as Docker containers over the Engine API",
-                         FCB_ABI_MINOR, FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL);
+                         FCB_ABI_MINOR,
+                         FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
+                             FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS);
 
 static const fcb_backend_ops dock_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -22,6 +31,9 @@ static const fcb_backend_ops dock_ops = {
     .terminate = dock_backend_terminate,
     .reap_stale = dock_backend_reap_stale,
     .prepull = dock_backend_prepull,
+    .logs = dock_backend_logs,
+    .status = dock_backend_status,
+    .stats = dock_backend_stats_emit,
 };
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)

@@ -89,3 +89,18 @@ char *engine_http_invoke(const char *endpoint, const char *event)
     cr_assert_eq(status, 200, "invoke %s: HTTP %ld: %s", endpoint, status, out ? out : "");
     return out;
 }
+
+char *engine_http_create_container(const char *socket_path, const char *name, const char *labels)
+{
+    char body[512], path[128];
+    char *out = NULL;
+    snprintf(body, sizeof body, "{\"Image\":\"fakecloud-test/crash:1\",\"Labels\":%s}", labels);
+    snprintf(path, sizeof path, "/containers/create?name=%s", name);
+    cr_assert_eq(engine_http_api(socket_path, "POST", path, body, &out), 201, "%s", out);
+    const char *id = out != NULL ? strstr(out, "\"Id\":\"") : NULL;
+    cr_assert_not_null(id, "%s", out);
+    id += 6;
+    char *copy = strndup(id, strcspn(id, "\""));
+    free(out);
+    return copy;
+}

@@ -20,6 +20,10 @@ long engine_http_api(const char *socket_path, const char *method, const char *pa
 /* Containers (any state) carrying label KEY=VALUE, asked on SOCKET_PATH (asserts 200). */
 size_t engine_http_count_containers(const char *socket_path, const char *label);
 
+/* Create (not start) a container of the crash test image named NAME with LABELS (a JSON
+ * object) on SOCKET_PATH (asserts 201); its id (malloc'd). */
+char *engine_http_create_container(const char *socket_path, const char *name, const char *labels);
+
 /* POST EVENT to the RIE at ENDPOINT (host:port): the body (malloc'd); asserts 200. */
 char *engine_http_invoke(const char *endpoint, const char *event);
 

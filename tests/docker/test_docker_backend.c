@@ -388,10 +388,8 @@ Test(docker, launch_refuses_an_instance_struct_too_small_for_the_handle)
     size_t len;
     void *zip = one_file_zip("app.sh", "cat\n", &len);
     fcb_function fn = zip_function("small-out-fn", "python3.12", "app.handler");
-    fcb_launch_request req = {.size = sizeof req,
-                              .function = &fn,
-                              .code = {zip, len},
-                              .deploy_id = "d1"};
+    fcb_launch_request req = {
+        .size = sizeof req, .function = &fn, .code = {zip, len}, .deploy_id = "d1"};
     fcb_instance inst;
     memset(&inst, 0x5a, sizeof inst);
     inst.size = (uint32_t)offsetof(fcb_instance, handle);
@@ -621,20 +619,9 @@ Test(docker, terminate_rejects_a_foreign_handle_and_accepts_a_gone_container)
                  err.message);
 }
 
-/* Create a container through the Engine API with LABELS (JSON); returns its id (malloc'd). */
 static char *create_foreign(const char *name, const char *labels)
 {
-    char body[512], path[128];
-    char *out = NULL;
-    snprintf(body, sizeof body, "{\"Image\":\"fakecloud-test/crash:1\",\"Labels\":%s}", labels);
-    snprintf(path, sizeof path, "/containers/create?name=%s", name);
-    cr_assert_eq(engine("POST", path, body, &out), 201, "%s", out);
-    const char *id = out != NULL ? strstr(out, "\"Id\":\"") : NULL;
-    cr_assert_not_null(id, "%s", out);
-    id += 6;
-    char *copy = strndup(id, strcspn(id, "\""));
-    free(out);
-    return copy;
+    return engine_http_create_container(docker_socket(), name, labels);
 }
 
 Test(docker, terminate_leaves_containers_we_did_not_create)
