@@ -33,3 +33,12 @@ void fuzz_parts_free(char **parts, size_t n)
     for (size_t i = 0; i < n; i++)
         free(parts[i]);
 }
+
+size_t fuzz_next_chunk(uint32_t *state, size_t remaining)
+{
+    if (*state == 0)
+        return remaining;
+    *state = *state * 1103515245u + 12345u;
+    size_t want = 1 + (*state >> 8) % 64;
+    return want < remaining ? want : remaining;
+}

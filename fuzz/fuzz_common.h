@@ -39,4 +39,11 @@ char *fuzz_strndup(const uint8_t *data, size_t size);
 size_t fuzz_split(const uint8_t *data, size_t size, char **parts, size_t max_parts);
 void fuzz_parts_free(char **parts, size_t n);
 
+/*
+ * Size of the next piece when feeding `remaining` bytes in chunks: all of it
+ * when *state is 0 (one piece), else 1..64 bytes from a small LCG advanced in
+ * *state (seed it from the input, odd). Split-independence targets use it.
+ */
+size_t fuzz_next_chunk(uint32_t *state, size_t remaining);
+
 #endif

@@ -18,6 +18,8 @@ int fuzz_kubeconfig(const uint8_t *data, size_t size);
 int fuzz_function_json(const uint8_t *data, size_t size);
 /* Kubernetes watch-stream framer: same events whatever the chunking. */
 int fuzz_watch_framer(const uint8_t *data, size_t size);
+/* Docker multiplexed log decoder + log tail + REPORT parser: same bytes whatever the chunking. */
+int fuzz_logstream(const uint8_t *data, size_t size);
 /* Kubernetes Status / Pod JSON parsers. */
 int fuzz_kube_status(const uint8_t *data, size_t size);
 /* zip -> tar converter with zip-slip and bomb limits. */

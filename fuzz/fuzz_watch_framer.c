@@ -58,14 +58,9 @@ static int feed(kube_watch_framer *f, const uint8_t *data, size_t size, size_t c
                 collected *c, fcb_error *err)
 {
     size_t off = 0;
-    size_t step = chunk_seed;
+    uint32_t step = (uint32_t)chunk_seed;
     while (off < size) {
-        size_t n = size - off;
-        if (chunk_seed != 0) {
-            step = step * 1103515245u + 12345u;
-            size_t want = 1 + (step >> 8) % 64;
-            n = want < n ? want : n;
-        }
+        size_t n = fuzz_next_chunk(&step, size - off);
         int rc = kube_watch_framer_feed(f, (const char *)data + off, n, collect, c, err);
         if (rc != FCB_OK)
             return rc;

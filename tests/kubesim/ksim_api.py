@@ -12,6 +12,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
+import ksim_podsub
 import ksim_proto
 import ksim_validate as V
 from ksim_store import (API_VERSIONS, CUT_WATCH, GROUPS, RESOURCES, ApiError, already_exists,
@@ -34,6 +35,8 @@ API_RESOURCES = {
          "verbs": _VERBS_ALL, "shortNames": ["po"], "categories": ["all"]},
         {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
          "verbs": ["get"]},
+        {"name": "pods/proxy", "singularName": "", "namespaced": True, "kind": "PodProxyOptions",
+         "verbs": ["create", "delete", "get", "patch", "update"]},
         {"name": "pods/status", "singularName": "", "namespaced": True, "kind": "Pod",
          "verbs": ["get", "patch", "update"]},
         {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret",
@@ -534,6 +537,10 @@ class Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- dispatch
     def classify(self, method, path, q):
         """(kind, groups, verbkey, pathkey)."""
+        m = ksim_podsub.PROXY_RX.match(path)
+        if m:
+            return ("proxy", m.groups(), "%s pods/proxy" % ksim_podsub.proxy_route_key(method),
+                    "%s /api/v1/namespaces/{ns}/pods/{name}/proxy/{path}" % method)
         for rx, kind, prefix in ROUTES:
             m = rx.match(path)
             if not m:
@@ -648,6 +655,10 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "unknown":
             raise ApiError(404, "NotFound", "the server could not find the requested resource",
                            {})
+        if kind == "proxy":
+            if len(g[0]) > 63 or not V.DNS1123_LABEL.match(g[0]):
+                raise not_found("namespaces", g[0])
+            return ksim_podsub.pod_proxy(self, method)
         if kind in ("nslist", "ns"):
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this "
@@ -797,41 +808,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_list(res, meta, items)
 
     def pod_log(self, ns, name):
-        pod = self.sim.store.get("pods", ns, name)
-        conts = [c["name"] for c in (pod["spec"].get("containers") or [])]
-        inits = [c["name"] for c in (pod["spec"].get("initContainers") or [])]
-        cname = self.q.get("container")
-        if not cname:
-            if len(conts) == 1:
-                cname = conts[0]
-            else:
-                raise bad_request("a container name must be specified for pod %s, choose one "
-                                  "of: [%s] or one of the init containers: [%s]"
-                                  % (name, " ".join(conts), " ".join(inits)))
-        if cname not in conts + inits:
-            raise bad_request("container %s is not valid for pod %s" % (cname, name))
-        run = self.sim.kubelet.run_for(pod["metadata"]["uid"])
-        lines = []
-        if run is not None:
-            with run.lock:
-                lines = list(run.logs.get(cname, []))
-        st = pod.get("status") or {}
-        statuses = (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or [])
-        cst = next((c for c in statuses if c["name"] == cname), None)
-        if not lines and (cst is None or "waiting" in (cst.get("state") or {})):
-            reason = ((cst or {}).get("state", {}).get("waiting", {}) or {}).get(
-                "reason", "ContainerCreating")
-            raise bad_request('container "%s" in pod "%s" is waiting to start: %s'
-                              % (cname, name, reason.replace("PodInitializing",
-                                                             "PodInitializing")))
-        tail = self.q.get("tailLines")
-        if tail:
-            try:
-                t = int(tail)
-                lines = lines[-t:] if t > 0 else []
-            except ValueError:
-                raise bad_request("tailLines must be an integer")
-        self.send_text(200, "".join(line + "\n" for line in lines))
+        ksim_podsub.pod_log(self, ns, name)
 
     # ---------------------------------------------------------------- watch
     def watch(self, res, ns):

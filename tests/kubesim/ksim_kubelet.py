@@ -9,6 +9,7 @@ import heapq
 import io
 import ipaddress
 import json
+import math
 import random
 import socket
 import tarfile
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 import zipfile
 
 from ksim_store import now_rfc3339
@@ -464,12 +466,30 @@ class ConfigError(Exception):
     pass
 
 
+class LogBuffer:
+    """One container's log: (unix time ns, line) pairs, the newest MAX kept. `base` is
+    the absolute index of lines[0], so a follower keeps its position across trims."""
+    MAX = 10000
+
+    def __init__(self):
+        self.lines, self.base, self.ended = [], 0, False
+
+    def end(self):
+        return self.base + len(self.lines)
+
+    def since(self, index):
+        """Lines from absolute index `index` on (those trimmed away are skipped)."""
+        return self.lines[max(0, index - self.base):]
+
+
 class PodRun:
     def __init__(self, pod):
         m = pod["metadata"]
         self.uid, self.ns, self.name = m["uid"], m["namespace"], m["name"]
         self.logs = {}
         self.lock = threading.Lock()
+        # log writers notify followers (pods/log?follow=true) through this condition
+        self.cv = threading.Condition(self.lock)
         self.ip = None
         self.rie = None
         self.rie_writers = set()
@@ -478,26 +498,64 @@ class PodRun:
         self.downloads = {}
         self.code_files, self.layer_files = [], []
         self.env_main = {}
+        self.main_container = None
         self.handler = None
         self.image = None
         self.invocations = 0
         self.gone = False
 
     def log(self, container, line):
-        with self.lock:
-            lst = self.logs.setdefault(container, [])
-            if len(lst) < 10000:
-                lst.append(line)
+        with self.cv:
+            buf = self.logs.setdefault(container, LogBuffer())
+            buf.lines.append((time.time_ns(), line))
+            if len(buf.lines) > LogBuffer.MAX:
+                drop = len(buf.lines) - LogBuffer.MAX
+                del buf.lines[:drop]
+                buf.base += drop
+            self.cv.notify_all()
+
+    def end_log(self, container):
+        """The container terminated: followers of its log finish."""
+        with self.cv:
+            self.logs.setdefault(container, LogBuffer()).ended = True
+            self.cv.notify_all()
+
+    def end_all_logs(self):
+        with self.cv:
+            for buf in self.logs.values():
+                buf.ended = True
+            self.cv.notify_all()
 
     def rie_response(self, body):
+        """One invocation, logged like the RIE does: START, the function's own lines
+        (an event's "kubesim_log" list), END and REPORT (Init Duration on the first)."""
+        t0 = time.monotonic()
         self.invocations += 1
+        rid = str(uuid.uuid4())
+        cname = self.main_container or "main"
+        env = self.env_main or {}
+        self.log(cname, "START RequestId: %s Version: %s"
+                 % (rid, env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")))
         try:
             event = json.loads(body.decode("utf-8")) if body else None
         except Exception:
             event = body.decode("utf-8", "replace")
-        return {"event": event, "handler": self.handler, "image": self.image,
+        if isinstance(event, dict) and isinstance(event.get("kubesim_log"), list):
+            for line in event["kubesim_log"][:1000]:
+                self.log(cname, str(line)[:16384])
+        resp = {"event": event, "handler": self.handler, "image": self.image,
                 "env": self.env_main, "code_files": self.code_files,
-                "layer_files": self.layer_files, "pod": self.name}
+                "layer_files": self.layer_files, "pod": self.name, "request_id": rid}
+        ms = (time.monotonic() - t0) * 1000.0
+        init = ""
+        if self.invocations == 1 and self.rie_ready and self.running_at:
+            init = "Init Duration: %.2f ms\t" % ((self.rie_ready - self.running_at) * 1000.0)
+        mem = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+        self.log(cname, "END RequestId: %s" % rid)
+        self.log(cname, "REPORT RequestId: %s\t%sDuration: %.2f ms\tBilled Duration: %.f ms\t"
+                 "Memory Size: %s MB\tMax Memory Used: %s MB\t"
+                 % (rid, init, ms, math.ceil(ms), mem, mem))
+        return resp
 
 
 def _cond(typ, status, reason=None, message=None):
@@ -602,6 +660,7 @@ class Kubelet:
 
     def _cleanup(self, run):
         run.gone = True
+        run.end_all_logs()
         if run.rie is not None:
             self.rie.close(run.rie, run)
             run.rie = None
@@ -852,11 +911,13 @@ class Kubelet:
                 s["ready"] = True
                 if i + 1 == len(inits):
                     _set_cond(p, "Initialized", "True")
+            run.end_log(ct["name"])
             if self._mutate(run, done) is None:
                 return
             self.sched.at(0, self._init_step, run, i + 1)
         else:
             run.log(ct["name"], err)
+            run.end_log(ct["name"])
 
             def failed(p):
                 s = p["status"]["initContainerStatuses"][i]
@@ -950,6 +1011,7 @@ class Kubelet:
         self._mutate(run, creating)
         main = conts[0]
         run.env_main = envs[0]
+        run.main_container = main["name"]
         run.image = main.get("image")
         args = main.get("args") or []
         run.handler = args[0] if args else None
@@ -1012,9 +1074,11 @@ class Kubelet:
             run.ip = None
 
     def _terminate_main(self, run, code, reason, line, started):
-        if self._pod(run) is None:
+        pod = self._pod(run)
+        if pod is None:
             return
-        run.log(self._pod(run)["spec"]["containers"][0]["name"], line)
+        names = [c["name"] for c in pod["spec"]["containers"]]
+        run.log(names[0], line)
         finished = now_rfc3339()
 
         def term(p):
@@ -1030,6 +1094,8 @@ class Kubelet:
             _set_cond(p, "Ready", "False", why)
             _set_cond(p, "ContainersReady", "False", why)
         self._mutate(run, term)
+        for name in names:
+            run.end_log(name)
 
     def _rie_listen(self, run, cname):
         if self._pod(run) is None or run.ip is None:

@@ -112,6 +112,7 @@ class Stats:
         self.reset()
         self.watch_current = 0
         self.conn_current = 0
+        self.log_follow_current = 0
 
     def reset(self):
         with getattr(self, "lock"):
@@ -120,6 +121,7 @@ class Stats:
             self.log_dropped = 0
             self.watch_total = self.conn_total = self.tls_total = self.tls_failed = 0
             self.auth_failures = self.watch_events = self.faults_injected = 0
+            self.log_follow_total = self.proxy_requests = 0
 
     def count(self, verbkey, pathkey):
         with self.lock:
@@ -240,7 +242,10 @@ class Sim:
                    "watch_streams_total": s.watch_total, "watch_events_sent": s.watch_events,
                    "connections_total": s.conn_total, "connections_current": s.conn_current,
                    "tls_handshakes_total": s.tls_total, "tls_handshake_failures": s.tls_failed,
-                   "auth_failures": s.auth_failures, "faults_injected": s.faults_injected}
+                   "auth_failures": s.auth_failures, "faults_injected": s.faults_injected,
+                   "log_follow_streams_current": s.log_follow_current,
+                   "log_follow_streams_total": s.log_follow_total,
+                   "proxy_requests": s.proxy_requests}
         doc["objects"] = self.store.counts()
         doc["resource_version"] = self.store.current_rv()
         doc["pods"] = self.kubelet.pod_stats()

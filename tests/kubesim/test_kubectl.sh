@@ -41,6 +41,23 @@ done
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
+# stop_bg_when FILE REGEX: wait (10 s at most) for REGEX in FILE written by the background
+# kubectl in WATCH_PID, then stop it; fails the test when REGEX never shows.
+stop_bg_when() {
+  local ok=""
+  for _ in $(seq 100); do
+    if grep -q "$2" "$1"; then ok=1; break; fi
+    sleep 0.1
+  done
+  kill "$WATCH_PID" 2>/dev/null || true
+  wait "$WATCH_PID" 2>/dev/null || true
+  WATCH_PID=""
+  [[ -n "$ok" ]] || fail "never saw '$2' in $(basename "$1"): $(cat "$1")"
+}
+rie_invoke() {
+  python3 -c 'import http.client,sys; c=http.client.HTTPConnection(sys.argv[1],8080,timeout=5); c.request("POST","/2015-03-31/functions/function/invocations",body=sys.argv[2]); assert c.getresponse().status==200' "$1" "$2" ||
+    fail "invoke $1"
+}
 
 cat >"$WORK/pod.json" <<'JSON'
 {"apiVersion":"v1","kind":"Pod",
@@ -83,15 +100,7 @@ for K in "${KUBECTLS[@]}"; do
     WATCH_PID=$!
     sleep 1
     kc create -n "$ns" -f "$WORK/pod-$n.json" | grep -q "pod/$pod created" || fail "create -f"
-    ok=""
-    for _ in $(seq 100); do
-      if grep -q "^$pod .*Running" "$WORK/watch-$n"; then ok=1; break; fi
-      sleep 0.1
-    done
-    kill "$WATCH_PID" 2>/dev/null || true
-    wait "$WATCH_PID" 2>/dev/null || true
-    WATCH_PID=""
-    [[ -n "$ok" ]] || fail "get -w never showed $pod Running: $(cat "$WORK/watch-$n")"
+    stop_bg_when "$WORK/watch-$n" "^$pod .*Running"
     grep -q "^NAME .*READY .*STATUS" "$WORK/watch-$n" || fail "watch table header missing"
 
     kc get pods -n "$ns" -o wide >"$WORK/out"
@@ -99,6 +108,27 @@ for K in "${KUBECTLS[@]}"; do
       fail "get -o wide: $(cat "$WORK/out")"
     kc get pod "$pod" -n "$ns" -o jsonpath='{.status.phase}' | grep -qx Running ||
       fail "jsonpath phase"
+
+    # pods/proxy through the API server, then the invocation's lines through pods/log
+    kc get --raw "/api/v1/namespaces/$ns/pods/$pod:8080/proxy/no-such-path" >"$WORK/out" 2>&1 &&
+      fail "proxy to a missing RIE path succeeded: $(cat "$WORK/out")"
+    grep -q "(NotFound)" "$WORK/out" || fail "proxy 404: $(cat "$WORK/out")"
+    kc get --raw "/api/v1/namespaces/$ns/pods/nopod-$n:8080/proxy/x" >"$WORK/out" 2>&1 &&
+      fail "proxy to a missing pod succeeded"
+    grep -q "pods \"nopod-$n\" not found" "$WORK/out" || fail "proxy pod 404: $(cat "$WORK/out")"
+    ip="$(kc get pod "$pod" -n "$ns" -o jsonpath='{.status.podIP}')"
+    rie_invoke "$ip" '{}'
+    kc logs "$pod" -n "$ns" --tail 2 >"$WORK/out" || fail "logs --tail: $(cat "$WORK/out")"
+    [[ "$(wc -l <"$WORK/out")" -eq 2 ]] || fail "logs --tail 2: $(cat "$WORK/out")"
+    head -1 "$WORK/out" | grep -q "^END RequestId: " || fail "logs END: $(cat "$WORK/out")"
+    grep -Eq "^REPORT RequestId: .*Billed Duration: [0-9]+ ms" "$WORK/out" || fail "logs REPORT"
+    timeout 15 "$K" logs -f "$pod" -n "$ns" --tail 0 >"$WORK/follow-$n" 2>&1 &
+    WATCH_PID=$!
+    sleep 1
+    rie_invoke "$ip" '{"kubesim_log":["followed-line"]}'
+    stop_bg_when "$WORK/follow-$n" "^REPORT RequestId: "
+    grep -qx "followed-line" "$WORK/follow-$n" || fail "logs -f line: $(cat "$WORK/follow-$n")"
+    grep -q "START RIE" "$WORK/follow-$n" && fail "logs -f --tail 0 showed old lines"
 
     # --validate=false path too, and delete by name
     sed "s/NAME/$pod-nv/" "$WORK/pod.json" >"$WORK/pod-nv-$n.json"

@@ -1454,6 +1454,187 @@ class KubeletTest(Base):
         self.assertEqual(self.sim.req("GET", self.pods_path() + "/lw/log")[0], 400)
 
 
+# ======================================================================== pods/log, pods/proxy
+INVOKE = "/proxy/2015-03-31/functions/function/invocations"
+REPORT_RX = (r"^REPORT RequestId: %s\t(Init Duration: \d+\.\d\d ms\t)?Duration: \d+\.\d\d ms"
+             r"\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t$")
+
+
+class PodLogTest(Base):
+    def running(self, name, **kw):
+        spec = {"containers": [{"name": "main", "image": kw.get("image", "repo/fn:1"),
+                                "args": ["app.handler"],
+                                "env": [{"name": "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                         "value": "128"}]}]}
+        self.assertEqual(self.sim.create_pod(self.ns, name, spec=spec)[0], 201)
+        return self.sim.wait_pod(self.ns, name,
+                                 lambda p: cond(p, "Ready").get("status") == "True")
+
+    def log(self, name, query=""):
+        st, r, body = self.sim.req("GET", self.pods_path() + "/%s/log%s" % (name, query))
+        return st, body
+
+    def test_each_invocation_logs_start_end_report_like_the_rie(self):
+        ip = self.running("inv")["status"]["podIP"]
+        _, first = rie_invoke(ip, {"kubesim_log": ["hello from the handler"]})
+        _, second = rie_invoke(ip, {})
+        lines = self.log("inv")[1].splitlines()
+        i = lines.index("START RequestId: %s Version: $LATEST" % first["request_id"])
+        self.assertEqual(lines[i + 1:i + 3], ["hello from the handler",
+                                              "END RequestId: %s" % first["request_id"]])
+        self.assertRegex(lines[i + 3], REPORT_RX % first["request_id"])
+        self.assertIn("Init Duration", lines[i + 3])
+        self.assertEqual(lines[i + 4], "START RequestId: %s Version: $LATEST"
+                         % second["request_id"])
+        self.assertRegex(lines[i + 6], REPORT_RX % second["request_id"])
+        self.assertNotIn("Init Duration", lines[i + 6])
+
+    def test_tail_since_timestamps_and_limit_bytes(self):
+        ip = self.running("opt")["status"]["podIP"]
+        rie_invoke(ip, {"kubesim_log": ["one", "two", "three"]})
+        st, body = self.log("opt", "?tailLines=3")
+        self.assertEqual(st, 200)
+        self.assertEqual(body.splitlines()[0], "three")
+        self.assertEqual(self.log("opt", "?tailLines=0"), (200, None))
+        st, body = self.log("opt", "?tailLines=2&timestamps=true")
+        self.assertRegex(body.splitlines()[0],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z END RequestId: ")
+        self.assertEqual(self.log("opt", "?limitBytes=5")[1], "START")
+        full = self.log("opt")[1]
+        self.assertEqual(self.log("opt", "?sinceSeconds=3600")[1], full)
+        self.assertEqual(self.log("opt", "?sinceTime=2999-01-01T00:00:00Z"), (200, None))
+        self.assertEqual(self.log("opt", "?sinceTime=2000-01-01T00:00:00.5%2B01:00")[1], full)
+
+    def test_bad_options_are_invalid_like_kube_apiserver(self):
+        self.running("bad")
+        for q, msg in (("tailLines=-1", "tailLines: Invalid value: -1: must be greater than "
+                                        "or equal to 0"),
+                       ("limitBytes=0", "limitBytes: Invalid value: 0: must be greater than 0"),
+                       ("sinceSeconds=0", "sinceSeconds: Invalid value: 0: must be greater "
+                                          "than 0"),
+                       ("sinceSeconds=5&sinceTime=2020-01-01T00:00:00Z",
+                        "at most one of `sinceTime` or `sinceSeconds` may be specified")):
+            st, body = self.log("bad", "?" + q)
+            self.assertEqual((st, body["reason"]), (422, "Invalid"), q)
+            self.assertIn('PodLogOptions "bad" is invalid: ', body["message"])
+            self.assertIn(msg, body["message"])
+        st, body = self.log("bad", "?previous=true")
+        self.assertEqual(st, 400)
+        self.assertEqual(body["message"],
+                         'previous terminated container "main" in pod "bad" not found')
+        self.assertEqual(self.log("bad", "?tailLines=x")[0], 400)
+        self.assertEqual(self.log("bad", "?sinceTime=yesterday")[0], 400)
+        self.assertEqual(self.log("bad", "?container=nope")[0], 400)
+        self.assertEqual(self.log("missing")[0], 404)
+
+    def open_follow(self, name, query=""):
+        c = self.sim.conn(timeout=10)
+        c.request("GET", self.pods_path() + "/%s/log?follow=true%s" % (name, query))
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Transfer-Encoding"), "chunked")
+        return c, r
+
+    def read_until(self, r, needle, limit=64 << 10):
+        got = b""
+        while needle not in got and len(got) < limit:
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got.decode()
+
+    def test_follow_streams_new_lines_and_ends_when_the_pod_goes(self):
+        ip = self.running("fol")["status"]["podIP"]
+        c, r = self.open_follow("fol", "&tailLines=1")
+        try:
+            self.assertIn("START RIE listening", self.read_until(r, b"\n"))
+            _, inv = rie_invoke(ip, {"kubesim_log": ["live line"]})
+            got = self.read_until(r, b"REPORT RequestId")
+            self.assertIn("live line\nEND RequestId: %s\n" % inv["request_id"], got)
+            t0 = time.monotonic()
+            self.sim.req("DELETE", self.pods_path() + "/fol?gracePeriodSeconds=0")
+            rest = r.read()  # the chunked body ends: read() returns instead of blocking
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertNotIn("START", rest.decode())
+        finally:
+            c.close()
+
+    def test_follow_of_an_ended_container_returns_its_log_and_ends(self):
+        self.sim.create_pod(self.ns, "done", image="repo/crash")
+        self.sim.wait_pod(self.ns, "done", lambda p: status_of(p).get("phase") == "Failed")
+        c, r = self.open_follow("done")
+        try:
+            self.assertTrue(r.read().decode().endswith("simulated crash: exit code 3\n"))
+        finally:
+            c.close()
+
+    def test_follow_limit_bytes_ends_the_stream(self):
+        self.running("lim")
+        c, r = self.open_follow("lim", "&limitBytes=7")
+        try:
+            self.assertEqual(r.read(), b"START R")
+        finally:
+            c.close()
+
+    def test_follow_ends_when_the_client_goes_away(self):
+        self.running("away")
+        c, r = self.open_follow("away")
+        self.read_until(r, b"listening")
+        self.assertEqual(self.sim.stats()["log_follow_streams_current"], 1)
+        c.close()
+        r.close()
+        deadline = time.monotonic() + 5
+        while self.sim.stats()["log_follow_streams_current"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.sim.stats()["log_follow_streams_current"], 0)
+
+
+class PodProxyTest(Base):
+    def running(self, name, image="repo/fn:1"):
+        self.assertEqual(self.sim.create_pod(self.ns, name, image=image)[0], 201)
+        return self.sim.wait_pod(self.ns, name,
+                                 lambda p: status_of(p).get("podIP") and
+                                 (cond(p, "Ready").get("status") == "True" or
+                                  "norie" in image))
+
+    def test_post_reaches_the_rie_and_the_answer_passes_through(self):
+        self.running("px")
+        self.sim.req("POST", "/_sim/reset", {})
+        st, r, doc = self.sim.req("POST", self.pods_path() + "/px:8080" + INVOKE,
+                                  {"via": "proxy"})
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["event"], {"via": "proxy"})
+        self.assertEqual(doc["pod"], "px")
+        self.assertEqual(r.getheader("Content-Type"), "application/json")
+        st, _, doc = self.sim.req("POST", self.pods_path() + "/http:px:8080" + INVOKE, b"raw")
+        self.assertEqual((st, doc["event"]), (200, "raw"))
+        # the RIE's own 404 passes through, status and body
+        st, _, doc = self.sim.req("GET", self.pods_path() + "/px:8080/proxy/nothing")
+        self.assertEqual((st, doc), (404, {"errorMessage": "not found"}))
+        log = self.sim.req("GET", "/_sim/requests")[2]["requests"]
+        self.assertEqual([(e["verb"], e["status"]) for e in log],
+                         [("create pods/proxy", 200), ("create pods/proxy", 200),
+                          ("get pods/proxy", 404)])
+        self.assertEqual(self.sim.stats()["pods"]["%s/px" % self.ns]["invocations"], 2)
+
+    def test_errors_like_kube_apiserver(self):
+        st, _, doc = self.sim.req("POST", self.pods_path() + "/nope:8080" + INVOKE, {})
+        self.assertEqual((st, doc["reason"], doc["message"]),
+                         (404, "NotFound", 'pods "nope" not found'))
+        self.sim.create_pod(self.ns, "pending", image="repo/unschedulable")
+        st, _, doc = self.sim.req("POST", self.pods_path() + "/pending:8080" + INVOKE, {})
+        self.assertEqual((st, doc["reason"], doc["message"]),
+                         (400, "BadRequest", "address not allowed"))
+        ip = self.running("quiet", image="repo/norie")["status"]["podIP"]
+        st, _, doc = self.sim.req("POST", self.pods_path() + "/quiet:8080" + INVOKE, {})
+        self.assertEqual((st, doc["reason"]), (503, "ServiceUnavailable"))
+        self.assertEqual(doc["message"], "error trying to reach service: dial tcp %s:8080: "
+                         "connect: connection refused" % ip)
+        st, _, doc = self.sim.req("GET", self.pods_path() + "/ftp:quiet:8080/proxy/")
+        self.assertEqual((st, doc["message"]), (400, 'invalid pod request "ftp:quiet:8080"'))
+
+
 # ======================================================================== stats
 class StatsTest(Base):
     def test_counts_and_request_log(self):

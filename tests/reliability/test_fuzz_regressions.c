@@ -112,6 +112,13 @@ Test(fuzz_regressions, watch_framer_inputs_all_replay_cleanly)
 }
 #endif
 
+#ifdef FUZZ_HAVE_LOGSTREAM
+Test(fuzz_regressions, logstream_inputs_all_replay_cleanly)
+{
+    replay_target("logstream", fuzz_logstream);
+}
+#endif
+
 #ifdef FUZZ_HAVE_KUBE_STATUS
 Test(fuzz_regressions, kube_status_inputs_all_replay_cleanly)
 {
