@@ -43,7 +43,8 @@ static void path_add_escaped(kube_path *path, const char *text)
 void kube_path_object(kube_path *path, const kube_kind *kind, const char *ns, const char *name)
 {
     memset(path, 0, sizeof *path);
-    kube_path_add(path, "/api/v1/namespaces/");
+    kube_path_add(path, kind->group_version != NULL ? kind->group_version : "/api/v1");
+    kube_path_add(path, "/namespaces/");
     kube_path_add(path, ns);
     kube_path_add(path, "/");
     kube_path_add(path, kind->plural);
@@ -320,4 +321,108 @@ int kube_resource_delete_owned(kube_client *client, const kube_kind *kind, const
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete %s: name is NULL", kind->singular);
     }
     return kube_resource_delete_collection(client, kind, ns, name, opts, out, err);
+}
+
+int kube_resource_list_items(kube_client *client, const kube_kind *kind, const char *ns,
+                             const kube_list_opts *opts, bool metadata_only, kube_item_fn fn,
+                             void *ctx, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    int rc = path_start(&path, kind, ns, NULL, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (opts != NULL && opts->label_selector != NULL)
+        kube_path_query(&path, "labelSelector", opts->label_selector);
+    if (opts != NULL && opts->field_selector != NULL)
+        kube_path_query(&path, "fieldSelector", opts->field_selector);
+    rc = kube_path_done(&path, kind->plural, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = "GET",
+                             .path = path.buf,
+                             .flags = metadata_only ? KUBE_REQ_METADATA : 0u,
+                             .deadline_ms = opts != NULL ? opts->deadline_ms : 0};
+    rc = kube_request_send(client, &req, &resp, err);
+    json_object *items = rc == FCB_OK ? member(resp.body, "items") : NULL;
+    if (rc == FCB_OK && (items == NULL || !json_object_is_type(items, json_type_array)))
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s list: the answer is not a list",
+                     kind->plural);
+    for (size_t i = 0; rc == FCB_OK && i < json_object_array_length(items); i++)
+        rc = fn(ctx, json_object_array_get_idx(items, i), err);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_resource_update(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *name, const char *body, size_t body_len, unsigned deadline_ms,
+                         json_object **out, bool *conflict, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    *out = NULL;
+    *conflict = false;
+    int rc = path_start(&path, kind, ns, name, err);
+    if (rc == FCB_OK)
+        rc = kube_path_done(&path, kind->singular, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = "PUT",
+                             .path = path.buf,
+                             .body = body,
+                             .body_len = body_len,
+                             .flags = KUBE_REQ_NO_RETRY,
+                             .deadline_ms = deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
+    if (rc == FCB_OK && resp.body == NULL)
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s PUT %s: the answer has no body", path.buf);
+    if (rc == FCB_OK) {
+        *out = resp.body;
+        resp.body = NULL;
+    }
+    *conflict = rc == FCB_ERR_BACKEND && resp.status == 409;
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_resource_delete(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *name, const char *rv, unsigned deadline_ms, bool *conflict,
+                         fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+    char body[160];
+    int len = 0;
+
+    *conflict = false;
+    int rc = path_start(&path, kind, ns, name, err);
+    if (rc == FCB_OK)
+        rc = kube_path_done(&path, kind->singular, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (rv != NULL) {
+        json_object *s = json_object_new_string(rv);
+        if (s == NULL)
+            return err_set(err, FCB_ERR_NO_MEMORY, "out of memory deleting %s %s",
+                           kind->singular, name);
+        len = snprintf(body, sizeof body,
+                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                       "\"preconditions\":{\"resourceVersion\":%s}}",
+                       json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));
+        json_object_put(s);
+        if (len < 0 || (size_t)len >= sizeof body)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "delete %s %s: resourceVersion too long", kind->singular, name);
+    }
+    kube_request_spec req = {.method = "DELETE",
+                             .path = path.buf,
+                             .body = rv != NULL ? body : NULL,
+                             .body_len = rv != NULL ? (size_t)len : 0,
+                             .deadline_ms = deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
+    *conflict = rc == FCB_ERR_BACKEND && resp.status == 409;
+    kube_response_clear(client, &resp);
+    return rc;
 }
