@@ -19,8 +19,10 @@
 #include <string.h>
 
 #define K8S_REAP_INSTANCES        1024
-#define K8S_REAP_DEAD             64
+#define K8S_REAP_DEAD             K8S_REAP_INSTANCES
 #define K8S_REAP_IDS_PER_SELECTOR 50
+/* Longest selector text (before percent-encoding: 2 more bytes per id), to fit KUBE_PATH_MAX. */
+#define K8S_REAP_SELECTOR_MAX 1400
 
 /* One reap's inputs, on the host allocator (~200 KB). */
 typedef struct k8s_reap {
@@ -42,10 +44,11 @@ static int k8s_reap_object(void *ctx, const char *label, int64_t created_us, fcb
     (void)err;
     k8s_reap *r = ctx;
     if (label == NULL || label[0] == '\0') {
-        if (!r->anon_seen || r->anon_newest == LEASE_TIME_NONE || created_us == LEASE_TIME_NONE)
-            r->anon_newest =
-                r->anon_seen && r->anon_newest == LEASE_TIME_NONE ? LEASE_TIME_NONE : created_us;
-        else if (created_us > r->anon_newest)
+        /* Unknown times win: such objects are never reaped by age. */
+        if (!r->anon_seen)
+            r->anon_newest = created_us;
+        else if (r->anon_newest != LEASE_TIME_NONE &&
+                 (created_us == LEASE_TIME_NONE || created_us > r->anon_newest))
             r->anon_newest = created_us;
         r->anon_seen = true;
         return FCB_OK;
@@ -129,13 +132,14 @@ static int k8s_reap_delete(fcb_backend *b, const char *selector, size_t *pods, s
 static int k8s_reap_objects(fcb_backend *b, k8s_reap *r, size_t *pods, size_t *secrets,
                             fcb_error *err)
 {
-    char selector[64 + K8S_REAP_IDS_PER_SELECTOR * LEASE_ID_MAX];
+    char selector[K8S_REAP_SELECTOR_MAX + LEASE_ID_MAX + 8];
     size_t i = 0;
     while (i < r->n_dead) {
         int len = snprintf(selector, sizeof selector, "%s,%s in (", LABEL_MANAGED_BY_SELECTOR,
                            LABEL_INSTANCE);
         size_t ids = 0;
-        for (; i < r->n_dead && ids < K8S_REAP_IDS_PER_SELECTOR; i++) {
+        for (; i < r->n_dead && ids < K8S_REAP_IDS_PER_SELECTOR && len < K8S_REAP_SELECTOR_MAX;
+             i++) {
             if (r->skip[i] || !r->dead[i].has_objects)
                 continue;
             len += snprintf(selector + len, sizeof selector - (size_t)len, "%s%s",

@@ -109,3 +109,33 @@ Test(k8s_reap, a_restarted_host_reaps_what_the_previous_instance_left, .fini = s
     cr_assert_eq(itest_count(&t, "leases", "default", NULL), 0, "the dead host's Lease is reaped");
     itest_close(&t);
 }
+
+Test(k8s_reap, many_dead_instances_take_one_deletecollection_per_50, .fini = stop, .timeout = 60)
+{
+    itest_start(&t, "reap_many", NULL);
+    /* 120 dead instances (no Lease), one Pod each, created an hour ago. */
+    for (int i = 0; i < 120; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"namespace\":\"default\",\"count\":1,\"name_prefix\":\"dead-%d\","
+                 "\"age_seconds\":3600,\"labels\":{\"fakecloud-managed-by\":\"fakecloud\","
+                 "\"fakecloud-instance\":\"%016x\"}}",
+                 i, 0xdead0000u + (unsigned)i);
+        cr_assert_eq(kubesim_post_json(t.sim, "/_sim/bulk", body, NULL), 200);
+    }
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    cr_assert_eq(kubesim_reset_stats(t.sim), 0);
+    size_t reaped = 0;
+    cr_assert_eq(t.ops->reap_stale(t.backend, &reaped, &err), FCB_OK, "%s", err.message);
+    cr_assert_eq(reaped, 120, "reaped %zu", reaped);
+    long pods = kubesim_stat_count(t.sim, "deletecollection pods");
+    long total = pods + kubesim_stat_count(t.sim, "deletecollection secrets") +
+                 kubesim_stat_count(t.sim, "list pods") +
+                 kubesim_stat_count(t.sim, "list secrets") + kubesim_stat_count(t.sim, "list leases");
+    printf("reap of 120 dead instances: %ld requests, %ld deletecollections of Pods\n", total, pods);
+    cr_assert_eq(pods, 3, "50 ids per selector: 3 deletecollections of Pods for 120 instances");
+    cr_assert_eq(total, 9);
+    cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0);
+    itest_close(&t);
+}

@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 /* Longest request path + query the typed layer builds. */
-#define KUBE_PATH_MAX 1024
+#define KUBE_PATH_MAX 2048
 /* Object names are DNS-1123 subdomains: at most 253 characters. */
 #define KUBE_NAME_MAX 254
 
