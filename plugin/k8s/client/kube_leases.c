@@ -11,20 +11,6 @@ static const kube_kind kube_lease_kind = {
 static const kube_kind kube_pod_meta_kind = {.plural = "pods", .singular = "pod"};
 static const kube_kind kube_secret_meta_kind = {.plural = "secrets", .singular = "secret"};
 
-static json_object *child(json_object *object, const char *key)
-{
-    json_object *v = NULL;
-    if (object == NULL || !json_object_object_get_ex(object, key, &v))
-        return NULL;
-    return v;
-}
-
-static const char *child_string(json_object *object, const char *key)
-{
-    json_object *v = child(object, key);
-    return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 static void copy_cut(char *out, size_t size, const char *value)
 {
     snprintf(out, size, "%s", value != NULL ? value : "");
@@ -44,22 +30,22 @@ static int64_t time_or_none(const char *field, const char *text, bool timestamp)
 
 void kube_lease_read(json_object *object, kube_lease *out)
 {
-    json_object *meta = child(object, "metadata");
-    json_object *spec = child(object, "spec");
-    json_object *d = child(spec, "leaseDurationSeconds");
+    json_object *meta = kube_object_member(object, "metadata");
+    json_object *spec = kube_object_member(object, "spec");
+    json_object *d = kube_object_member(spec, "leaseDurationSeconds");
 
     memset(out, 0, sizeof *out);
-    copy_cut(out->name, sizeof out->name, child_string(meta, "name"));
+    copy_cut(out->name, sizeof out->name, kube_object_member_string(meta, "name"));
     copy_cut(out->instance, sizeof out->instance,
-             child_string(child(meta, "labels"), LABEL_INSTANCE));
-    copy_cut(out->holder, sizeof out->holder, child_string(spec, "holderIdentity"));
-    copy_cut(out->rv, sizeof out->rv, child_string(meta, "resourceVersion"));
-    out->acquire_us = time_or_none("acquireTime", child_string(spec, "acquireTime"), false);
-    out->renew_us = time_or_none("renewTime", child_string(spec, "renewTime"), false);
+             kube_object_member_string(kube_object_member(meta, "labels"), LABEL_INSTANCE));
+    copy_cut(out->holder, sizeof out->holder, kube_object_member_string(spec, "holderIdentity"));
+    copy_cut(out->rv, sizeof out->rv, kube_object_member_string(meta, "resourceVersion"));
+    out->acquire_us = time_or_none("acquireTime", kube_object_member_string(spec, "acquireTime"), false);
+    out->renew_us = time_or_none("renewTime", kube_object_member_string(spec, "renewTime"), false);
     if (out->renew_us == LEASE_TIME_NONE)
         out->renew_us = out->acquire_us;
     out->created_us =
-        time_or_none("creationTimestamp", child_string(meta, "creationTimestamp"), true);
+        time_or_none("creationTimestamp", kube_object_member_string(meta, "creationTimestamp"), true);
     if (d != NULL && json_object_is_type(d, json_type_int)) {
         int64_t v = json_object_get_int64(d);
         out->duration_s = v > 0 && v <= INT32_MAX ? (int32_t)v : 0;
@@ -146,10 +132,10 @@ typedef struct meta_list_ctx {
 static int meta_item(void *ctx, json_object *item, fcb_error *err)
 {
     meta_list_ctx *c = ctx;
-    json_object *meta = child(item, "metadata");
-    const char *label = child_string(child(meta, "labels"), c->label_key);
+    json_object *meta = kube_object_member(item, "metadata");
+    const char *label = kube_object_member_string(kube_object_member(meta, "labels"), c->label_key);
     int64_t created =
-        time_or_none("creationTimestamp", child_string(meta, "creationTimestamp"), true);
+        time_or_none("creationTimestamp", kube_object_member_string(meta, "creationTimestamp"), true);
     return c->fn(c->ctx, label, created, err);
 }
 

@@ -170,6 +170,9 @@ int kube_resource_delete(kube_client *client, const kube_kind *kind, const char 
  * owned by OBJECT, NULL when absent or not a string.
  */
 const char *kube_object_name(json_object *object);
+/* Member KEY of OBJECT (NULL when absent or OBJECT is NULL); as a string (NULL unless one). */
+json_object *kube_object_member(json_object *object, const char *key);
+const char *kube_object_member_string(json_object *object, const char *key);
 const char *kube_object_label(json_object *object, const char *key);
 const char *kube_object_annotation(json_object *object, const char *key);
 /* Name, uid and resourceVersion of OBJECT into OUT (empty when absent, cut to fit). */
