@@ -297,3 +297,46 @@ Test(k8s_lease, api_faults_during_renewal_do_not_expire_a_live_lease, .fini = st
     t.ops->close(observer);
     itest_close(&t);
 }
+
+/* ------------------------------------------------------------ lost lease */
+
+Test(k8s_lease, a_lease_not_renewed_for_a_duration_is_lost_until_a_renewal_succeeds, .fini = stop,
+     .timeout = 60)
+{
+    itest_start(&t, "lease_lost", NULL);
+    mock_host_set_config(t.mh, "FAKECLOUD_K8S_LEASE_SECONDS", "2");
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(itest_open(&t, ITEST_TOKEN, &err), FCB_OK, "open: %s", err.message);
+    fcb_function fn = itest_zip_function("lost");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "launch: %s", err.message);
+
+    /* Every renewal fails for longer than D: the lease is lost, launches refuse at once. */
+    itest_set_faults(&t, "{\"error_rate\":1.0,\"fail_paths\":\"update leases\"}");
+    itest_sleep_ms(2600);
+    double t0 = itest_now_ms();
+    int rc = t.ops->launch(t.backend, &req, &inst, &err);
+    double took = itest_now_ms() - t0;
+    printf("lost lease: launch -> %s in %.0f ms: %s\n", fcb_status_name(rc), took, err.message);
+    cr_assert_eq(rc, FCB_ERR_UNAVAILABLE, "launch with a lost lease: %s (%s)",
+                 fcb_status_name(rc), err.message);
+    cr_assert(strstr(err.message, "lease fakecloud-lease-") != NULL &&
+                  strstr(err.message, "lost: no renewal succeeded for 2 s") != NULL &&
+                  strstr(err.message, "500") != NULL,
+              "%s", err.message);
+    cr_assert_lt(took, 1000, "a lost lease fails the launch at once");
+    cr_assert(mock_host_log_contains(t.mh, "Lease lost"));
+
+    /* Renewals succeed again: launches work again within a period or two. */
+    itest_set_faults(&t, "{\"error_rate\":null,\"fail_paths\":null}");
+    double start = itest_now_ms();
+    do {
+        itest_sleep_ms(100);
+        err = (fcb_error)FCB_ERROR_INIT;
+        rc = t.ops->launch(t.backend, &req, &inst, &err);
+    } while (rc == FCB_ERR_UNAVAILABLE && itest_now_ms() - start < 3000);
+    cr_assert_eq(rc, FCB_OK, "launch after the faults ended: %s", err.message);
+    cr_assert(mock_host_log_contains(t.mh, "Lease renewed again"));
+    itest_close(&t);
+}
