@@ -382,8 +382,10 @@ int main(int argc, char **argv)
                              zip_size,       "fakecloud-bench"};
     fcb_function fn;
     bplug_zip_function(&fn, "bench-docker", opt.runtime, opt.handler);
-    fcb_launch_request req = {(uint32_t)sizeof(req), &fn, {zip, zip_size}, NULL, 0,
-                              "0123456789abcdef",    0};
+    fcb_launch_request req = {.size = (uint32_t)sizeof(req),
+                              .function = &fn,
+                              .code = {zip, zip_size},
+                              .deploy_id = "0123456789abcdef"};
     const char *dh = getenv("DOCKER_HOST");
     const char *sock = dh && strncmp(dh, "unix://", 7) == 0 ? dh + 7 : "/var/run/docker.sock";
     side_result eng = {0};

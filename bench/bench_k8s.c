@@ -408,7 +408,8 @@ static int side_launch(side *s, const char *fn_name, const char *deploy_id, char
         } else {
             bplug_image_function(&fn, fn_name, IMAGE);
         }
-        fcb_launch_request req = {(uint32_t)sizeof(req), &fn, code, NULL, 0, deploy_id, 0};
+        fcb_launch_request req = {
+            .size = (uint32_t)sizeof(req), .function = &fn, .code = code, .deploy_id = deploy_id};
         fcb_instance inst;
         memset(&inst, 0, sizeof(inst));
         inst.size = (uint32_t)sizeof(inst);

@@ -34,6 +34,13 @@ typedef struct cli_options {
     const char *payload;
     const char *payload_file;
     const char *artifact_listen;
+    const char *role_credentials; /* --role-credentials FILE */
+    const char *aws_endpoint_url; /* --aws-endpoint-url URL */
+    const char *tail;             /* logs --tail N, as given */
+    const char *since;            /* logs --since DURATION, as given */
+    bool follow;                  /* logs --follow */
+    bool log_tail;                /* invoke --log-tail */
+    bool stats;                   /* --stats */
     bool keep;
     bool json;
     bool verbose;
@@ -60,5 +67,20 @@ const char *cli_help(const char *command);
 
 /* launch and invoke read a function and start the artifact server. */
 bool cli_is_launching(const char *command);
+
+/* Commands that take one argument (HANDLE or IMAGE). */
+bool cli_takes_argument(const char *command);
+
+/*
+ * logs --tail N: 0 (not given) or 1..CLI_TAIL_MAX. Returns 0 or -1 with `why`.
+ */
+#define CLI_TAIL_MAX 100000
+int cli_tail_lines(const char *text, unsigned *lines, char *why, size_t why_size);
+
+/*
+ * logs --since DURATION ("90s", "15m", "2h", digits then one unit; at most
+ * 30 days) in milliseconds. Returns 0 or -1 with `why`.
+ */
+int cli_since_ms(const char *text, long long *ms, char *why, size_t why_size);
 
 #endif

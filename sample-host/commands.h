@@ -19,4 +19,8 @@ int cmd_prepull(run *r);
 int cmd_launch(run *r);
 int cmd_invoke(run *r);
 
+/* commands_instance.c */
+int cmd_logs(run *r);
+int cmd_status(run *r);
+
 #endif

@@ -10,6 +10,35 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * CAPS as a JSON array of capability names (new reference, caller owns) and
+ * as "a, b, c" (or "none") in text[size]. Unknown bits show as "bit-N".
+ */
+static json_object *backend_capabilities(uint64_t caps, char *text, size_t size)
+{
+    json_object *list = json_object_new_array();
+    size_t used = 0;
+    text[0] = '\0';
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t bit = UINT64_C(1) << i;
+        if ((caps & bit) == 0)
+            continue;
+        char unknown[16];
+        const char *name = fcb_capability_name(bit);
+        if (name == NULL) {
+            snprintf(unknown, sizeof unknown, "bit-%u", i);
+            name = unknown;
+        }
+        json_object_array_add(list, json_object_new_string(name));
+        int n = snprintf(text + used, size - used, "%s%s", used > 0 ? ", " : "", name);
+        if (n > 0 && (size_t)n < size - used)
+            used += (size_t)n;
+    }
+    if (used == 0)
+        snprintf(text, size, "none");
+    return list;
+}
+
 /* One discovered plugin: a line (or two) of text, and its --json object. */
 static json_object *backend_entry(run *r, const loader_candidate *c)
 {
@@ -31,9 +60,12 @@ static json_object *backend_entry(run *r, const loader_candidate *c)
     output_json_set_str(item, "abi", abi);
     output_json_set_str(item, "summary", c->summary);
     json_object_object_add(item, "accepted", json_object_new_boolean(1));
+    char caps[256];
+    json_object_object_add(item, "capabilities",
+                           backend_capabilities(c->capabilities, caps, sizeof caps));
     if (!r->opt.json)
-        printf("%-16s %-8s ABI %-5s %s\n%17s%s\n", c->name, c->version, abi, c->file, "",
-               c->summary != NULL ? c->summary : "");
+        printf("%-16s %-8s ABI %-5s %s\n%17s%s\n%17scapabilities: %s\n", c->name, c->version, abi,
+               c->file, "", c->summary != NULL ? c->summary : "", "", caps);
     return item;
 }
 

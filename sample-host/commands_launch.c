@@ -68,10 +68,34 @@ out:
     return rc;
 }
 
+/* --role-credentials FILE into r->creds. */
+static int read_credentials(run *r)
+{
+    char why[HOST_WHY_MAX];
+    const char *file = r->opt.role_credentials;
+    if (file == NULL)
+        return HOST_EXIT_OK;
+    char *text = NULL;
+    size_t len = 0;
+    if (read_all(file, 64 * 1024, &text, &len, why, sizeof why) != 0)
+        return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "--role-credentials: %s",
+                        why);
+    int rc = credentials_parse(text, len, &r->creds, why, sizeof why);
+    explicit_bzero(text, len);
+    free(text);
+    if (rc != 0)
+        return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "--role-credentials %s: %s",
+                        file, why);
+    return HOST_EXIT_OK;
+}
+
 /* Read the function, code and layers; start the artifact server. */
 static int prepare_launch(run *r)
 {
     char why[HOST_WHY_MAX];
+    int crc = read_credentials(r);
+    if (crc != HOST_EXIT_OK)
+        return crc;
     const char *file = r->opt.function_file;
     const char *shown = strcmp(file, "-") == 0 ? "<stdin>" : file;
     char *text = NULL;
@@ -139,6 +163,32 @@ static void cancel_launch(void *arg)
     r->plugin->ops->close(r->backend);
 }
 
+/*
+ * What the backend cannot honour: credentials without the capability are a
+ * usage error (the runtime would run without them); tags or an endpoint URL
+ * it may ignore are warnings.
+ */
+static int check_launch_extras(run *r)
+{
+    uint64_t caps = run_capabilities(r);
+    const char *name = r->plugin->ops->name;
+    if (r->creds.access_key_id != NULL && (caps & FCB_CAP_CREDENTIALS) == 0)
+        return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_UNSUPPORTED,
+                        "--role-credentials: backend %s does not declare the credentials "
+                        "capability (the runtime would not get them)",
+                        name);
+    if (r->desc->n_tags > 0 && (caps & FCB_CAP_TAGS) == 0)
+        host_log(r->hs, FCB_LOG_WARN,
+                 "the function has Tags but the backend does not declare the tags capability: "
+                 "they are ignored",
+                 "backend", name, NULL);
+    if (r->opt.aws_endpoint_url != NULL && r->plugin->descriptor->abi_minor < 1)
+        host_log(r->hs, FCB_LOG_WARN,
+                 "--aws-endpoint-url: the backend was built for ABI 1.0 and ignores it", "backend",
+                 name, NULL);
+    return HOST_EXIT_OK;
+}
+
 static int do_launch(run *r, fcb_instance *inst)
 {
     fcb_blob layer_blobs[CLI_MAX_LAYERS];
@@ -154,11 +204,20 @@ static int do_launch(run *r, fcb_instance *inst)
         .n_layers = r->opt.n_layers,
         .deploy_id = r->deploy_id,
         .deadline_ms = 0,
+        .credentials = r->creds.access_key_id != NULL ? &r->creds.fcb : NULL,
+        .aws_endpoint_url = r->opt.aws_endpoint_url,
     };
+    int xrc = check_launch_extras(r);
+    if (xrc != HOST_EXIT_OK)
+        return xrc;
+    /* A plugin that honours the token cancels this launch alone; else close the backend. */
+    bool own_cancel = (run_capabilities(r) & FCB_CAP_CANCEL) != 0;
+    if (own_cancel)
+        req.cancel = (fcb_cancel){&r->sig, signals_interrupted};
     memset(inst, 0, sizeof *inst);
     inst->size = sizeof *inst;
     fcb_error err = FCB_ERROR_INIT;
-    if (!signals_launch_begin(&r->sig, cancel_launch, r))
+    if (!signals_launch_begin(&r->sig, own_cancel ? NULL : cancel_launch, r))
         return run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "interrupted before launch");
     int rc = r->plugin->ops->launch(r->backend, &req, inst, &err);
     bool closed = signals_launch_end(&r->sig);
@@ -169,7 +228,7 @@ static int do_launch(run *r, fcb_instance *inst)
                         "interrupted as the launch finished: instance %s is left running "
                         "(`terminate %s` or `reap` removes it)",
                         inst->handle, inst->handle);
-    if (closed)
+    if (closed || (rc != FCB_OK && run_interrupted(r)))
         return run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,
                         "interrupted: launch of %s cancelled (%s)", r->desc->fn.function_name,
                         err.message[0] ? err.message : fcb_status_name(rc));
@@ -271,9 +330,116 @@ static int invoke_terminate(run *r, const char *handle, int invoke_rc)
     return invoke_rc == HOST_EXIT_OK ? HOST_EXIT_NOT_TERMINATED : invoke_rc;
 }
 
+/* The answer body of the backend's invoke op, kept in an invoker_result. */
+static int collect_body(void *ctx, const void *data, size_t len)
+{
+    invoker_result *res = ctx;
+    if (res->body_len + len > INVOKER_RESPONSE_MAX)
+        return 1;
+    char *p = realloc(res->body, res->body_len + len + 1);
+    if (p == NULL)
+        return 1;
+    memcpy(p + res->body_len, data, len);
+    res->body = p;
+    res->body_len += len;
+    p[res->body_len] = '\0';
+    return 0;
+}
+
 /*
- * POST the payload to the launched instance and print the runtime's answer
- * (on stdout, or into the --json document). Returns an exit status: a
+ * Deliver the event through the backend's invoke op. Returns 0, or -1 with
+ * `why` and *STATUS the plugin's failure.
+ */
+static int invoke_through_backend(run *r, const fcb_instance *inst, const char *payload,
+                                  size_t payload_len, long timeout_ms, invoker_result *res,
+                                  char function_error[64], int *status, char *why, size_t why_size)
+{
+    fcb_invoke_request req = {
+        .size = sizeof req,
+        .payload = {payload, payload_len},
+        .timeout_ms = (uint32_t)timeout_ms,
+        .sink_ctx = res,
+        .on_body = collect_body,
+        .cancel = {&r->sig, signals_interrupted},
+    };
+    fcb_invoke_result out;
+    memset(&out, 0, sizeof out);
+    out.size = sizeof out;
+    fcb_error err = FCB_ERROR_INIT;
+    *status = r->plugin->ops->invoke(r->backend, inst->handle, &req, &out, &err);
+    if (*status == FCB_OK && out.body_bytes != res->body_len) {
+        *status = FCB_ERR_INTERNAL;
+        snprintf(err.message, sizeof err.message,
+                 "the answer was cut short (%llu bytes announced, %zu kept; limit %zu)",
+                 (unsigned long long)out.body_bytes, res->body_len, INVOKER_RESPONSE_MAX);
+    }
+    if (*status != FCB_OK) {
+        snprintf(why, why_size, "invoke %s through backend %s failed: %s (%s)", inst->handle,
+                 r->plugin->ops->name, err.message[0] ? err.message : "no reason given",
+                 fcb_status_name(*status));
+        return -1;
+    }
+    res->status = out.http_status;
+    if (res->body == NULL)
+        res->body = strdup("");
+    out.function_error[sizeof out.function_error - 1] = '\0';
+    snprintf(function_error, 64, "%s", out.function_error);
+    return res->body != NULL ? 0 : -1;
+}
+
+/* Base64 of DATA (LEN bytes), malloc'd; NULL without memory. */
+static char *base64(const char *data, size_t len)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)data;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < len ? p[i + 2] : 0);
+        *o++ = digits[v >> 18 & 63];
+        *o++ = digits[v >> 12 & 63];
+        *o++ = i + 1 < len ? digits[v >> 6 & 63] : '=';
+        *o++ = i + 2 < len ? digits[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Lambda's LogType=Tail gives the last 4 KB of the invocation's log. */
+#define LOG_TAIL_BYTES 4096
+
+/* invoke --log-tail: the last 4 KiB of the log on stderr, or in the document. */
+static void print_log_tail(run *r, const char *handle)
+{
+    char why[HOST_WHY_MAX];
+    char *text = NULL;
+    size_t len = 0;
+    int rc = run_log_tail(r, handle, LOG_TAIL_BYTES, &text, &len, why, sizeof why);
+    if (rc != FCB_OK) {
+        host_log(r->hs, FCB_LOG_WARN, "--log-tail: no log tail", "reason", why, NULL);
+        if (r->out != NULL)
+            output_json_set_str(r->out, "log_tail_error", why);
+        return;
+    }
+    if (r->opt.json && r->out != NULL) {
+        char *b64 = base64(text, len);
+        output_json_set_str(r->out, "log_tail", text);
+        output_json_set_str(r->out, "log_result", b64);
+        free(b64);
+    } else if (!r->opt.json) {
+        fputs(text, stderr);
+        if (len > 0 && text[len - 1] != '\n')
+            fputc('\n', stderr);
+    }
+    free(text);
+}
+
+/*
+ * Deliver the payload to the launched instance (the backend's invoke op when
+ * it has one, else an HTTP POST to its endpoint) and print the runtime's
+ * answer (on stdout, or into the --json document). Returns an exit status: a
  * non-2xx answer is HOST_EXIT_FAILED.
  */
 static int invoke_instance(run *r, const fcb_instance *inst, const char *payload,
@@ -281,15 +447,25 @@ static int invoke_instance(run *r, const fcb_instance *inst, const char *payload
 {
     invoker_result res = {0};
     uint32_t timeout_s = r->desc->fn.timeout_seconds ? r->desc->fn.timeout_seconds : 3;
-    char why[HOST_WHY_MAX];
-    if (invoker_post_cancellable(inst->endpoint, payload, payload_len,
-                                 (long)timeout_s * 1000 + 10000, signals_interrupted, &r->sig, &res,
-                                 why, sizeof why) != 0) {
+    long timeout_ms = (long)timeout_s * 1000 + 10000;
+    char why[HOST_WHY_MAX], function_error[64] = "";
+    bool via_backend = RUN_HAS_OP(r, invoke);
+    int fail = FCB_ERR_UNAVAILABLE;
+    int prc = via_backend
+                  ? invoke_through_backend(r, inst, payload, payload_len, timeout_ms, &res,
+                                           function_error, &fail, why, sizeof why)
+                  : invoker_post_cancellable(inst->endpoint, payload, payload_len, timeout_ms,
+                                             signals_interrupted, &r->sig, &res, why, sizeof why);
+    if (prc != 0) {
         invoker_result_free(&res);
         if (run_interrupted(r))
-            return run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "%s", why);
-        return run_fail(r, HOST_EXIT_FAILED, FCB_ERR_UNAVAILABLE, "%s", why);
+            return run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED, "interrupted: %s", why);
+        /* No answer is exit status 1 whichever way it went (see `invoke --help`). */
+        return run_fail(r, HOST_EXIT_FAILED, fail, "%s", why);
     }
+    output_json_set_str(r->out, "invoked_via", via_backend ? "backend" : "http");
+    if (function_error[0] != '\0')
+        output_json_set_str(r->out, "function_error", function_error);
     char status[16], bytes[24];
     snprintf(status, sizeof status, "%ld", res.status);
     snprintf(bytes, sizeof bytes, "%zu", res.body_len);
@@ -313,6 +489,8 @@ static int invoke_instance(run *r, const fcb_instance *inst, const char *payload
             json_object_object_add(r->out, "ok", json_object_new_boolean(0));
     }
     invoker_result_free(&res);
+    if (r->opt.log_tail)
+        print_log_tail(r, inst->handle);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define FJ_PATH_MAX  256
 #define FJ_DEPTH_MAX 32
@@ -226,6 +227,56 @@ static int fj_environment(fj_ctx *c, const char *path, json_object *v)
             return fj_fail(c, sub, "%zu bytes (names and values) exceed AWS's %d", total,
                            FUNCTION_JSON_ENV_MAX);
     }
+    return 0;
+}
+
+/* Characters (UTF-8 code points) of S; the text was checked as UTF-8. */
+static size_t fj_chars(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
+/* Tags (GetFunction's map): validated like TagResource. */
+static int fj_tags(fj_ctx *c, const char *path, json_object *v)
+{
+    function_desc *d = c->desc;
+    if (d->tags != NULL)
+        return fj_fail(c, path, "given twice");
+    if (fj_object(c, path, v) != 0)
+        return -1;
+    size_t n = (size_t)json_object_object_length(v);
+    if (n > FUNCTION_JSON_TAGS_MAX)
+        return fj_fail(c, path, "%zu tags exceed AWS's %d", n, FUNCTION_JSON_TAGS_MAX);
+    d->tags = calloc(n > 0 ? n : 1, sizeof *d->tags);
+    if (d->tags == NULL)
+        return fj_fail(c, path, "out of memory");
+    json_object_object_foreach(v, key, val)
+    {
+        char sub[FJ_PATH_MAX];
+        fj_join(sub, path, key);
+        size_t klen = fj_chars(key);
+        if (klen == 0 || klen > 128)
+            return fj_fail(c, sub, "tag key of %zu characters (AWS allows 1 to 128)", klen);
+        if (strncasecmp(key, "aws:", 4) == 0)
+            return fj_fail(c, sub, "tag keys starting with \"aws:\" are reserved by AWS");
+        char *value = NULL;
+        if (fj_string(c, sub, val, &value) != 0)
+            return -1;
+        fcb_tag *t = &d->tags[d->n_tags];
+        t->value = value;
+        t->key = strdup(key);
+        d->n_tags++;
+        if (t->key == NULL)
+            return fj_fail(c, sub, "out of memory");
+        if (fj_chars(value) > 256)
+            return fj_fail(c, sub, "tag value of %zu characters (AWS allows at most 256)",
+                           fj_chars(value));
+    }
+    d->fn.tags = d->tags;
+    d->fn.n_tags = d->n_tags;
     return 0;
 }
 
@@ -459,8 +510,10 @@ static int fj_configuration(fj_ctx *c, const char *path, json_object *v, bool al
             rc = fj_layers(c, sub, val);
         } else if (strcmp(key, "Code") == 0) {
             rc = fj_code(c, sub, val);
-        } else if (allow_wrapper && (strcmp(key, "Tags") == 0 || strcmp(key, "TagsError") == 0 ||
-                                     strcmp(key, "Concurrency") == 0)) {
+        } else if (strcmp(key, "Tags") == 0) {
+            rc = fj_tags(c, sub, val);
+        } else if (allow_wrapper &&
+                   (strcmp(key, "TagsError") == 0 || strcmp(key, "Concurrency") == 0)) {
             rc = 0;
         } else if (!fj_in(key, fj_ignored_config)) {
             rc = fj_unknown(c, path, key);
@@ -840,8 +893,10 @@ int function_json_parse_region(const char *text, size_t len, const char *region,
                 r = fj_configuration(&c, "Configuration", val, false);
             else if (strcmp(key, "Code") == 0)
                 r = fj_code(&c, "Code", val);
-            else if (strcmp(key, "Tags") != 0 && strcmp(key, "TagsError") != 0 &&
-                     strcmp(key, "Concurrency") != 0 && strcmp(key, "ResponseMetadata") != 0)
+            else if (strcmp(key, "Tags") == 0)
+                r = fj_tags(&c, "Tags", val);
+            else if (strcmp(key, "TagsError") != 0 && strcmp(key, "Concurrency") != 0 &&
+                     strcmp(key, "ResponseMetadata") != 0)
                 r = fj_unknown(&c, NULL, key);
             if (r != 0)
                 goto out;
@@ -917,6 +972,11 @@ void function_desc_free(function_desc *desc)
         free((char *)desc->environment[i].value);
     }
     free(desc->environment);
+    for (size_t i = 0; i < desc->n_tags; i++) {
+        free((char *)desc->tags[i].key);
+        free((char *)desc->tags[i].value);
+    }
+    free(desc->tags);
     fj_free_strings(desc->image_entry_point, desc->n_image_entry_point);
     fj_free_strings(desc->image_command, desc->n_image_command);
     for (size_t i = 0; i < desc->n_layers; i++)

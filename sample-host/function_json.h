@@ -8,7 +8,9 @@
  * MemorySize, Environment.Variables, PackageType (Zip|Image), ImageUri (top
  * level or Code.ImageUri), ImageConfigResponse.ImageConfig {EntryPoint,
  * Command, WorkingDirectory}, EphemeralStorage.Size, Architectures, Layers
- * [{Arn, CodeSize}], Version (qualifies the ARN). The other documented
+ * [{Arn, CodeSize}], Version (qualifies the ARN), Tags (get-function's map,
+ * validated like TagResource: at most 50, keys of 1 to 128 characters not
+ * starting with "aws:", values of at most 256). The other documented
  * fields are accepted and ignored. Unknown fields are warnings (AWS keeps
  * adding fields); ill-typed known fields are errors naming the JSON path.
  * Validated like AWS: FunctionName [A-Za-z0-9_-]{1,64} or a function ARN,
@@ -45,6 +47,8 @@ typedef struct function_desc {
     char *image_working_directory;
     fcb_env_var *environment; /* name/value strings owned here */
     size_t n_environment;
+    fcb_tag *tags; /* key/value strings owned here; fn.tags points here */
+    size_t n_tags;
     char **image_entry_point;
     size_t n_image_entry_point;
     char **image_command;
@@ -64,6 +68,9 @@ typedef struct function_desc {
 #define FUNCTION_JSON_WARNINGS_MAX 32
 /* Total bytes of Environment.Variables names and values AWS accepts. */
 #define FUNCTION_JSON_ENV_MAX 4096
+
+/* Tags per function AWS accepts. */
+#define FUNCTION_JSON_TAGS_MAX 50
 
 /* Size of the `why` buffer callers should pass. */
 #define FUNCTION_JSON_WHY_MAX 512

@@ -287,6 +287,7 @@ static int candidate_accept(loader_candidate *c, const fcb_plugin_descriptor *d)
     c->name = strdup(d->name);
     c->version = strdup(d->version);
     c->summary = summary != NULL ? strdup(summary) : NULL;
+    c->capabilities = FCB_HAS_MEMBER(d, fcb_plugin_descriptor, capabilities) ? d->capabilities : 0;
     return c->name && c->version && (summary == NULL || c->summary) ? 0 : -1;
 }
 

@@ -71,6 +71,7 @@ typedef struct loader_candidate {
     unsigned abi_major, abi_minor; /* accepted only */
     char *version;                 /* accepted only */
     char *summary;                 /* accepted only; NULL when the plugin's descriptor has none */
+    uint64_t capabilities;         /* accepted only; FCB_CAP_* (0 for a 1.0 descriptor) */
     char *reason;                  /* refused only: "<file>: <reason>" */
 } loader_candidate;
 

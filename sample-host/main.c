@@ -3,7 +3,7 @@
  *
  * Loads the backend named by FAKECLOUD_LAMBDA_BACKEND (or --backend), lends
  * it the host services, and runs one command: backends, launch, invoke,
- * terminate, reap, prepull, help. See docs/host.md and
+ * terminate, reap, prepull, logs, status, help. See docs/host.md and
  * `fakecloud-lambda-host help`. This file only dispatches: cli.c parses,
  * commands_*.c run the commands, run.c holds what they share, signals.c
  * handles interruption.
@@ -26,6 +26,7 @@ static const struct {
 } commands[] = {
     {"backends", cmd_backends},   {"launch", cmd_launch}, {"invoke", cmd_invoke},
     {"terminate", cmd_terminate}, {"reap", cmd_reap},     {"prepull", cmd_prepull},
+    {"logs", cmd_logs},           {"status", cmd_status},
 };
 
 /*
@@ -75,6 +76,7 @@ static void run_cleanup(run *r)
         free(r->layers[i]);
     free(r->layers_tar);
     explicit_bzero(r->token, sizeof r->token);
+    credentials_free(&r->creds);
     json_object_put(r->out);
     host_services_free(r->hs);
 }
@@ -107,6 +109,8 @@ static int dispatch(run *r)
         if (strcmp(r->opt.command, commands[i].name) == 0)
             rc = commands[i].fn(r);
     }
+    if (r->opt.stats)
+        run_print_stats(r);
     rc = end_command(r, rc);
     curl_global_cleanup();
     return rc;

@@ -204,3 +204,9 @@ int run_terminate(run *r, const char *handle)
         return run_fail(r, run_exit_for(rc, HOST_EXIT_FAILED), rc, "%s", why);
     return HOST_EXIT_OK;
 }
+
+uint64_t run_capabilities(const run *r)
+{
+    const fcb_plugin_descriptor *d = r->plugin != NULL ? r->plugin->descriptor : NULL;
+    return FCB_HAS_MEMBER(d, fcb_plugin_descriptor, capabilities) ? d->capabilities : 0;
+}

@@ -14,6 +14,7 @@
 
 #include "artifact_server.h"
 #include "cli.h"
+#include "credentials.h"
 #include "function_json.h"
 #include "host_services.h"
 #include "loader.h"
@@ -52,6 +53,7 @@ typedef struct run {
     char deploy_id[17];
     char token[65];
     artifact_server *artifacts;
+    host_credentials creds; /* --role-credentials; creds.access_key_id NULL = none */
     json_object *out; /* the --json document; NULL once a failure document is printed */
     host_signals sig;
 } run;
@@ -107,5 +109,31 @@ int run_terminate_handle(run *r, const char *handle, char *why, size_t why_size)
 
 /* Terminate HANDLE and report a failure; returns an exit status. */
 int run_terminate(run *r, const char *handle);
+
+/*
+ * Whether the loaded plugin's operation table has OP (within the size the
+ * plugin wrote, and not NULL): the check before any optional or 1.1 op.
+ */
+#define RUN_HAS_OP(r, op)                                                                     \
+    ((r)->plugin->ops_size >= offsetof(fcb_backend_ops, op) + sizeof((r)->plugin->ops->op) && \
+     (r)->plugin->ops->op != NULL)
+
+/* The FCB_CAP_* bits of the loaded plugin's descriptor (0 for a 1.0 one). */
+uint64_t run_capabilities(const run *r);
+
+/*
+ * --stats: hand the backend's metrics (its stats op) to stderr as one JSON
+ * object, or to the --json document as "stats". A backend without the op:
+ * a warning. Never changes the exit status.
+ */
+void run_print_stats(run *r);
+
+/*
+ * The last LIMIT bytes of HANDLE's log through the logs op, malloc'd and
+ * NUL-terminated in *TEXT (*LEN bytes). Returns FCB_OK, or the plugin's
+ * status (FCB_ERR_UNSUPPORTED without the op) with `why` filled.
+ */
+int run_log_tail(run *r, const char *handle, size_t limit, char **text, size_t *len, char *why,
+                 size_t why_size);
 
 #endif

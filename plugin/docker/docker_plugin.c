@@ -8,8 +8,10 @@
 #include <curl/curl.h>
 #include <fakecloud/backend_plugin.h>
 
-FCB_PLUGIN_DESCRIPTOR(DOCK_PLUGIN_NAME, "0.1.0",
-                      "Runs Lambda runtimes as Docker containers over the Engine API");
+/* Architectures are not honoured yet (no platform on pull/create): no arch bit. */
+FCB_PLUGIN_DESCRIPTOR_EX(DOCK_PLUGIN_NAME, "0.1.0",
+                         "Runs Lambda runtimes as Docker containers over the Engine API",
+                         FCB_ABI_MINOR, FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL);
 
 static const fcb_backend_ops dock_ops = {
     .size = sizeof(fcb_backend_ops),

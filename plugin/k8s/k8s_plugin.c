@@ -8,7 +8,9 @@
 
 #include <curl/curl.h>
 
-FCB_PLUGIN_DESCRIPTOR("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods");
+/* Architectures are not honoured yet (no kubernetes.io/arch selector): no arch bit. */
+FCB_PLUGIN_DESCRIPTOR_EX("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods", FCB_ABI_MINOR,
+                         FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL);
 
 static const fcb_backend_ops k8s_ops = {
     .size = sizeof(fcb_backend_ops),

@@ -97,7 +97,7 @@ def main(mode, build_dir, prefix, host, source):
             henv["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
         listing = json.loads(run([host, "backends", "--json"], env=henv).stdout)
         mine = [b for b in listing["backends"] if b["name"] == name]
-        if not mine or not mine[0]["accepted"] or mine[0]["abi"] != "1.0":
+        if not mine or not mine[0]["accepted"] or mine[0]["abi"] != "1.1":
             raise SystemExit(f"FAIL: backends does not accept {name}: {listing}")
 
         with open(os.path.join(tmp, "fn.json"), "w") as f:

@@ -120,3 +120,48 @@ Test(cli, has_a_help_text_for_every_command_and_none_for_unknown_ones)
     cr_expect(cli_is_launching("launch") && cli_is_launching("invoke"));
     cr_expect(!cli_is_launching("reap"));
 }
+
+Test(cli, reads_tail_and_since_of_the_logs_command)
+{
+    unsigned lines = 9;
+    long long ms = 9;
+    char why[256] = "";
+    cr_expect_eq(cli_tail_lines(NULL, &lines, why, sizeof why), 0);
+    cr_expect_eq(lines, 0);
+    cr_expect_eq(cli_tail_lines("25", &lines, why, sizeof why), 0);
+    cr_expect_eq(lines, 25);
+    cr_expect_eq(cli_tail_lines("0", &lines, why, sizeof why), -1);
+    cr_expect_eq(cli_tail_lines("12x", &lines, why, sizeof why), -1);
+    cr_expect(strstr(why, "--tail") != NULL, "%s", why);
+    cr_expect_eq(cli_tail_lines("99999999999999999999999", &lines, why, sizeof why), -1);
+    cr_expect_eq(cli_since_ms("90s", &ms, why, sizeof why), 0);
+    cr_expect_eq(ms, 90000);
+    cr_expect_eq(cli_since_ms("15m", &ms, why, sizeof why), 0);
+    cr_expect_eq(ms, 900000);
+    cr_expect_eq(cli_since_ms("720h", &ms, why, sizeof why), 0);
+    cr_expect_eq(cli_since_ms("721h", &ms, why, sizeof why), -1);
+    cr_expect_eq(cli_since_ms("5", &ms, why, sizeof why), -1);
+    cr_expect_eq(cli_since_ms("m", &ms, why, sizeof why), -1);
+    cr_expect(strstr(why, "--since") != NULL, "%s", why);
+}
+
+Test(cli, logs_and_status_take_a_handle_and_their_own_options)
+{
+    cli_options o;
+    char why[256] = "";
+    cr_assert_eq(PARSE(&o, why, "logs", "k8s/ns/p", "--tail", "5", "--since", "1h", "--follow",
+                       "--stats"),
+                 0, "%s", why);
+    cr_expect_eq(cli_check(&o, why, sizeof why), 0, "%s", why);
+    cr_expect_str_eq(o.handle, "k8s/ns/p");
+    cr_expect(o.follow && o.stats);
+    cr_assert_eq(PARSE(&o, why, "status", "--tail", "5", "h"), 0);
+    cr_expect_eq(cli_check(&o, why, sizeof why), -1);
+    cr_expect(strstr(why, "--tail: not an option of `status`") != NULL, "%s", why);
+    cr_assert_eq(PARSE(&o, why, "invoke", "--function", "f", "--log-tail", "--role-credentials",
+                       "c.json", "--aws-endpoint-url", "https://e.example"),
+                 0);
+    cr_expect_eq(cli_check(&o, why, sizeof why), 0, "%s", why);
+    cr_expect(o.log_tail);
+    cr_expect_str_eq(o.role_credentials, "c.json");
+}

@@ -122,7 +122,25 @@ Test(function_json, accepts_the_get_function_shape)
                  "\"Code\":{\"ImageUri\":\"x/y:z\",\"ResolvedImageUri\":\"x/y@sha256:0\"},"
                  "\"Tags\":{\"team\":\"a\"}}");
     cr_expect_str_eq(d->fn.image_uri, "x/y:z");
+    cr_assert_eq(d->fn.n_tags, 1, "Tags reach the plugin (ABI 1.1 fcb_function.tags)");
+    cr_expect_str_eq(d->fn.tags[0].key, "team");
+    cr_expect_str_eq(d->fn.tags[0].value, "a");
     function_desc_free(d);
+}
+
+Test(function_json, tags_are_validated_like_tag_resource)
+{
+    function_desc *d = parse_ok("{\"FunctionName\":\"f\",\"Tags\":{\"\u00e9t\u00e9\":\"\",\"k\":\"v\"}}");
+    cr_expect_eq(d->fn.n_tags, 2);
+    cr_expect_eq(d->fn.tags, d->tags);
+    function_desc_free(d);
+    char key[200], want[256];
+    snprintf(key, sizeof key, "{\"FunctionName\":\"f\",\"Tags\":{\"%0129d\":\"v\"}}", 0);
+    snprintf(want, sizeof want, "Tags.%0129d: tag key of 129 characters (AWS allows 1 to 128)", 0);
+    expect_error(key, want);
+    expect_error("{\"FunctionName\":\"f\",\"Tags\":[]}", "Tags: expected an object, got array");
+    expect_error("{\"FunctionName\":\"f\",\"Tags\":{\"AWS:x\":\"v\"}}",
+                 "Tags.AWS:x: tag keys starting with \"aws:\" are reserved by AWS");
 }
 
 /* Parses TEXT and expects exactly the warnings listed (NULL-terminated), in order. */

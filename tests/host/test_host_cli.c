@@ -185,8 +185,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    const char *files[] = {"fn.json",    "code.zip", "layer.zip", "code.txt", "bad.json",
-                           "event.json", ".stdout",  ".stderr",   "marker",   NULL};
+    const char *files[] = {"fn.json",    "code.zip", "layer.zip", "code.txt",   "bad.json",
+                           "event.json", ".stdout",  ".stderr",   "marker",     "creds.json",
+                           "tags.json",  NULL};
     for (size_t i = 0; files[i] != NULL; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -199,7 +200,8 @@ TestSuite(host_cli, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(host_cli, every_subcommand_has_a_help_text_that_names_it)
 {
-    const char *cmds[] = {"backends", "launch", "invoke", "terminate", "reap", "prepull", "help"};
+    const char *cmds[] = {"backends", "launch",  "invoke", "terminate", "reap",
+                          "prepull",  "logs",    "status", "help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char usage[128];
         snprintf(usage, sizeof usage, "Usage: fakecloud-lambda-host %s", cmds[i]);
@@ -218,6 +220,9 @@ Test(host_cli, every_subcommand_has_a_help_text_that_names_it)
     cr_expect(strstr(r.out, "  5  invoke") != NULL && strstr(r.out, "  75  temporary") != NULL,
               "%s", r.out);
     cr_expect(strstr(r.out, "prepull IMAGE") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "logs HANDLE") != NULL && strstr(r.out, "status HANDLE") != NULL &&
+                  strstr(r.out, "--stats") != NULL,
+              "%s", r.out);
     cr_expect(strstr(r.out, "FAKECLOUD_LAMBDA_BACKEND") != NULL);
     result_free(&r);
 }
@@ -246,6 +251,22 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
         {ARGS("launch", "--function", "fn.json", "--code", "code.zip", "--artifact-listen",
               "nowhere", "--backend", "test"),
          "--artifact-listen: expected IPV4:PORT"},
+        {ARGS("logs", "--backend", "test"), "logs: HANDLE required"},
+        {ARGS("status", "--backend", "test"), "status: HANDLE required"},
+        {ARGS("logs", "test/1", "--tail", "ten"), "--tail: expected a positive whole number"},
+        {ARGS("logs", "test/1", "--tail", "100001"), "--tail: \"100001\" is larger than 100000"},
+        {ARGS("logs", "test/1", "--since", "5d"), "--since: expected a duration such as 90s"},
+        {ARGS("logs", "test/1", "--since", "721h"), "--since: \"721h\" is longer than 30 days"},
+        {ARGS("status", "test/1", "--follow"), "--follow: not an option of `status`"},
+        {ARGS("launch", "--function", "fn.json", "--log-tail"),
+         "--log-tail: not an option of `launch`"},
+        {ARGS("reap", "--role-credentials", "creds.json"),
+         "--role-credentials: not an option of `reap`"},
+        {ARGS("backends", "--stats"), "--stats: not an option of `backends`"},
+        {ARGS("launch", "--function", "fn.json", "--aws-endpoint-url", "localhost:4566"),
+         "--aws-endpoint-url: expected an http:// or https:// URL"},
+        {ARGS("launch", "--function", "fn.json", "--aws-endpoint-url", "http://a b"),
+         "--aws-endpoint-url: byte 8 (0x20) is not printable ASCII"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         result r = run_host(NULL, NULL, cases[i].args);
@@ -375,13 +396,28 @@ Test(host_cli, backends_json_lists_good_and_refused_plugins_without_running_them
     cr_expect(json_object_object_get_ex(good, "version", &v) &&
               strcmp(json_object_get_string(v), "1.0.0") == 0);
     cr_expect(json_object_object_get_ex(good, "abi", &v) &&
-              strcmp(json_object_get_string(v), "1.0") == 0);
+              strcmp(json_object_get_string(v), "1.1") == 0);
+    /* Capabilities come from the descriptor: listed without running init. */
+    cr_assert(json_object_object_get_ex(good, "capabilities", &v));
+    static const char *const caps[] = {"image-functions", "layers", "prepull",     "logs",
+                                       "logs-follow",     "invoke", "cancel",      "status",
+                                       "stats",           "credentials", "tags"};
+    cr_expect_eq(json_object_array_length(v), sizeof caps / sizeof caps[0]);
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, i)), caps[i]);
+    json_object *good2 = find_backend(list, "test2");
+    cr_assert_not_null(good2);
+    cr_assert(json_object_object_get_ex(good2, "capabilities", &v));
+    cr_expect_eq(json_object_array_length(v), 2,
+                 "test2 has no prepull and no 1.1 op and declares none of them");
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "image-functions");
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(v, 1)), "layers");
     struct {
         const char *name;
         const char *reason;
     } refused[] = {{"broken-magic", "wrong magic number"},
-                   {"broken-major", "plugin ABI 2.0, host ABI 1.0"},
-                   {"broken-minor", "plugin ABI 1.99, host ABI 1.0"},
+                   {"broken-major", "plugin ABI 2.0, host ABI 1.1"},
+                   {"broken-minor", "plugin ABI 1.99, host ABI 1.1"},
                    {"broken-noinit", "no symbol backend_plugin_init"},
                    {"broken-noversion", "without the symbol version"}};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
@@ -469,7 +505,7 @@ Test(host_cli, backend_problems_exit_with_3_and_the_reason)
         const char *message;
     } cases[] = {
         {"FAKECLOUD_LAMBDA_BACKEND=nosuch", "no fakecloud-backend-nosuch.so in"},
-        {"FAKECLOUD_LAMBDA_BACKEND=broken-major", "plugin ABI 2.0, host ABI 1.0"},
+        {"FAKECLOUD_LAMBDA_BACKEND=broken-major", "plugin ABI 2.0, host ABI 1.1"},
         {"FAKECLOUD_LAMBDA_BACKEND=broken-initfail", "refusing to initialise"},
         {"FAKECLOUD_LAMBDA_BACKEND=broken-nolaunch", "lacks name, open, close, launch"},
     };
@@ -862,4 +898,382 @@ Test(host_cli, sigterm_during_terminate_reap_or_prepull_exits_130_within_a_secon
     expect_prompt_130(env, ARGS("reap"), "backend opened", "reap was in progress");
     expect_prompt_130(env, ARGS("prepull", "img:1"), "backend opened",
                       "prepull img:1 was in progress");
+}
+
+/* ---- ABI 1.1: invoke op, --log-tail, credentials, tags, logs, status, --stats, cancel ---- */
+
+static json_object *parse_out(const result *r)
+{
+    json_object *o = json_tokener_parse(r->out);
+    cr_assert_not_null(o, "stdout is one JSON document: %s", r->out);
+    return o;
+}
+
+static const char *json_str(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* Decode base64 TEXT (no line breaks) into a malloc'd NUL-terminated string. */
+static char *unbase64(const char *text)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(text), o = 0;
+    char *out = calloc(n / 4 * 3 + 1, 1);
+    unsigned bits = 0, acc = 0;
+    for (size_t i = 0; i < n && text[i] != '='; i++) {
+        const char *d = strchr(digits, text[i]);
+        cr_assert(d != NULL && text[i] != '\0', "base64 digit at %zu", i);
+        acc = acc << 6 | (unsigned)(d - digits);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)(acc >> bits & 0xff);
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+Test(host_cli, invoke_log_tail_prints_the_runtime_report_and_its_base64_in_json)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--log-tail"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"function\":\"my-fn\"") != NULL, "the answer alone on stdout: %s",
+              r.out);
+    cr_expect(strstr(r.out, "REPORT") == NULL, "the tail is not mixed into the answer: %s", r.out);
+    cr_expect(strstr(r.err, "START RequestId: ") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "REPORT RequestId: ") != NULL && strstr(r.err, "\tDuration: ") != NULL,
+              "%s", r.err);
+    result_free(&r);
+
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                 ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--log-tail",
+                      "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = parse_out(&r);
+    const char *tail = json_str(o, "log_tail"), *b64 = json_str(o, "log_result");
+    cr_assert_not_null(tail, "%s", r.out);
+    cr_assert_not_null(b64, "%s", r.out);
+    cr_expect(strstr(tail, "REPORT RequestId: ") != NULL, "%s", tail);
+    char *decoded = unbase64(b64);
+    cr_expect_str_eq(decoded, tail, "log_result is the base64 of log_tail");
+    cr_expect_leq(strlen(decoded), 4096);
+    free(decoded);
+    json_object_put(o);
+    result_free(&r);
+}
+
+Test(host_cli, invoke_goes_through_the_backend_invoke_op_and_over_http_without_it)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = parse_out(&r);
+    cr_expect_str_eq(json_str(o, "invoked_via"), "backend");
+    json_object_put(o);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test2"), NULL,
+                 ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--json",
+                      "--log-tail"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    o = parse_out(&r);
+    cr_expect_str_eq(json_str(o, "invoked_via"), "http");
+    cr_expect(strstr(r.out, "\"variant\":2") != NULL, "%s", r.out);
+    cr_expect_null(json_str(o, "log_tail"), "no logs op, no tail");
+    cr_expect(strstr(json_str(o, "log_tail_error"), "has no logs operation") != NULL, "%s", r.out);
+    cr_expect(strstr(r.err, "--log-tail: no log tail") != NULL, "a warning: %s", r.err);
+    json_object_put(o);
+    result_free(&r);
+}
+
+static const char creds_json[] =
+    "{\"Credentials\":{\"AccessKeyId\":\"AKIAIOSFODNN7EXAMPLE\","
+    "\"SecretAccessKey\":\"wJalrXUtnFEMI-never-printed\",\"SessionToken\":\"FwoGZX-token\","
+    "\"Expiration\":\"2030-01-02T03:04:05Z\"},\"AssumedRoleUser\":{}}";
+
+Test(host_cli, role_credentials_endpoint_and_tags_reach_the_runtime_without_the_secret)
+{
+    write_text("creds.json", creds_json);
+    write_text("tags.json", "{\"Configuration\":{\"FunctionName\":\"my-fn\","
+                            "\"Runtime\":\"python3.12\",\"Handler\":\"app.handler\"},"
+                            "\"Tags\":{\"team\":\"blue\",\"cost\":\"\"}}");
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_LOG_LEVEL=trace"), NULL,
+                        ARGS("invoke", "--function", "tags.json", "--code", "code.zip",
+                             "--role-credentials", "creds.json", "--aws-endpoint-url",
+                             "http://127.0.0.1:4566"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"credentials\":\"AKIA...(set)\"") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "\"session_token\":\"(set)\"") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "\"credentials_expiration\":1893553445") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "\"aws_endpoint_url\":\"http://127.0.0.1:4566\"") != NULL, "%s",
+              r.out);
+    cr_expect(strstr(r.out, "\"tags\":{\"team\":\"blue\",\"cost\":\"\"}") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "never-printed") == NULL && strstr(r.err, "never-printed") == NULL,
+              "the secret appears nowhere");
+    result_free(&r);
+}
+
+Test(host_cli, bad_role_credentials_and_tags_exit_2_naming_the_field)
+{
+    struct {
+        const char *creds;
+        const char *message;
+    } cases[] = {
+        {"[]", "expected a JSON object"},
+        {"{\"AccessKeyId\":\"A\"}", "Credentials: required"},
+        {"{\"Credentials\":{\"SecretAccessKey\":\"s\"}}", "Credentials.AccessKeyId: required"},
+        {"{\"Credentials\":{\"AccessKeyId\":\"A\"}}", "Credentials.SecretAccessKey: required"},
+        {"{\"Credentials\":{\"AccessKeyId\":\"A\",\"SecretAccessKey\":7}}",
+         "Credentials.SecretAccessKey: expected a string"},
+        {"{\"Credentials\":{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s e\"}}",
+         "Credentials.SecretAccessKey: character 1 is not printable ASCII (value not shown)"},
+        {"{\"Credentials\":{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\",\"Expiration\":"
+         "\"tomorrow\"}}",
+         "Credentials.Expiration: expected an ISO 8601 time"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_text("creds.json", cases[i].creds);
+        result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                            ARGS("launch", "--function", "fn.json", "--code", "code.zip",
+                                 "--role-credentials", "creds.json"));
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, cases[i].message) != NULL, "case %zu wants '%s' in: %s", i,
+                  cases[i].message, r.err);
+        cr_expect(strstr(r.err, "--role-credentials creds.json: ") != NULL, "%s", r.err);
+        result_free(&r);
+    }
+    write_text("creds.json", creds_json);
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test2"), NULL,
+                        ARGS("launch", "--function", "fn.json", "--code", "code.zip",
+                             "--role-credentials", "creds.json"));
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "does not declare the credentials capability") != NULL, "%s", r.err);
+    result_free(&r);
+
+    char many[4096] = "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\","
+                      "\"Handler\":\"h.h\",\"Tags\":{";
+    for (int i = 0; i < 51; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s\"k%d\":\"v\"",
+                 i ? "," : "", i);
+    strcat(many, "}}");
+    char long_value[400];
+    snprintf(long_value, sizeof long_value,
+             "{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h.h\","
+             "\"Tags\":{\"k\":\"%0257d\"}}",
+             0);
+    struct {
+        const char *json;
+        const char *message;
+    } tags[] = {
+        {many, "Tags: 51 tags exceed AWS's 50"},
+        {long_value, "Tags.k: tag value of 257 characters (AWS allows at most 256)"},
+        {"{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h.h\","
+         "\"Tags\":{\"aws:cloudformation\":\"x\"}}",
+         "tag keys starting with \"aws:\" are reserved"},
+        {"{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h.h\","
+         "\"Tags\":{\"\":\"x\"}}",
+         "tag key of 0 characters (AWS allows 1 to 128)"},
+        {"{\"FunctionName\":\"my-fn\",\"Runtime\":\"python3.12\",\"Handler\":\"h.h\","
+         "\"Tags\":{\"k\":1}}",
+         "Tags.k: expected a string"},
+    };
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        write_text("tags.json", tags[i].json);
+        r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                     ARGS("launch", "--function", "tags.json", "--code", "code.zip"));
+        cr_expect_eq(r.exit_code, 2, "tags case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, tags[i].message) != NULL, "tags case %zu wants '%s' in: %s", i,
+                  tags[i].message, r.err);
+        result_free(&r);
+    }
+}
+
+Test(host_cli, status_and_logs_ask_the_backend_and_refuse_a_backend_without_the_op)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("status", "test/7"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strncmp(r.out, "test/7 gone", 11) == 0, "%s", r.out);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("status", "test/7", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = parse_out(&r);
+    cr_expect_str_eq(json_str(o, "state"), "gone");
+    cr_expect_str_eq(json_str(o, "handle"), "test/7");
+    json_object_put(o);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                 ARGS("logs", "test/7", "--tail", "5", "--json"));
+    cr_expect_eq(r.exit_code, 1, "%s", r.err);
+    cr_expect_str_eq(json_error_code(r.out), "FCB_ERR_NOT_FOUND", "%s", r.out);
+    cr_expect(strstr(r.err, "logs test/7 failed") != NULL, "%s", r.err);
+    result_free(&r);
+    const char *const *cmds[] = {ARGS("status", "test2/1"), ARGS("logs", "test2/1"),
+                                 ARGS("logs", "test2/1", "--follow")};
+    const char *const names[] = {"status", "logs", "logs"};
+    for (size_t i = 0; i < 3; i++) {
+        r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test2"), NULL, cmds[i]);
+        cr_expect_eq(r.exit_code, 2, "%s", r.err);
+        char want[128];
+        snprintf(want, sizeof want, "%s: backend test2 has no %s operation", names[i], names[i]);
+        cr_expect(strstr(r.err, want) != NULL, "'%s' in: %s", want, r.err);
+        result_free(&r);
+    }
+}
+
+Test(host_cli, stats_prints_the_backend_metrics_as_json)
+{
+    result r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL,
+                        ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--stats"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    const char *line = strstr(r.err, "{\"launches_total\":");
+    cr_assert_not_null(line, "%s", r.err);
+    json_object *o = json_tokener_parse(line);
+    cr_assert_not_null(o, "%s", line);
+    json_object *v;
+    cr_expect(json_object_object_get_ex(o, "launches_total", &v) && json_object_get_int(v) == 1);
+    cr_expect(json_object_object_get_ex(o, "invocations_total", &v) &&
+              json_object_get_int(v) == 1);
+    cr_expect(json_object_object_get_ex(o, "launch_ms{phase=total}", &v) &&
+              json_object_object_get_ex(v, "count", &v) && json_object_get_int(v) == 1);
+    json_object_put(o);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_FAIL_LAUNCH=BACKEND"), NULL,
+                 ARGS("launch", "--function", "fn.json", "--code", "code.zip", "--stats",
+                      "--json"));
+    cr_expect_eq(r.exit_code, 1, "%s", r.err);
+    cr_expect(strstr(r.err, "\"launch_failures_total{reason=FCB_ERR_BACKEND}\":1") != NULL,
+              "a failed command's stats go to stderr: %s", r.err);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test"), NULL, ARGS("reap", "--stats", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    o = parse_out(&r);
+    cr_expect(json_object_object_get_ex(o, "stats", &v) &&
+                  json_object_object_get_ex(v, "launches_total", &v),
+              "%s", r.out);
+    json_object_put(o);
+    result_free(&r);
+    r = run_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test2"), NULL, ARGS("reap", "--stats"));
+    cr_expect_eq(r.exit_code, 0, "no stats op is a warning, not a failure: %s", r.err);
+    cr_expect(strstr(r.err, "--stats: the backend has no stats operation") != NULL, "%s", r.err);
+    result_free(&r);
+}
+
+/* SIGINT during a 20-s launch: EXPECT says which way it was cancelled. */
+static void expect_launch_cancelled(const char *backend, const char *expect)
+{
+    pid_t pid = spawn_host(ENV(backend, "FAKECLOUD_TEST_LAUNCH_DELAY_MS=20000",
+                               "FAKECLOUD_LOG_LEVEL=info"),
+                           ARGS("launch", "--function", "fn.json", "--code", "code.zip"));
+    cr_assert(wait_for_log("backend opened"), "the host reached the launch");
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    kill(pid, SIGINT);
+    int code = wait_exit(pid, 1000);
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    char *err = slurp(path);
+    cr_expect_eq(code, 130, "%s: exit %d (-2 = still running after 1 s), stderr: %s", backend,
+                 code, err);
+    cr_expect(strstr(err, expect) != NULL, "'%s' in: %s", expect, err);
+    cr_expect(strstr(err, "leaked") == NULL, "%s", err);
+    free(err);
+}
+
+Test(host_cli, sigint_cancels_the_launch_through_its_token_when_the_backend_declares_cancel)
+{
+    expect_launch_cancelled("FAKECLOUD_LAMBDA_BACKEND=test",
+                            "interrupted: launch of my-fn cancelled (launch: cancelled by the "
+                            "host)");
+    expect_launch_cancelled("FAKECLOUD_LAMBDA_BACKEND=test2",
+                            "interrupted: launch of my-fn cancelled (launch: cancelled by "
+                            "close())");
+}
+
+Test(host_cli, an_abi_1_0_plugin_runs_every_command_and_absent_ops_are_clear_errors)
+{
+    const char *const *env = ENV("FAKECLOUD_LAMBDA_BACKEND=" ABI10_PLUGIN);
+    result r = run_host(env, NULL,
+                        ARGS("launch", "--function", "fn.json", "--code", "code.zip", "--stats",
+                             "--aws-endpoint-url", "http://127.0.0.1:4566"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "handle abi10/1") != NULL, "%s", r.out);
+    cr_expect(strstr(r.err, "--stats: the backend has no stats operation") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "built for ABI 1.0 and ignores it") != NULL, "%s", r.err);
+    result_free(&r);
+    r = run_host(env, NULL, ARGS("terminate", "abi10/1"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    result_free(&r);
+    r = run_host(env, NULL, ARGS("reap"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    result_free(&r);
+    struct {
+        const char *const *args;
+        const char *message;
+    } absent[] = {
+        {ARGS("status", "abi10/1"), "status: backend abi10 has no status operation"},
+        {ARGS("logs", "abi10/1"), "logs: backend abi10 has no logs operation"},
+        {ARGS("prepull", "img:1"), "backend abi10 has no prepull operation"},
+    };
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        r = run_host(env, NULL, absent[i].args);
+        cr_expect_eq(r.exit_code, 2, "%s", r.err);
+        cr_expect(strstr(r.err, absent[i].message) != NULL, "'%s' in: %s", absent[i].message,
+                  r.err);
+        result_free(&r);
+    }
+    write_text("creds.json", creds_json);
+    r = run_host(env, NULL,
+                 ARGS("launch", "--function", "fn.json", "--code", "code.zip",
+                      "--role-credentials", "creds.json"));
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "does not declare the credentials capability") != NULL, "%s", r.err);
+    result_free(&r);
+    /* invoke: no invoke op, so HTTP to the fixture's endpoint 127.0.0.1:9 (nothing listens). */
+    r = run_host(env, NULL,
+                 ARGS("invoke", "--function", "fn.json", "--code", "code.zip", "--json"));
+    cr_expect_eq(r.exit_code, 1, "%s", r.err);
+    cr_expect(strstr(r.err, "127.0.0.1:9") != NULL, "%s", r.err);
+    result_free(&r);
+}
+
+Test(host_cli, status_and_logs_of_a_live_instance_and_sigint_stops_a_follow)
+{
+    const char *const *env = ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_RESIDENT=1");
+    result r = run_host(env, NULL, ARGS("status", "test/1"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "test/1 running\n");
+    result_free(&r);
+    r = run_host(env, NULL, ARGS("logs", "test/1", "--tail", "1", "--since", "1h"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strncmp(r.out, "INIT_START Runtime Version: test:", 33) == 0, "%s", r.out);
+    result_free(&r);
+    r = run_host(env, NULL, ARGS("logs", "test/1", "--json"));
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    json_object *o = parse_out(&r);
+    cr_expect(strstr(json_str(o, "logs"), "function resident\n") != NULL, "%s", r.out);
+    json_object_put(o);
+    result_free(&r);
+
+    pid_t pid = spawn_host(ENV("FAKECLOUD_LAMBDA_BACKEND=test", "FAKECLOUD_TEST_RESIDENT=1",
+                               "FAKECLOUD_LOG_LEVEL=info"),
+                           ARGS("logs", "test/1", "--follow"));
+    cr_assert(wait_for_log("backend opened"), "the host reached the follow");
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    kill(pid, SIGINT);
+    int code = wait_exit(pid, 1000);
+    char path[512];
+    snprintf(path, sizeof path, "%s/.stderr", dir);
+    char *err = slurp(path);
+    snprintf(path, sizeof path, "%s/.stdout", dir);
+    char *out = slurp(path);
+    cr_expect_eq(code, 130, "exit %d (-2 = still following after 1 s), stderr: %s", code, err);
+    cr_expect(strstr(err, "interrupted: logs test/1 stopped") != NULL, "%s", err);
+    cr_expect(strstr(out, "INIT_START") != NULL, "the follow printed the log first: %s", out);
+    free(err);
+    free(out);
 }

@@ -72,13 +72,13 @@ Test(loader, refuses_a_plugin_with_a_wrong_magic_number_without_running_init)
 Test(loader, refuses_a_plugin_built_for_abi_major_2_naming_both_versions)
 {
     expect_refused("broken-major", "ABI major version differs");
-    expect_refused("broken-major", "plugin ABI 2.0, host ABI 1.0");
+    expect_refused("broken-major", "plugin ABI 2.0, host ABI 1.1");
 }
 
-Test(loader, refuses_a_plugin_needing_abi_minor_99_when_the_host_has_minor_0)
+Test(loader, refuses_a_plugin_needing_abi_minor_99_when_the_host_has_minor_1)
 {
     expect_refused("broken-minor", "newer ABI minor");
-    expect_refused("broken-minor", "plugin ABI 1.99, host ABI 1.0");
+    expect_refused("broken-minor", "plugin ABI 1.99, host ABI 1.1");
 }
 
 Test(loader, refuses_a_plugin_with_a_descriptor_but_no_init_symbol)

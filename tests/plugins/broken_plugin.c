@@ -38,7 +38,7 @@
 FCB_EXPORT extern const fcb_plugin_descriptor backend_plugin_descriptor;
 const fcb_plugin_descriptor backend_plugin_descriptor = {
     BP_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor), BP_MAJOR, BP_MINOR, BROKEN_STR(BROKEN_NAME),
-    "0.0.1",  "deliberately broken test plugin"};
+    "0.0.1",  "deliberately broken test plugin", 0};
 #else
 FCB_PLUGIN_DESCRIPTOR(BROKEN_STR(BROKEN_NAME), "0.0.1", "deliberately broken test plugin");
 #endif

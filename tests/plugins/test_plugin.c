@@ -30,7 +30,29 @@
  *                             ABI 1.0 has no way to cancel an open)
  *   FAKECLOUD_TEST_OP_DELAY_MS    terminate, reap_stale and prepull sleep this
  *                             long first (not cancellable either)
+ *   FAKECLOUD_TEST_RESIDENT   "1": open() launches one instance of a function
+ *                             "resident" (handle TP_NAME/1) that lives until
+ *                             close(), so a host's logs/status commands have
+ *                             a live instance to look at
  * Variant 2 ("test2") has no prepull operation.
+ *
+ * ABI 1.1 (variant 1 only; variant 2 has none of it and declares no
+ * capability, for the hosts' "absent op" paths):
+ *   logs    each instance keeps its output like the RIE's: an INIT_START line
+ *           at launch, then START / a line from the handler / END / REPORT
+ *           ("REPORT RequestId: <id>\tDuration: 1.00 ms\t...") per invocation
+ *           served (at most TP_LOG_LINES_MAX lines; older ones are dropped);
+ *           tail N lines, since a time, follow until terminate, cancel or close
+ *   status  RUNNING for an instance of this backend, GONE otherwise
+ *   invoke  POSTs the event to the instance's runtime and streams the answer;
+ *           waits FAKECLOUD_TEST_OP_DELAY_MS first, polling the cancel token
+ *   stats   launches_total, launch_failures_total{reason}, launch_ms,
+ *           invocations_total, invocation_failures_total, instances
+ *   launch  polls fcb_launch_request.cancel while it waits
+ *           (FAKECLOUD_TEST_LAUNCH_DELAY_MS); the runtime's answer echoes
+ *           "credentials": "<first 4 characters of the key id>...(set)" (never
+ *           the secret), "session_token": "(set)", "aws_endpoint_url" and
+ *           "tags" when the launch request carried them.
  */
 #include "svc.h"
 
@@ -38,6 +60,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -61,20 +84,45 @@
 #define TP_VARIANT 1
 #endif
 
-FCB_PLUGIN_DESCRIPTOR(TP_NAME, TP_VERSION, "In-process test backend (variant " TP_NAME ")");
+/* Variant 2 has no prepull op and none of the 1.1 ops (tests of missing optional ops). */
+#define TP_CAPS_1                                                                             \
+    (FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL | FCB_CAP_LOGS |              \
+     FCB_CAP_LOGS_FOLLOW | FCB_CAP_INVOKE | FCB_CAP_CANCEL | FCB_CAP_STATUS | FCB_CAP_STATS | \
+     FCB_CAP_CREDENTIALS | FCB_CAP_TAGS)
+#define TP_CAPS_2 (FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS)
+FCB_PLUGIN_DESCRIPTOR_EX(TP_NAME, TP_VERSION, "In-process test backend (variant " TP_NAME ")",
+                         FCB_ABI_MINOR, TP_VARIANT == 1 ? TP_CAPS_1 : TP_CAPS_2);
 
 #define TP_INVOKE_PATH    "/2015-03-31/functions/function/invocations"
 #define TP_HEADER_MAX     (64 * 1024)
 #define TP_BODY_MAX       (6 * 1024 * 1024)
 #define TP_SERVE_ROUNDS   1000000u /* poll rounds of <= 200 ms: a bound, never reached */
 #define TP_IO_TIMEOUT_SEC 5
+#define TP_LOG_LINES_MAX  4096                /* lines an instance keeps */
+#define TP_LOGS_MAX_BYTES (1024u * 1024u)     /* logs() default max_bytes */
+#define TP_FOLLOW_ROUNDS  36000u              /* 100-ms rounds: a follow ends after 1 h */
+#define TP_N_CODES        (1 - FCB_ERR_INTERNAL) /* fcb_status 0..-11 */
 
 /* True when STRUCT (with a leading `size`) as written by the caller has FIELD. */
 #define TP_HAS(ptr, type, field) ((ptr)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
+typedef struct tp_line {
+    int64_t unix_ms;
+    char *text; /* without the newline */
+} tp_line;
+
 typedef struct tp_instance {
     struct tp_instance *next;
     const fcb_host_services *host;
+    struct fcb_backend *b; /* its lock guards lines and the counters */
+    char endpoint[FCB_ENDPOINT_MAX];
+    unsigned long id;
+    uint32_t timeout_s;
+    char *extra; /* JSON members echoed in every answer ("" or ",\"credentials\":...") */
+    tp_line *lines;
+    size_t n_lines;
+    uint64_t dropped; /* lines dropped from the front; lines[i] is line number dropped + i */
+    unsigned long requests;
     char *handle;
     char *function_name;
     char *handler;
@@ -101,6 +149,9 @@ struct fcb_backend {
     bool closing;
     long op_delay_ms;
     int fail_launch, fail_terminate, fail_reap, fail_prepull; /* FCB_OK = do not fail */
+    /* stats (under lock) */
+    uint64_t launches, launch_failures[TP_N_CODES], invocations, invocation_failures;
+    double launch_ms;
 };
 
 /* Status named by KEY's value ("UNAVAILABLE" = FCB_ERR_UNAVAILABLE); FCB_OK when unset. */
@@ -186,6 +237,96 @@ static const char *tp_header(const char *headers, const char *name)
     return NULL;
 }
 
+static int64_t tp_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Append one line to IN's log (dropped when memory runs out, like a full pipe). */
+static void tp_log_line(tp_instance *in, const char *fmt, ...) SVC_PRINTF(2, 3);
+static void tp_log_line(tp_instance *in, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = svc_vsprintf(in->host, fmt, ap);
+    va_end(ap);
+    if (text == NULL)
+        return;
+    fcb_backend *b = in->b;
+    pthread_mutex_lock(&b->lock);
+    if (in->n_lines == TP_LOG_LINES_MAX) {
+        svc_free(in->host, in->lines[0].text);
+        memmove(in->lines, in->lines + 1, (in->n_lines - 1) * sizeof in->lines[0]);
+        in->n_lines--;
+        in->dropped++;
+    }
+    tp_line *grown = svc_realloc(in->host, in->lines, (in->n_lines + 1) * sizeof in->lines[0]);
+    if (grown != NULL) {
+        in->lines = grown;
+        in->lines[in->n_lines++] = (tp_line){tp_now_ms(), text};
+        text = NULL;
+        pthread_cond_broadcast(&b->changed); /* wakes a follow */
+    }
+    pthread_mutex_unlock(&b->lock);
+    svc_free(in->host, text);
+}
+
+static void tp_count_invocation(tp_instance *in, bool failed)
+{
+    pthread_mutex_lock(&in->b->lock);
+    in->b->invocations++;
+    if (failed)
+        in->b->invocation_failures++;
+    in->requests++;
+    pthread_mutex_unlock(&in->b->lock);
+}
+
+/* The answer to one invocation, with the RIE's log lines around it. */
+static void tp_answer(tp_instance *in, int fd, const char *body, size_t body_len)
+{
+    const fcb_host_services *host = in->host;
+    pthread_mutex_lock(&in->b->lock);
+    unsigned long seq = in->requests + 1;
+    pthread_mutex_unlock(&in->b->lock);
+    char rid[64];
+    snprintf(rid, sizeof rid, "%08lx-0000-4000-8000-%012lx", in->id, seq);
+    tp_log_line(in, "START RequestId: %s Version: $LATEST", rid);
+    tp_log_line(in, "%s: handler %s got an event of %zu bytes", in->function_name, in->handler,
+                body_len);
+    sbuf out;
+    sbuf_init(&out, host, 0);
+    sbuf_puts(&out, "{\"backend\":\"" TP_NAME "\",\"event\":");
+    if (body_len == 0)
+        sbuf_puts(&out, "null");
+    else
+        sbuf_append(&out, body, body_len);
+    sbuf_puts(&out, ",\"function\":");
+    tp_json_string(&out, in->function_name);
+    sbuf_puts(&out, ",\"handler\":");
+    tp_json_string(&out, in->handler);
+    if (in->code_bytes >= 0)
+        sbuf_printf(&out, ",\"code_bytes\":%lld,\"layers_bytes\":%lld", in->code_bytes,
+                    in->layers_bytes);
+    sbuf_puts(&out, in->extra != NULL ? in->extra : "");
+    if (TP_VARIANT == 2)
+        sbuf_puts(&out, ",\"variant\":2");
+    sbuf_puts(&out, "}");
+    bool failed = sbuf_failed(&out);
+    if (failed)
+        tp_respond(fd, host, 500, "Internal Server Error", "{}", 2);
+    else
+        tp_respond(fd, host, 200, "OK", out.data, out.len);
+    tp_log_line(in, "END RequestId: %s", rid);
+    tp_log_line(in,
+                "REPORT RequestId: %s\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: "
+                "128 MB\tMax Memory Used: 1 MB\t",
+                rid);
+    tp_count_invocation(in, failed);
+    sbuf_free(&out);
+}
+
 /* Serve one request on connection FD (one request per connection). */
 static void tp_serve_connection(tp_instance *in, int fd)
 {
@@ -195,8 +336,6 @@ static void tp_serve_connection(tp_instance *in, int fd)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     sbuf req;
     sbuf_init(&req, host, TP_HEADER_MAX + TP_BODY_MAX);
-    sbuf out;
-    sbuf_init(&out, host, 0);
     char chunk[8192];
     char *end = NULL;
     for (unsigned i = 0; end == NULL && i < 10000; i++) {
@@ -217,6 +356,7 @@ static void tp_serve_connection(tp_instance *in, int fd)
     size_t body_len = cl != NULL ? (size_t)strtoull(cl, NULL, 10) : 0;
     if (body_len > TP_BODY_MAX) {
         tp_respond(fd, host, 413, "Payload Too Large", "{}", 2);
+        tp_count_invocation(in, true);
         goto out;
     }
     for (unsigned i = 0; req.len < header_len + body_len && i < 100000; i++) {
@@ -234,32 +374,12 @@ static void tp_serve_connection(tp_instance *in, int fd)
     if (!is_post || !path_ok) {
         static const char nf[] = "{\"errorMessage\":\"not found\"}";
         tp_respond(fd, host, 404, "Not Found", nf, sizeof nf - 1);
+        tp_count_invocation(in, true);
         goto out;
     }
-    const char *body = req.data + header_len;
-    sbuf_puts(&out, "{\"backend\":\"" TP_NAME "\",\"event\":");
-    if (body_len == 0)
-        sbuf_puts(&out, "null");
-    else
-        sbuf_append(&out, body, body_len);
-    sbuf_puts(&out, ",\"function\":");
-    tp_json_string(&out, in->function_name);
-    sbuf_puts(&out, ",\"handler\":");
-    tp_json_string(&out, in->handler);
-    if (in->code_bytes >= 0)
-        sbuf_printf(&out, ",\"code_bytes\":%lld,\"layers_bytes\":%lld", in->code_bytes,
-                    in->layers_bytes);
-    if (TP_VARIANT == 2)
-        sbuf_puts(&out, ",\"variant\":2");
-    sbuf_puts(&out, "}");
-    if (sbuf_failed(&out)) {
-        tp_respond(fd, host, 500, "Internal Server Error", "{}", 2);
-        goto out;
-    }
-    tp_respond(fd, host, 200, "OK", out.data, out.len);
+    tp_answer(in, fd, req.data + header_len, body_len);
 out:
     sbuf_free(&req);
-    sbuf_free(&out);
 }
 
 static void *tp_serve(void *arg)
@@ -306,6 +426,10 @@ static void tp_instance_free(tp_instance *in)
     svc_free(host, in->handle);
     svc_free(host, in->function_name);
     svc_free(host, in->handler);
+    svc_free(host, in->extra);
+    for (size_t i = 0; i < in->n_lines; i++)
+        svc_free(host, in->lines[i].text);
+    svc_free(host, in->lines);
     svc_free(host, in);
 }
 
@@ -472,6 +596,92 @@ static int tp_validate(const fcb_launch_request *req, fcb_error *err)
     return FCB_OK;
 }
 
+/*
+ * The 1.1 members of the launch request, as JSON members for the runtime's
+ * answer (credentials shown as present, never their value). Variant 2 reads
+ * none of them (it declares no such capability), like a 1.0 plugin.
+ */
+static int tp_extra(const fcb_host_services *host, const fcb_launch_request *req, char **extra,
+                    fcb_error *err)
+{
+    sbuf out;
+    sbuf_init(&out, host, 0);
+    sbuf_puts(&out, "");
+    const fcb_function *fn = req->function;
+    bool v1 = TP_VARIANT == 1;
+    const fcb_credentials *c =
+        v1 && FCB_HAS_MEMBER(req, fcb_launch_request, credentials) ? req->credentials : NULL;
+    if (c != NULL) {
+        if (!FCB_HAS_MEMBER(c, fcb_credentials, expiration_unix_s) || c->access_key_id == NULL ||
+            c->access_key_id[0] == '\0' || c->secret_access_key == NULL ||
+            c->secret_access_key[0] == '\0') {
+            sbuf_free(&out);
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "request.credentials: access_key_id and secret_access_key required");
+        }
+        sbuf_printf(&out, ",\"credentials\":\"%.4s...(set)\"", c->access_key_id);
+        if (c->session_token != NULL)
+            sbuf_puts(&out, ",\"session_token\":\"(set)\"");
+        sbuf_printf(&out, ",\"credentials_expiration\":%lld", (long long)c->expiration_unix_s);
+    }
+    const char *url = v1 && FCB_HAS_MEMBER(req, fcb_launch_request, aws_endpoint_url)
+                          ? req->aws_endpoint_url
+                          : NULL;
+    if (url != NULL) {
+        sbuf_puts(&out, ",\"aws_endpoint_url\":");
+        tp_json_string(&out, url);
+    }
+    size_t n_tags = v1 && FCB_HAS_MEMBER(fn, fcb_function, n_tags) ? fn->n_tags : 0;
+    if (n_tags > 0 && fn->tags == NULL) {
+        sbuf_free(&out);
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "function.tags: NULL with n_tags %zu",
+                       n_tags);
+    }
+    for (size_t i = 0; i < n_tags; i++) {
+        if (fn->tags[i].key == NULL || fn->tags[i].value == NULL) {
+            sbuf_free(&out);
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT, "function.tags[%zu]: NULL key or value",
+                           i);
+        }
+        sbuf_puts(&out, i == 0 ? ",\"tags\":{" : ",");
+        tp_json_string(&out, fn->tags[i].key);
+        sbuf_puts(&out, ":");
+        tp_json_string(&out, fn->tags[i].value);
+    }
+    if (n_tags > 0)
+        sbuf_puts(&out, "}");
+    if (sbuf_failed(&out)) {
+        sbuf_free(&out);
+        return err_set(err, FCB_ERR_NO_MEMORY, "launch: out of memory");
+    }
+    *extra = sbuf_steal(&out, NULL);
+    return FCB_OK;
+}
+
+static void tp_close(fcb_backend *b);
+static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance *out,
+                     fcb_error *err);
+
+/* FAKECLOUD_TEST_RESIDENT: one instance that lives as long as the backend. */
+static int tp_launch_resident(fcb_backend *b, fcb_error *err)
+{
+    static const char zip[] = "PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = "resident",
+                       .runtime = "python3.12",
+                       .handler = "app.handler",
+                       .package_type = FCB_PACKAGE_ZIP};
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = &fn,
+                              .code = {zip, sizeof zip - 1},
+                              .deploy_id = "resident"};
+    fcb_instance inst = {.size = sizeof inst};
+    int rc = tp_launch(b, &req, &inst, err);
+    if (rc != FCB_OK)
+        err_prefix(err, "FAKECLOUD_TEST_RESIDENT");
+    return rc;
+}
+
 static int tp_open(const fcb_host_services *host, const fcb_open_params *params, fcb_backend **out,
                    fcb_error *err)
 {
@@ -534,6 +744,14 @@ static int tp_open(const fcb_host_services *host, const fcb_open_params *params,
             return err_set(err, FCB_ERR_NO_MEMORY, "open: out of memory");
         }
     }
+    const char *resident = svc_config(host, "FAKECLOUD_TEST_RESIDENT");
+    if (resident != NULL && strcmp(resident, "1") == 0) {
+        int rc = tp_launch_resident(b, err);
+        if (rc != FCB_OK) {
+            tp_close(b);
+            return rc;
+        }
+    }
     svc_log(host, FCB_LOG_INFO, TP_NAME, "backend opened", "endpoint_override",
             endpoint != NULL ? endpoint : "none", "token", token != NULL ? "present" : "absent",
             NULL);
@@ -573,27 +791,52 @@ static void tp_close(fcb_backend *b)
     svc_free(host, b);
 }
 
-/* Wait launch_delay_ms, or less when close() starts; CANCELLED then. */
-static int tp_launch_delay(fcb_backend *b, fcb_error *err)
+static bool tp_cancelled(const fcb_cancel *c)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += b->launch_delay_ms / 1000;
-    until.tv_nsec += (b->launch_delay_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    return c != NULL && c->cancelled != NULL && c->cancelled(c->ctx) != 0;
+}
+
+/*
+ * Wait MS milliseconds in rounds of at most 100 ms, or less when close()
+ * starts or CANCEL fires: FCB_ERR_CANCELLED then, naming OP.
+ */
+static int tp_wait(fcb_backend *b, long ms, const fcb_cancel *cancel, const char *op,
+                   fcb_error *err)
+{
+    int64_t until = tp_now_ms() + ms;
     int rc = FCB_OK;
     pthread_mutex_lock(&b->lock);
     for (unsigned i = 0; !b->closing && i < 100000; i++) {
-        if (pthread_cond_timedwait(&b->changed, &b->lock, &until) == ETIMEDOUT)
+        int64_t left = until - tp_now_ms();
+        if (left <= 0)
             break;
+        pthread_mutex_unlock(&b->lock);
+        bool cancelled = tp_cancelled(cancel);
+        pthread_mutex_lock(&b->lock);
+        if (cancelled) {
+            rc = err_set(err, FCB_ERR_CANCELLED, "%s: cancelled by the host", op);
+            break;
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        long step = left < 100 ? (long)left : 100;
+        t.tv_nsec += step * 1000000L;
+        t.tv_sec += t.tv_nsec / 1000000000L;
+        t.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&b->changed, &b->lock, &t);
     }
-    if (b->closing)
-        rc = err_set(err, FCB_ERR_CANCELLED, "launch: cancelled by close()");
+    if (rc == FCB_OK && b->closing)
+        rc = err_set(err, FCB_ERR_CANCELLED, "%s: cancelled by close()", op);
     pthread_mutex_unlock(&b->lock);
     return rc;
+}
+
+/* The launch request's cancel token (since 1.1), or NULL. */
+static const fcb_cancel *tp_launch_cancel(const fcb_launch_request *req)
+{
+    if (TP_VARIANT == 2 || req == NULL || !FCB_HAS_MEMBER(req, fcb_launch_request, cancel))
+        return NULL;
+    return &req->cancel;
 }
 
 static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_instance *out,
@@ -609,7 +852,10 @@ static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance
     pthread_mutex_unlock(&b->lock);
     if (closing)
         return err_set(err, FCB_ERR_CANCELLED, "launch: backend is closing");
-    int rc = b->launch_delay_ms > 0 ? tp_launch_delay(b, err) : FCB_OK;
+    int64_t started = tp_now_ms();
+    int rc = b->launch_delay_ms > 0
+                 ? tp_wait(b, b->launch_delay_ms, tp_launch_cancel(req), "launch", err)
+                 : FCB_OK;
     if (rc == FCB_OK && b->fail_launch != FCB_OK)
         rc = err_set(err, b->fail_launch, "FAKECLOUD_TEST_FAIL_LAUNCH: launch fails with %s",
                      fcb_status_name(b->fail_launch));
@@ -617,6 +863,10 @@ static int tp_launch(fcb_backend *b, const fcb_launch_request *req, fcb_instance
         rc = tp_launch_inner(b, req, out, err);
     pthread_mutex_lock(&b->lock);
     b->in_flight--;
+    b->launches++;
+    b->launch_ms += (double)(tp_now_ms() - started);
+    if (rc != FCB_OK)
+        b->launch_failures[rc < FCB_ERR_INTERNAL || rc > 0 ? -FCB_ERR_INTERNAL : -rc]++;
     pthread_cond_broadcast(&b->changed);
     pthread_mutex_unlock(&b->lock);
     return rc;
@@ -636,10 +886,13 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
     if (in == NULL)
         return err_set(err, FCB_ERR_NO_MEMORY, "launch: out of memory");
     in->host = host;
+    in->b = b;
     in->listen_fd = in->wake[0] = in->wake[1] = -1;
     in->code_bytes = in->layers_bytes = -1;
+    in->timeout_s = fn->timeout_seconds != 0 ? fn->timeout_seconds : 3;
     pthread_mutex_lock(&b->lock);
     unsigned long id = ++b->next_id;
+    in->id = id;
     bool closing = b->closing;
     pthread_mutex_unlock(&b->lock);
     if (closing) {
@@ -653,6 +906,11 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
         rc = err_set(err, FCB_ERR_NO_MEMORY, "launch: out of memory");
         goto fail;
     }
+    rc = tp_extra(host, req, &in->extra, err);
+    if (rc != FCB_OK)
+        goto fail;
+    tp_log_line(in, "INIT_START Runtime Version: " TP_NAME ":%s\tfunction %s", TP_VERSION,
+                fn->function_name);
     if (b->fetch) {
         rc = tp_fetch(b, req, in, err);
         if (rc != FCB_OK)
@@ -668,6 +926,7 @@ static int tp_launch_inner(fcb_backend *b, const fcb_launch_request *req, fcb_in
             goto fail;
         }
     }
+    snprintf(in->endpoint, sizeof in->endpoint, "%s", endpoint);
     pthread_mutex_lock(&b->lock);
     closing = b->closing;
     if (!closing) {
@@ -741,6 +1000,346 @@ static int tp_prepull(fcb_backend *b, const char *image, fcb_error *err)
 }
 #endif
 
+#if TP_VARIANT != 2
+/* ---- ABI 1.1 ops -------------------------------------------------------- */
+
+/* The instance named HANDLE, or NULL (lock held). */
+static tp_instance *tp_find(fcb_backend *b, const char *handle)
+{
+    tp_instance *in = b->instances;
+    while (in != NULL && strcmp(in->handle, handle) != 0)
+        in = in->next;
+    return in;
+}
+
+/* Count a call in flight (close() waits for it); false when closing. */
+static bool tp_enter(fcb_backend *b)
+{
+    pthread_mutex_lock(&b->lock);
+    bool ok = !b->closing;
+    if (ok)
+        b->in_flight++;
+    pthread_mutex_unlock(&b->lock);
+    return ok;
+}
+
+static void tp_leave(fcb_backend *b)
+{
+    pthread_mutex_lock(&b->lock);
+    b->in_flight--;
+    pthread_cond_broadcast(&b->changed);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * Copy the lines from number *NEXT on (at most LEFT bytes, each with its
+ * newline) into OUT (lock held); *NEXT moves past them. False when the
+ * instance is gone.
+ */
+static bool tp_logs_collect(fcb_backend *b, const char *handle, int64_t since, uint64_t *next,
+                            size_t left, sbuf *out)
+{
+    tp_instance *in = tp_find(b, handle);
+    if (in == NULL)
+        return false;
+    uint64_t end = in->dropped + in->n_lines;
+    if (*next < in->dropped)
+        *next = in->dropped;
+    for (; *next < end; (*next)++) {
+        const tp_line *l = &in->lines[*next - in->dropped];
+        if (l->unix_ms < since)
+            continue;
+        size_t n = strlen(l->text);
+        if (out->len + n + 1 > left) {
+            *next = end; /* the budget is spent */
+            break;
+        }
+        sbuf_append(out, l->text, n);
+        sbuf_append(out, "\n", 1);
+    }
+    return true;
+}
+
+/* Where logs() starts: the first of the last TAIL lines (0 = all). */
+static int tp_logs_start(fcb_backend *b, const char *handle, uint32_t tail, uint64_t *next,
+                         fcb_error *err)
+{
+    pthread_mutex_lock(&b->lock);
+    tp_instance *in = tp_find(b, handle);
+    if (in != NULL) {
+        uint64_t end = in->dropped + in->n_lines;
+        *next = tail == 0 || tail >= in->n_lines ? in->dropped : end - tail;
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (in == NULL)
+        return err_set(err, FCB_ERR_NOT_FOUND, "logs %s: no such instance", handle);
+    return FCB_OK;
+}
+
+static int tp_logs_loop(fcb_backend *b, const char *handle, const fcb_logs_request *req,
+                        uint64_t next, fcb_error *err)
+{
+    size_t budget = req->max_bytes != 0 ? req->max_bytes : TP_LOGS_MAX_BYTES, sent = 0;
+    sbuf chunk;
+    sbuf_init(&chunk, b->host, 0);
+    int rc = FCB_OK;
+    for (unsigned round = 0; round < TP_FOLLOW_ROUNDS; round++) {
+        pthread_mutex_lock(&b->lock);
+        bool alive = tp_logs_collect(b, handle, req->since_unix_ms, &next, budget - sent, &chunk);
+        pthread_mutex_unlock(&b->lock);
+        if (sbuf_failed(&chunk)) {
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "logs %s: out of memory", handle);
+            break;
+        }
+        if (chunk.len > 0) {
+            sent += chunk.len;
+            if (req->on_data(req->sink_ctx, FCB_LOG_STDOUT, chunk.data, chunk.len) != 0)
+                break;
+        }
+        sbuf_free(&chunk);
+        if (!req->follow || !alive || sent >= budget)
+            break;
+        rc = tp_wait(b, 100, &req->cancel, "logs", err);
+        if (rc != FCB_OK)
+            break;
+    }
+    sbuf_free(&chunk);
+    return rc;
+}
+
+static int tp_logs(fcb_backend *b, const char *handle, const fcb_logs_request *req,
+                   fcb_error *err)
+{
+    if (handle == NULL || handle[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "handle: required");
+    if (req == NULL || !FCB_HAS_MEMBER(req, fcb_logs_request, cancel) || req->on_data == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "logs request: missing, too small or "
+                                                      "without on_data");
+    if (!tp_enter(b))
+        return err_set(err, FCB_ERR_CANCELLED, "logs: backend is closing");
+    uint64_t next = 0;
+    int rc = tp_logs_start(b, handle, req->tail_lines, &next, err);
+    if (rc == FCB_OK)
+        rc = tp_logs_loop(b, handle, req, next, err);
+    tp_leave(b);
+    return rc;
+}
+
+static int tp_status(fcb_backend *b, const char *handle, fcb_instance_status *out,
+                     fcb_error *err)
+{
+    if (handle == NULL || handle[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "handle: required");
+    if (out == NULL || !FCB_HAS_MEMBER(out, fcb_instance_status, reason))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "out: missing or too small");
+    pthread_mutex_lock(&b->lock);
+    bool found = tp_find(b, handle) != NULL;
+    pthread_mutex_unlock(&b->lock);
+    out->state = found ? FCB_INSTANCE_RUNNING : FCB_INSTANCE_GONE;
+    out->exit_code = 0;
+    snprintf(out->reason, sizeof out->reason, "%s",
+             found ? "" : "no such instance in this process");
+    return FCB_OK;
+}
+
+typedef struct tp_invocation {
+    const fcb_invoke_request *req;
+    fcb_backend *b;
+    fcb_invoke_result *out;
+    bool stopped;
+} tp_invocation;
+
+static size_t tp_invoke_body(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    tp_invocation *iv = ctx;
+    size_t n = size * nmemb;
+    if (iv->req->on_body(iv->req->sink_ctx, ptr, n) != 0) {
+        iv->stopped = true;
+        return 0;
+    }
+    iv->out->body_bytes += n;
+    return n;
+}
+
+static size_t tp_invoke_header(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    tp_invocation *iv = ctx;
+    size_t n = size * nmemb;
+    static const char name[] = "X-Amz-Function-Error:";
+    if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        size_t at = sizeof name - 1, len;
+        while (at < n && ptr[at] == ' ')
+            at++;
+        for (len = 0; at + len < n && ptr[at + len] != '\r' && ptr[at + len] != '\n'; len++) {
+        }
+        snprintf(iv->out->function_error, sizeof iv->out->function_error, "%.*s", (int)len,
+                 ptr + at);
+    }
+    return n;
+}
+
+static bool tp_invoke_cancelled(tp_invocation *iv)
+{
+    pthread_mutex_lock(&iv->b->lock);
+    bool closing = iv->b->closing;
+    pthread_mutex_unlock(&iv->b->lock);
+    return closing || tp_cancelled(&iv->req->cancel);
+}
+
+/*
+ * Run CURL to its end, polling the cancel token and close() every 100 ms
+ * (at most TIMEOUT_MS plus a round); CURLE_ABORTED_BY_CALLBACK when cancelled.
+ */
+static CURLcode tp_perform(tp_invocation *iv, CURL *curl, long timeout_ms)
+{
+    CURLM *multi = curl_multi_init();
+    if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
+        if (multi != NULL)
+            curl_multi_cleanup(multi);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode cc = CURLE_OPERATION_TIMEDOUT;
+    int running = 1;
+    for (long round = 0; running && round <= timeout_ms / 100 + 1; round++) {
+        if (tp_invoke_cancelled(iv)) {
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    int left = 0;
+    for (CURLMsg *msg; (msg = curl_multi_info_read(multi, &left)) != NULL;) {
+        if (msg->msg == CURLMSG_DONE)
+            cc = msg->data.result;
+    }
+    curl_multi_remove_handle(multi, curl);
+    curl_multi_cleanup(multi);
+    return cc;
+}
+
+/* POST the event to ENDPOINT with libcurl, the answer streamed to on_body. */
+static int tp_invoke_post(tp_invocation *iv, const char *endpoint, long timeout_ms,
+                          fcb_error *err)
+{
+    char url[FCB_ENDPOINT_MAX + 64];
+    snprintf(url, sizeof url, "http://%s" TP_INVOKE_PATH, endpoint);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    int rc = FCB_OK;
+    if (curl == NULL || headers == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "invoke: out of memory");
+        goto out;
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, iv->req->payload.data != NULL
+                                                    ? (const char *)iv->req->payload.data
+                                                    : "");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)iv->req->payload.size);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, tp_invoke_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, iv);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, tp_invoke_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, iv);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    CURLcode cc = tp_perform(iv, curl, timeout_ms);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    iv->out->http_status = (int)status;
+    if (cc == CURLE_ABORTED_BY_CALLBACK)
+        rc = err_set(err, FCB_ERR_CANCELLED, "invoke %s: cancelled", url);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc = err_set(err, FCB_ERR_TIMEOUT, "invoke %s: no answer within %ld ms", url, timeout_ms);
+    else if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && iv->stopped))
+        rc = err_set(err, FCB_ERR_UNAVAILABLE, "invoke %s: %s", url, curl_easy_strerror(cc));
+out:
+    curl_slist_free_all(headers);
+    if (curl != NULL)
+        curl_easy_cleanup(curl);
+    return rc;
+}
+
+static int tp_invoke(fcb_backend *b, const char *handle, const fcb_invoke_request *req,
+                     fcb_invoke_result *out, fcb_error *err)
+{
+    if (handle == NULL || handle[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "handle: required");
+    if (req == NULL || !FCB_HAS_MEMBER(req, fcb_invoke_request, cancel) || req->on_body == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "invoke request: missing, too small or without on_body");
+    if (out == NULL || !FCB_HAS_MEMBER(out, fcb_invoke_result, body_bytes))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "out: missing or too small");
+    out->http_status = 0;
+    out->function_error[0] = '\0';
+    out->body_bytes = 0;
+    if (!tp_enter(b))
+        return err_set(err, FCB_ERR_CANCELLED, "invoke: backend is closing");
+    char endpoint[FCB_ENDPOINT_MAX] = "";
+    uint32_t timeout_s = 3;
+    pthread_mutex_lock(&b->lock);
+    tp_instance *in = tp_find(b, handle);
+    if (in != NULL) {
+        memcpy(endpoint, in->endpoint, sizeof endpoint);
+        timeout_s = in->timeout_s;
+    }
+    pthread_mutex_unlock(&b->lock);
+    int rc = FCB_OK;
+    if (in == NULL)
+        rc = err_set(err, FCB_ERR_NOT_FOUND, "invoke %s: no such instance", handle);
+    if (rc == FCB_OK && b->op_delay_ms > 0)
+        rc = tp_wait(b, b->op_delay_ms, &req->cancel, "invoke", err);
+    if (rc == FCB_OK) {
+        tp_invocation iv = {req, b, out, false};
+        long timeout_ms = req->timeout_ms != 0 ? (long)req->timeout_ms
+                                               : (long)timeout_s * 1000 + 10000;
+        rc = tp_invoke_post(&iv, endpoint, timeout_ms, err);
+    }
+    tp_leave(b);
+    return rc;
+}
+
+static void tp_emit(void *ctx, void (*emit)(void *, const fcb_metric *), const char *name,
+                    fcb_metric_kind kind, const char *label, const char *value_label, double value,
+                    uint64_t count)
+{
+    fcb_metric m = {sizeof m, name, kind, label, value_label, value, count};
+    emit(ctx, &m);
+}
+
+static int tp_stats(fcb_backend *b, void *ctx, void (*emit)(void *ctx, const fcb_metric *m),
+                    fcb_error *err)
+{
+    if (emit == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "emit: required");
+    pthread_mutex_lock(&b->lock);
+    uint64_t launches = b->launches, invocations = b->invocations,
+             inv_failures = b->invocation_failures, failures[TP_N_CODES];
+    memcpy(failures, b->launch_failures, sizeof failures);
+    double launch_ms = b->launch_ms;
+    size_t instances = 0;
+    for (tp_instance *in = b->instances; in != NULL; in = in->next)
+        instances++;
+    pthread_mutex_unlock(&b->lock);
+    tp_emit(ctx, emit, "launches_total", FCB_METRIC_COUNTER, NULL, NULL, (double)launches, 0);
+    for (int i = 1; i < TP_N_CODES; i++) {
+        if (failures[i] > 0)
+            tp_emit(ctx, emit, "launch_failures_total", FCB_METRIC_COUNTER, "reason",
+                    fcb_status_name(-i), (double)failures[i], 0);
+    }
+    tp_emit(ctx, emit, "launch_ms", FCB_METRIC_SUM_MS, "phase", "total", launch_ms, launches);
+    tp_emit(ctx, emit, "invocations_total", FCB_METRIC_COUNTER, NULL, NULL, (double)invocations,
+            0);
+    tp_emit(ctx, emit, "invocation_failures_total", FCB_METRIC_COUNTER, NULL, NULL,
+            (double)inv_failures, 0);
+    tp_emit(ctx, emit, "instances", FCB_METRIC_GAUGE, NULL, NULL, (double)instances, 0);
+    return FCB_OK;
+}
+#endif
+
 static const fcb_backend_ops tp_ops = {
     .size = sizeof(fcb_backend_ops),
     .name = TP_NAME,
@@ -751,6 +1350,10 @@ static const fcb_backend_ops tp_ops = {
     .reap_stale = tp_reap_stale,
 #if TP_VARIANT != 2
     .prepull = tp_prepull,
+    .logs = tp_logs,
+    .status = tp_status,
+    .invoke = tp_invoke,
+    .stats = tp_stats,
 #endif
 };
 

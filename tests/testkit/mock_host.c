@@ -62,6 +62,9 @@ struct mock_host {
     bool trace;
     uint64_t generation; /* bumped by mock_host_mark */
     block_header live;   /* sentinel of the list of live blocks */
+    bool cancel_fired;
+    size_t cancel_polls;
+    size_t cancel_after; /* 0 = never by itself */
 };
 
 /* Under lock. */
@@ -422,4 +425,52 @@ size_t mock_host_dump_since_mark(mock_host *mh, FILE *out)
 void mock_host_set_log_level(mock_host *mh, fcb_log_level level)
 {
     mh->min_level = level;
+}
+
+static int cancel_poll(void *ctx)
+{
+    mock_host *mh = ctx;
+    pthread_mutex_lock(&mh->lock);
+    mh->cancel_polls++;
+    if (mh->cancel_after != 0 && mh->cancel_polls >= mh->cancel_after)
+        mh->cancel_fired = true;
+    bool fired = mh->cancel_fired;
+    pthread_mutex_unlock(&mh->lock);
+    return fired;
+}
+
+fcb_cancel mock_host_cancel(mock_host *mh)
+{
+    return (fcb_cancel){mh, cancel_poll};
+}
+
+void mock_host_cancel_fire(mock_host *mh)
+{
+    pthread_mutex_lock(&mh->lock);
+    mh->cancel_fired = true;
+    pthread_mutex_unlock(&mh->lock);
+}
+
+void mock_host_cancel_after(mock_host *mh, size_t after_polls)
+{
+    pthread_mutex_lock(&mh->lock);
+    mh->cancel_after = after_polls;
+    pthread_mutex_unlock(&mh->lock);
+}
+
+void mock_host_cancel_reset(mock_host *mh)
+{
+    pthread_mutex_lock(&mh->lock);
+    mh->cancel_fired = false;
+    mh->cancel_polls = 0;
+    mh->cancel_after = 0;
+    pthread_mutex_unlock(&mh->lock);
+}
+
+size_t mock_host_cancel_polls(mock_host *mh)
+{
+    pthread_mutex_lock(&mh->lock);
+    size_t n = mh->cancel_polls;
+    pthread_mutex_unlock(&mh->lock);
+    return n;
 }

@@ -61,4 +61,16 @@ void mock_host_log_clear(mock_host *mh);
 /* Lowest level captured (default FCB_LOG_TRACE: everything). */
 void mock_host_set_log_level(mock_host *mh, fcb_log_level level);
 
+/*
+ * A cancel token (ABI 1.1 fcb_cancel) for the plugin calls of a test:
+ * cancelled() is false until mock_host_cancel_fire, or until it has been
+ * polled AFTER_POLLS times when mock_host_cancel_after was called (0 = only
+ * by firing). Thread-safe; mock_host_cancel_polls counts the polls.
+ */
+fcb_cancel mock_host_cancel(mock_host *mh);
+void mock_host_cancel_fire(mock_host *mh);
+void mock_host_cancel_after(mock_host *mh, size_t after_polls);
+void mock_host_cancel_reset(mock_host *mh);
+size_t mock_host_cancel_polls(mock_host *mh);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * fakecloud Lambda backend plugin ABI, version 1.
+ * fakecloud Lambda backend plugin ABI, version 1 (minor 1).
  *
  * The contract between a host process (an AWS emulator such as fakecloud, or
  * the sample host `fakecloud-lambda-host`) and a dlopen-able Lambda execution
@@ -27,6 +27,12 @@
  *     touches bytes at or beyond `size`; a field beyond it reads as zero/NULL.
  *     New members are only ever appended at the end.
  *   - A plugin built against minor M needs a host of minor >= M.
+ *   - Members appended by a minor are marked "since 1.N" (like sqlite3ext.h).
+ *     A reader checks FCB_HAS_MEMBER(ptr, type, member) before touching one:
+ *     a 1.0 writer's struct is shorter and the member reads as absent.
+ *   - FCB_PLUGIN_DESCRIPTOR declares that the plugin needs this header's
+ *     minor; a plugin that gates every 1.1 member and op on the host's
+ *     abi_minor may declare an older one with FCB_PLUGIN_DESCRIPTOR_EX.
  *
  * Memory and ownership:
  *   - Nothing that crosses the boundary is freed by the other side. Inputs
@@ -62,7 +68,7 @@ extern "C" {
 
 /* ABI version this header describes. */
 #define FCB_ABI_MAJOR 1
-#define FCB_ABI_MINOR 0
+#define FCB_ABI_MINOR 1
 
 /* ELF symbol version that binds both exported symbols (see plugin.map). */
 #define FCB_SYMBOL_VERSION "FAKECLOUD_BACKEND_1"
@@ -77,6 +83,14 @@ extern "C" {
 /* File name of a backend called NAME: "fakecloud-backend-NAME.so". */
 #define FCB_PLUGIN_FILE_PREFIX "fakecloud-backend-"
 #define FCB_PLUGIN_FILE_SUFFIX ".so"
+
+/*
+ * True when the struct at PTR (whose first member is `uint32_t size`, set by
+ * its writer) is long enough to hold MEMBER. The one rule for reading a
+ * struct the other side wrote: never touch a member for which this is false.
+ */
+#define FCB_HAS_MEMBER(ptr, type, member) \
+    ((ptr) != NULL && (ptr)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -218,6 +232,12 @@ typedef enum fcb_package_type {
     FCB_PACKAGE_IMAGE = 1, /* container image from `image_uri` */
 } fcb_package_type;
 
+/* One function tag (since 1.1); both strings borrowed for the call. */
+typedef struct fcb_tag {
+    const char *key;
+    const char *value;
+} fcb_tag;
+
 /* One environment variable; both strings borrowed for the call. */
 typedef struct fcb_env_var {
     const char *name;
@@ -257,6 +277,10 @@ typedef struct fcb_function {
     const char *const *image_command;
     size_t n_image_command;
     const char *image_working_directory;
+
+    /* since 1.1: the function's tags (ListTags), in any order; borrowed. */
+    const struct fcb_tag *tags;
+    size_t n_tags;
 } fcb_function;
 
 /* A borrowed byte range (a zip archive). */
@@ -264,6 +288,34 @@ typedef struct fcb_blob {
     const void *data;
     size_t size;
 } fcb_blob;
+
+/*
+ * Role credentials for one instance (since 1.1), what AWS gives a function
+ * through its execution role. The plugin hands them to the runtime's
+ * environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+ * without writing them where a user of the orchestrator could read them in
+ * plain sight (k8s: the instance Secret, never the Pod spec), and never logs
+ * them. Borrowed for the call.
+ */
+typedef struct fcb_credentials {
+    uint32_t size;                 /* sizeof(fcb_credentials) as the writer knows it */
+    const char *access_key_id;     /* required */
+    const char *secret_access_key; /* required */
+    const char *session_token;     /* may be NULL */
+    int64_t expiration_unix_s;     /* 0 = no expiry */
+} fcb_credentials;
+
+/*
+ * A cancellation check the host lends a long call (since 1.1). `cancelled`
+ * returns non-zero once the host wants the call abandoned (e.g. from a signal
+ * handler thread or another request); it must be cheap and thread-safe. A
+ * plugin polls it at least every 100 ms while it waits and then returns
+ * FCB_ERR_CANCELLED having removed what the call created. NULL = never.
+ */
+typedef struct fcb_cancel {
+    void *ctx;
+    int (*cancelled)(void *ctx);
+} fcb_cancel;
 
 /* Everything one launch needs; borrowed for the duration of launch(). */
 typedef struct fcb_launch_request {
@@ -280,6 +332,11 @@ typedef struct fcb_launch_request {
      * 0 = the backend's configured defaults (its per-step timeouts).
      */
     uint32_t deadline_ms;
+
+    /* since 1.1 */
+    const fcb_credentials *credentials; /* NULL = none */
+    const char *aws_endpoint_url;       /* AWS_ENDPOINT_URL for the runtime; NULL = unset */
+    fcb_cancel cancel;                  /* fire to abandon this launch only */
 } fcb_launch_request;
 
 #define FCB_ENDPOINT_MAX 256
@@ -310,6 +367,118 @@ typedef struct fcb_open_params {
      */
     const char *internal_token;
 } fcb_open_params;
+
+/* ---- since 1.1: capabilities, logs, status, invoke, stats ---------------- */
+
+/*
+ * What a plugin can do, in fcb_plugin_descriptor.capabilities (static data,
+ * so a host lists them without running plugin code). A host checks a bit
+ * before relying on it: a request the plugin cannot honour (an architecture,
+ * credentials, tags) is otherwise ignored by an older plugin. A 1.0
+ * descriptor has no capabilities member: read it with FCB_HAS_MEMBER.
+ */
+#define FCB_CAP_IMAGE_FUNCTIONS (UINT64_C(1) << 0) /* FCB_PACKAGE_IMAGE */
+#define FCB_CAP_LAYERS          (UINT64_C(1) << 1) /* launch with n_layers > 0 */
+#define FCB_CAP_PREPULL         (UINT64_C(1) << 2)
+#define FCB_CAP_LOGS            (UINT64_C(1) << 3) /* logs(): tail / since */
+#define FCB_CAP_LOGS_FOLLOW     (UINT64_C(1) << 4) /* logs() with follow */
+#define FCB_CAP_INVOKE          (UINT64_C(1) << 5) /* invoke() */
+#define FCB_CAP_ARCH_X86_64     (UINT64_C(1) << 6) /* can run Architectures ["x86_64"] */
+#define FCB_CAP_ARCH_ARM64      (UINT64_C(1) << 7) /* can run Architectures ["arm64"] */
+#define FCB_CAP_HOT_RELOAD      (UINT64_C(1) << 8) /* code from a host directory */
+#define FCB_CAP_CANCEL          (UINT64_C(1) << 9) /* honours fcb_launch_request.cancel */
+#define FCB_CAP_STATUS          (UINT64_C(1) << 10)
+#define FCB_CAP_STATS           (UINT64_C(1) << 11)
+#define FCB_CAP_CREDENTIALS     (UINT64_C(1) << 12) /* fcb_launch_request.credentials */
+#define FCB_CAP_TAGS            (UINT64_C(1) << 13) /* reads fcb_function.tags */
+
+/* Lower-case name of capability bit BIT ("logs-follow"), or NULL if unknown. */
+static inline const char *fcb_capability_name(uint64_t bit)
+{
+    static const char *const names[] = {"image-functions", "layers", "prepull", "logs",
+                                        "logs-follow", "invoke", "x86_64", "arm64",
+                                        "hot-reload", "cancel", "status", "stats",
+                                        "credentials", "tags"};
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (bit == (UINT64_C(1) << i))
+            return names[i];
+    return NULL;
+}
+
+/* Which output a log chunk came from. */
+typedef enum fcb_log_stream {
+    FCB_LOG_STDOUT = 1,
+    FCB_LOG_STDERR = 2,
+    FCB_LOG_COMBINED = 3, /* the orchestrator does not tell them apart (k8s) */
+} fcb_log_stream;
+
+/* What logs() reads and where it delivers it; borrowed for the call. */
+typedef struct fcb_logs_request {
+    uint32_t size;        /* sizeof(fcb_logs_request) as the writer knows it */
+    uint32_t tail_lines;  /* 0 = all (within max_bytes) */
+    int64_t since_unix_ms; /* 0 = from the start */
+    int follow;           /* non-zero: keep delivering until the instance ends or cancel fires */
+    uint32_t max_bytes;   /* 0 = 1 MiB; a plugin never delivers more in total */
+    /*
+     * Called with each chunk, in order, from the calling thread. Data is
+     * borrowed for the call and need not end on a line boundary. Return 0 to
+     * go on, non-zero to stop (logs() then returns FCB_OK).
+     */
+    void *sink_ctx;
+    int (*on_data)(void *ctx, fcb_log_stream stream, const char *data, size_t len);
+    fcb_cancel cancel;
+} fcb_logs_request;
+
+typedef enum fcb_instance_state {
+    FCB_INSTANCE_STARTING = 1, /* created, runtime not ready yet */
+    FCB_INSTANCE_RUNNING = 2,
+    FCB_INSTANCE_EXITED = 3, /* exit_code and reason say how */
+    FCB_INSTANCE_GONE = 4,   /* no such instance (deleted, reaped, never ours) */
+} fcb_instance_state;
+
+/* Answer of status(), written into a caller-owned struct (set `size` first). */
+typedef struct fcb_instance_status {
+    uint32_t size;
+    int state;      /* an fcb_instance_state */
+    int exit_code;  /* FCB_INSTANCE_EXITED: the runtime's exit code, else 0 */
+    char reason[256]; /* orchestrator's reason ("OOMKilled", "Error"), may be empty */
+} fcb_instance_status;
+
+/* One event to deliver with invoke(); borrowed for the call. */
+typedef struct fcb_invoke_request {
+    uint32_t size;
+    fcb_blob payload;     /* the event JSON */
+    uint32_t timeout_ms;  /* 0 = the function's timeout + a margin */
+    /* Response body, in chunks, from the calling thread; non-zero stops. */
+    void *sink_ctx;
+    int (*on_body)(void *ctx, const void *data, size_t len);
+    fcb_cancel cancel;
+} fcb_invoke_request;
+
+/* Answer of invoke(), written into a caller-owned struct (set `size` first). */
+typedef struct fcb_invoke_result {
+    uint32_t size;
+    int http_status;         /* the runtime's HTTP status (200 also for handled errors) */
+    char function_error[64]; /* X-Amz-Function-Error when the runtime set it, else "" */
+    uint64_t body_bytes;     /* bytes handed to on_body */
+} fcb_invoke_result;
+
+typedef enum fcb_metric_kind {
+    FCB_METRIC_COUNTER = 1, /* monotonic since open */
+    FCB_METRIC_GAUGE = 2,
+    FCB_METRIC_SUM_MS = 3, /* total milliseconds; `count` says over how many */
+} fcb_metric_kind;
+
+/* One figure handed to the host by stats(); strings borrowed for the call. */
+typedef struct fcb_metric {
+    uint32_t size;
+    const char *name;        /* e.g. "launches_total", "api_requests_total" */
+    fcb_metric_kind kind;
+    const char *label_key;   /* e.g. "reason", "phase"; NULL = no label */
+    const char *label_value;
+    double value;
+    uint64_t count;          /* FCB_METRIC_SUM_MS: observations; else 0 */
+} fcb_metric;
 
 /* An open backend instance; opaque, owned by the plugin. */
 typedef struct fcb_backend fcb_backend;
@@ -369,6 +538,38 @@ typedef struct fcb_backend_ops {
 
     /* Optional (may be NULL): make `image` available locally ahead of use. */
     int (*prepull)(fcb_backend *backend, const char *image, fcb_error *err);
+
+    /* ---- since 1.1 (check FCB_HAS_MEMBER(ops, fcb_backend_ops, member)) ---- */
+
+    /*
+     * Optional: an instance's stdout/stderr, the last tail_lines and/or since
+     * a time, then (follow) new output as it comes, through req->on_data.
+     * FCB_ERR_NOT_FOUND for a handle that is not (or no longer) ours.
+     * Thread-safe; close() cancels a follow.
+     */
+    int (*logs)(fcb_backend *backend, const char *handle, const fcb_logs_request *req,
+                fcb_error *err);
+
+    /* Optional: is the instance alive? Never fails for a gone instance (GONE). */
+    int (*status)(fcb_backend *backend, const char *handle, fcb_instance_status *out,
+                  fcb_error *err);
+
+    /*
+     * Optional: deliver one event to the instance (RIE invocation) and stream
+     * its answer to req->on_body, reaching the runtime the way the backend
+     * can (k8s: the Pod IP or the API server's pods/proxy). A host without a
+     * route of its own to `endpoint` uses this. Thread-safe.
+     */
+    int (*invoke)(fcb_backend *backend, const char *handle, const fcb_invoke_request *req,
+                  fcb_invoke_result *out, fcb_error *err);
+
+    /*
+     * Optional: hand the host every figure the backend keeps (launches,
+     * failures by reason, API requests, retries, launch phases in ms) through
+     * `emit`, from the calling thread. Cheap; callable at any time.
+     */
+    int (*stats)(fcb_backend *backend, void *ctx, void (*emit)(void *ctx, const fcb_metric *m),
+                 fcb_error *err);
 } fcb_backend_ops;
 
 /* ------------------------------------------------------------------------ */
@@ -387,6 +588,7 @@ typedef struct fcb_plugin_descriptor {
     const char *name;    /* short name, e.g. "k8s"; matches the file name */
     const char *version; /* plugin version, e.g. "0.1.0" */
     const char *summary; /* one line for `backends` listings */
+    uint64_t capabilities; /* since 1.1: FCB_CAP_* bits */
 } fcb_plugin_descriptor;
 
 /*
@@ -412,13 +614,24 @@ typedef const fcb_backend_ops *(*fcb_plugin_init_fn)(const fcb_host_services *ho
  * Link with the version script from `pkg-config --variable=version_script
  * fakecloud-backend` so both symbols get the FAKECLOUD_BACKEND_1 version.
  */
-#define FCB_PLUGIN_DESCRIPTOR(name_, version_, summary_)                     \
+#define FCB_PLUGIN_DESCRIPTOR(name_, version_, summary_) \
+    FCB_PLUGIN_DESCRIPTOR_EX(name_, version_, summary_, FCB_ABI_MINOR, 0)
+
+/*
+ * The same with the FCB_CAP_* bits CAPS_, needing only ABI minor MINOR_
+ * (<= FCB_ABI_MINOR) of the host.
+ */
+#define FCB_PLUGIN_DESCRIPTOR_EX(name_, version_, summary_, minor_, caps_)  \
     FCB_EXPORT extern const fcb_plugin_descriptor backend_plugin_descriptor; \
     const fcb_plugin_descriptor backend_plugin_descriptor = {                \
-        FCB_PLUGIN_MAGIC, (uint32_t)sizeof(fcb_plugin_descriptor),           \
-        FCB_ABI_MAJOR,    FCB_ABI_MINOR,                                     \
-        (name_),          (version_),                                        \
-        (summary_)}
+        FCB_PLUGIN_MAGIC,                                                    \
+        (uint32_t)sizeof(fcb_plugin_descriptor),                             \
+        FCB_ABI_MAJOR,                                                       \
+        (uint16_t)(minor_),                                                  \
+        (name_),                                                             \
+        (version_),                                                          \
+        (summary_),                                                          \
+        (uint64_t)(caps_)}
 
 FCB_EXPORT const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host,
                                                       fcb_error *err);

@@ -363,6 +363,13 @@ static attempt_next attempt_once(kube_client *c, request_run *r, kube_response *
     *rc = kube_call_prepare(c, &call, &spec, err);
     if (*rc != FCB_OK)
         return ATTEMPT_ABORT;
+    /* A slot handed over by a request that a cancel just ended: send nothing. */
+    if (atomic_load(&c->cancelled) || (r->req->stop != NULL && atomic_load(r->req->stop))) {
+        kube_call_free(c, &call);
+        *rc = err_set(err, FCB_ERR_CANCELLED, "k8s %s %.*s: cancelled", r->req->method,
+                      path_shown_len(r->req->path), r->req->path);
+        return ATTEMPT_ABORT;
+    }
     kube_client_count(c, KUBE_STAT_REQUEST);
     http_run_result run =
         http_run(call.conn->multi, call.easy, &c->cancelled, r->req->stop, r->deadline, &code);

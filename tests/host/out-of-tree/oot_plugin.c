@@ -181,8 +181,14 @@ static int oot_reap(fcb_backend *b, size_t *reaped, fcb_error *err)
     return FCB_OK;
 }
 
-static const fcb_backend_ops oot_ops = {
-    sizeof(fcb_backend_ops), "oot", oot_open, oot_close, oot_launch, oot_terminate, oot_reap, NULL};
+/* Designated initializers: members a later ABI minor appends stay NULL without warnings. */
+static const fcb_backend_ops oot_ops = {.size = sizeof(fcb_backend_ops),
+                                        .name = "oot",
+                                        .open = oot_open,
+                                        .close = oot_close,
+                                        .launch = oot_launch,
+                                        .terminate = oot_terminate,
+                                        .reap_stale = oot_reap};
 
 const fcb_backend_ops *backend_plugin_init(const fcb_host_services *host, fcb_error *err)
 {
