@@ -296,8 +296,9 @@ static int bulk(kubesim *sim, const char *prefix, unsigned count, const char *la
 {
     char body[1024];
     snprintf(body, sizeof(body),
-             "{\"namespace\":\"" NS "\",\"count\":%u,\"name_prefix\":\"%s\",\"labels\":%s}", count,
-             prefix, labels_json);
+             "{\"namespace\":\"" NS "\",\"count\":%u,\"name_prefix\":\"%s\",\"labels\":%s,"
+             "\"age_seconds\":3600}",
+             count, prefix, labels_json);
     json_object *r = sim_call(sim, "POST", "/_sim/bulk", body, err);
     if (r == NULL)
         return -1;

@@ -8,8 +8,9 @@
  * the instance closing, wakes every waiter and cancels the client, waits
  * until no operation is in flight, then deletes with a second, uncancelled
  * client what interrupted launches left (their Pods, the token Secret).
- * The watch and the Secret are started by the first launch or prepull, not
- * at open: terminate and reap_stale need neither.
+ * The Lease (k8s_lease.c), the watch and the Secret are started by the
+ * first launch or prepull, not at open: terminate and reap_stale need none;
+ * close deletes the Lease after the Pods and the Secret.
  */
 #include "k8s_internal.h"
 #include "k8s_objects.h"
@@ -89,7 +90,9 @@ int k8s_ensure_started(fcb_backend *b, bool secret, uint64_t deadline, fcb_error
     char selector[128];
 
     pthread_mutex_lock(&b->setup_lock);
-    if (b->watch == NULL) {
+    /* Our Lease exists before our first object (the reap rule, leases.md). */
+    rc = k8s_lease_ensure(b, deadline, err);
+    if (rc == FCB_OK && b->watch == NULL) {
         k8s_selector_ours(b->instance_id, selector, sizeof selector);
         rc = kube_pods_watch(b->client, b->ns, selector, k8s_waiters_on_event, b, &b->watch, err);
         if (rc != FCB_OK)
@@ -127,6 +130,8 @@ static void k8s_backend_free(fcb_backend *b)
         explicit_bzero(b->token, strlen(b->token));
         svc_free(host, b->token);
     }
+    k8s_lease_stop(b);
+    k8s_lease_destroy(b);
     inflight_destroy(&b->ops);
     pthread_mutex_destroy(&b->setup_lock);
     svc_free(host, b);
@@ -161,6 +166,12 @@ static int k8s_backend_alloc(const fcb_host_services *host, fcb_backend **out, f
     b->host = host;
     int rc = inflight_init(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK) {
+        svc_free(host, b);
+        return rc;
+    }
+    rc = k8s_lease_init(b, err);
+    if (rc != FCB_OK) {
+        inflight_destroy(&b->ops);
         svc_free(host, b);
         return rc;
     }
@@ -262,6 +273,7 @@ void k8s_backend_close(fcb_backend *b)
     inflight_close(&b->ops, k8s_backend_wake, b);
     kube_watch_stop(b->watch);
     b->watch = NULL;
+    k8s_lease_stop(b);
 
     for (k8s_orphan *o = b->orphans; o != NULL; o = o->next) {
         fcb_error err = FCB_ERROR_INIT;
@@ -272,6 +284,7 @@ void k8s_backend_close(fcb_backend *b)
                     "error", err.message, NULL);
     }
     k8s_secret_delete(b, b->cleanup);
+    k8s_lease_release(b, b->cleanup); /* after our last object */
     svc_log(b->host, FCB_LOG_INFO, K8S_PLUGIN_NAME, "K8s Lambda backend closed", "instance",
             b->instance_id, NULL);
     k8s_backend_free(b);

@@ -10,6 +10,7 @@
  * named instead of failing every launch later.
  */
 #include "k8s_config.h"
+#include "lease.h"
 
 #include "cfgparse.h"
 #include "k8s_overlay.h"
@@ -424,6 +425,14 @@ static int key_client_number(const fcb_host_services *host, const cfg_key *key, 
     return FCB_OK;
 }
 
+/* The lease duration (plugin/common/lease.h's rule: 1..3600 whole seconds). */
+static int key_lease_seconds(const fcb_host_services *host, const cfg_key *key, const char *value,
+                             void *cfg, fcb_error *err)
+{
+    (void)host;
+    return lease_seconds_parse(key->name, value, CFG_FIELD(cfg, key, int32_t), err);
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define K8S_FIELD(f) offsetof(k8s_config, f)
@@ -476,6 +485,8 @@ static const cfg_key k8s_config_table[] = {
      cfg_key_uint32, K8S_FIELD(terminate_grace_seconds), 0, 3600, NULL},
     {"FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS", "30000", "how long terminate retries", cfg_key_ms,
      K8S_FIELD(terminate_timeout_ms), 100, 3600000, NULL},
+    {"FAKECLOUD_K8S_LEASE_SECONDS", "30", "duration of the instance's Lease (reap rule)",
+     key_lease_seconds, K8S_FIELD(lease_seconds), 1, 3600, NULL},
     {"FAKECLOUD_K8S_POD_TEMPLATE", NULL, "Pod overlay (JSON or YAML, inline or a file)",
      key_pod_template, K8S_FIELD(pod_template), 0, 0, release_json},
 /* The client's keys (docs/k8s-client.md); defaults from kube_client_options_init. */

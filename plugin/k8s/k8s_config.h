@@ -62,6 +62,7 @@ typedef struct k8s_config {
     uint32_t running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
     uint32_t rie_timeout_ms;          /* FAKECLOUD_K8S_RIE_TIMEOUT_MS */
     uint32_t terminate_grace_seconds; /* FAKECLOUD_K8S_TERMINATE_GRACE_SECONDS, default 5 */
+    int32_t lease_seconds;            /* FAKECLOUD_K8S_LEASE_SECONDS, default 30 (leases.md) */
     uint32_t terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
                                          keeps retrying (429/5xx/unreachable), default 30000 */
     kube_client_options client;       /* the client's tuning keys (docs/k8s-client.md) over

@@ -16,6 +16,7 @@
 #include "k8s_pod.h"
 #include "k8s_stats.h"
 #include "inflight.h"
+#include "lease.h"
 #include "kube_client.h"
 
 #include <fakecloud/backend_plugin.h>
@@ -53,6 +54,27 @@ struct fcb_backend {
     kube_watch *watch;
     bool have_secret;    /* the token Secret exists */
     bool secret_unknown; /* a create's outcome was unknown and the Secret may exist */
+
+    /* The instance's Lease (k8s_lease.c): created by the first launch/prepull under
+     * setup_lock, before the Secret and any Pod; then renewed by lease_thread, which
+     * alone touches lease_rv. lease_mu guards lease_sched, lease_stop, lease_error. */
+    pthread_mutex_t lease_mu;
+    pthread_cond_t lease_cond; /* CLOCK_MONOTONIC; close wakes the thread with it */
+    pthread_t lease_thread;
+    bool lease_thread_started;
+    bool lease_stop;
+    bool lease_created; /* created (our Lease exists) */
+    bool lease_maybe;   /* a create was sent: close deletes the Lease by name */
+    bool lease_lost;    /* the last state logged was "lost" */
+    lease_schedule lease_sched;
+    int64_t lease_acquire_us; /* acquireTime we wrote (wall µs) */
+    char lease_name[K8S_POD_NAME_MAX];
+    char lease_rv[LEASE_VERSION_MAX];
+    char lease_error[256]; /* last renewal error, for the "lost" message */
+
+    /* reap_stale: one reaper at a time updates the observer (k8s_reap.c). */
+    pthread_mutex_t reap_mu;
+    lease_observer reap_obs;
 
     /* Every operation enters and leaves; close() cancels and waits for them. Its
      * mutex also guards everything below, and the waiters wait under it. */
@@ -92,5 +114,35 @@ int k8s_nonce_new(fcb_backend *b, char out[33], fcb_error *err);
  * reserved when it started so this cannot fail. *NODE is NULL once taken.
  */
 void k8s_launch_cleanup(fcb_backend *b, const char *name, k8s_orphan **node);
+
+/* ------------------------------------------------------------ k8s_lease.c */
+
+/* Initialise the lease fields (at alloc; FCB_ERR_INTERNAL if the condvar fails). */
+int k8s_lease_init(fcb_backend *b, fcb_error *err);
+/* Destroy what k8s_lease_init made (after k8s_lease_stop). */
+void k8s_lease_destroy(fcb_backend *b);
+
+/*
+ * Called under setup_lock by the first launch/prepull: create this instance's
+ * Lease (a 409 resolved by a GET: ours is fine) before DEADLINE and start the
+ * renewal thread. Once created: FCB_ERR_UNAVAILABLE when the lease is lost
+ * (no renewal succeeded for a whole duration), naming it and the last error.
+ */
+int k8s_lease_ensure(fcb_backend *b, uint64_t deadline, fcb_error *err);
+
+/* close(): stop and join the renewal thread (woken at once). */
+void k8s_lease_stop(fcb_backend *b);
+
+/* close(), after the Pods and the Secret: delete our Lease with CLIENT. */
+void k8s_lease_release(fcb_backend *b, kube_client *client);
+
+/* ------------------------------------------------------------ k8s_reap.c */
+
+/*
+ * reap_stale's work (leases.md): objects of instances whose Lease is expired
+ * or absent and whose objects are older than one lease duration. *pods and
+ * *secrets count what was deleted.
+ */
+int k8s_reap_dead(fcb_backend *b, size_t *pods, size_t *secrets, fcb_error *err);
 
 #endif

@@ -8,6 +8,7 @@
  * appears in the Pod spec or the script.
  */
 #include "k8s_pod.h"
+#include "lease.h"
 
 #include "k8s_overlay.h"
 #include "k8s_tags.h"
@@ -728,6 +729,44 @@ int k8s_secret_build(const char *namespace_name, const char *name, const char *i
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the token Secret");
     }
     *out = secret;
+    return FCB_OK;
+}
+
+void k8s_lease_name(const char *instance_id, char out[K8S_POD_NAME_MAX])
+{
+    snprintf(out, K8S_POD_NAME_MAX, "fakecloud-lease-%s", instance_id);
+}
+
+int k8s_lease_build(const char *namespace_name, const char *instance_id, int32_t seconds,
+                    int64_t acquire_us, int64_t renew_us, const char *rv, json_object **out,
+                    fcb_error *err)
+{
+    pod_builder b = {.host = NULL, .failed = false};
+    char name[K8S_POD_NAME_MAX];
+    char acquire[LEASE_MICROTIME_SIZE];
+    char renew[LEASE_MICROTIME_SIZE];
+    json_object *meta = NULL;
+
+    *out = NULL;
+    k8s_lease_name(instance_id, name);
+    lease_microtime_format(acquire_us, acquire);
+    lease_microtime_format(renew_us, renew);
+    json_object *lease = pb_owned_object(&b, "Lease", name, namespace_name, instance_id, &meta);
+    pb_add_str(&b, lease, "apiVersion", "coordination.k8s.io/v1");
+    if (rv != NULL)
+        pb_add_str(&b, meta, "resourceVersion", rv);
+    json_object *spec = pb_obj(&b);
+    pb_add_str(&b, spec, "holderIdentity", instance_id);
+    pb_add(&b, spec, "leaseDurationSeconds", pb_track(&b, json_object_new_int(seconds)));
+    pb_add_str(&b, spec, "acquireTime", acquire);
+    pb_add_str(&b, spec, "renewTime", renew);
+    pb_add(&b, spec, "leaseTransitions", pb_track(&b, json_object_new_int(0)));
+    pb_add(&b, lease, "spec", spec);
+    if (b.failed) {
+        json_object_put(lease);
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Lease");
+    }
+    *out = lease;
     return FCB_OK;
 }
 

@@ -77,6 +77,20 @@ int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
 int k8s_secret_build(const char *namespace_name, const char *name, const char *instance_id,
                      const char *token, json_object **out, fcb_error *err);
 
+/* Name of this instance's Lease: "fakecloud-lease-<instance id>". */
+void k8s_lease_name(const char *instance_id, char out[K8S_POD_NAME_MAX]);
+
+/*
+ * This instance's coordination.k8s.io/v1 Lease (labelled managed-by +
+ * instance + service; holderIdentity = INSTANCE_ID, leaseDurationSeconds =
+ * SECONDS, acquireTime ACQUIRE_US, renewTime RENEW_US, µs since the epoch).
+ * RV, when not NULL, is set as metadata.resourceVersion (an update).
+ * *out is new (json_object_put). FCB_ERR_NO_MEMORY.
+ */
+int k8s_lease_build(const char *namespace_name, const char *instance_id, int32_t seconds,
+                    int64_t acquire_us, int64_t renew_us, const char *rv, json_object **out,
+                    fcb_error *err);
+
 /* Label selector of this instance's objects / of other instances' objects. */
 void k8s_selector_ours(const char *instance_id, char *out, size_t size);
 void k8s_selector_foreign(const char *instance_id, char *out, size_t size);

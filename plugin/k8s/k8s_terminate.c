@@ -1,7 +1,6 @@
 /*
  * k8s_terminate: terminate (one owned delete of the handle's Pod, retried to
- * a deadline) and reap_stale (one owned delete per kind of every other
- * fakecloud instance's objects in the namespace).
+ * a deadline) and reap_stale (the objects of dead instances, k8s_reap.c).
  */
 #include "k8s_internal.h"
 #include "k8s_objects.h"
@@ -133,28 +132,6 @@ int k8s_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
 
 /* ------------------------------------------------------------ reap */
 
-/*
- * Delete every object of other fakecloud instances in the namespace: Pods
- * (gracePeriodSeconds=0), then token Secrets. The answers list every deleted
- * object: asked as metadata only (3.4 MB instead of 11.4 MB for 10 000 small
- * Pods) and counted in one pass.
- */
-static int k8s_reap(fcb_backend *b, size_t *pods, size_t *secrets, fcb_error *err)
-{
-    char selector[128];
-    kube_delete_result result;
-
-    k8s_selector_foreign(b->instance_id, selector, sizeof selector);
-    kube_delete_opts opts = {.label_selector = selector, .deadline_ms = K8S_REQUEST_DEADLINE_MS};
-    int rc = kube_pods_delete_collection(b->client, b->ns, &opts, &result, err);
-    *pods = result.deleted;
-    if (rc == FCB_OK) {
-        rc = kube_secrets_delete_collection(b->client, b->ns, &opts, &result, err);
-        *secrets = result.deleted;
-    }
-    return rc;
-}
-
 int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
 {
     size_t pods = 0;
@@ -167,7 +144,7 @@ int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
     int rc = inflight_enter(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK)
         return rc;
-    rc = k8s_reap(b, &pods, &secrets, err);
+    rc = k8s_reap_dead(b, &pods, &secrets, err);
     if (rc != FCB_OK) {
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME, "k8s reap_stale failed", "namespace", b->ns,
                 "error", err != NULL ? err->message : "", NULL);
@@ -178,7 +155,7 @@ int k8s_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
         snprintf(np, sizeof np, "%zu", pods);
         snprintf(ns_count, sizeof ns_count, "%zu", secrets);
         svc_log(b->host, FCB_LOG_INFO, K8S_PLUGIN_NAME,
-                "reap_stale removed objects of other fakecloud instances", "namespace", b->ns,
+                "reap_stale removed objects of dead fakecloud instances", "namespace", b->ns,
                 "pods", np, "secrets", ns_count, NULL);
     }
     if (rc == FCB_OK && reaped != NULL)

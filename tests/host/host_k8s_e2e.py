@@ -183,9 +183,12 @@ def main(host, plugin_dir, kubesim):
         if pods(ready):
             fail(f"terminate left {pods(ready)}")
 
-        # 3. a Pod left by a previous host is reaped by a new one
-        run([host, "launch"] + common, env, tmp)
-        p = run([host, "reap", "--json"], env, tmp)
+        # 3. a Pod left by a previous host is reaped by a new one: `launch` deletes its
+        # Lease at exit, so the Pod goes once older than one lease duration (issue 16)
+        lenv = dict(env, FAKECLOUD_K8S_LEASE_SECONDS="1")
+        run([host, "launch"] + common, lenv, tmp)
+        time.sleep(1.2)
+        p = run([host, "reap", "--json"], lenv, tmp)
         if json.loads(p.stdout).get("reaped", 0) < 1:
             fail(f"reap: {p.stdout}")
         deadline = time.time() + 10

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #ifndef K8S_PLUGIN_PATH
 #error "K8S_PLUGIN_PATH must point at fakecloud-backend-k8s.so"
@@ -264,12 +267,13 @@ int itest_count(itest *t, const char *kind, const char *ns, const char *selector
 {
     char path[512];
     json_object *list = NULL;
+    const char *gv = strcmp(kind, "leases") == 0 ? "/apis/coordination.k8s.io/v1" : "/api/v1";
     if (selector != NULL) {
         char *esc = curl_easy_escape(NULL, selector, 0);
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/%s?labelSelector=%s", ns, kind, esc);
+        snprintf(path, sizeof path, "%s/namespaces/%s/%s?labelSelector=%s", gv, ns, kind, esc);
         curl_free(esc);
     } else {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/%s", ns, kind);
+        snprintf(path, sizeof path, "%s/namespaces/%s/%s", gv, ns, kind);
     }
     int status = kubesim_get_json(t->sim, path, &list);
     cr_assert_eq(status, 200, "GET %s: %d %s", path, status, kubesim_last_error());
@@ -335,4 +339,72 @@ double itest_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The forked host: open, launch, report the handle, wait for SIGKILL. Never returns. */
+static void itest_host_child(itest *t, const char *fn_name, int fd)
+{
+    fcb_error err = FCB_ERROR_INIT;
+    t->backend = NULL;
+    if (itest_open(t, ITEST_TOKEN, &err) != FCB_OK) {
+        dprintf(fd, "ERR open: %s\n", err.message);
+        _exit(1);
+    }
+    fcb_function fn = itest_zip_function(fn_name);
+    fcb_launch_request req = itest_request(&fn, "forked");
+    fcb_instance inst = {.size = sizeof inst};
+    if (t->ops->launch(t->backend, &req, &inst, &err) != FCB_OK) {
+        dprintf(fd, "ERR launch: %s\n", err.message);
+        _exit(1);
+    }
+    dprintf(fd, "%s\n", inst.handle);
+    close(fd);
+    for (;;)
+        pause();
+}
+
+pid_t itest_fork_host(itest *t, const char *fn_name, char *handle)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        itest_host_child(t, fn_name, fds[1]);
+    }
+    close(fds[1]);
+    char line[512];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof line - 1 && (n = read(fds[0], line + len, sizeof line - 1 - len)) > 0) {
+        len += (size_t)n;
+        if (memchr(line, '\n', len) != NULL)
+            break;
+    }
+    close(fds[0]);
+    line[len] = '\0';
+    line[strcspn(line, "\n")] = '\0';
+    if (len == 0 || strncmp(line, "ERR", 3) == 0) {
+        itest_kill_host(pid);
+        cr_assert_fail("forked host failed: %s", len == 0 ? "(no output)" : line);
+    }
+    snprintf(handle, 256, "%s", line);
+    return pid;
+}
+
+void itest_kill_host(pid_t pid)
+{
+    int status = 0;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+void itest_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }

@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define ITEST_TOKEN "itest-internal-token-0123456789"
 
@@ -60,7 +61,7 @@ fcb_launch_request itest_request(const fcb_function *fn, const char *deploy_id);
 /* POST an event to the RIE; returns the HTTP status, *out the parsed body. */
 long itest_invoke(const char *endpoint, const char *event, json_object **out);
 
-/* Number of pods (or secrets) in NS matching SELECTOR (NULL = all). */
+/* Number of pods (or secrets, leases) in NS matching SELECTOR (NULL = all). */
 int itest_count(itest *t, const char *kind, const char *ns, const char *selector);
 /* Create a Pod directly (test's own credentials) with the given labels JSON. */
 void itest_create_pod(itest *t, const char *ns, const char *name, const char *labels_json);
@@ -71,6 +72,18 @@ int itest_plugin_requests(itest *t, const char *verb);
 
 /* Set kubesim's faults (a JSON object, see tests/kubesim); asserts it was accepted. */
 void itest_set_faults(itest *t, const char *json);
+/*
+ * A host process that dies without close: fork a child that opens a backend
+ * of its own (T's mock host and config, as inherited), launches a function
+ * FN_NAME, writes the handle into *HANDLE (256 bytes) through a pipe, then
+ * waits to be killed (SIGKILL: no close, no cleanup). Returns the child's pid
+ * once it launched; asserts on failure. The caller kills and reaps it.
+ */
+pid_t itest_fork_host(itest *t, const char *fn_name, char *handle);
+/* SIGKILL PID and wait for it. */
+void itest_kill_host(pid_t pid);
+/* Sleep MS milliseconds. */
+void itest_sleep_ms(unsigned ms);
 /* Milliseconds of CLOCK_MONOTONIC, for "does not hang" bounds. */
 double itest_now_ms(void);
 

@@ -1314,6 +1314,11 @@ class Handler(BaseHTTPRequestHandler):
         labels = b.get("labels") or {}
         phase = b.get("phase", "Running")
         image = b.get("image", "kubesim/bulk:latest")
+        age = b.get("age_seconds", 0)
+        if not isinstance(age, int) or not 0 <= age <= 10 ** 9:
+            raise bad_request("age_seconds must be an integer in [0, 1000000000]")
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - age)) \
+            if age else None
         if not isinstance(count, int) or not 0 <= count <= 200000:
             raise bad_request("count must be an integer in [0, 200000]")
         if not V.DNS1123_LABEL.match(ns or ""):
@@ -1325,7 +1330,7 @@ class Handler(BaseHTTPRequestHandler):
         if phase not in ("Pending", "Running", "Succeeded", "Failed", "Unknown"):
             raise bad_request("bad phase")
         width = max(5, len(str(count)))
-        created = skipped = 0
+        n_created = skipped = 0
         ready = "True" if phase == "Running" else "False"
         ts = now_rfc3339()
         for i in range(count):
@@ -1350,8 +1355,8 @@ class Handler(BaseHTTPRequestHandler):
                                   "state": {"running": {"startedAt": ts}} if phase == "Running"
                                   else {"waiting": {"reason": "ContainerCreating"}}}]}}
             try:
-                self.sim.store.create("pods", ns, pod)
-                created += 1
+                self.sim.store.create("pods", ns, pod, created=created)
+                n_created += 1
             except ApiError:
                 skipped += 1
         if count >= 1000:
@@ -1360,7 +1365,7 @@ class Handler(BaseHTTPRequestHandler):
             # ordinary requests, do not traverse them again and again.
             gc.collect()
             gc.freeze()
-        self.send_json(200, {"created": created, "skipped": skipped,
+        self.send_json(200, {"created": n_created, "skipped": skipped,
                              "resourceVersion": self.sim.store.current_rv()})
 
 

@@ -616,7 +616,7 @@ class Store:
                     for res, by in self.by_ns.items()}
 
     # -- writes
-    def create(self, res, ns, obj, exists_check=True):
+    def create(self, res, ns, obj, exists_check=True, created=None):
         with self.lock:
             meta = obj.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
@@ -632,7 +632,7 @@ class Store:
                 raise already_exists(res, name, bool(old["metadata"].get("deletionTimestamp")))
             meta["namespace"] = ns
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = now_rfc3339()
+            meta["creationTimestamp"] = created or now_rfc3339()
             for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
                 meta.pop(k, None)
             self._bump(obj)

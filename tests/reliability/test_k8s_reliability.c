@@ -39,17 +39,26 @@ static long k8s_count(void *ctx)
 {
     itest *t = ctx;
     return itest_count(t, "pods", "default", "fakecloud-managed-by=fakecloud") +
-           itest_count(t, "secrets", "default", "fakecloud-managed-by=fakecloud");
+           itest_count(t, "secrets", "default", "fakecloud-managed-by=fakecloud") +
+           itest_count(t, "leases", "default", "fakecloud-managed-by=fakecloud");
 }
 
+/*
+ * A Pod of a dead instance (no Lease) created an hour ago: older than one
+ * lease duration, so reap_stale removes it (docs/leases.md).
+ */
 static void k8s_plant_stale(void *ctx)
 {
+    itest *t = ctx;
     static unsigned n;
-    char name[64];
-    snprintf(name, sizeof name, "rel-stale-%u", ++n);
-    itest_create_pod(ctx, "default", name,
-                     "{\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":"
-                     "\"00000000dead0000\",\"fakecloud-service\":\"lambda\"}");
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"namespace\":\"default\",\"count\":1,\"name_prefix\":\"rel-stale-%u\","
+             "\"age_seconds\":3600,\"labels\":{\"fakecloud-managed-by\":\"fakecloud\","
+             "\"fakecloud-instance\":\"00000000dead0000\",\"fakecloud-service\":\"lambda\"}}",
+             ++n);
+    cr_assert_eq(kubesim_post_json(t->sim, "/_sim/bulk", body, NULL), 200, "bulk: %s",
+                 kubesim_last_error());
 }
 
 static rel_target k8s_target(void)

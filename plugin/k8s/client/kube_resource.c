@@ -43,7 +43,8 @@ static void path_add_escaped(kube_path *path, const char *text)
 void kube_path_object(kube_path *path, const kube_kind *kind, const char *ns, const char *name)
 {
     memset(path, 0, sizeof *path);
-    kube_path_add(path, "/api/v1/namespaces/");
+    kube_path_add(path, kind->group_version != NULL ? kind->group_version : "/api/v1");
+    kube_path_add(path, "/namespaces/");
     kube_path_add(path, ns);
     kube_path_add(path, "/");
     kube_path_add(path, kind->plural);
@@ -107,7 +108,7 @@ int kube_names_check(const kube_kind *kind, const char *ns, const char *name, fc
 
 /* ---------------------------------------------------------------- objects */
 
-static json_object *member(json_object *object, const char *key)
+json_object *kube_object_member(json_object *object, const char *key)
 {
     json_object *v = NULL;
     if (object == NULL || !json_object_object_get_ex(object, key, &v))
@@ -115,25 +116,25 @@ static json_object *member(json_object *object, const char *key)
     return v;
 }
 
-static const char *member_string(json_object *object, const char *key)
+const char *kube_object_member_string(json_object *object, const char *key)
 {
-    json_object *v = member(object, key);
+    json_object *v = kube_object_member(object, key);
     return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 const char *kube_object_name(json_object *object)
 {
-    return member_string(member(object, "metadata"), "name");
+    return kube_object_member_string(kube_object_member(object, "metadata"), "name");
 }
 
 const char *kube_object_label(json_object *object, const char *key)
 {
-    return member_string(member(member(object, "metadata"), "labels"), key);
+    return kube_object_member_string(kube_object_member(kube_object_member(object, "metadata"), "labels"), key);
 }
 
 const char *kube_object_annotation(json_object *object, const char *key)
 {
-    return member_string(member(member(object, "metadata"), "annotations"), key);
+    return kube_object_member_string(kube_object_member(kube_object_member(object, "metadata"), "annotations"), key);
 }
 
 static void copy_field(char *out, size_t size, const char *value)
@@ -143,11 +144,11 @@ static void copy_field(char *out, size_t size, const char *value)
 
 void kube_object_ref_read(json_object *object, kube_object_ref *out)
 {
-    json_object *meta = member(object, "metadata");
-    copy_field(out->name, sizeof out->name, member_string(meta, "name"));
-    copy_field(out->uid, sizeof out->uid, member_string(meta, "uid"));
+    json_object *meta = kube_object_member(object, "metadata");
+    copy_field(out->name, sizeof out->name, kube_object_member_string(meta, "name"));
+    copy_field(out->uid, sizeof out->uid, kube_object_member_string(meta, "uid"));
     copy_field(out->resource_version, sizeof out->resource_version,
-               member_string(meta, "resourceVersion"));
+               kube_object_member_string(meta, "resourceVersion"));
 }
 
 /* ---------------------------------------------------------------- verbs */
@@ -175,6 +176,38 @@ static int path_start(kube_path *path, const kube_kind *kind, const char *ns, co
     int rc = kube_names_check(kind, ns, name, err);
     if (rc == FCB_OK)
         kube_path_object(path, kind, ns, name);
+    return rc;
+}
+
+/* path_start for one object (or collection when NAME is NULL), checked for overflow. */
+static int object_path(kube_path *path, const kube_kind *kind, const char *ns, const char *name,
+                       fcb_error *err)
+{
+    int rc = path_start(path, kind, ns, name, err);
+    if (rc == FCB_OK)
+        rc = kube_path_done(path, name != NULL ? kind->singular : kind->plural, err);
+    return rc;
+}
+
+/*
+ * Send REQ, whose answer is one object: *out (FCB_OK only) takes it;
+ * *conflict (may be NULL) tells a 409.
+ */
+static int send_for_object(kube_client *client, const kube_request_spec *req, json_object **out,
+                           bool *conflict, fcb_error *err)
+{
+    kube_response resp = {0};
+    int rc = kube_request_send(client, req, &resp, err);
+    if (rc == FCB_OK && resp.body == NULL)
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s %s %s: the answer has no body", req->method,
+                     req->path);
+    if (rc == FCB_OK) {
+        *out = resp.body;
+        resp.body = NULL;
+    }
+    if (conflict != NULL)
+        *conflict = rc == FCB_ERR_BACKEND && resp.status == 409;
+    kube_response_clear(client, &resp);
     return rc;
 }
 
@@ -229,24 +262,13 @@ int kube_resource_get(kube_client *client, const kube_kind *kind, const char *ns
                       unsigned deadline_ms, json_object **out, fcb_error *err)
 {
     kube_path path;
-    kube_response resp = {0};
 
     *out = NULL;
-    int rc = path_start(&path, kind, ns, name, err);
-    if (rc == FCB_OK)
-        rc = kube_path_done(&path, kind->singular, err);
+    int rc = object_path(&path, kind, ns, name, err);
     if (rc != FCB_OK)
         return rc;
     kube_request_spec req = {.method = "GET", .path = path.buf, .deadline_ms = deadline_ms};
-    rc = kube_request_send(client, &req, &resp, err);
-    if (rc == FCB_OK && resp.body == NULL)
-        rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s: the answer has no body", path.buf);
-    if (rc == FCB_OK) {
-        *out = resp.body;
-        resp.body = NULL;
-    }
-    kube_response_clear(client, &resp);
-    return rc;
+    return send_for_object(client, &req, out, NULL, err);
 }
 
 int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, const char *ns,
@@ -320,4 +342,94 @@ int kube_resource_delete_owned(kube_client *client, const kube_kind *kind, const
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete %s: name is NULL", kind->singular);
     }
     return kube_resource_delete_collection(client, kind, ns, name, opts, out, err);
+}
+
+int kube_resource_list_items(kube_client *client, const kube_kind *kind, const char *ns,
+                             const kube_list_opts *opts, bool metadata_only, kube_item_fn fn,
+                             void *ctx, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+
+    int rc = path_start(&path, kind, ns, NULL, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (opts != NULL && opts->label_selector != NULL)
+        kube_path_query(&path, "labelSelector", opts->label_selector);
+    if (opts != NULL && opts->field_selector != NULL)
+        kube_path_query(&path, "fieldSelector", opts->field_selector);
+    rc = kube_path_done(&path, kind->plural, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = "GET",
+                             .path = path.buf,
+                             .flags = metadata_only ? KUBE_REQ_METADATA : 0u,
+                             .deadline_ms = opts != NULL ? opts->deadline_ms : 0};
+    rc = kube_request_send(client, &req, &resp, err);
+    json_object *items = rc == FCB_OK ? kube_object_member(resp.body, "items") : NULL;
+    if (rc == FCB_OK && (items == NULL || !json_object_is_type(items, json_type_array)))
+        rc = err_set(err, FCB_ERR_BACKEND, "k8s GET %s list: the answer is not a list",
+                     kind->plural);
+    for (size_t i = 0; rc == FCB_OK && i < json_object_array_length(items); i++)
+        rc = fn(ctx, json_object_array_get_idx(items, i), err);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_resource_update(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *name, const char *body, size_t body_len, unsigned deadline_ms,
+                         json_object **out, bool *conflict, fcb_error *err)
+{
+    kube_path path;
+
+    *out = NULL;
+    *conflict = false;
+    int rc = object_path(&path, kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = "PUT",
+                             .path = path.buf,
+                             .body = body,
+                             .body_len = body_len,
+                             .flags = KUBE_REQ_NO_RETRY,
+                             .deadline_ms = deadline_ms};
+    return send_for_object(client, &req, out, conflict, err);
+}
+
+int kube_resource_delete(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *name, const char *rv, unsigned deadline_ms, bool *conflict,
+                         fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+    char body[160];
+    int len = 0;
+
+    *conflict = false;
+    int rc = object_path(&path, kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (rv != NULL) {
+        json_object *s = json_object_new_string(rv);
+        if (s == NULL)
+            return err_set(err, FCB_ERR_NO_MEMORY, "out of memory deleting %s %s",
+                           kind->singular, name);
+        len = snprintf(body, sizeof body,
+                       "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
+                       "\"preconditions\":{\"resourceVersion\":%s}}",
+                       json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));
+        json_object_put(s);
+        if (len < 0 || (size_t)len >= sizeof body)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "delete %s %s: resourceVersion too long", kind->singular, name);
+    }
+    kube_request_spec req = {.method = "DELETE",
+                             .path = path.buf,
+                             .body = rv != NULL ? body : NULL,
+                             .body_len = rv != NULL ? (size_t)len : 0,
+                             .deadline_ms = deadline_ms};
+    rc = kube_request_send(client, &req, &resp, err);
+    *conflict = rc == FCB_ERR_BACKEND && resp.status == 409;
+    kube_response_clear(client, &resp);
+    return rc;
 }

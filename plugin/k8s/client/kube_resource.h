@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 /* Longest request path + query the typed layer builds. */
-#define KUBE_PATH_MAX 1024
+#define KUBE_PATH_MAX 2048
 /* Object names are DNS-1123 subdomains: at most 253 characters. */
 #define KUBE_NAME_MAX 254
 
@@ -31,6 +31,7 @@ typedef struct kube_kind {
     const char *plural;   /* "pods" */
     const char *singular; /* "pod" */
     bool has_grace;       /* deletes take gracePeriodSeconds */
+    const char *group_version; /* path prefix, "/apis/coordination.k8s.io/v1"; NULL = "/api/v1" */
 } kube_kind;
 
 /* Identity of an object from an answer (empty strings when absent). */
@@ -88,7 +89,7 @@ typedef struct kube_path {
     bool has_query;
 } kube_path;
 
-/* "/api/v1/namespaces/NS/PLURAL[/NAME]" into PATH. NAME may be NULL. */
+/* "/api/v1/namespaces/NS/PLURAL[/NAME]" (the kind's group-version) into PATH. NAME may be NULL. */
 void kube_path_object(kube_path *path, const kube_kind *kind, const char *ns, const char *name);
 /* Append literal text (no escaping). */
 void kube_path_add(kube_path *path, const char *text);
@@ -131,10 +132,47 @@ int kube_resource_list(kube_client *client, const kube_kind *kind, const char *n
                        const kube_list_opts *opts, kube_list_result *out, fcb_error *err);
 
 /*
+ * One item of a list, borrowed for the call. Returns FCB_OK to go on, or an
+ * error code (with err set) that ends the list with it.
+ */
+typedef int (*kube_item_fn)(void *ctx, json_object *item, fcb_error *err);
+
+/*
+ * List KIND in NS (OPTS->label_selector, ->field_selector, ->deadline_ms;
+ * ->limit is ignored: one answer) and call FN for each item. METADATA_ONLY
+ * asks for a PartialObjectMetadataList (items carry only metadata).
+ */
+int kube_resource_list_items(kube_client *client, const kube_kind *kind, const char *ns,
+                             const kube_list_opts *opts, bool metadata_only, kube_item_fn fn,
+                             void *ctx, fcb_error *err);
+
+/*
+ * PUT BODY over KIND/NAME in NS (an update with optimistic concurrency:
+ * BODY carries metadata.resourceVersion). *out (FCB_OK only) is the stored
+ * object, the caller's: json_object_put. *conflict: a 409 (the object
+ * changed since that resourceVersion), returned as FCB_ERR_BACKEND.
+ */
+int kube_resource_update(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *name, const char *body, size_t body_len, unsigned deadline_ms,
+                         json_object **out, bool *conflict, fcb_error *err);
+
+/*
+ * DELETE KIND/NAME in NS, with preconditions.resourceVersion = RV unless RV
+ * is NULL. FCB_ERR_NOT_FOUND when gone; *conflict on a 409 (the precondition
+ * failed), returned as FCB_ERR_BACKEND.
+ */
+int kube_resource_delete(kube_client *client, const kube_kind *kind, const char *ns,
+                         const char *name, const char *rv, unsigned deadline_ms, bool *conflict,
+                         fcb_error *err);
+
+/*
  * Readers of an object (a get's answer or a watch event). Borrowed strings
  * owned by OBJECT, NULL when absent or not a string.
  */
 const char *kube_object_name(json_object *object);
+/* Member KEY of OBJECT (NULL when absent or OBJECT is NULL); as a string (NULL unless one). */
+json_object *kube_object_member(json_object *object, const char *key);
+const char *kube_object_member_string(json_object *object, const char *key);
 const char *kube_object_label(json_object *object, const char *key);
 const char *kube_object_annotation(json_object *object, const char *key);
 /* Name, uid and resourceVersion of OBJECT into OUT (empty when absent, cut to fit). */
