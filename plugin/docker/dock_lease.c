@@ -248,6 +248,14 @@ void dock_lease_release(dock_lease *l)
     fcb_error e2 = FCB_ERROR_INIT;
     int rc = dock_volume_list(l->engine, filter, DOCK_LEASE_LIST_MAX, dock_lease_release_one, l,
                               NULL, DOCK_LEASE_CLOSE_CALL_MS, false, &e2);
+    if (rc != FCB_OK) { /* e.g. out of memory: delete the names we know of directly */
+        dock_lease_stale_add(l, l->current);
+        rc = FCB_OK;
+        for (unsigned i = 0; i < l->n_stale; i++)
+            if (dock_volume_delete(l->engine, l->stale[i], DOCK_LEASE_CLOSE_CALL_MS, false,
+                                   &e2) != FCB_OK)
+                rc = e2.code;
+    }
     if (rc != FCB_OK)
         svc_log(l->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
                 "could not delete the lease: other hosts reap this instance's containers once "
