@@ -470,3 +470,33 @@ Test(docker_leases, a_lease_lost_for_d_fails_launches_until_a_renewal_succeeds)
     cr_expect_eq(count_lease_volumes(NULL), 0);
     zip_fixture_free(zip);
 }
+
+/* ---- many stale containers ------------------------------------------------ */
+
+Test(docker_leases, fifty_stale_containers_of_a_dead_host_are_reaped_in_one_call)
+{
+    enum { N = 50 };
+    const char *body = "{\"Image\":\"fakecloud-test/crash:1\",\"Labels\":{"
+                       "\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":"
+                       "\"00000000dead0050\",\"fakecloud-service\":\"lambda\"}}";
+    for (int i = 0; i < N; i++) {
+        char path[128], *out = NULL;
+        snprintf(path, sizeof path, "/containers/create?name=fcb-lease-stale-%d", i);
+        long st = engine("POST", path, body, &out);
+        cr_assert_eq(st, 201, "create %s: %s", path, out ? out : "");
+        free(out);
+    }
+    host_b s;
+    hb_open(&s, "1");
+    usleep(2100 * 1000); /* older than D = 1 s (Created has whole seconds, rounded up) */
+    uint64_t t0 = now_ms();
+    size_t reaped = hb_reap(&s);
+    uint64_t ms = now_ms() - t0;
+    size_t left = count_instance("00000000dead0050");
+    printf("%d stale containers of a dead host (no lease): one reap_stale, 2 lists + %zu "
+           "deletes, %llu ms; left %zu\n",
+           N, reaped, (unsigned long long)ms, left);
+    cr_expect_eq(reaped, N);
+    cr_expect_eq(left, 0);
+    hb_close(&s);
+}
