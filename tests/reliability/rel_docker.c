@@ -90,13 +90,29 @@ static long count_matching(const char *path)
 
 long rel_docker_count_leases(void)
 {
-    /* filters={"label":["fakecloud-lease"]}; one "Mountpoint" per volume */
+    /*
+     * filters={"label":["fakecloud-lease"]}; distinct holders, not volumes: a
+     * renewal briefly shows two volumes of one instance (seq+1 before seq is deleted).
+     */
     char *body = NULL;
     long st = rel_docker_request(
         "GET", "/volumes?filters=%7B%22label%22%3A%5B%22fakecloud-lease%22%5D%7D", NULL, &body);
-    long n = st == 200 ? 0 : -1;
-    for (const char *p = body; st == 200 && (p = strstr(p, "\"Mountpoint\":")) != NULL; p += 13)
-        n++;
+    if (st != 200) {
+        free(body);
+        return -1;
+    }
+    static const char key[] = "\"fakecloud-lease\":\"";
+    char seen[64][40];
+    long n = 0;
+    for (const char *p = body; (p = strstr(p, key)) != NULL; p += sizeof key - 1) {
+        char id[40];
+        snprintf(id, sizeof id, "%.*s", (int)strcspn(p + sizeof key - 1, "\""), p + sizeof key - 1);
+        bool dup = false;
+        for (long i = 0; i < n && !dup; i++)
+            dup = strcmp(seen[i], id) == 0;
+        if (!dup && n < 64)
+            snprintf(seen[n++], sizeof seen[0], "%s", id);
+    }
     free(body);
     return n;
 }
@@ -155,8 +171,8 @@ void rel_docker_plant_stale(void *ctx)
     snprintf(name, sizeof name, "rel-stale-%u-%u", (unsigned)getpid(), ++n);
     rel_docker_create(name, "{\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":"
                             "\"00000000dead0000\",\"fakecloud-service\":\"lambda\"}");
-    /* Older than D = 1 s: Created has whole seconds and the backend rounds it up. */
-    usleep(2100 * 1000);
+    /* Older than D: Created has whole seconds and the backend rounds it up. */
+    usleep((useconds_t)(atoi(REL_DOCKER_LEASE_SECONDS) * 1000 + 1100) * 1000);
 }
 
 void rel_docker_configure(void *ctx, mock_host *mh)

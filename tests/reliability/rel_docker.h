@@ -12,9 +12,9 @@
 const char *rel_docker_socket(void);
 /* METHOD PATH [BODY]; returns the HTTP status (<0 on transport error), body in *out (free()). */
 long rel_docker_request(const char *method, const char *path, const char *body, char **out);
-/* Containers labelled fakecloud-managed-by=fakecloud (any instance), plus lease volumes. */
+/* Containers labelled fakecloud-managed-by=fakecloud, plus instances holding lease volumes. */
 long rel_docker_count_managed(void *ctx);
-/* Lease volumes (label fakecloud-lease, any instance). */
+/* Instances with lease volumes (label fakecloud-lease; 2 volumes of one instance count 1). */
 long rel_docker_count_leases(void);
 /* All containers, whatever their labels. */
 long rel_docker_count_all(void);
@@ -29,8 +29,12 @@ void rel_docker_remove(const char *name_or_id);
  * rel_docker_configure sets (a reap removes it only then, docs/leases.md).
  */
 void rel_docker_plant_stale(void *ctx);
-/* The lease duration rel_docker_configure sets (FAKECLOUD_DOCKER_LEASE_SECONDS). */
-#define REL_DOCKER_LEASE_SECONDS "1"
+/*
+ * The lease duration rel_docker_configure sets (FAKECLOUD_DOCKER_LEASE_SECONDS):
+ * short, so planted stale containers are reapable soon, but long enough for a
+ * renewal over TLS under ASan on a loaded machine (D = 1 s lost leases there).
+ */
+#define REL_DOCKER_LEASE_SECONDS "3"
 /* rel_target.configure: DOCKER_HOST from the environment, a short lease duration. */
 void rel_docker_configure(void *ctx, mock_host *mh);
 
