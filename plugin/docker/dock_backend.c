@@ -35,6 +35,8 @@
 #include "dock_engine.h"
 #include "dock_images.h"
 #include "dock_observe.h"
+#include "dock_lease.h"
+#include "dock_volumes.h"
 #include "dock_spec.h"
 #include "ids.h"
 #include "inflight.h"
@@ -71,6 +73,11 @@ struct fcb_backend {
     unsigned n_orphans;
 
     char instance_id[IDS_HEX_MAX];
+    dock_lease lease;        /* ours: created by the first launch, renewed, released by close */
+    bool lease_ok;           /* dock_lease_init succeeded */
+    pthread_mutex_t reap_mu; /* one reap_stale at a time: it owns `observer` */
+    bool reap_mu_ok;
+    lease_observer observer; /* other instances' leases as reap_stale saw them */
     char host_alias[256];
     bool host_gateway;
     char publish_ip[64];
@@ -107,10 +114,27 @@ static void dock_backend_addresses(fcb_backend *b)
 static void dock_backend_free(fcb_backend *b)
 {
     const fcb_host_services *host = b->host;
+    if (b->lease_ok)
+        dock_lease_destroy(&b->lease);
+    if (b->reap_mu_ok)
+        pthread_mutex_destroy(&b->reap_mu);
     dock_engine_release(&b->engine);
     dock_config_free(host, &b->cfg);
     inflight_destroy(&b->ops);
     svc_free(host, b);
+}
+
+/* The lease holder and the reaper's state (nothing is created on the engine yet). */
+static int dock_backend_lease_init(fcb_backend *b, fcb_error *err)
+{
+    if (pthread_mutex_init(&b->reap_mu, NULL) != 0)
+        return err_set(err, FCB_ERR_INTERNAL, "docker backend: cannot create the reap mutex");
+    b->reap_mu_ok = true;
+    lease_observer_init(&b->observer);
+    int rc = dock_lease_init(&b->lease, b->host, &b->engine, &b->ops, b->instance_id,
+                             b->cfg.lease_seconds, err);
+    b->lease_ok = rc == FCB_OK;
+    return rc;
 }
 
 int dock_backend_open(const fcb_host_services *host, const fcb_open_params *params,
@@ -135,6 +159,8 @@ int dock_backend_open(const fcb_host_services *host, const fcb_open_params *para
         if (rc != FCB_OK)
             err_prefix(err, "docker backend");
     }
+    if (rc == FCB_OK)
+        rc = dock_backend_lease_init(b, err);
     if (rc != FCB_OK) {
         dock_backend_free(b);
         return rc;
@@ -154,7 +180,9 @@ void dock_backend_close(fcb_backend *b)
     if (b == NULL)
         return;
     /* Bounded by the in-flight calls' own timeouts; they see `closing` promptly. */
-    inflight_close(&b->ops, NULL, NULL);
+    inflight_close(&b->ops, dock_lease_wake, &b->lease);
+    /* After every operation ended: no launch can create a container any more. */
+    dock_lease_release(&b->lease);
     dock_backend_free(b);
 }
 
@@ -349,21 +377,183 @@ int dock_backend_terminate(fcb_backend *b, const char *handle, fcb_error *err)
     return rc;
 }
 
+/*
+ * reap_stale (docs/leases.md, "The reap rule"): list our managed containers,
+ * then the lease volumes (objects before leases), let lease_decide name the
+ * dead instances, and remove their lease volumes, then their containers.
+ */
+#define DOCK_REAP_INSTANCES_MAX 256
+#define DOCK_REAP_VOLUMES_MAX   4096
+#define DOCK_REAP_DEAD_MAX      64
+
+/* One listed object (container or lease volume) and the instance it belongs to. */
+typedef struct dock_reap_obj {
+    char id[DOCK_ID_MAX];
+    unsigned owner; /* index into dock_reap.names */
+} dock_reap_obj;
+
+typedef struct dock_reap_list {
+    dock_reap_obj *v;
+    size_t n, cap;
+} dock_reap_list;
+
 typedef struct dock_reap {
     fcb_backend *b;
-    size_t count;
+    char names[DOCK_REAP_INSTANCES_MAX][LEASE_ID_MAX]; /* instance ids seen */
+    unsigned n_names;
+    lease_instance inst[DOCK_REAP_INSTANCES_MAX]; /* instances with containers */
+    size_t n_inst;
+    dock_reap_list containers, volumes;
+    /* per name: its newest lease volume */
+    unsigned long long seq[DOCK_REAP_INSTANCES_MAX];
+    lease_record rec[DOCK_REAP_INSTANCES_MAX];
+    char version[DOCK_REAP_INSTANCES_MAX][DOCK_NAME_MAX];
+    bool has_lease[DOCK_REAP_INSTANCES_MAX];
     fcb_error *err;
 } dock_reap;
 
-/* One managed container: remove it unless this instance created it. */
-static int dock_reap_one(void *ctx, const char *id, const char *instance)
+/* Index of instance NAME (added when new); -1 when the table is full or NAME unusable. */
+static int dock_reap_name(dock_reap *r, const char *name)
+{
+    if (name == NULL || name[0] == '\0' || strlen(name) >= LEASE_ID_MAX)
+        return -1;
+    for (unsigned i = 0; i < r->n_names; i++)
+        if (strcmp(r->names[i], name) == 0)
+            return (int)i;
+    if (r->n_names == DOCK_REAP_INSTANCES_MAX)
+        return -1;
+    snprintf(r->names[r->n_names], LEASE_ID_MAX, "%s", name);
+    return (int)r->n_names++;
+}
+
+static int dock_reap_push(dock_reap *r, dock_reap_list *list, const char *id, unsigned owner)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap != 0 ? list->cap * 2 : 64;
+        dock_reap_obj *v = svc_realloc(r->b->host, list->v, cap * sizeof *v);
+        if (v == NULL)
+            return err_set(r->err, FCB_ERR_NO_MEMORY, "reap_stale: out of memory");
+        list->v = v;
+        list->cap = cap;
+    }
+    snprintf(list->v[list->n].id, DOCK_ID_MAX, "%s", id);
+    list->v[list->n++].owner = owner;
+    return FCB_OK;
+}
+
+/* One managed container of another instance: summarise it (Created rounded up: never older). */
+static int dock_reap_container(void *ctx, const char *id, const char *instance, int64_t created_s)
 {
     dock_reap *r = ctx;
     if (strcmp(instance, r->b->instance_id) == 0)
         return FCB_OK;
-    int rc = dock_container_remove(&r->b->engine, id, true, r->err);
+    int owner = dock_reap_name(r, instance);
+    if (owner < 0) /* no instance label (never ours to judge) or too many instances this round */
+        return FCB_OK;
+    int64_t created_us =
+        created_s == DOCK_CREATED_UNKNOWN ? LEASE_TIME_NONE : (created_s + 1) * 1000000 - 1;
+    if (!lease_instances_add(r->inst, &r->n_inst, DOCK_REAP_INSTANCES_MAX, r->names[owner],
+                             created_us))
+        return FCB_OK;
+    return dock_reap_push(r, &r->containers, id, (unsigned)owner);
+}
+
+/* One lease volume: remember it, and keep the newest per instance as its lease record. */
+static int dock_reap_volume(void *ctx, const dock_volume_info *v)
+{
+    dock_reap *r = ctx;
+    const char *owner = dock_volume_label(v, LABEL_MANAGED_BY);
+    const char *seq_text = dock_volume_label(v, DOCK_LEASE_SEQ_LABEL);
+    const char *secs = dock_volume_label(v, DOCK_LEASE_SECONDS);
+    int who = dock_reap_name(r, dock_volume_label(v, DOCK_LEASE_LABEL));
+    if (owner == NULL || strcmp(owner, LABEL_MANAGED_BY_VALUE) != 0 || who < 0 ||
+        r->volumes.n >= DOCK_REAP_VOLUMES_MAX || strlen(v->name) >= DOCK_NAME_MAX)
+        return FCB_OK;
+    int rc = dock_reap_push(r, &r->volumes, v->name, (unsigned)who);
+    unsigned long long seq = seq_text != NULL ? strtoull(seq_text, NULL, 10) : 0;
+    if (rc != FCB_OK || (r->has_lease[who] && seq <= r->seq[who]))
+        return rc;
+    fcb_error e2 = FCB_ERROR_INIT;
+    int64_t created = LEASE_TIME_NONE;
+    if (lease_timestamp_parse("CreatedAt", v->created_at, &created, &e2) != FCB_OK)
+        created = LEASE_TIME_NONE;
+    long d = secs != NULL ? strtol(secs, NULL, 10) : 0;
+    r->has_lease[who] = true;
+    r->seq[who] = seq;
+    snprintf(r->version[who], DOCK_NAME_MAX, "%s", v->name);
+    r->rec[who] = (lease_record){.instance = r->names[who],
+                                 .holder = r->names[who],
+                                 .version = r->version[who],
+                                 .renew_us = created,
+                                 .acquire_us = LEASE_TIME_NONE,
+                                 .created_us = created,
+                                 .duration_s = d > 0 && d <= LEASE_SECONDS_MAX ? (int32_t)d : 0};
+    return FCB_OK;
+}
+
+/* Remove the lease volumes, then the containers, of the instance at name index OWNER. */
+static int dock_reap_instance(dock_reap *r, unsigned owner, size_t *count)
+{
+    fcb_backend *b = r->b;
+    for (size_t i = 0; i < r->volumes.n; i++) {
+        if (r->volumes.v[i].owner != owner)
+            continue;
+        int rc = dock_volume_delete(&b->engine, r->volumes.v[i].id, 0, true, r->err);
+        if (rc != FCB_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < r->containers.n; i++) {
+        if (r->containers.v[i].owner != owner)
+            continue;
+        int rc = dock_container_remove(&b->engine, r->containers.v[i].id, true, r->err);
+        if (rc != FCB_OK)
+            return rc;
+        (*count)++;
+    }
+    return FCB_OK;
+}
+
+/* Decide (under reap_mu: the observer is shared across calls) and remove the dead. */
+static int dock_reap_decide(dock_reap *r, int64_t date_us, size_t *count)
+{
+    fcb_backend *b = r->b;
+    lease_record leases[DOCK_REAP_INSTANCES_MAX];
+    size_t n_leases = 0;
+    for (unsigned i = 0; i < r->n_names; i++)
+        if (r->has_lease[i])
+            leases[n_leases++] = r->rec[i];
+    lease_clock now = lease_clock_now();
+    if (date_us != LEASE_TIME_NONE)
+        now.wall_us = date_us;
+    lease_verdict dead[DOCK_REAP_DEAD_MAX];
+    size_t n_dead = lease_decide(&b->observer, b->instance_id, leases, n_leases, r->inst, r->n_inst,
+                                 b->cfg.lease_seconds, now, dead, DOCK_REAP_DEAD_MAX);
+    for (size_t i = 0; i < n_dead; i++) {
+        int owner = dock_reap_name(r, dead[i].instance);
+        if (owner < 0)
+            continue;
+        svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "reaping a dead backend instance",
+                "instance", dead[i].instance, "lease", lease_state_name(dead[i].state), NULL);
+        int rc = dock_reap_instance(r, (unsigned)owner, count);
+        if (rc != FCB_OK)
+            return rc;
+    }
+    return FCB_OK;
+}
+
+static int dock_reap_run(dock_reap *r, size_t *count)
+{
+    fcb_backend *b = r->b;
+    int rc = dock_container_list_managed(&b->engine, DOCK_REAP_MAX, dock_reap_container, r, r->err);
+    int64_t date_us = LEASE_TIME_NONE;
     if (rc == FCB_OK)
-        r->count++;
+        rc = dock_volume_list(&b->engine, DOCK_LEASE_LABEL, DOCK_REAP_VOLUMES_MAX, dock_reap_volume,
+                              r, &date_us, 0, true, r->err);
+    if (rc != FCB_OK)
+        return rc;
+    pthread_mutex_lock(&b->reap_mu);
+    rc = dock_reap_decide(r, date_us, count);
+    pthread_mutex_unlock(&b->reap_mu);
     return rc;
 }
 
@@ -376,16 +566,26 @@ int dock_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
     int rc = dock_op_begin(b, err);
     if (rc != FCB_OK)
         return rc;
-    dock_reap r = {.b = b, .count = 0, .err = err};
-    rc = dock_container_list_managed(&b->engine, DOCK_REAP_MAX, dock_reap_one, &r, err);
-    if (r.count > 0) {
+    size_t count = 0;
+    dock_reap *r = svc_calloc(b->host, 1, sizeof *r);
+    if (r == NULL) {
+        rc = err_set(err, FCB_ERR_NO_MEMORY, "reap_stale: out of memory");
+    } else {
+        r->b = b;
+        r->err = err;
+        rc = dock_reap_run(r, &count);
+        svc_free(b->host, r->containers.v);
+        svc_free(b->host, r->volumes.v);
+        svc_free(b->host, r);
+    }
+    if (count > 0) {
         char num[32];
-        snprintf(num, sizeof num, "%zu", r.count);
+        snprintf(num, sizeof num, "%zu", count);
         svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "reaped stale containers", "count", num,
                 NULL);
     }
     if (reaped != NULL)
-        *reaped = r.count;
+        *reaped = count;
     inflight_leave(&b->ops);
     return rc;
 }
@@ -660,6 +860,8 @@ static int dock_launch_run(dock_launch *l, fcb_instance *out, fcb_error *err)
     int rc = dock_launch_prepare(l, err);
     if (rc == FCB_OK)
         rc = dock_launch_phase(l, dock_launch_image, DOCK_PHASE_PULL, DOCK_FAIL_IMAGE, err);
+    if (rc == FCB_OK) /* a live lease before the container exists (docs/leases.md) */
+        rc = dock_lease_ensure(&l->b->lease, err);
     if (rc == FCB_OK)
         rc = dock_launch_phase(l, dock_launch_create, DOCK_PHASE_CREATE, DOCK_FAIL_CREATE, err);
     if (rc != FCB_OK)

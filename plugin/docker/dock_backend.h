@@ -6,8 +6,9 @@
  * converts code and layer zips into one tar, creates the container,
  * copies the tar in, starts it and waits until its Runtime Interface
  * Emulator answers HTTP on the published port; terminate() force-removes;
- * reap_stale() removes containers of other backend instances; close()
- * cancels in-flight calls and waits for them. Contracts, threads and
+ * reap_stale() removes containers of dead backend instances (lease absent
+ * or silent, dock_lease.h, docs/leases.md); close() cancels in-flight
+ * calls, waits for them and releases the lease. Contracts, threads and
  * ownership are those of backend_plugin.h; configuration keys are listed
  * in docs/docker.md.
  */

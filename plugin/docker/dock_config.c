@@ -6,6 +6,7 @@
 #include "dock_config.h"
 
 #include "base64.h"
+#include "lease.h"
 #include "ziptar.h"
 
 #include <json-c/json.h>
@@ -104,6 +105,14 @@ static int dock_key_alias(const fcb_host_services *host, const cfg_key *key, con
     return dock_key_name(host, key, value, cfg, err, 255, " \t\r\n\":/\\");
 }
 
+/* FAKECLOUD_DOCKER_LEASE_SECONDS: the lease duration D (docs/leases.md), whole seconds. */
+static int dock_key_lease(const fcb_host_services *host, const cfg_key *key, const char *value,
+                          void *cfg, fcb_error *err)
+{
+    (void)host;
+    return lease_seconds_parse(key->name, value, &((dock_config *)cfg)->lease_seconds, err);
+}
+
 #define FIELD(f) offsetof(dock_config, f)
 
 const cfg_key dock_config_keys[] = {
@@ -131,9 +140,13 @@ const cfg_key dock_config_keys[] = {
      dock_key_auth, FIELD(registry_auth), 0, 0, cfg_release_string},
     {"FAKECLOUD_DOCKER_HOST_ALIAS", NULL, "host name localhost in environment values becomes",
      dock_key_alias, FIELD(host_alias), 0, 0, cfg_release_string},
+    {"FAKECLOUD_DOCKER_LEASE_SECONDS", "30",
+     "lease duration: other hosts reap this one's containers D after it stops renewing",
+     dock_key_lease, FIELD(lease_seconds), 0, 0, NULL},
 };
 const size_t dock_config_n_keys = sizeof dock_config_keys / sizeof dock_config_keys[0];
 
+_Static_assert(LEASE_SECONDS_DEFAULT == 30, "FAKECLOUD_DOCKER_LEASE_SECONDS default is lease.h's");
 _Static_assert(ZIPTAR_DEFAULT_MAX_TOTAL_BYTES == 536870912ull,
                "FAKECLOUD_DOCKER_MAX_CODE_BYTES default is ziptar's default");
 

@@ -37,6 +37,7 @@ typedef struct dock_config {
     unsigned ecr_port;         /* its port; 0 when the value named none */
     char *registry_auth;       /* X-Registry-Auth value (base64url) or NULL; a secret */
     char *host_alias;          /* FAKECLOUD_DOCKER_HOST_ALIAS or NULL (engine's default) */
+    int32_t lease_seconds;     /* FAKECLOUD_DOCKER_LEASE_SECONDS (docs/leases.md) */
 } dock_config;
 
 /* The key table, in reading order, and its length. */

@@ -297,8 +297,7 @@ int dock_container_remove(dock_engine *engine, const char *id, bool cancellable,
 }
 
 /* Call EACH for every entry of the list answer ROOT that carries our managed-by label. */
-static int dock_list_each(json_object *root, size_t max,
-                          int (*each)(void *ctx, const char *id, const char *instance), void *ctx)
+static int dock_list_each(json_object *root, size_t max, dock_list_fn each, void *ctx)
 {
     size_t n = json_object_array_length(root);
     for (size_t i = 0; i < n && i < max; i++) {
@@ -311,16 +310,20 @@ static int dock_list_each(json_object *root, size_t max,
         const char *owner = jsonx_get_string(labels, LABEL_MANAGED_BY);
         if (owner == NULL || strcmp(owner, LABEL_MANAGED_BY_VALUE) != 0)
             continue;
-        int rc = each(ctx, id, dock_str_or(labels, LABEL_INSTANCE, ""));
+        json_object *created = NULL;
+        int64_t created_s = json_object_object_get_ex(c, "Created", &created) &&
+                                    json_object_is_type(created, json_type_int)
+                                ? json_object_get_int64(created)
+                                : DOCK_CREATED_UNKNOWN;
+        int rc = each(ctx, id, dock_str_or(labels, LABEL_INSTANCE, ""), created_s);
         if (rc != FCB_OK)
             return rc;
     }
     return FCB_OK;
 }
 
-int dock_container_list_managed(dock_engine *engine, size_t max,
-                                int (*each)(void *ctx, const char *id, const char *instance),
-                                void *ctx, fcb_error *err)
+int dock_container_list_managed(dock_engine *engine, size_t max, dock_list_fn each, void *ctx,
+                                fcb_error *err)
 {
     dock_response resp;
     json_object *root = NULL;

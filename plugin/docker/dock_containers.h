@@ -81,15 +81,20 @@ void dock_container_logs_tail(dock_engine *engine, const char *id, size_t max_by
 /* DELETE /containers/ID?force=1&v=1; 404 and "removal already in progress" are success. */
 int dock_container_remove(dock_engine *engine, const char *id, bool cancellable, fcb_error *err);
 
+/* Created of a listed container when the answer has none. */
+#define DOCK_CREATED_UNKNOWN INT64_MIN
+
+/* One listed container: engine id, instance label ("" when none), Created (s, engine clock). */
+typedef int (*dock_list_fn)(void *ctx, const char *id, const char *instance, int64_t created_s);
+
 /*
  * GET /containers/json?all=1 filtered by our managed-by label (checked again
- * on each answer), calling EACH(CTX, id, instance label or "") for at most
- * MAX containers; a non-zero return from EACH stops and is returned.
+ * on each answer), calling EACH(CTX, id, instance, created) for at most MAX
+ * containers; a non-zero return from EACH stops and is returned.
  * Cancellable.
  */
-int dock_container_list_managed(dock_engine *engine, size_t max,
-                                int (*each)(void *ctx, const char *id, const char *instance),
-                                void *ctx, fcb_error *err);
+int dock_container_list_managed(dock_engine *engine, size_t max, dock_list_fn each, void *ctx,
+                                fcb_error *err);
 
 /* What status() needs from one inspect of a container we may own. */
 typedef struct dock_container_life {

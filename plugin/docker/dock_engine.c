@@ -78,25 +78,33 @@ static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
+/* Copy the value of header line DATA (N bytes) into OUT (SIZE) when it is NAME's. */
+static void dock_header_value(const char *data, size_t n, const char *name, char *out, size_t size)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || strncasecmp(data, name, nl) != 0)
+        return;
+    const char *v = data + nl;
+    size_t len = n - nl;
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+        len--;
+    if (len < size) {
+        memcpy(out, v, len);
+        out[len] = '\0';
+    }
+}
+
 static size_t dock_header_cb(char *data, size_t size, size_t nmemb, void *ctx)
 {
     dock_call *call = ctx;
     size_t n = size * nmemb;
-    static const char name[] = "Api-Version:";
-    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        const char *v = data + sizeof name - 1;
-        size_t len = n - (sizeof name - 1);
-        while (len > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            len--;
-        }
-        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-            len--;
-        if (len < sizeof call->resp->api_version) {
-            memcpy(call->resp->api_version, v, len);
-            call->resp->api_version[len] = '\0';
-        }
-    }
+    dock_header_value(data, n, "Api-Version:", call->resp->api_version,
+                      sizeof call->resp->api_version);
+    dock_header_value(data, n, "Date:", call->resp->date, sizeof call->resp->date);
     return n;
 }
 

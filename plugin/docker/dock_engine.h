@@ -84,6 +84,7 @@ typedef struct dock_response {
     long status;          /* HTTP status */
     sbuf body;            /* response body (NUL-terminated), host allocator */
     char api_version[16]; /* Api-Version header, if any */
+    char date[40];        /* Date header (the engine's clock), if any */
 } dock_response;
 
 /*

@@ -90,9 +90,12 @@ static size_t count_containers(const char *label)
 
 static size_t count_instance_containers(void)
 {
-    /* The instance id is only visible through labels: read it from one of ours or the log. */
+    /* The instance id is only visible through labels: read it from the last open's log line. */
     char *log = mock_host_log_text(fx.mh);
-    const char *p = strstr(log, "instance=");
+    const char *p = NULL;
+    for (const char *q = log; (q = strstr(q, "docker backend opened")) != NULL; q++)
+        p = q;
+    p = p != NULL ? strstr(p, "instance=") : NULL;
     cr_assert_not_null(p, "no instance in log: %s", log);
     char label[128];
     snprintf(label, sizeof label, "fakecloud-instance=%.16s", p + 9);
@@ -441,6 +444,10 @@ Test(docker, zip_bomb_and_corrupted_zip_are_refused)
 
 Test(docker, reap_removes_other_instances_containers_and_leaves_foreign_ones)
 {
+    fx.ops->close(fx.backend); /* reopen with a short lease duration */
+    fx.backend = NULL;
+    mock_host_set_config(fx.mh, "FAKECLOUD_DOCKER_LEASE_SECONDS", "1");
+    open_backend();
     const char *stale = "{\"Image\":\"fakecloud-test/crash:1\",\"Labels\":{"
                         "\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":\"old0\","
                         "\"fakecloud-service\":\"lambda\"}}";
@@ -461,7 +468,13 @@ Test(docker, reap_removes_other_instances_containers_and_leaves_foreign_ones)
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(launch(&fn, zip, len, NULL, 0, 0, &inst, &err), FCB_OK, "%s", err.message);
 
+    /* "old0" has no lease: dead, but its container is reaped only once older than D. */
     size_t reaped = 99;
+    cr_expect_eq(fx.ops->reap_stale(fx.backend, &reaped, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(reaped, 0, "a container younger than the lease duration was reaped");
+    cr_expect_eq(engine("GET", "/containers/fcb-test-stale/json", NULL, NULL), 200);
+    usleep(2100 * 1000); /* D = 1 s; Created has whole seconds and is rounded up */
+    reaped = 99;
     cr_expect_eq(fx.ops->reap_stale(fx.backend, &reaped, &err), FCB_OK, "%s", err.message);
     cr_expect_eq(reaped, 1);
     cr_expect_eq(engine("GET", "/containers/fcb-test-stale/json", NULL, NULL), 404);

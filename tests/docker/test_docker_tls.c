@@ -209,6 +209,9 @@ Test(docker_tls, reap_stale_removes_another_instances_container_through_the_tls_
                                   stale, &out);
     cr_assert_eq(status, 201, "create the stale container: HTTP %ld: %s", status, out ? out : "");
     free(out);
+    /* No lease names "tlsold0": reaped once older than D (1 s; Created is rounded up). */
+    mock_host_set_config(fx.mh, "FAKECLOUD_DOCKER_LEASE_SECONDS", "1");
+    usleep(2100 * 1000);
     open_ok();
     size_t reaped = 99;
     fcb_error err = FCB_ERROR_INIT;

@@ -24,7 +24,7 @@
 #   FCBD_TLS_UNTRUSTED_CLIENT_CERT_PATH=DIR (the right ca.pem, a client cert
 #   the engine does not trust).
 # Without certtool the TLS listener is left out and FCBD_TLS_* are not set.
-# Exit status: CMD's, or 1 if containers were left behind, or 77 (skip) when
+# Exit status: CMD's, or 1 if containers or lease volumes were left behind, or 77 (skip) when
 # dockerd cannot run here (not root, no dockerd binary, no busybox-static).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -275,6 +275,13 @@ fi
 left=$(api "http://d/containers/json?all=1" | grep -o '"Names":\["[^"]*"' | cut -d'"' -f4 | tr '\n' ' ')
 if [ -n "$left" ]; then
   echo "with-dockerd: FAIL: containers left behind: $left" >&2
+  [ "$status" = 0 ] && status=1
+fi
+# Nor lease volumes (docs/leases.md: close deletes them, reap_stale those of dead hosts).
+leases=$(api 'http://d/volumes?filters=%7B%22label%22%3A%5B%22fakecloud-lease%22%5D%7D' |
+         grep -o '"Name":"fakecloud-lease-[^"]*"' | cut -d'"' -f4 | tr '\n' ' ')
+if [ -n "$leases" ]; then
+  echo "with-dockerd: FAIL: lease volumes left behind: $leases" >&2
   [ "$status" = 0 ] && status=1
 fi
 exit "$status"

@@ -88,12 +88,43 @@ static long count_matching(const char *path)
     return n;
 }
 
+long rel_docker_count_leases(void)
+{
+    /*
+     * filters={"label":["fakecloud-lease"]}; distinct holders, not volumes: a
+     * renewal briefly shows two volumes of one instance (seq+1 before seq is deleted).
+     */
+    char *body = NULL;
+    long st = rel_docker_request(
+        "GET", "/volumes?filters=%7B%22label%22%3A%5B%22fakecloud-lease%22%5D%7D", NULL, &body);
+    if (st != 200) {
+        free(body);
+        return -1;
+    }
+    static const char key[] = "\"fakecloud-lease\":\"";
+    char seen[64][40];
+    long n = 0;
+    for (const char *p = body; (p = strstr(p, key)) != NULL; p += sizeof key - 1) {
+        char id[40];
+        snprintf(id, sizeof id, "%.*s", (int)strcspn(p + sizeof key - 1, "\""), p + sizeof key - 1);
+        bool dup = false;
+        for (long i = 0; i < n && !dup; i++)
+            dup = strcmp(seen[i], id) == 0;
+        if (!dup && n < 64)
+            snprintf(seen[n++], sizeof seen[0], "%s", id);
+    }
+    free(body);
+    return n;
+}
+
 long rel_docker_count_managed(void *ctx)
 {
     (void)ctx;
     /* filters={"label":["fakecloud-managed-by=fakecloud"]} */
-    return count_matching("/containers/json?all=1&filters=%7B%22label%22%3A%5B%22fakecloud-"
-                          "managed-by%3Dfakecloud%22%5D%7D");
+    long containers = count_matching("/containers/json?all=1&filters=%7B%22label%22%3A%5B%22"
+                                     "fakecloud-managed-by%3Dfakecloud%22%5D%7D");
+    long leases = rel_docker_count_leases();
+    return containers < 0 || leases < 0 ? -1 : containers + leases;
 }
 
 long rel_docker_count_all(void)
@@ -140,10 +171,13 @@ void rel_docker_plant_stale(void *ctx)
     snprintf(name, sizeof name, "rel-stale-%u-%u", (unsigned)getpid(), ++n);
     rel_docker_create(name, "{\"fakecloud-managed-by\":\"fakecloud\",\"fakecloud-instance\":"
                             "\"00000000dead0000\",\"fakecloud-service\":\"lambda\"}");
+    /* Older than D: Created has whole seconds and the backend rounds it up. */
+    usleep((useconds_t)(atoi(REL_DOCKER_LEASE_SECONDS) * 1000 + 1100) * 1000);
 }
 
 void rel_docker_configure(void *ctx, mock_host *mh)
 {
     (void)ctx;
     mock_host_set_config(mh, "DOCKER_HOST", getenv("DOCKER_HOST"));
+    mock_host_set_config(mh, "FAKECLOUD_DOCKER_LEASE_SECONDS", REL_DOCKER_LEASE_SECONDS);
 }

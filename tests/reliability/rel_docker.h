@@ -12,8 +12,10 @@
 const char *rel_docker_socket(void);
 /* METHOD PATH [BODY]; returns the HTTP status (<0 on transport error), body in *out (free()). */
 long rel_docker_request(const char *method, const char *path, const char *body, char **out);
-/* Containers labelled fakecloud-managed-by=fakecloud (any instance). */
+/* Containers labelled fakecloud-managed-by=fakecloud, plus instances holding lease volumes. */
 long rel_docker_count_managed(void *ctx);
+/* Instances with lease volumes (label fakecloud-lease; 2 volumes of one instance count 1). */
+long rel_docker_count_leases(void);
 /* All containers, whatever their labels. */
 long rel_docker_count_all(void);
 /* Create (not start) a container NAME with LABELS_JSON ("{...}" or NULL). Returns its id (static).
@@ -21,9 +23,19 @@ long rel_docker_count_all(void);
 const char *rel_docker_create(const char *name, const char *labels_json);
 bool rel_docker_exists(const char *name_or_id);
 void rel_docker_remove(const char *name_or_id);
-/* rel_target.plant_stale: a container of a dead backend instance. */
+/*
+ * rel_target.plant_stale: a container of a dead backend instance (no lease),
+ * old enough to be reaped: returns once it is older than the lease duration
+ * rel_docker_configure sets (a reap removes it only then, docs/leases.md).
+ */
 void rel_docker_plant_stale(void *ctx);
-/* rel_target.configure: DOCKER_HOST from the environment. */
+/*
+ * The lease duration rel_docker_configure sets (FAKECLOUD_DOCKER_LEASE_SECONDS):
+ * short, so planted stale containers are reapable soon, but long enough for a
+ * renewal over TLS under ASan on a loaded machine (D = 1 s lost leases there).
+ */
+#define REL_DOCKER_LEASE_SECONDS "3"
+/* rel_target.configure: DOCKER_HOST from the environment, a short lease duration. */
 void rel_docker_configure(void *ctx, mock_host *mh);
 
 #endif

@@ -71,6 +71,7 @@ static void configure_tls(void *ctx, mock_host *mh)
     mock_host_set_config(mh, "DOCKER_HOST", getenv("FCBD_TLS_HOST"));
     mock_host_set_config(mh, "DOCKER_TLS_VERIFY", "1");
     mock_host_set_config(mh, "DOCKER_CERT_PATH", getenv("FCBD_TLS_CERT_PATH"));
+    mock_host_set_config(mh, "FAKECLOUD_DOCKER_LEASE_SECONDS", REL_DOCKER_LEASE_SECONDS);
 }
 
 Test(docker_reliability, over_tls_every_failed_allocation_of_every_operation_ends_cleanly)

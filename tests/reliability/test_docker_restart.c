@@ -109,11 +109,13 @@ static void teardown(void)
 
 TestSuite(docker_restart, .init = setup, .fini = teardown, .timeout = 150);
 
-static void backend_open(restart_backend *rb)
+/* A backend whose lease outlives a dockerd restart (stop may take ~11 s), unless LEASE_S. */
+static void backend_open_lease(restart_backend *rb, const char *lease_s)
 {
     memset(rb, 0, sizeof *rb);
     rb->mh = mock_host_new();
     rel_docker_configure(NULL, rb->mh);
+    mock_host_set_config(rb->mh, "FAKECLOUD_DOCKER_LEASE_SECONDS", lease_s);
     const fcb_host_services *svc = mock_host_services(rb->mh);
     char why[LOADER_WHY_MAX] = "";
     cr_assert_eq(loader_load(REL_DOCKER_PLUGIN, svc, &rb->plugin, why), 0, "%s", why);
@@ -126,6 +128,11 @@ static void backend_open(restart_backend *rb)
     cr_assert_not_null(p, "no instance id in the open log line: %s", log);
     snprintf(rb->instance, sizeof rb->instance, "%.16s", p + 9);
     free(log);
+}
+
+static void backend_open(restart_backend *rb)
+{
+    backend_open_lease(rb, "60");
 }
 
 /* close + unload; asserts that the plugin left no byte allocated. */
@@ -387,4 +394,76 @@ Test(docker_restart, a_stopped_engine_fails_launch_fast_and_the_backend_recovers
     launch_invoke_terminate(&rb, "on the same backend once dockerd is back");
     cr_assert_eq(count_instance(rb.instance), 0);
     backend_close(&rb);
+}
+
+/* The highest lease sequence number of INSTANCE (0: none; -1: dockerd did not answer). */
+static long long lease_seq(const char *instance)
+{
+    char *body = NULL;
+    long st = rel_docker_request(
+        "GET", "/volumes?filters=%7B%22label%22%3A%5B%22fakecloud-lease%22%5D%7D", NULL, &body);
+    char want[64];
+    snprintf(want, sizeof want, "\"Name\":\"fakecloud-lease-%s-", instance);
+    long long seq = st == 200 ? 0 : -1;
+    for (const char *p = body; st == 200 && p != NULL && (p = strstr(p, want)) != NULL;
+         p += strlen(want)) {
+        long long v = strtoll(p + strlen(want), NULL, 10);
+        seq = v > seq ? v : seq;
+    }
+    free(body);
+    return seq;
+}
+
+/*
+ * Renewals fail while dockerd is down (shorter than D): the lease is not lost
+ * (launches work at once after the restart), a second host reaping
+ * throughout never reaps the first one's container, and renewal goes on.
+ */
+Test(docker_restart, renewals_failing_while_dockerd_restarts_do_not_end_a_live_lease)
+{
+    restart_backend a, obs;
+    backend_open_lease(&a, "24"); /* P = 8 s: at least one renewal meets the stopped engine */
+    backend_open_lease(&obs, "24");
+    fcb_instance keep;
+    fcb_error err;
+    cr_assert_eq(backend_launch(&a, &keep, &err), FCB_OK, "launch: %s", err.message);
+    const char *id = keep.handle + strlen("container/");
+    size_t reaped = 0, r = 0;
+    cr_assert_eq(obs.plugin->ops->reap_stale(obs.backend, &r, &err), FCB_OK, "%s", err.message);
+    long long seq0 = lease_seq(a.instance);
+    double t0 = rel_now_ms(), stop_ms = 0, start_ms = 0;
+    cr_assert_eq(restart_run("stop", &stop_ms), 0, "stopping dockerd failed");
+    if (stop_ms < 9000) /* down longer than P = 8 s: a renewal fails; shorter than D */
+        usleep((useconds_t)((9000 - stop_ms) * 1000));
+    cr_assert_eq(restart_run("start", &start_ms), 0, "starting dockerd failed");
+    double down_ms = rel_now_ms() - t0;
+    fcb_instance inst;
+    int rc = backend_launch(&a, &inst, &err);
+    char first[512];
+    snprintf(first, sizeof first, "%s", rc == FCB_OK ? "" : err.message);
+    if (rc == FCB_OK)
+        a.plugin->ops->terminate(a.backend, inst.handle, &err);
+    /* Observe for more than a period after the restart: renewal resumes, nothing reaped. */
+    for (double until = rel_now_ms() + 9000; rel_now_ms() < until; usleep(300 * 1000)) {
+        cr_assert_eq(obs.plugin->ops->reap_stale(obs.backend, &r, &err), FCB_OK, "%s", err.message);
+        reaped += r;
+    }
+    char path[300];
+    snprintf(path, sizeof path, "/containers/%s/json", id);
+    bool kept = rel_docker_request("GET", path, NULL, NULL) == 200;
+    long long seq1 = lease_seq(a.instance);
+    bool failed = mock_host_log_contains(a.mh, "lease renewal failed");
+    printf("dockerd down %.0f ms (D = 24 s): a renewal failed: %s; launch right after -> %s%s%s; "
+           "lease seq %lld -> %lld; observer reaped %zu; the live host's container %s\n",
+           down_ms, failed ? "yes" : "no", fcb_status_name(rc), rc == FCB_OK ? "" : ": ", first,
+           seq0, seq1, reaped, kept ? "kept" : "REAPED");
+    cr_expect(failed, "no renewal met the stopped engine (down %.0f ms)", down_ms);
+    cr_expect_eq(rc, FCB_OK, "launch after the restart: %s", first);
+    cr_expect_gt(seq1, seq0, "renewal did not resume after the restart");
+    cr_expect_eq(reaped, 0, "the observer reaped a live host");
+    cr_expect(kept, "the live host's container was reaped");
+    a.plugin->ops->terminate(a.backend, keep.handle, &err);
+    backend_close(&obs);
+    backend_close(&a);
+    cr_expect_eq(rel_docker_count_leases(), 0, "lease volumes left after close");
 }
