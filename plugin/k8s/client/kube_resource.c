@@ -129,12 +129,14 @@ const char *kube_object_name(json_object *object)
 
 const char *kube_object_label(json_object *object, const char *key)
 {
-    return kube_object_member_string(kube_object_member(kube_object_member(object, "metadata"), "labels"), key);
+    return kube_object_member_string(
+        kube_object_member(kube_object_member(object, "metadata"), "labels"), key);
 }
 
 const char *kube_object_annotation(json_object *object, const char *key)
 {
-    return kube_object_member_string(kube_object_member(kube_object_member(object, "metadata"), "annotations"), key);
+    return kube_object_member_string(
+        kube_object_member(kube_object_member(object, "metadata"), "annotations"), key);
 }
 
 static void copy_field(char *out, size_t size, const char *value)
@@ -306,22 +308,29 @@ int kube_resource_delete_collection(kube_client *client, const kube_kind *kind, 
     return send_counted(client, &req, what, &out->deleted, &out->status, err);
 }
 
+/* The collection path of KIND in NS with OPTS' selectors (and limit when WITH_LIMIT). */
+static int list_path(kube_path *path, const kube_kind *kind, const char *ns,
+                     const kube_list_opts *opts, bool with_limit, fcb_error *err)
+{
+    int rc = path_start(path, kind, ns, NULL, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (with_limit && opts != NULL && opts->limit != 0)
+        kube_path_query_uint(path, "limit", opts->limit);
+    if (opts != NULL && opts->label_selector != NULL)
+        kube_path_query(path, "labelSelector", opts->label_selector);
+    if (opts != NULL && opts->field_selector != NULL)
+        kube_path_query(path, "fieldSelector", opts->field_selector);
+    return kube_path_done(path, kind->plural, err);
+}
+
 int kube_resource_list(kube_client *client, const kube_kind *kind, const char *ns,
                        const kube_list_opts *opts, kube_list_result *out, fcb_error *err)
 {
     kube_path path;
 
     memset(out, 0, sizeof *out);
-    int rc = path_start(&path, kind, ns, NULL, err);
-    if (rc != FCB_OK)
-        return rc;
-    if (opts != NULL && opts->limit != 0)
-        kube_path_query_uint(&path, "limit", opts->limit);
-    if (opts != NULL && opts->label_selector != NULL)
-        kube_path_query(&path, "labelSelector", opts->label_selector);
-    if (opts != NULL && opts->field_selector != NULL)
-        kube_path_query(&path, "fieldSelector", opts->field_selector);
-    rc = kube_path_done(&path, kind->plural, err);
+    int rc = list_path(&path, kind, ns, opts, true, err);
     if (rc != FCB_OK)
         return rc;
     kube_request_spec req = {.method = "GET",
@@ -351,14 +360,7 @@ int kube_resource_list_items(kube_client *client, const kube_kind *kind, const c
     kube_path path;
     kube_response resp = {0};
 
-    int rc = path_start(&path, kind, ns, NULL, err);
-    if (rc != FCB_OK)
-        return rc;
-    if (opts != NULL && opts->label_selector != NULL)
-        kube_path_query(&path, "labelSelector", opts->label_selector);
-    if (opts != NULL && opts->field_selector != NULL)
-        kube_path_query(&path, "fieldSelector", opts->field_selector);
-    rc = kube_path_done(&path, kind->plural, err);
+    int rc = list_path(&path, kind, ns, opts, false, err);
     if (rc != FCB_OK)
         return rc;
     kube_request_spec req = {.method = "GET",
@@ -412,16 +414,16 @@ int kube_resource_delete(kube_client *client, const kube_kind *kind, const char 
     if (rv != NULL) {
         json_object *s = json_object_new_string(rv);
         if (s == NULL)
-            return err_set(err, FCB_ERR_NO_MEMORY, "out of memory deleting %s %s",
-                           kind->singular, name);
+            return err_set(err, FCB_ERR_NO_MEMORY, "out of memory deleting %s %s", kind->singular,
+                           name);
         len = snprintf(body, sizeof body,
                        "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\","
                        "\"preconditions\":{\"resourceVersion\":%s}}",
                        json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));
         json_object_put(s);
         if (len < 0 || (size_t)len >= sizeof body)
-            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                           "delete %s %s: resourceVersion too long", kind->singular, name);
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT, "delete %s %s: resourceVersion too long",
+                           kind->singular, name);
     }
     kube_request_spec req = {.method = "DELETE",
                              .path = path.buf,
