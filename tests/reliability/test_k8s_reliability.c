@@ -65,8 +65,8 @@ static rel_target k8s_target(void)
 {
     /* Every ABI 1.1 launch input, so the sweep covers their paths: role credentials
      * (the launch's Secret), an endpoint URL, tags of each kind (one malformed). */
-    static const fcb_credentials creds = {sizeof creds, "ASIARELSWEEPKEY", "rel/secret+=",
-                                          "rel-session", 0};
+    static const fcb_credentials creds = {sizeof creds, "ASIARELSWEEPKEY",
+                                          "rel/secret+=", "rel-session", 0};
     static const fcb_tag tags[] = {{"fakecloud-k8s/node-selector", "pool=lambda,malformed"},
                                    {"fakecloud-k8s/tolerations", "[{\"key\":\"gpu\"}]"},
                                    {"fakecloud-k8s/annotations", "team=rel"}};
