@@ -28,10 +28,14 @@ int k8s_delete_ours(fcb_backend *b, kube_client *client, k8s_object kind, const 
 
     k8s_selector_ours(b->instance_id, selector, sizeof selector);
     kube_delete_opts opts = {.label_selector = selector, .deadline_ms = K8S_CLEANUP_DEADLINE_MS};
-    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++)
-        rc = kind == K8S_OBJECT_POD
-                 ? kube_pods_delete_owned(client, b->ns, name, &opts, &result, err)
-                 : kube_secrets_delete_owned(client, b->ns, name, &opts, &result, err);
+    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++) {
+        if (kind == K8S_OBJECT_POD)
+            rc = kube_pods_delete_owned(client, b->ns, name, &opts, &result, err);
+        else if (name != NULL)
+            rc = kube_secrets_delete_owned(client, b->ns, name, &opts, &result, err);
+        else
+            rc = kube_secrets_delete_collection(client, b->ns, &opts, &result, err);
+    }
     return rc;
 }
 
@@ -201,28 +205,15 @@ int k8s_secret_create(fcb_backend *b, uint64_t deadline, fcb_error *err)
     return rc;
 }
 
-/* Every Secret of this instance (token and leftover credentials), one owned deletecollection. */
-static int k8s_secrets_delete_all(fcb_backend *b, kube_client *client, fcb_error *err)
-{
-    char selector[128];
-    kube_delete_result result;
-    int rc = FCB_ERR_NO_MEMORY;
-
-    k8s_selector_ours(b->instance_id, selector, sizeof selector);
-    kube_delete_opts opts = {.label_selector = selector, .deadline_ms = K8S_CLEANUP_DEADLINE_MS};
-    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++)
-        rc = kube_secrets_delete_collection(client, b->ns, &opts, &result, err);
-    return rc;
-}
-
 void k8s_secret_delete(fcb_backend *b, kube_client *client)
 {
     fcb_error err = FCB_ERROR_INIT;
 
     if (!b->have_secret && !b->secret_unknown && !b->secrets_left)
         return;
-    int rc = b->secrets_left ? k8s_secrets_delete_all(b, client, &err)
-                             : k8s_delete_ours(b, client, K8S_OBJECT_SECRET, b->secret_name, &err);
+    /* NULL: every Secret of this instance (token and leftover credentials) at once. */
+    int rc = k8s_delete_ours(b, client, K8S_OBJECT_SECRET, b->secrets_left ? NULL : b->secret_name,
+                             &err);
     if (rc != FCB_OK) {
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
                 "could not delete the token Secret; reap_stale of a later instance removes it",

@@ -29,8 +29,9 @@ typedef enum k8s_object { K8S_OBJECT_POD, K8S_OBJECT_SECRET } k8s_object;
 
 /*
  * Delete KIND/NAME, which this instance created (owned: only if it still
- * carries our instance's labels); gone is success. A transient allocation
- * failure is retried: deleting is how we avoid leaks.
+ * carries our instance's labels); gone is success. NAME NULL (Secrets only):
+ * every Secret of this instance. A transient allocation failure is retried:
+ * deleting is how we avoid leaks.
  */
 int k8s_delete_ours(fcb_backend *b, kube_client *client, k8s_object kind, const char *name,
                     fcb_error *err);

@@ -1,6 +1,7 @@
 /* Unit tests of k8s_pod: every field of the generated Pod and Secret. */
 #include "k8s_pod.h"
 
+#include "k8s_pod_test.h"
 #include "k8s_test_util.h"
 #include "mock_host.h"
 #include "names.h"
@@ -9,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NONCE "feedf00d0000000000000000000000a1"
+#define NONCE K8S_TEST_NONCE
 
 static mock_host *mh;
 static k8s_config *cfg;
@@ -61,15 +62,7 @@ TestSuite(k8s_pod, .init = setup, .fini = teardown);
 
 static k8s_pod_input input(void)
 {
-    return (k8s_pod_input){.config = cfg,
-                           .namespace_name = "lambdas",
-                           .instance_id = "0123456789abcdef",
-                           .token_secret = "fakecloud-lambda-token-0123456789abcdef",
-                           .pod_name = pod_name,
-                           .nonce = NONCE,
-                           .request = &req,
-                           .now_unix_s = 1796313600,
-                           .credentials_secret = "fakecloud-lambda-my-func-x-credentials"};
+    return k8s_test_input(cfg, pod_name, &req);
 }
 
 static json_object *build(void)

@@ -5,6 +5,7 @@
  */
 #include "k8s_pod.h"
 
+#include "k8s_pod_test.h"
 #include "k8s_test_util.h"
 #include "mock_host.h"
 
@@ -14,9 +15,9 @@
 #include <string.h>
 
 #define MAIN  "spec.containers[0]"
-#define NONCE "0123456789abcdef00000000000000a1"
-#define NOW   1796313600 /* 2026-12-03T16:00:00Z */
-#define CREDS "fakecloud-lambda-my-func-0123456789ab-credentials"
+#define NONCE K8S_TEST_NONCE
+#define NOW   K8S_TEST_NOW
+#define CREDS K8S_TEST_CREDENTIALS
 
 /* Credential values a test can grep for: none may appear in a Pod or a log. */
 #define KEY_ID  "ASIAEXAMPLEKEYID0001"
@@ -64,15 +65,7 @@ TestSuite(k8s_pod_env, .init = setup, .fini = teardown);
 
 static k8s_pod_input input(void)
 {
-    return (k8s_pod_input){.config = cfg,
-                           .namespace_name = "lambdas",
-                           .instance_id = "0123456789abcdef",
-                           .token_secret = "fakecloud-lambda-token-0123456789abcdef",
-                           .pod_name = pod_name,
-                           .nonce = NONCE,
-                           .request = &req,
-                           .now_unix_s = NOW,
-                           .credentials_secret = CREDS};
+    return k8s_test_input(cfg, pod_name, &req);
 }
 
 static json_object *build(void)
