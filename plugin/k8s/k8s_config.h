@@ -13,6 +13,7 @@
 #define FCB_K8S_CONFIG_H
 
 #include "cfgparse.h"
+#include "k8s_tags.h"
 #include "kube_client.h"
 
 #include <fakecloud/backend_plugin.h>
@@ -57,6 +58,8 @@ typedef struct k8s_config {
     json_object *annotations;         /* FAKECLOUD_K8S_ANNOTATIONS: object or NULL */
     json_object *security_context;    /* from RUN_AS_USER/GROUP, FS_GROUP, RUN_AS_NON_ROOT */
     json_object *pod_template;        /* FAKECLOUD_K8S_POD_TEMPLATE or NULL */
+    k8s_pod_extras service;           /* FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR|TOLERATIONS|ANNOTATIONS:
+                                         the service level over the keys above (k8s_tags.h) */
     k8s_cpu cpu_request;              /* FAKECLOUD_K8S_CPU_REQUEST, default none */
     k8s_cpu cpu_limit;                /* FAKECLOUD_K8S_CPU_LIMIT, default none */
     uint32_t running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */

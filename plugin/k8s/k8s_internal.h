@@ -82,6 +82,7 @@ struct fcb_backend {
     k8s_waiter *waiters;
     uint64_t syncs;      /* SYNCED events so far (the first list, then each relist) */
     k8s_orphan *orphans; /* Pods to delete at close */
+    bool secrets_left;   /* a launch's credentials Secret may remain: close deletes all ours */
     uint64_t launches;
 
     k8s_stats stats; /* atomics: no lock (k8s_stats.h) */

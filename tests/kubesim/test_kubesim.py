@@ -341,6 +341,56 @@ class CreateTest(Base):
         b["spec"]["containers"][0]["env"] = [{"name": "1BAD", "value": "x"}]
         self.assertInvalid(b, "spec.containers[0].env[0].name", "FieldValueInvalid")
 
+    def test_422_env_value_from_like_kube_apiserver(self):
+        b = pod_body("vf")
+        env = b["spec"]["containers"][0]["env"] = [{"name": "A", "valueFrom": {
+            "secretKeyRef": {"name": "s", "key": "k"},
+            "fieldRef": {"fieldPath": "metadata.name"}}}]
+        self.assertInvalid(b, "spec.containers[0].env[0].valueFrom", "FieldValueInvalid")
+        env[0]["valueFrom"] = {"secretKeyRef": {"key": "k"}}
+        self.assertInvalid(b, "spec.containers[0].env[0].valueFrom.secretKeyRef.name",
+                           "FieldValueRequired")
+        env[0]["valueFrom"] = {"secretKeyRef": {"name": "s", "key": "bad key"}}
+        self.assertInvalid(b, "spec.containers[0].env[0].valueFrom.secretKeyRef.key",
+                           "FieldValueInvalid")
+        env[0]["valueFrom"] = {"secretKeyRef": {"name": "s", "key": "AWS_SECRET_ACCESS_KEY"}}
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_tolerations_like_kube_apiserver(self):
+        cases = (
+            ({"key": "a", "operator": "Exists", "value": "x"},
+             "spec.tolerations[0].operator", "FieldValueInvalid",
+             "value must be empty when `operator` is 'Exists'"),
+            ({"value": "x"}, "spec.tolerations[0].operator", "FieldValueInvalid",
+             "operator must be Exists when `key` is empty"),
+            ({"key": "a", "tolerationSeconds": 5}, "spec.tolerations[0].effect",
+             "FieldValueInvalid", "effect must be 'NoExecute' when `tolerationSeconds` is set"),
+            ({"key": "a", "operator": "Maybe"}, "spec.tolerations[0].operator",
+             "FieldValueNotSupported", "supported values"),
+            ({"key": "a", "effect": "Never"}, "spec.tolerations[0].effect",
+             "FieldValueNotSupported", "supported values"),
+            ({"key": "bad key"}, "spec.tolerations[0].key", "FieldValueInvalid", "name part"),
+            ({"key": "a", "value": "bad value"}, "spec.tolerations[0].operator",
+             "FieldValueInvalid", "a valid label must be"),
+        )
+        for i, (tol, field, reason, text) in enumerate(cases):
+            b = pod_body("tol%d" % i)
+            b["spec"]["tolerations"] = [tol]
+            doc = self.assertInvalid(b, field, reason)
+            self.assertIn(text, doc["message"], tol)
+        b = pod_body("tolok")
+        b["spec"]["tolerations"] = [
+            {"operator": "Exists"},
+            {"key": "example.com/gpu", "operator": "Equal", "value": "a100",
+             "effect": "NoExecute", "tolerationSeconds": 30},
+            {"key": "k", "effect": "PreferNoSchedule"}]
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_annotations_over_256_kib(self):
+        b = pod_body("big")
+        b["metadata"]["annotations"] = {"a": "x" * (256 * 1024)}
+        self.assertInvalid(b, "metadata.annotations", "FieldValueTooLong")
+
     def test_422_quantity(self):
         b = pod_body("qty")
         b["spec"]["containers"][0]["resources"] = {"limits": {"memory": "12 GB"}}

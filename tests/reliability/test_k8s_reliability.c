@@ -63,9 +63,20 @@ static void k8s_plant_stale(void *ctx)
 
 static rel_target k8s_target(void)
 {
+    /* Every ABI 1.1 launch input, so the sweep covers their paths: role credentials
+     * (the launch's Secret), an endpoint URL, tags of each kind (one malformed). */
+    static const fcb_credentials creds = {sizeof creds, "ASIARELSWEEPKEY",
+                                          "rel/secret+=", "rel-session", 0};
+    static const fcb_tag tags[] = {{"fakecloud-k8s/node-selector", "pool=lambda,malformed"},
+                                   {"fakecloud-k8s/tolerations", "[{\"key\":\"gpu\"}]"},
+                                   {"fakecloud-k8s/annotations", "team=rel"}};
     fn = itest_zip_function("rel-fn");
+    fn.tags = tags;
+    fn.n_tags = 3;
     req = itest_request(&fn, "0123456789abcdef");
     req.deadline_ms = 15000;
+    req.credentials = &creds;
+    req.aws_endpoint_url = "http://localhost:4566";
     pull_fail_fn = (fcb_function){.size = sizeof pull_fail_fn,
                                   .function_name = "rel-pull-fail",
                                   .package_type = FCB_PACKAGE_IMAGE,
