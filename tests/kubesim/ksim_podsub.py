@@ -227,7 +227,7 @@ def split_scheme_name_port(ident):
         scheme, name, port = "", parts[0], parts[1]
     elif len(parts) == 3:
         scheme, name, port = parts
-        if scheme not in ("http", "https"):
+        if scheme not in ("", "http", "https"):  # kube's validSchemes include ""
             return None
     else:
         return None
@@ -259,7 +259,8 @@ def _proxy_target(h, ns, ident):
         raise bad_request("address not allowed")
     if port and (not port.isdigit() or not 0 < int(port) < 65536):
         raise _unavailable("dial tcp: address %s:%s: invalid port" % (ip, port))
-    return scheme or "http", ip, int(port or 80)
+    # the API server is inside the cluster: it reaches a podIP hidden from the host
+    return scheme or "http", h.sim.kubelet.reachable_ip(ip), int(port or 80)
 
 
 def _forward_headers(h):

@@ -313,6 +313,9 @@ def parse_args(argv):
     p.add_argument("--rie-delay-ms", type=float, default=0.0,
                    help="ms from Running to the RIE stand-in listening (then Ready=True)")
     p.add_argument("--rie-port", type=int, default=8080, help="port of every Pod's RIE stand-in")
+    p.add_argument("--hide-pod-ips", action="store_true",
+                   help="report every podIP in 127.255.0.0/16, where nothing listens (a host "
+                        "outside the cluster); pods/proxy still reaches the runtimes")
     p.add_argument("--config-retry-ms", type=float, default=1000.0,
                    help="retry interval while a container waits in CreateContainerConfigError")
     p.add_argument("--kubelet-workers", type=int, default=8,
