@@ -14,7 +14,7 @@
 FCB_PLUGIN_DESCRIPTOR_EX("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods", FCB_ABI_MINOR,
                          FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
                              FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS |
-                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64);
+                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64 | FCB_CAP_CANCEL);
 
 static const fcb_backend_ops k8s_ops = {
     .size = sizeof(fcb_backend_ops),

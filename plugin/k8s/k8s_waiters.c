@@ -144,15 +144,27 @@ void k8s_waiter_unregister(fcb_backend *b, k8s_waiter *w)
     inflight_unlock(&b->ops);
 }
 
+int k8s_waiter_cancelled(const k8s_waiter *w, fcb_error *err)
+{
+    if (w->cancel == NULL || w->cancel->cancelled == NULL ||
+        w->cancel->cancelled(w->cancel->ctx) == 0)
+        return FCB_OK;
+    if (w->name[0] == '\0') /* before the Pod was named: nothing was created */
+        return err_set(err, FCB_ERR_CANCELLED, "launch cancelled by the host");
+    return err_set(err, FCB_ERR_CANCELLED, "pod %s: launch cancelled by the host", w->name);
+}
+
 /*
- * With the lock held: why W's wait is over (close(), the Pod deleted or
- * failed; *state filled for a failure), or FCB_OK to keep waiting.
+ * With the lock held: why W's wait is over (close() or the host's token, the
+ * Pod deleted or failed; *state filled for a failure), or FCB_OK to keep waiting.
  */
 static int k8s_waiter_check_locked(fcb_backend *b, k8s_waiter *w, k8s_pod_state *state,
                                    fcb_error *err)
 {
     if (inflight_closing(&b->ops))
         return err_set(err, FCB_ERR_CANCELLED, "pod %s: backend closed during launch", w->name);
+    if (k8s_waiter_cancelled(w, err) != FCB_OK)
+        return FCB_ERR_CANCELLED;
     if (w->deleted)
         return err_set(err, FCB_ERR_START_FAILED, "pod %s was deleted while starting", w->name);
     if (w->seen && w->state.progress == K8S_POD_FAILED) {
@@ -180,7 +192,10 @@ int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline, k8s_pod_s
             *state = w->state;
             break;
         }
-        if (inflight_wait(&b->ops, &w->cond, deadline) == ETIMEDOUT) {
+        /* With a token, wake at least every K8S_CANCEL_POLL_MS to poll it. */
+        uint64_t wake = w->cancel != NULL ? clockx_after_ms(K8S_CANCEL_POLL_MS) : deadline;
+        if (inflight_wait(&b->ops, &w->cond, wake < deadline ? wake : deadline) == ETIMEDOUT &&
+            clockx_remaining_ms(deadline) == 0) {
             *state = w->state;
             rc = err_set(err, FCB_ERR_TIMEOUT,
                          "pod %s did not become Running with a podIP within the deadline "
