@@ -11,6 +11,7 @@
  * close() leaves its Pod's name for close() to delete.
  */
 #include "k8s_internal.h"
+#include "k8s_invoke.h"
 #include "k8s_objects.h"
 #include "k8s_waiters.h"
 
@@ -206,10 +207,7 @@ static int k8s_launch_wait(fcb_backend *b, k8s_launch *l, k8s_attempt *a, fcb_er
 static void k8s_launch_instance(fcb_backend *b, const k8s_launch *l, const k8s_attempt *a,
                                 fcb_instance *out)
 {
-    if (strchr(l->ip, ':') != NULL)
-        snprintf(out->endpoint, sizeof out->endpoint, "[%s]:%d", l->ip, K8S_RIE_PORT);
-    else
-        snprintf(out->endpoint, sizeof out->endpoint, "%s:%d", l->ip, K8S_RIE_PORT);
+    k8s_endpoint_format(b, a->w.name, l->ip, out->endpoint); /* by FAKECLOUD_K8S_ENDPOINT */
     snprintf(out->handle, sizeof out->handle, "pod/%s/%s", b->ns, a->w.name);
     if (svc_log_enabled(b->host, FCB_LOG_INFO)) {
         char ms_running[32];
