@@ -8,7 +8,8 @@
  * with the loader, exactly as a host loads it. itest_close() checks that the
  * plugin leaked nothing and records the API verbs the plugin used (requests
  * made with the token; the test itself uses the client certificate) in
- * K8S_RBAC_DIR for the RBAC test.
+ * K8S_RBAC_DIR for the RBAC test (apart for the api-proxy and auto endpoint
+ * modes, which need pods/proxy).
  */
 #ifndef K8S_ITEST_H
 #define K8S_ITEST_H
