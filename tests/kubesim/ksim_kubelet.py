@@ -526,13 +526,17 @@ class PodRun:
 
     def log(self, container, line):
         with self.cv:
-            buf = self.logs.setdefault(container, LogBuffer())
-            buf.lines.append((time.time_ns(), line))
-            if len(buf.lines) > LogBuffer.MAX:
-                drop = len(buf.lines) - LogBuffer.MAX
-                del buf.lines[:drop]
-                buf.base += drop
-            self.cv.notify_all()
+            self.log_locked(container, line)
+
+    def log_locked(self, container, line):
+        """log() with self.cv held."""
+        buf = self.logs.setdefault(container, LogBuffer())
+        buf.lines.append((time.time_ns(), line))
+        if len(buf.lines) > LogBuffer.MAX:
+            drop = len(buf.lines) - LogBuffer.MAX
+            del buf.lines[:drop]
+            buf.base += drop
+        self.cv.notify_all()
 
     def end_log(self, container):
         """The container terminated: followers of its log finish."""
@@ -1144,17 +1148,22 @@ class Kubelet:
     def _rie_listen(self, run, cname):
         if self._pod(run) is None or run.ip is None:
             return
-        try:
-            run.rie = self.rie.start(run.ip, self.sim.args.rie_port, run)
-        except Exception as e:
-            run.log(cname, "RIE failed to listen on %s:%d: %s" % (run.ip, self.sim.args.rie_port, e))
-            return
-        run.rie_ready = time.monotonic()
+        port = self.sim.args.rie_port
+        # The log lock is held from before the server listens until its line is written,
+        # so a first invocation (which logs too) cannot come before "listening" in the log.
+        with run.cv:
+            try:
+                run.rie = self.rie.start(run.ip, port, run)
+            except Exception as e:
+                run.log_locked(cname, "RIE failed to listen on %s:%d: %s" % (run.ip, port, e))
+                return
+            run.rie_ready = time.monotonic()
+            if not run.gone:
+                run.log_locked(cname, "START RIE listening on %s:%d" % (run.ip, port))
         if run.gone:
             self.rie.close(run.rie, run)
             run.rie = None
             return
-        run.log(cname, "START RIE listening on %s:%d" % (run.ip, self.sim.args.rie_port))
 
         def ready(p):
             for c in p["status"].get("containerStatuses") or []:
