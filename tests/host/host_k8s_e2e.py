@@ -63,6 +63,18 @@ def pods(ready):
                   if not p["metadata"].get("deletionTimestamp"))
 
 
+def signal_and_wait(p, sig):
+    """Send SIG to P and wait for it (killed after 5 s): its stderr and the seconds taken."""
+    t0 = time.time()
+    p.send_signal(sig)
+    try:
+        _, err = p.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    return err, time.time() - t0
+
+
 def sigint_cancels_one_k8s_launch(host, common, env, tmp, ready):
     """The k8s backend declares cancel: SIGINT cancels the launch through its token
     (the backend is not closed under it), exit 130 within 1 s, no Pod left."""
@@ -76,14 +88,7 @@ def sigint_cancels_one_k8s_launch(host, common, env, tmp, ready):
         if not pods(ready):
             p.kill()
             fail("the launch created no Pod: %s" % (p.communicate()[1],))
-        t0 = time.time()
-        p.send_signal(signal.SIGINT)
-        try:
-            out, err = p.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-        took = time.time() - t0
+        err, took = signal_and_wait(p, signal.SIGINT)
         if p.returncode != 130 or took > 1.0 or "launch cancelled by the host" not in err:
             fail(f"SIGINT during a k8s launch: exit {p.returncode} after {took:.2f} s "
                  f"(want 130 within 1 s, cancelled through the token)\n{err}")
@@ -174,14 +179,7 @@ def signals_against_a_silent_server(host, env, tmp):
             p = subprocess.Popen([host] + args, env=senv, cwd=tmp, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
             time.sleep(0.3)
-            t0 = time.time()
-            p.send_signal(signal.SIGTERM)
-            try:
-                out, err = p.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            took = time.time() - t0
+            err, took = signal_and_wait(p, signal.SIGTERM)
             if p.returncode != 130 or took > 1.0:
                 fail(f"{args[0]}: SIGTERM gave exit {p.returncode} after {took:.2f} s "
                      f"(want 130 within 1 s)\n{err}")

@@ -417,3 +417,38 @@ void itest_sleep_ms(unsigned ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+static int itest_cancelled(void *ctx)
+{
+    itest_cancel *c = ctx;
+    atomic_fetch_add(&c->polls, 1);
+    return atomic_load(&c->fired);
+}
+
+static void *itest_cancel_fire(void *arg)
+{
+    itest_cancel *c = arg;
+    itest_sleep_ms(c->fire_after_ms);
+    c->fired_at_ms = itest_now_ms();
+    atomic_store(&c->fired, 1);
+    return NULL;
+}
+
+fcb_cancel itest_cancel_token(itest_cancel *c)
+{
+    return (fcb_cancel){c, itest_cancelled};
+}
+
+void itest_cancel_start(itest_cancel *c, unsigned fire_after_ms)
+{
+    c->fire_after_ms = fire_after_ms;
+    cr_assert_eq(pthread_create(&c->thread, NULL, itest_cancel_fire, c), 0);
+    c->started = true;
+}
+
+void itest_cancel_join(itest_cancel *c)
+{
+    if (c->started)
+        pthread_join(c->thread, NULL);
+    c->started = false;
+}

@@ -24,31 +24,6 @@ static void stop(void)
 
 #define MANAGED "fakecloud-managed-by=fakecloud"
 
-/* A cancel token fired by a thread FIRE_AFTER_MS after it started. */
-typedef struct timed_cancel {
-    atomic_int fired;
-    unsigned fire_after_ms;
-    double fired_at_ms;
-    atomic_uint polls;
-    pthread_t thread;
-} timed_cancel;
-
-static int timed_cancelled(void *ctx)
-{
-    timed_cancel *c = ctx;
-    atomic_fetch_add(&c->polls, 1);
-    return atomic_load(&c->fired);
-}
-
-static void *timed_fire(void *arg)
-{
-    timed_cancel *c = arg;
-    itest_sleep_ms(c->fire_after_ms);
-    c->fired_at_ms = itest_now_ms();
-    atomic_store(&c->fired, 1);
-    return NULL;
-}
-
 /* Pods of ours, waiting up to 5 s for a deletion to land. */
 static int pods_left(void)
 {
@@ -65,14 +40,14 @@ static void expect_cancelled_launch(const char *phase)
 {
     fcb_function fn = itest_zip_function("cancel-fn");
     fcb_launch_request req = itest_request(&fn, "d1");
-    timed_cancel c = {.fire_after_ms = 300};
-    req.cancel = (fcb_cancel){&c, timed_cancelled};
+    itest_cancel c = {0};
+    req.cancel = itest_cancel_token(&c);
     fcb_instance inst = {.size = sizeof inst};
     fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(pthread_create(&c.thread, NULL, timed_fire, &c), 0);
+    itest_cancel_start(&c, 300);
     int rc = t.ops->launch(t.backend, &req, &inst, &err);
     double returned = itest_now_ms();
-    pthread_join(c.thread, NULL);
+    itest_cancel_join(&c);
     cr_assert_eq(rc, FCB_ERR_CANCELLED, "%s: %s (%s)", phase, fcb_status_name(rc), err.message);
     cr_expect(strstr(err.message, "cancelled by the host") != NULL, "%s: %s", phase, err.message);
     double late = returned - c.fired_at_ms;
@@ -107,8 +82,8 @@ Test(k8s_cancel, cancels_while_scheduling_creating_or_waiting_for_the_runtime, .
     /* The backend is still usable: a launch whose token never fires succeeds. */
     fcb_function fn = itest_zip_function("cancel-fn");
     fcb_launch_request req = itest_request(&fn, "d2");
-    timed_cancel never = {0};
-    req.cancel = (fcb_cancel){&never, timed_cancelled};
+    itest_cancel never = {0};
+    req.cancel = itest_cancel_token(&never);
     fcb_instance inst = {.size = sizeof inst};
     cr_assert_eq(t.ops->launch(t.backend, &req, &inst, &err), FCB_OK, "%s", err.message);
     cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
@@ -126,9 +101,9 @@ Test(k8s_cancel, a_token_fired_before_the_call_creates_nothing, .fini = stop, .t
     cr_assert_eq(kubesim_reset_stats(t.sim), 0);
     fcb_function fn = itest_zip_function("cancel-fn");
     fcb_launch_request req = itest_request(&fn, "d1");
-    timed_cancel c = {0};
+    itest_cancel c = {0};
     atomic_store(&c.fired, 1);
-    req.cancel = (fcb_cancel){&c, timed_cancelled};
+    req.cancel = itest_cancel_token(&c);
     fcb_instance inst = {.size = sizeof inst};
     int rc = t.ops->launch(t.backend, &req, &inst, &err);
     cr_assert_eq(rc, FCB_ERR_CANCELLED, "%s (%s)", fcb_status_name(rc), err.message);

@@ -47,28 +47,6 @@ static int collect(void *ctx, const void *data, size_t len)
     return 0;
 }
 
-/* A cancel token fired FIRE_AFTER_MS after the invocation started (0 = never). */
-typedef struct timed_cancel {
-    atomic_int fired;
-    unsigned fire_after_ms;
-    double fired_at_ms;
-    pthread_t thread;
-} timed_cancel;
-
-static int timed_cancelled(void *ctx)
-{
-    return atomic_load(&((timed_cancel *)ctx)->fired);
-}
-
-static void *timed_fire(void *arg)
-{
-    timed_cancel *c = arg;
-    itest_sleep_ms(c->fire_after_ms);
-    c->fired_at_ms = itest_now_ms();
-    atomic_store(&c->fired, 1);
-    return NULL;
-}
-
 static answer invoke(const char *handle, const char *payload, uint32_t timeout_ms,
                      unsigned cancel_after_ms)
 {
@@ -76,21 +54,21 @@ static answer invoke(const char *handle, const char *payload, uint32_t timeout_m
     memset(&a, 0, sizeof a);
     a.err = (fcb_error)FCB_ERROR_INIT;
     a.out.size = sizeof a.out;
-    timed_cancel c = {.fire_after_ms = cancel_after_ms};
+    itest_cancel c = {0};
     fcb_invoke_request req = {.size = sizeof req,
                               .payload = {payload, strlen(payload)},
                               .timeout_ms = timeout_ms,
                               .sink_ctx = &a,
                               .on_body = collect,
-                              .cancel = {&c, timed_cancelled}};
+                              .cancel = itest_cancel_token(&c)};
     if (cancel_after_ms > 0)
-        cr_assert_eq(pthread_create(&c.thread, NULL, timed_fire, &c), 0);
+        itest_cancel_start(&c, cancel_after_ms);
     double start = itest_now_ms();
     a.rc = t.ops->invoke(t.backend, handle, &req, &a.out, &a.err);
     double end = itest_now_ms();
     a.took_ms = end - start;
     if (cancel_after_ms > 0) {
-        pthread_join(c.thread, NULL);
+        itest_cancel_join(&c);
         a.took_ms = end - c.fired_at_ms; /* for a cancel: the time after firing */
     }
     return a;
