@@ -308,6 +308,7 @@ int k8s_backend_invoke(fcb_backend *b, const char *handle, const fcb_invoke_requ
     if (rc != FCB_OK)
         return rc;
     rc = k8s_invoke_run(&iv, err);
+    k8s_stats_invoked(&b->stats, rc);
     if (rc != FCB_OK)
         err_prefix(err, "invoke %s", handle);
     inflight_leave(&b->ops); /* last: close() may free b once no operation is in flight */

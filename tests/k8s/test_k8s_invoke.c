@@ -132,6 +132,30 @@ static void expect_timeout_and_cancel(const fcb_instance *inst)
            inst->endpoint, a.took_ms, c.took_ms);
 }
 
+typedef struct counts {
+    double invocations;
+    double failures;
+} counts;
+
+static void count_metric(void *ctx, const fcb_metric *m)
+{
+    counts *c = ctx;
+    if (strcmp(m->name, "invocations_total") == 0)
+        c->invocations = m->value;
+    else if (strcmp(m->name, "invocation_failures_total") == 0)
+        c->failures = m->value;
+}
+
+/* stats: every invoke call counted, the failed ones (timeout, cancel) apart. */
+static void expect_invocations_counted(double total, double failed)
+{
+    counts c = {-1, -1};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(t.ops->stats(t.backend, &c, count_metric, &err), FCB_OK, "%s", err.message);
+    cr_expect_eq(c.invocations, total, "invocations_total %.0f", c.invocations);
+    cr_expect_eq(c.failures, failed, "invocation_failures_total %.0f", c.failures);
+}
+
 Test(k8s_invoke, pod_ip_mode_invokes_at_the_pod_ip_without_the_api_server, .fini = stop,
      .timeout = 60)
 {
@@ -143,6 +167,7 @@ Test(k8s_invoke, pod_ip_mode_invokes_at_the_pod_ip_without_the_api_server, .fini
     expect_timeout_and_cancel(&inst);
     cr_expect_eq(itest_plugin_requests(&t, "create pods/proxy"), 0);
     cr_expect_eq(itest_plugin_requests(&t, "get pods/proxy"), 0);
+    expect_invocations_counted(4, 2);
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
     itest_close(&t);
