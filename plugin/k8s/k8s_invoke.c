@@ -56,14 +56,20 @@ static bool k8s_discard(void *ctx, const char *data, size_t len)
     return true;
 }
 
-bool k8s_runtime_probe(fcb_backend *b, k8s_endpoint_mode mode, const char *name, const char *ip,
-                       uint32_t timeout_ms)
+void k8s_proxy_refused(fcb_error *err)
+{
+    err_prefix(err, "the API server refused pods/proxy (FAKECLOUD_K8S_ENDPOINT=api-proxy or auto "
+                    "needs the Role fakecloud-lambda-api-proxy of docs/examples/rbac.yaml)");
+}
+
+int k8s_runtime_probe(fcb_backend *b, k8s_endpoint_mode mode, const char *name, const char *ip,
+                      uint32_t timeout_ms, fcb_error *err)
 {
     if (mode == K8S_ENDPOINT_POD_IP)
-        return probe_once(ip, K8S_RIE_PORT, PROBE_TCP, timeout_ms);
+        return probe_once(ip, K8S_RIE_PORT, PROBE_TCP, timeout_ms) ? FCB_OK : FCB_ERR_UNAVAILABLE;
     if (timeout_ms == 0)
-        return false;
-    fcb_error err = FCB_ERROR_INIT;
+        return FCB_ERR_UNAVAILABLE;
+    fcb_error why = FCB_ERROR_INIT;
     kube_pod_proxy_result res;
     kube_pod_proxy_opts opts = {.method = "GET",
                                 .port = K8S_RIE_PORT,
@@ -72,7 +78,16 @@ bool k8s_runtime_probe(fcb_backend *b, k8s_endpoint_mode mode, const char *name,
                                 .deadline_ms = timeout_ms,
                                 .sink = k8s_discard};
     /* FCB_OK = the runtime answered (its 404 for "/"); the API server's 503 means not yet. */
-    return kube_pods_proxy(b->client, b->ns, name, &opts, &res, &err) == FCB_OK;
+    int rc = kube_pods_proxy(b->client, b->ns, name, &opts, &res, &why);
+    bool refused = res.status == 401 || res.status == 403;
+    if (rc == FCB_OK || (!refused && rc != FCB_ERR_CONFIG && rc != FCB_ERR_CANCELLED &&
+                         rc != FCB_ERR_NO_MEMORY && rc != FCB_ERR_INVALID_ARGUMENT))
+        return rc == FCB_OK ? FCB_OK : FCB_ERR_UNAVAILABLE;
+    if (err != NULL)
+        *err = why;
+    if (refused)
+        k8s_proxy_refused(err);
+    return rc;
 }
 
 void k8s_endpoint_format(fcb_backend *b, const char *name, const char *ip, char *endpoint)
@@ -270,7 +285,9 @@ static int k8s_invoke_proxied(k8s_invocation *iv, fcb_error *err)
                                 .sink = k8s_invoke_body,
                                 .sink_ctx = iv};
     int rc = kube_pods_proxy(iv->b->client, iv->b->ns, iv->name, &opts, &res, err);
-    if (rc == FCB_ERR_CANCELLED && atomic_load(&iv->canceller.stop))
+    if (rc != FCB_OK && (res.status == 401 || res.status == 403))
+        k8s_proxy_refused(err);
+    else if (rc == FCB_ERR_CANCELLED && atomic_load(&iv->canceller.stop))
         rc = k8s_invoke_cancelled(iv, err);
     else if (rc == FCB_ERR_TIMEOUT)
         rc = err_set(err, FCB_ERR_TIMEOUT,

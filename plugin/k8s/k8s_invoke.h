@@ -39,11 +39,17 @@ k8s_endpoint_mode k8s_endpoint_decide(fcb_backend *b, const char *ip);
 
 /*
  * One readiness attempt of Pod NAME at IP in MODE (POD_IP or API_PROXY)
- * within TIMEOUT_MS: true when the runtime answered (any HTTP answer
- * through the proxy; an accepted connect at the Pod IP).
+ * within TIMEOUT_MS: FCB_OK when the runtime answered (any HTTP answer
+ * through the proxy; an accepted connect at the Pod IP), FCB_ERR_UNAVAILABLE
+ * when not yet (err untouched). Through the proxy, a refusal that waiting
+ * cannot cure is returned at once with err saying why: 401/403 (naming the
+ * Role fakecloud-lambda-api-proxy), credentials (FCB_ERR_CONFIG), cancel.
  */
-bool k8s_runtime_probe(fcb_backend *b, k8s_endpoint_mode mode, const char *name, const char *ip,
-                       uint32_t timeout_ms);
+int k8s_runtime_probe(fcb_backend *b, k8s_endpoint_mode mode, const char *name, const char *ip,
+                      uint32_t timeout_ms, fcb_error *err);
+
+/* Prefix ERR, an API server's 401/403 on pods/proxy, with what to grant. */
+void k8s_proxy_refused(fcb_error *err);
 
 /* ENDPOINT (FCB_ENDPOINT_MAX bytes) of Pod NAME at IP in the current mode (see above). */
 void k8s_endpoint_format(fcb_backend *b, const char *name, const char *ip, char *endpoint);

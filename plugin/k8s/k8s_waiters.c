@@ -239,11 +239,11 @@ int k8s_wait_rie(fcb_backend *b, k8s_waiter *w, const char *ip, uint64_t deadlin
 
     for (unsigned attempt = 0; attempt < 1000000u; attempt++) {
         uint32_t remaining = clockx_remaining_ms(deadline);
-        if (k8s_runtime_probe(b, via, w->name, ip, remaining < cap ? remaining : cap)) {
-            if (mode == K8S_ENDPOINT_AUTO)
-                k8s_endpoint_decide(b, ip);
-            return FCB_OK;
-        }
+        int prc = k8s_runtime_probe(b, via, w->name, ip, remaining < cap ? remaining : cap, err);
+        if (prc == FCB_OK && mode == K8S_ENDPOINT_AUTO)
+            k8s_endpoint_decide(b, ip);
+        if (prc != FCB_ERR_UNAVAILABLE) /* ready, or refused for good */
+            return prc;
         inflight_lock(&b->ops);
         int rc = k8s_waiter_check_locked(b, w, state, err);
         if (rc == FCB_OK && clockx_remaining_ms(deadline) == 0)

@@ -274,3 +274,37 @@ Test(k8s_invoke, api_proxy_mode_never_proxies_to_a_pod_that_is_not_ours, .fini =
     expect_not_found_anywhere();
     itest_close(&t);
 }
+
+/*
+ * api-proxy without the second Role: the launch fails at once naming the
+ * Role (not after the RIE timeout with the 403 hidden), leaving no Pod; an
+ * invoke refused the same way names it too.
+ */
+Test(k8s_invoke, api_proxy_mode_without_its_role_fails_at_once_naming_it, .fini = stop,
+     .timeout = 60)
+{
+    open_with("invoke_api_proxy_forbidden", "api-proxy", false);
+    itest_set_faults(&t, "{\"forbid\": \"get pods/proxy\"}");
+    fcb_function fn = itest_zip_function("inv-forbidden");
+    fcb_launch_request req = itest_request(&fn, "d1");
+    fcb_instance inst = {.size = sizeof inst};
+    fcb_error err = FCB_ERROR_INIT;
+    double start = itest_now_ms();
+    int rc = t.ops->launch(t.backend, &req, &inst, &err);
+    double took = itest_now_ms() - start;
+    cr_expect_eq(rc, FCB_ERR_BACKEND, "%s (%s)", fcb_status_name(rc), err.message);
+    cr_expect(strstr(err.message, "fakecloud-lambda-api-proxy") != NULL &&
+                  strstr(err.message, "forbidden") != NULL,
+              "%s", err.message);
+    cr_expect_lt(took, 5000.0, "failed after %.0f ms (the RIE timeout is 10 s)", took);
+    cr_expect_eq(itest_count(&t, "pods", "default", "fakecloud-managed-by=fakecloud"), 0);
+
+    itest_set_faults(&t, "{\"forbid\": \"create pods/proxy\"}");
+    inst = launch("inv-forbidden");
+    answer a = invoke(inst.handle, "{}", 0, 0);
+    cr_expect_eq(a.rc, FCB_ERR_BACKEND, "%s (%s)", fcb_status_name(a.rc), a.err.message);
+    cr_expect(strstr(a.err.message, "fakecloud-lambda-api-proxy") != NULL, "%s", a.err.message);
+    itest_set_faults(&t, "{\"forbid\": \"\"}");
+    cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
+    itest_close(&t);
+}

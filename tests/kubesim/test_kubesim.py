@@ -1653,6 +1653,24 @@ class PodProxyTest(Base):
                          (200, None, {"kubesim_sleep_ms": 300}))
 
 
+class ForbidFaultTest(Base):
+    def test_a_forbidden_verb_is_403_like_the_rbac_authorizer(self):
+        self.assertEqual(self.sim.create_pod(self.ns, "fb", image="repo/fn:1")[0], 201)
+        self.sim.faults(forbid="create pods/proxy, list pods")
+        try:
+            st, _, doc = self.sim.req("POST", self.pods_path() + "/fb:8080" + INVOKE, {})
+            self.assertEqual((st, doc["reason"]), (403, "Forbidden"))
+            self.assertRegex(doc["message"], r'^pods "fb:8080" is forbidden: User "[^"]+" cannot '
+                             r'create resource "pods/proxy" in API group "" in the namespace "%s"$'
+                             % self.ns)
+            st, _, doc = self.sim.req("GET", self.pods_path())
+            self.assertEqual(st, 403)
+            self.assertIn('cannot list resource "pods"', doc["message"])
+            self.assertEqual(self.sim.req("GET", self.pods_path() + "/fb")[0], 200)
+        finally:
+            self.sim.faults(forbid="")
+
+
 class HiddenPodIpTest(Base):
     @classmethod
     def setUpClass(cls):
