@@ -259,8 +259,7 @@ def _proxy_target(h, ns, ident):
         raise bad_request("address not allowed")
     if port and (not port.isdigit() or not 0 < int(port) < 65536):
         raise _unavailable("dial tcp: address %s:%s: invalid port" % (ip, port))
-    # the API server is inside the cluster: it reaches a podIP hidden from the host
-    return scheme or "http", h.sim.kubelet.reachable_ip(ip), int(port or 80)
+    return scheme or "http", ip, int(port or 80)
 
 
 def _forward_headers(h):
@@ -285,7 +284,10 @@ def pod_proxy(h, method):
     if len(h.body) > PROXY_MAX_BODY:
         raise ApiError(413, "RequestEntityTooLarge", "request entity too large")
     target = rest + ("?" + raw[1] if len(raw) > 1 else "")
-    c = http.client.HTTPConnection(ip, port, timeout=PROXY_CONNECT_TIMEOUT)
+    # the API server is inside the cluster: it reaches a podIP hidden from the host
+    # (--hide-pod-ips); its messages name the podIP
+    c = http.client.HTTPConnection(h.sim.kubelet.reachable_ip(ip), port,
+                                   timeout=PROXY_CONNECT_TIMEOUT)
     try:
         try:
             c.connect()
