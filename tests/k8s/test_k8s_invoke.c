@@ -297,6 +297,7 @@ Test(k8s_invoke, api_proxy_mode_without_its_role_fails_at_once_naming_it, .fini 
                   strstr(err.message, "forbidden") != NULL,
               "%s", err.message);
     cr_expect_lt(took, 5000.0, "failed after %.0f ms (the RIE timeout is 10 s)", took);
+    printf("api-proxy without its Role: the launch failed after %.0f ms\n", took);
     cr_expect_eq(itest_count(&t, "pods", "default", "fakecloud-managed-by=fakecloud"), 0);
 
     itest_set_faults(&t, "{\"forbid\": \"create pods/proxy\"}");
