@@ -408,6 +408,24 @@ static int key_lease_seconds(const fcb_host_services *host, const cfg_key *key, 
     return lease_seconds_parse(key->name, value, CFG_FIELD(cfg, key, int32_t), err);
 }
 
+/* pod-ip, api-proxy or auto (exact, lower case: a typo must not pick a mode). */
+static int key_endpoint_mode(const fcb_host_services *host, const cfg_key *key, const char *value,
+                             void *cfg, fcb_error *err)
+{
+    (void)host;
+    static const char *const names[] = {"pod-ip", "api-proxy", "auto"};
+    static const k8s_endpoint_mode modes[] = {K8S_ENDPOINT_POD_IP, K8S_ENDPOINT_API_PROXY,
+                                              K8S_ENDPOINT_AUTO};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *CFG_FIELD(cfg, key, k8s_endpoint_mode) = modes[i];
+            return FCB_OK;
+        }
+    }
+    return cfg_error(err, key->name, value, "pod-ip, api-proxy or auto",
+                     "how the runtime is reached: its Pod IP, or the API server's pods/proxy");
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define K8S_FIELD(f) offsetof(k8s_config, f)
@@ -469,6 +487,8 @@ static const cfg_key k8s_config_table[] = {
      K8S_FIELD(terminate_timeout_ms), 100, 3600000, NULL},
     {"FAKECLOUD_K8S_LEASE_SECONDS", "30", "duration of the instance's Lease (reap rule)",
      key_lease_seconds, K8S_FIELD(lease_seconds), 1, 3600, NULL},
+    {"FAKECLOUD_K8S_ENDPOINT", "pod-ip", "how runtimes are reached: pod-ip, api-proxy or auto",
+     key_endpoint_mode, K8S_FIELD(endpoint_mode), 0, 0, NULL},
     {"FAKECLOUD_K8S_POD_TEMPLATE", NULL, "Pod overlay (JSON or YAML, inline or a file)",
      key_pod_template, K8S_FIELD(pod_template), 0, 0, release_json},
 /* The client's keys (docs/k8s-client.md); defaults from kube_client_options_init. */

@@ -39,6 +39,18 @@ typedef struct k8s_cpu {
     unsigned millicores;
 } k8s_cpu;
 
+/*
+ * How the host-side code reaches a Pod's runtime (FAKECLOUD_K8S_ENDPOINT):
+ * directly at its Pod IP, or through the API server's pods/proxy
+ * subresource with the kubeconfig's credentials (a host outside the
+ * cluster). AUTO picks one per backend instance at the first launch (docs/k8s.md).
+ */
+typedef enum k8s_endpoint_mode {
+    K8S_ENDPOINT_POD_IP = 0, /* default */
+    K8S_ENDPOINT_API_PROXY = 1,
+    K8S_ENDPOINT_AUTO = 2,
+} k8s_endpoint_mode;
+
 typedef struct k8s_config {
     char *self_url;                   /* FAKECLOUD_K8S_SELF_URL without trailing '/' */
     char *self_host;                  /* its host ("[::1]" for IPv6) */
@@ -68,6 +80,7 @@ typedef struct k8s_config {
     int32_t lease_seconds;            /* FAKECLOUD_K8S_LEASE_SECONDS, default 30 (leases.md) */
     uint32_t terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
                                          keeps retrying (429/5xx/unreachable), default 30000 */
+    k8s_endpoint_mode endpoint_mode;  /* FAKECLOUD_K8S_ENDPOINT, default pod-ip */
     kube_client_options client;       /* the client's tuning keys (docs/k8s-client.md) over
                                          kube_client_options_init's defaults; flags 0 */
 } k8s_config;

@@ -21,6 +21,7 @@
 
 #include <fakecloud/backend_plugin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -86,6 +87,10 @@ struct fcb_backend {
     uint64_t launches;
 
     k8s_stats stats; /* atomics: no lock (k8s_stats.h) */
+
+    /* A k8s_endpoint_mode: the configured one; AUTO until the first launch (or invoke)
+     * decided (k8s_invoke.h). */
+    atomic_int endpoint_mode;
 };
 
 /* ------------------------------------------------------------ k8s_backend.c */

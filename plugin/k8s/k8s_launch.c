@@ -6,10 +6,12 @@
  * Pod -> ensure the watch (and token Secret) -> create -> wait Running on
  * the shared watch (or fail fast with the Kubernetes reason and the failing
  * container's last log lines) -> probe the RIE -> the instance. Anything a
- * failed launch created is deleted (gracePeriodSeconds=0); a launch
- * interrupted by close() leaves its Pod's name for close() to delete.
+ * failed launch created is deleted (gracePeriodSeconds=0), also when the
+ * host's cancel token fired (polled by the waits); a launch interrupted by
+ * close() leaves its Pod's name for close() to delete.
  */
 #include "k8s_internal.h"
+#include "k8s_invoke.h"
 #include "k8s_objects.h"
 #include "k8s_waiters.h"
 
@@ -223,10 +225,7 @@ static int k8s_launch_wait(fcb_backend *b, k8s_launch *l, k8s_attempt *a, fcb_er
 static void k8s_launch_instance(fcb_backend *b, const k8s_launch *l, const k8s_attempt *a,
                                 fcb_instance *out)
 {
-    if (strchr(l->ip, ':') != NULL)
-        snprintf(out->endpoint, sizeof out->endpoint, "[%s]:%d", l->ip, K8S_RIE_PORT);
-    else
-        snprintf(out->endpoint, sizeof out->endpoint, "%s:%d", l->ip, K8S_RIE_PORT);
+    k8s_endpoint_format(b, a->w.name, l->ip, out->endpoint); /* by FAKECLOUD_K8S_ENDPOINT */
     snprintf(out->handle, sizeof out->handle, "pod/%s/%s", b->ns, a->w.name);
     if (svc_log_enabled(b->host, FCB_LOG_INFO)) {
         char ms_running[32];
@@ -265,7 +264,11 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         return rc;
     }
 
-    rc = k8s_launch_create(b, &l, &a, err);
+    /* The host's token (since 1.1; zero from a 1.0 host): polled by the waits. */
+    a.w.cancel = l.req.cancel.cancelled != NULL ? &l.req.cancel : NULL;
+    rc = k8s_waiter_cancelled(&a.w, err);
+    if (rc == FCB_OK)
+        rc = k8s_launch_create(b, &l, &a, err);
     l.created_at = clockx_now_ms();
     if (rc == FCB_OK)
         rc = k8s_launch_wait(b, &l, &a, err);
