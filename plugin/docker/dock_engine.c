@@ -28,16 +28,24 @@ typedef struct dock_call {
     bool stopped;      /* req->stop fired */
 } dock_call;
 
-/* Raw streaming: a 2xx body to on_data, anything else kept for the error message. */
-static size_t dock_write_data(dock_call *call, CURL *curl, char *data, size_t n)
+/* Whether a streamed answer is an error (not 2xx): its body is then kept for the message. */
+static bool dock_write_error_body(dock_call *call, CURL *curl, char *data, size_t n, bool *ok)
 {
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-        if (call->resp->body.len + n > 64 * 1024)
-            return n; /* an error message never needs more */
-        return sbuf_append(&call->resp->body, data, n) ? n : 0;
-    }
+    if (status >= 200 && status <= 299)
+        return false;
+    /* an error message never needs more than 64 KiB */
+    *ok = call->resp->body.len + n > 64 * 1024 || sbuf_append(&call->resp->body, data, n);
+    return true;
+}
+
+/* Raw streaming: a 2xx body to on_data, anything else kept for the error message. */
+static size_t dock_write_data(dock_call *call, CURL *curl, char *data, size_t n)
+{
+    bool ok = true;
+    if (dock_write_error_body(call, curl, data, n, &ok))
+        return ok ? n : 0;
     if (!call->req->on_data(call->req->data_ctx, data, n)) {
         call->line_stopped = true;
         return 0;
@@ -62,6 +70,9 @@ static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
             return 0;
         return n;
     }
+    bool ok = true;
+    if (dock_write_error_body(call, call->curl, data, n, &ok)) /* lines only of a 2xx answer */
+        return ok ? n : 0;
     for (size_t i = 0; i < n; i++) {
         if (data[i] != '\n') {
             if (call->line.len < DOCK_MAX_LINE && !sbuf_append(&call->line, data + i, 1))
@@ -122,13 +133,14 @@ static int dock_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, cur
 }
 
 /*
- * curl_easy_perform, or for raw streaming the multi interface polled every
- * 100 ms so a cancel or stop is seen promptly even while nothing arrives
- * (curl calls the progress callback only about once a second when idle).
+ * curl_easy_perform, or for raw streaming and calls with a caller's stop
+ * check the multi interface polled every 100 ms, so a cancel or stop is seen
+ * promptly even while nothing arrives (curl calls the progress callback only
+ * about once a second when idle).
  */
 static CURLcode dock_perform(CURL *curl, dock_call *call)
 {
-    if (call->req->on_data == NULL)
+    if (call->req->on_data == NULL && call->req->stop == NULL)
         return curl_easy_perform(curl);
     CURLM *multi = curl_multi_init();
     if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
@@ -382,6 +394,9 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
     sbuf_init(&call.line, engine->host, 0);
     if (call.cancel != NULL && atomic_load(call.cancel) != 0)
         return err_set(err, FCB_ERR_CANCELLED, "%s %s: backend is closing", req->method, req->path);
+    if (req->stop != NULL && req->stop(req->stop_ctx) != 0)
+        return err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled by the caller", req->method,
+                       req->path);
     if (req->unversioned)
         url = svc_sprintf(engine->host, "%s%s", engine->base_url, req->path);
     else
