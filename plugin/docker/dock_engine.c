@@ -16,6 +16,7 @@
 #define DOCK_DEFAULT_TIMEOUT_MS 30000L
 #define DOCK_DEFAULT_MAX_BODY   (4u * 1024 * 1024)
 #define DOCK_MAX_LINE           (1u * 1024 * 1024)
+#define DOCK_POLL_MS            100
 
 typedef struct dock_call {
     const dock_request *req;
@@ -132,23 +133,15 @@ static int dock_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, cur
     return 0;
 }
 
-/*
- * curl_easy_perform, or for raw streaming and calls with a caller's stop
- * check the multi interface polled every 100 ms, so a cancel or stop is seen
- * promptly even while nothing arrives (curl calls the progress callback only
- * about once a second when idle).
- */
-static CURLcode dock_perform(CURL *curl, dock_call *call)
+CURLcode dock_curl_run(CURL *curl, int (*stop)(void *ctx), void *ctx)
 {
-    if (call->req->on_data == NULL && call->req->stop == NULL)
-        return curl_easy_perform(curl);
     CURLM *multi = curl_multi_init();
     if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
         curl_multi_cleanup(multi);
         return CURLE_OUT_OF_MEMORY;
     }
     CURLcode cc = CURLE_OK;
-    for (;;) {
+    for (;;) { /* bounded by the handle's CURLOPT_TIMEOUT_MS, which ends the transfer */
         int running = 0;
         if (curl_multi_perform(multi, &running) != CURLM_OK) {
             cc = CURLE_OUT_OF_MEMORY;
@@ -160,11 +153,11 @@ static CURLcode dock_perform(CURL *curl, dock_call *call)
             cc = (msg != NULL && msg->msg == CURLMSG_DONE) ? msg->data.result : CURLE_OK;
             break;
         }
-        if (dock_progress_cb(call, 0, 0, 0, 0) != 0) {
+        if (stop(ctx) != 0) {
             cc = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
-        if (curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK) {
+        if (curl_multi_poll(multi, NULL, 0, DOCK_POLL_MS, NULL) != CURLM_OK) {
             cc = CURLE_OUT_OF_MEMORY;
             break;
         }
@@ -172,6 +165,24 @@ static CURLcode dock_perform(CURL *curl, dock_call *call)
     curl_multi_remove_handle(multi, curl);
     curl_multi_cleanup(multi);
     return cc;
+}
+
+static int dock_call_stop(void *ctx)
+{
+    return dock_progress_cb(ctx, 0, 0, 0, 0);
+}
+
+/*
+ * curl_easy_perform, or for raw streaming and calls with a caller's stop
+ * check dock_curl_run, so a cancel or stop is seen promptly even while
+ * nothing arrives (curl calls the progress callback only about once a
+ * second when idle).
+ */
+static CURLcode dock_perform(CURL *curl, dock_call *call)
+{
+    if (call->req->on_data == NULL && call->req->stop == NULL)
+        return curl_easy_perform(curl);
+    return dock_curl_run(curl, dock_call_stop, call);
 }
 
 char *dock_engine_escape(const fcb_host_services *host, const char *s)

@@ -16,6 +16,8 @@
 #include "dock_spec.h"
 #include "svc.h"
 
+#include <curl/curl.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -115,6 +117,14 @@ void dock_response_free(dock_response *resp);
  * "message" field of the engine's JSON error body). Returns CODE.
  */
 int dock_engine_http_error(const dock_response *resp, int code, const char *what, fcb_error *err);
+
+/*
+ * Run the easy handle CURL to its end on a private multi handle, calling
+ * STOP(CTX) at least every 100 ms while it waits: non-zero ends the transfer
+ * with CURLE_ABORTED_BY_CALLBACK. Bounded by CURL's own CURLOPT_TIMEOUT_MS.
+ * CURLE_OUT_OF_MEMORY when curl's multi interface fails.
+ */
+CURLcode dock_curl_run(CURL *curl, int (*stop)(void *ctx), void *ctx);
 
 /* curl_easy_escape on the host allocator; caller frees with svc_free. */
 char *dock_engine_escape(const fcb_host_services *host, const char *s);

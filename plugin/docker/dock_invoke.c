@@ -5,6 +5,7 @@
 
 #include "abi_struct.h"
 #include "dock_containers.h"
+#include "dock_engine.h"
 #include "dock_observe.h"
 #include "svc.h"
 
@@ -17,7 +18,6 @@
 #define DOCK_INVOKE_PATH       "/2015-03-31/functions/function/invocations"
 #define DOCK_INVOKE_MARGIN_MS  5000u
 #define DOCK_INVOKE_DEFAULT_S  3u
-#define DOCK_INVOKE_POLL_MS    100
 #define DOCK_INVOKE_CONNECT_MS 5000L
 
 /* One invocation in progress. */
@@ -58,48 +58,15 @@ static size_t dock_invoke_header(char *data, size_t size, size_t nmemb, void *ct
     return n;
 }
 
-static bool dock_invoke_cancelled(dock_invocation *iv)
+/* dock_curl_run's stop check: the host's token or close(). */
+static int dock_invoke_cancelled(void *ctx)
 {
+    dock_invocation *iv = ctx;
     const fcb_cancel *c = &iv->req->cancel;
     if (inflight_closing(dock_backend_inflight(iv->b)) ||
         (c->cancelled != NULL && c->cancelled(c->ctx) != 0))
         iv->cancelled = true;
     return iv->cancelled;
-}
-
-/* Run CURL to its end on a private multi handle, checking the token every <= 100 ms. */
-static CURLcode dock_invoke_perform(dock_invocation *iv, CURL *curl)
-{
-    CURLM *multi = curl_multi_init();
-    if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
-        curl_multi_cleanup(multi);
-        return CURLE_OUT_OF_MEMORY;
-    }
-    CURLcode cc = CURLE_OK;
-    for (;;) { /* bounded by CURLOPT_TIMEOUT_MS, which ends the transfer */
-        int running = 0;
-        if (dock_invoke_cancelled(iv)) {
-            cc = CURLE_ABORTED_BY_CALLBACK;
-            break;
-        }
-        if (curl_multi_perform(multi, &running) != CURLM_OK) {
-            cc = CURLE_OUT_OF_MEMORY;
-            break;
-        }
-        if (running == 0) {
-            int left = 0;
-            CURLMsg *msg = curl_multi_info_read(multi, &left);
-            cc = (msg != NULL && msg->msg == CURLMSG_DONE) ? msg->data.result : CURLE_OK;
-            break;
-        }
-        if (curl_multi_poll(multi, NULL, 0, DOCK_INVOKE_POLL_MS, NULL) != CURLM_OK) {
-            cc = CURLE_OUT_OF_MEMORY;
-            break;
-        }
-    }
-    curl_multi_remove_handle(multi, curl);
-    curl_multi_cleanup(multi);
-    return cc;
 }
 
 /* The error of a POST to URL that ended with CC, or FCB_OK. */
@@ -150,7 +117,7 @@ static int dock_invoke_post(dock_invocation *iv, const char *host, unsigned port
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
-    CURLcode cc = dock_invoke_perform(iv, curl);
+    CURLcode cc = dock_curl_run(curl, dock_invoke_cancelled, iv);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     iv->out->http_status = (int)status;

@@ -24,22 +24,12 @@ static docker_fixture fx;
 
 static const char *docker_socket(void)
 {
-    const char *h = getenv("DOCKER_HOST");
-    cr_assert(h != NULL && strncmp(h, "unix://", 7) == 0,
-              "run under tests/docker/with-dockerd.sh (DOCKER_HOST unset)");
-    return h + 7;
+    return docker_fixture_socket();
 }
 
 static void setup(void)
 {
-    memset(&fx, 0, sizeof fx);
-    fx.mh = mock_host_new();
-    mock_host_set_config(fx.mh, "DOCKER_HOST", getenv("DOCKER_HOST"));
-    docker_fixture_load(&fx);
-    fcb_open_params params = {.size = sizeof params};
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(fx.ops->open(mock_host_services(fx.mh), &params, &fx.backend, &err), FCB_OK,
-                 "open: %s", err.message);
+    docker_fixture_open(&fx);
     cr_assert(FCB_HAS_MEMBER(fx.ops, fcb_backend_ops, stats) && fx.ops->status != NULL &&
               fx.ops->logs != NULL && fx.ops->stats != NULL);
 }
