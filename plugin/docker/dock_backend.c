@@ -10,7 +10,15 @@
  * every operation to leave. Cancellable Engine calls abort through curl's
  * progress callback (the engine polls `closing`). Clean-up after a failure
  * (force-remove of a container we created) is not cancellable: a cancelled
- * launch still leaves nothing.
+ * launch still leaves nothing. A launch's own token (fcb_launch_request.cancel,
+ * ABI 1.1) is checked around every step and in every readiness round, and
+ * the image calls and the code copy stop on it within ~100 ms (dock_request
+ * stop); the create and the start are not interrupted.
+ *
+ * Architecture: the function's platform is pulled and created when it is
+ * not the engine's, and the image a container was created from is checked
+ * before it starts (dock_arch.h); the environment is lambda_env's, with the
+ * role credentials (dock_spec.h).
  *
  * Deadline: a request's deadline_ms bounds the whole launch (image pull,
  * create, code copy, start, readiness): each step gets what is left of it,
@@ -719,8 +727,7 @@ static int dock_launch_budget(const dock_launch *l, uint32_t step_ms, const char
     return FCB_OK;
 }
 
-/* A step failed with RC: say so when it was the launch deadline that ran out, or the host's cancel.
- */
+/* A step failed with RC: say so when the launch deadline ran out or the host cancelled. */
 static int dock_launch_step_failed(const dock_launch *l, int rc, const char *step, fcb_error *err)
 {
     if (rc == FCB_ERR_TIMEOUT && l->req->deadline_ms != 0 && clockx_remaining_ms(l->deadline) == 0)
