@@ -45,6 +45,7 @@ void http_capture_reset(http_capture *cap)
     cap->too_large = false;
     cap->retry_after_s = -1;
     cap->sink_stopped = false;
+    cap->kept_value[0] = '\0';
 }
 
 void http_capture_free(http_capture *cap)
@@ -89,10 +90,34 @@ static size_t capture_write(char *data, size_t size, size_t nmemb, void *userdat
     return len;
 }
 
+/* LINE (LEN bytes) is "<keep_header>: value": keep the value, trimmed. */
+static void capture_kept(http_capture *cap, const char *line, size_t len)
+{
+    size_t n = strlen(cap->keep_header);
+    if (len <= n || line[n] != ':' || strncasecmp(line, cap->keep_header, n) != 0)
+        return;
+    size_t at = n + 1;
+    while (at < len && (line[at] == ' ' || line[at] == '\t'))
+        at++;
+    size_t end = len;
+    while (end > at && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' ' ||
+                        line[end - 1] == '\t'))
+        end--;
+    size_t vlen = end - at < sizeof cap->kept_value ? end - at : sizeof cap->kept_value - 1;
+    memcpy(cap->kept_value, line + at, vlen);
+    cap->kept_value[vlen] = '\0';
+}
+
 static size_t capture_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
     http_capture *cap = userdata;
     size_t len = size * nmemb;
+    if (cap->keep_header != NULL) {
+        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+            cap->kept_value[0] = '\0'; /* a new response: forget the last one's */
+        else
+            capture_kept(cap, data, len);
+    }
     static const char name[] = "retry-after:";
     if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
         char value[32];

@@ -46,6 +46,13 @@ typedef struct http_capture {
     http_sink_fn sink;  /* optional streaming consumer */
     void *sink_ctx;
     bool sink_stopped; /* the sink asked to stop */
+    /*
+     * Optional: one more response header to keep (its name, e.g.
+     * "X-Amz-Function-Error", borrowed): its value (trimmed, cut to the
+     * buffer) lands in kept_value, "" when the final response has none.
+     */
+    const char *keep_header;
+    char kept_value[128];
 } http_capture;
 
 void http_capture_init(http_capture *cap, const fcb_host_services *host, size_t limit);

@@ -88,6 +88,16 @@ struct fcb_backend {
     bool lease_ok;           /* dock_lease_init succeeded */
     pthread_mutex_t reap_mu; /* one reap_stale at a time: it owns `observer` */
     bool reap_mu_ok;
+    /*
+     * Podman only: one launch at a time from container create to start.
+     * Podman picks an ephemeral host port at create by binding port 0 and
+     * closing it, but conmon binds it only at start, so two containers
+     * created before either started can get the same port: the second
+     * start fails with "address already in use" and netavark's DNAT rules
+     * for that port break the first (docs/reliability.md F37).
+     */
+    pthread_mutex_t publish_mu;
+    bool publish_mu_ok;
     lease_observer observer; /* other instances' leases as reap_stale saw them */
     char host_alias[256];
     bool host_gateway;
@@ -129,6 +139,8 @@ static void dock_backend_free(fcb_backend *b)
         dock_lease_destroy(&b->lease);
     if (b->reap_mu_ok)
         pthread_mutex_destroy(&b->reap_mu);
+    if (b->publish_mu_ok)
+        pthread_mutex_destroy(&b->publish_mu);
     dock_engine_release(&b->engine);
     dock_config_free(host, &b->cfg);
     inflight_destroy(&b->ops);
@@ -141,6 +153,9 @@ static int dock_backend_lease_init(fcb_backend *b, fcb_error *err)
     if (pthread_mutex_init(&b->reap_mu, NULL) != 0)
         return err_set(err, FCB_ERR_INTERNAL, "docker backend: cannot create the reap mutex");
     b->reap_mu_ok = true;
+    if (pthread_mutex_init(&b->publish_mu, NULL) != 0)
+        return err_set(err, FCB_ERR_INTERNAL, "docker backend: cannot create the publish mutex");
+    b->publish_mu_ok = true;
     lease_observer_init(&b->observer);
     int rc = dock_lease_init(&b->lease, b->host, &b->engine, &b->ops, b->instance_id,
                              b->cfg.lease_seconds, err);
@@ -1038,6 +1053,30 @@ static int dock_launch_phase(dock_launch *l, int (*step)(dock_launch *, fcb_erro
     return rc;
 }
 
+/*
+ * Create, check the platform of the image it was created from, copy the
+ * code, start; on Podman one launch at a time (see publish_mu).
+ */
+static int dock_launch_create_to_start(dock_launch *l, fcb_error *err)
+{
+    bool serial = l->b->engine.podman;
+    if (serial)
+        pthread_mutex_lock(&l->b->publish_mu);
+    int rc = dock_launch_phase(l, dock_launch_create, DOCK_PHASE_CREATE, DOCK_FAIL_CREATE,
+                               "the container create", err);
+    if (rc == FCB_OK && (rc = dock_launch_check_platform(l, err)) != FCB_OK)
+        l->reason = DOCK_FAIL_IMAGE;
+    if (rc == FCB_OK)
+        rc = dock_launch_phase(l, dock_launch_copy_code, DOCK_PHASE_COPY, DOCK_FAIL_COPY,
+                               "the code copy", err);
+    if (rc == FCB_OK)
+        rc = dock_launch_phase(l, dock_launch_start, DOCK_PHASE_START, DOCK_FAIL_START,
+                               "the container start", err);
+    if (serial)
+        pthread_mutex_unlock(&l->b->publish_mu);
+    return rc;
+}
+
 /* The lifecycle: check, image, create, check its platform, copy code, start, wait until ready. */
 static int dock_launch_run(dock_launch *l, fcb_instance *out, fcb_error *err)
 {
@@ -1048,19 +1087,11 @@ static int dock_launch_run(dock_launch *l, fcb_instance *out, fcb_error *err)
                                "the image pull", err);
     if (rc == FCB_OK) /* a live lease before the container exists (docs/leases.md) */
         rc = dock_lease_ensure(&l->b->lease, err);
-    if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_create, DOCK_PHASE_CREATE, DOCK_FAIL_CREATE,
-                               "the container create", err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = dock_launch_create_to_start(l, err);
     if (rc != FCB_OK && l->id[0] == '\0')
         return rc; /* nothing of ours exists (a create of unknown outcome was discarded) */
-    if (rc == FCB_OK && (rc = dock_launch_check_platform(l, err)) != FCB_OK)
-        l->reason = DOCK_FAIL_IMAGE;
-    if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_copy_code, DOCK_PHASE_COPY, DOCK_FAIL_COPY,
-                               "the code copy", err);
-    if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_start, DOCK_PHASE_START, DOCK_FAIL_START,
-                               "the container start", err);
     if (rc == FCB_OK)
         rc = dock_launch_phase(l, dock_launch_wait_ready, DOCK_PHASE_READY, DOCK_FAIL_READY,
                                "the readiness wait", err);

@@ -240,6 +240,8 @@ int k8s_backend_open(const fcb_host_services *host, const fcb_open_params *param
 
     rc = k8s_config_parse(host, &b->cfg, err);
     if (rc == FCB_OK)
+        atomic_init(&b->endpoint_mode, (int)b->cfg->endpoint_mode);
+    if (rc == FCB_OK)
         rc = k8s_backend_clients(b, err);
     if (rc == FCB_OK)
         rc = k8s_backend_namespace(b, err);

@@ -231,39 +231,14 @@ static void release_json(const fcb_host_services *host, const cfg_key *key, void
     *field = NULL;
 }
 
-/* One toleration: known fields of the right types, operator and effect from their sets. */
+/* One toleration, by the API server's rules (k8s_toleration_check, shared with the tags). */
 static int config_toleration(const cfg_key *key, const char *value, size_t i, json_object *t,
                              fcb_error *err)
 {
-    static const char *const allowed[] = {"key",    "operator",          "value",
-                                          "effect", "tolerationSeconds", NULL};
-    static const char what[] = "a JSON list of tolerations";
-    if (!json_object_is_type(t, json_type_object))
-        return cfg_error(err, key->name, value, what, "[%zu] must be an object", i);
-    json_object_object_foreach(t, k, v)
-    {
-        bool ok = false;
-        for (size_t a = 0; allowed[a] != NULL; a++)
-            ok = ok || strcmp(k, allowed[a]) == 0;
-        if (!ok)
-            return cfg_error(err, key->name, value, what, "[%zu]: unknown field %s", i, k);
-        bool want_int = strcmp(k, "tolerationSeconds") == 0;
-        if (want_int ? !json_object_is_type(v, json_type_int)
-                     : !json_object_is_type(v, json_type_string))
-            return cfg_error(err, key->name, value, what, "[%zu].%s must be %s", i, k,
-                             want_int ? "an integer" : "a string");
-    }
-    const char *op = json_object_get_string(json_object_object_get(t, "operator"));
-    if (op != NULL && strcmp(op, "Exists") != 0 && strcmp(op, "Equal") != 0)
-        return cfg_error(err, key->name, value, what,
-                         "[%zu].operator must be Exists or Equal, not %s", i, op);
-    const char *effect = json_object_get_string(json_object_object_get(t, "effect"));
-    if (effect != NULL && effect[0] != '\0' && strcmp(effect, "NoSchedule") != 0 &&
-        strcmp(effect, "PreferNoSchedule") != 0 && strcmp(effect, "NoExecute") != 0)
-        return cfg_error(err, key->name, value, what,
-                         "[%zu].effect must be NoSchedule, PreferNoSchedule or NoExecute, not %s",
-                         i, effect);
-    return FCB_OK;
+    char why[K8S_TAGS_WARN_SIZE];
+    if (k8s_toleration_check(t, why, sizeof why))
+        return FCB_OK;
+    return cfg_error(err, key->name, value, "a JSON list of tolerations", "[%zu]%s", i, why);
 }
 
 static int key_tolerations(const fcb_host_services *host, const cfg_key *key, const char *value,
@@ -433,6 +408,24 @@ static int key_lease_seconds(const fcb_host_services *host, const cfg_key *key, 
     return lease_seconds_parse(key->name, value, CFG_FIELD(cfg, key, int32_t), err);
 }
 
+/* pod-ip, api-proxy or auto (exact, lower case: a typo must not pick a mode). */
+static int key_endpoint_mode(const fcb_host_services *host, const cfg_key *key, const char *value,
+                             void *cfg, fcb_error *err)
+{
+    (void)host;
+    static const char *const names[] = {"pod-ip", "api-proxy", "auto"};
+    static const k8s_endpoint_mode modes[] = {K8S_ENDPOINT_POD_IP, K8S_ENDPOINT_API_PROXY,
+                                              K8S_ENDPOINT_AUTO};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *CFG_FIELD(cfg, key, k8s_endpoint_mode) = modes[i];
+            return FCB_OK;
+        }
+    }
+    return cfg_error(err, key->name, value, "pod-ip, api-proxy or auto",
+                     "how the runtime is reached: its Pod IP, or the API server's pods/proxy");
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define K8S_FIELD(f) offsetof(k8s_config, f)
@@ -465,6 +458,13 @@ static const cfg_key k8s_config_table[] = {
      K8S_FIELD(annotations), 0, 0, release_json},
     {"FAKECLOUD_K8S_TOLERATIONS", NULL, "tolerations (JSON list)", key_tolerations,
      K8S_FIELD(tolerations), 0, 0, release_json},
+    /* The service level over the three keys above (k8s_tags.h), read after the table. */
+    {"FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR", NULL, "nodeSelector of Lambda Pods, over the global key",
+     NULL, 0, 0, 0, NULL},
+    {"FAKECLOUD_LAMBDA_K8S_TOLERATIONS", NULL, "tolerations of Lambda Pods, added to the global",
+     NULL, 0, 0, 0, NULL},
+    {"FAKECLOUD_LAMBDA_K8S_ANNOTATIONS", NULL, "annotations of Lambda Pods, over the global key",
+     NULL, 0, 0, 0, NULL},
     {"FAKECLOUD_K8S_RUN_AS_USER", NULL, "securityContext.runAsUser", key_run_as_user,
      K8S_FIELD(security_context), 0, 0, release_json},
     {"FAKECLOUD_K8S_RUN_AS_GROUP", NULL, "securityContext.runAsGroup", key_run_as_group,
@@ -487,6 +487,8 @@ static const cfg_key k8s_config_table[] = {
      K8S_FIELD(terminate_timeout_ms), 100, 3600000, NULL},
     {"FAKECLOUD_K8S_LEASE_SECONDS", "30", "duration of the instance's Lease (reap rule)",
      key_lease_seconds, K8S_FIELD(lease_seconds), 1, 3600, NULL},
+    {"FAKECLOUD_K8S_ENDPOINT", "pod-ip", "how runtimes are reached: pod-ip, api-proxy or auto",
+     key_endpoint_mode, K8S_FIELD(endpoint_mode), 0, 0, NULL},
     {"FAKECLOUD_K8S_POD_TEMPLATE", NULL, "Pod overlay (JSON or YAML, inline or a file)",
      key_pod_template, K8S_FIELD(pod_template), 0, 0, release_json},
 /* The client's keys (docs/k8s-client.md); defaults from kube_client_options_init. */
@@ -576,17 +578,16 @@ int k8s_config_parse(const fcb_host_services *host, k8s_config **out, fcb_error 
         return err_set(err, FCB_ERR_NO_MEMORY, "out of memory allocating the k8s configuration");
     kube_client_options_init(&cfg->client);
     int rc = cfg_table_read(host, k8s_config_table, K8S_CONFIG_KEYS, cfg, err);
+    if (rc == FCB_OK)
+        rc = k8s_tags_service_read(host, &cfg->service, err);
     if (rc == FCB_OK && cfg->ecr_host == NULL) {
         cfg->ecr_host = svc_strdup(host, cfg->self_host);
         cfg->ecr_port = cfg->self_port;
         if (cfg->ecr_host == NULL)
             rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory reading the ECR URL");
-        if (rc != FCB_OK)
-            cfg_table_free(host, k8s_config_table, K8S_CONFIG_KEYS, cfg);
     }
     if (rc != FCB_OK) {
-        k8s_config_free_urls(host, cfg);
-        svc_free(host, cfg);
+        k8s_config_free(host, cfg); /* every release is idempotent */
         return rc;
     }
     *out = cfg;
@@ -598,6 +599,7 @@ void k8s_config_free(const fcb_host_services *host, k8s_config *cfg)
     if (cfg == NULL)
         return;
     cfg_table_free(host, k8s_config_table, K8S_CONFIG_KEYS, cfg);
+    k8s_pod_extras_clear(&cfg->service);
     k8s_config_free_urls(host, cfg);
     svc_free(host, cfg);
 }

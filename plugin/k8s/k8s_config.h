@@ -13,6 +13,7 @@
 #define FCB_K8S_CONFIG_H
 
 #include "cfgparse.h"
+#include "k8s_tags.h"
 #include "kube_client.h"
 
 #include <fakecloud/backend_plugin.h>
@@ -38,6 +39,18 @@ typedef struct k8s_cpu {
     unsigned millicores;
 } k8s_cpu;
 
+/*
+ * How the host-side code reaches a Pod's runtime (FAKECLOUD_K8S_ENDPOINT):
+ * directly at its Pod IP, or through the API server's pods/proxy
+ * subresource with the kubeconfig's credentials (a host outside the
+ * cluster). AUTO picks one per backend instance at the first launch (docs/k8s.md).
+ */
+typedef enum k8s_endpoint_mode {
+    K8S_ENDPOINT_POD_IP = 0, /* default */
+    K8S_ENDPOINT_API_PROXY = 1,
+    K8S_ENDPOINT_AUTO = 2,
+} k8s_endpoint_mode;
+
 typedef struct k8s_config {
     char *self_url;                   /* FAKECLOUD_K8S_SELF_URL without trailing '/' */
     char *self_host;                  /* its host ("[::1]" for IPv6) */
@@ -57,6 +70,8 @@ typedef struct k8s_config {
     json_object *annotations;         /* FAKECLOUD_K8S_ANNOTATIONS: object or NULL */
     json_object *security_context;    /* from RUN_AS_USER/GROUP, FS_GROUP, RUN_AS_NON_ROOT */
     json_object *pod_template;        /* FAKECLOUD_K8S_POD_TEMPLATE or NULL */
+    k8s_pod_extras service;           /* FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR|TOLERATIONS|ANNOTATIONS:
+                                         the service level over the keys above (k8s_tags.h) */
     k8s_cpu cpu_request;              /* FAKECLOUD_K8S_CPU_REQUEST, default none */
     k8s_cpu cpu_limit;                /* FAKECLOUD_K8S_CPU_LIMIT, default none */
     uint32_t running_timeout_ms;      /* FAKECLOUD_K8S_RUNNING_TIMEOUT_MS */
@@ -65,6 +80,7 @@ typedef struct k8s_config {
     int32_t lease_seconds;            /* FAKECLOUD_K8S_LEASE_SECONDS, default 30 (leases.md) */
     uint32_t terminate_timeout_ms;    /* FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS: how long terminate
                                          keeps retrying (429/5xx/unreachable), default 30000 */
+    k8s_endpoint_mode endpoint_mode;  /* FAKECLOUD_K8S_ENDPOINT, default pod-ip */
     kube_client_options client;       /* the client's tuning keys (docs/k8s-client.md) over
                                          kube_client_options_init's defaults; flags 0 */
 } k8s_config;

@@ -21,6 +21,7 @@
 
 #include <fakecloud/backend_plugin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -82,9 +83,14 @@ struct fcb_backend {
     k8s_waiter *waiters;
     uint64_t syncs;      /* SYNCED events so far (the first list, then each relist) */
     k8s_orphan *orphans; /* Pods to delete at close */
+    bool secrets_left;   /* a launch's credentials Secret may remain: close deletes all ours */
     uint64_t launches;
 
     k8s_stats stats; /* atomics: no lock (k8s_stats.h) */
+
+    /* A k8s_endpoint_mode: the configured one; AUTO until the first launch (or invoke)
+     * decided (k8s_invoke.h). */
+    atomic_int endpoint_mode;
 };
 
 /* ------------------------------------------------------------ k8s_backend.c */

@@ -6,10 +6,12 @@
  * Pod -> ensure the watch (and token Secret) -> create -> wait Running on
  * the shared watch (or fail fast with the Kubernetes reason and the failing
  * container's last log lines) -> probe the RIE -> the instance. Anything a
- * failed launch created is deleted (gracePeriodSeconds=0); a launch
- * interrupted by close() leaves its Pod's name for close() to delete.
+ * failed launch created is deleted (gracePeriodSeconds=0), also when the
+ * host's cancel token fired (polled by the waits); a launch interrupted by
+ * close() leaves its Pod's name for close() to delete.
  */
 #include "k8s_internal.h"
+#include "k8s_invoke.h"
 #include "k8s_objects.h"
 #include "k8s_waiters.h"
 
@@ -20,6 +22,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* One Pod a launch or prepull creates and waits for. */
 typedef struct k8s_attempt {
@@ -29,6 +32,8 @@ typedef struct k8s_attempt {
     bool registered;
     k8s_create_result created;
     k8s_pod_state state;
+    k8s_create_result creds; /* the launch's credentials Secret creds_name */
+    char creds_name[K8S_SECRET_NAME_MAX];
 } k8s_attempt;
 
 /* A launch: the caller's structs read by size, and the deadlines. */
@@ -56,6 +61,7 @@ static int k8s_attempt_start(fcb_backend *b, k8s_attempt *a, const char *what, f
 {
     memset(a, 0, sizeof *a);
     a->created = K8S_NOT_CREATED;
+    a->creds = K8S_NOT_CREATED;
     int rc = inflight_enter(&b->ops, K8S_WHO, err);
     if (rc != FCB_OK)
         return rc;
@@ -77,20 +83,24 @@ static void k8s_attempt_finish(fcb_backend *b, k8s_attempt *a, bool delete_pod)
         k8s_waiter_unregister(b, &a->w);
     if (delete_pod && a->created != K8S_NOT_CREATED)
         k8s_launch_cleanup(b, a->w.name, &a->orphan);
+    k8s_credentials_delete(b, a->creds_name, &a->creds); /* read at container start: done */
     svc_free(b->host, a->orphan);
     pthread_cond_destroy(&a->w.cond);
 }
 
 /*
- * Start the watch (and the Secret when SECRET), register the waiter and
- * create the Pod BODY before DEADLINE. *collision: the name is taken by
- * someone else's Pod (the waiter is unregistered again).
+ * Start the watch (and the Secret when SECRET), create the credentials
+ * Secret CREDS (JSON text, may be NULL), register the waiter and create the
+ * Pod BODY before DEADLINE. *collision: the name is taken by someone else's
+ * object (the waiter is unregistered again).
  */
 static int k8s_attempt_create(fcb_backend *b, k8s_attempt *a, const char *body, bool secret,
-                              uint64_t deadline, bool *collision, fcb_error *err)
+                              const char *creds, uint64_t deadline, bool *collision, fcb_error *err)
 {
     *collision = false;
     int rc = k8s_ensure_started(b, secret, deadline, err);
+    if (rc == FCB_OK && creds != NULL)
+        rc = k8s_credentials_create(b, a->creds_name, creds, deadline, collision, &a->creds, err);
     if (rc != FCB_OK)
         return rc;
     k8s_waiter_register(b, &a->w);
@@ -101,6 +111,7 @@ static int k8s_attempt_create(fcb_backend *b, k8s_attempt *a, const char *body, 
     } else if (*collision) {
         k8s_waiter_unregister(b, &a->w);
         a->registered = false;
+        k8s_credentials_delete(b, a->creds_name, &a->creds);
     }
     return rc;
 }
@@ -145,29 +156,38 @@ static int k8s_launch_create(fcb_backend *b, k8s_launch *l, k8s_attempt *a, fcb_
     int rc = FCB_ERR_INTERNAL;
 
     for (int naming = 0; naming < 3; naming++) {
-        json_object *pod = NULL;
+        json_object *pod = NULL, *creds = NULL;
         bool collision = false;
         rc = k8s_nonce_new(b, a->nonce, err);
         if (rc != FCB_OK)
             break;
         k8s_pod_name(l->fn_name, l->req.deploy_id, a->nonce, a->w.name);
+        k8s_credentials_secret_name(a->w.name, a->creds_name);
         k8s_pod_input in = {.config = b->cfg,
                             .namespace_name = b->ns,
                             .instance_id = b->instance_id,
                             .token_secret = b->token != NULL ? b->secret_name : NULL,
                             .pod_name = a->w.name,
                             .nonce = a->nonce,
-                            .request = &l->req};
-        rc = k8s_pod_build(b->host, &in, &pod, err);
+                            .request = &l->req,
+                            .now_unix_s = (int64_t)time(NULL),
+                            .credentials_secret = a->creds_name};
+        rc = k8s_pod_build_objects(b->host, &in, &pod, &creds, err);
         if (rc != FCB_OK)
             return rc; /* a refused input makes no API request */
         const char *body = json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN);
-        if (body == NULL) {
-            json_object_put(pod);
-            return err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the Pod");
-        }
-        rc = k8s_attempt_create(b, a, body, true, l->deadline, &collision, err);
+        const char *creds_body =
+            creds != NULL ? json_object_to_json_string_ext(creds, JSON_C_TO_STRING_PLAIN) : NULL;
+        if (body == NULL || (creds != NULL && creds_body == NULL))
+            rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the Pod");
+        else
+            rc = k8s_attempt_create(b, a, body, true, creds_body, l->deadline, &collision, err);
+        if (creds_body != NULL)
+            explicit_bzero((char *)creds_body, strlen(creds_body)); /* json-c's own buffer */
         json_object_put(pod);
+        json_object_put(creds);
+        if (body == NULL || (creds != NULL && creds_body == NULL))
+            return rc;
         if (rc == FCB_OK || !collision)
             break;
     }
@@ -205,10 +225,7 @@ static int k8s_launch_wait(fcb_backend *b, k8s_launch *l, k8s_attempt *a, fcb_er
 static void k8s_launch_instance(fcb_backend *b, const k8s_launch *l, const k8s_attempt *a,
                                 fcb_instance *out)
 {
-    if (strchr(l->ip, ':') != NULL)
-        snprintf(out->endpoint, sizeof out->endpoint, "[%s]:%d", l->ip, K8S_RIE_PORT);
-    else
-        snprintf(out->endpoint, sizeof out->endpoint, "%s:%d", l->ip, K8S_RIE_PORT);
+    k8s_endpoint_format(b, a->w.name, l->ip, out->endpoint); /* by FAKECLOUD_K8S_ENDPOINT */
     snprintf(out->handle, sizeof out->handle, "pod/%s/%s", b->ns, a->w.name);
     if (svc_log_enabled(b->host, FCB_LOG_INFO)) {
         char ms_running[32];
@@ -247,7 +264,11 @@ int k8s_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_in
         return rc;
     }
 
-    rc = k8s_launch_create(b, &l, &a, err);
+    /* The host's token (since 1.1; zero from a 1.0 host): polled by the waits. */
+    a.w.cancel = l.req.cancel.cancelled != NULL ? &l.req.cancel : NULL;
+    rc = k8s_waiter_cancelled(&a.w, err);
+    if (rc == FCB_OK)
+        rc = k8s_launch_create(b, &l, &a, err);
     l.created_at = clockx_now_ms();
     if (rc == FCB_OK)
         rc = k8s_launch_wait(b, &l, &a, err);
@@ -299,7 +320,7 @@ static int k8s_prepull_run(fcb_backend *b, k8s_attempt *a, const char *image, fc
         (body = json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN)) == NULL)
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory serialising the prepull Pod");
     if (rc == FCB_OK)
-        rc = k8s_attempt_create(b, a, body, false, deadline, &collision, err);
+        rc = k8s_attempt_create(b, a, body, false, NULL, deadline, &collision, err);
     json_object_put(pod);
     if (rc != FCB_OK)
         return rc;

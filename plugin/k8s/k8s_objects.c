@@ -28,10 +28,14 @@ int k8s_delete_ours(fcb_backend *b, kube_client *client, k8s_object kind, const 
 
     k8s_selector_ours(b->instance_id, selector, sizeof selector);
     kube_delete_opts opts = {.label_selector = selector, .deadline_ms = K8S_CLEANUP_DEADLINE_MS};
-    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++)
-        rc = kind == K8S_OBJECT_POD
-                 ? kube_pods_delete_owned(client, b->ns, name, &opts, &result, err)
-                 : kube_secrets_delete_owned(client, b->ns, name, &opts, &result, err);
+    for (int attempt = 0; attempt < 3 && rc == FCB_ERR_NO_MEMORY; attempt++) {
+        if (kind == K8S_OBJECT_POD)
+            rc = kube_pods_delete_owned(client, b->ns, name, &opts, &result, err);
+        else if (name != NULL)
+            rc = kube_secrets_delete_owned(client, b->ns, name, &opts, &result, err);
+        else
+            rc = kube_secrets_delete_collection(client, b->ns, &opts, &result, err);
+    }
     return rc;
 }
 
@@ -205,9 +209,11 @@ void k8s_secret_delete(fcb_backend *b, kube_client *client)
 {
     fcb_error err = FCB_ERROR_INIT;
 
-    if (!b->have_secret && !b->secret_unknown)
+    if (!b->have_secret && !b->secret_unknown && !b->secrets_left)
         return;
-    int rc = k8s_delete_ours(b, client, K8S_OBJECT_SECRET, b->secret_name, &err);
+    /* NULL: every Secret of this instance (token and leftover credentials) at once. */
+    int rc = k8s_delete_ours(b, client, K8S_OBJECT_SECRET, b->secrets_left ? NULL : b->secret_name,
+                             &err);
     if (rc != FCB_OK) {
         svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
                 "could not delete the token Secret; reap_stale of a later instance removes it",
@@ -216,4 +222,55 @@ void k8s_secret_delete(fcb_backend *b, kube_client *client)
     }
     b->have_secret = false;
     b->secret_unknown = false;
+    b->secrets_left = false;
+}
+
+int k8s_credentials_create(fcb_backend *b, const char *name, const char *body, uint64_t deadline,
+                           bool *collision, k8s_create_result *state, fcb_error *err)
+{
+    kube_create_result created;
+    uint32_t remaining = clockx_remaining_ms(deadline);
+
+    *collision = false;
+    if (remaining == 0)
+        return err_set(err, FCB_ERR_TIMEOUT,
+                       "launch deadline passed before the credentials Secret %s was created", name);
+    int rc = kube_secrets_create(
+        b->client, b->ns, body, strlen(body),
+        remaining < K8S_REQUEST_DEADLINE_MS ? remaining : K8S_REQUEST_DEADLINE_MS, &created, err);
+    if (created.conflict && created.retried)
+        rc = FCB_OK; /* our own earlier attempt landed: the name has our random nonce */
+    if (rc == FCB_OK) {
+        *state = K8S_CREATED;
+        return FCB_OK;
+    }
+    if (created.conflict) {
+        *collision = true;
+        return err_set(err, FCB_ERR_BACKEND, "Secret %s/%s already exists and is not ours", b->ns,
+                       name);
+    }
+    if (created.maybe_created)
+        *state = K8S_MAYBE_CREATED;
+    err_prefix(err, "create credentials Secret %s/%s", b->ns, name);
+    return rc;
+}
+
+void k8s_credentials_delete(fcb_backend *b, const char *name, k8s_create_result *state)
+{
+    fcb_error err = FCB_ERROR_INIT;
+
+    if (*state == K8S_NOT_CREATED)
+        return;
+    *state = K8S_NOT_CREATED;
+    int rc = k8s_delete_ours(b, b->client, K8S_OBJECT_SECRET, name, &err);
+    if (rc == FCB_OK)
+        return;
+    inflight_lock(&b->ops);
+    b->secrets_left = true;
+    inflight_unlock(&b->ops);
+    if (rc != FCB_ERR_CANCELLED)
+        svc_log(b->host, FCB_LOG_WARN, K8S_PLUGIN_NAME,
+                "could not delete a launch's credentials Secret; close (or reap_stale of a later "
+                "instance) removes it",
+                "secret", name, "namespace", b->ns, "error", err.message, NULL);
 }

@@ -29,8 +29,9 @@ typedef enum k8s_object { K8S_OBJECT_POD, K8S_OBJECT_SECRET } k8s_object;
 
 /*
  * Delete KIND/NAME, which this instance created (owned: only if it still
- * carries our instance's labels); gone is success. A transient allocation
- * failure is retried: deleting is how we avoid leaks.
+ * carries our instance's labels); gone is success. NAME NULL (Secrets only):
+ * every Secret of this instance. A transient allocation failure is retried:
+ * deleting is how we avoid leaks.
  */
 int k8s_delete_ours(fcb_backend *b, kube_client *client, k8s_object kind, const char *name,
                     fcb_error *err);
@@ -54,8 +55,30 @@ int k8s_create_pod(fcb_backend *b, const char *name, const char *nonce, const ch
  */
 int k8s_secret_create(fcb_backend *b, uint64_t deadline, fcb_error *err);
 
-/* Delete the token Secret if it was created (or may have been) with CLIENT. */
+/*
+ * close(): delete the token Secret if it was created (or may have been) with
+ * CLIENT; when a launch's credentials Secret may remain (b->secrets_left),
+ * every Secret of this instance instead, in one owned deletecollection.
+ */
 void k8s_secret_delete(fcb_backend *b, kube_client *client);
+
+/*
+ * Create a launch's credentials Secret NAME (JSON text BODY) before
+ * DEADLINE. A 409 after our own retry is ours; another 409 is someone
+ * else's object (*collision: the caller picks a new name). *state says
+ * whether it exists (K8S_MAYBE_CREATED after an unknown outcome), also on
+ * failure; k8s_credentials_delete takes it from there.
+ */
+int k8s_credentials_create(fcb_backend *b, const char *name, const char *body, uint64_t deadline,
+                           bool *collision, k8s_create_result *state, fcb_error *err);
+
+/*
+ * Delete the credentials Secret NAME when *state says it may exist (the
+ * runtime read it when its container started, so a launch deletes it as it
+ * ends, success or not). A failed or cancelled delete sets b->secrets_left
+ * for close(). *state is K8S_NOT_CREATED after. Never logs a value.
+ */
+void k8s_credentials_delete(fcb_backend *b, const char *name, k8s_create_result *state);
 
 /*
  * Append "; last log lines of CONTAINER: ..." of POD to err. Best effort: a

@@ -4,6 +4,7 @@
  * Both follow terminate's ownership rule: a Pod without our managed-by
  * label is not ours, and nothing of it is read further.
  */
+#include "k8s_cancel.h"
 #include "k8s_internal.h"
 #include "k8s_observe.h"
 
@@ -21,8 +22,6 @@
 #define K8S_LOG_FOLLOW_MAX_MS (24u * 3600u * 1000u)
 /* max_bytes 0: 1 MiB. */
 #define K8S_LOG_DEFAULT_MAX_BYTES (1u << 20)
-/* How often the host's cancel is polled during logs (<= 100 ms). */
-#define K8S_LOG_CANCEL_POLL_MS 50u
 
 /* ------------------------------------------------------------ helpers */
 
@@ -91,8 +90,7 @@ void k8s_instance_status_read(json_object *pod, fcb_instance_status *out)
         out->state = FCB_INSTANCE_RUNNING;
 }
 
-/* GET the handle's Pod; *pod is NULL (and FCB_OK) when it is gone or not ours. */
-static int obs_get_ours(fcb_backend *b, const char *name, json_object **pod, fcb_error *err)
+int k8s_pod_get_ours(fcb_backend *b, const char *name, json_object **pod, fcb_error *err)
 {
     int rc = kube_pods_get(b->client, b->ns, name, K8S_REQUEST_DEADLINE_MS, pod, err);
     if (rc == FCB_ERR_NOT_FOUND) {
@@ -109,12 +107,8 @@ static int obs_get_ours(fcb_backend *b, const char *name, json_object **pod, fcb
     return FCB_OK;
 }
 
-/*
- * Parse HANDLE and enter the in-flight set. *name is "" (and FCB_OK) when
- * the handle is in another namespace: not ours.
- */
-static int obs_enter(fcb_backend *b, const char *handle, const char *op, char name[254],
-                     fcb_error *err)
+int k8s_instance_enter(fcb_backend *b, const char *handle, const char *op, char name[254],
+                       fcb_error *err)
 {
     char ns[64];
     if (b == NULL)
@@ -136,11 +130,11 @@ int k8s_backend_status(fcb_backend *b, const char *handle, fcb_instance_status *
 
     if (out == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "status: out is NULL");
-    int rc = obs_enter(b, handle, "status", name, err);
+    int rc = k8s_instance_enter(b, handle, "status", name, err);
     if (rc != FCB_OK)
         return rc;
     if (name[0] != '\0')
-        rc = obs_get_ours(b, name, &pod, err);
+        rc = k8s_pod_get_ours(b, name, &pod, err);
     if (rc == FCB_OK && pod == NULL) {
         out->state = FCB_INSTANCE_GONE;
         out->exit_code = 0;
@@ -171,77 +165,6 @@ static bool obs_log_chunk(void *ctx, const char *data, size_t len)
         return false;
     s->left -= n;
     return s->left > 0;
-}
-
-/* Polls the host's cancel every K8S_LOG_CANCEL_POLL_MS and raises `stop`. */
-typedef struct obs_canceller {
-    fcb_cancel cancel;
-    atomic_bool stop;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    bool started;
-    pthread_t thread;
-} obs_canceller;
-
-static void *obs_cancel_main(void *arg)
-{
-    obs_canceller *c = arg;
-    pthread_mutex_lock(&c->lock);
-    while (!c->done) {
-        if (c->cancel.cancelled(c->cancel.ctx) != 0) {
-            atomic_store(&c->stop, true);
-            break;
-        }
-        struct timespec ts = clockx_timespec(clockx_after_ms(K8S_LOG_CANCEL_POLL_MS));
-        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return NULL;
-}
-
-/* Start polling CANCEL (none when it has no function). */
-static int obs_canceller_start(obs_canceller *c, fcb_cancel cancel, fcb_error *err)
-{
-    c->cancel = cancel;
-    atomic_init(&c->stop, false);
-    c->done = false;
-    c->started = false;
-    if (cancel.cancelled == NULL)
-        return FCB_OK;
-    if (cancel.cancelled(cancel.ctx) != 0) {
-        atomic_store(&c->stop, true);
-        return FCB_OK;
-    }
-    if (pthread_mutex_init(&c->lock, NULL) != 0)
-        return err_set(err, FCB_ERR_NO_MEMORY, "logs: cannot create a mutex");
-    int e = clockx_cond_init(&c->cond);
-    if (e == 0) {
-        e = pthread_create(&c->thread, NULL, obs_cancel_main, c);
-        if (e != 0)
-            pthread_cond_destroy(&c->cond);
-    }
-    if (e != 0) {
-        pthread_mutex_destroy(&c->lock);
-        return err_set(err, e == ENOMEM || e == EAGAIN ? FCB_ERR_NO_MEMORY : FCB_ERR_INTERNAL,
-                       "logs: cannot start the cancel poller: %s", strerror(e));
-    }
-    c->started = true;
-    return FCB_OK;
-}
-
-static void obs_canceller_stop(obs_canceller *c)
-{
-    if (!c->started)
-        return;
-    pthread_mutex_lock(&c->lock);
-    c->done = true;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->thread, NULL);
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-    c->started = false;
 }
 
 /* Check REQ; fill the stream options (since_time is the caller's 32 bytes). */
@@ -283,10 +206,10 @@ static int obs_logs(fcb_backend *b, const char *name, const fcb_logs_request *re
                     kube_pod_log_stream_opts *opts, fcb_error *err)
 {
     json_object *pod = NULL;
-    obs_canceller canceller;
+    k8s_canceller canceller;
     fcb_cancel none = {0};
 
-    int rc = name[0] != '\0' ? obs_get_ours(b, name, &pod, err) : FCB_OK;
+    int rc = name[0] != '\0' ? k8s_pod_get_ours(b, name, &pod, err) : FCB_OK;
     if (rc != FCB_OK)
         return rc;
     if (pod == NULL)
@@ -294,8 +217,9 @@ static int obs_logs(fcb_backend *b, const char *name, const fcb_logs_request *re
                        "no pod %s managed by fakecloud in namespace %s (gone, or not ours)",
                        name[0] != '\0' ? name : "(other namespace)", b->ns);
     json_object_put(pod);
-    rc = obs_canceller_start(
-        &canceller, FCB_HAS_MEMBER(req, fcb_logs_request, cancel) ? req->cancel : none, err);
+    rc = k8s_canceller_start(&canceller,
+                             FCB_HAS_MEMBER(req, fcb_logs_request, cancel) ? req->cancel : none,
+                             NULL, "logs", err);
     if (rc != FCB_OK)
         return rc;
     obs_log_sink sink = {.req = req, .left = opts->limit_bytes};
@@ -305,7 +229,7 @@ static int obs_logs(fcb_backend *b, const char *name, const fcb_logs_request *re
         rc = err_set(err, FCB_ERR_CANCELLED, "cancelled");
     else
         rc = kube_pods_log_stream(b->client, b->ns, name, opts, err);
-    obs_canceller_stop(&canceller);
+    k8s_canceller_stop(&canceller);
     return rc;
 }
 
@@ -319,7 +243,7 @@ int k8s_backend_logs(fcb_backend *b, const char *handle, const fcb_logs_request 
     int rc = obs_log_opts(req, since_time, &opts, err);
     if (rc != FCB_OK)
         return rc;
-    rc = obs_enter(b, handle, "logs", name, err);
+    rc = k8s_instance_enter(b, handle, "logs", name, err);
     if (rc != FCB_OK)
         return rc;
     rc = obs_logs(b, name, req, &opts, err);

@@ -37,4 +37,19 @@ int k8s_backend_status(fcb_backend *b, const char *handle, fcb_instance_status *
 int k8s_backend_logs(fcb_backend *b, const char *handle, const fcb_logs_request *req,
                      fcb_error *err);
 
+/*
+ * Parse HANDLE ("pod/NS/NAME", else FCB_ERR_INVALID_ARGUMENT prefixed with
+ * OP) and enter the in-flight set (FCB_ERR_CANCELLED once closing). *name
+ * is "" (and FCB_OK) when the handle is in another namespace: not ours. On
+ * FCB_OK the caller ends with inflight_leave(&b->ops).
+ */
+int k8s_instance_enter(fcb_backend *b, const char *handle, const char *op, char name[254],
+                       fcb_error *err);
+
+/*
+ * GET Pod NAME of the backend's namespace; *pod (the caller's to put) is
+ * NULL, with FCB_OK, when it is gone or lacks our managed-by label.
+ */
+int k8s_pod_get_ours(fcb_backend *b, const char *name, json_object **pod, fcb_error *err);
+
 #endif

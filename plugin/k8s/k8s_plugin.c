@@ -3,6 +3,7 @@
  * descriptor and backend_plugin_init). Everything else is hidden.
  */
 #include "k8s_backend.h"
+#include "k8s_invoke.h"
 #include "k8s_observe.h"
 #include "k8s_stats.h"
 
@@ -10,11 +11,14 @@
 
 #include <curl/curl.h>
 
-/* Architectures become a kubernetes.io/arch node selector (k8s_pod.c). */
+/* Architectures become a kubernetes.io/arch node selector (k8s_pod.c); credentials go
+ * through a per-launch Secret, tags become Pod placement (k8s_tags.c). */
+#define K8S_CAPS_ENV (FCB_CAP_CREDENTIALS | FCB_CAP_TAGS)
 FCB_PLUGIN_DESCRIPTOR_EX("k8s", "0.1.0", "Runs Lambda runtimes as Kubernetes Pods", FCB_ABI_MINOR,
                          FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
                              FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS |
-                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64);
+                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64 | FCB_CAP_CANCEL |
+                             FCB_CAP_INVOKE | K8S_CAPS_ENV);
 
 static const fcb_backend_ops k8s_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -27,6 +31,7 @@ static const fcb_backend_ops k8s_ops = {
     .prepull = k8s_backend_prepull,
     .logs = k8s_backend_logs,
     .status = k8s_backend_status,
+    .invoke = k8s_backend_invoke,
     .stats = k8s_backend_stats,
 };
 

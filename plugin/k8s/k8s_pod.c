@@ -10,8 +10,10 @@
 #include "k8s_pod.h"
 #include "lease.h"
 
+#include "abi_struct.h"
 #include "k8s_overlay.h"
 #include "k8s_tags.h"
+#include "lambda_env.h"
 #include "names.h"
 #include "runtime.h"
 #include "svc.h"
@@ -19,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define K8S_INIT_CODE_FILE   "/var/task/.fakecloud-code.zip"
 #define K8S_INIT_LAYERS_FILE "/opt/.fakecloud-layers.tar"
@@ -238,6 +241,12 @@ static int pod_validate(const fcb_launch_request *req, bool *need_token, fcb_err
     if (strlen(fn->function_name) > 256 || !pod_is_utf8(fn->function_name))
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "FunctionName must be valid UTF-8 of at most 256 bytes");
+    for (const char *p = fn->function_name; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "FunctionName has a control character at byte %zu (it names the "
+                           "runtime's log group)",
+                           (size_t)(p - fn->function_name));
     if (fn->function_arn != NULL && !pod_is_utf8(fn->function_arn))
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionArn is not valid UTF-8");
     if (req->deploy_id == NULL || req->deploy_id[0] == '\0')
@@ -361,7 +370,78 @@ static json_object *pod_string_list(pod_builder *b, const char *const *items, si
     return arr;
 }
 
-static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in, const char *image)
+/* True when ENV reserves NAME: the function's value is dropped, with a warning (never a value). */
+static bool pod_env_reserved(pod_builder *b, const lambda_env *env, const char *name)
+{
+    for (size_t i = 0; i < env->n; i++) {
+        if (env->vars[i].reserved && strcmp(env->vars[i].name, name) == 0) {
+            svc_log(b->host, FCB_LOG_WARN, "k8s",
+                    "environment variable is reserved by the platform; the function's value "
+                    "is ignored",
+                    "variable", name, NULL);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool pod_function_sets(const fcb_function *fn, const char *name)
+{
+    for (size_t j = 0; j < fn->n_environment; j++)
+        if (strcmp(fn->environment[j].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* {"name": NAME, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": NAME}}} */
+static void pb_env_secret(pod_builder *b, json_object *list, const char *name, const char *secret)
+{
+    json_object *e = pb_obj(b);
+    json_object *from = pb_obj(b);
+    json_object *ref = pb_obj(b);
+    pb_add_str(b, ref, "name", secret);
+    pb_add_str(b, ref, "key", name);
+    pb_add(b, from, "secretKeyRef", ref);
+    pb_add_str(b, e, "name", name);
+    pb_add(b, e, "valueFrom", from);
+    pb_push(b, list, e);
+}
+
+/*
+ * The runtime's environment: the function's variables (localhost URLs
+ * rewritten; reserved names dropped), then LAMBDA's: reserved ones always,
+ * the others unless the function set them; secret ones by secretKeyRef.
+ */
+static json_object *pod_main_env(pod_builder *b, const k8s_pod_input *in, const lambda_env *lenv)
+{
+    const fcb_function *fn = in->request->function;
+    json_object *env = pb_arr(b);
+    for (size_t i = 0; i < fn->n_environment && !b->failed; i++) {
+        const fcb_env_var *v = &fn->environment[i];
+        if (pod_env_reserved(b, lenv, v->name))
+            continue;
+        char *value = runtime_rewrite_localhost(b->host, v->value, in->config->self_host);
+        if (value == NULL) {
+            b->failed = true;
+            break;
+        }
+        pb_env(b, env, v->name, value);
+        svc_free(b->host, value);
+    }
+    for (size_t i = 0; i < lenv->n; i++) {
+        const lambda_env_var *v = &lenv->vars[i];
+        if (!v->reserved && pod_function_sets(fn, v->name))
+            continue;
+        if (v->secret)
+            pb_env_secret(b, env, v->name, in->credentials_secret);
+        else
+            pb_env(b, env, v->name, v->value);
+    }
+    return env;
+}
+
+static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in, const char *image,
+                                       const lambda_env *env)
 {
     const k8s_config *cfg = in->config;
     const fcb_function *fn = in->request->function;
@@ -385,28 +465,8 @@ static json_object *pod_main_container(pod_builder *b, const k8s_pod_input *in, 
             pb_add_str(b, c, "workingDir", fn->image_working_directory);
     }
 
-    json_object *env = pb_arr(b);
+    pb_add(b, c, "env", pod_main_env(b, in, env));
     unsigned memory = fn->memory_mb == 0 ? 128 : fn->memory_mb;
-    unsigned timeout = fn->timeout_seconds == 0 ? 3 : fn->timeout_seconds;
-    runtime_platform_env platform;
-    runtime_platform_env_init(&platform, fn, memory, timeout);
-    for (size_t i = 0; i < fn->n_environment && !b->failed; i++) {
-        const fcb_env_var *v = &fn->environment[i];
-        if (runtime_env_drop_reserved(b->host, "k8s", &platform, v->name))
-            continue;
-        char *value = runtime_rewrite_localhost(b->host, v->value, cfg->self_host);
-        if (value == NULL) {
-            b->failed = true;
-            break;
-        }
-        pb_env(b, env, v->name, value);
-        svc_free(b->host, value);
-    }
-    for (size_t i = 0; i < platform.n; i++) {
-        if (runtime_platform_env_applies(&platform, i, fn))
-            pb_env(b, env, platform.vars[i].name, platform.vars[i].value);
-    }
-    pb_add(b, c, "env", env);
 
     json_object *ports = pb_arr(b);
     json_object *port = pb_obj(b);
@@ -483,39 +543,56 @@ static json_object *pb_owned_object(pod_builder *b, const char *kind, const char
     return obj;
 }
 
-/*
- * The function's architecture as a kubernetes.io/arch value, or NULL when it
- * states none (NULL or ""): then no arch selector, as before 1.1.
- */
-static const char *pod_arch(const fcb_function *fn)
-{
-    if (fn->architecture == NULL || fn->architecture[0] == '\0')
-        return NULL;
-    return k8s_arch_label(fn->architecture);
-}
+/* ------------------------------------------------------------ placement */
 
-/* FAKECLOUD_K8S_NODE_SELECTOR with kubernetes.io/arch=ARCH (when set) over it. */
-static json_object *pod_node_selector(pod_builder *b, const k8s_config *cfg, const char *arch)
+/* Log the tag and merge warnings of function FN (NULL: the service level) through the host. */
+static void pod_extras_warn(const fcb_host_services *host, const char *fn,
+                            const k8s_tags_warnings *w)
 {
-    if (arch == NULL)
-        return cfg->node_selector != NULL ? pb_copy(b, cfg->node_selector) : NULL;
-    json_object *sel = cfg->node_selector != NULL ? pb_copy(b, cfg->node_selector) : pb_obj(b);
-    json_object *old = sel != NULL ? json_object_object_get(sel, K8S_ARCH_LABEL) : NULL;
-    if (old != NULL && strcmp(json_object_get_string(old), arch) != 0)
-        svc_log(b->host, FCB_LOG_WARN, "k8s",
-                "FAKECLOUD_K8S_NODE_SELECTOR's " K8S_ARCH_LABEL
-                " overridden by the function's architecture",
-                "configured", json_object_get_string(old), "function", arch, NULL);
-    pb_add_str(b, sel, K8S_ARCH_LABEL, arch);
-    return sel;
+    for (size_t i = 0; i < w->n; i++)
+        svc_log(host, FCB_LOG_WARN, "k8s", "Pod placement setting ignored or overridden",
+                "function", fn != NULL ? fn : "(prepull)", "problem", w->message[i], NULL);
+    if (w->dropped > 0) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu", w->dropped);
+        svc_log(host, FCB_LOG_WARN, "k8s", "more Pod placement warnings not shown", "function",
+                fn != NULL ? fn : "(prepull)", "count", n, NULL);
+    }
 }
 
 /*
- * Where a Pod may run and how it pulls: pull secret, node selector (with
- * kubernetes.io/arch=ARCH when ARCH is not NULL), tolerations.
+ * Node selector, tolerations and annotations of every level into *out,
+ * lowest first: the global keys, the service level (FAKECLOUD_LAMBDA_K8S_*),
+ * then FN's tags (since ABI 1.1, read by size) and architecture (which wins
+ * kubernetes.io/arch). FN NULL (prepull): the first two. Malformed tags are
+ * warnings (logged), never errors; FCB_ERR_INVALID_ARGUMENT for an unknown
+ * architecture; FCB_ERR_NO_MEMORY. *out owned (k8s_pod_extras_clear).
  */
+static int pod_extras(const fcb_host_services *host, const k8s_config *cfg, const fcb_function *fn,
+                      k8s_pod_extras *out, fcb_error *err)
+{
+    const k8s_pod_extras global = {cfg->node_selector, cfg->tolerations, cfg->annotations};
+    k8s_pod_extras lower = {0}, own = {0};
+    k8s_tags_warnings warn = {0};
+    bool tags = fn != NULL && FCB_HAS_MEMBER(fn, fcb_function, n_tags);
+
+    memset(out, 0, sizeof *out);
+    int rc = k8s_pod_extras_merge(&global, &cfg->service, &lower, &warn, err);
+    if (rc == FCB_OK && fn != NULL)
+        rc = k8s_tags_from_function(tags ? fn->tags : NULL, tags ? fn->n_tags : 0, fn->architecture,
+                                    &own, &warn, err);
+    if (rc == FCB_OK)
+        rc = k8s_pod_extras_merge(&lower, &own, out, &warn, err);
+    if (rc == FCB_OK)
+        pod_extras_warn(host, fn != NULL ? fn->function_name : NULL, &warn);
+    k8s_pod_extras_clear(&lower);
+    k8s_pod_extras_clear(&own);
+    return rc;
+}
+
+/* Where a Pod may run and how it pulls: pull secret, EXTRAS' node selector and tolerations. */
 static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_config *cfg,
-                                   const char *arch)
+                                   const k8s_pod_extras *extras)
 {
     if (cfg->pull_secret != NULL) {
         json_object *secrets = pb_arr(b);
@@ -524,11 +601,10 @@ static void pod_pull_and_placement(pod_builder *b, json_object *spec, const k8s_
         pb_push(b, secrets, ref);
         pb_add(b, spec, "imagePullSecrets", secrets);
     }
-    json_object *sel = pod_node_selector(b, cfg, arch);
-    if (sel != NULL)
-        pb_add(b, spec, "nodeSelector", sel);
-    if (cfg->tolerations != NULL)
-        pb_add(b, spec, "tolerations", pb_copy(b, cfg->tolerations));
+    if (extras->node_selector != NULL)
+        pb_add(b, spec, "nodeSelector", pb_copy(b, extras->node_selector));
+    if (extras->tolerations != NULL)
+        pb_add(b, spec, "tolerations", pb_copy(b, extras->tolerations));
 }
 
 static json_object *pod_labels(pod_builder *b, const k8s_pod_input *in)
@@ -547,10 +623,11 @@ static json_object *pod_labels(pod_builder *b, const k8s_pod_input *in)
     return labels;
 }
 
-static json_object *pod_annotations(pod_builder *b, const k8s_pod_input *in)
+/* Every level's annotations, then ours (which always win). */
+static json_object *pod_annotations(pod_builder *b, const k8s_pod_input *in,
+                                    const k8s_pod_extras *extras)
 {
-    json_object *ann =
-        in->config->annotations != NULL ? pb_copy(b, in->config->annotations) : pb_obj(b);
+    json_object *ann = extras->annotations != NULL ? pb_copy(b, extras->annotations) : pb_obj(b);
     pb_add_str(b, ann, K8S_ANNOTATION_NONCE, in->nonce);
     pb_add_str(b, ann, K8S_ANNOTATION_FUNCTION, in->request->function->function_name);
     return ann;
@@ -588,7 +665,8 @@ static int pod_check_request(const k8s_pod_input *in, char image[RUNTIME_IMAGE_M
     if (rc != FCB_OK)
         return rc;
     const fcb_function *fn = req->function;
-    if (fn->architecture != NULL && fn->architecture[0] != '\0' && pod_arch(fn) == NULL)
+    if (fn->architecture != NULL && fn->architecture[0] != '\0' &&
+        k8s_arch_label(fn->architecture) == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                        "function %s: Architectures [\"%.64s\"] is not supported (use arm64 or "
                        "x86_64)",
@@ -604,13 +682,14 @@ static int pod_check_request(const k8s_pod_input *in, char image[RUNTIME_IMAGE_M
     return pod_image(in, image, err);
 }
 
-static json_object *pod_metadata(pod_builder *b, const k8s_pod_input *in)
+static json_object *pod_metadata(pod_builder *b, const k8s_pod_input *in,
+                                 const k8s_pod_extras *extras)
 {
     json_object *meta = pb_obj(b);
     pb_add_str(b, meta, "name", in->pod_name);
     pb_add_str(b, meta, "namespace", in->namespace_name);
     pb_add(b, meta, "labels", pod_labels(b, in));
-    pb_add(b, meta, "annotations", pod_annotations(b, in));
+    pb_add(b, meta, "annotations", pod_annotations(b, in, extras));
     return meta;
 }
 
@@ -632,10 +711,183 @@ static json_object *pod_volumes(pod_builder *b, const k8s_pod_input *in, bool co
     return volumes;
 }
 
-/* The Pod's spec; ACCOUNT and the escaped names are for the init container's URLs. */
-static json_object *pod_spec(pod_builder *b, const k8s_pod_input *in, const char *image,
-                             const char *account, const char *fn_escaped,
-                             const char *deploy_escaped)
+/* ------------------------------------------------------------ credentials */
+
+#define POD_KEY_ID_MAX 128 /* AWS's bound of an access key id */
+
+static bool pod_present(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* One credential: at most MAX bytes of printable ASCII without spaces (never shown). */
+static int pod_credential_text(const char *field, const char *v, size_t max, fcb_error *err)
+{
+    size_t n = strnlen(v, max + 1);
+    if (n > max)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "credentials.%s: longer than %zu bytes",
+                       field, max);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                           "credentials.%s: byte %zu is not printable ASCII (whitespace, a control "
+                           "character or non-ASCII; the value is not shown)",
+                           field, i);
+    }
+    return FCB_OK;
+}
+
+static int pod_credentials_expiry(int64_t expiry, int64_t now, fcb_error *err)
+{
+    if (expiry < 0)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "credentials.expiration_unix_s: %lld is negative (0 = no expiry)",
+                       (long long)expiry);
+    if (expiry == 0 || expiry > now)
+        return FCB_OK;
+    char when[32] = "?";
+    struct tm tm;
+    time_t t = (time_t)expiry;
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                   "credentials.expiration_unix_s: expired at %s, %lld s before the launch (the "
+                   "runtime would fail every AWS call)",
+                   when, (long long)(now - expiry));
+}
+
+/*
+ * The request's credentials (since ABI 1.1: read by size into *copy), checked;
+ * *out = copy, or NULL when the request carries none. An empty session
+ * token counts as none.
+ */
+static int pod_credentials(const k8s_pod_input *in, fcb_credentials *copy,
+                           const fcb_credentials **out, fcb_error *err)
+{
+    const fcb_launch_request *req = in->request;
+    const fcb_credentials *c =
+        FCB_HAS_MEMBER(req, fcb_launch_request, credentials) ? req->credentials : NULL;
+    *out = NULL;
+    if (c == NULL)
+        return FCB_OK;
+    int rc = ABI_STRUCT_READ(copy, c, secret_access_key, "launch: request.credentials", err);
+    if (rc != FCB_OK)
+        return rc;
+    if (!pod_present(copy->access_key_id))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "credentials.access_key_id: required (the request carries credentials)");
+    if (!pod_present(copy->secret_access_key))
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "credentials.secret_access_key: required with access_key_id");
+    if (!pod_present(copy->session_token))
+        copy->session_token = NULL;
+    rc = pod_credential_text("access_key_id", copy->access_key_id, POD_KEY_ID_MAX, err);
+    if (rc == FCB_OK)
+        rc = pod_credential_text("secret_access_key", copy->secret_access_key, LAMBDA_ENV_VALUE_MAX,
+                                 err);
+    if (rc == FCB_OK && copy->session_token != NULL)
+        rc = pod_credential_text("session_token", copy->session_token, LAMBDA_ENV_VALUE_MAX, err);
+    if (rc == FCB_OK)
+        rc = pod_credentials_expiry(copy->expiration_unix_s, in->now_unix_s, err);
+    if (rc == FCB_OK && in->credentials_secret == NULL)
+        rc =
+            err_set(err, FCB_ERR_INTERNAL,
+                    "credentials need the launch's Secret name (k8s_pod_input.credentials_secret)");
+    if (rc == FCB_OK)
+        *out = copy;
+    return rc;
+}
+
+/* ------------------------------------------------------------ the Pod */
+
+/* What the Pod is built from besides the input, computed and checked before any JSON. */
+typedef struct pod_facts {
+    char image[RUNTIME_IMAGE_MAX];
+    char account[16];
+    char *fn_escaped;      /* host-allocated */
+    char *deploy_escaped;  /* host-allocated */
+    fcb_credentials creds; /* the request's, read by size */
+    bool has_creds;
+    lambda_env env;        /* the reserved environment (values host-allocated) */
+    k8s_pod_extras extras; /* node selector, tolerations, annotations of every level */
+} pod_facts;
+
+static void pod_facts_free(const fcb_host_services *host, pod_facts *f)
+{
+    svc_free(host, f->fn_escaped);
+    svc_free(host, f->deploy_escaped);
+    lambda_env_free(host, &f->env);
+    k8s_pod_extras_clear(&f->extras);
+    memset(f, 0, sizeof *f);
+}
+
+/* The reserved Lambda environment of this launch (lambda_env.h) into f->env. */
+static int pod_env_build(const fcb_host_services *host, const k8s_pod_input *in, pod_facts *f,
+                         fcb_error *err)
+{
+    const fcb_launch_request *req = in->request;
+    const fcb_function *fn = req->function;
+    char region[RUNTIME_REGION_MAX];
+    bool from_arn = runtime_region_from_arn(fn->function_arn, region);
+    if (!from_arn)
+        snprintf(region, sizeof region, "%s", RUNTIME_DEFAULT_REGION);
+    const char *endpoint =
+        FCB_HAS_MEMBER(req, fcb_launch_request, aws_endpoint_url) ? req->aws_endpoint_url : NULL;
+    char *rewritten = NULL;
+    if (pod_present(endpoint) &&
+        (rewritten = runtime_rewrite_localhost(host, endpoint, in->config->self_host)) == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the environment");
+    unsigned memory = fn->memory_mb < 128 ? 128 : fn->memory_mb; /* what the Pod gets */
+    const fcb_credentials *c = f->has_creds ? &f->creds : NULL;
+    lambda_env_input li = {.function_name = fn->function_name,
+                           .version = runtime_function_version(fn),
+                           .runtime = fn->package_type == FCB_PACKAGE_ZIP ? fn->runtime : NULL,
+                           .handler = fn->handler,
+                           .memory_mb = memory,
+                           .timeout_s = fn->timeout_seconds == 0 ? 3 : fn->timeout_seconds,
+                           .region = region,
+                           .region_overridable = !from_arn,
+                           .instance_id = in->nonce,
+                           .now_unix_s = in->now_unix_s,
+                           .endpoint_url = rewritten,
+                           .access_key_id = c != NULL ? c->access_key_id : NULL,
+                           .secret_access_key = c != NULL ? c->secret_access_key : NULL,
+                           .session_token = c != NULL ? c->session_token : NULL};
+    int rc = lambda_env_build(host, &li, &f->env, err);
+    svc_free(host, rewritten);
+    if (rc != FCB_OK)
+        err_prefix(err, "function %s", fn->function_name);
+    return rc;
+}
+
+/* Everything the Pod needs that can fail, before the Pod: checks, image, env, placement. */
+static int pod_facts_make(const fcb_host_services *host, const k8s_pod_input *in, pod_facts *f,
+                          fcb_error *err)
+{
+    const fcb_credentials *c = NULL;
+    memset(f, 0, sizeof *f);
+    int rc = pod_check_request(in, f->image, err);
+    if (rc == FCB_OK)
+        rc = pod_credentials(in, &f->creds, &c, err);
+    f->has_creds = c != NULL;
+    if (rc == FCB_OK)
+        rc = pod_env_build(host, in, f, err);
+    if (rc == FCB_OK)
+        rc = pod_extras(host, in->config, in->request->function, &f->extras, err);
+    if (rc != FCB_OK)
+        return rc;
+    const fcb_function *fn = in->request->function;
+    names_account_from_arn(fn->function_arn, f->account, sizeof f->account);
+    f->fn_escaped = k8s_url_escape(host, fn->function_name);
+    f->deploy_escaped = k8s_url_escape(host, in->request->deploy_id);
+    if (f->fn_escaped == NULL || f->deploy_escaped == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
+    return FCB_OK;
+}
+
+/* The Pod's spec from the facts F. */
+static json_object *pod_spec(pod_builder *b, const k8s_pod_input *in, const pod_facts *f)
 {
     const k8s_config *cfg = in->config;
     json_object *spec = pb_obj(b);
@@ -645,7 +897,7 @@ static json_object *pod_spec(pod_builder *b, const k8s_pod_input *in, const char
         pb_add_str(b, spec, "serviceAccountName", cfg->service_account);
     else
         pb_add(b, spec, "automountServiceAccountToken", pb_track(b, json_object_new_boolean(0)));
-    pod_pull_and_placement(b, spec, cfg, pod_arch(in->request->function));
+    pod_pull_and_placement(b, spec, cfg, &f->extras);
     if (cfg->security_context != NULL)
         pb_add(b, spec, "securityContext", pb_copy(b, cfg->security_context));
     if (cfg->priority_class != NULL)
@@ -656,42 +908,60 @@ static json_object *pod_spec(pod_builder *b, const k8s_pod_input *in, const char
     pb_add(b, spec, "volumes", pod_volumes(b, in, code, layers));
     if (code || layers) {
         json_object *inits = pb_arr(b);
-        pb_push(b, inits,
-                pod_init_container(b, in, account, fn_escaped, deploy_escaped, code, layers));
+        pb_push(
+            b, inits,
+            pod_init_container(b, in, f->account, f->fn_escaped, f->deploy_escaped, code, layers));
         pb_add(b, spec, "initContainers", inits);
     }
     json_object *containers = pb_arr(b);
-    pb_push(b, containers, pod_main_container(b, in, image));
+    pb_push(b, containers, pod_main_container(b, in, f->image, &f->env));
     pb_add(b, spec, "containers", containers);
     return spec;
 }
 
-int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
-                  fcb_error *err)
+/* The launch's credentials Secret: the secret variables of F's environment. */
+static int pod_credentials_secret(const k8s_pod_input *in, const pod_facts *f, json_object **out,
+                                  fcb_error *err)
+{
+    pod_builder b = {.host = NULL, .failed = false};
+    json_object *meta = NULL;
+    json_object *secret = pb_owned_object(&b, "Secret", in->credentials_secret, in->namespace_name,
+                                          in->instance_id, &meta);
+    json_object *ann = pb_obj(&b);
+    pb_add_str(&b, ann, K8S_ANNOTATION_POD, in->pod_name);
+    pb_add(&b, meta, "annotations", ann);
+    pb_add_str(&b, secret, "type", "Opaque");
+    json_object *data = pb_obj(&b);
+    for (size_t i = 0; i < f->env.n; i++)
+        if (f->env.vars[i].secret)
+            pb_add_str(&b, data, f->env.vars[i].name, f->env.vars[i].value);
+    pb_add(&b, secret, "stringData", data);
+    if (b.failed) {
+        json_object_put(secret);
+        return err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the credentials Secret");
+    }
+    *out = secret;
+    return FCB_OK;
+}
+
+int k8s_pod_build_objects(const fcb_host_services *host, const k8s_pod_input *in,
+                          json_object **pod_out, json_object **secret, fcb_error *err)
 {
     pod_builder b = {.host = host, .failed = false};
-    char image[RUNTIME_IMAGE_MAX];
-    char account[16];
+    pod_facts f;
     json_object *pod = NULL;
 
-    *out = NULL;
-    int rc = pod_check_request(in, image, err);
+    *pod_out = NULL;
+    if (secret != NULL)
+        *secret = NULL;
+    int rc = pod_facts_make(host, in, &f, err);
     if (rc != FCB_OK)
-        return rc;
-    const fcb_function *fn = in->request->function;
-    names_account_from_arn(fn->function_arn, account, sizeof account);
-    char *fn_escaped = k8s_url_escape(host, fn->function_name);
-    char *deploy_escaped = k8s_url_escape(host, in->request->deploy_id);
-    if (fn_escaped == NULL || deploy_escaped == NULL) {
-        rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
         goto out;
-    }
-
     pod = pb_obj(&b);
     pb_add_str(&b, pod, "apiVersion", "v1");
     pb_add_str(&b, pod, "kind", "Pod");
-    pb_add(&b, pod, "metadata", pod_metadata(&b, in));
-    pb_add(&b, pod, "spec", pod_spec(&b, in, image, account, fn_escaped, deploy_escaped));
+    pb_add(&b, pod, "metadata", pod_metadata(&b, in, &f.extras));
+    pb_add(&b, pod, "spec", pod_spec(&b, in, &f));
     if (b.failed) {
         rc = err_set(err, FCB_ERR_NO_MEMORY, "out of memory building the Pod");
         goto out;
@@ -703,13 +973,26 @@ int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_o
             goto out;
         }
     }
-    *out = pod;
+    if (secret != NULL && f.has_creds &&
+        (rc = pod_credentials_secret(in, &f, secret, err)) != FCB_OK)
+        goto out;
+    *pod_out = pod;
     pod = NULL;
 out:
     json_object_put(pod);
-    svc_free(host, fn_escaped);
-    svc_free(host, deploy_escaped);
+    pod_facts_free(host, &f);
     return rc;
+}
+
+int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
+                  fcb_error *err)
+{
+    return k8s_pod_build_objects(host, in, out, NULL, err);
+}
+
+void k8s_credentials_secret_name(const char *pod_name, char out[K8S_SECRET_NAME_MAX])
+{
+    snprintf(out, K8S_SECRET_NAME_MAX, "%s" K8S_CREDENTIALS_SUFFIX, pod_name);
 }
 
 int k8s_secret_build(const char *namespace_name, const char *name, const char *instance_id,
@@ -770,12 +1053,29 @@ int k8s_lease_build(const char *namespace_name, const char *instance_id, int32_t
     return FCB_OK;
 }
 
+/* The prepull Pod's one container: IMAGE and a command that does not exist. */
+static json_object *prepull_container(pod_builder *b, const k8s_config *cfg, const char *image)
+{
+    json_object *c = pb_obj(b);
+    pb_add_str(b, c, "name", "fakecloud-prepull");
+    pb_add_str(b, c, "image", image);
+    pb_add_str(b, c, "imagePullPolicy",
+               cfg->pull_policy != NULL ? cfg->pull_policy : "IfNotPresent");
+    /* Nothing needs to run: the kubelet pulls the image before it starts the
+     * container, so whatever happens after the pull says the image is there. */
+    json_object *command = pb_arr(b);
+    pb_push(b, command, pb_str(b, "/fakecloud-prepull-done"));
+    pb_add(b, c, "command", command);
+    return c;
+}
+
 int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
                           const char *namespace_name, const char *instance_id, const char *pod_name,
                           const char *nonce, const char *image, json_object **out, fcb_error *err)
 {
     pod_builder b = {.host = host, .failed = false};
     char translated[RUNTIME_IMAGE_MAX];
+    k8s_pod_extras extras;
 
     *out = NULL;
     if (image == NULL || image[0] == '\0')
@@ -785,6 +1085,10 @@ int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
                        "prepull: image: not an image reference (whitespace, or %d bytes or more)",
                        RUNTIME_IMAGE_MAX);
     runtime_translate_ecr(image, cfg->ecr_host, cfg->ecr_port, translated);
+    /* Where Lambda Pods land: the global and service levels (no function). */
+    int rc = pod_extras(host, cfg, NULL, &extras, err);
+    if (rc != FCB_OK)
+        return rc;
 
     json_object *meta = NULL;
     json_object *pod = pb_owned_object(&b, "Pod", pod_name, namespace_name, instance_id, &meta);
@@ -796,19 +1100,10 @@ int k8s_prepull_pod_build(const fcb_host_services *host, const k8s_config *cfg,
     pb_add_str(&b, spec, "restartPolicy", "Never");
     pb_add(&b, spec, "automountServiceAccountToken", pb_track(&b, json_object_new_boolean(0)));
     pb_add(&b, spec, "enableServiceLinks", pb_track(&b, json_object_new_boolean(0)));
-    pod_pull_and_placement(&b, spec, cfg, NULL);
+    pod_pull_and_placement(&b, spec, cfg, &extras);
+    k8s_pod_extras_clear(&extras);
     json_object *containers = pb_arr(&b);
-    json_object *c = pb_obj(&b);
-    pb_add_str(&b, c, "name", "fakecloud-prepull");
-    pb_add_str(&b, c, "image", translated);
-    pb_add_str(&b, c, "imagePullPolicy",
-               cfg->pull_policy != NULL ? cfg->pull_policy : "IfNotPresent");
-    /* Nothing needs to run: the kubelet pulls the image before it starts the
-     * container, so whatever happens after the pull says the image is there. */
-    json_object *command = pb_arr(&b);
-    pb_push(&b, command, pb_str(&b, "/fakecloud-prepull-done"));
-    pb_add(&b, c, "command", command);
-    pb_push(&b, containers, c);
+    pb_push(&b, containers, prepull_container(&b, cfg, translated));
     pb_add(&b, spec, "containers", containers);
     pb_add(&b, pod, "spec", spec);
     if (b.failed) {

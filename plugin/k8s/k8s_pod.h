@@ -29,6 +29,10 @@
 #define K8S_ANNOTATION_NONCE    "fakecloud-launch-nonce"
 #define K8S_ANNOTATION_FUNCTION "fakecloud-function-name"
 #define K8S_SECRET_TOKEN_KEY    "token"
+#define K8S_ANNOTATION_POD      "fakecloud-pod"
+/* A launch's credentials Secret: "<pod name>-credentials" (<= 75 bytes). */
+#define K8S_CREDENTIALS_SUFFIX "-credentials"
+#define K8S_SECRET_NAME_MAX    (K8S_POD_NAME_MAX + sizeof K8S_CREDENTIALS_SUFFIX)
 
 /* Everything a Pod depends on besides the configuration. All borrowed. */
 typedef struct k8s_pod_input {
@@ -37,8 +41,13 @@ typedef struct k8s_pod_input {
     const char *instance_id;    /* this backend instance's id (label value) */
     const char *token_secret;   /* Secret holding the internal token, NULL = none */
     const char *pod_name;       /* from k8s_pod_name */
-    const char *nonce;          /* per-launch nonce (annotation), [0-9a-f]+ */
+    const char *nonce;          /* per-launch nonce (annotation): 32 hex digits, also the
+                                   log stream's id (AWS_LAMBDA_LOG_STREAM_NAME) */
     const fcb_launch_request *request;
+    int64_t now_unix_s; /* launch time: the log stream's date, credential expiry */
+    const char
+        *credentials_secret; /* the launch's credentials Secret (k8s_credentials_secret_name);
+                                required when the request carries credentials */
 } k8s_pod_input;
 
 /*
@@ -51,6 +60,9 @@ void k8s_pod_name(const char *function_name, const char *deploy_id, const char *
 /* "fakecloud-lambda-token-<instance id>" (instance id: 16 hex). */
 void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX]);
 
+/* "<pod name>-credentials": the Secret a launch with credentials creates. */
+void k8s_credentials_secret_name(const char *pod_name, char out[K8S_SECRET_NAME_MAX]);
+
 /*
  * Build the Pod. On success *out is a new json_object (json_object_put).
  * Errors (FCB_ERR_INVALID_ARGUMENT unless stated) name the field:
@@ -61,6 +73,20 @@ void k8s_token_secret_name(const char *instance_id, char out[K8S_POD_NAME_MAX]);
  */
 int k8s_pod_build(const fcb_host_services *host, const k8s_pod_input *in, json_object **out,
                   fcb_error *err);
+
+/*
+ * k8s_pod_build, and when the request carries credentials (read by size,
+ * since ABI 1.1) also *secret: the Opaque Secret in->credentials_secret
+ * holding AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN
+ * (labelled managed-by + instance + service), which the Pod's env reads
+ * with secretKeyRef: no credential is ever in the Pod. *secret is NULL
+ * without credentials. Both new (json_object_put). Credential errors
+ * (FCB_ERR_INVALID_ARGUMENT) name the field and never show a value:
+ * "credentials.access_key_id: required ...", "... not printable ASCII ...",
+ * "credentials.expiration_unix_s: expired ...". On error both are NULL.
+ */
+int k8s_pod_build_objects(const fcb_host_services *host, const k8s_pod_input *in, json_object **pod,
+                          json_object **secret, fcb_error *err);
 
 /*
  * The short-lived Pod prepull() creates: IMAGE (ECR URIs translated, the pull

@@ -22,6 +22,13 @@ void k8s_stats_launch(k8s_stats *s, int rc, const k8s_launch_phases *phases)
     atomic_fetch_add(&s->phase_count, 1);
 }
 
+void k8s_stats_invoked(k8s_stats *s, int rc)
+{
+    atomic_fetch_add(&s->invocations, 1);
+    if (rc != FCB_OK)
+        atomic_fetch_add(&s->invocation_failures, 1);
+}
+
 void k8s_stats_terminated(k8s_stats *s)
 {
     atomic_fetch_add(&s->terminations, 1);
@@ -69,6 +76,10 @@ static void k8s_stats_emit(const fcb_backend *b, void *ctx,
     for (int i = 0; i < 3; i++)
         k8s_emit(ctx, emit, "launch_phase_ms", FCB_METRIC_SUM_MS, "phase", k8s_phase_names[i],
                  atomic_load(&s->phase_ms[i]), count);
+    k8s_emit(ctx, emit, "invocations_total", FCB_METRIC_COUNTER, NULL, NULL,
+             atomic_load(&s->invocations), 0);
+    k8s_emit(ctx, emit, "invocation_failures_total", FCB_METRIC_COUNTER, NULL, NULL,
+             atomic_load(&s->invocation_failures), 0);
 }
 
 int k8s_backend_stats(fcb_backend *b, void *ctx, void (*emit)(void *ctx, const fcb_metric *m),

@@ -29,10 +29,15 @@ typedef struct k8s_stats {
     atomic_uint_least64_t terminations;
     atomic_uint_least64_t phase_ms[3];
     atomic_uint_least64_t phase_count;
+    atomic_uint_least64_t invocations;
+    atomic_uint_least64_t invocation_failures;
 } k8s_stats;
 
 /* One launch ended with RC; PHASES (FCB_OK only, may be NULL) its timings. */
 void k8s_stats_launch(k8s_stats *s, int rc, const k8s_launch_phases *phases);
+
+/* One invoke call ended with RC. */
+void k8s_stats_invoked(k8s_stats *s, int rc);
 
 /* One terminate succeeded. */
 void k8s_stats_terminated(k8s_stats *s);
@@ -40,9 +45,10 @@ void k8s_stats_terminated(k8s_stats *s);
 /*
  * stats: emit launches_total, launch_failures_total{reason=<fcb status
  * name>} for each reason seen, terminations_total, api_requests_total,
- * api_retries_total (both clients: work and close's cleanup) and
+ * api_retries_total (both clients: work and close's cleanup),
  * launch_phase_ms{phase=create|running|ready} (FCB_METRIC_SUM_MS over the
- * successful launches).
+ * successful launches), invocations_total (invoke calls) and
+ * invocation_failures_total (those that did not return FCB_OK).
  */
 int k8s_backend_stats(fcb_backend *b, void *ctx, void (*emit)(void *ctx, const fcb_metric *m),
                       fcb_error *err);

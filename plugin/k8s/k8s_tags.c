@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TOLERATION_OPS     "Exists|Equal"
 #define SERVICE_PREFIX     "FAKECLOUD_LAMBDA_K8S_"
 #define ANNOTATION_PRIVATE "fakecloud-"
 
@@ -205,12 +204,19 @@ out:
     return rc;
 }
 
-/* One toleration object: known fields of the right types, operator and effect values. */
-static bool toleration_ok(const char *what, size_t i, json_object *t, char *why, size_t size)
+/* Whether T's string member NAME is set and not "". */
+static const char *toleration_string(json_object *t, const char *name)
+{
+    const char *v = json_object_get_string(json_object_object_get(t, name));
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* Known fields of the right types; WHY gets ".field: problem" or ": problem". */
+static bool toleration_fields_ok(json_object *t, char *why, size_t size)
 {
     static const char *const fields[] = {"key", "operator", "value", "effect", "tolerationSeconds"};
     if (!json_object_is_type(t, json_type_object)) {
-        snprintf(why, size, "%s[%zu]: must be an object", what, i);
+        snprintf(why, size, ": must be an object");
         return false;
     }
     json_object_object_foreach(t, k, v)
@@ -219,31 +225,51 @@ static bool toleration_ok(const char *what, size_t i, json_object *t, char *why,
         while (f < 5 && strcmp(k, fields[f]) != 0)
             f++;
         if (f == 5) {
-            snprintf(why, size, "%s[%zu]: unknown field %.64s", what, i, k);
+            snprintf(why, size, ": unknown field %.64s", k);
             return false;
         }
         bool want_int = f == 4;
         if (want_int ? !json_object_is_type(v, json_type_int)
                      : !json_object_is_type(v, json_type_string)) {
-            snprintf(why, size, "%s[%zu].%s: must be %s", what, i, k,
-                     want_int ? "an integer" : "a string");
+            snprintf(why, size, ".%s: must be %s", k, want_int ? "an integer" : "a string");
             return false;
         }
     }
-    const char *op = json_object_get_string(json_object_object_get(t, "operator"));
-    if (op != NULL && strcmp(op, "Exists") != 0 && strcmp(op, "Equal") != 0) {
-        snprintf(why, size, "%s[%zu].operator: must be Exists or Equal, not %.64s", what, i, op);
-        return false;
-    }
-    const char *effect = json_object_get_string(json_object_object_get(t, "effect"));
-    if (effect != NULL && effect[0] != '\0' && strcmp(effect, "NoSchedule") != 0 &&
-        strcmp(effect, "PreferNoSchedule") != 0 && strcmp(effect, "NoExecute") != 0) {
-        snprintf(why, size,
-                 "%s[%zu].effect: must be NoSchedule, PreferNoSchedule or NoExecute, not %.64s",
-                 what, i, effect);
-        return false;
-    }
     return true;
+}
+
+bool k8s_toleration_check(json_object *t, char *why, size_t size)
+{
+    if (!toleration_fields_ok(t, why, size))
+        return false;
+    const char *key = toleration_string(t, "key");
+    const char *op = toleration_string(t, "operator");
+    const char *value = toleration_string(t, "value");
+    const char *effect = toleration_string(t, "effect");
+    bool exists = op != NULL && strcmp(op, "Exists") == 0;
+    if (op != NULL && !exists && strcmp(op, "Equal") != 0)
+        snprintf(why, size, ".operator: must be Exists or Equal, not %.64s", op);
+    else if (effect != NULL && strcmp(effect, "NoSchedule") != 0 &&
+             strcmp(effect, "PreferNoSchedule") != 0 && strcmp(effect, "NoExecute") != 0)
+        snprintf(why, size, ".effect: must be NoSchedule, PreferNoSchedule or NoExecute, not %.64s",
+                 effect);
+    else if (key != NULL && !is_qualified_key(key))
+        snprintf(why, size, ".key: \"%.64s\" is not a valid label key ([prefix/]name)", key);
+    else if (key == NULL && !exists)
+        snprintf(why, size, ".operator: must be Exists when key is empty (matches every taint)");
+    else if (exists && value != NULL)
+        snprintf(why, size, ".value: must be empty when operator is Exists");
+    else if (value != NULL && !names_is_label_value(value))
+        snprintf(why, size,
+                 ".value: \"%.64s\" is not a valid label value (at most 63 of [A-Za-z0-9._-], "
+                 "alphanumeric at both ends)",
+                 value);
+    else if (json_object_object_get(t, "tolerationSeconds") != NULL &&
+             (effect == NULL || strcmp(effect, "NoExecute") != 0))
+        snprintf(why, size, ".effect: must be NoExecute when tolerationSeconds is set");
+    else
+        return true;
+    return false;
 }
 
 /* Append t to list unless an equal toleration is there; false on allocation failure. */
@@ -278,8 +304,8 @@ int k8s_tags_parse_tolerations(const char *what, const char *value, bool strict,
     for (size_t i = 0; i < json_object_array_length(raw); i++) {
         json_object *t = json_object_array_get_idx(raw, i);
         char why[K8S_TAGS_WARN_SIZE];
-        if (!toleration_ok(what, i, t, why, sizeof why)) {
-            if ((rc = problem(strict, err, warn, "%s", why)) != FCB_OK)
+        if (!k8s_toleration_check(t, why, sizeof why)) {
+            if ((rc = problem(strict, err, warn, "%s[%zu]%s", what, i, why)) != FCB_OK)
                 goto out;
             continue;
         }

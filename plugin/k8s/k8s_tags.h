@@ -16,8 +16,8 @@
  * Syntax: the maps take "k=v,k2=v2" (entries trimmed) or a JSON object of
  * strings; tolerations a JSON list of Toleration objects (fields key,
  * operator Exists|Equal, value, effect NoSchedule|PreferNoSchedule|NoExecute,
- * tolerationSeconds integer). Keys are [prefix/]name label keys, node-selector
- * values label values, annotation values any string.
+ * tolerationSeconds integer; the API server's rules, k8s_toleration_check). Keys are [prefix/]name
+ * label keys, node-selector values label values, annotation values any string.
  *
  * Merging: maps union per key, the higher level winning a clash; tolerations
  * add up, exact duplicates dropped. Errors are asymmetric on purpose (as
@@ -61,11 +61,8 @@ typedef struct k8s_tags_warnings {
     size_t dropped; /* more that did not fit */
 } k8s_tags_warnings;
 
-/* One function tag (borrowed strings). */
-typedef struct k8s_tag {
-    const char *key;
-    const char *value;
-} k8s_tag;
+/* One function tag (borrowed strings): the ABI's, fcb_function.tags. */
+typedef fcb_tag k8s_tag;
 
 /*
  * Rules of a map. Keys are always [prefix/]name label keys. Function tags
@@ -90,6 +87,15 @@ int k8s_tags_parse_map(const char *what, const char *value, k8s_tags_map_kind ki
 /* Same for a tolerations list (a bad element is skipped when not strict). */
 int k8s_tags_parse_tolerations(const char *what, const char *value, bool strict, json_object **out,
                                k8s_tags_warnings *warn, fcb_error *err);
+
+/*
+ * One toleration T checked like kube-apiserver's ValidateTolerations: known
+ * fields of the right types; operator Exists|Equal; effect NoSchedule|
+ * PreferNoSchedule|NoExecute; key a label key; an empty key only with
+ * Exists; no value with Exists, else a label value; tolerationSeconds only
+ * with NoExecute. False with WHY = ".field: problem" (or ": problem").
+ */
+bool k8s_toleration_check(json_object *t, char *why, size_t size);
 
 /*
  * Read the service level FAKECLOUD_LAMBDA_K8S_* through host->config_get.

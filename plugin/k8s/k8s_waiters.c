@@ -4,6 +4,8 @@
  */
 #include "k8s_waiters.h"
 
+#include "k8s_invoke.h"
+
 #include "clockx.h"
 #include "kube_pods.h"
 #include "probe.h"
@@ -18,6 +20,8 @@
  * attempts keep a Pod failure or close() noticed promptly.
  */
 #define K8S_PROBE_ATTEMPT_MS 100u
+/* Through the API server: one request per attempt, bounded so close() and a token stay prompt. */
+#define K8S_PROXY_PROBE_MS 1000u
 
 static k8s_waiter *k8s_waiter_find_locked(fcb_backend *b, const char *name)
 {
@@ -144,15 +148,27 @@ void k8s_waiter_unregister(fcb_backend *b, k8s_waiter *w)
     inflight_unlock(&b->ops);
 }
 
+int k8s_waiter_cancelled(const k8s_waiter *w, fcb_error *err)
+{
+    if (w->cancel == NULL || w->cancel->cancelled == NULL ||
+        w->cancel->cancelled(w->cancel->ctx) == 0)
+        return FCB_OK;
+    if (w->name[0] == '\0') /* before the Pod was named: nothing was created */
+        return err_set(err, FCB_ERR_CANCELLED, "launch cancelled by the host");
+    return err_set(err, FCB_ERR_CANCELLED, "pod %s: launch cancelled by the host", w->name);
+}
+
 /*
- * With the lock held: why W's wait is over (close(), the Pod deleted or
- * failed; *state filled for a failure), or FCB_OK to keep waiting.
+ * With the lock held: why W's wait is over (close() or the host's token, the
+ * Pod deleted or failed; *state filled for a failure), or FCB_OK to keep waiting.
  */
 static int k8s_waiter_check_locked(fcb_backend *b, k8s_waiter *w, k8s_pod_state *state,
                                    fcb_error *err)
 {
     if (inflight_closing(&b->ops))
         return err_set(err, FCB_ERR_CANCELLED, "pod %s: backend closed during launch", w->name);
+    if (k8s_waiter_cancelled(w, err) != FCB_OK)
+        return FCB_ERR_CANCELLED;
     if (w->deleted)
         return err_set(err, FCB_ERR_START_FAILED, "pod %s was deleted while starting", w->name);
     if (w->seen && w->state.progress == K8S_POD_FAILED) {
@@ -180,7 +196,10 @@ int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline, k8s_pod_s
             *state = w->state;
             break;
         }
-        if (inflight_wait(&b->ops, &w->cond, deadline) == ETIMEDOUT) {
+        /* With a token, wake at least every K8S_CANCEL_POLL_MS to poll it. */
+        uint64_t wake = w->cancel != NULL ? clockx_after_ms(K8S_CANCEL_POLL_MS) : deadline;
+        if (inflight_wait(&b->ops, &w->cond, wake < deadline ? wake : deadline) == ETIMEDOUT &&
+            clockx_remaining_ms(deadline) == 0) {
             *state = w->state;
             rc = err_set(err, FCB_ERR_TIMEOUT,
                          "pod %s did not become Running with a podIP within the deadline "
@@ -194,23 +213,41 @@ int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline, k8s_pod_s
     return rc;
 }
 
+/* Why the runtime is not ready by the deadline, in MODE's words. */
+static int k8s_rie_timeout(fcb_backend *b, const k8s_waiter *w, k8s_endpoint_mode mode,
+                           const char *ip, fcb_error *err)
+{
+    if (mode == K8S_ENDPOINT_POD_IP)
+        return err_set(err, FCB_ERR_TIMEOUT,
+                       "pod %s: the Runtime Interface Emulator on %s:%d did not accept "
+                       "connections within %u ms",
+                       w->name, ip, K8S_RIE_PORT, b->cfg->rie_timeout_ms);
+    return err_set(err, FCB_ERR_TIMEOUT,
+                   "pod %s: the Runtime Interface Emulator on port %d did not answer through "
+                   "the API server's pods/proxy within %u ms",
+                   w->name, K8S_RIE_PORT, b->cfg->rie_timeout_ms);
+}
+
 int k8s_wait_rie(fcb_backend *b, k8s_waiter *w, const char *ip, uint64_t deadline,
                  k8s_pod_state *state, fcb_error *err)
 {
     uint32_t delay = PROBE_FIRST_DELAY_MS;
+    /* auto waits through the API server (it reaches every Pod), then decides. */
+    k8s_endpoint_mode mode = k8s_endpoint_current(b);
+    k8s_endpoint_mode via = mode == K8S_ENDPOINT_POD_IP ? mode : K8S_ENDPOINT_API_PROXY;
+    uint32_t cap = via == K8S_ENDPOINT_POD_IP ? K8S_PROBE_ATTEMPT_MS : K8S_PROXY_PROBE_MS;
 
     for (unsigned attempt = 0; attempt < 1000000u; attempt++) {
         uint32_t remaining = clockx_remaining_ms(deadline);
-        if (probe_once(ip, K8S_RIE_PORT, PROBE_TCP,
-                       remaining < K8S_PROBE_ATTEMPT_MS ? remaining : K8S_PROBE_ATTEMPT_MS))
-            return FCB_OK;
+        int prc = k8s_runtime_probe(b, via, w->name, ip, remaining < cap ? remaining : cap, err);
+        if (prc == FCB_OK && mode == K8S_ENDPOINT_AUTO)
+            k8s_endpoint_decide(b, ip);
+        if (prc != FCB_ERR_UNAVAILABLE) /* ready, or refused for good */
+            return prc;
         inflight_lock(&b->ops);
         int rc = k8s_waiter_check_locked(b, w, state, err);
         if (rc == FCB_OK && clockx_remaining_ms(deadline) == 0)
-            rc = err_set(err, FCB_ERR_TIMEOUT,
-                         "pod %s: the Runtime Interface Emulator on %s:%d did not accept "
-                         "connections within %u ms",
-                         w->name, ip, K8S_RIE_PORT, b->cfg->rie_timeout_ms);
+            rc = k8s_rie_timeout(b, w, via, ip, err);
         if (rc == FCB_OK) {
             uint64_t wake = clockx_after_ms(delay);
             inflight_wait(&b->ops, &w->cond, wake < deadline ? wake : deadline);

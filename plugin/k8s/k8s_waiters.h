@@ -33,7 +33,19 @@ struct k8s_waiter {
     bool verify;         /* GET it: a relist happened and did not show it */
     uint64_t reg_syncs;  /* b->syncs when registered */
     uint64_t seen_syncs; /* b->syncs at the last event for it (UINT64_MAX: none) */
+    /* The host's token for this launch (since 1.1), or NULL: polled by both waits at
+     * least every K8S_CANCEL_POLL_MS; set before registering, never reset by it. */
+    const fcb_cancel *cancel;
 };
+
+/* How often a launch's waits poll the host's cancel token (the ABI asks <= 100 ms). */
+#define K8S_CANCEL_POLL_MS 50u
+
+/*
+ * FCB_ERR_CANCELLED ("pod NAME: launch cancelled by the host") when W's
+ * token has fired, else FCB_OK. Calls the host's callback; any lock may be held.
+ */
+int k8s_waiter_cancelled(const k8s_waiter *w, fcb_error *err);
 
 /* The shared watch's callback (kube_watch_fn); CTX is the backend. */
 void k8s_waiters_on_event(void *ctx, const char *type, json_object *object);
@@ -49,14 +61,16 @@ void k8s_waiters_wake_locked(fcb_backend *b);
 /*
  * Wait on W until the Pod is Running with an IP (FCB_OK, *state filled),
  * fails (FCB_ERR_START_FAILED, *state says why), is deleted, close() is
- * called (FCB_ERR_CANCELLED) or DEADLINE passes (FCB_ERR_TIMEOUT).
+ * called or W's token fires (FCB_ERR_CANCELLED) or DEADLINE passes
+ * (FCB_ERR_TIMEOUT).
  */
 int k8s_wait_running(fcb_backend *b, k8s_waiter *w, uint64_t deadline, k8s_pod_state *state,
                      fcb_error *err);
 
 /*
  * Probe the RIE at IP with short capped backoff until it accepts (FCB_OK),
- * the Pod fails (FCB_ERR_START_FAILED, *state), close() or DEADLINE.
+ * the Pod fails (FCB_ERR_START_FAILED, *state), close() or W's token
+ * (FCB_ERR_CANCELLED) or DEADLINE.
  */
 int k8s_wait_rie(fcb_backend *b, k8s_waiter *w, const char *ip, uint64_t deadline,
                  k8s_pod_state *state, fcb_error *err);

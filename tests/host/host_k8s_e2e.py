@@ -11,7 +11,11 @@ Usage: host_k8s_e2e.py HOST_EXE PLUGIN_DIR KUBESIM_PY
 3. a Pod left by a launch is removed by `reap` from a new process;
 4. an invoke still succeeds while 1000 idle connections sit on the host's
    artifact server (they must not starve the init container's download);
-5. SIGTERM 300 ms into invoke, reap, terminate or prepull against an API
+5. invoke with FAKECLOUD_K8S_ENDPOINT=api-proxy goes through the backend's invoke op
+   and kubesim's pods/proxy;
+6. SIGINT during a slow launch cancels it through the launch's token (the k8s
+   backend declares cancel): exit 130 within 1 s, no Pod left;
+7. SIGTERM 300 ms into invoke, reap, terminate or prepull against an API
    server that accepts connections and never answers: exit 130 within 1 s.
 kubesim runs in a temporary directory and is stopped at the end, pass or fail.
 """
@@ -42,14 +46,77 @@ def run(cmd, env, cwd, expect=0):
     return p
 
 
-def pods(ready):
+def sim_get(ready, path, body=None):
+    """GET (or POST BODY to) kubesim with its client certificate; the JSON answer."""
     ctx = ssl.create_default_context(cafile=ready["ca"])
     ctx.load_cert_chain(ready["client_cert"], ready["client_key"])
-    url = ready["url"] + "/api/v1/namespaces/default/pods"
-    with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
-        items = json.load(r)["items"]
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(ready["url"] + path, data=data,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+        return json.load(r)
+
+
+def pods(ready):
+    items = sim_get(ready, "/api/v1/namespaces/default/pods")["items"]
     return sorted(p["metadata"]["name"] for p in items
                   if not p["metadata"].get("deletionTimestamp"))
+
+
+def signal_and_wait(p, sig):
+    """Send SIG to P and wait for it (killed after 5 s): its stderr and the seconds taken."""
+    t0 = time.time()
+    p.send_signal(sig)
+    try:
+        _, err = p.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    return err, time.time() - t0
+
+
+def sigint_cancels_one_k8s_launch(host, common, env, tmp, ready):
+    """The k8s backend declares cancel: SIGINT cancels the launch through its token
+    (the backend is not closed under it), exit 130 within 1 s, no Pod left."""
+    sim_get(ready, "/_sim/faults", {"boot_ms": 20000})
+    try:
+        p = subprocess.Popen([host, "launch"] + common, env=env, cwd=tmp,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while not pods(ready) and time.time() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        if not pods(ready):
+            p.kill()
+            fail("the launch created no Pod: %s" % (p.communicate()[1],))
+        err, took = signal_and_wait(p, signal.SIGINT)
+        if p.returncode != 130 or took > 1.0 or "launch cancelled by the host" not in err:
+            fail(f"SIGINT during a k8s launch: exit {p.returncode} after {took:.2f} s "
+                 f"(want 130 within 1 s, cancelled through the token)\n{err}")
+        deadline = time.time() + 5
+        while pods(ready) and time.time() < deadline:
+            time.sleep(0.05)
+        if pods(ready):
+            fail(f"the cancelled launch left {pods(ready)}")
+        print(f"launch: SIGINT -> cancelled through the token, exit 130 in {took:.2f} s")
+    finally:
+        sim_get(ready, "/_sim/faults", {"boot_ms": 100})
+
+
+def invoke_through_the_api_server(host, common, env, tmp, ready):
+    """FAKECLOUD_K8S_ENDPOINT=api-proxy: the host invokes through the backend's op,
+    which goes through kubesim's pods/proxy."""
+    before = sim_get(ready, "/_sim/stats").get("proxy_requests", 0)
+    penv = dict(env, FAKECLOUD_K8S_ENDPOINT="api-proxy")
+    p = run([host, "invoke", "--json", "--payload", '{"via":"proxy"}'] + common, penv, tmp)
+    doc = json.loads(p.stdout)
+    if (doc.get("status") != 200 or doc.get("invoked_via") != "backend"
+            or doc.get("response", {}).get("event") != {"via": "proxy"}):
+        fail(f"invoke through the API server answered {doc}")
+    after = sim_get(ready, "/_sim/stats").get("proxy_requests", 0)
+    if after - before < 2:  # readiness and the invocation itself
+        fail(f"kubesim forwarded {after - before} pods/proxy requests, wanted >= 2")
+    if pods(ready):
+        fail(f"invoke through the API server left Pods behind: {pods(ready)}")
 
 
 def free_port():
@@ -112,14 +179,7 @@ def signals_against_a_silent_server(host, env, tmp):
             p = subprocess.Popen([host] + args, env=senv, cwd=tmp, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
             time.sleep(0.3)
-            t0 = time.time()
-            p.send_signal(signal.SIGTERM)
-            try:
-                out, err = p.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            took = time.time() - t0
+            err, took = signal_and_wait(p, signal.SIGTERM)
             if p.returncode != 130 or took > 1.0:
                 fail(f"{args[0]}: SIGTERM gave exit {p.returncode} after {took:.2f} s "
                      f"(want 130 within 1 s)\n{err}")
@@ -204,9 +264,11 @@ def main(host, plugin_dir, kubesim):
         if pods(ready):
             fail(f"invokes left Pods behind: {pods(ready)}")
 
+        invoke_through_the_api_server(host, common, env, tmp, ready)
+        sigint_cancels_one_k8s_launch(host, common, env, tmp, ready)
         signals_against_a_silent_server(host, env, tmp)
-        print("ok: invoke, launch/terminate across processes, reap, idle connections and "
-              "signals on kubesim")
+        print("ok: invoke (pod-ip and api-proxy), launch/terminate across processes, reap, "
+              "idle connections, SIGINT cancelling one launch and signals on kubesim")
         return 0
     finally:
         if sim is not None:

@@ -144,7 +144,11 @@ int itest_open(itest *t, const char *token, fcb_error *err)
     return t->ops->open(mock_host_services(t->mh), &params, &t->backend, err);
 }
 
-/* Record the verbs of the plugin's requests (token auth) and check them. */
+/*
+ * Record the verbs of the plugin's requests (token auth) into
+ * K8S_RBAC_DIR/<test>.verbs, or <test>.proxy.verbs in the api-proxy and
+ * auto endpoint modes (test_k8s_rbac.c checks each against its Role).
+ */
 static void itest_record_verbs(itest *t)
 {
     json_object *log = NULL;
@@ -153,7 +157,12 @@ static void itest_record_verbs(itest *t)
     json_object *entries = json_object_object_get(log, "requests");
     char path[512];
     mkdir(K8S_RBAC_DIR, 0755);
-    snprintf(path, sizeof path, "%s/%s.verbs", K8S_RBAC_DIR, t->test_name);
+    /* api-proxy and auto need the second Role (pods/proxy): recorded apart. */
+    const fcb_host_services *hs = mock_host_services(t->mh);
+    const char *mode = hs->config_get(hs->config_ctx, "FAKECLOUD_K8S_ENDPOINT");
+    bool proxy = mode != NULL && (strcmp(mode, "api-proxy") == 0 || strcmp(mode, "auto") == 0);
+    snprintf(path, sizeof path, "%s/%s%s", K8S_RBAC_DIR, t->test_name,
+             proxy ? ".proxy.verbs" : ".verbs");
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "cannot write %s: %s", path, strerror(errno));
     for (size_t i = 0; i < json_object_array_length(entries); i++) {
@@ -407,4 +416,39 @@ void itest_sleep_ms(unsigned ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+static int itest_cancelled(void *ctx)
+{
+    itest_cancel *c = ctx;
+    atomic_fetch_add(&c->polls, 1);
+    return atomic_load(&c->fired);
+}
+
+static void *itest_cancel_fire(void *arg)
+{
+    itest_cancel *c = arg;
+    itest_sleep_ms(c->fire_after_ms);
+    c->fired_at_ms = itest_now_ms();
+    atomic_store(&c->fired, 1);
+    return NULL;
+}
+
+fcb_cancel itest_cancel_token(itest_cancel *c)
+{
+    return (fcb_cancel){c, itest_cancelled};
+}
+
+void itest_cancel_start(itest_cancel *c, unsigned fire_after_ms)
+{
+    c->fire_after_ms = fire_after_ms;
+    cr_assert_eq(pthread_create(&c->thread, NULL, itest_cancel_fire, c), 0);
+    c->started = true;
+}
+
+void itest_cancel_join(itest_cancel *c)
+{
+    if (c->started)
+        pthread_join(c->thread, NULL);
+    c->started = false;
 }

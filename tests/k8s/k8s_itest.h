@@ -8,7 +8,8 @@
  * with the loader, exactly as a host loads it. itest_close() checks that the
  * plugin leaked nothing and records the API verbs the plugin used (requests
  * made with the token; the test itself uses the client certificate) in
- * K8S_RBAC_DIR for the RBAC test.
+ * K8S_RBAC_DIR for the RBAC test (apart for the api-proxy and auto endpoint
+ * modes, which need pods/proxy).
  */
 #ifndef K8S_ITEST_H
 #define K8S_ITEST_H
@@ -19,6 +20,7 @@
 
 #include <fakecloud/backend_plugin.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -80,6 +82,25 @@ void itest_set_faults(itest *t, const char *json);
  * once it launched; asserts on failure. The caller kills and reaps it.
  */
 pid_t itest_fork_host(itest *t, const char *fn_name, char *handle);
+/*
+ * A host's cancel token (fcb_cancel) that a thread fires FIRE_AFTER_MS after
+ * itest_cancel_start; without a start it never fires unless `fired` is set.
+ * `polls` counts the plugin's checks; `fired_at_ms` is itest_now_ms() at firing.
+ */
+typedef struct itest_cancel {
+    atomic_int fired;
+    atomic_uint polls;
+    unsigned fire_after_ms;
+    double fired_at_ms;
+    bool started;
+    pthread_t thread;
+} itest_cancel;
+/* The token for a request's `cancel` member. */
+fcb_cancel itest_cancel_token(itest_cancel *c);
+void itest_cancel_start(itest_cancel *c, unsigned fire_after_ms);
+/* Join the firing thread (no-op without a start). */
+void itest_cancel_join(itest_cancel *c);
+
 /* SIGKILL PID and wait for it. */
 void itest_kill_host(pid_t pid);
 /* Sleep MS milliseconds. */

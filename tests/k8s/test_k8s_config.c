@@ -201,6 +201,11 @@ Test(k8s_config, names_the_key_of_every_invalid_value)
         {"FAKECLOUD_K8S_TOLERATIONS", "[{\"effect\":\"Never\"}]"},
         {"FAKECLOUD_K8S_TOLERATIONS", "[{\"colour\":\"blue\"}]"},
         {"FAKECLOUD_K8S_TOLERATIONS", "[{\"tolerationSeconds\":\"5\"}]"},
+        {"FAKECLOUD_K8S_TOLERATIONS", "[{\"key\":\"a\",\"operator\":\"Exists\",\"value\":\"x\"}]"},
+        {"FAKECLOUD_K8S_TOLERATIONS", "[{\"key\":\"a\",\"tolerationSeconds\":5}]"},
+        {"FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR", "novalue"},
+        {"FAKECLOUD_LAMBDA_K8S_TOLERATIONS", "[{\"value\":\"x\"}]"},
+        {"FAKECLOUD_LAMBDA_K8S_ANNOTATIONS", "{\"a\":1}"},
         {"FAKECLOUD_K8S_RUN_AS_USER", "-1"},
         {"FAKECLOUD_K8S_RUN_AS_GROUP", "abc"},
         {"FAKECLOUD_K8S_FS_GROUP", "99999999999"},
@@ -302,4 +307,42 @@ Test(k8s_config, reads_the_terminate_timeout_key)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_error("FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS", bad[i],
                      "FAKECLOUD_K8S_TERMINATE_TIMEOUT_MS");
+}
+
+Test(k8s_config, reads_the_service_level_lambda_keys)
+{
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR", "pool=lambda");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_TOLERATIONS",
+                         "[{\"key\":\"l\",\"operator\":\"Exists\"}]");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_ANNOTATIONS", "team=core");
+    k8s_config *cfg = parse_ok();
+    cr_assert_str_eq(jstr(cfg->service.node_selector, "pool"), "lambda");
+    cr_assert_str_eq(jstr(cfg->service.tolerations, "[0].key"), "l");
+    cr_assert_str_eq(jstr(cfg->service.annotations, "team"), "core");
+    cr_assert_null(cfg->node_selector, "the global key stays separate");
+    k8s_config_free(mock_host_services(mh), cfg);
+}
+
+Test(k8s_config, reads_the_endpoint_mode_and_refuses_others_naming_the_key)
+{
+    k8s_config *cfg = parse_ok();
+    cr_assert_eq(cfg->endpoint_mode, K8S_ENDPOINT_POD_IP, "default: today's behaviour");
+    k8s_config_free(mock_host_services(mh), cfg);
+    static const struct {
+        const char *value;
+        k8s_endpoint_mode mode;
+    } good[] = {{"pod-ip", K8S_ENDPOINT_POD_IP},
+                {"api-proxy", K8S_ENDPOINT_API_PROXY},
+                {"auto", K8S_ENDPOINT_AUTO}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        mock_host_set_config(mh, "FAKECLOUD_K8S_ENDPOINT", good[i].value);
+        cfg = parse_ok();
+        cr_assert_eq(cfg->endpoint_mode, good[i].mode, "%s", good[i].value);
+        k8s_config_free(mock_host_services(mh), cfg);
+    }
+    mock_host_set_config(mh, "FAKECLOUD_K8S_ENDPOINT", NULL);
+    static const char *const bad[] = {"podip", "API-PROXY", "proxy", "auto ", "pod-ip,auto"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_error("FAKECLOUD_K8S_ENDPOINT", bad[i],
+                     "FAKECLOUD_K8S_ENDPOINT is not pod-ip, api-proxy or auto");
 }

@@ -1,6 +1,7 @@
 /* Unit tests of k8s_pod: every field of the generated Pod and Secret. */
 #include "k8s_pod.h"
 
+#include "k8s_pod_test.h"
 #include "k8s_test_util.h"
 #include "mock_host.h"
 #include "names.h"
@@ -8,6 +9,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+
+#define NONCE K8S_TEST_NONCE
 
 static mock_host *mh;
 static k8s_config *cfg;
@@ -59,13 +62,7 @@ TestSuite(k8s_pod, .init = setup, .fini = teardown);
 
 static k8s_pod_input input(void)
 {
-    return (k8s_pod_input){.config = cfg,
-                           .namespace_name = "lambdas",
-                           .instance_id = "0123456789abcdef",
-                           .token_secret = "fakecloud-lambda-token-0123456789abcdef",
-                           .pod_name = pod_name,
-                           .nonce = "feedf00d",
-                           .request = &req};
+    return k8s_test_input(cfg, pod_name, &req);
 }
 
 static json_object *build(void)
@@ -130,7 +127,7 @@ Test(k8s_pod, sets_metadata_labels_and_annotations)
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-service"), "lambda");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-lambda"), "my-func");
     cr_assert_str_eq(jstr(pod, "metadata.labels.fakecloud-deploy-id"), "d-0123");
-    cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), "feedf00d");
+    cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), NONCE);
     cr_assert_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Func");
     json_object_put(pod);
 }
@@ -300,7 +297,8 @@ Test(k8s_pod, memory_is_at_least_128_mib)
     json_object *pod = build();
     cr_assert_str_eq(jstr(pod, MAIN ".resources.requests.memory"), "128Mi");
     cr_assert_str_eq(jstr(pod, MAIN ".resources.limits.memory"), "128Mi");
-    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_MEMORY_SIZE].value"), "64");
+    /* The variable tells the runtime what it has (lambda_env takes 128..10240). */
+    cr_assert_str_eq(jstr(pod, MAIN ".env[name=AWS_LAMBDA_FUNCTION_MEMORY_SIZE].value"), "128");
     json_object_put(pod);
     fn.memory_mb = 0;
     pod = build();
@@ -620,18 +618,34 @@ Test(k8s_pod, leaks_nothing_when_any_allocation_fails)
     fcb_blob layer = {"x", 1};
     req.layers = &layer;
     req.n_layers = 1;
+    /* Every 1.1 path: credentials (and their Secret), the endpoint, tags of each kind. */
+    fcb_credentials creds = {sizeof creds, "AKIAEXAMPLE", "secret", "token", 0};
+    req.credentials = &creds;
+    req.aws_endpoint_url = "http://localhost:4566";
+    static const fcb_tag tags[] = {{"fakecloud-k8s/node-selector", "pool=lambda,bad"},
+                                   {"fakecloud-k8s/tolerations", "[{\"key\":\"gpu\"}]"},
+                                   {"fakecloud-k8s/annotations", "team=core"}};
+    fn.tags = tags;
+    fn.n_tags = 3;
+    fn.architecture = "arm64";
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR", "zone=a");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_TOLERATIONS", "[{\"key\":\"l\"}]");
+    load_config();
     size_t failures = 0;
     size_t baseline = mock_host_outstanding_bytes(mh); /* the config */
     for (size_t n = 1; n < 200; n++) {
         mock_host_fail_alloc(mh, n);
         k8s_pod_input in = input();
-        json_object *pod = NULL;
+        json_object *pod = NULL, *secret = NULL;
         fcb_error err = FCB_ERROR_INIT;
-        int rc = k8s_pod_build(mock_host_services(mh), &in, &pod, &err);
+        int rc = k8s_pod_build_objects(mock_host_services(mh), &in, &pod, &secret, &err);
         bool injected = mock_host_failed_allocs(mh) > failures;
         failures = mock_host_failed_allocs(mh);
         if (rc == FCB_OK) {
+            cr_assert_not_null(secret, "n=%zu: the credentials Secret", n);
+            cr_assert_not_null(jpath(pod, "metadata.annotations.team"), "n=%zu: the tag", n);
             json_object_put(pod);
+            json_object_put(secret);
             if (!injected)
                 break;
         } else {
@@ -724,4 +738,104 @@ Test(k8s_pod, refuses_an_unknown_architecture_naming_architectures)
         cr_assert(strstr(err.message, "Architectures") != NULL, "%s", err.message);
         cr_assert(strstr(err.message, bad[i]) != NULL, "%s", err.message);
     }
+}
+
+/* A Pod built from the current config and request, the warning log cleared first. */
+Test(k8s_pod, tags_land_over_the_service_level_over_the_global_keys)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "pool=general,zone=a,disk=hdd");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_TOLERATIONS",
+                         "[{\"key\":\"global\",\"operator\":\"Exists\"}]");
+    mock_host_set_config(mh, "FAKECLOUD_K8S_ANNOTATIONS", "a=global,b=global");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR",
+                         "pool=lambda,kubernetes.io/arch=amd64");
+    mock_host_set_config(
+        mh, "FAKECLOUD_LAMBDA_K8S_TOLERATIONS",
+        "[{\"key\":\"service\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_ANNOTATIONS", "b=service,c=service");
+    load_config();
+    static const fcb_tag tags[] = {
+        {"Team", "payments"}, /* not ours: ignored */
+        {"fakecloud-k8s/node-selector", "zone=b"},
+        {"fakecloud-k8s/tolerations",
+         "[{\"key\":\"gpu\",\"operator\":\"Equal\",\"value\":\"a100\",\"effect\":\"NoExecute\","
+         "\"tolerationSeconds\":60}]"},
+        {"fakecloud-k8s/annotations", "c=tag,d=tag"},
+    };
+    fn.tags = tags;
+    fn.n_tags = 4;
+    fn.architecture = "arm64";
+    json_object *pod = build();
+    cr_expect_str_eq(
+        json_object_to_json_string_ext(jpath(pod, "spec.nodeSelector"),
+                                       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+        "{\"pool\":\"lambda\",\"zone\":\"b\",\"disk\":\"hdd\",\"kubernetes.io/arch\":"
+        "\"arm64\"}");
+    json_object *tol = jpath(pod, "spec.tolerations");
+    cr_assert_eq(json_object_array_length(tol), 3, "global, service and tag tolerations add up");
+    cr_expect_str_eq(jstr(pod, "spec.tolerations[0].key"), "global");
+    cr_expect_str_eq(jstr(pod, "spec.tolerations[1].key"), "service");
+    cr_expect_str_eq(jstr(pod, "spec.tolerations[2].key"), "gpu");
+    cr_expect_eq(json_object_get_int(jpath(pod, "spec.tolerations[2].tolerationSeconds")), 60);
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.a"), "global");
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.b"), "service");
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.c"), "tag");
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.d"), "tag");
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), NONCE);
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.fakecloud-function-name"), "My_Func");
+    cr_expect_null(jpath(pod, "metadata.annotations.Team"));
+    cr_expect(mock_host_log_contains(mh, "kubernetes.io/arch"), "the arch override is warned");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, malformed_tags_are_warned_through_the_host_and_the_pod_still_builds)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "pool=general");
+    load_config();
+    static const fcb_tag tags[] = {
+        {"fakecloud-k8s/node-selector", "zone=b,notakeyvalue"},
+        {"fakecloud-k8s/tolerations", "not json"},
+        {"fakecloud-k8s/annotations", "fakecloud-launch-nonce=spoofed,ok=1"},
+    };
+    fn.tags = tags;
+    fn.n_tags = 3;
+    json_object *pod = build();
+    cr_expect_str_eq(jstr(pod, "spec.nodeSelector.pool"), "general");
+    cr_expect_str_eq(jstr(pod, "spec.nodeSelector.zone"), "b", "the good entry is kept");
+    cr_expect_null(jpath(pod, "spec.tolerations"));
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.ok"), "1");
+    cr_expect_str_eq(jstr(pod, "metadata.annotations.fakecloud-launch-nonce"), NONCE);
+    cr_expect(mock_host_log_contains(mh, "notakeyvalue"), "the bad entry is named");
+    cr_expect(mock_host_log_contains(mh, "fakecloud-k8s/tolerations"));
+    cr_expect(mock_host_log_contains(mh, "fakecloud-launch-nonce"));
+    cr_expect(mock_host_log_contains(mh, "My_Func"), "the warning names the function");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, tags_reach_the_pod_even_without_global_or_service_keys)
+{
+    static const fcb_tag tags[] = {{"fakecloud-k8s/node-selector", "{\"pool\":\"gpu\"}"}};
+    fn.tags = tags;
+    fn.n_tags = 1;
+    json_object *pod = build();
+    cr_expect_str_eq(jstr(pod, "spec.nodeSelector.pool"), "gpu");
+    json_object_put(pod);
+}
+
+Test(k8s_pod, prepull_pods_land_where_lambda_pods_land_without_function_tags)
+{
+    mock_host_set_config(mh, "FAKECLOUD_K8S_NODE_SELECTOR", "pool=general,zone=a");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR", "pool=lambda");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_TOLERATIONS",
+                         "[{\"key\":\"lambda\",\"operator\":\"Exists\"}]");
+    load_config();
+    json_object *pod = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(k8s_prepull_pod_build(mock_host_services(mh), cfg, "ns1", "abc123", "p", "n1",
+                                       "public.ecr.aws/lambda/python:3.12", &pod, &err),
+                 FCB_OK, "%s", err.message);
+    cr_expect_str_eq(jstr(pod, "spec.nodeSelector.pool"), "lambda");
+    cr_expect_str_eq(jstr(pod, "spec.nodeSelector.zone"), "a");
+    cr_expect_str_eq(jstr(pod, "spec.tolerations[0].key"), "lambda");
+    json_object_put(pod);
 }

@@ -40,29 +40,43 @@ static k8s_config *config(void)
 
 static int checked;
 
+/* POST OBJ to kubesim's PATH as a dry run with strict field validation; 201 expected. */
+static void assert_dry_run(const char *path, json_object *obj, const char *what)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s?dryRun=All&fieldValidation=Strict", path);
+    json_object *resp = NULL;
+    int status = kubesim_request(
+        sim, "POST", url, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN), NULL, &resp);
+    cr_assert_eq(status, 201, "%s: kubesim said %d: %s", what, status,
+                 resp != NULL ? json_object_to_json_string(resp) : kubesim_last_error());
+    json_object_put(resp);
+}
+
 static void assert_accepted(const k8s_config *cfg, const fcb_launch_request *req, const char *what)
 {
     char name[K8S_POD_NAME_MAX];
+    char creds[K8S_SECRET_NAME_MAX];
     k8s_pod_name(req->function->function_name, req->deploy_id, "0123abcd", name);
+    k8s_credentials_secret_name(name, creds);
     k8s_pod_input in = {.config = cfg,
                         .namespace_name = "default",
                         .instance_id = "0123456789abcdef",
                         .token_secret = "fakecloud-lambda-token-0123456789abcdef",
                         .pod_name = name,
-                        .nonce = "0123abcd",
-                        .request = req};
-    json_object *pod = NULL;
+                        .nonce = "0123abcd000000000000000000000001",
+                        .request = req,
+                        .now_unix_s = 1796313600,
+                        .credentials_secret = creds};
+    json_object *pod = NULL, *secret = NULL;
     fcb_error err = FCB_ERROR_INIT;
-    int rc = k8s_pod_build(mock_host_services(mh), &in, &pod, &err);
+    int rc = k8s_pod_build_objects(mock_host_services(mh), &in, &pod, &secret, &err);
     cr_assert_eq(rc, FCB_OK, "%s: build: %s", what, err.message);
-    json_object *resp = NULL;
-    int status = kubesim_request(
-        sim, "POST", "/api/v1/namespaces/default/pods?dryRun=All&fieldValidation=Strict",
-        json_object_to_json_string_ext(pod, JSON_C_TO_STRING_PLAIN), NULL, &resp);
-    cr_assert_eq(status, 201, "%s: kubesim said %d: %s", what, status,
-                 resp != NULL ? json_object_to_json_string(resp) : kubesim_last_error());
-    json_object_put(resp);
+    assert_dry_run("/api/v1/namespaces/default/pods", pod, what);
+    if (secret != NULL)
+        assert_dry_run("/api/v1/namespaces/default/secrets", secret, what);
     json_object_put(pod);
+    json_object_put(secret);
     checked++;
 }
 
@@ -82,8 +96,7 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
                                         "a.b.c",
                                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-                                        "quote\"and\\backslash",
-                                        "new\nline"};
+                                        "quote\"and\\backslash"};
     static const char *const deploys[] = {"d", "0123456789abcdef0123456789abcdef0123456789abcdef",
                                           "-._-", "v1.2.3_rc-1"};
     fcb_env_var env[] = {{"PLAIN", "v"},
@@ -175,15 +188,36 @@ Test(k8s_pod_schema, every_generated_pod_is_valid_for_the_api_server, .init = se
         "      image: envoy:1\n"
         "    - name: fakecloud-lambda\n"
         "      env: [{name: EXTRA, value: '1'}]\n");
+    /* The service level, and a function with every 1.1 input: credentials, endpoint, tags. */
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_NODE_SELECTOR", "pool=lambda");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_TOLERATIONS",
+                         "[{\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]");
+    mock_host_set_config(mh, "FAKECLOUD_LAMBDA_K8S_ANNOTATIONS", "example.com/owner=lambda team");
     cfg = config();
+    static const fcb_tag tags[] = {
+        {"fakecloud-k8s/node-selector", "example.com/gpu=a100,bad key=x"},
+        {"fakecloud-k8s/tolerations",
+         "[{\"key\":\"gpu\",\"operator\":\"Exists\",\"value\":\"x\"},"
+         "{\"key\":\"gpu\",\"effect\":\"NoExecute\",\"tolerationSeconds\":5},"
+         "{\"key\":\"spot\",\"tolerationSeconds\":5}]"},
+        {"fakecloud-k8s/annotations", "{\"example.com/cost-center\":\"42 / lambda\"}"}};
+    fcb_credentials creds = {sizeof creds, "ASIAEXAMPLE", "s3cr3t/+=", "token/+=", 0};
     fcb_function fn = {.size = sizeof fn,
                        .function_name = "full",
                        .runtime = "nodejs20.x",
                        .handler = "index.handler",
-                       .package_type = FCB_PACKAGE_ZIP};
-    fcb_launch_request req = {
-        .size = sizeof req, .function = &fn, .deploy_id = "d", .layers = &layer, .n_layers = 1};
-    assert_accepted(cfg, &req, "every optional key + template");
+                       .package_type = FCB_PACKAGE_ZIP,
+                       .architecture = "arm64",
+                       .tags = tags,
+                       .n_tags = 3};
+    fcb_launch_request req = {.size = sizeof req,
+                              .function = &fn,
+                              .deploy_id = "d",
+                              .layers = &layer,
+                              .n_layers = 1,
+                              .credentials = &creds,
+                              .aws_endpoint_url = "http://localhost:4566"};
+    assert_accepted(cfg, &req, "every optional key + template + credentials + tags");
     k8s_config_free(mock_host_services(mh), cfg);
     cr_log_info("%d pods validated", checked);
     cr_assert_gt(checked, 30);

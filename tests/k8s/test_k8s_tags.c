@@ -243,3 +243,53 @@ Test(k8s_tags, too_many_entries)
     cr_assert_str_eq(err.message, "X: more than 256 entries");
     cr_assert_null(m);
 }
+
+/*
+ * Tolerations kube-apiserver refuses (ValidateTolerations) are refused here
+ * too: a tag must never make the Pod create fail with a 422.
+ */
+Test(k8s_tags, tolerations_follow_the_api_servers_rules)
+{
+    static const struct {
+        const char *value, *message;
+    } bad[] = {
+        {"[{\"key\":\"a\",\"operator\":\"Exists\",\"value\":\"x\"}]",
+         "[0].value: must be empty when operator is Exists"},
+        {"[{\"value\":\"x\"}]", "[0].operator: must be Exists when key is empty"},
+        {"[{\"operator\":\"Equal\"}]", "[0].operator: must be Exists when key is empty"},
+        {"[{\"key\":\"a\",\"tolerationSeconds\":60}]",
+         "[0].effect: must be NoExecute when tolerationSeconds is set"},
+        {"[{\"key\":\"a\",\"effect\":\"NoSchedule\",\"tolerationSeconds\":60}]",
+         "[0].effect: must be NoExecute when tolerationSeconds is set"},
+        {"[{\"key\":\"bad key\"}]", "[0].key: \"bad key\" is not a valid label key"},
+        {"[{\"key\":\"a\",\"value\":\"bad value\"}]",
+         "[0].value: \"bad value\" is not a valid label value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_object *out = NULL;
+        k8s_tags_warnings w = {0};
+        fcb_error err = FCB_ERROR_INIT;
+        cr_expect_eq(k8s_tags_parse_tolerations("t", bad[i].value, false, &out, &w, &err), FCB_OK);
+        cr_expect_null(out, "case %zu: %s kept", i, json(out));
+        cr_expect(warned(&w, bad[i].message), "case %zu: %s", i, w.n > 0 ? w.message[0] : "none");
+        json_object_put(out);
+        cr_expect_eq(k8s_tags_parse_tolerations("t", bad[i].value, true, &out, NULL, &err),
+                     FCB_ERR_CONFIG, "case %zu strict", i);
+        cr_expect(strstr(err.message, bad[i].message) != NULL, "case %zu: %s", i, err.message);
+    }
+    static const char *const good[] = {
+        "[{\"operator\":\"Exists\"}]",
+        "[{\"key\":\"a\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":5}"
+        "]",
+        "[{\"key\":\"example.com/gpu\",\"value\":\"a100\",\"effect\":\"NoSchedule\"}]",
+        "[{\"key\":\"a\",\"operator\":\"Equal\",\"value\":\"\"}]",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        json_object *out = NULL;
+        fcb_error err = FCB_ERROR_INIT;
+        cr_expect_eq(k8s_tags_parse_tolerations("t", good[i], true, &out, NULL, &err), FCB_OK,
+                     "%s: %s", good[i], err.message);
+        cr_expect_not_null(out, "%s", good[i]);
+        json_object_put(out);
+    }
+}

@@ -603,6 +603,7 @@ class Handler(BaseHTTPRequestHandler):
             if is_sim:
                 self.handle_sim(method, path)
                 return
+            self.check_forbidden(verbkey, path, who[1])
             self.apply_faults(method, path, verbkey)
             self.route(method, path, kind, groups)
         except ApiError as e:
@@ -628,6 +629,24 @@ class Handler(BaseHTTPRequestHandler):
             if not is_sim:
                 # from the request line parsed to the last byte of the answer written
                 self.sim.stats.add_time(verbkey, time.monotonic() - t0)
+
+    def check_forbidden(self, verbkey, path, user):
+        """Fault forbid: 403 like kube-apiserver's RBAC authorizer for a verb the
+        (simulated) Role lacks."""
+        if not self.sim.faults.forbids(verbkey):
+            return
+        verb, _, resource = verbkey.partition(" ")
+        m = re.match(r"^/apis?/(?:([^/]+)/)?v1/(?:namespaces/([^/]+)/)?([^/]+)(?:/([^/]+))?",
+                     path)
+        group = m.group(1) if m and m.group(1) and not m.group(1).startswith("v") else ""
+        ns, name = (m.group(2), m.group(4)) if m else (None, None)
+        what = '%s "%s"' % (resource.split("/")[0], name) if name else resource.split("/")[0]
+        where = ' in the namespace "%s"' % ns if ns else " at the cluster scope"
+        self.sim.stats.add("faults_injected")
+        raise ApiError(403, "Forbidden",
+                       '%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s"%s'
+                       % (what, user, verb, resource, group, where),
+                       {"name": name or "", "kind": resource.split("/")[0]})
 
     def apply_faults(self, method, path, verbkey):
         f = self.sim.faults

@@ -157,16 +157,27 @@ class RieHost:
                     if n:
                         body = await asyncio.wait_for(r.readexactly(n), 30)
                 path = parts[1].split("?")[0]
+                extra = ""
                 if parts[0] == "POST" and path == RIE_PATH:
-                    code, payload = 200, json.dumps(run.rie_response(body)).encode()
+                    event = _event_of(body)
+                    sleep_ms = event.get("kubesim_sleep_ms") if isinstance(event, dict) else None
+                    if isinstance(sleep_ms, (int, float)) and sleep_ms > 0:
+                        await asyncio.sleep(min(float(sleep_ms), 60000.0) / 1000.0)
+                    code, doc = 200, run.rie_response(body)
+                    if isinstance(event, dict) and isinstance(event.get("kubesim_error"), str):
+                        # a function error: Lambda's Invoke answer (200 + X-Amz-Function-Error)
+                        doc = {"errorMessage": event["kubesim_error"], "errorType": "Error",
+                               "stackTrace": []}
+                        extra = "X-Amz-Function-Error: Unhandled\r\n"
+                    payload = json.dumps(doc).encode()
                 else:
                     code, payload = 404, b'{"errorMessage":"not found"}'
                 reason = "OK" if code == 200 else "Not Found"
                 close = (headers.get("connection", "").lower() == "close"
                          or parts[-1] == "HTTP/1.0")
                 w.write(("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                         "Content-Length: %d\r\n%s\r\n" % (
-                             code, reason, len(payload),
+                         "Content-Length: %d\r\n%s%s\r\n" % (
+                             code, reason, len(payload), extra,
                              "Connection: close\r\n" if close else "")).encode() + payload)
                 await w.drain()
                 if close:
@@ -179,6 +190,14 @@ class RieHost:
                 w.close()
             except Exception:
                 pass
+
+
+def _event_of(body):
+    """The invocation's event as JSON, or its text."""
+    try:
+        return json.loads(body.decode("utf-8")) if body else None
+    except Exception:
+        return body.decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- shell contract
@@ -491,6 +510,7 @@ class PodRun:
         # log writers notify followers (pods/log?follow=true) through this condition
         self.cv = threading.Condition(self.lock)
         self.ip = None
+        self.shown_ip = None  # the podIP reported (differs from ip with --hide-pod-ips)
         self.rie = None
         self.rie_writers = set()
         self.rie_ready = None
@@ -506,13 +526,17 @@ class PodRun:
 
     def log(self, container, line):
         with self.cv:
-            buf = self.logs.setdefault(container, LogBuffer())
-            buf.lines.append((time.time_ns(), line))
-            if len(buf.lines) > LogBuffer.MAX:
-                drop = len(buf.lines) - LogBuffer.MAX
-                del buf.lines[:drop]
-                buf.base += drop
-            self.cv.notify_all()
+            self.log_locked(container, line)
+
+    def log_locked(self, container, line):
+        """log() with self.cv held."""
+        buf = self.logs.setdefault(container, LogBuffer())
+        buf.lines.append((time.time_ns(), line))
+        if len(buf.lines) > LogBuffer.MAX:
+            drop = len(buf.lines) - LogBuffer.MAX
+            del buf.lines[:drop]
+            buf.base += drop
+        self.cv.notify_all()
 
     def end_log(self, container):
         """The container terminated: followers of its log finish."""
@@ -536,10 +560,7 @@ class PodRun:
         env = self.env_main or {}
         self.log(cname, "START RequestId: %s Version: %s"
                  % (rid, env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")))
-        try:
-            event = json.loads(body.decode("utf-8")) if body else None
-        except Exception:
-            event = body.decode("utf-8", "replace")
+        event = _event_of(body)
         if isinstance(event, dict) and isinstance(event.get("kubesim_log"), list):
             for line in event["kubesim_log"][:1000]:
                 self.log(cname, str(line)[:16384])
@@ -618,6 +639,9 @@ class Kubelet:
         self.ip_next = int(ipaddress.ip_address(
             "127.%d.0.1" % random.SystemRandom().randint(1, 254)))
         self.ip_last = int(ipaddress.ip_address("127.254.255.254"))
+        # --hide-pod-ips: the podIP reported -> where the RIE really listens
+        self.hidden = {}
+        self.hidden_next = 1
         hook = self._hook_fn()
         self.store.hooks.append(hook)
         self.stopped = False
@@ -667,6 +691,7 @@ class Kubelet:
         if run.ip is not None:
             with self.lock:
                 self.ip_in_use.discard(run.ip)
+                self.hidden.pop(run.shown_ip, None)
             run.ip = None
 
     def run_for(self, uid):
@@ -1028,9 +1053,10 @@ class Kubelet:
                           "kubesim: no free pod IP")
             return
         run.ip = ip
+        run.shown_ip = shown = self._shown_ip(ip)
         conts = pod["spec"].get("containers") or []
         try:
-            run.env_main = self.resolve_env(pod, conts[0], ip)
+            run.env_main = self.resolve_env(pod, conts[0], shown)
         except ConfigError:
             pass
         started = now_rfc3339()
@@ -1039,8 +1065,8 @@ class Kubelet:
         def running(p):
             st = p["status"]
             st["phase"] = "Running"
-            st["podIP"] = ip
-            st["podIPs"] = [{"ip": ip}]
+            st["podIP"] = shown
+            st["podIPs"] = [{"ip": shown}]
             _set_cond(p, "PodReadyToStartContainers", "True")
             _set_cond(p, "Initialized", "True")
             for c, ct in zip(st.get("containerStatuses") or [], conts):
@@ -1071,7 +1097,29 @@ class Kubelet:
         if run.ip:
             with self.lock:
                 self.ip_in_use.discard(run.ip)
+                self.hidden.pop(run.shown_ip, None)
             run.ip = None
+
+    def _shown_ip(self, ip):
+        """The podIP to report for a runtime listening on IP: IP itself, or with
+        --hide-pod-ips an address of 127.255.0.0/16 where nothing listens (kubesim
+        never binds there), remembered for pods/proxy."""
+        if not self.sim.args.hide_pod_ips:
+            return ip
+        with self.lock:
+            for _ in range(65536):
+                n = self.hidden_next
+                self.hidden_next = n % 65534 + 1
+                shown = "127.255.%d.%d" % (n >> 8, n & 0xff)
+                if n & 0xff not in (0, 255) and shown not in self.hidden:
+                    self.hidden[shown] = ip
+                    return shown
+        return ip
+
+    def reachable_ip(self, shown):
+        """Where pods/proxy sends a request for a Pod whose podIP is SHOWN."""
+        with self.lock:
+            return self.hidden.get(shown, shown)
 
     def _terminate_main(self, run, code, reason, line, started):
         pod = self._pod(run)
@@ -1100,17 +1148,22 @@ class Kubelet:
     def _rie_listen(self, run, cname):
         if self._pod(run) is None or run.ip is None:
             return
-        try:
-            run.rie = self.rie.start(run.ip, self.sim.args.rie_port, run)
-        except Exception as e:
-            run.log(cname, "RIE failed to listen on %s:%d: %s" % (run.ip, self.sim.args.rie_port, e))
-            return
-        run.rie_ready = time.monotonic()
+        port = self.sim.args.rie_port
+        # The log lock is held from before the server listens until its line is written,
+        # so a first invocation (which logs too) cannot come before "listening" in the log.
+        with run.cv:
+            try:
+                run.rie = self.rie.start(run.ip, port, run)
+            except Exception as e:
+                run.log_locked(cname, "RIE failed to listen on %s:%d: %s" % (run.ip, port, e))
+                return
+            run.rie_ready = time.monotonic()
+            if not run.gone:
+                run.log_locked(cname, "START RIE listening on %s:%d" % (run.ip, port))
         if run.gone:
             self.rie.close(run.rie, run)
             run.rie = None
             return
-        run.log(cname, "START RIE listening on %s:%d" % (run.ip, self.sim.args.rie_port))
 
         def ready(p):
             for c in p["status"].get("containerStatuses") or []:

@@ -227,7 +227,7 @@ def split_scheme_name_port(ident):
         scheme, name, port = "", parts[0], parts[1]
     elif len(parts) == 3:
         scheme, name, port = parts
-        if scheme not in ("http", "https"):
+        if scheme not in ("", "http", "https"):  # kube's validSchemes include ""
             return None
     else:
         return None
@@ -284,7 +284,10 @@ def pod_proxy(h, method):
     if len(h.body) > PROXY_MAX_BODY:
         raise ApiError(413, "RequestEntityTooLarge", "request entity too large")
     target = rest + ("?" + raw[1] if len(raw) > 1 else "")
-    c = http.client.HTTPConnection(ip, port, timeout=PROXY_CONNECT_TIMEOUT)
+    # the API server is inside the cluster: it reaches a podIP hidden from the host
+    # (--hide-pod-ips); its messages name the podIP
+    c = http.client.HTTPConnection(h.sim.kubelet.reachable_ip(ip), port,
+                                   timeout=PROXY_CONNECT_TIMEOUT)
     try:
         try:
             c.connect()

@@ -142,16 +142,25 @@ def check_labels(c, field, labels):
             c.invalid("%s[%s]" % (field, k), v, MSG_LABEL_VALUE)
 
 
+ANNOTATIONS_MAX = 256 * 1024  # TotalAnnotationSizeLimitB
+
+
 def check_annotations(c, field, ann):
     if ann is None:
         return
     if not isinstance(ann, dict):
         c.typ(field, ann, "of type object")
         return
+    total = 0
     for k, v in ann.items():
         check_qualified_name(c, field, k)
         if not isinstance(v, str):
             c.typ("%s[%s]" % (field, k), v, "of type string")
+        else:
+            total += len(k) + len(v)
+    if total > ANNOTATIONS_MAX:
+        c.items.append({"reason": "FieldValueTooLong", "field": field,
+                        "message": "Too long: may not be more than %d bytes" % ANNOTATIONS_MAX})
 
 
 def check_metadata(c, meta, name_required=True):
@@ -336,9 +345,15 @@ def _check_container(c, field, ct, volume_names):
                     if e.get("value"):
                         c.invalid(ef + ".valueFrom", "",
                                   "may not be specified when `value` is not empty")
-                    if not isinstance(vf, dict) or not vf:
+                    sources = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef",
+                                           "secretKeyRef")
+                               if isinstance(vf, dict) and vf.get(k) is not None]
+                    if not isinstance(vf, dict) or not sources:
                         c.invalid(ef + ".valueFrom", "", "must specify one of: `fieldRef`, "
                                   "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
+                    elif len(sources) > 1:
+                        c.invalid(ef + ".valueFrom", "",
+                                  "may not have more than one field specified at a time")
                     else:
                         sk = vf.get("secretKeyRef")
                         if sk is not None:
@@ -366,6 +381,37 @@ def _check_container(c, field, ct, volume_names):
                     else:
                         c.invalid("%s.ports[%d].containerPort" % (field, i), cp,
                                   "must be between 1 and 65535, inclusive")
+
+
+TOLERATION_OPS = ("Equal", "Exists")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _check_toleration(c, f, t):
+    """kube-apiserver's ValidateTolerations, in its order."""
+    if not isinstance(t, dict):
+        c.typ(f, t, "of type object")
+        return
+    key, op = t.get("key") or "", t.get("operator") or ""
+    value, effect = t.get("value") or "", t.get("effect") or ""
+    if key:
+        check_qualified_name(c, f + ".key", key)
+    if not key and op != "Exists":
+        c.invalid(f + ".operator", op, "operator must be Exists when `key` is empty, which "
+                  "means \"match all values and all keys\"")
+    if t.get("tolerationSeconds") is not None and effect != "NoExecute":
+        c.invalid(f + ".effect", effect,
+                  "effect must be 'NoExecute' when `tolerationSeconds` is set")
+    if op in ("Equal", ""):
+        if len(value) > 63 or (value and not QUALIFIED_NAME.match(value)):
+            c.invalid(f + ".operator", value, MSG_LABEL_VALUE)
+    elif op == "Exists":
+        if value:
+            c.invalid(f + ".operator", t, "value must be empty when `operator` is 'Exists'")
+    else:
+        c.unsupported(f + ".operator", op, TOLERATION_OPS)
+    if effect and effect not in TAINT_EFFECTS:
+        c.unsupported(f + ".effect", effect, TAINT_EFFECTS)
 
 
 def validate_pod(pod):
@@ -405,6 +451,13 @@ def validate_pod(pod):
     ns = spec.get("nodeSelector")
     if ns is not None:
         check_labels(c, "spec.nodeSelector", ns)
+    tols = spec.get("tolerations")
+    if tols is not None:
+        if not isinstance(tols, list):
+            c.typ("spec.tolerations", tols, "of type array")
+        else:
+            for i, t in enumerate(tols):
+                _check_toleration(c, "spec.tolerations[%d]" % i, t)
     ips = spec.get("imagePullSecrets")
     if ips is not None:
         if not isinstance(ips, list):

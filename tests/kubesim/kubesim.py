@@ -30,6 +30,7 @@ FAULT_KEYS = {
     "latency_ms": float, "watch_cut_after": int, "conflict_on_create": int,
     "boot_ms": float, "rie_delay_ms": float, "terminating_seconds": float,
     "fail_paths": str, "throttle_next": int, "create_garbage": int, "create_oversize": int,
+    "forbid": str,
 }
 
 
@@ -43,7 +44,8 @@ class Faults:
                   "rie_delay_ms": args.rie_delay_ms,
                   "terminating_seconds": args.terminating_seconds,
                   "fail_paths": args.fail_paths or "",
-                  "throttle_next": 0, "create_garbage": 0, "create_oversize": 0}
+                  "throttle_next": 0, "create_garbage": 0, "create_oversize": 0,
+                  "forbid": ""}
         self.rng = random.Random(args.seed)
         self.re = re.compile(self.v["fail_paths"]) if self.v["fail_paths"] else None
 
@@ -83,6 +85,13 @@ class Faults:
         with self.lock:
             rx = self.re
         return rx is None or bool(rx.search("%s %s" % (method, path)) or rx.search(verbkey))
+
+    def forbids(self, verbkey):
+        """Whether RBAC verb VERBKEY ("create pods/proxy") is in the forbid list (comma
+        separated: a Role that lacks them)."""
+        with self.lock:
+            denied = self.v["forbid"]
+        return bool(verbkey) and verbkey in [v.strip() for v in denied.split(",")]
 
     def roll(self, key):
         with self.lock:
@@ -313,6 +322,9 @@ def parse_args(argv):
     p.add_argument("--rie-delay-ms", type=float, default=0.0,
                    help="ms from Running to the RIE stand-in listening (then Ready=True)")
     p.add_argument("--rie-port", type=int, default=8080, help="port of every Pod's RIE stand-in")
+    p.add_argument("--hide-pod-ips", action="store_true",
+                   help="report every podIP in 127.255.0.0/16, where nothing listens (a host "
+                        "outside the cluster); pods/proxy still reaches the runtimes")
     p.add_argument("--config-retry-ms", type=float, default=1000.0,
                    help="retry interval while a container waits in CreateContainerConfigError")
     p.add_argument("--kubelet-workers", type=int, default=8,

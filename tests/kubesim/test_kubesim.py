@@ -341,6 +341,56 @@ class CreateTest(Base):
         b["spec"]["containers"][0]["env"] = [{"name": "1BAD", "value": "x"}]
         self.assertInvalid(b, "spec.containers[0].env[0].name", "FieldValueInvalid")
 
+    def test_422_env_value_from_like_kube_apiserver(self):
+        b = pod_body("vf")
+        env = b["spec"]["containers"][0]["env"] = [{"name": "A", "valueFrom": {
+            "secretKeyRef": {"name": "s", "key": "k"},
+            "fieldRef": {"fieldPath": "metadata.name"}}}]
+        self.assertInvalid(b, "spec.containers[0].env[0].valueFrom", "FieldValueInvalid")
+        env[0]["valueFrom"] = {"secretKeyRef": {"key": "k"}}
+        self.assertInvalid(b, "spec.containers[0].env[0].valueFrom.secretKeyRef.name",
+                           "FieldValueRequired")
+        env[0]["valueFrom"] = {"secretKeyRef": {"name": "s", "key": "bad key"}}
+        self.assertInvalid(b, "spec.containers[0].env[0].valueFrom.secretKeyRef.key",
+                           "FieldValueInvalid")
+        env[0]["valueFrom"] = {"secretKeyRef": {"name": "s", "key": "AWS_SECRET_ACCESS_KEY"}}
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_tolerations_like_kube_apiserver(self):
+        cases = (
+            ({"key": "a", "operator": "Exists", "value": "x"},
+             "spec.tolerations[0].operator", "FieldValueInvalid",
+             "value must be empty when `operator` is 'Exists'"),
+            ({"value": "x"}, "spec.tolerations[0].operator", "FieldValueInvalid",
+             "operator must be Exists when `key` is empty"),
+            ({"key": "a", "tolerationSeconds": 5}, "spec.tolerations[0].effect",
+             "FieldValueInvalid", "effect must be 'NoExecute' when `tolerationSeconds` is set"),
+            ({"key": "a", "operator": "Maybe"}, "spec.tolerations[0].operator",
+             "FieldValueNotSupported", "supported values"),
+            ({"key": "a", "effect": "Never"}, "spec.tolerations[0].effect",
+             "FieldValueNotSupported", "supported values"),
+            ({"key": "bad key"}, "spec.tolerations[0].key", "FieldValueInvalid", "name part"),
+            ({"key": "a", "value": "bad value"}, "spec.tolerations[0].operator",
+             "FieldValueInvalid", "a valid label must be"),
+        )
+        for i, (tol, field, reason, text) in enumerate(cases):
+            b = pod_body("tol%d" % i)
+            b["spec"]["tolerations"] = [tol]
+            doc = self.assertInvalid(b, field, reason)
+            self.assertIn(text, doc["message"], tol)
+        b = pod_body("tolok")
+        b["spec"]["tolerations"] = [
+            {"operator": "Exists"},
+            {"key": "example.com/gpu", "operator": "Equal", "value": "a100",
+             "effect": "NoExecute", "tolerationSeconds": 30},
+            {"key": "k", "effect": "PreferNoSchedule"}]
+        self.assertEqual(self.sim.req("POST", self.pods_path(), b)[0], 201)
+
+    def test_422_annotations_over_256_kib(self):
+        b = pod_body("big")
+        b["metadata"]["annotations"] = {"a": "x" * (256 * 1024)}
+        self.assertInvalid(b, "metadata.annotations", "FieldValueTooLong")
+
     def test_422_quantity(self):
         b = pod_body("qty")
         b["spec"]["containers"][0]["resources"] = {"limits": {"memory": "12 GB"}}
@@ -1633,6 +1683,59 @@ class PodProxyTest(Base):
                          "connect: connection refused" % ip)
         st, _, doc = self.sim.req("GET", self.pods_path() + "/ftp:quiet:8080/proxy/")
         self.assertEqual((st, doc["message"]), (400, 'invalid pod request "ftp:quiet:8080"'))
+        # kube's SplitSchemeNamePort: an empty scheme is valid, four parts are not
+        st, _, doc = self.sim.req("GET", self.pods_path() + "/:quiet:8080/proxy/")
+        self.assertEqual((st, doc["reason"]), (503, "ServiceUnavailable"))
+        st, _, doc = self.sim.req("GET", self.pods_path() + "/http:quiet:8080:1/proxy/")
+        self.assertEqual((st, doc["message"]), (400, 'invalid pod request "http:quiet:8080:1"'))
+
+    def test_function_error_and_slow_answers_pass_through(self):
+        self.running("fe")
+        st, r, doc = self.sim.req("POST", self.pods_path() + "/fe:8080" + INVOKE,
+                                  {"kubesim_error": "boom"})
+        self.assertEqual((st, r.getheader("X-Amz-Function-Error")), (200, "Unhandled"))
+        self.assertEqual(doc, {"errorMessage": "boom", "errorType": "Error", "stackTrace": []})
+        t0 = time.monotonic()
+        st, r, doc = self.sim.req("POST", self.pods_path() + "/fe:8080" + INVOKE,
+                                  {"kubesim_sleep_ms": 300})
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        self.assertEqual((st, r.getheader("X-Amz-Function-Error"), doc["event"]),
+                         (200, None, {"kubesim_sleep_ms": 300}))
+
+
+class ForbidFaultTest(Base):
+    def test_a_forbidden_verb_is_403_like_the_rbac_authorizer(self):
+        self.assertEqual(self.sim.create_pod(self.ns, "fb", image="repo/fn:1")[0], 201)
+        self.sim.faults(forbid="create pods/proxy, list pods")
+        try:
+            st, _, doc = self.sim.req("POST", self.pods_path() + "/fb:8080" + INVOKE, {})
+            self.assertEqual((st, doc["reason"]), (403, "Forbidden"))
+            self.assertRegex(doc["message"], r'^pods "fb:8080" is forbidden: User "[^"]+" cannot '
+                             r'create resource "pods/proxy" in API group "" in the namespace "%s"$'
+                             % self.ns)
+            st, _, doc = self.sim.req("GET", self.pods_path())
+            self.assertEqual(st, 403)
+            self.assertIn('cannot list resource "pods"', doc["message"])
+            self.assertEqual(self.sim.req("GET", self.pods_path() + "/fb")[0], 200)
+        finally:
+            self.sim.faults(forbid="")
+
+
+class HiddenPodIpTest(Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--boot-ms", "20", "--hide-pod-ips")
+
+    def test_pod_ips_do_not_answer_but_pods_proxy_reaches_the_runtime(self):
+        self.assertEqual(self.sim.create_pod(self.ns, "hid", image="repo/fn:1")[0], 201)
+        pod = self.sim.wait_pod(self.ns, "hid", lambda p: cond(p, "Ready").get("status") == "True")
+        ip = pod["status"]["podIP"]
+        self.assertTrue(ip.startswith("127.255."), ip)
+        self.assertEqual(pod["status"]["podIPs"], [{"ip": ip}])
+        with self.assertRaises(OSError):
+            rie_invoke(ip, {})
+        st, _, doc = self.sim.req("POST", self.pods_path() + "/hid:8080" + INVOKE, {"a": 1})
+        self.assertEqual((st, doc["event"]), (200, {"a": 1}))
 
 
 # ======================================================================== stats

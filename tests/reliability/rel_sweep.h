@@ -17,7 +17,9 @@
  * run of those must end in a clean error with nothing of it left behind,
  * checked before any cleanup by the test. The 1.1 operations status, logs
  * (tail, with a cancel that never fires) and stats run against one instance
- * launched at the start, and are skipped for a plugin without them.
+ * launched at the start; invoke (an event, with a cancel that never fires)
+ * against a fresh instance per run (terminated after it, taking what the
+ * instance kept of the invocation); each is skipped for a plugin without it.
  */
 #ifndef REL_SWEEP_H
 #define REL_SWEEP_H
@@ -37,6 +39,7 @@ typedef enum rel_op {
     REL_OP_STATUS, /* 1.1 ops on one running instance; skipped when the plugin lacks them */
     REL_OP_LOGS,
     REL_OP_STATS,
+    REL_OP_INVOKE,
     REL_OP_COUNT
 } rel_op;
 

@@ -7,6 +7,7 @@
 #include "rel_sweep.h"
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,23 @@ static void sweep_all(const rel_target *t)
 }
 
 #ifdef REL_TEST_PLUGIN
-Test(alloc_sweep, test_plugin_survives_every_failed_allocation_of_every_operation, .timeout = 120)
+/*
+ * The process initialises libcurl once, as a host does (the sample host's
+ * invoker uses it too): the test plugin's invoke then neither initialises it
+ * implicitly nor leaves its global state behind when it is unloaded.
+ */
+static void curl_up(void)
+{
+    cr_assert_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+}
+
+static void curl_down(void)
+{
+    curl_global_cleanup();
+}
+
+Test(alloc_sweep, test_plugin_survives_every_failed_allocation_of_every_operation, .timeout = 120,
+     .init = curl_up, .fini = curl_down)
 {
     fcb_function fn;
     fcb_launch_request req;

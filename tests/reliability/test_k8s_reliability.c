@@ -63,9 +63,20 @@ static void k8s_plant_stale(void *ctx)
 
 static rel_target k8s_target(void)
 {
+    /* Every ABI 1.1 launch input, so the sweep covers their paths: role credentials
+     * (the launch's Secret), an endpoint URL, tags of each kind (one malformed). */
+    static const fcb_credentials creds = {sizeof creds, "ASIARELSWEEPKEY",
+                                          "rel/secret+=", "rel-session", 0};
+    static const fcb_tag tags[] = {{"fakecloud-k8s/node-selector", "pool=lambda,malformed"},
+                                   {"fakecloud-k8s/tolerations", "[{\"key\":\"gpu\"}]"},
+                                   {"fakecloud-k8s/annotations", "team=rel"}};
     fn = itest_zip_function("rel-fn");
+    fn.tags = tags;
+    fn.n_tags = 3;
     req = itest_request(&fn, "0123456789abcdef");
     req.deadline_ms = 15000;
+    req.credentials = &creds;
+    req.aws_endpoint_url = "http://localhost:4566";
     pull_fail_fn = (fcb_function){.size = sizeof pull_fail_fn,
                                   .function_name = "rel-pull-fail",
                                   .package_type = FCB_PACKAGE_IMAGE,
@@ -135,6 +146,31 @@ static void k8s_configure_cert(void *ctx, mock_host *mh)
     itest *t = ctx;
     k8s_configure(ctx, mh);
     mock_host_set_config(mh, "KUBECONFIG", kubesim_kubeconfig(t->sim));
+}
+
+/* FAKECLOUD_K8S_ENDPOINT=api-proxy: readiness and invoke through pods/proxy. */
+static void k8s_configure_api_proxy(void *ctx, mock_host *mh)
+{
+    k8s_configure(ctx, mh);
+    mock_host_set_config(mh, "FAKECLOUD_K8S_ENDPOINT", "api-proxy");
+}
+
+Test(k8s_reliability, api_proxy_mode_launch_and_invoke_end_cleanly_at_every_failed_allocation)
+{
+    rel_target t = k8s_target();
+    t.name = "k8s (api-proxy)";
+    t.configure = k8s_configure_api_proxy;
+    static const rel_op ops[] = {REL_OP_LAUNCH, REL_OP_INVOKE};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        rel_sweep_result r;
+        rel_sweep(&t, ops[i], 2000, &r);
+        cr_assert(!r.skipped && r.points > 0, "%s: %s not swept", t.name, rel_op_name(ops[i]));
+        total += r.points;
+    }
+    printf("alloc-failure sweep: plugin %s, %zu failure points in total, nothing lost\n", t.name,
+           total);
+    cr_assert_eq(k8s_count(&it), 0, "api-proxy: objects left");
 }
 
 Test(k8s_reliability, client_certificate_auth_ends_cleanly_at_every_failed_allocation)

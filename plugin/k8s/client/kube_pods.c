@@ -3,6 +3,7 @@
 
 #include "svc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const kube_kind kube_pod_kind = {.plural = "pods", .singular = "pod", .has_grace = true};
@@ -111,6 +112,48 @@ int kube_pods_log_stream(kube_client *client, const char *ns, const char *name,
                              .sink = opts->sink,
                              .sink_ctx = opts->sink_ctx};
     rc = kube_request_send(client, &req, &resp, err);
+    kube_response_clear(client, &resp);
+    return rc;
+}
+
+int kube_pods_proxy(kube_client *client, const char *ns, const char *name,
+                    const kube_pod_proxy_opts *opts, kube_pod_proxy_result *out, fcb_error *err)
+{
+    kube_path path;
+    kube_response resp = {0};
+    char port[24];
+
+    out->status = 0;
+    out->header_value[0] = '\0';
+    if (opts == NULL || opts->method == NULL || opts->path == NULL || opts->path[0] != '/' ||
+        opts->sink == NULL || opts->port == 0 || opts->port > 65535)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "pod proxy: method, port, a path starting with '/' and a sink are required");
+    int rc = kube_names_check(&kube_pod_kind, ns, name, err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_path_object(&path, &kube_pod_kind, ns, name);
+    snprintf(port, sizeof port, ":%u/proxy", opts->port);
+    kube_path_add(&path, port);
+    kube_path_add(&path, opts->path);
+    rc = kube_path_done(&path, "pod proxy", err);
+    if (rc != FCB_OK)
+        return rc;
+    kube_request_spec req = {.method = opts->method,
+                             .path = path.buf,
+                             .body = opts->body,
+                             .body_len = opts->body_len,
+                             .content_type = opts->content_type,
+                             .accept = "Accept: */*",
+                             .flags = opts->flags | KUBE_REQ_PROXY,
+                             .deadline_ms = opts->deadline_ms,
+                             .stop = opts->stop,
+                             .sink = opts->sink,
+                             .sink_ctx = opts->sink_ctx,
+                             .keep_header = opts->keep_header};
+    rc = kube_request_send(client, &req, &resp, err);
+    out->status = resp.status;
+    memcpy(out->header_value, resp.header_value, sizeof out->header_value);
     kube_response_clear(client, &resp);
     return rc;
 }

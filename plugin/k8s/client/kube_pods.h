@@ -70,6 +70,42 @@ typedef struct kube_pod_log_stream_opts {
 int kube_pods_log_stream(kube_client *client, const char *ns, const char *name,
                          const kube_pod_log_stream_opts *opts, fcb_error *err);
 
+/* One request to a port of a Pod through the API server (pods/proxy). */
+typedef struct kube_pod_proxy_opts {
+    const char *method; /* "GET" (verb get pods/proxy) or "POST" (create) */
+    unsigned port;      /* the Pod's port, 1..65535 */
+    const char *path;   /* on the Pod, "/..." (no escaping: plain ASCII only) */
+    const char *body;   /* NULL: none */
+    size_t body_len;
+    const char *content_type; /* of the body; NULL: application/json */
+    unsigned flags;           /* KUBE_REQ_NO_RETRY */
+    unsigned deadline_ms;     /* the whole call; 0: the client's default */
+    const atomic_bool *stop;  /* raised: FCB_ERR_CANCELLED promptly; NULL: none */
+    const char *keep_header;  /* a header of the Pod's answer to keep; NULL: none */
+    /* The Pod's answer body, chunk by chunk, whatever its status; false stops. Required. */
+    bool (*sink)(void *ctx, const char *data, size_t len);
+    void *sink_ctx;
+} kube_pod_proxy_opts;
+
+/* What the Pod answered. */
+typedef struct kube_pod_proxy_result {
+    long status;            /* the Pod's HTTP status */
+    char header_value[128]; /* opts->keep_header's value, "" when absent */
+} kube_pod_proxy_result;
+
+/*
+ * OPTS->method /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH: the Pod's
+ * answer (any HTTP status) is FCB_OK with *out filled and the body streamed
+ * to OPTS->sink. The API server's own refusals (a Status object) are errors
+ * as for any request: FCB_ERR_NOT_FOUND (no such Pod), FCB_ERR_BACKEND
+ * (403, 400 "address not allowed" before it has an IP, 503 "error trying to
+ * reach service" while nothing listens), FCB_ERR_TIMEOUT, FCB_ERR_CANCELLED,
+ * FCB_ERR_UNAVAILABLE. A POST is retried only where nothing was sent or on
+ * the API server's 429.
+ */
+int kube_pods_proxy(kube_client *client, const char *ns, const char *name,
+                    const kube_pod_proxy_opts *opts, kube_pod_proxy_result *out, fcb_error *err);
+
 /*
  * The shared watch (kube_watch_start) over the Pods of NS matching
  * LABEL_SELECTOR. Stop it with kube_watch_stop.

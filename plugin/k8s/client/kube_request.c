@@ -313,6 +313,41 @@ static bool request_sink(void *ctx, const char *data, size_t len)
     return true;
 }
 
+/* Whether BODY (LEN bytes) is a Kubernetes Status object: the API server's own answer. */
+static bool body_is_status(const char *body, size_t len)
+{
+    if (body == NULL || len == 0 || len > INT_MAX)
+        return false;
+    json_tokener *tok = json_tokener_new_ex(64);
+    if (tok == NULL)
+        return false;
+    json_object *doc = json_tokener_parse_ex(tok, body, (int)len);
+    json_tokener_free(tok);
+    json_object *kind = NULL;
+    bool status = json_object_is_type(doc, json_type_object) &&
+                  json_object_object_get_ex(doc, "kind", &kind) &&
+                  json_object_is_type(kind, json_type_string) &&
+                  strcmp(json_object_get_string(kind), "Status") == 0;
+    json_object_put(doc);
+    return status;
+}
+
+/*
+ * KUBE_REQ_PROXY: a non-2xx answer that is not a Status is the proxied
+ * server's; hand its kept body to the caller's sink. False otherwise.
+ */
+static bool proxy_pass_through(request_run *r, const kube_response *resp)
+{
+    if (!(r->req->flags & KUBE_REQ_PROXY) || r->req->sink == NULL ||
+        (resp->status >= 200 && resp->status < 300) ||
+        body_is_status(r->cap.body.data, r->cap.body.len))
+        return false;
+    r->delivered = true;
+    if (r->cap.body.len > 0 && !r->req->sink(r->req->sink_ctx, r->cap.body.data, r->cap.body.len))
+        r->caller_stopped = true;
+    return true;
+}
+
 /* After an attempt: stop with its result, retry, refresh the credential and
  * retry, or stop before anything was sent (no "after N attempts"). */
 typedef enum attempt_next {
@@ -357,6 +392,8 @@ static attempt_next attempt_result(kube_client *c, request_run *r, const kube_ca
                        (r->idempotent || http_error_before_send(code))
                    ? ATTEMPT_RETRY
                    : ATTEMPT_DONE;
+    } else if (proxy_pass_through(r, resp)) {
+        return ATTEMPT_DONE; /* the proxied server answered: its status is the caller's */
     } else if (resp->status == 401 && !r->auth_retried && kube_auth_refreshable(&c->auth)) {
         /* Rotated token or expired exec credential: refresh once. */
         r->auth_retried = true;
@@ -404,6 +441,7 @@ static attempt_next attempt_once(kube_client *c, request_run *r, kube_response *
         http_run(call.conn->multi, call.easy, &c->cancelled, r->req->stop, r->deadline, &code);
     if (run == HTTP_RUN_DONE && code == CURLE_OK)
         curl_easy_getinfo(call.easy, CURLINFO_RESPONSE_CODE, &resp->status);
+    memcpy(resp->header_value, r->cap.kept_value, sizeof resp->header_value);
     attempt_next next = attempt_result(c, r, &call, run, code, resp, rc, err);
     kube_call_free(c, &call);
     return next;
@@ -505,6 +543,7 @@ int kube_request_send(kube_client *client, const kube_request_spec *spec, kube_r
         r.cap.sink = request_sink;
         r.cap.sink_ctx = &r;
     }
+    r.cap.keep_header = spec->keep_header;
     int rc = request_loop(c, &r, max_attempts, resp, err);
     http_capture_free(&r.cap);
     return rc;

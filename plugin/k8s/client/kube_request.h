@@ -31,6 +31,13 @@ enum {
                                           deadline, not max_attempts times (a
                                           Retry-After is a minimum wait then); for
                                           work that must get done, e.g. terminate */
+    KUBE_REQ_PROXY = 1u << 5,          /* a proxy subresource (pods/proxy): an
+                                          answer that is not a Kubernetes Status
+                                          object is the proxied server's, whatever
+                                          its status: FCB_OK, resp->status is its
+                                          status and its body goes to the sink
+                                          (required). A Status is the API server's
+                                          own error, handled as for any request */
 };
 
 /* One request. Zero-initialise and set what you need; borrowed for the call. */
@@ -58,6 +65,9 @@ typedef struct kube_request_spec {
      */
     bool (*sink)(void *ctx, const char *data, size_t len);
     void *sink_ctx;
+    /* One response header to keep in resp->header_value (e.g. a proxied
+     * server's "X-Amz-Function-Error"); NULL: none. */
+    const char *keep_header;
 } kube_request_spec;
 
 /* Result of one request. Fields are owned by the response. */
@@ -68,6 +78,7 @@ typedef struct kube_response {
     size_t raw_len;
     bool retried;    /* the request was sent more than once */
     char reason[64]; /* Status.reason for non-2xx ("AlreadyExists") */
+    char header_value[128]; /* spec.keep_header's value, "" when absent */
 } kube_response;
 
 /* Release what a response holds (json_object_put + svc_free); keeps it reusable. */

@@ -441,3 +441,98 @@ Test(kube_typed, deletes_a_collection_of_secrets_and_counts_them)
     cr_expect_eq(res.deleted, 2);
     cr_expect_eq(object_status(NS_SECRETS "/s-3"), 200);
 }
+
+/* A pods/proxy answer, collected. */
+typedef struct proxied {
+    char body[4096];
+    size_t len;
+} proxied;
+
+static bool proxied_chunk(void *ctx, const char *data, size_t len)
+{
+    proxied *p = ctx;
+    cr_assert_lt(p->len + len, sizeof p->body);
+    memcpy(p->body + p->len, data, len);
+    p->len += len;
+    p->body[p->len] = '\0';
+    return true;
+}
+
+static int proxy(const char *method, const char *name, const char *path, const char *body,
+                 kube_pod_proxy_result *res, proxied *p, fcb_error *err)
+{
+    memset(p, 0, sizeof *p);
+    kube_pod_proxy_opts opts = {.method = method,
+                                .port = 8080,
+                                .path = path,
+                                .body = body,
+                                .body_len = body != NULL ? strlen(body) : 0,
+                                .keep_header = "X-Amz-Function-Error",
+                                .sink = proxied_chunk,
+                                .sink_ctx = p};
+    return kube_pods_proxy(kc, "default", name, &opts, res, err);
+}
+
+/* A Pod whose RIE stand-in listens (IMAGE without "norie") or never does. */
+static void wait_pod_ip(const char *name)
+{
+    json_object *pod = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(kube_pods_get(kc, "default", name, 0, &pod, &err), FCB_OK, "%s", err.message);
+        json_object *st = json_object_object_get(pod, "status");
+        bool ready = json_object_object_get(st, "podIP") != NULL;
+        json_object_put(pod);
+        if (ready)
+            return;
+        usleep(20 * 1000);
+    }
+    cr_assert_fail("pod %s got no podIP", name);
+}
+
+Test(kube_typed, pod_proxy_passes_the_pods_answers_and_reports_the_api_servers_refusals)
+{
+    kube_pod_proxy_result res;
+    proxied p;
+    fcb_error err = FCB_ERROR_INIT;
+    create_pod("px", "a");
+    wait_pod_ip("px");
+    int rc = FCB_ERR_BACKEND;
+    for (int i = 0; i < 100 && rc != FCB_OK; i++, usleep(20 * 1000)) /* until the RIE listens */
+        rc = proxy("POST", "px", "/2015-03-31/functions/function/invocations",
+                   "{\"kubesim_error\":\"boom\"}", &res, &p, &err);
+    cr_assert_eq(rc, FCB_OK, "%s", err.message);
+    cr_expect_eq(res.status, 200);
+    cr_expect_str_eq(res.header_value, "Unhandled");
+    cr_expect(strstr(p.body, "\"errorMessage\": \"boom\"") != NULL, "%s", p.body);
+    char line[512], accept[128];
+    last_request(line, sizeof line, accept, sizeof accept);
+    cr_expect(strstr(line, "/pods/px:8080/proxy/2015-03-31/functions/function/invocations") != NULL,
+              "%s", line);
+
+    /* The Pod's own 404 (not a Status) is its answer: FCB_OK with its status and body. */
+    rc = proxy("GET", "px", "/", NULL, &res, &p, &err);
+    cr_assert_eq(rc, FCB_OK, "%s", err.message);
+    cr_expect_eq(res.status, 404);
+    cr_expect_str_eq(p.body, "{\"errorMessage\":\"not found\"}");
+    cr_expect_str_eq(res.header_value, "");
+
+    /* The API server's own refusals are errors, and nothing reaches the sink. */
+    rc = proxy("GET", "missing", "/", NULL, &res, &p, &err);
+    cr_expect_eq(rc, FCB_ERR_NOT_FOUND, "%s (%s)", fcb_status_name(rc), err.message);
+    cr_expect_eq(p.len, 0);
+    create_pod("quiet", "a");
+    kube_create_result cres;
+    const char *body = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"silent\"},"
+                       "\"spec\":{\"containers\":[{\"name\":\"m\",\"image\":\"x-norie:1\"}]}}";
+    cr_assert_eq(kube_pods_create(kc, "default", body, strlen(body), 0, &cres, &err), FCB_OK, "%s",
+                 err.message);
+    wait_pod_ip("silent");
+    rc = proxy("GET", "silent", "/", NULL, &res, &p, &err);
+    cr_expect_eq(rc, FCB_ERR_BACKEND, "%s (%s)", fcb_status_name(rc), err.message);
+    cr_expect(strstr(err.message, "503") != NULL && strstr(err.message, "connection refused"), "%s",
+              err.message);
+    cr_expect_eq(p.len, 0);
+    rc = proxy("GET", "px", "no-slash", NULL, &res, &p, &err);
+    cr_expect_eq(rc, FCB_ERR_INVALID_ARGUMENT, "%s", err.message);
+}
