@@ -10,7 +10,15 @@
  * every operation to leave. Cancellable Engine calls abort through curl's
  * progress callback (the engine polls `closing`). Clean-up after a failure
  * (force-remove of a container we created) is not cancellable: a cancelled
- * launch still leaves nothing.
+ * launch still leaves nothing. A launch's own token (fcb_launch_request.cancel,
+ * ABI 1.1) is checked around every step and in every readiness round, and
+ * the image calls and the code copy stop on it within ~100 ms (dock_request
+ * stop); the create and the start are not interrupted.
+ *
+ * Architecture: the function's platform is pulled and created when it is
+ * not the engine's, and the image a container was created from is checked
+ * before it starts (dock_arch.h); the environment is lambda_env's, with the
+ * role credentials (dock_spec.h).
  *
  * Deadline: a request's deadline_ms bounds the whole launch (image pull,
  * create, code copy, start, readiness): each step gets what is left of it,
@@ -41,6 +49,7 @@
 #include "ids.h"
 #include "inflight.h"
 #include "labels.h"
+#include "lambda_env.h"
 #include "probe.h"
 #include "runtime.h"
 #include "svc.h"
@@ -49,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DOCK_WHO                "docker backend"
 #define DOCK_LOG_TAIL_BYTES     480
@@ -58,6 +68,7 @@
 #define DOCK_CALL_DEFAULT_MS    30000u
 #define DOCK_ARCHIVE_DEFAULT_MS 300000u
 #define DOCK_READY_MAX_ATTEMPTS 100000u
+#define DOCK_PROBE_CANCEL_MS    300u
 
 struct fcb_backend {
     const fcb_host_services *host;
@@ -221,6 +232,11 @@ dock_stats *dock_backend_stats(fcb_backend *b)
     return &b->stats;
 }
 
+const char *dock_backend_endpoint_host(const fcb_backend *b)
+{
+    return b->endpoint_host;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Containers a failed launch left                                           */
 /* ------------------------------------------------------------------------ */
@@ -298,24 +314,26 @@ static int dock_op_begin(fcb_backend *b, fcb_error *err)
 /* Images                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/*
- * Make IMAGE present locally, pulling it when absent; FIELD names it in
- * errors. Each Engine call is bounded by TIMEOUT_MS (0 = its default) and
- * the pull also by FAKECLOUD_DOCKER_PULL_TIMEOUT_MS.
- */
-static int dock_image_ensure(fcb_backend *b, const char *image, const char *field,
-                             uint32_t timeout_ms, fcb_error *err)
+/* What a pull or launch wants of its image. */
+typedef struct dock_want {
+    const char *arch;         /* Go name the function needs; NULL = any (prepull) */
+    const char *platform;     /* "linux/<arch>" when that is not the engine's own, else NULL */
+    const fcb_cancel *cancel; /* the launch's token, may be NULL */
+} dock_want;
+
+/* Pull IMAGE (PLATFORM NULL = the engine's own) within TIMEOUT_MS and the pull bound, logged. */
+static int dock_image_pull_logged(fcb_backend *b, const char *image, const char *field,
+                                  const char *platform, uint32_t timeout_ms,
+                                  const fcb_cancel *cancel, fcb_error *err)
 {
-    bool present = false;
-    int rc = dock_image_inspect(&b->engine, image, field, timeout_ms, &present, err);
-    if (rc != FCB_OK || present)
-        return rc;
-    svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "pulling image", "image", image, NULL);
+    svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "pulling image", "image", image, "platform",
+            platform != NULL ? platform : "(engine's)", NULL);
     uint64_t t0 = clockx_now_ms();
     uint32_t pull_ms = b->cfg.pull_timeout_ms;
     if (timeout_ms != 0 && timeout_ms < pull_ms)
         pull_ms = timeout_ms;
-    rc = dock_image_pull(&b->engine, image, field, b->cfg.registry_auth, pull_ms, err);
+    int rc = dock_image_pull(&b->engine, image, field, b->cfg.registry_auth, platform, pull_ms,
+                             cancel, err);
     if (rc != FCB_OK)
         return rc;
     char ms[32];
@@ -323,6 +341,59 @@ static int dock_image_ensure(fcb_backend *b, const char *image, const char *fiel
     svc_log(b->host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "pulled image", "image", image, "ms", ms,
             NULL);
     return FCB_OK;
+}
+
+/* A pull for the platform WANT->arch failed with RC over a local image of platform WAS. */
+static int dock_image_variant_failed(const dock_want *want, const char *image, const char *was,
+                                     int rc, fcb_error *err)
+{
+    if (rc != FCB_ERR_START_FAILED && rc != FCB_ERR_UNAVAILABLE && rc != FCB_ERR_BACKEND)
+        return rc; /* cancelled, timed out, out of memory: said as such */
+    err_prefix(err,
+               "Architectures: the function needs %s (linux/%s) but image '%.300s' is %s here, "
+               "and pulling its linux/%s variant failed",
+               dock_arch_lambda_name(want->arch), want->arch, image, was, want->arch);
+    err->code = FCB_ERR_UNSUPPORTED;
+    return FCB_ERR_UNSUPPORTED;
+}
+
+/*
+ * Make IMAGE present locally, of WANT's architecture: pulled when absent
+ * (for WANT->platform), pulled for the function's platform when the local
+ * image is of another one, checked again after a pull. FIELD names it in
+ * errors. Each Engine call is bounded by TIMEOUT_MS (0 = its default) and
+ * the pull also by FAKECLOUD_DOCKER_PULL_TIMEOUT_MS.
+ */
+static int dock_image_ensure(fcb_backend *b, const char *image, const char *field,
+                             uint32_t timeout_ms, const dock_want *want, fcb_error *err)
+{
+    dock_image_info info;
+    fcb_error mismatch = FCB_ERROR_INIT;
+    int rc = dock_image_inspect(&b->engine, image, field, timeout_ms, want->cancel, &info, err);
+    if (rc != FCB_OK)
+        return rc;
+    if (info.present &&
+        (want->arch == NULL || dock_arch_check_image(want->arch, image, info.os, info.architecture,
+                                                     "", &mismatch) == FCB_OK))
+        return FCB_OK;
+    char platform[DOCK_PLATFORM_MAX], was[48];
+    snprintf(platform, sizeof platform, "linux/%s", want->arch != NULL ? want->arch : "");
+    snprintf(was, sizeof was, "%s/%s", info.os[0] != '\0' ? info.os : "?",
+             info.architecture[0] != '\0' ? info.architecture : "?");
+    rc = dock_image_pull_logged(b, image, field, info.present ? platform : want->platform,
+                                timeout_ms, want->cancel, err);
+    if (rc != FCB_OK)
+        return info.present ? dock_image_variant_failed(want, image, was, rc, err) : rc;
+    if (want->arch == NULL)
+        return FCB_OK;
+    rc = dock_image_inspect(&b->engine, image, field, timeout_ms, want->cancel, &info, err);
+    if (rc == FCB_OK && !info.present)
+        rc = err_set(err, FCB_ERR_BACKEND, "%s '%.300s': not present after a successful pull",
+                     field, image);
+    if (rc == FCB_OK)
+        rc = dock_arch_check_image(want->arch, image, info.os, info.architecture, " after the pull",
+                                   err);
+    return rc;
 }
 
 int dock_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
@@ -337,7 +408,8 @@ int dock_backend_prepull(fcb_backend *b, const char *image, fcb_error *err)
         rc = err_set(err, FCB_ERR_INVALID_ARGUMENT, "prepull: image reference too long");
     } else {
         runtime_translate_ecr(image, b->cfg.ecr_host, b->cfg.ecr_port, translated);
-        rc = dock_image_ensure(b, translated, "image", 0, err);
+        dock_want any = {.arch = NULL};
+        rc = dock_image_ensure(b, translated, "image", 0, &any, err);
     }
     inflight_leave(&b->ops);
     return rc;
@@ -625,7 +697,29 @@ typedef struct dock_launch {
     unsigned port;        /* published RIE port once ready */
     dock_fail_reason reason; /* stats: the step that failed */
     uint64_t t_started;
+    const fcb_cancel *cancel;         /* the request's token, NULL when the host gave none */
+    const char *arch;                 /* Go name of the function's architecture */
+    bool foreign;                     /* not the engine's own architecture */
+    char platform[DOCK_PLATFORM_MAX]; /* "linux/<arch>" */
+    fcb_credentials creds;            /* the request's, read by size; valid when has_creds */
+    bool has_creds;
+    char log_stream_id[IDS_HEX_MAX];
 } dock_launch;
+
+/* Whether the host fired the launch's cancel token. */
+static bool dock_launch_token_fired(const dock_launch *l)
+{
+    return l->cancel != NULL && l->cancel->cancelled(l->cancel->ctx) != 0;
+}
+
+/* FCB_ERR_CANCELLED naming WHEN ("before the image pull") once the host fired the token. */
+static int dock_launch_check_cancel(const dock_launch *l, const char *when, fcb_error *err)
+{
+    if (!dock_launch_token_fired(l))
+        return FCB_OK;
+    return err_set(err, FCB_ERR_CANCELLED, "launch of %s: cancelled by the host %s",
+                   l->fn->function_name, when);
+}
 
 /*
  * The bound of the next step: what is left of the launch deadline, capped
@@ -648,12 +742,15 @@ static int dock_launch_budget(const dock_launch *l, uint32_t step_ms, const char
     return FCB_OK;
 }
 
-/* A step failed with RC: say so when it was the launch deadline that ran out. */
+/* A step failed with RC: say so when the launch deadline ran out or the host cancelled. */
 static int dock_launch_step_failed(const dock_launch *l, int rc, const char *step, fcb_error *err)
 {
     if (rc == FCB_ERR_TIMEOUT && l->req->deadline_ms != 0 && clockx_remaining_ms(l->deadline) == 0)
         err_prefix(err, "launch of %s: the deadline of %u ms (deadline_ms) passed during %s",
                    l->fn->function_name, (unsigned)l->req->deadline_ms, step);
+    if (rc == FCB_ERR_CANCELLED && dock_launch_token_fired(l))
+        err_set(err, FCB_ERR_CANCELLED, "launch of %s: cancelled by the host during %s",
+                l->fn->function_name, step);
     return rc;
 }
 
@@ -689,6 +786,34 @@ static int dock_launch_build_tar(dock_launch *l, fcb_error *err)
     return rc;
 }
 
+/* The request's role credentials (since 1.1), read by their size; both keys required. */
+static int dock_launch_credentials(dock_launch *l, fcb_error *err)
+{
+    if (l->req->credentials == NULL)
+        return FCB_OK;
+    int rc = ABI_STRUCT_READ(&l->creds, l->req->credentials, secret_access_key,
+                             "launch: request.credentials", err);
+    if (rc != FCB_OK)
+        return rc;
+    if (l->creds.access_key_id == NULL || l->creds.access_key_id[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "credentials.access_key_id: required");
+    if (l->creds.secret_access_key == NULL || l->creds.secret_access_key[0] == '\0')
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT, "credentials.secret_access_key: required");
+    l->has_creds = true;
+    return FCB_OK;
+}
+
+/* The function's architecture, and whether the engine runs it natively. */
+static int dock_launch_platform(dock_launch *l, fcb_error *err)
+{
+    int rc = dock_arch_of_function(l->fn->architecture, &l->arch, err);
+    if (rc != FCB_OK)
+        return rc;
+    l->foreign = !dock_arch_same(l->arch, l->b->engine.arch);
+    snprintf(l->platform, sizeof l->platform, "linux/%s", l->arch);
+    return FCB_OK;
+}
+
 /* Everything that can be refused without the engine, checked before anything is created. */
 static int dock_launch_prepare(dock_launch *l, fcb_error *err)
 {
@@ -698,16 +823,19 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "FunctionName is required");
     if (l->req->deploy_id == NULL || l->req->deploy_id[0] == '\0')
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "deploy_id is required");
-    int rc = dock_arch_check(fn->architecture, b->engine.arch, err);
+    int rc = dock_launch_platform(l, err);
+    if (rc == FCB_OK)
+        rc = dock_launch_credentials(l, err);
     if (rc == FCB_OK)
         rc = runtime_function_image(fn, b->cfg.ecr_host, b->cfg.ecr_port, l->image, err);
-    if (rc != FCB_OK)
-        return rc;
+    if (rc == FCB_OK)
+        rc =
+            ids_random_hex(l->log_stream_id, LAMBDA_ENV_INSTANCE_HEX / 2, "the log stream id", err);
     dock_limits limits;
-    rc = dock_spec_limits(fn, &limits, err);
-    if (rc != FCB_OK)
-        return rc;
-    rc = dock_launch_build_tar(l, err);
+    if (rc == FCB_OK)
+        rc = dock_spec_limits(fn, &limits, err);
+    if (rc == FCB_OK)
+        rc = dock_launch_build_tar(l, err);
     if (rc != FCB_OK)
         return rc;
     dock_spec_input in = {.function = fn,
@@ -716,7 +844,11 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
                           .host_alias = b->host_alias,
                           .host_gateway = b->host_gateway,
                           .network = b->cfg.network,
-                          .publish_ip = b->publish_ip};
+                          .publish_ip = b->publish_ip,
+                          .log_stream_id = l->log_stream_id,
+                          .now_unix_s = (int64_t)time(NULL),
+                          .aws_endpoint_url = l->req->aws_endpoint_url,
+                          .credentials = l->has_creds ? &l->creds : NULL};
     return dock_spec_create_body(b->host, &in, &l->body, err);
 }
 
@@ -727,7 +859,9 @@ static int dock_launch_image(dock_launch *l, fcb_error *err)
     if (rc != FCB_OK)
         return rc;
     const char *field = l->fn->package_type == FCB_PACKAGE_ZIP ? "runtime image" : "ImageUri";
-    rc = dock_image_ensure(l->b, l->image, field, timeout, err);
+    dock_want want = {
+        .arch = l->arch, .platform = l->foreign ? l->platform : NULL, .cancel = l->cancel};
+    rc = dock_image_ensure(l->b, l->image, field, timeout, &want, err);
     return dock_launch_step_failed(l, rc, "the image pull", err);
 }
 
@@ -743,11 +877,42 @@ static int dock_launch_create(dock_launch *l, fcb_error *err)
         return rc;
     dock_spec_container_name(l->fn->function_name, suffix, l->name);
     bool maybe_created = false;
-    rc =
-        dock_container_create(&l->b->engine, l->name, l->body, timeout, l->id, &maybe_created, err);
+    /* platform= on create needs API 1.41; older engines are covered by the check after it. */
+    const char *platform =
+        l->foreign && dock_spec_api_at_least(l->b->engine.api_version, 1, 41) ? l->platform : NULL;
+    rc = dock_container_create(&l->b->engine, l->name, platform, l->body, timeout, l->id,
+                               &maybe_created, err);
     if (rc != FCB_OK && maybe_created)
         dock_container_discard(l->b, l->name, l->name);
+    if (rc != FCB_OK && platform != NULL)
+        err_prefix(err, "Architectures: the function needs %s (%s)", dock_arch_lambda_name(l->arch),
+                   l->platform);
     return dock_launch_step_failed(l, rc, "the container create", err);
+}
+
+/*
+ * The image the engine created the container from is of the function's
+ * platform: a tag can name another image than the one checked before the
+ * create (retagged meanwhile, or an engine that ignores platform=).
+ */
+static int dock_launch_check_platform(dock_launch *l, fcb_error *err)
+{
+    dock_container_life life;
+    dock_image_info info;
+    int rc = dock_container_life_get(&l->b->engine, l->id, &life, err);
+    if (rc == FCB_OK && life.image[0] == '\0')
+        rc = err_set(err, FCB_ERR_BACKEND, "inspect container: no Image in the answer");
+    if (rc == FCB_OK)
+        rc = dock_image_inspect(&l->b->engine, life.image, "image", 0, l->cancel, &info, err);
+    if (rc == FCB_OK && !info.present)
+        rc = err_set(err, FCB_ERR_BACKEND, "image %.80s vanished", life.image);
+    if (rc != FCB_OK)
+        return err_prefix(err, "container %s: checking its platform", l->name);
+    char what[DOCK_NAME_MAX + 128];
+    snprintf(what, sizeof what,
+             ": the engine created container %s from %.19s; refused before it started", l->name,
+             life.image);
+    return dock_arch_check_image(l->arch, l->image, info.os, info.architecture, what, err);
 }
 
 static int dock_launch_copy_code(dock_launch *l, fcb_error *err)
@@ -757,7 +922,8 @@ static int dock_launch_copy_code(dock_launch *l, fcb_error *err)
     uint32_t timeout = 0;
     int rc = dock_launch_budget(l, DOCK_ARCHIVE_DEFAULT_MS, "the code copy", &timeout, err);
     if (rc == FCB_OK)
-        rc = dock_container_archive_put(&l->b->engine, l->id, l->tar, l->tar_len, timeout, err);
+        rc = dock_container_archive_put(&l->b->engine, l->id, l->tar, l->tar_len, timeout,
+                                        l->cancel, err);
     if (rc != FCB_OK) {
         err_prefix(err, "container %s", l->name);
         return dock_launch_step_failed(l, rc, "the code copy", err);
@@ -816,24 +982,30 @@ static int dock_launch_wait_ready(dock_launch *l, fcb_error *err)
     uint64_t deadline = l->req->deadline_ms != 0 ? l->deadline : clockx_after_ms(budget);
     uint32_t delay = probe_next_delay(0);
     dock_container_state st;
+    /* With a cancel token, a silent peer must not hold a probe past the ~0.5 s promise. */
+    uint32_t cap = l->cancel != NULL ? DOCK_PROBE_CANCEL_MS : PROBE_MAX_ATTEMPT_MS;
     for (unsigned attempt = 0; attempt < DOCK_READY_MAX_ATTEMPTS; attempt++) {
         if (inflight_closing(&b->ops))
             break;
-        int rc = dock_container_inspect(&b->engine, l->id, &st, err);
+        int rc = dock_launch_check_cancel(l, "during the readiness wait", err);
+        if (rc == FCB_OK)
+            rc = dock_container_inspect(&b->engine, l->id, &st, err);
         if (rc != FCB_OK)
-            return err_prefix(err, "container %s", l->name);
+            return rc == FCB_ERR_CANCELLED ? rc : err_prefix(err, "container %s", l->name);
         if (!st.running && strcmp(st.status, "created") != 0)
             return dock_launch_exited(l, &st, err);
         uint32_t left = clockx_remaining_ms(deadline);
         if (st.running && st.host_port != 0 &&
-            probe_once(b->endpoint_host, st.host_port, PROBE_HTTP,
-                       left < PROBE_MAX_ATTEMPT_MS ? left : PROBE_MAX_ATTEMPT_MS)) {
+            probe_once(b->endpoint_host, st.host_port, PROBE_HTTP, left < cap ? left : cap)) {
             l->port = st.host_port;
             return FCB_OK;
         }
         left = clockx_remaining_ms(deadline);
         if (left == 0)
             return dock_launch_not_ready(l, &st, budget, err);
+        rc = dock_launch_check_cancel(l, "during the readiness wait", err);
+        if (rc != FCB_OK)
+            return rc;
         if (!inflight_sleep_ms(&b->ops, delay < left ? delay : left))
             break;
         delay = probe_next_delay(delay);
@@ -856,43 +1028,73 @@ static void dock_launch_publish(const dock_launch *l, fcb_instance *out)
             "until_started_ms", start_ms, NULL);
 }
 
-/* Run STEP as launch phase PHASE: its time goes to stats, its failure to REASON. */
+/*
+ * Run STEP (named NAME in messages) as launch phase PHASE: its time goes to
+ * stats, its failure to REASON; the host's cancel token is checked before
+ * and after it (the create itself is not cancellable).
+ */
 static int dock_launch_phase(dock_launch *l, int (*step)(dock_launch *, fcb_error *),
-                             dock_phase phase, dock_fail_reason reason, fcb_error *err)
+                             dock_phase phase, dock_fail_reason reason, const char *name,
+                             fcb_error *err)
 {
-    uint64_t t0 = clockx_now_ms();
-    int rc = step(l, err);
-    dock_stats_phase(&l->b->stats, phase, clockx_now_ms() - t0);
+    char when[64];
+    snprintf(when, sizeof when, "before %s", name);
+    int rc = dock_launch_check_cancel(l, when, err);
+    if (rc == FCB_OK) {
+        uint64_t t0 = clockx_now_ms();
+        rc = step(l, err);
+        dock_stats_phase(&l->b->stats, phase, clockx_now_ms() - t0);
+    }
+    snprintf(when, sizeof when, "during %s", name);
+    if (rc == FCB_OK)
+        rc = dock_launch_check_cancel(l, when, err);
     if (rc != FCB_OK)
         l->reason = reason;
     return rc;
 }
 
-/* The lifecycle: check, image, create, copy code, start, wait until ready. */
+/*
+ * Create, check the platform of the image it was created from, copy the
+ * code, start; on Podman one launch at a time (see publish_mu).
+ */
+static int dock_launch_create_to_start(dock_launch *l, fcb_error *err)
+{
+    bool serial = l->b->engine.podman;
+    if (serial)
+        pthread_mutex_lock(&l->b->publish_mu);
+    int rc = dock_launch_phase(l, dock_launch_create, DOCK_PHASE_CREATE, DOCK_FAIL_CREATE,
+                               "the container create", err);
+    if (rc == FCB_OK && (rc = dock_launch_check_platform(l, err)) != FCB_OK)
+        l->reason = DOCK_FAIL_IMAGE;
+    if (rc == FCB_OK)
+        rc = dock_launch_phase(l, dock_launch_copy_code, DOCK_PHASE_COPY, DOCK_FAIL_COPY,
+                               "the code copy", err);
+    if (rc == FCB_OK)
+        rc = dock_launch_phase(l, dock_launch_start, DOCK_PHASE_START, DOCK_FAIL_START,
+                               "the container start", err);
+    if (serial)
+        pthread_mutex_unlock(&l->b->publish_mu);
+    return rc;
+}
+
+/* The lifecycle: check, image, create, check its platform, copy code, start, wait until ready. */
 static int dock_launch_run(dock_launch *l, fcb_instance *out, fcb_error *err)
 {
     l->reason = DOCK_FAIL_INVALID;
     int rc = dock_launch_prepare(l, err);
     if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_image, DOCK_PHASE_PULL, DOCK_FAIL_IMAGE, err);
+        rc = dock_launch_phase(l, dock_launch_image, DOCK_PHASE_PULL, DOCK_FAIL_IMAGE,
+                               "the image pull", err);
     if (rc == FCB_OK) /* a live lease before the container exists (docs/leases.md) */
         rc = dock_lease_ensure(&l->b->lease, err);
     if (rc != FCB_OK)
         return rc;
-    bool serial = l->b->engine.podman; /* see publish_mu */
-    if (serial)
-        pthread_mutex_lock(&l->b->publish_mu);
-    rc = dock_launch_phase(l, dock_launch_create, DOCK_PHASE_CREATE, DOCK_FAIL_CREATE, err);
-    if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_copy_code, DOCK_PHASE_COPY, DOCK_FAIL_COPY, err);
-    if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_start, DOCK_PHASE_START, DOCK_FAIL_START, err);
-    if (serial)
-        pthread_mutex_unlock(&l->b->publish_mu);
+    rc = dock_launch_create_to_start(l, err);
     if (rc != FCB_OK && l->id[0] == '\0')
         return rc; /* nothing of ours exists (a create of unknown outcome was discarded) */
     if (rc == FCB_OK)
-        rc = dock_launch_phase(l, dock_launch_wait_ready, DOCK_PHASE_READY, DOCK_FAIL_READY, err);
+        rc = dock_launch_phase(l, dock_launch_wait_ready, DOCK_PHASE_READY, DOCK_FAIL_READY,
+                               "the readiness wait", err);
     if (rc != FCB_OK) {
         dock_container_discard(l->b, l->id, l->name);
         return rc;
@@ -917,7 +1119,11 @@ int dock_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_i
         rc = dock_op_begin(b, err);
     if (rc != FCB_OK)
         return rc;
-    dock_launch l = {.b = b, .req = &req, .fn = &fn, .t0 = clockx_now_ms()};
+    dock_launch l = {.b = b,
+                     .req = &req,
+                     .fn = &fn,
+                     .t0 = clockx_now_ms(),
+                     .cancel = req.cancel.cancelled != NULL ? &req.cancel : NULL};
     l.deadline = l.t0 + req.deadline_ms;
     rc = dock_launch_run(&l, out, err);
     if (rc != FCB_OK && inflight_closing(&b->ops) && rc != FCB_ERR_INVALID_ARGUMENT)

@@ -61,9 +61,9 @@ static bool dock_is_engine_id(const char *s)
            strspn(s, "0123456789abcdef") == strlen(s);
 }
 
-int dock_container_create(dock_engine *engine, const char *name, const char *body,
-                          uint32_t timeout_ms, char id[DOCK_ID_MAX], bool *maybe_created,
-                          fcb_error *err)
+int dock_container_create(dock_engine *engine, const char *name, const char *platform,
+                          const char *body, uint32_t timeout_ms, char id[DOCK_ID_MAX],
+                          bool *maybe_created, fcb_error *err)
 {
     dock_response resp;
     id[0] = '\0';
@@ -73,7 +73,13 @@ int dock_container_create(dock_engine *engine, const char *name, const char *bod
                         .body_len = strlen(body),
                         .timeout_ms = (long)timeout_ms,
                         .cancellable = false};
-    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/create?name=%s", name);
+    char *eplatform = platform != NULL ? dock_engine_escape(engine->host, platform) : NULL;
+    if (platform != NULL && eplatform == NULL)
+        return dock_no_memory(err); /* nothing was sent */
+    int rc = dock_containers_call(engine, &req, &resp, err, "/containers/create?name=%s%s%s", name,
+                                  eplatform != NULL ? "&platform=" : "",
+                                  eplatform != NULL ? eplatform : "");
+    svc_free(engine->host, eplatform);
     if (rc != FCB_OK) {
         /* E.g. a timeout: the engine may have created it anyway. Names are unique. */
         *maybe_created = true;
@@ -98,7 +104,7 @@ int dock_container_create(dock_engine *engine, const char *name, const char *bod
 }
 
 int dock_container_archive_put(dock_engine *engine, const char *id, const void *tar, size_t len,
-                               uint32_t timeout_ms, fcb_error *err)
+                               uint32_t timeout_ms, const fcb_cancel *cancel, fcb_error *err)
 {
     dock_response resp;
     dock_request req = {
@@ -108,6 +114,7 @@ int dock_container_archive_put(dock_engine *engine, const char *id, const void *
         .content_type = "application/x-tar",
         .cancellable = true,
         .timeout_ms = (long)(timeout_ms != 0 ? timeout_ms : DOCK_ARCHIVE_TIMEOUT_MS)};
+    dock_request_cancel_on(&req, cancel);
     int rc = dock_containers_call(engine, &req, &resp, err, "/containers/%s/archive?path=/", id);
     if (rc == FCB_OK && resp.status != 200)
         rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "copy code into the container", err);
@@ -357,6 +364,26 @@ out:
     return rc;
 }
 
+/* AWS_LAMBDA_FUNCTION_TIMEOUT of Config.Env (what launch gave the runtime), 0 when absent. */
+static uint32_t dock_env_timeout(json_object *root)
+{
+    static const char name[] = "AWS_LAMBDA_FUNCTION_TIMEOUT=";
+    json_object *config = NULL, *env = NULL;
+    if (!json_object_object_get_ex(root, "Config", &config) ||
+        !json_object_object_get_ex(config, "Env", &env) ||
+        !json_object_is_type(env, json_type_array))
+        return 0;
+    size_t n = json_object_array_length(env);
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        const char *kv = json_object_get_string(json_object_array_get_idx(env, i));
+        if (kv == NULL || strncmp(kv, name, sizeof name - 1) != 0)
+            continue;
+        unsigned long v = strtoul(kv + sizeof name - 1, NULL, 10);
+        return v <= 900 ? (uint32_t)v : 0;
+    }
+    return 0;
+}
+
 int dock_container_life_get(dock_engine *engine, const char *id, dock_container_life *life,
                             fcb_error *err)
 {
@@ -383,7 +410,11 @@ int dock_container_life_get(dock_engine *engine, const char *id, dock_container_
     }
     const char *owner = jsonx_get_string(root, "Config.Labels." LABEL_MANAGED_BY);
     life->gone = owner == NULL || strcmp(owner, LABEL_MANAGED_BY_VALUE) != 0;
+    life->foreign = life->gone;
     snprintf(life->status, sizeof life->status, "%s", dock_str_or(state, "Status", ""));
+    snprintf(life->image, sizeof life->image, "%s", dock_str_or(root, "Image", ""));
+    life->host_port = dock_state_host_port(root);
+    life->timeout_s = dock_env_timeout(root);
     if (json_object_object_get_ex(state, "ExitCode", &v))
         life->exit_code = (long)json_object_get_int64(v);
     if (json_object_object_get_ex(state, "OOMKilled", &v))

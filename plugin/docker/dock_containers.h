@@ -23,20 +23,25 @@
 #define DOCK_ID_MAX DOCK_NAME_MAX
 
 /*
- * POST /containers/create?name=NAME with BODY (dock_spec_create_body).
+ * POST /containers/create?name=NAME[&platform=PLATFORM] with BODY
+ * (dock_spec_create_body); PLATFORM ("linux/arm64", API >= 1.41, NULL =
+ * the engine's own) makes the engine use that variant of the image.
  * Not cancellable: an aborted create may still create the container and we
  * would not know its id. On success ID gets the engine's id. On failure
  * *MAYBE_CREATED says whether the container may exist anyway (no answer,
  * or a 201 without a readable Id): the caller removes it by NAME.
  * FCB_ERR_START_FAILED when the engine answers 404 (image gone).
  */
-int dock_container_create(dock_engine *engine, const char *name, const char *body,
-                          uint32_t timeout_ms, char id[DOCK_ID_MAX], bool *maybe_created,
-                          fcb_error *err);
+int dock_container_create(dock_engine *engine, const char *name, const char *platform,
+                          const char *body, uint32_t timeout_ms, char id[DOCK_ID_MAX],
+                          bool *maybe_created, fcb_error *err);
 
-/* PUT /containers/ID/archive?path=/ of a tar (code and layers). Cancellable; default 300 s. */
+/*
+ * PUT /containers/ID/archive?path=/ of a tar (code and layers). Cancellable,
+ * also by CANCEL (a host's token, may be NULL) within ~100 ms; default 300 s.
+ */
 int dock_container_archive_put(dock_engine *engine, const char *id, const void *tar, size_t len,
-                               uint32_t timeout_ms, fcb_error *err);
+                               uint32_t timeout_ms, const fcb_cancel *cancel, fcb_error *err);
 
 /*
  * POST /containers/ID/start (204 and 304 are success). dockerd picks the
@@ -96,18 +101,22 @@ typedef int (*dock_list_fn)(void *ctx, const char *id, const char *instance, int
 int dock_container_list_managed(dock_engine *engine, size_t max, dock_list_fn each, void *ctx,
                                 fcb_error *err);
 
-/* What status() needs from one inspect of a container we may own. */
+/* What status(), invoke() and a launch's platform check need from one inspect. */
 typedef struct dock_container_life {
     bool gone;       /* 404, or not carrying our managed-by label */
+    bool foreign;    /* gone because it exists without our managed-by label */
     char status[32]; /* State.Status: "created", "running", "exited", ... */
     long exit_code;
     bool oom_killed;
-    char error[200]; /* State.Error */
+    char error[200];         /* State.Error */
+    unsigned host_port;      /* host port published for the RIE port, 0 = none */
+    uint32_t timeout_s;      /* AWS_LAMBDA_FUNCTION_TIMEOUT of its Config.Env, 0 = unset */
+    char image[DOCK_ID_MAX]; /* Image: the id of the image it was created from */
 } dock_container_life;
 
 /*
- * GET /containers/ID/json for status(): a container that does not exist or
- * lacks our managed-by label is LIFE->gone (never an error). Cancellable.
+ * GET /containers/ID/json: a container that does not exist or lacks our
+ * managed-by label is LIFE->gone (never an error). Cancellable.
  */
 int dock_container_life_get(dock_engine *engine, const char *id, dock_container_life *life,
                             fcb_error *err);

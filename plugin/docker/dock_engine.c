@@ -16,6 +16,7 @@
 #define DOCK_DEFAULT_TIMEOUT_MS 30000L
 #define DOCK_DEFAULT_MAX_BODY   (4u * 1024 * 1024)
 #define DOCK_MAX_LINE           (1u * 1024 * 1024)
+#define DOCK_POLL_MS            100
 
 typedef struct dock_call {
     const dock_request *req;
@@ -28,16 +29,24 @@ typedef struct dock_call {
     bool stopped;      /* req->stop fired */
 } dock_call;
 
-/* Raw streaming: a 2xx body to on_data, anything else kept for the error message. */
-static size_t dock_write_data(dock_call *call, CURL *curl, char *data, size_t n)
+/* Whether a streamed answer is an error (not 2xx): its body is then kept for the message. */
+static bool dock_write_error_body(dock_call *call, CURL *curl, char *data, size_t n, bool *ok)
 {
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-        if (call->resp->body.len + n > 64 * 1024)
-            return n; /* an error message never needs more */
-        return sbuf_append(&call->resp->body, data, n) ? n : 0;
-    }
+    if (status >= 200 && status <= 299)
+        return false;
+    /* an error message never needs more than 64 KiB */
+    *ok = call->resp->body.len + n > 64 * 1024 || sbuf_append(&call->resp->body, data, n);
+    return true;
+}
+
+/* Raw streaming: a 2xx body to on_data, anything else kept for the error message. */
+static size_t dock_write_data(dock_call *call, CURL *curl, char *data, size_t n)
+{
+    bool ok = true;
+    if (dock_write_error_body(call, curl, data, n, &ok))
+        return ok ? n : 0;
     if (!call->req->on_data(call->req->data_ctx, data, n)) {
         call->line_stopped = true;
         return 0;
@@ -62,6 +71,9 @@ static size_t dock_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
             return 0;
         return n;
     }
+    bool ok = true;
+    if (dock_write_error_body(call, call->curl, data, n, &ok)) /* lines only of a 2xx answer */
+        return ok ? n : 0;
     for (size_t i = 0; i < n; i++) {
         if (data[i] != '\n') {
             if (call->line.len < DOCK_MAX_LINE && !sbuf_append(&call->line, data + i, 1))
@@ -121,22 +133,15 @@ static int dock_progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, cur
     return 0;
 }
 
-/*
- * curl_easy_perform, or for raw streaming the multi interface polled every
- * 100 ms so a cancel or stop is seen promptly even while nothing arrives
- * (curl calls the progress callback only about once a second when idle).
- */
-static CURLcode dock_perform(CURL *curl, dock_call *call)
+CURLcode dock_curl_run(CURL *curl, int (*stop)(void *ctx), void *ctx)
 {
-    if (call->req->on_data == NULL)
-        return curl_easy_perform(curl);
     CURLM *multi = curl_multi_init();
     if (multi == NULL || curl_multi_add_handle(multi, curl) != CURLM_OK) {
         curl_multi_cleanup(multi);
         return CURLE_OUT_OF_MEMORY;
     }
     CURLcode cc = CURLE_OK;
-    for (;;) {
+    for (;;) { /* bounded by the handle's CURLOPT_TIMEOUT_MS, which ends the transfer */
         int running = 0;
         if (curl_multi_perform(multi, &running) != CURLM_OK) {
             cc = CURLE_OUT_OF_MEMORY;
@@ -148,11 +153,11 @@ static CURLcode dock_perform(CURL *curl, dock_call *call)
             cc = (msg != NULL && msg->msg == CURLMSG_DONE) ? msg->data.result : CURLE_OK;
             break;
         }
-        if (dock_progress_cb(call, 0, 0, 0, 0) != 0) {
+        if (stop(ctx) != 0) {
             cc = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
-        if (curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK) {
+        if (curl_multi_poll(multi, NULL, 0, DOCK_POLL_MS, NULL) != CURLM_OK) {
             cc = CURLE_OUT_OF_MEMORY;
             break;
         }
@@ -160,6 +165,24 @@ static CURLcode dock_perform(CURL *curl, dock_call *call)
     curl_multi_remove_handle(multi, curl);
     curl_multi_cleanup(multi);
     return cc;
+}
+
+static int dock_call_stop(void *ctx)
+{
+    return dock_progress_cb(ctx, 0, 0, 0, 0);
+}
+
+/*
+ * curl_easy_perform, or for raw streaming and calls with a caller's stop
+ * check dock_curl_run, so a cancel or stop is seen promptly even while
+ * nothing arrives (curl calls the progress callback only about once a
+ * second when idle).
+ */
+static CURLcode dock_perform(CURL *curl, dock_call *call)
+{
+    if (call->req->on_data == NULL && call->req->stop == NULL)
+        return curl_easy_perform(curl);
+    return dock_curl_run(curl, dock_call_stop, call);
 }
 
 char *dock_engine_escape(const fcb_host_services *host, const char *s)
@@ -382,6 +405,9 @@ int dock_engine_call(dock_engine *engine, const dock_request *req, dock_response
     sbuf_init(&call.line, engine->host, 0);
     if (call.cancel != NULL && atomic_load(call.cancel) != 0)
         return err_set(err, FCB_ERR_CANCELLED, "%s %s: backend is closing", req->method, req->path);
+    if (req->stop != NULL && req->stop(req->stop_ctx) != 0)
+        return err_set(err, FCB_ERR_CANCELLED, "%s %s: cancelled by the caller", req->method,
+                       req->path);
     if (req->unversioned)
         url = svc_sprintf(engine->host, "%s%s", engine->base_url, req->path);
     else

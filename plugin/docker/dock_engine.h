@@ -16,6 +16,8 @@
 #include "dock_spec.h"
 #include "svc.h"
 
+#include <curl/curl.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -69,16 +71,29 @@ typedef struct dock_request {
     void *line_ctx;
     /*
      * Raw streaming: a 2xx body goes to ON_DATA as it arrives (any other
-     * status is kept in resp->body for the error). The transfer then runs on
-     * curl's multi interface, checking the engine's cancel flag (when
-     * cancellable) and STOP(STOP_CTX) (may be NULL) at least every 100 ms;
-     * STOP returning non-zero ends the call with FCB_ERR_CANCELLED.
+     * status is kept in resp->body for the error).
      */
     dock_data_fn on_data;
     void *data_ctx;
+    /*
+     * The caller's own cancel check (may be NULL), e.g. a launch's token.
+     * A call that streams (ON_DATA) or has STOP runs on curl's multi
+     * interface, checking the engine's cancel flag (when cancellable) and
+     * STOP(STOP_CTX) at least every 100 ms; STOP returning non-zero ends
+     * the call with FCB_ERR_CANCELLED ("cancelled by the caller").
+     */
     int (*stop)(void *ctx);
     void *stop_ctx;
 } dock_request;
+
+/* Make REQ stop when CANCEL (a host's token; NULL or without a check = never) fires. */
+static inline void dock_request_cancel_on(dock_request *req, const fcb_cancel *cancel)
+{
+    if (cancel != NULL && cancel->cancelled != NULL) {
+        req->stop = cancel->cancelled;
+        req->stop_ctx = cancel->ctx;
+    }
+}
 
 typedef struct dock_response {
     long status;          /* HTTP status */
@@ -102,6 +117,14 @@ void dock_response_free(dock_response *resp);
  * "message" field of the engine's JSON error body). Returns CODE.
  */
 int dock_engine_http_error(const dock_response *resp, int code, const char *what, fcb_error *err);
+
+/*
+ * Run the easy handle CURL to its end on a private multi handle, calling
+ * STOP(CTX) at least every 100 ms while it waits: non-zero ends the transfer
+ * with CURLE_ABORTED_BY_CALLBACK. Bounded by CURL's own CURLOPT_TIMEOUT_MS.
+ * CURLE_OUT_OF_MEMORY when curl's multi interface fails.
+ */
+CURLcode dock_curl_run(CURL *curl, int (*stop)(void *ctx), void *ctx);
 
 /* curl_easy_escape on the host allocator; caller frees with svc_free. */
 char *dock_engine_escape(const fcb_host_services *host, const char *s);

@@ -1,20 +1,43 @@
 /* dock_images: /images paths, query escaping and the pull progress stream. */
 #include "dock_images.h"
 
+#include "jsonx.h"
 #include "runtime.h"
+
+#include <json-c/json.h>
 
 #include <stdio.h>
 #include <string.h>
 
+/* An image id as the engine names it: "sha256:" and hex digits. */
+static bool dock_is_image_id(const char *image)
+{
+    return strncmp(image, "sha256:", 7) == 0 && image[7] != '\0' &&
+           strspn(image + 7, "0123456789abcdef") == strlen(image + 7);
+}
+
+static void dock_image_info_read(const dock_response *resp, dock_image_info *info)
+{
+    json_object *root = json_tokener_parse(resp->body.data != NULL ? resp->body.data : "");
+    const char *os = jsonx_get_string(root, "Os");
+    const char *arch = jsonx_get_string(root, "Architecture");
+    snprintf(info->os, sizeof info->os, "%s", os != NULL ? os : "");
+    snprintf(info->architecture, sizeof info->architecture, "%s", arch != NULL ? arch : "");
+    json_object_put(root);
+}
+
 int dock_image_inspect(dock_engine *engine, const char *image, const char *field,
-                       uint32_t timeout_ms, bool *present, fcb_error *err)
+                       uint32_t timeout_ms, const fcb_cancel *cancel, dock_image_info *info,
+                       fcb_error *err)
 {
     dock_response resp;
     char repo[RUNTIME_IMAGE_MAX], tag[RUNTIME_IMAGE_MAX];
     memset(&resp, 0, sizeof resp);
-    *present = false;
+    memset(info, 0, sizeof *info);
     /* A malformed reference is the caller's mistake, said before any call. */
-    int rc = dock_spec_split_image(image, field, repo, tag, sizeof repo, err);
+    int rc = dock_is_image_id(image)
+                 ? FCB_OK
+                 : dock_spec_split_image(image, field, repo, tag, sizeof repo, err);
     if (rc != FCB_OK)
         return rc;
     char *path = svc_sprintf(engine->host, "/images/%s/json", image);
@@ -22,9 +45,11 @@ int dock_image_inspect(dock_engine *engine, const char *image, const char *field
         return err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
     dock_request req = {
         .method = "GET", .path = path, .cancellable = true, .timeout_ms = (long)timeout_ms};
+    dock_request_cancel_on(&req, cancel);
     rc = dock_engine_call(engine, &req, &resp, err);
     if (rc == FCB_OK && resp.status == 200) {
-        *present = true;
+        info->present = true;
+        dock_image_info_read(&resp, info);
     } else if (rc == FCB_OK && resp.status != 404) {
         rc = dock_engine_http_error(&resp, FCB_ERR_BACKEND, "inspect image", err);
         err_prefix(err, "%s '%s'", field, image);
@@ -47,9 +72,9 @@ static bool dock_pull_line(void *ctx, const char *line, size_t len)
     return true;
 }
 
-/* "/images/create?fromImage=<repo>&tag=<tag>" for IMAGE, escaped; NULL without memory. */
-static int dock_pull_path(dock_engine *engine, const char *image, const char *field, char **path,
-                          fcb_error *err)
+/* "/images/create?fromImage=<repo>&tag=<tag>[&platform=<p>]" for IMAGE, escaped. */
+static int dock_pull_path(dock_engine *engine, const char *image, const char *field,
+                          const char *platform, char **path, fcb_error *err)
 {
     char repo[RUNTIME_IMAGE_MAX], tag[RUNTIME_IMAGE_MAX];
     *path = NULL;
@@ -58,20 +83,25 @@ static int dock_pull_path(dock_engine *engine, const char *image, const char *fi
         return rc;
     char *erepo = dock_engine_escape(engine->host, repo);
     char *etag = dock_engine_escape(engine->host, tag);
-    if (erepo != NULL && etag != NULL)
-        *path = svc_sprintf(engine->host, "/images/create?fromImage=%s&tag=%s", erepo, etag);
+    char *eplatform = platform != NULL ? dock_engine_escape(engine->host, platform) : NULL;
+    if (erepo != NULL && etag != NULL && (platform == NULL || eplatform != NULL))
+        *path =
+            svc_sprintf(engine->host, "/images/create?fromImage=%s&tag=%s%s%s", erepo, etag,
+                        platform != NULL ? "&platform=" : "", platform != NULL ? eplatform : "");
     svc_free(engine->host, erepo);
     svc_free(engine->host, etag);
+    svc_free(engine->host, eplatform);
     return *path != NULL ? FCB_OK : err_set(err, FCB_ERR_NO_MEMORY, "docker: out of memory");
 }
 
 int dock_image_pull(dock_engine *engine, const char *image, const char *field,
-                    const char *registry_auth, uint32_t timeout_ms, fcb_error *err)
+                    const char *registry_auth, const char *platform, uint32_t timeout_ms,
+                    const fcb_cancel *cancel, fcb_error *err)
 {
     dock_response resp;
     char *path = NULL;
     memset(&resp, 0, sizeof resp);
-    int rc = dock_pull_path(engine, image, field, &path, err);
+    int rc = dock_pull_path(engine, image, field, platform, &path, err);
     if (rc != FCB_OK)
         return rc;
     dock_pull_state st = {.failed = false};
@@ -82,6 +112,7 @@ int dock_image_pull(dock_engine *engine, const char *image, const char *field,
                         .timeout_ms = (long)timeout_ms,
                         .on_line = dock_pull_line,
                         .line_ctx = &st};
+    dock_request_cancel_on(&req, cancel);
     rc = dock_engine_call(engine, &req, &resp, err);
     if (rc != FCB_OK) {
         err_prefix(err, "pull %s '%s'", field, image);

@@ -57,6 +57,8 @@ void dock_stats_phase(dock_stats *s, dock_phase phase, uint64_t ms);
 dock_engine *dock_backend_engine(fcb_backend *b);
 inflight *dock_backend_inflight(fcb_backend *b);
 dock_stats *dock_backend_stats(fcb_backend *b);
+/* Where the host reaches published ports (an instance's endpoint host). */
+const char *dock_backend_endpoint_host(const fcb_backend *b);
 /* The container id of a "container/<id>" handle, or false when it is not one. */
 bool dock_backend_handle_id(const char *handle, const char **id);
 

@@ -7,6 +7,7 @@
 #include "dock_spec.h"
 
 #include "labels.h"
+#include "lambda_env.h"
 #include "names.h"
 #include "runtime.h"
 
@@ -107,48 +108,118 @@ static int dock_env_push(const fcb_host_services *host, json_object *env, const 
               : err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory for env %s", name);
 }
 
-/*
- * The function's variables (localhost URLs rewritten, platform-reserved
- * names dropped with a warning) then the platform's: the shared rule of
- * runtime_platform_env.
- */
-static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *in,
-                         const dock_limits *limits, json_object *env, fcb_error *err)
+/* The Lambda environment of this launch (lambda_env.h) into *OUT. */
+static int dock_spec_lambda_env(const fcb_host_services *host, const dock_spec_input *in,
+                                const dock_limits *limits, lambda_env *out, fcb_error *err)
 {
     const fcb_function *fn = in->function;
-    int rc = FCB_OK;
-    if (fn->n_environment > 0 && fn->environment == NULL)
-        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
-                       "Environment.Variables: %zu variables but no array", fn->n_environment);
-    runtime_platform_env platform;
-    runtime_platform_env_init(&platform, fn, (unsigned)limits->memory_mb,
-                              (unsigned)limits->timeout_seconds);
+    const fcb_credentials *c = in->credentials;
+    char region[RUNTIME_REGION_MAX];
+    bool from_arn = runtime_region_from_arn(fn->function_arn, region);
+    char *endpoint = in->aws_endpoint_url != NULL
+                         ? runtime_rewrite_localhost(host, in->aws_endpoint_url, in->host_alias)
+                         : NULL;
+    if (in->aws_endpoint_url != NULL && endpoint == NULL)
+        return err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory for the environment");
+    bool zip = fn->package_type == FCB_PACKAGE_ZIP;
+    lambda_env_input li = {.function_name = fn->function_name,
+                           .version = runtime_function_version(fn),
+                           .runtime = zip ? fn->runtime : NULL,
+                           .handler = zip ? fn->handler : NULL,
+                           .memory_mb = limits->memory_mb,
+                           .timeout_s = limits->timeout_seconds,
+                           .region = from_arn ? region : RUNTIME_DEFAULT_REGION,
+                           .region_overridable = !from_arn,
+                           .instance_id = in->log_stream_id,
+                           .now_unix_s = in->now_unix_s,
+                           .endpoint_url = endpoint,
+                           .access_key_id = c != NULL ? c->access_key_id : NULL,
+                           .secret_access_key = c != NULL ? c->secret_access_key : NULL,
+                           .session_token = c != NULL ? c->session_token : NULL};
+    int rc = lambda_env_build(host, &li, out, err);
+    svc_free(host, endpoint);
+    return rc;
+}
+
+/* The reserved entry of ENV named NAME, or NULL. */
+static const lambda_env_var *dock_env_reserved(const lambda_env *env, const char *name)
+{
+    for (size_t i = 0; i < env->n; i++)
+        if (env->vars[i].reserved && strcmp(env->vars[i].name, name) == 0)
+            return &env->vars[i];
+    return NULL;
+}
+
+/* Whether the function sets NAME itself. */
+static bool dock_fn_sets(const fcb_function *fn, const char *name)
+{
+    for (size_t i = 0; i < fn->n_environment; i++)
+        if (fn->environment[i].name != NULL && strcmp(fn->environment[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The function's variables, localhost URLs rewritten; one the platform
+ * reserves is dropped with a warning that shows the platform's value only
+ * when it is not a secret.
+ */
+static int dock_spec_env_function(const fcb_host_services *host, const dock_spec_input *in,
+                                  const lambda_env *platform, json_object *env, fcb_error *err)
+{
+    const fcb_function *fn = in->function;
     for (size_t i = 0; i < fn->n_environment; i++) {
         const fcb_env_var *v = &fn->environment[i];
         if (v->name == NULL || !names_is_env_name(v->name))
             return err_set(err, FCB_ERR_INVALID_ARGUMENT,
                            "Environment.Variables: invalid variable name '%.100s'",
                            v->name != NULL ? v->name : "(null)");
-        if (runtime_env_drop_reserved(host, "docker", &platform, v->name))
+        const lambda_env_var *reserved = dock_env_reserved(platform, v->name);
+        if (reserved != NULL) {
+            svc_log(host, FCB_LOG_WARN, "docker",
+                    "environment variable is reserved by the platform; the function's value "
+                    "is ignored",
+                    "variable", v->name, "value",
+                    reserved->secret ? "(secret, not shown)" : reserved->value, NULL);
             continue;
+        }
         char *value =
             runtime_rewrite_localhost(host, v->value != NULL ? v->value : "", in->host_alias);
         if (value == NULL)
             return err_set(err, FCB_ERR_NO_MEMORY, "container spec: out of memory for env %s",
                            v->name);
-        rc = dock_env_push(host, env, v->name, value, err);
+        int rc = dock_env_push(host, env, v->name, value, err);
         svc_free(host, value);
         if (rc != FCB_OK)
             return rc;
     }
-    for (size_t i = 0; i < platform.n; i++) {
-        if (!runtime_platform_env_applies(&platform, i, fn))
-            continue;
-        rc = dock_env_push(host, env, platform.vars[i].name, platform.vars[i].value, err);
-        if (rc != FCB_OK)
-            return rc;
-    }
     return FCB_OK;
+}
+
+/*
+ * The function's variables (dock_spec_env_function), then the Lambda
+ * environment: its reserved entries always, the others (the region when the
+ * ARN has none) unless the function sets them.
+ */
+static int dock_spec_env(const fcb_host_services *host, const dock_spec_input *in,
+                         const dock_limits *limits, json_object *env, fcb_error *err)
+{
+    const fcb_function *fn = in->function;
+    if (fn->n_environment > 0 && fn->environment == NULL)
+        return err_set(err, FCB_ERR_INVALID_ARGUMENT,
+                       "Environment.Variables: %zu variables but no array", fn->n_environment);
+    lambda_env platform;
+    int rc = dock_spec_lambda_env(host, in, limits, &platform, err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = dock_spec_env_function(host, in, &platform, env, err);
+    for (size_t i = 0; rc == FCB_OK && i < platform.n; i++) {
+        const lambda_env_var *v = &platform.vars[i];
+        if (v->reserved || !dock_fn_sets(fn, v->name))
+            rc = dock_env_push(host, env, v->name, v->value, err);
+    }
+    lambda_env_free(host, &platform);
+    return rc;
 }
 
 /* The objects of a create body, each attached to root once made. */
@@ -349,6 +420,12 @@ static bool dock_parse_version(const char *s, unsigned *major, unsigned *minor)
     *major = (unsigned)ma;
     *minor = (unsigned)mi;
     return true;
+}
+
+bool dock_spec_api_at_least(const char *version, unsigned major, unsigned minor)
+{
+    unsigned ma, mi;
+    return dock_parse_version(version, &ma, &mi) && (ma > major || (ma == major && mi >= minor));
 }
 
 int dock_spec_negotiate_version(const char *server, char out[16], fcb_error *err)

@@ -59,17 +59,26 @@ typedef struct dock_spec_input {
     bool host_gateway;            /* add ExtraHosts "<alias>:host-gateway" */
     const char *network;          /* HostConfig.NetworkMode; NULL = engine default */
     const char *publish_ip;       /* HostIp of the 8080 binding, e.g. "127.0.0.1" */
+    /* The Lambda environment of this launch (lambda_env.h): */
+    const char *log_stream_id;          /* 32 hex digits, the log stream's instance id; required */
+    int64_t now_unix_s;                 /* launch time (UTC), for the log stream's date */
+    const char *aws_endpoint_url;       /* AWS_ENDPOINT_URL (localhost rewritten); NULL = unset */
+    const fcb_credentials *credentials; /* role credentials, both keys set; NULL = none */
 } dock_spec_input;
 
 /*
  * JSON body of POST /containers/create: Image, Cmd ([handler] for Zip,
  * ImageConfig for Image), Entrypoint/WorkingDir overrides, Env (function
- * variables with localhost rewritten, then AWS_LAMBDA_* unless the function
- * sets them), Labels, ExposedPorts, HostConfig (Memory, Tmpfs /tmp,
- * PortBindings 8080/tcp -> publish_ip:ephemeral, ExtraHosts, NetworkMode).
- * Returns FCB_OK and *json (host allocator, caller frees with svc_free),
- * or FCB_ERR_INVALID_ARGUMENT naming the field (bad env name, limits) /
- * FCB_ERR_NO_MEMORY.
+ * variables with localhost rewritten, those the platform reserves dropped
+ * with a warning, then the Lambda environment of lambda_env.h: _HANDLER,
+ * AWS_LAMBDA_*, LAMBDA_TASK_ROOT, TZ, AWS_ENDPOINT_URL, the credentials,
+ * ...), Labels, ExposedPorts, HostConfig (Memory, Tmpfs /tmp, PortBindings
+ * 8080/tcp -> publish_ip:ephemeral, ExtraHosts, NetworkMode). The
+ * credentials end up in the body's Env (the engine has no secret store);
+ * nothing here logs them or puts them in an error message. Returns FCB_OK
+ * and *json (host allocator, caller frees with svc_free), or
+ * FCB_ERR_INVALID_ARGUMENT naming the field (bad env name, limits, a value
+ * the Lambda environment refuses) / FCB_ERR_NO_MEMORY.
  */
 int dock_spec_create_body(const fcb_host_services *host, const dock_spec_input *in, char **json,
                           fcb_error *err);
@@ -98,6 +107,9 @@ int dock_spec_parse_host(const char *docker_host, bool tls, dock_address *out, f
  * FCB_ERR_BACKEND when SERVER is not a version.
  */
 int dock_spec_negotiate_version(const char *server, char out[16], fcb_error *err);
+
+/* Whether the negotiated API VERSION ("X.Y") is at least MAJOR.MINOR. */
+bool dock_spec_api_at_least(const char *version, unsigned major, unsigned minor);
 
 /*
  * Split an image reference for POST /images/create: repository part into

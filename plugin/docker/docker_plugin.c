@@ -3,6 +3,7 @@
  * Everything else lives in the dock_* modules (hidden visibility).
  */
 #include "dock_backend.h"
+#include "dock_invoke.h"
 #include "dock_observe.h"
 #include "svc.h"
 
@@ -10,17 +11,21 @@
 #include <fakecloud/backend_plugin.h>
 
 /*
- * Architectures: a function runs only on the engine's own architecture
- * (dock_arch.h); any other is refused with FCB_ERR_UNSUPPORTED, never run.
- * The descriptor is static and says x86_64, the engines this backend is
- * built and tested against; on an arm64 engine x86_64 functions are refused
- * the same way (and arm64 ones run). See docs/docker.md.
+ * Architectures: the function's platform is asked for on pull and create
+ * when it is not the engine's own, and the image a container was created
+ * from is checked before it starts (dock_arch.h): another architecture is
+ * refused, never run. Whether the engine can execute a foreign one
+ * (binfmt/QEMU) is not visible through the API; when it cannot, the launch
+ * fails at start. Credentials reach the container's environment (docs/docker.md:
+ * visible to whoever controls the engine), never a log line.
  */
 FCB_PLUGIN_DESCRIPTOR_EX(DOCK_PLUGIN_NAME, "0.1.0",
                          "Runs Lambda runtimes as Docker containers over the Engine API",
                          FCB_ABI_MINOR,
                          FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
-                             FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS);
+                             FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS |
+                             FCB_CAP_INVOKE | FCB_CAP_CANCEL | FCB_CAP_CREDENTIALS |
+                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64);
 
 static const fcb_backend_ops dock_ops = {
     .size = sizeof(fcb_backend_ops),
@@ -33,6 +38,7 @@ static const fcb_backend_ops dock_ops = {
     .prepull = dock_backend_prepull,
     .logs = dock_backend_logs,
     .status = dock_backend_status,
+    .invoke = dock_backend_invoke,
     .stats = dock_backend_stats_emit,
 };
 

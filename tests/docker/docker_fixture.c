@@ -20,6 +20,26 @@ void docker_fixture_load(docker_fixture *fx)
     fx->ops = fx->plugin->ops;
 }
 
+const char *docker_fixture_socket(void)
+{
+    const char *h = getenv("DOCKER_HOST");
+    cr_assert(h != NULL && strncmp(h, "unix://", 7) == 0,
+              "run under tests/docker/with-dockerd.sh (DOCKER_HOST unset)");
+    return h + 7;
+}
+
+void docker_fixture_open(docker_fixture *fx)
+{
+    memset(fx, 0, sizeof *fx);
+    fx->mh = mock_host_new();
+    mock_host_set_config(fx->mh, "DOCKER_HOST", getenv("DOCKER_HOST"));
+    docker_fixture_load(fx);
+    fcb_open_params params = {.size = sizeof params};
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(fx->ops->open(mock_host_services(fx->mh), &params, &fx->backend, &err), FCB_OK,
+                 "open: %s", err.message);
+}
+
 void docker_fixture_teardown(docker_fixture *fx)
 {
     if (fx->backend != NULL)

@@ -24,6 +24,12 @@ typedef struct docker_fixture {
 /* loader_load the docker plugin with fx->mh's services (asserts). */
 void docker_fixture_load(docker_fixture *fx);
 
+/* The unix socket path of DOCKER_HOST (asserts it is unix://: run under with-dockerd.sh). */
+const char *docker_fixture_socket(void);
+
+/* A new mock host with DOCKER_HOST from the environment, the plugin loaded and opened. */
+void docker_fixture_open(docker_fixture *fx);
+
 /* Close the backend if open, expect 0 bytes outstanding (the log on a leak), unload,
  * free the mock host, zero fx. */
 void docker_fixture_teardown(docker_fixture *fx);

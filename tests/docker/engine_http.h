@@ -27,4 +27,11 @@ char *engine_http_create_container(const char *socket_path, const char *name, co
 /* POST EVENT to the RIE at ENDPOINT (host:port): the body (malloc'd); asserts 200. */
 char *engine_http_invoke(const char *endpoint, const char *event);
 
+/*
+ * A "registry" on loopback that completes TCP handshakes (the kernel does,
+ * into the backlog) and never answers: a pull from it cannot finish. Its
+ * port in *PORT; the caller closes the returned socket.
+ */
+int engine_http_stalled_registry(unsigned *port);
+
 #endif

@@ -9,6 +9,9 @@
 
 MOCK_HOST_SUITE(dock_spec);
 
+#define STREAM_ID "0123456789abcdef0123456789abcdef"
+#define SECRET    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+
 static fcb_function zip_fn(void)
 {
     fcb_function fn = {.size = sizeof(fcb_function),
@@ -28,7 +31,8 @@ static json_object *build(const fcb_function *fn, bool gateway, const char *netw
                           .host_alias = "host.docker.internal",
                           .host_gateway = gateway,
                           .network = network,
-                          .publish_ip = "127.0.0.1"};
+                          .publish_ip = "127.0.0.1",
+                          .log_stream_id = STREAM_ID};
     char *json = NULL;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(dock_spec_create_body(host, &in, &json, &err), FCB_OK, "%s", err.message);
@@ -183,6 +187,106 @@ Test(dock_spec, platform_variables_win_over_the_function_values_with_a_warning)
     json_object_put(root);
 }
 
+static json_object *build_with(const fcb_function *fn, const fcb_credentials *creds,
+                               const char *endpoint)
+{
+    dock_spec_input in = {.function = fn,
+                          .image = "i",
+                          .instance_id = "x",
+                          .host_alias = "host.docker.internal",
+                          .log_stream_id = STREAM_ID,
+                          .now_unix_s = 1767225600, /* 2026-01-01 */
+                          .aws_endpoint_url = endpoint,
+                          .credentials = creds};
+    char *json = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(dock_spec_create_body(host, &in, &json, &err), FCB_OK, "%s", err.message);
+    json_object *root = json_tokener_parse(json);
+    svc_free(host, json);
+    return root;
+}
+
+Test(dock_spec, environment_is_the_full_lambda_environment_with_the_credentials)
+{
+    fcb_function fn = zip_fn();
+    fcb_credentials creds = {.size = sizeof creds,
+                             .access_key_id = "AKID",
+                             .secret_access_key = SECRET,
+                             .session_token = "token"};
+    json_object *root = build_with(&fn, &creds, "http://localhost:4566");
+    const char *want[] = {"_HANDLER=app.handler",
+                          "LAMBDA_TASK_ROOT=/var/task",
+                          "LAMBDA_RUNTIME_DIR=/var/runtime",
+                          "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/My_Fn.v2",
+                          "AWS_LAMBDA_LOG_STREAM_NAME=2026/01/01/[$LATEST]" STREAM_ID,
+                          "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+                          "AWS_EXECUTION_ENV=AWS_Lambda_python3.12",
+                          "TZ=:UTC",
+                          "AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
+                          "AWS_ENDPOINT_URL=http://host.docker.internal:4566",
+                          "AWS_ACCESS_KEY_ID=AKID",
+                          "AWS_SECRET_ACCESS_KEY=" SECRET,
+                          "AWS_SESSION_TOKEN=token"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_expect(env_has(root, want[i]), "missing %s", want[i]);
+    json_object_put(root);
+    /* An image function has no handler or runtime of its own to name; no credentials given. */
+    fn.package_type = FCB_PACKAGE_IMAGE;
+    root = build_with(&fn, NULL, NULL);
+    const char *absent[] = {
+        "_HANDLER=", "AWS_EXECUTION_ENV=", "AWS_ACCESS_KEY_ID=", "AWS_ENDPOINT_URL="};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        cr_expect_eq(env_count(root, absent[i]), 0, "%s is set", absent[i]);
+    json_object_put(root);
+}
+
+Test(dock_spec, a_function_value_for_a_credential_is_dropped_and_the_warning_hides_the_secret)
+{
+    fcb_function fn = zip_fn();
+    fcb_env_var env[] = {{"AWS_SECRET_ACCESS_KEY", "mine"}, {"TZ", "Europe/Paris"}};
+    fn.environment = env;
+    fn.n_environment = 2;
+    fcb_credentials creds = {
+        .size = sizeof creds, .access_key_id = "AKID", .secret_access_key = SECRET};
+    json_object *root = build_with(&fn, &creds, NULL);
+    cr_expect(env_has(root, "AWS_SECRET_ACCESS_KEY=" SECRET));
+    cr_expect_eq(env_count(root, "AWS_SECRET_ACCESS_KEY="), 1);
+    cr_expect(env_has(root, "TZ=:UTC"));
+    cr_expect(mock_host_log_contains(mh, "variable=AWS_SECRET_ACCESS_KEY"));
+    cr_expect(mock_host_log_contains(mh, "variable=TZ value=:UTC"));
+    cr_expect(!mock_host_log_contains(mh, SECRET), "the secret is in the log");
+    json_object_put(root);
+}
+
+Test(dock_spec, a_value_the_lambda_environment_refuses_is_named_without_its_content)
+{
+    fcb_function fn = zip_fn();
+    fcb_credentials creds = {
+        .size = sizeof creds, .access_key_id = "AKID", .secret_access_key = "bad\n" SECRET};
+    dock_spec_input in = {.function = &fn,
+                          .image = "i",
+                          .instance_id = "x",
+                          .host_alias = "h",
+                          .log_stream_id = STREAM_ID,
+                          .credentials = &creds};
+    char *json = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_expect_eq(dock_spec_create_body(host, &in, &json, &err), FCB_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err.message, "secret_access_key") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, SECRET) == NULL, "%s", err.message);
+    cr_expect_null(json);
+}
+
+Test(dock_spec, api_versions_compare_by_major_and_minor)
+{
+    cr_expect(dock_spec_api_at_least("1.41", 1, 41));
+    cr_expect(dock_spec_api_at_least("1.43", 1, 41));
+    cr_expect(dock_spec_api_at_least("2.0", 1, 41));
+    cr_expect(!dock_spec_api_at_least("1.40", 1, 41));
+    cr_expect(!dock_spec_api_at_least("", 1, 41));
+    cr_expect(!dock_spec_api_at_least("1.x", 1, 41));
+}
+
 Test(dock_spec, version_is_the_qualifier_of_a_published_version_arn)
 {
     fcb_function fn = zip_fn();
@@ -240,7 +344,11 @@ Test(dock_spec, image_function_uses_image_config_overrides)
 Test(dock_spec, refuses_bad_input_naming_the_field)
 {
     fcb_function fn = zip_fn();
-    dock_spec_input in = {.function = &fn, .image = "i", .instance_id = "x", .host_alias = "h"};
+    dock_spec_input in = {.function = &fn,
+                          .image = "i",
+                          .instance_id = "x",
+                          .host_alias = "h",
+                          .log_stream_id = STREAM_ID};
     char *json = NULL;
     fcb_error err = FCB_ERROR_INIT;
     fcb_env_var bad[] = {{"1BAD=", "v"}};
@@ -273,9 +381,19 @@ Test(dock_spec, create_body_survives_every_allocation_failure)
     fcb_env_var env[] = {{"A", "http://localhost:1"}, {"B", "b"}};
     fn.environment = env;
     fn.n_environment = 2;
-    dock_spec_input in = {
-        .function = &fn, .image = "i", .instance_id = "x", .host_alias = "h", .host_gateway = true};
-    for (size_t n = 1; n < 100; n++) {
+    fcb_credentials creds = {.size = sizeof creds,
+                             .access_key_id = "AKID",
+                             .secret_access_key = SECRET,
+                             .session_token = "token"};
+    dock_spec_input in = {.function = &fn,
+                          .image = "i",
+                          .instance_id = "x",
+                          .host_alias = "h",
+                          .host_gateway = true,
+                          .log_stream_id = STREAM_ID,
+                          .aws_endpoint_url = "http://localhost:4566",
+                          .credentials = &creds};
+    for (size_t n = 1; n < 200; n++) {
         mock_host_fail_alloc(mh, n);
         char *json = NULL;
         fcb_error err = FCB_ERROR_INIT;

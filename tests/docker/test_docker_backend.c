@@ -19,9 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -342,27 +339,10 @@ Test(docker, readiness_deadline_fails_with_timeout_and_removes_the_container)
     zip_fixture_free(zip);
 }
 
-/*
- * A "registry" on loopback that completes TCP handshakes (the kernel does,
- * into the backlog) and never answers: a pull from it cannot finish.
- */
-static int stalled_registry(unsigned *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(fd, 64), 0);
-    socklen_t len = sizeof a;
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 Test(docker, launch_deadline_bounds_the_whole_launch_including_the_image_pull)
 {
     unsigned port;
-    int fd = stalled_registry(&port);
+    int fd = engine_http_stalled_registry(&port);
     char image[64];
     snprintf(image, sizeof image, "127.0.0.1:%u/fakecloud/stalled:1", port);
     fcb_function fn = {.size = sizeof fn,
@@ -611,6 +591,8 @@ Test(docker, missing_image_is_reported_with_the_pull_error)
                  err.message);
     cr_expect(strstr(err.message, "127.0.0.1:1/fakecloud/absent:1") != NULL, "%s", err.message);
     cr_expect(strstr(err.message, "pull") != NULL, "%s", err.message);
+    /* the engine's own reason, not "(no message)" */
+    cr_expect(strstr(err.message, "connection refused") != NULL, "%s", err.message);
     cr_expect_eq(count_instance_containers(), 0);
 }
 

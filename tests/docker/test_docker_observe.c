@@ -24,22 +24,12 @@ static docker_fixture fx;
 
 static const char *docker_socket(void)
 {
-    const char *h = getenv("DOCKER_HOST");
-    cr_assert(h != NULL && strncmp(h, "unix://", 7) == 0,
-              "run under tests/docker/with-dockerd.sh (DOCKER_HOST unset)");
-    return h + 7;
+    return docker_fixture_socket();
 }
 
 static void setup(void)
 {
-    memset(&fx, 0, sizeof fx);
-    fx.mh = mock_host_new();
-    mock_host_set_config(fx.mh, "DOCKER_HOST", getenv("DOCKER_HOST"));
-    docker_fixture_load(&fx);
-    fcb_open_params params = {.size = sizeof params};
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(fx.ops->open(mock_host_services(fx.mh), &params, &fx.backend, &err), FCB_OK,
-                 "open: %s", err.message);
+    docker_fixture_open(&fx);
     cr_assert(FCB_HAS_MEMBER(fx.ops, fcb_backend_ops, stats) && fx.ops->status != NULL &&
               fx.ops->logs != NULL && fx.ops->stats != NULL);
 }
@@ -432,62 +422,7 @@ Test(docker_observe, stats_count_launches_failures_by_reason_terminations_and_ph
     cr_expect_gt(s.requests, before.requests + 5);
 }
 
-/* ---- architecture ------------------------------------------------------ */
-
-/* The engine's /version Arch, asked directly ("amd64", "arm64"). */
-static void engine_arch(char out[32])
-{
-    char *body = NULL;
-    cr_assert_eq(engine("GET", "/version", NULL, &body), 200);
-    const char *p = strstr(body, "\"Arch\":\"");
-    cr_assert_not_null(p, "%s", body);
-    p += 8;
-    snprintf(out, 32, "%.*s", (int)strcspn(p, "\""), p);
-    free(body);
-}
-
-static int launch_arch(const char *name, const char *architecture, fcb_instance *inst,
-                       fcb_error *err)
-{
-    fcb_function fn = {.size = sizeof fn,
-                       .function_name = name,
-                       .package_type = FCB_PACKAGE_IMAGE,
-                       .image_uri = "fakecloud-test/image-fn:1",
-                       .architecture = architecture};
-    fcb_launch_request req = {.size = sizeof req, .function = &fn, .deploy_id = "d1"};
-    memset(inst, 0, sizeof *inst);
-    inst->size = sizeof *inst;
-    return fx.ops->launch(fx.backend, &req, inst, err);
-}
-
-Test(docker_observe, the_other_architecture_is_refused_naming_both_and_nothing_is_created)
-{
-    char arch[32];
-    engine_arch(arch);
-    const char *other = strcmp(arch, "arm64") == 0 ? "x86_64" : "arm64";
-    fcb_instance inst;
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(launch_arch("arch-other", other, &inst, &err), FCB_ERR_UNSUPPORTED, "%s",
-                 err.message);
-    cr_log_info("%s", err.message);
-    cr_expect(strstr(err.message, "Architectures") != NULL, "%s", err.message);
-    cr_expect(strstr(err.message, other) != NULL, "%s", err.message);
-    cr_expect(strstr(err.message, arch) != NULL, "%s", err.message);
-    cr_expect_eq(engine_http_count_containers(docker_socket(), "fakecloud-lambda=arch-other"), 0);
-    cr_assert_eq(launch_arch("arch-bogus", "sparc", &inst, &err), FCB_ERR_INVALID_ARGUMENT);
-    cr_expect(strstr(err.message, "Architectures: 'sparc'") != NULL, "%s", err.message);
-}
-
-Test(docker_observe, the_engines_own_architecture_launches)
-{
-    char arch[32];
-    engine_arch(arch);
-    const char *same = strcmp(arch, "arm64") == 0 ? "arm64" : "x86_64";
-    fcb_instance inst;
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(launch_arch("arch-same", same, &inst, &err), FCB_OK, "%s", err.message);
-    cr_expect_eq(fx.ops->terminate(fx.backend, inst.handle, &err), FCB_OK, "%s", err.message);
-}
+/* Architectures: tests/docker/test_docker_ops.c (docker_arch). */
 
 /* ---- allocation failures ----------------------------------------------- */
 

@@ -2,7 +2,9 @@
 # One HTTP connection of the RIE stand-in (stdin/stdout are the socket).
 # POST /2015-03-31/functions/function/invocations runs
 # /var/task/<handler module>.sh (or /var/runtime/<module>.sh) with the event
-# on stdin; its stdout is the response body. Anything else gets a 404.
+# on stdin; its stdout is the response body. A handler that exits non-zero
+# answers 200 with X-Amz-Function-Error: Unhandled, like the RIE does for a
+# function error. Anything else gets a 404.
 read -r method path proto
 len=0
 i=0
@@ -14,9 +16,10 @@ while [ $i -lt 100 ] && read -r line; do
     [Cc]ontent-[Ll]ength:*) len=$(echo ${line#*:}) ;;
   esac
 done
-reply() { # status, body
-  printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
-    "$1" "${#2}" "$2"
+reply() { # status, body[, extra header line]
+  printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n' "$1" "${#2}"
+  [ -z "${3:-}" ] || printf '%s\r\n' "$3"
+  printf 'Connection: close\r\n\r\n%s' "$2"
 }
 if [ "$method" = POST ] && [ "$path" = /2015-03-31/functions/function/invocations ]; then
   module=${RIE_HANDLER%%.*}
@@ -28,10 +31,16 @@ if [ "$method" = POST ] && [ "$path" = /2015-03-31/functions/function/invocation
   fi
   if [ "$len" -gt 0 ]; then
     out=$(head -c "$len" | sh "$script" 2>&1)
+    status=$?
   else
     out=$(sh "$script" </dev/null 2>&1)
+    status=$?
   fi
-  reply "200 OK" "$out"
+  if [ "$status" -ne 0 ]; then
+    reply "200 OK" "$out" "X-Amz-Function-Error: Unhandled"
+  else
+    reply "200 OK" "$out"
+  fi
 else
   reply "404 Not Found" ""
 fi
