@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#define ARTIFACT_SETS_MAX  64
+#define ARTIFACT_SETS_MAX  4096
 #define ARTIFACT_TOKEN_MAX 256
 
 typedef struct artifact_set {
@@ -33,7 +33,7 @@ struct artifact_server {
     char url[64];
     unsigned port;
     pthread_mutex_t lock;
-    artifact_set sets[ARTIFACT_SETS_MAX];
+    artifact_set *sets; /* ARTIFACT_SETS_MAX */
     size_t n_sets;
 };
 
@@ -220,6 +220,10 @@ int artifact_server_start_limits(const char *listen, const char *token, host_ser
         return -1;
     }
     artifact_server *srv = calloc(1, sizeof *srv);
+    if (srv != NULL && (srv->sets = calloc(ARTIFACT_SETS_MAX, sizeof *srv->sets)) == NULL) {
+        free(srv);
+        srv = NULL;
+    }
     if (srv == NULL) {
         snprintf(why, why_size, "artifact server: out of memory");
         return -1;
@@ -284,6 +288,23 @@ out:
     return rc;
 }
 
+int artifact_server_remove(artifact_server *srv, const void *code)
+{
+    int rc = -1;
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; code != NULL && i < srv->n_sets; i++) {
+        if (srv->sets[i].code != code)
+            continue;
+        free(srv->sets[i].code_path);
+        free(srv->sets[i].layers_path);
+        srv->sets[i] = srv->sets[--srv->n_sets];
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return rc;
+}
+
 const char *artifact_server_url(const artifact_server *srv)
 {
     return srv->url;
@@ -304,6 +325,7 @@ void artifact_server_stop(artifact_server *srv)
         free(srv->sets[i].code_path);
         free(srv->sets[i].layers_path);
     }
+    free(srv->sets);
     pthread_mutex_destroy(&srv->lock);
     explicit_bzero(srv->token, sizeof srv->token);
     free(srv);

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""`fakecloud-lambda-host serve` driven by real clients: the AWS CLI and boto3.
+
+Usage: serve_e2e.py HOST_EXE PLUGIN_DIR KUBESIM_PY
+
+serve runs with the k8s backend on kubesim (a free loopback port), and:
+1. aws lambda create-function (zip), invoke (sync, --log-type Tail), get-function,
+   get-function-configuration, list-functions; an unknown function is
+   ResourceNotFoundException as botocore raises it (boto3) and exit 255 (CLI);
+2. update-function-code: the next invoke runs the new code (kubesim's RIE
+   stand-in lists the code files it got); publish-version: f:1 keeps the old
+   code after another update (never served by $LATEST's instances);
+3. two concurrent invokes are both answered, each counted once by the Pods
+   (that an instance never gets two at once is pool's unit test);
+4. a dead instance (its Pod deleted behind serve's back) is evicted and the
+   call answered by a new one; the handler ran once (the Pod's invocations);
+5. reserved concurrency 0 -> TooManyRequestsException (429) with its Reason;
+   Event invocation -> 202; DryRun -> 204;
+6. delete-function, then SIGTERM: exit 0 and no Pod left.
+Exit 77 (skipped) when neither the AWS CLI nor boto3 is installed.
+"""
+import base64
+import io
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import zipfile
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+except ImportError:
+    boto3 = None
+
+
+def fail(msg):
+    raise SystemExit("FAIL: " + msg)
+
+
+def zip_bytes(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+class Sim:
+    def __init__(self, kubesim, tmp):
+        self.proc = subprocess.Popen([sys.executable, kubesim, "--dir", os.path.join(tmp, "ks"),
+                                      "--exit-with-parent"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            fail("kubesim did not start")
+        self.ready = json.loads(line)
+
+    def get(self, path, method="GET"):
+        ctx = ssl.create_default_context(cafile=self.ready["ca"])
+        ctx.load_cert_chain(self.ready["client_cert"], self.ready["client_key"])
+        req = urllib.request.Request(self.ready["url"] + path, method=method)
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            return json.load(r)
+
+    def pods(self):
+        items = self.get("/api/v1/namespaces/default/pods")["items"]
+        return sorted(p["metadata"]["name"] for p in items
+                      if not p["metadata"].get("deletionTimestamp"))
+
+    def pod_stats(self):
+        return self.get("/_sim/stats")["pods"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_serve(host, env, tmp):
+    p = subprocess.Popen([host, "serve", "--listen", "127.0.0.1:0"], env=env, cwd=tmp,
+                         stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "serve.log"), "w"),
+                         text=True)
+    line = p.stdout.readline()
+    if not line.startswith("serving http://"):
+        p.kill()
+        fail(f"serve did not start: {line!r}\n" + open(os.path.join(tmp, "serve.log")).read())
+    return p, line.split()[1]
+
+
+def aws(url, tmp, *args, expect=0):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+               AWS_DEFAULT_REGION="us-east-1", AWS_MAX_ATTEMPTS="1", AWS_RETRY_MODE="standard")
+    p = subprocess.run(["aws", "--endpoint-url", url, "lambda"] + list(args), env=env, cwd=tmp,
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != expect:
+        fail(f"aws lambda {' '.join(args)} exited {p.returncode} (wanted {expect})\n"
+             f"{p.stdout}\n{p.stderr}")
+    return json.loads(p.stdout) if p.stdout.strip() else {}
+
+
+def cli_part(url, tmp):
+    """The AWS CLI: create, invoke with a log tail, get, list, errors."""
+    with open(os.path.join(tmp, "v1.zip"), "wb") as f:
+        f.write(zip_bytes({"app.py": "def handler(e, c):\n    return e\n"}))
+    conf = aws(url, tmp, "create-function", "--function-name", "cli-fn", "--runtime",
+               "python3.12", "--handler", "app.handler", "--role",
+               "arn:aws:iam::000000000000:role/r", "--zip-file", "fileb://v1.zip")
+    if conf.get("FunctionArn") != "arn:aws:lambda:us-east-1:000000000000:function:cli-fn":
+        fail(f"create-function answered {conf}")
+    out = aws(url, tmp, "invoke", "--function-name", "cli-fn", "--payload", '{"k":"v"}',
+              "--log-type", "Tail", "answer.json")
+    body = json.load(open(os.path.join(tmp, "answer.json")))
+    if out.get("StatusCode") != 200 or body.get("event") != {"k": "v"}:
+        fail(f"invoke: {out} {body}")
+    if out.get("ExecutedVersion") != "$LATEST" or "FunctionError" in out:
+        fail(f"invoke headers: {out}")
+    tail = base64.b64decode(out.get("LogResult", "")).decode()
+    if "REPORT RequestId" not in tail:
+        fail(f"LogType=Tail gave no REPORT line: {tail!r}")
+    if aws(url, tmp, "get-function-configuration", "--function-name", "cli-fn")["Handler"] \
+            != "app.handler":
+        fail("get-function-configuration")
+    names = [f["FunctionName"] for f in aws(url, tmp, "list-functions")["Functions"]]
+    if "cli-fn" not in names:
+        fail(f"list-functions: {names}")
+    p = subprocess.run(["aws", "--endpoint-url", url, "lambda", "get-function",
+                        "--function-name", "no-such-fn"],
+                       env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+                                AWS_DEFAULT_REGION="us-east-1"),
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 255 or "ResourceNotFoundException" not in p.stderr:
+        fail(f"unknown function: exit {p.returncode}: {p.stderr}")
+    aws(url, tmp, "delete-function", "--function-name", "cli-fn")
+    print("aws cli: create, invoke (tail), get, list, not found, delete: ok")
+
+
+def client(url):
+    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="x", aws_secret_access_key="x",
+                        config=botocore.config.Config(retries={"max_attempts": 1,
+                                                               "mode": "standard"},
+                                                      read_timeout=120))
+
+
+def invoke(lam, name, payload, **kw):
+    r = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), **kw)
+    return r, json.loads(r["Payload"].read() or b"null")
+
+
+def boto_part(url, sim):
+    lam = client(url)
+    lam.create_function(FunctionName="b-fn", Runtime="python3.12", Handler="app.handler",
+                        Role="arn:aws:iam::000000000000:role/r",
+                        Code={"ZipFile": zip_bytes({"v1.py": "x = 1\n"})})
+    r, body = invoke(lam, "b-fn", {"n": 1})
+    if body.get("code_files") != ["v1.py"]:
+        fail(f"first invoke: {body}")
+    v1 = lam.publish_version(FunctionName="b-fn")["Version"]
+    lam.update_function_code(FunctionName="b-fn", ZipFile=zip_bytes({"v2.py": "x = 2\n"}))
+    r, body = invoke(lam, "b-fn", {"n": 2})
+    if body.get("code_files") != ["v2.py"]:
+        fail(f"invoke after update-function-code still ran old code: {body}")
+    r, body = invoke(lam, "b-fn", {"n": 3}, Qualifier=v1)
+    if body.get("code_files") != ["v1.py"] or r.get("ExecutedVersion") != v1:
+        fail(f"f:{v1} served by another deploy: {r.get('ExecutedVersion')} {body}")
+    try:
+        lam.get_function(FunctionName="nope")
+        fail("get_function of an unknown function succeeded")
+    except lam.exceptions.ResourceNotFoundException as e:
+        if e.response["ResponseMetadata"]["HTTPStatusCode"] != 404:
+            fail(f"not found: {e.response}")
+    print("boto3: update-function-code seen, f:1 kept apart, ResourceNotFoundException: ok")
+    return lam
+
+
+def concurrency_part(lam, sim):
+    """Two overlapping invokes: both answered, each run once."""
+    before = {k: v["invocations"] for k, v in sim.pod_stats().items()}
+    results = []
+
+    def one(i):
+        results.append(invoke(lam, "b-fn", {"i": i})[1].get("pod"))
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if len(results) != 2 or None in results:
+        fail(f"concurrent invokes: {results}")
+    after = sim.pod_stats()
+    grew = {k: v["invocations"] - before.get(k, 0) for k, v in after.items()}
+    if sum(grew.values()) != 2:
+        fail(f"2 invokes, {grew} invocations counted")
+    print(f"concurrent: pods {results}")
+
+
+def dead_instance_part(lam, sim):
+    """A Pod deleted behind serve's back: evicted, the call answered by a new one, once."""
+    r, body = invoke(lam, "b-fn", {"before": 1})
+    pod = body["pod"]
+    sim.get(f"/api/v1/namespaces/default/pods/{pod}", method="DELETE")
+    deadline = time.time() + 10
+    while pod in sim.pods() and time.time() < deadline:
+        time.sleep(0.05)
+    before = sum(v["invocations"] for v in sim.pod_stats().values())
+    r, body = invoke(lam, "b-fn", {"after": 1})
+    if r["StatusCode"] != 200 or body.get("pod") == pod or "FunctionError" in r:
+        fail(f"after the Pod died: {r.get('FunctionError')} {body}")
+    after = sum(v["invocations"] for v in sim.pod_stats().values())
+    if after - before != 1:
+        fail(f"the handler ran {after - before} times for one call")
+    print("dead instance: evicted, answered by a new one, handler ran once")
+
+
+def limits_part(lam):
+    lam.put_function_concurrency(FunctionName="b-fn", ReservedConcurrentExecutions=0)
+    try:
+        invoke(lam, "b-fn", {})
+        fail("reserved concurrency 0 did not throttle")
+    except lam.exceptions.TooManyRequestsException as e:
+        if e.response["Error"].get("Reason") != \
+                "ReservedFunctionConcurrentInvocationLimitExceeded" and \
+                e.response.get("Reason") != "ReservedFunctionConcurrentInvocationLimitExceeded":
+            fail(f"429 without its Reason: {e.response}")
+    lam.delete_function_concurrency(FunctionName="b-fn")
+    r = lam.invoke(FunctionName="b-fn", InvocationType="Event", Payload=b"{}")
+    if r["StatusCode"] != 202:
+        fail(f"Event: {r['StatusCode']}")
+    r = lam.invoke(FunctionName="b-fn", InvocationType="DryRun", Payload=b"{}")
+    if r["StatusCode"] != 204:
+        fail(f"DryRun: {r['StatusCode']}")
+    print("reserved 0 -> 429 with Reason, Event 202, DryRun 204: ok")
+
+
+def main(host, plugin_dir, kubesim):
+    have_cli = shutil.which("aws") is not None
+    if not have_cli and boto3 is None:
+        print("SKIP: neither the AWS CLI nor boto3 is installed")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="fcb-serve-")
+    sim = serve = None
+    try:
+        sim = Sim(kubesim, tmp)
+        env = {"PATH": "/usr/bin:/bin", "FAKECLOUD_BACKEND_PATH": plugin_dir,
+               "FAKECLOUD_LAMBDA_BACKEND": "k8s", "KUBECONFIG": sim.ready["kubeconfig"],
+               "FAKECLOUD_LOG_LEVEL": "info"}
+        if "ASAN_OPTIONS" in os.environ:
+            env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
+            env["LSAN_OPTIONS"] = os.environ.get("LSAN_OPTIONS", "")
+        serve, url = start_serve(host, env, tmp)
+        if have_cli:
+            cli_part(url, tmp)
+        if boto3 is not None:
+            lam = boto_part(url, sim)
+            concurrency_part(lam, sim)
+            dead_instance_part(lam, sim)
+            limits_part(lam)
+            lam.delete_function(FunctionName="b-fn")
+        serve.send_signal(signal.SIGTERM)
+        rc = serve.wait(timeout=30)
+        if rc != 0:
+            fail(f"serve exited {rc} after SIGTERM\n" + open(os.path.join(tmp, "serve.log")).read())
+        deadline = time.time() + 10
+        while sim.pods() and time.time() < deadline:
+            time.sleep(0.1)
+        if sim.pods():
+            fail(f"serve left Pods: {sim.pods()}")
+        print("ok: serve with the AWS CLI and boto3 on kubesim; nothing left after SIGTERM")
+        return 0
+    except BaseException:
+        if os.path.exists(os.path.join(tmp, "serve.log")):
+            sys.stderr.write(open(os.path.join(tmp, "serve.log")).read()[-6000:])
+        raise
+    finally:
+        if serve is not None and serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        if sim is not None:
+            sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(*sys.argv[1:]))
