@@ -26,8 +26,9 @@ Test(lambda_api, routes_every_operation_of_the_model)
         {"PUT", "/2015-03-31/functions/f/configuration", LAPI_UPDATE_FUNCTION_CONFIGURATION, "f"},
         {"PUT", "/2015-03-31/functions/f/code", LAPI_UPDATE_FUNCTION_CODE, "f"},
         {"POST", "/2015-03-31/functions/f/versions", LAPI_PUBLISH_VERSION, "f"},
-        {"POST", "/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:f/"
-                 "invocations",
+        {"POST",
+         "/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:f/"
+         "invocations",
          LAPI_INVOKE, "arn:aws:lambda:us-east-1:000000000000:function:f"},
         {"PUT", "/2017-10-31/functions/f/concurrency", LAPI_PUT_CONCURRENCY, "f"},
         {"GET", "/2019-09-30/functions/f/concurrency", LAPI_GET_CONCURRENCY, "f"},
@@ -65,9 +66,10 @@ Test(lambda_api, splits_every_function_name_form)
     cr_expect_str_eq(q, "");
     cr_assert_eq(lapi_function_name_split("my-fn:7", name, q, why, sizeof why), 0);
     cr_expect_str_eq(q, "7");
-    cr_assert_eq(lapi_function_name_split("arn:aws:lambda:eu-west-1:123456789012:function:f:$LATEST",
-                                          name, q, why, sizeof why),
-                 0);
+    cr_assert_eq(
+        lapi_function_name_split("arn:aws:lambda:eu-west-1:123456789012:function:f:$LATEST", name,
+                                 q, why, sizeof why),
+        0);
     cr_expect_str_eq(name, "f");
     cr_expect_str_eq(q, "$LATEST");
     cr_assert_eq(lapi_function_name_split("123456789012:function:g", name, q, why, sizeof why), 0);

@@ -1,0 +1,271 @@
+/*
+ * lambda_store: CreateFunction validated like --function files (errors name
+ * the field, AWS exception and status), 409 for a second create, get by
+ * name / qualifier / ARN, UpdateFunctionCode and UpdateFunctionConfiguration
+ * make a new $LATEST deploy (new group) and free the old one once its last
+ * reference goes, PublishVersion (idempotent while $LATEST is unchanged),
+ * DeleteFunction of a version and of the function, reserved concurrency.
+ */
+#include "lambda_api.h"
+#include "lambda_store.h"
+
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static lambda_store *st;
+static int n_new, n_free;
+static char last_freed[512];
+
+static void on_new(void *ctx, store_deploy *d)
+{
+    (void)ctx, (void)d;
+    n_new++;
+}
+
+static void on_free(void *ctx, store_deploy *d)
+{
+    (void)ctx;
+    n_free++;
+    snprintf(last_freed, sizeof last_freed, "%s", d->group);
+}
+
+static void setup(void)
+{
+    n_new = n_free = 0;
+    cr_assert_eq(store_new("000000000000", on_new, on_free, NULL, &st), 0);
+}
+
+static void teardown(void)
+{
+    store_free(st);
+    cr_expect_eq(n_new, n_free, "%d deploys announced, %d freed", n_new, n_free);
+}
+
+TestSuite(lambda_store, .init = setup, .fini = teardown, .timeout = 30);
+
+/* An empty zip, in base64. */
+#define EMPTY_ZIP_B64 "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="
+
+static json_object *parse(const char *text)
+{
+    json_object *o = json_tokener_parse(text);
+    cr_assert_not_null(o, "bad test JSON: %s", text);
+    return o;
+}
+
+static int create(const char *body, json_object **answer, store_error *err)
+{
+    json_object *req = parse(body);
+    int rc = store_create(st, req, "eu-west-1", answer, err);
+    json_object_put(req);
+    return rc;
+}
+
+static void create_ok(const char *name)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"FunctionName\":\"%s\",\"Runtime\":\"python3.12\",\"Handler\":\"app.h\","
+             "\"Role\":\"r\",\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}",
+             name);
+    json_object *answer = NULL;
+    store_error err = {0};
+    cr_assert_eq(create(body, &answer, &err), 0, "%s", err.message);
+    json_object_put(answer);
+}
+
+static const char *str(json_object *o, const char *key)
+{
+    return json_object_get_string(json_object_object_get(o, key));
+}
+
+Test(lambda_store, create_answers_the_configuration_aws_would)
+{
+    json_object *a = NULL;
+    store_error err = {0};
+    cr_assert_eq(create("{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"app.h\","
+                        "\"Timeout\":9,\"Environment\":{\"Variables\":{\"K\":\"V\"}},"
+                        "\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}",
+                        &a, &err),
+                 0, "%s", err.message);
+    cr_expect_str_eq(str(a, "FunctionArn"), "arn:aws:lambda:eu-west-1:000000000000:function:f");
+    cr_expect_str_eq(str(a, "Version"), "$LATEST");
+    cr_expect_eq(json_object_get_int(json_object_object_get(a, "Timeout")), 9);
+    cr_expect_eq(json_object_get_int(json_object_object_get(a, "CodeSize")), 22);
+    cr_expect_str_eq(str(a, "State"), "Active");
+    cr_expect_str_eq(str(a, "PackageType"), "Zip");
+    json_object_put(a);
+}
+
+Test(lambda_store, refuses_bad_descriptions_naming_the_field)
+{
+    static const struct {
+        const char *body, *needle;
+        int status;
+    } cases[] = {
+        {"{\"Runtime\":\"python3.12\"}", "FunctionName: required", 400},
+        {"{\"FunctionName\":\"bad name\",\"Code\":{}}", "FunctionName", 400},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"cobol1\",\"Handler\":\"h\",\"Code\":{\"ZipFile\":"
+         "\"" EMPTY_ZIP_B64 "\"}}",
+         "Runtime", 400},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\",\"Timeout\":901,"
+         "\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}",
+         "Timeout", 400},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64
+         "\"}}",
+         "Handler: required", 400},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\",\"Code\":{"
+         "\"ZipFile\":"
+         "\"bm90IGEgemlw\"}}",
+         "Could not unzip", 400},
+        {"{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\",\"Code\":{"
+         "\"ZipFile\":"
+         "\"***\"}}",
+         "ZipFile: not base64", 400},
+        {"{\"FunctionName\":\"f\",\"PackageType\":\"Image\",\"Code\":{}}", "ImageUri: required",
+         400},
+        {"{\"FunctionName\":\"f\",\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k\"}}", "S3Bucket", 400},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_object *a = NULL;
+        store_error err = {0};
+        cr_expect_eq(create(cases[i].body, &a, &err), -1, "case %zu accepted", i);
+        cr_expect_eq(err.http_status, cases[i].status, "case %zu: %d", i, err.http_status);
+        cr_expect(strstr(err.message, cases[i].needle) != NULL, "case %zu: %s", i, err.message);
+        cr_expect_null(a);
+    }
+}
+
+Test(lambda_store, a_second_create_conflicts)
+{
+    create_ok("f");
+    json_object *a = NULL;
+    store_error err = {0};
+    cr_expect_eq(create("{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+                        "\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}",
+                        &a, &err),
+                 -1);
+    cr_expect_eq(err.http_status, 409);
+    cr_expect_str_eq(err.type, "ResourceConflictException");
+}
+
+Test(lambda_store, unknown_function_and_version_are_not_found)
+{
+    create_ok("f");
+    store_deploy *d = NULL;
+    int reserved;
+    store_error err = {0};
+    cr_expect_eq(store_get(st, "nope", NULL, &d, &reserved, &err), -1);
+    cr_expect_eq(err.http_status, 404);
+    cr_expect_str_eq(err.type, "ResourceNotFoundException");
+    cr_expect(strstr(err.message, "Function not found: arn:aws:lambda:") != NULL, "%s",
+              err.message);
+    cr_expect_eq(store_get(st, "f", "3", &d, &reserved, &err), -1);
+    cr_expect(strstr(err.message, "function:f:3") != NULL, "%s", err.message);
+    cr_expect_eq(store_get(st, "arn:aws:lambda:eu-west-1:000000000000:function:f", NULL, &d,
+                           &reserved, &err),
+                 0, "%s", err.message);
+    store_deploy_put(d);
+}
+
+Test(lambda_store, update_code_makes_a_new_deploy_and_frees_the_old_after_its_call)
+{
+    create_ok("f");
+    store_deploy *old = NULL;
+    int reserved;
+    store_error err = {0};
+    cr_assert_eq(store_get(st, "f", NULL, &old, &reserved, &err), 0);
+    char old_group[512];
+    snprintf(old_group, sizeof old_group, "%s", old->group);
+    json_object *req = parse("{\"ZipFile\":\"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==\"}"), *a = NULL;
+    json_object *cfg = parse("{\"Timeout\":30}");
+    cr_assert_eq(store_update_configuration(st, "f", cfg, &a, &err), 0, "%s", err.message);
+    json_object_put(a);
+    cr_expect_eq(n_free, 0, "a call holds the old deploy: not freed yet");
+    store_deploy *cur = NULL;
+    cr_assert_eq(store_get(st, "f", NULL, &cur, &reserved, &err), 0);
+    cr_expect_str_neq(cur->group, old_group, "a new configuration is a new pool group");
+    cr_expect(strstr(cur->group, ":f:$LATEST#") != NULL, "%s", cur->group);
+    store_deploy_put(cur);
+    store_deploy_put(old);
+    cr_expect_eq(n_free, 1);
+    cr_expect_str_eq(last_freed, old_group);
+    cr_assert_eq(store_update_code(st, "f", req, &a, &err), 0, "%s", err.message);
+    json_object_put(a);
+    json_object_put(req);
+    json_object_put(cfg);
+}
+
+Test(lambda_store, publish_is_idempotent_until_latest_changes)
+{
+    create_ok("f");
+    json_object *a = NULL, *b = NULL;
+    store_error err = {0};
+    cr_assert_eq(store_publish(st, "f", NULL, &a, &err), 0, "%s", err.message);
+    cr_assert_eq(store_publish(st, "f", NULL, &b, &err), 0, "%s", err.message);
+    cr_expect_str_eq(str(a, "Version"), "1");
+    cr_expect_str_eq(str(b, "Version"), "1", "nothing changed: the same version");
+    cr_expect_str_eq(str(a, "FunctionArn"), "arn:aws:lambda:eu-west-1:000000000000:function:f:1");
+    json_object_put(a);
+    json_object_put(b);
+    json_object *cfg = parse("{\"MemorySize\":256}");
+    cr_assert_eq(store_update_configuration(st, "f", cfg, &a, &err), 0);
+    json_object_put(a);
+    json_object_put(cfg);
+    cr_assert_eq(store_publish(st, "f", NULL, &a, &err), 0);
+    cr_expect_str_eq(str(a, "Version"), "2");
+    json_object_put(a);
+    store_deploy *v1 = NULL, *v2 = NULL;
+    int reserved;
+    cr_assert_eq(store_get(st, "f:1", NULL, &v1, &reserved, &err), 0);
+    cr_assert_eq(store_get(st, "f", "2", &v2, &reserved, &err), 0);
+    cr_expect_eq(v1->desc->fn.memory_mb, 128);
+    cr_expect_eq(v2->desc->fn.memory_mb, 256);
+    cr_expect_str_eq(v1->desc->fn.function_arn,
+                     "arn:aws:lambda:eu-west-1:000000000000:function:f:1");
+    cr_expect_str_neq(v1->group, v2->group);
+    store_deploy_put(v1);
+    store_deploy_put(v2);
+}
+
+Test(lambda_store, deletes_a_version_then_the_function)
+{
+    create_ok("f");
+    json_object *a = NULL;
+    store_error err = {0};
+    cr_assert_eq(store_publish(st, "f", NULL, &a, &err), 0);
+    json_object_put(a);
+    cr_expect_eq(store_delete(st, "f", "$LATEST", &err), -1);
+    cr_expect_eq(err.http_status, 400);
+    cr_assert_eq(store_delete(st, "f", "1", &err), 0, "%s", err.message);
+    cr_expect_eq(n_free, 1);
+    store_deploy *d = NULL;
+    int reserved;
+    cr_expect_eq(store_get(st, "f:1", NULL, &d, &reserved, &err), -1);
+    cr_assert_eq(store_delete(st, "f", NULL, &err), 0);
+    cr_expect_eq(store_get(st, "f", NULL, &d, &reserved, &err), -1);
+    cr_expect_eq(n_free, 2);
+}
+
+Test(lambda_store, reserved_concurrency_is_kept_per_function)
+{
+    create_ok("f");
+    json_object *a = NULL;
+    store_error err = {0};
+    cr_assert_eq(store_concurrency(st, "f", 5, &a, &err), 0);
+    cr_expect_eq(json_object_get_int(json_object_object_get(a, "ReservedConcurrentExecutions")), 5);
+    json_object_put(a);
+    store_deploy *d = NULL;
+    int reserved = -1;
+    cr_assert_eq(store_get(st, "f", NULL, &d, &reserved, &err), 0);
+    cr_expect_eq(reserved, 5);
+    store_deploy_put(d);
+    cr_assert_eq(store_concurrency(st, "f", -1, &a, &err), 0);
+    cr_expect_null(a);
+    cr_assert_eq(store_get(st, "f", NULL, &d, &reserved, &err), 0);
+    cr_expect_eq(reserved, -1);
+    store_deploy_put(d);
+}
