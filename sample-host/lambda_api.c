@@ -51,6 +51,34 @@ static bool lapi_match(const lapi_path_rule *r, const char *path, char target[LA
     return true;
 }
 
+/* REST after "/2018-10-31/layers/": "{L}/versions" or "{L}/versions/{N}". */
+static int lapi_layer_route(const char *method, const char *rest, lapi_route *route)
+{
+    const char *slash = strchr(rest, '/');
+    size_t n = slash != NULL ? (size_t)(slash - rest) : 0;
+    if (n == 0 || n > LAPI_NAME_MAX || strncmp(slash, "/versions", 9) != 0)
+        return -1;
+    const char *tail = slash + 9;
+    lapi_op op = LAPI_UNKNOWN;
+    if (tail[0] == '\0') {
+        op = LAPI_PUBLISH_LAYER_VERSION;
+        route->method_not_allowed = strcmp(method, "POST") != 0;
+    } else if (tail[0] == '/' && tail[1] >= '1' && tail[1] <= '9' && strlen(tail + 1) < 10) {
+        char *end = NULL;
+        route->version = strtoul(tail + 1, &end, 10);
+        if (*end != '\0')
+            return -1;
+        op = LAPI_GET_LAYER_VERSION;
+        route->method_not_allowed = strcmp(method, "GET") != 0;
+    }
+    if (op == LAPI_UNKNOWN || route->method_not_allowed)
+        return -1;
+    memcpy(route->target, rest, n);
+    route->target[n] = '\0';
+    route->op = op;
+    return 0;
+}
+
 int lapi_route_parse(const char *method, const char *path, lapi_route *route)
 {
     memset(route, 0, sizeof *route);
@@ -74,6 +102,8 @@ int lapi_route_parse(const char *method, const char *path, lapi_route *route)
         route->method_not_allowed = route->op == LAPI_UNKNOWN;
         return route->op == LAPI_UNKNOWN ? -1 : 0;
     }
+    if (strncmp(trimmed, "/2018-10-31/layers/", 19) == 0)
+        return lapi_layer_route(method, trimmed + 19, route);
     bool too_long = false;
     for (size_t i = 0; i < sizeof lapi_rules / sizeof lapi_rules[0]; i++) {
         if (!lapi_match(&lapi_rules[i], trimmed, route->target, &too_long))

@@ -31,6 +31,8 @@ typedef enum lapi_op {
     LAPI_UNTAG_RESOURCE,                /* DELETE /2017-03-31/tags/{ARN} */
     LAPI_LIST_TAGS,                     /* GET /2017-03-31/tags/{ARN} */
     LAPI_METRICS,                       /* GET /metrics (not AWS: Prometheus text) */
+    LAPI_PUBLISH_LAYER_VERSION,         /* POST /2018-10-31/layers/{L}/versions */
+    LAPI_GET_LAYER_VERSION,             /* GET /2018-10-31/layers/{L}/versions/{N} */
 } lapi_op;
 
 #define LAPI_NAME_MAX 256
@@ -40,6 +42,7 @@ typedef struct lapi_route {
     lapi_op op;
     char target[LAPI_NAME_MAX + 1];
     bool method_not_allowed; /* the path exists, the method does not */
+    unsigned long version;   /* LAPI_GET_LAYER_VERSION: {N} */
 } lapi_route;
 
 /*

@@ -35,8 +35,23 @@ typedef struct store_function {
     int reserved; /* -1 = none */
 } store_function;
 
+typedef struct store_layer_version {
+    unsigned char *zip;
+    size_t len;
+    json_object *doc; /* what PublishLayerVersion answered */
+    char *arn;        /* LayerVersionArn */
+} store_layer_version;
+
+typedef struct store_layer {
+    struct store_layer *next;
+    char name[141];
+    store_layer_version *versions; /* versions[i] is version i + 1 */
+    size_t n_versions;
+} store_layer;
+
 struct lambda_store {
     pthread_mutex_t lock;
+    store_layer *layers;
     char account[13];
     store_function *functions;
     size_t n_functions;
@@ -85,6 +100,8 @@ void store_deploy_put(store_deploy *d)
     function_desc_free(d->desc);
     free(d->code);
     free(d->group);
+    free(d->layers);
+    free(d->layers_tar);
     free(d);
 }
 
@@ -148,6 +165,49 @@ static int deploy_parse(json_object *doc, const char *region, function_desc **de
     return 0;
 }
 
+static store_layer_version *layer_by_arn(lambda_store *s, const char *arn);
+
+/* The zips of D's Layers (store lock held), their CodeSize in the document, the merged tar. */
+static int deploy_layers(lambda_store *s, store_deploy *d, store_error *err)
+{
+    size_t n = d->desc->n_layers;
+    if (n == 0)
+        return 0;
+    d->layers = calloc(n, sizeof *d->layers);
+    const void **data = calloc(n, sizeof *data);
+    size_t *sizes = calloc(n, sizeof *sizes);
+    int rc = -1;
+    if (d->layers == NULL || data == NULL || sizes == NULL) {
+        no_memory(err);
+        goto out;
+    }
+    json_object *list =
+        json_object_object_get(json_object_object_get(d->doc, "Configuration"), "Layers");
+    for (size_t i = 0; i < n; i++) {
+        store_layer_version *lv = layer_by_arn(s, d->desc->layers[i].arn);
+        if (lv == NULL) {
+            store_fail(err, 400, "InvalidParameterValueException",
+                       "Layers[%zu]: layer version %s does not exist", i, d->desc->layers[i].arn);
+            goto out;
+        }
+        d->layers[i] = (fcb_blob){lv->zip, lv->len};
+        data[i] = lv->zip;
+        sizes[i] = lv->len;
+        json_object_object_add(json_object_array_get_idx(list, i), "CodeSize",
+                               json_object_new_int64((int64_t)lv->len));
+    }
+    d->n_layers = n;
+    char why[512];
+    if (bundle_layers_tar(data, sizes, n, &d->layers_tar, &d->layers_tar_len, why, sizeof why) != 0)
+        store_fail(err, 400, "InvalidParameterValueException", "Layers: %s", why);
+    else
+        rc = 0;
+out:
+    free(data);
+    free(sizes);
+    return rc;
+}
+
 /*
  * A deploy of DOC (taken) with CODE (copied). VERSION "$LATEST" or digits.
  * Returns 0 and *out with one reference, or -1 with ERR (DOC is put).
@@ -169,7 +229,7 @@ static int deploy_new(lambda_store *s, json_object *doc, const char *region, con
     snprintf(d->version, sizeof d->version, "%s", version);
     memcpy(d->deploy_id, fp, 16);
     d->deploy_id[16] = '\0';
-    if (deploy_parse(doc, region, &d->desc, err) != 0)
+    if (deploy_parse(doc, region, &d->desc, err) != 0 || deploy_layers(s, d, err) != 0)
         goto fail;
     const char *arn = d->desc->fn.function_arn;
     if (code_len > 0 && (d->code = malloc(code_len)) == NULL)
@@ -258,6 +318,31 @@ static bool in_list(const char *key, const char *const *list)
     return false;
 }
 
+/* Layers: up to 5 LayerVersionArns -> [{"Arn": ...}] (CodeSize added by deploy_new). */
+static int layers_setting(json_object *config, json_object *val, store_error *err)
+{
+    if (!json_object_is_type(val, json_type_array))
+        return invalid(err, "Layers: expected a list of layer version ARNs");
+    size_t n = json_object_array_length(val);
+    if (n > 5)
+        return store_fail(err, 400, "InvalidParameterValueException",
+                          "Layers: at most 5 layers, got %zu", n);
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *arn = json_object_array_get_idx(val, i);
+        if (!json_object_is_type(arn, json_type_string)) {
+            json_object_put(list);
+            return store_fail(err, 400, "InvalidParameterValueException",
+                              "Layers[%zu]: expected a layer version ARN", i);
+        }
+        json_object *item = json_object_new_object();
+        json_object_object_add(item, "Arn", json_object_get(arn));
+        json_object_array_add(list, item);
+    }
+    json_object_object_add(config, "Layers", list);
+    return 0;
+}
+
 /* The settings of a CreateFunction or UpdateFunctionConfiguration body onto CONFIG. */
 static int apply_settings(json_object *config, json_object *req, store_error *err)
 {
@@ -269,11 +354,8 @@ static int apply_settings(json_object *config, json_object *req, store_error *er
             json_object *resp = json_object_new_object();
             json_object_object_add(resp, "ImageConfig", json_object_get(val));
             json_object_object_add(config, "ImageConfigResponse", resp);
-        } else if (strcmp(key, "Layers") == 0) {
-            if (json_object_is_type(val, json_type_array) && json_object_array_length(val) > 0)
-                return invalid(err, "Layers: layers are not supported by serve yet (the host has "
-                                    "no PublishLayerVersion); bundle them into the code zip");
-            json_object_object_del(config, "Layers");
+        } else if (strcmp(key, "Layers") == 0 && layers_setting(config, val, err) != 0) {
+            return -1;
         }
     }
     return 0;
@@ -534,6 +616,16 @@ void store_free(lambda_store *s)
         store_dropped dr = {.n = 0};
         function_drop(s, s->functions, &dr);
         dropped_put(&dr);
+    }
+    for (store_layer *l = s->layers, *next; l != NULL; l = next) {
+        next = l->next;
+        for (size_t i = 0; i < l->n_versions; i++) {
+            free(l->versions[i].zip);
+            free(l->versions[i].arn);
+            json_object_put(l->versions[i].doc);
+        }
+        free(l->versions);
+        free(l);
     }
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -859,4 +951,212 @@ void store_foreach_function(lambda_store *s, void (*fn)(void *ctx, const char *n
     for (store_function *f = s->functions; f != NULL; f = f->next)
         fn(ctx, f->name);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- tags ---------------------------------------------------------------------------- */
+
+/* RESOURCE's function (lock held): its unqualified ARN or name. */
+static int tag_target(lambda_store *s, const char *resource, store_function **f, store_error *err)
+{
+    store_deploy *d;
+    char name[65], q[129], why[512];
+    if (lapi_function_name_split(resource, name, q, why, sizeof why) != 0)
+        return invalid(err, why);
+    if (q[0] != '\0')
+        return invalid(err, "Resource: tags belong to the function; use its unqualified ARN");
+    return resolve(s, resource, NULL, f, &d, err);
+}
+
+int store_list_tags(lambda_store *s, const char *resource, json_object **answer, store_error *err)
+{
+    *answer = NULL;
+    store_function *f;
+    pthread_mutex_lock(&s->lock);
+    int rc = tag_target(s, resource, &f, err);
+    if (rc == 0) {
+        json_object *tags = NULL;
+        json_object_deep_copy(json_object_object_get(f->latest->doc, "Tags"), &tags, NULL);
+        *answer = json_object_new_object();
+        json_object_object_add(*answer, "Tags", tags != NULL ? tags : json_object_new_object());
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* A new $LATEST with its Tags changed by EDIT (ADD merged, or KEYS removed). */
+static int retag(lambda_store *s, const char *resource, json_object *add, const char *const *keys,
+                 size_t n_keys, store_error *err)
+{
+    store_function *f;
+    store_dropped dr = {.n = 0};
+    pthread_mutex_lock(&s->lock);
+    int rc = tag_target(s, resource, &f, err);
+    if (rc == 0) {
+        json_object *doc = doc_copy(f->latest), *tags = json_object_object_get(doc, "Tags");
+        if (tags == NULL) {
+            tags = json_object_new_object();
+            json_object_object_add(doc, "Tags", tags);
+        }
+        if (add != NULL) {
+            json_object_object_foreach(add, key, val)
+                json_object_object_add(tags, key, json_object_get(val));
+        }
+        for (size_t i = 0; i < n_keys; i++)
+            json_object_object_del(tags, keys[i]);
+        store_code code = {f->latest->code, f->latest->code_len, NULL};
+        json_object *answer = NULL;
+        rc = redeploy(s, f, doc, &code, false, &answer, &dr, err);
+        json_object_put(answer);
+    }
+    pthread_mutex_unlock(&s->lock);
+    dropped_put(&dr);
+    return rc;
+}
+
+int store_tag(lambda_store *s, const char *resource, json_object *req, store_error *err)
+{
+    json_object *tags = NULL;
+    if (req == NULL || !json_object_object_get_ex(req, "Tags", &tags) ||
+        !json_object_is_type(tags, json_type_object))
+        return invalid(err, "Tags: required, an object of tag keys and values");
+    return retag(s, resource, tags, NULL, 0, err);
+}
+
+int store_untag(lambda_store *s, const char *resource, const char *const *keys, size_t n_keys,
+                store_error *err)
+{
+    if (n_keys == 0)
+        return invalid(err, "tagKeys: at least one key required");
+    return retag(s, resource, NULL, keys, n_keys, err);
+}
+
+/* ---- layers --------------------------------------------------------------------------- */
+
+static store_layer *layer_find(lambda_store *s, const char *name)
+{
+    for (store_layer *l = s->layers; l != NULL; l = l->next)
+        if (strcmp(l->name, name) == 0)
+            return l;
+    return NULL;
+}
+
+/* "arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION" -> the version (lock held). */
+static store_layer_version *layer_by_arn(lambda_store *s, const char *arn)
+{
+    const char *p = arn != NULL ? strstr(arn, ":layer:") : NULL;
+    const char *colon = p != NULL ? strrchr(p + 7, ':') : NULL;
+    if (colon == NULL || (size_t)(colon - (p + 7)) >= sizeof(((store_layer *)0)->name))
+        return NULL;
+    char name[141];
+    memcpy(name, p + 7, (size_t)(colon - (p + 7)));
+    name[colon - (p + 7)] = '\0';
+    char *end = NULL;
+    unsigned long v = strtoul(colon + 1, &end, 10);
+    store_layer *l = layer_find(s, name);
+    if (l == NULL || *end != '\0' || v == 0 || v > l->n_versions)
+        return NULL;
+    return strcmp(l->versions[v - 1].arn, arn) == 0 ? &l->versions[v - 1] : NULL;
+}
+
+static bool layer_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 140)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
+            return false;
+    return true;
+}
+
+/* The PublishLayerVersion answer for version V of layer L. */
+static json_object *layer_doc(const lambda_store *s, const store_layer *l, size_t v,
+                              const char *region, json_object *req, const store_code *code,
+                              char **arn_out)
+{
+    json_object *doc = json_object_new_object(), *content = json_object_new_object();
+    char arn[256], when[40];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:layer:%s", region, s->account, l->name);
+    unsigned char digest[32] = {0};
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, code->zip, code->len, digest);
+    char *b64 = lapi_base64_encode(digest, sizeof digest);
+    set_str(content, "CodeSha256", b64 != NULL ? b64 : "");
+    free(b64);
+    json_object_object_add(content, "CodeSize", json_object_new_int64((int64_t)code->len));
+    json_object_object_add(doc, "Content", content);
+    set_str(doc, "LayerArn", arn);
+    snprintf(arn + strlen(arn), sizeof arn - strlen(arn), ":%zu", v);
+    set_str(doc, "LayerVersionArn", arn);
+    *arn_out = strdup(arn);
+    now_iso(when);
+    set_str(doc, "CreatedDate", when);
+    json_object_object_add(doc, "Version", json_object_new_int64((int64_t)v));
+    static const char *const copied[] = {"Description", "CompatibleRuntimes",
+                                         "CompatibleArchitectures", "LicenseInfo", NULL};
+    for (size_t i = 0; copied[i] != NULL; i++) {
+        json_object *val = NULL;
+        if (json_object_object_get_ex(req, copied[i], &val))
+            json_object_object_add(doc, copied[i], json_object_get(val));
+    }
+    return doc;
+}
+
+int store_publish_layer(lambda_store *s, const char *name, json_object *req, const char *region,
+                        json_object **answer, store_error *err)
+{
+    *answer = NULL;
+    json_object *content = NULL;
+    store_code code = {0};
+    if (!layer_name_ok(name))
+        return invalid(err, "LayerName: [A-Za-z0-9_-], 1 to 140 characters");
+    if (req == NULL || !json_object_object_get_ex(req, "Content", &content) ||
+        !json_object_is_type(content, json_type_object))
+        return invalid(err, "Content: required (an object with ZipFile)");
+    if (read_code(content, "Zip", &code, err) != 0)
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    int rc = -1;
+    store_layer *l = layer_find(s, name);
+    if (l == NULL && (l = calloc(1, sizeof *l)) != NULL) {
+        snprintf(l->name, sizeof l->name, "%s", name);
+        l->next = s->layers;
+        s->layers = l;
+    }
+    store_layer_version *grown = l != NULL && l->n_versions < STORE_VERSIONS_MAX
+                                     ? realloc(l->versions, (l->n_versions + 1) * sizeof *grown)
+                                     : NULL;
+    if (grown == NULL) {
+        store_fail(err, 400, "CodeStorageExceededException", "layer %s: at most %d versions", name,
+                   STORE_VERSIONS_MAX);
+        goto out;
+    }
+    l->versions = grown;
+    store_layer_version *lv = &l->versions[l->n_versions];
+    lv->doc = layer_doc(s, l, l->n_versions + 1, region, req, &code, &lv->arn);
+    lv->zip = code.zip;
+    lv->len = code.len;
+    code.zip = NULL;
+    l->n_versions++;
+    json_object_deep_copy(lv->doc, answer, NULL);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&s->lock);
+    free(code.zip);
+    return rc;
+}
+
+int store_get_layer_version(lambda_store *s, const char *name, unsigned long version,
+                            json_object **answer, store_error *err)
+{
+    *answer = NULL;
+    pthread_mutex_lock(&s->lock);
+    store_layer *l = layer_find(s, name);
+    int rc = l != NULL && version >= 1 && version <= l->n_versions
+                 ? json_object_deep_copy(l->versions[version - 1].doc, answer, NULL)
+                 : store_fail(err, 404, "ResourceNotFoundException",
+                              "The resource you requested does not exist. (layer %s version %lu)",
+                              name, version);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }

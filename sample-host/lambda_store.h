@@ -40,6 +40,10 @@ typedef struct store_deploy {
     char *group;        /* qualified ARN "#" fingerprint: the pool group */
     char version[16];   /* "$LATEST" or the version number */
     bool announced;     /* on_new ran, so on_free will */
+    fcb_blob *layers;   /* the Layers' zips in order (borrowed from the store's layers) */
+    size_t n_layers;
+    unsigned char *layers_tar; /* the layers merged (code_bundle); NULL without layers */
+    size_t layers_tar_len;
 } store_deploy;
 
 /* An AWS error: the exception, its HTTP status and message. */
@@ -97,6 +101,28 @@ int store_concurrency(lambda_store *s, const char *function, int reserved, json_
  */
 int store_get(lambda_store *s, const char *function, const char *qualifier, store_deploy **out,
               int *reserved, store_error *err);
+
+/*
+ * Tags of a function (RESOURCE: its unqualified ARN or name). TagResource
+ * merges TAGS (a JSON object) and UntagResource removes KEYS: both make a new
+ * $LATEST deploy (tags are part of what an instance gets); published
+ * versions keep the tags they were published with.
+ */
+int store_list_tags(lambda_store *s, const char *resource, json_object **answer, store_error *err);
+int store_tag(lambda_store *s, const char *resource, json_object *req, store_error *err);
+int store_untag(lambda_store *s, const char *resource, const char *const *keys, size_t n_keys,
+                store_error *err);
+
+/*
+ * PublishLayerVersion of layer NAME (REQ: Content.ZipFile, Description,
+ * CompatibleRuntimes, CompatibleArchitectures, LicenseInfo) and
+ * GetLayerVersion. Layer versions live as long as the store; a function's
+ * Layers name them by LayerVersionArn (at most 5).
+ */
+int store_publish_layer(lambda_store *s, const char *name, json_object *req, const char *region,
+                        json_object **answer, store_error *err);
+int store_get_layer_version(lambda_store *s, const char *name, unsigned long version,
+                            json_object **answer, store_error *err);
 
 /* Every function name, for metrics: FN(CTX, name) under the store's lock. */
 void store_foreach_function(lambda_store *s, void (*fn)(void *ctx, const char *name), void *ctx);

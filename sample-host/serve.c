@@ -113,6 +113,66 @@ static int reserved_of(json_object *req, int *out, serve_answer *a)
     return 0;
 }
 
+#define SERVE_TAG_KEYS_MAX 50
+
+typedef struct tag_keys {
+    const char *keys[SERVE_TAG_KEYS_MAX];
+    size_t n;
+    bool too_many;
+} tag_keys;
+
+static enum MHD_Result collect_tag_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    tag_keys *t = cls;
+    if (strcmp(key, "tagKeys") == 0 && value != NULL) {
+        if (t->n == SERVE_TAG_KEYS_MAX)
+            t->too_many = true;
+        else
+            t->keys[t->n++] = value;
+    }
+    return MHD_YES;
+}
+
+/* UntagResource: every ?tagKeys= of the query. */
+static int untag(serve *sv, const serve_call *c, store_error *err)
+{
+    tag_keys t = {.n = 0};
+    MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, collect_tag_key, &t);
+    if (t.too_many) {
+        err->http_status = 400;
+        err->type = "InvalidParameterValueException";
+        snprintf(err->message, sizeof err->message, "tagKeys: at most %d", SERVE_TAG_KEYS_MAX);
+        return -1;
+    }
+    return store_untag(sv->store, c->target, t.keys, t.n, err);
+}
+
+/* Tags and layers (the rest of dispatch_store's switch). */
+static int dispatch_more(serve *sv, lapi_op op, const serve_call *c, json_object *req,
+                         json_object **doc, unsigned *ok, store_error *err)
+{
+    char region[32];
+    switch (op) {
+    case LAPI_LIST_TAGS: return store_list_tags(sv->store, c->target, doc, err);
+    case LAPI_TAG_RESOURCE: *ok = 204; return store_tag(sv->store, c->target, req, err);
+    case LAPI_UNTAG_RESOURCE: *ok = 204; return untag(sv, c, err);
+    case LAPI_PUBLISH_LAYER_VERSION:
+        request_region(c->conn, region);
+        *ok = 201;
+        return store_publish_layer(sv->store, c->target, req, region, doc, err);
+    case LAPI_GET_LAYER_VERSION:
+        return store_get_layer_version(sv->store, c->target, c->version, doc, err);
+    default:
+        err->http_status = 400;
+        err->type = "InvalidParameterValueException";
+        snprintf(err->message, sizeof err->message,
+                 "this operation is not supported by fakecloud-lambda-host serve");
+        return -1;
+    }
+}
+
 /* The store operations: one store call each, answered as AWS does. */
 static void dispatch_store(serve *sv, lapi_op op, const serve_call *c, serve_answer *a)
 {
@@ -162,10 +222,7 @@ static void dispatch_store(serve *sv, lapi_op op, const serve_call *c, serve_ans
         ok = 204;
         break;
     case LAPI_GET_CONCURRENCY: rc = store_concurrency(sv->store, c->target, -2, &doc, &err); break;
-    default:
-        serve_answer_error(a, 400, "InvalidParameterValueException",
-                           "this operation is not supported by fakecloud-lambda-host serve", NULL);
-        goto out;
+    default: rc = dispatch_more(sv, op, c, req, &doc, &ok, &err); break;
     }
     if (rc != 0)
         answer_store_error(a, &err);
@@ -192,6 +249,7 @@ static void dispatch(serve *sv, const char *method, const char *url, const serve
     }
     serve_call call = *c;
     call.target = route.target;
+    call.version = route.version;
     if (route.op == LAPI_INVOKE)
         serve_invoke(sv, &call, a);
     else if (route.op == LAPI_METRICS)
@@ -278,7 +336,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         serve_answer_error(&a, 413, "RequestEntityTooLargeException",
                            "Request must be smaller than 70 MB", NULL);
     } else {
-        serve_call c = {conn, NULL, rq->body != NULL ? rq->body : "", rq->len};
+        serve_call c = {
+            .conn = conn, .body = rq->body != NULL ? rq->body : "", .body_len = rq->len};
         dispatch(sv, method, url, &c, &a);
     }
     enum MHD_Result ret = send_answer(conn, &a);
@@ -307,7 +366,8 @@ static void on_deploy_new(void *ctx, store_deploy *d)
     if (d->code == NULL || sv->r->artifacts == NULL)
         return;
     if (artifact_server_add(sv->r->artifacts, d->desc->account, d->desc->fn.function_name,
-                            d->deploy_id, d->code, d->code_len, NULL, 0) != 0)
+                            d->deploy_id, d->code, d->code_len, d->layers_tar,
+                            d->layers_tar_len) != 0)
         host_log(sv->r->hs, FCB_LOG_WARN, "artifact server full: the code is not served",
                  "function", d->desc->fn.function_name, NULL);
 }

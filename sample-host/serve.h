@@ -62,7 +62,8 @@ void serve_answer_error(serve_answer *a, unsigned status, const char *type, cons
 /* The request the handlers see. */
 typedef struct serve_call {
     struct MHD_Connection *conn;
-    const char *target; /* {FunctionName} */
+    const char *target;    /* {FunctionName}, {Resource} or {LayerName} */
+    unsigned long version; /* GetLayerVersion's {VersionNumber} */
     const char *body;
     size_t body_len;
 } serve_call;

@@ -98,6 +98,8 @@ static void target_of(serve *sv, store_deploy *d, int reserved, serve_target *x)
     x->req.size = sizeof x->req;
     x->req.function = &d->desc->fn;
     x->req.code = (fcb_blob){d->code, d->code_len};
+    x->req.layers = d->n_layers > 0 ? d->layers : NULL;
+    x->req.n_layers = d->n_layers;
     x->req.deploy_id = d->deploy_id;
     x->req.aws_endpoint_url = sv->r->opt.aws_endpoint_url;
     x->t.group = d->group;
@@ -367,6 +369,12 @@ void serve_invoke(serve *sv, const serve_call *c, serve_answer *a)
     store_error err = {0};
     if (store_get(sv->store, c->target, qualifier, &d, &reserved, &err) != 0) {
         serve_answer_error(a, (unsigned)err.http_status, err.type, err.message, NULL);
+        return;
+    }
+    if (d->n_layers > 0 && (run_capabilities(sv->r) & FCB_CAP_LAYERS) == 0) {
+        store_deploy_put(d);
+        serve_answer_error(a, 400, "InvalidParameterValueException",
+                           "Layers: the backend does not declare the layers capability", NULL);
         return;
     }
     if (strcmp(type, "DryRun") == 0) {

@@ -14,9 +14,11 @@ serve runs with the k8s backend on kubesim (a free loopback port), and:
    (that an instance never gets two at once is pool's unit test);
 4. a dead instance (its Pod deleted behind serve's back) is evicted and the
    call answered by a new one; the handler ran once (the Pod's invocations);
-5. reserved concurrency 0 -> TooManyRequestsException (429) with its Reason;
+5. publish-layer-version, a function with Layers (the Pod's init container gets
+   them), tag-resource / untag-resource / list-tags, an unknown layer refused;
+6. reserved concurrency 0 -> TooManyRequestsException (429) with its Reason;
    Event invocation -> 202; DryRun -> 204;
-6. delete-function, then SIGTERM: exit 0 and no Pod left.
+7. delete-function, then SIGTERM: exit 0 and no Pod left.
 Exit 77 (skipped) when neither the AWS CLI nor boto3 is installed.
 """
 import base64
@@ -185,6 +187,41 @@ def boto_part(url, sim):
     return lam
 
 
+def layers_and_tags_part(lam):
+    """PublishLayerVersion, a function with Layers (the Pod gets them), tags."""
+    layer = lam.publish_layer_version(LayerName="util", Content={
+        "ZipFile": zip_bytes({"python/util.py": "U = 1\n"})},
+        CompatibleRuntimes=["python3.12"])
+    if layer["Version"] != 1 or not layer["LayerVersionArn"].endswith(":layer:util:1"):
+        fail(f"publish_layer_version: {layer}")
+    conf = lam.create_function(FunctionName="l-fn", Runtime="python3.12", Handler="app.handler",
+                               Role="arn:aws:iam::000000000000:role/r",
+                               Code={"ZipFile": zip_bytes({"app.py": "x = 1\n"})},
+                               Layers=[layer["LayerVersionArn"]], Tags={"team": "blue"})
+    if conf["Layers"][0]["Arn"] != layer["LayerVersionArn"] or not conf["Layers"][0]["CodeSize"]:
+        fail(f"Layers in the configuration: {conf.get('Layers')}")
+    r, body = invoke(lam, "l-fn", {})
+    if "python/util.py" not in body.get("layer_files", []):
+        fail(f"the Pod did not get the layer: {body}")
+    arn = conf["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"env": "dev"})
+    if lam.list_tags(Resource=arn)["Tags"] != {"team": "blue", "env": "dev"}:
+        fail(f"list_tags after tag_resource: {lam.list_tags(Resource=arn)}")
+    lam.untag_resource(Resource=arn, TagKeys=["team"])
+    if lam.list_tags(Resource=arn)["Tags"] != {"env": "dev"}:
+        fail(f"list_tags after untag_resource: {lam.list_tags(Resource=arn)}")
+    try:
+        lam.create_function(FunctionName="bad-layer", Runtime="python3.12", Handler="a.h",
+                            Role="r", Code={"ZipFile": zip_bytes({"a.py": ""})},
+                            Layers=[layer["LayerVersionArn"][:-1] + "9"])
+        fail("a function with an unknown layer version was created")
+    except lam.exceptions.InvalidParameterValueException as e:
+        if "does not exist" not in str(e):
+            fail(f"unknown layer: {e}")
+    lam.delete_function(FunctionName="l-fn")
+    print("layers (the Pod got the layer), tags, unknown layer refused: ok")
+
+
 def concurrency_part(lam, sim):
     """Two overlapping invokes: both answered, each run once."""
     before = {k: v["invocations"] for k, v in sim.pod_stats().items()}
@@ -264,6 +301,7 @@ def main(host, plugin_dir, kubesim):
             cli_part(url, tmp)
         if boto3 is not None:
             lam = boto_part(url, sim)
+            layers_and_tags_part(lam)
             concurrency_part(lam, sim)
             dead_instance_part(lam, sim)
             limits_part(lam)

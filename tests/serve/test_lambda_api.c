@@ -43,6 +43,21 @@ Test(lambda_api, routes_every_operation_of_the_model)
     }
 }
 
+Test(lambda_api, routes_layer_versions)
+{
+    lapi_route r;
+    cr_assert_eq(lapi_route_parse("POST", "/2018-10-31/layers/util/versions", &r), 0);
+    cr_expect_eq(r.op, LAPI_PUBLISH_LAYER_VERSION);
+    cr_expect_str_eq(r.target, "util");
+    cr_assert_eq(lapi_route_parse("GET", "/2018-10-31/layers/util/versions/12", &r), 0);
+    cr_expect_eq(r.op, LAPI_GET_LAYER_VERSION);
+    cr_expect_eq(r.version, 12);
+    cr_expect_eq(lapi_route_parse("GET", "/2018-10-31/layers/util/versions/0", &r), -1);
+    cr_expect_eq(lapi_route_parse("GET", "/2018-10-31/layers/util/versions/1x", &r), -1);
+    cr_expect_eq(lapi_route_parse("DELETE", "/2018-10-31/layers/util/versions", &r), -1);
+    cr_expect(r.method_not_allowed);
+}
+
 Test(lambda_api, tells_an_unknown_path_from_a_wrong_method)
 {
     lapi_route r;

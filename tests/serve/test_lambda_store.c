@@ -269,3 +269,67 @@ Test(lambda_store, reserved_concurrency_is_kept_per_function)
     cr_expect_eq(reserved, -1);
     store_deploy_put(d);
 }
+
+Test(lambda_store, tags_make_a_new_latest_that_the_plugin_sees)
+{
+    create_ok("f");
+    store_deploy *before = NULL, *after = NULL;
+    int reserved;
+    store_error err = {0};
+    cr_assert_eq(store_get(st, "f", NULL, &before, &reserved, &err), 0);
+    json_object *req = parse("{\"Tags\":{\"team\":\"blue\"}}"), *a = NULL;
+    cr_assert_eq(store_tag(st, "arn:aws:lambda:eu-west-1:000000000000:function:f", req, &err), 0,
+                 "%s", err.message);
+    cr_assert_eq(store_get(st, "f", NULL, &after, &reserved, &err), 0);
+    cr_expect_eq(after->desc->fn.n_tags, 1);
+    cr_expect_str_eq(after->desc->fn.tags[0].key, "team");
+    cr_expect_str_neq(before->group, after->group, "tags are part of the fingerprint");
+    cr_assert_eq(store_list_tags(st, "f", &a, &err), 0);
+    cr_expect_str_eq(json_object_to_json_string(a), "{ \"Tags\": { \"team\": \"blue\" } }");
+    json_object_put(a);
+    const char *keys[] = {"team"};
+    cr_assert_eq(store_untag(st, "f", keys, 1, &err), 0);
+    cr_expect_eq(store_tag(st, "f:1", req, &err), -1, "a qualified ARN");
+    json_object *bad = parse("{\"Tags\":{\"aws:x\":\"v\"}}");
+    cr_expect_eq(store_tag(st, "f", bad, &err), -1);
+    cr_expect(strstr(err.message, "aws:") != NULL, "%s", err.message);
+    json_object_put(bad);
+    json_object_put(req);
+    store_deploy_put(before);
+    store_deploy_put(after);
+}
+
+Test(lambda_store, layers_reach_the_deploy_in_order)
+{
+    json_object *a = NULL;
+    store_error err = {0};
+    json_object *req = parse("{\"Content\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}");
+    cr_assert_eq(store_publish_layer(st, "util", req, "eu-west-1", &a, &err), 0, "%s", err.message);
+    cr_expect_str_eq(str(a, "LayerVersionArn"),
+                     "arn:aws:lambda:eu-west-1:000000000000:layer:util:1");
+    json_object_put(a);
+    cr_assert_eq(store_publish_layer(st, "util", req, "eu-west-1", &a, &err), 0);
+    json_object_put(a);
+    json_object_put(req);
+    cr_assert_eq(create("{\"FunctionName\":\"f\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+                        "\"Layers\":[\"arn:aws:lambda:eu-west-1:000000000000:layer:util:2\","
+                        "\"arn:aws:lambda:eu-west-1:000000000000:layer:util:1\"],"
+                        "\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}",
+                        &a, &err),
+                 0, "%s", err.message);
+    json_object_put(a);
+    store_deploy *d = NULL;
+    int reserved;
+    cr_assert_eq(store_get(st, "f", NULL, &d, &reserved, &err), 0);
+    cr_expect_eq(d->n_layers, 2);
+    cr_expect_eq(d->layers[0].size, 22);
+    store_deploy_put(d);
+    cr_expect_eq(create("{\"FunctionName\":\"g\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+                        "\"Layers\":[\"arn:aws:lambda:eu-west-1:000000000000:layer:util:3\"],"
+                        "\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}}",
+                        &a, &err),
+                 -1);
+    cr_expect(strstr(err.message, "layer:util:3 does not exist") != NULL, "%s", err.message);
+    cr_expect_eq(store_get_layer_version(st, "util", 3, &a, &err), -1);
+    cr_expect_eq(err.http_status, 404);
+}
