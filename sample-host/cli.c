@@ -460,6 +460,7 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
         {o->since != NULL, logs, "--since"},
         {o->follow, logs, "--follow"},
         {o->stats, strcmp(cmd, "backends") != 0 && !serve, "--stats"},
+        {o->json, !serve, "--json"},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (rules[i].given && !rules[i].allowed) {

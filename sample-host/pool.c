@@ -255,7 +255,10 @@ static int instance_launch(pool *p, const pool_target *t, pool_instance **out, p
         res->backend_status = rc;
         snprintf(why, why_size, "launch of %s failed: %s (%s)", t->function,
                  err.message[0] ? err.message : "no reason given", fcb_status_name(rc));
-        return atomic_load(&p->cancelled) ? POOL_CLOSING : POOL_LAUNCH_FAILED;
+        if (!atomic_load(&p->cancelled))
+            return POOL_LAUNCH_FAILED;
+        snprintf(why, why_size, "the host is shutting down (launch of %s cancelled)", t->function);
+        return POOL_CLOSING;
     }
     in->inst.endpoint[sizeof in->inst.endpoint - 1] = '\0';
     in->inst.handle[sizeof in->inst.handle - 1] = '\0';

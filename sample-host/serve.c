@@ -19,6 +19,7 @@
 #define SERVE_CONNECTIONS    2048
 #define SERVE_THREAD_STACK   ((size_t)512 * 1024)
 #define SERVE_GRACE_MS       30000L
+#define SERVE_DRAIN_MS       5000L
 
 /* A request being received: its body, bounded. */
 typedef struct serve_request {
@@ -324,7 +325,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (rq == NULL) {
         rq = calloc(1, sizeof *rq);
         *req_cls = rq;
-        return rq != NULL ? MHD_YES : MHD_NO;
+        if (rq == NULL)
+            return MHD_NO;
+        pthread_mutex_lock(&sv->lock);
+        sv->requests++;
+        pthread_mutex_unlock(&sv->lock);
+        return MHD_YES;
     }
     if (*upload_data_size != 0) {
         request_append(rq, upload_data, *upload_data_size);
@@ -346,16 +352,35 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return ret;
 }
 
+/* The answer is sent (or the connection gone): the request is over. */
 static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)conn, (void)toe;
+    serve *sv = cls;
     serve_request *rq = *req_cls;
-    if (rq != NULL) {
-        free(rq->body);
-        free(rq);
-    }
+    if (rq == NULL)
+        return;
+    free(rq->body);
+    free(rq);
     *req_cls = NULL;
+    pthread_mutex_lock(&sv->lock);
+    sv->requests--;
+    pthread_cond_broadcast(&sv->events_done);
+    pthread_mutex_unlock(&sv->lock);
+}
+
+/* Let the requests in flight send their answers (bounded: SERVE_DRAIN_MS). */
+static void requests_drain(serve *sv)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SERVE_DRAIN_MS / 1000;
+    pthread_mutex_lock(&sv->lock);
+    for (unsigned i = 0; sv->requests > 0 && i < 100000; i++)
+        if (pthread_cond_timedwait(&sv->events_done, &sv->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&sv->lock);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------- */
@@ -492,6 +517,7 @@ static void serve_close(serve *sv)
     if (sv->pool != NULL)
         pool_shutdown(sv->pool);
     serve_events_drain(sv);
+    requests_drain(sv);
     if (sv->daemon != NULL)
         MHD_stop_daemon(sv->daemon);
     sv->daemon = NULL;

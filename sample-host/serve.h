@@ -38,8 +38,9 @@ typedef struct serve {
     long event_retry_ms;  /* FAKECLOUD_LAMBDA_EVENT_RETRY_MS */
     pthread_mutex_t lock; /* events, metrics */
     pthread_cond_t events_done;
-    unsigned events; /* Event invocations in flight */
-    bool stopping;   /* serve_events_drain began: retries are not waited for */
+    unsigned events;   /* Event invocations in flight */
+    unsigned requests; /* HTTP requests from their first byte to their answer sent */
+    bool stopping;     /* serve_events_drain began: retries are not waited for */
     serve_metrics *metrics;
 } serve;
 

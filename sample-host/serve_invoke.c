@@ -470,6 +470,7 @@ void serve_metrics_text(serve *sv, serve_answer *a)
     pthread_mutex_lock(&sv->lock);
     for (const function_metrics *f = sv->metrics->functions; f != NULL; f = f->next)
         function_lines(&b, f);
+    text_add(&b, "fakecloud_lambda_events_in_flight %u\n", sv->events);
     pthread_mutex_unlock(&sv->lock);
     pool_counts c;
     pool_get_counts(sv->pool, NULL, &c);
