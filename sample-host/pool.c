@@ -20,6 +20,8 @@
 #define POOL_TIMEOUT_MARGIN_MS 2000L
 /* Instances tried for one call: only a refused connection moves on. */
 #define POOL_ATTEMPTS_MAX 3
+/* Threads terminating a batch of instances at once (shutdown, retire, keep-alive). */
+#define POOL_END_THREADS 8
 /* Bounds of the wait loops (each round waits on the condition). */
 #define POOL_ROUNDS_MAX 1000000u
 
@@ -553,13 +555,50 @@ static void take_all_idle(pool_group *g, pool_instance **list)
     }
 }
 
-static void end_list(pool *p, pool_instance *list, bool evicted)
+/* A batch of instances to terminate, shared by a few threads. */
+typedef struct end_batch {
+    pool *p;
+    pthread_mutex_t lock;
+    pool_instance *list;
+} end_batch;
+
+static void *end_worker(void *arg)
 {
-    while (list != NULL) {
-        pool_instance *next = list->next;
-        instance_end(p, list, evicted, false);
-        list = next;
+    end_batch *b = arg;
+    for (unsigned i = 0; i < POOL_ROUNDS_MAX; i++) {
+        pthread_mutex_lock(&b->lock);
+        pool_instance *in = b->list;
+        if (in != NULL)
+            b->list = in->next;
+        pthread_mutex_unlock(&b->lock);
+        if (in == NULL)
+            break;
+        instance_end(b->p, in, false, false);
     }
+    return NULL;
+}
+
+/*
+ * Terminate every instance of LIST, POOL_END_THREADS at a time (a shutdown
+ * with 50 instances must not take 50 terminate round trips in a row); the
+ * calling thread is one of them, so a thread that cannot start costs only
+ * speed.
+ */
+static void end_list(pool *p, pool_instance *list)
+{
+    end_batch b = {.p = p, .list = list};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_t threads[POOL_END_THREADS];
+    size_t n = 0, count = 0;
+    for (pool_instance *in = list; in != NULL && count < POOL_END_THREADS; in = in->next)
+        count++;
+    for (; n + 1 < count; n++)
+        if (pthread_create(&threads[n], NULL, end_worker, &b) != 0)
+            break;
+    end_worker(&b);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&b.lock);
 }
 
 void pool_retire(pool *p, const char *group)
@@ -575,7 +614,7 @@ void pool_retire(pool *p, const char *group)
     pthread_mutex_unlock(&p->lock);
     if (list != NULL)
         pool_log(p, FCB_LOG_INFO, "pool: group retired", "group", group, NULL, NULL);
-    end_list(p, list, false);
+    end_list(p, list);
 }
 
 /* Unlink the idle instances older than keepalive onto *LIST; the next expiry in *NEXT_MS. */
@@ -614,7 +653,7 @@ static void *reaper_main(void *arg)
             pthread_mutex_unlock(&p->lock);
             pool_log(p, FCB_LOG_DEBUG, "pool: idle instances past keepalive terminated", NULL, NULL,
                      NULL, NULL);
-            end_list(p, list, false);
+            end_list(p, list);
             pthread_mutex_lock(&p->lock);
             continue;
         }
@@ -693,7 +732,7 @@ void pool_free(pool *p)
         group_release(p, g);
     }
     pthread_mutex_unlock(&p->lock);
-    end_list(p, list, false);
+    end_list(p, list);
     /* every call has returned, so no slot is held by anything else now */
     for (pool_group *g = p->groups, *next; g != NULL; g = next) {
         next = g->next;

@@ -486,3 +486,27 @@ Test(pool, shutdown_wakes_waiting_callers_and_free_leaves_nothing)
     pool_result_free(&c[0].res);
     pool_result_free(&c[1].res);
 }
+
+Test(pool, free_terminates_instances_in_parallel)
+{
+    /* terminate takes 300 ms here: 8 in a row would take 2.4 s */
+    start(config(10, 60000), false, "FAKECLOUD_TEST_OP_DELAY_MS", "300", NULL);
+    target x;
+    target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
+    caller c[8];
+    memset(c, 0, sizeof c);
+    run_callers(c, 8, &x);
+    for (size_t i = 0; i < 8; i++) {
+        cr_assert_eq(c[i].rc, POOL_OK);
+        pool_result_free(&c[i].res);
+    }
+    cr_assert_eq(instances(NULL), 8);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pool_free(pl);
+    pl = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_expect_eq(seen_live, 0);
+    cr_expect(took < 1.5, "8 terminations of 300 ms took %.2f s: not in parallel", took);
+}
