@@ -40,6 +40,7 @@ struct pool_group {
     char *function;
     pool_instance *idle; /* most recently used first */
     unsigned n_idle, n_busy, n_launching;
+    unsigned holders; /* pool_hold calls not yet matched by pool_retire */
     bool retired;
 };
 
@@ -108,16 +109,16 @@ static pool_group *group_find(pool *p, const char *key)
     return NULL;
 }
 
-static pool_group *group_get(pool *p, const pool_target *t)
+static pool_group *group_get(pool *p, const char *key, const char *function)
 {
-    pool_group *g = group_find(p, t->group);
+    pool_group *g = group_find(p, key);
     if (g != NULL)
         return g;
     g = calloc(1, sizeof *g);
     if (g == NULL)
         return NULL;
-    g->key = strdup(t->group);
-    g->function = strdup(t->function);
+    g->key = strdup(key);
+    g->function = strdup(function);
     if (g->key == NULL || g->function == NULL) {
         free(g->key);
         free(g->function);
@@ -132,7 +133,7 @@ static pool_group *group_get(pool *p, const pool_target *t)
 /* Free G once nothing refers to it. */
 static void group_release(pool *p, pool_group *g)
 {
-    if (g->n_idle + g->n_busy + g->n_launching > 0)
+    if (g->n_idle + g->n_busy + g->n_launching + g->holders > 0)
         return;
     for (pool_group **pp = &p->groups; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == g) {
@@ -337,7 +338,7 @@ static int acquire(pool *p, const pool_target *t, pool_instance **out, pool_resu
                      t->reserved);
             return POOL_THROTTLED_RESERVED;
         }
-        pool_group *g = group_get(p, t);
+        pool_group *g = group_get(p, t->group, t->function);
         if (g == NULL) {
             snprintf(why, why_size, "out of memory");
             return POOL_LAUNCH_FAILED;
@@ -601,12 +602,26 @@ static void end_list(pool *p, pool_instance *list)
     pthread_mutex_destroy(&b.lock);
 }
 
+int pool_hold(pool *p, const char *group, const char *function)
+{
+    pthread_mutex_lock(&p->lock);
+    pool_group *g = group_get(p, group, function);
+    if (g != NULL) {
+        g->holders++;
+        g->retired = false; /* a deploy equal to a retired one: its instances are right again */
+    }
+    pthread_mutex_unlock(&p->lock);
+    return g != NULL ? 0 : -1;
+}
+
 void pool_retire(pool *p, const char *group)
 {
     pool_instance *list = NULL;
     pthread_mutex_lock(&p->lock);
     pool_group *g = group_find(p, group);
-    if (g != NULL) {
+    if (g != NULL && g->holders > 0)
+        g->holders--;
+    if (g != NULL && g->holders == 0) {
         g->retired = true;
         take_all_idle(g, &list);
         group_release(p, g);
@@ -729,6 +744,7 @@ void pool_free(pool *p)
     for (pool_group *g = p->groups, *next; g != NULL; g = next) {
         next = g->next;
         take_all_idle(g, &list);
+        g->holders = 0;
         group_release(p, g);
     }
     pthread_mutex_unlock(&p->lock);

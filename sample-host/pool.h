@@ -112,7 +112,19 @@ int pool_new(const pool_backend *backend, const pool_config *config, pool **out)
 int pool_invoke(pool *p, const pool_target *t, const char *payload, size_t payload_len,
                 pool_result *res, char *why, size_t why_size);
 
-/* Terminate GROUP's idle instances now and its busy ones when their call ends. */
+/*
+ * A deploy of GROUP exists (serve: one call per deploy created). Two deploys
+ * may share a group (the same fingerprint, e.g. a configuration changed and
+ * changed back): the group then ends only when both are retired. Returns 0 or
+ * -1 (no memory).
+ */
+int pool_hold(pool *p, const char *group, const char *function);
+
+/*
+ * A deploy of GROUP is gone (matches one pool_hold; a group never held ends
+ * at once): when no hold is left, terminate GROUP's idle instances now and
+ * its busy ones when their call ends.
+ */
 void pool_retire(pool *p, const char *group);
 
 /* Counts, for metrics and tests (a consistent snapshot). */

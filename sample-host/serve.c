@@ -388,6 +388,9 @@ static void requests_drain(serve *sv)
 static void on_deploy_new(void *ctx, store_deploy *d)
 {
     serve *sv = ctx;
+    if (pool_hold(sv->pool, d->group, d->desc->fn.function_name) != 0)
+        host_log(sv->r->hs, FCB_LOG_WARN, "out of memory: the deploy's pool group is not held",
+                 "group", d->group, NULL);
     if (d->code == NULL || sv->r->artifacts == NULL)
         return;
     if (artifact_server_add(sv->r->artifacts, d->desc->account, d->desc->fn.function_name,

@@ -510,3 +510,24 @@ Test(pool, free_terminates_instances_in_parallel)
     cr_expect_eq(seen_live, 0);
     cr_expect(took < 1.5, "8 terminations of 300 ms took %.2f s: not in parallel", took);
 }
+
+Test(pool, a_group_held_by_two_deploys_ends_with_the_last)
+{
+    start(config(10, 60000), false, NULL);
+    target x;
+    target_init(&x, "arn:f:$LATEST#same", "f", "app.handler");
+    cr_assert_eq(pool_hold(pl, x.t.group, "f"), 0); /* a configuration ... */
+    cr_assert_eq(pool_hold(pl, x.t.group, "f"), 0); /* ... changed back: the same fingerprint */
+    pool_result r1, r2;
+    call_ok(&x, &r1);
+    pool_retire(pl, x.t.group); /* the first deploy is gone */
+    cr_expect_eq(seen_terminates, 0, "the second deploy still uses the group");
+    call_ok(&x, &r2);
+    cr_expect(!r2.cold);
+    cr_expect_str_eq(r1.handle, r2.handle);
+    pool_retire(pl, x.t.group);
+    cr_expect_eq(seen_terminates, 1);
+    cr_expect_eq(instances(NULL), 0);
+    pool_result_free(&r1);
+    pool_result_free(&r2);
+}
