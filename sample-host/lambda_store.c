@@ -399,7 +399,13 @@ static int read_code(json_object *src, const char *package_type, store_code *cod
     json_object *zip = NULL, *image = NULL;
     json_object_object_get_ex(src, "ZipFile", &zip);
     json_object_object_get_ex(src, "ImageUri", &image);
-    if (json_object_object_get_ex(src, "S3Bucket", NULL))
+    json_object *bucket = NULL;
+    if (json_object_object_get_ex(src, "S3Bucket", &bucket) &&
+        strcmp(json_object_get_string(bucket), "hot-reload") == 0)
+        return invalid(err, "S3Bucket hot-reload: hot reload (code from a host directory) is not "
+                            "available: ABI 1.1 has no way to hand a plugin a host directory; "
+                            "send ZipFile");
+    if (bucket != NULL)
         return invalid(err, "S3Bucket: code from S3 is not supported by serve; send ZipFile");
     if (strcmp(package_type, "Image") == 0) {
         if (image == NULL || !json_object_is_type(image, json_type_string) ||

@@ -128,6 +128,8 @@ Test(lambda_store, refuses_bad_descriptions_naming_the_field)
         {"{\"FunctionName\":\"f\",\"PackageType\":\"Image\",\"Code\":{}}", "ImageUri: required",
          400},
         {"{\"FunctionName\":\"f\",\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k\"}}", "S3Bucket", 400},
+        {"{\"FunctionName\":\"f\",\"Code\":{\"S3Bucket\":\"hot-reload\",\"S3Key\":\"/src\"}}",
+         "hot reload", 400},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_object *a = NULL;
