@@ -128,12 +128,13 @@ out:
     return ret;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *addr, char *why, size_t why_size)
+int artifact_listen_parse(const char *option, const char *listen, struct sockaddr_in *addr,
+                          char *why, size_t why_size)
 {
     const char *colon = listen != NULL ? strrchr(listen, ':') : NULL;
     char host[64];
     if (colon == NULL || (size_t)(colon - listen) >= sizeof host || colon == listen) {
-        snprintf(why, why_size, "--artifact-listen: expected IPV4:PORT, got \"%.100s\"",
+        snprintf(why, why_size, "%s: expected IPV4:PORT, got \"%.100s\"", option,
                  listen ? listen : "");
         return -1;
     }
@@ -144,12 +145,11 @@ static int parse_listen(const char *listen, struct sockaddr_in *addr, char *why,
     memset(addr, 0, sizeof *addr);
     addr->sin_family = AF_INET;
     if (colon[1] == '\0' || *end != '\0' || port > 65535) {
-        snprintf(why, why_size, "--artifact-listen: port \"%.20s\" is not a number 0-65535",
-                 colon + 1);
+        snprintf(why, why_size, "%s: port \"%.20s\" is not a number 0-65535", option, colon + 1);
         return -1;
     }
     if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) {
-        snprintf(why, why_size, "--artifact-listen: \"%s\" is not an IPv4 address", host);
+        snprintf(why, why_size, "%s: \"%s\" is not an IPv4 address", option, host);
         return -1;
     }
     addr->sin_port = htons((uint16_t)port);
@@ -211,7 +211,7 @@ int artifact_server_start_limits(const char *listen, const char *token, host_ser
 {
     *out = NULL;
     struct sockaddr_in addr;
-    if (parse_listen(listen, &addr, why, why_size) != 0)
+    if (artifact_listen_parse("--artifact-listen", listen, &addr, why, why_size) != 0)
         return -1;
     size_t token_len = token != NULL ? strlen(token) : 0;
     if (token_len < 16 || token_len >= ARTIFACT_TOKEN_MAX) {

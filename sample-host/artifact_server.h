@@ -15,6 +15,7 @@
 
 #include "host_services.h"
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 #define ARTIFACT_PREFIX "/_fakecloud/lambda/_internal/"
@@ -64,6 +65,13 @@ int artifact_server_add(artifact_server *srv, const char *account, const char *f
  * Returns 0, or -1 when no set has it.
  */
 int artifact_server_remove(artifact_server *srv, const void *code);
+
+/*
+ * Parse LISTEN, "IPV4:PORT" (port 0 = any free port), into ADDR; OPTION
+ * (e.g. "--listen") names it in `why`. Returns 0 or -1. Pure.
+ */
+int artifact_listen_parse(const char *option, const char *listen, struct sockaddr_in *addr,
+                          char *why, size_t why_size);
 
 /* "http://ADDR:PORT" with the actual port; valid until stop. */
 const char *artifact_server_url(const artifact_server *srv);

@@ -426,36 +426,11 @@ static long env_number(run *r, const char *key, long min, long max, long fallbac
     return n;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *addr, char *why, size_t why_size)
-{
-    const char *colon = strrchr(listen, ':');
-    char host[64], *end = NULL;
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof host) {
-        snprintf(why, why_size, "--listen: expected IPV4:PORT, got \"%.100s\"", listen);
-        return -1;
-    }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || port > 65535) {
-        snprintf(why, why_size, "--listen: port \"%.20s\" is not a number 0-65535", colon + 1);
-        return -1;
-    }
-    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) {
-        snprintf(why, why_size, "--listen: \"%.60s\" is not an IPv4 address", host);
-        return -1;
-    }
-    addr->sin_port = htons((uint16_t)port);
-    return 0;
-}
-
 static int start_daemon(serve *sv, const char *listen)
 {
     char why[HOST_WHY_MAX];
     struct sockaddr_in addr;
-    if (parse_listen(listen, &addr, why, sizeof why) != 0)
+    if (artifact_listen_parse("--listen", listen, &addr, why, sizeof why) != 0)
         return run_fail(sv->r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s", why);
     sv->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0, NULL,

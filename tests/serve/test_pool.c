@@ -226,14 +226,22 @@ static void *caller_main(void *arg)
     return NULL;
 }
 
-static void run_callers(caller *c, size_t n, target *x)
+/* N callers of X at once; each must be answered. */
+static void run_callers_ok(size_t n, target *x)
 {
+    caller c[16];
+    cr_assert(n <= 16);
+    memset(c, 0, sizeof c);
     for (size_t i = 0; i < n; i++) {
         c[i].x = x;
         cr_assert_eq(pthread_create(&c[i].thread, NULL, caller_main, &c[i]), 0);
     }
     for (size_t i = 0; i < n; i++)
         pthread_join(c[i].thread, NULL);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect_eq(c[i].rc, POOL_OK, "caller %zu: %d", i, c[i].rc);
+        pool_result_free(&c[i].res);
+    }
 }
 
 Test(pool, never_sends_two_events_to_one_instance_at_once)
@@ -241,13 +249,7 @@ Test(pool, never_sends_two_events_to_one_instance_at_once)
     start(config(10, 60000), false, "FAKECLOUD_TEST_OP_DELAY_MS", "150", NULL);
     target x;
     target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
-    caller c[6];
-    memset(c, 0, sizeof c);
-    run_callers(c, 6, &x);
-    for (size_t i = 0; i < 6; i++) {
-        cr_expect_eq(c[i].rc, POOL_OK);
-        pool_result_free(&c[i].res);
-    }
+    run_callers_ok(6, &x);
     cr_expect_eq(seen_max_in_flight, 1, "an instance had %d events at once", seen_max_in_flight);
     cr_expect_eq(seen_launches, 6, "6 concurrent calls, each on its own instance");
 }
@@ -389,13 +391,7 @@ Test(pool, callers_at_the_account_limit_wait_for_a_free_instance)
     start(config(2, 60000), false, "FAKECLOUD_TEST_OP_DELAY_MS", "100", NULL);
     target x;
     target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
-    caller c[8];
-    memset(c, 0, sizeof c);
-    run_callers(c, 8, &x);
-    for (size_t i = 0; i < 8; i++) {
-        cr_expect_eq(c[i].rc, POOL_OK);
-        pool_result_free(&c[i].res);
-    }
+    run_callers_ok(8, &x);
     cr_expect_eq(seen_max_live, 2, "the account limit is 2 instances, %d ran", seen_max_live);
     cr_expect_eq(seen_max_in_flight, 1);
 }
@@ -493,13 +489,7 @@ Test(pool, free_terminates_instances_in_parallel)
     start(config(10, 60000), false, "FAKECLOUD_TEST_OP_DELAY_MS", "300", NULL);
     target x;
     target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
-    caller c[8];
-    memset(c, 0, sizeof c);
-    run_callers(c, 8, &x);
-    for (size_t i = 0; i < 8; i++) {
-        cr_assert_eq(c[i].rc, POOL_OK);
-        pool_result_free(&c[i].res);
-    }
+    run_callers_ok(8, &x);
     cr_assert_eq(instances(NULL), 8);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
