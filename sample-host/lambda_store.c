@@ -793,6 +793,22 @@ int store_delete(lambda_store *s, const char *function, const char *qualifier, s
     return rc;
 }
 
+/* A RevisionId in REQ must be $LATEST's (optimistic locking, as AWS). */
+static int revision_check(const store_function *f, json_object *req, store_error *err)
+{
+    json_object *want = NULL;
+    if (req == NULL || !json_object_object_get_ex(req, "RevisionId", &want))
+        return 0;
+    json_object *config = json_object_object_get(f->latest->doc, "Configuration");
+    const char *have = json_object_get_string(json_object_object_get(config, "RevisionId"));
+    const char *given = json_object_get_string(want);
+    if (have != NULL && given != NULL && strcmp(have, given) == 0)
+        return 0;
+    return store_fail(err, 412, "PreconditionFailedException",
+                      "The Revision Id provided does not match the latest Revision Id. Call the "
+                      "GetFunction API to retrieve the latest Revision Id");
+}
+
 /* Replace F's $LATEST by a deploy of DOC (taken) and CODE; publish when asked. */
 static int redeploy(lambda_store *s, store_function *f, json_object *doc, const store_code *code,
                     bool publish, json_object **answer, store_dropped *dr, store_error *err)
@@ -822,6 +838,8 @@ int store_update_code(lambda_store *s, const char *function, json_object *req, j
         return invalid(err, "the request body must be a JSON object");
     pthread_mutex_lock(&s->lock);
     int rc = resolve(s, function, NULL, &f, &d, err);
+    if (rc == 0)
+        rc = revision_check(f, req, err);
     if (rc != 0)
         goto out;
     json_object *config = json_object_object_get(f->latest->doc, "Configuration");
@@ -853,6 +871,8 @@ int store_update_configuration(lambda_store *s, const char *function, json_objec
         return invalid(err, "the request body must be a JSON object");
     pthread_mutex_lock(&s->lock);
     int rc = resolve(s, function, NULL, &f, &d, err);
+    if (rc == 0)
+        rc = revision_check(f, req, err);
     if (rc == 0) {
         json_object *doc = doc_copy(f->latest);
         store_code code = {f->latest->code, f->latest->code_len, NULL};
@@ -879,6 +899,8 @@ int store_publish(lambda_store *s, const char *function, json_object *req, json_
         return -1;
     pthread_mutex_lock(&s->lock);
     int rc = resolve(s, function, NULL, &f, &d, err);
+    if (rc == 0)
+        rc = revision_check(f, req, err);
     json_object *config = rc == 0 ? json_object_object_get(f->latest->doc, "Configuration") : NULL;
     const char *current = json_object_get_string(json_object_object_get(config, "CodeSha256"));
     if (rc == 0 && sha != NULL && (current == NULL || strcmp(sha, current) != 0))

@@ -335,3 +335,25 @@ Test(lambda_store, layers_reach_the_deploy_in_order)
     cr_expect_eq(store_get_layer_version(st, "util", 3, &a, &err), -1);
     cr_expect_eq(err.http_status, 404);
 }
+
+Test(lambda_store, a_stale_revision_id_is_refused)
+{
+    create_ok("f");
+    json_object *a = NULL;
+    store_error err = {0};
+    json_object *stale = parse("{\"RevisionId\":\"00000000-0000-0000-0000-000000000000\","
+                               "\"Timeout\":5}");
+    cr_expect_eq(store_update_configuration(st, "f", stale, &a, &err), -1);
+    cr_expect_eq(err.http_status, 412);
+    cr_expect_str_eq(err.type, "PreconditionFailedException");
+    json_object_put(stale);
+    cr_assert_eq(store_get_function(st, "f", NULL, true, &a, &err), 0);
+    char body[160];
+    snprintf(body, sizeof body, "{\"RevisionId\":\"%s\",\"Timeout\":5}", str(a, "RevisionId"));
+    json_object_put(a);
+    json_object *fresh = parse(body);
+    cr_assert_eq(store_update_configuration(st, "f", fresh, &a, &err), 0, "%s", err.message);
+    json_object_put(a);
+    cr_expect_eq(store_publish(st, "f", fresh, &a, &err), -1, "the revision moved on");
+    json_object_put(fresh);
+}
