@@ -519,7 +519,8 @@ int pool_invoke(pool *p, const pool_target *t, const char *payload, size_t paylo
         /* A timed-out or broken call leaves the runtime in an unknown state: never reuse it. */
         release(p, in, rc != POOL_OK);
         pthread_mutex_lock(&p->lock);
-        if (rc == POOL_OK || !not_sent || p->closing)
+        res->not_delivered = rc != POOL_OK && not_sent;
+        if (rc == POOL_OK || !not_sent || p->closing || attempt + 1 == POOL_ATTEMPTS_MAX)
             break;
         p->retries++;
         pool_log(p, FCB_LOG_WARN, "pool: connection refused, evicted; retrying on another instance",

@@ -97,6 +97,7 @@ typedef struct pool_result {
     double invoke_ms;            /* the event's round trip */
     int backend_status;          /* POOL_LAUNCH_FAILED: the plugin's fcb_status */
     unsigned attempts;           /* instances tried (> 1 only after a refused connection) */
+    bool not_delivered;          /* failed with the event sent to no handler (refused every time) */
 } pool_result;
 
 /*

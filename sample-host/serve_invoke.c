@@ -163,6 +163,10 @@ static void answer_result(serve *sv, const store_deploy *d, const pool_target *t
         answer_envelope(a, "Sandbox.Timedout", msg);
         break;
     case POOL_INVOKE_FAILED:
+        if (res->not_delivered) { /* no handler ran: a service failure, not the function's */
+            serve_answer_error(a, 502, "ServiceException", why, NULL);
+            return;
+        }
         snprintf(msg, sizeof msg, "Runtime exited without providing a reason (%s)", why);
         answer_envelope(a, "Runtime.ExitError", msg);
         break;

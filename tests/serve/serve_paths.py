@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`serve` with the in-process test plugin: the paths a real cluster rarely takes.
 
-Usage: serve_paths.py HOST_EXE TEST_PLUGINS_DIR
+Usage: serve_paths.py HOST_EXE TEST_PLUGINS_DIR ABI10_PLUGIN
 
 Plain HTTP (urllib), so every status, header and body is checked as sent:
 1. usage errors: a bad --listen, a bad FAKECLOUD_LAMBDA_* value, --json,
@@ -16,7 +16,10 @@ Plain HTTP (urllib), so every status, header and body is checked as sent:
    then no more;
 6. FAKECLOUD_LAMBDA_KEEPALIVE_MS=0: a launch per call, nothing kept;
 7. SIGTERM while a call is launching: the call answers 503 at once, serve
-   exits 0 (the plugin's memory balanced: else 4) within 5 s.
+   exits 0 (the plugin's memory balanced: else 4) within 5 s;
+8. an ABI 1.0 plugin (no invoke, status or logs op) whose runtime refuses
+   connections: 502 ServiceException after 3 instances (the event reached no
+   handler, so it is not the function's error), no log tail, nothing left.
 """
 import base64
 import http.client
@@ -205,7 +208,21 @@ def sigterm_in_flight(host, plugins, tmp):
     print(f"SIGTERM during a launch: 503, exit 0 in {time.time() - t0:.2f} s")
 
 
-def main(host, plugins):
+def abi10(host, plugins, tmp, plugin):
+    s = Serve(host, plugins, tmp, {"FAKECLOUD_LAMBDA_BACKEND": plugin})
+    s.create("f")
+    res = s.invoke("f", b"{}", {"X-Amz-Log-Type": "Tail"})
+    expect_error(res, 502, "ServiceException", "Couldn")
+    if "x-amz-log-result" in res[1]:
+        fail("a log tail from a plugin without logs")
+    if s.metric("fakecloud_lambda_pool_retries_total") != 2 or \
+            s.metric("fakecloud_lambda_pool_instances_total") != 0:
+        fail("3 instances tried, none kept")
+    s.stop()
+    print("ABI 1.0 plugin, runtime refusing connections: 502 after 3 instances: ok")
+
+
+def main(host, plugins, abi10_plugin):
     tmp = tempfile.mkdtemp(prefix="fcb-serve-paths-")
     try:
         usage_errors(host, plugins, tmp)
@@ -217,6 +234,7 @@ def main(host, plugins):
         launch_failures(host, plugins, tmp)
         keepalive_zero(host, plugins, tmp)
         sigterm_in_flight(host, plugins, tmp)
+        abi10(host, plugins, tmp, abi10_plugin)
         print("ok")
         return 0
     finally:
@@ -224,7 +242,7 @@ def main(host, plugins):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     sys.exit(main(*sys.argv[1:]))

@@ -521,3 +521,22 @@ Test(pool, a_group_held_by_two_deploys_ends_with_the_last)
     pool_result_free(&r1);
     pool_result_free(&r2);
 }
+
+Test(pool, gives_up_after_three_refused_connections)
+{
+    /* every instance's endpoint refuses connections: the event reaches no handler */
+    start(config(10, 60000), true, "FAKECLOUD_TEST_ENDPOINT", "127.0.0.1:9", NULL);
+    target x;
+    target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
+    pool_result r;
+    cr_expect_eq(call(&x, &r), POOL_INVOKE_FAILED);
+    cr_expect_eq(r.attempts, 3);
+    cr_expect(r.not_delivered);
+    pool_counts c;
+    pool_get_counts(pl, NULL, &c);
+    cr_expect_eq(c.retries, 2, "2 retries after the first refusal, got %llu",
+                 (unsigned long long)c.retries);
+    cr_expect_eq(c.evictions, 3);
+    cr_expect_eq(c.instances, 0);
+    pool_result_free(&r);
+}
