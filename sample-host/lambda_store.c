@@ -401,6 +401,7 @@ static int read_code(json_object *src, const char *package_type, store_code *cod
     json_object_object_get_ex(src, "ImageUri", &image);
     json_object *bucket = NULL;
     if (json_object_object_get_ex(src, "S3Bucket", &bucket) &&
+        json_object_is_type(bucket, json_type_string) &&
         strcmp(json_object_get_string(bucket), "hot-reload") == 0)
         return invalid(err, "S3Bucket hot-reload: hot reload (code from a host directory) is not "
                             "available: ABI 1.1 has no way to hand a plugin a host directory; "

@@ -357,3 +357,70 @@ Test(lambda_store, a_stale_revision_id_is_refused)
     cr_expect_eq(store_publish(st, "f", fresh, &a, &err), -1, "the revision moved on");
     json_object_put(fresh);
 }
+
+/* Every member of every request body, with a value of every JSON type: answered, never a crash. */
+Test(lambda_store, any_json_type_in_any_member_is_answered)
+{
+    static const char *const members[] = {"FunctionName",
+                                          "Runtime",
+                                          "Handler",
+                                          "Role",
+                                          "Timeout",
+                                          "MemorySize",
+                                          "Code",
+                                          "Environment",
+                                          "PackageType",
+                                          "Layers",
+                                          "Tags",
+                                          "Publish",
+                                          "ImageConfig",
+                                          "Architectures",
+                                          "EphemeralStorage",
+                                          "RevisionId",
+                                          "ZipFile",
+                                          "ImageUri",
+                                          "S3Bucket",
+                                          "Description",
+                                          "CodeSha256",
+                                          "Content",
+                                          "ReservedConcurrentExecutions"};
+    static const char *const values[] = {"null", "5",   "-1", "1.5",       "\"s\"", "\"\"",
+                                         "[]",   "[1]", "{}", "{\"a\":1}", "true"};
+    create_ok("f");
+    for (size_t m = 0; m < sizeof members / sizeof members[0]; m++) {
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            char body[512];
+            snprintf(body, sizeof body,
+                     "{\"FunctionName\":\"g\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+                     "\"Code\":{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"},\"%s\":%s}",
+                     members[m], values[v]);
+            json_object *req = parse(body), *a = NULL;
+            store_error err = {0};
+            if (store_create(st, req, "us-east-1", &a, &err) == 0) {
+                cr_assert_eq(store_delete(st, str(a, "FunctionName"), NULL, &err), 0);
+                json_object_put(a);
+            } else {
+                cr_expect(err.message[0] != '\0' && err.http_status >= 400, "%s=%s", members[m],
+                          values[v]);
+            }
+            snprintf(body, sizeof body, "{\"%s\":%s}", members[m], values[v]);
+            json_object *small = parse(body);
+            int (*ops[])(lambda_store *, const char *, json_object *, json_object **,
+                         store_error *) = {store_update_code, store_update_configuration,
+                                           store_publish};
+            for (size_t o = 0; o < 3; o++) {
+                err.message[0] = '\0';
+                if (ops[o](st, "f", small, &a, &err) == 0)
+                    json_object_put(a);
+                else
+                    cr_expect(err.message[0] != '\0', "op %zu %s=%s", o, members[m], values[v]);
+            }
+            if (store_tag(st, "f", small, &err) != 0)
+                cr_expect(err.message[0] != '\0');
+            if (store_publish_layer(st, "l", small, "us-east-1", &a, &err) == 0)
+                json_object_put(a);
+            json_object_put(small);
+            json_object_put(req);
+        }
+    }
+}
