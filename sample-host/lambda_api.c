@@ -267,3 +267,24 @@ const char *lapi_function_error(long http_status, const char *body, size_t len,
     json_object_put(o);
     return envelope ? "Unhandled" : NULL;
 }
+
+double lapi_report_init_ms(const char *log, size_t len)
+{
+    static const char report[] = "REPORT RequestId:", init[] = "Init Duration: ";
+    const char *last = NULL;
+    for (const char *p = log; p != NULL && (size_t)(p - log) < len;) {
+        p = memmem(p, len - (size_t)(p - log), report, sizeof report - 1);
+        if (p != NULL)
+            last = p++;
+    }
+    if (last == NULL)
+        return -1;
+    const char *eol = memchr(last, '\n', len - (size_t)(last - log));
+    size_t line_len = eol != NULL ? (size_t)(eol - last) : len - (size_t)(last - log);
+    const char *at = memmem(last, line_len, init, sizeof init - 1);
+    if (at == NULL)
+        return -1;
+    char *end = NULL;
+    double ms = strtod(at + sizeof init - 1, &end);
+    return end != at + sizeof init - 1 && ms >= 0 && strncmp(end, " ms", 3) == 0 ? ms : -1;
+}

@@ -91,4 +91,11 @@ int lapi_base64_decode(const char *text, size_t len, unsigned char **out, size_t
 const char *lapi_function_error(long http_status, const char *body, size_t len,
                                 const char *from_runtime);
 
+/*
+ * The "Init Duration: X ms" of the last REPORT line in LOG (LEN bytes; the
+ * RIE writes it on an instance's first invocation), in milliseconds; -1
+ * when there is none.
+ */
+double lapi_report_init_ms(const char *log, size_t len);
+
 #endif

@@ -29,6 +29,8 @@ typedef struct function_metrics {
     uint64_t buckets[SERVE_BUCKETS];
     double duration_sum_s;
     double launch_sum_s;
+    double init_sum_s; /* the RIE's Init Duration, cold starts whose log has it */
+    uint64_t init_count;
 } function_metrics;
 
 struct serve_metrics {
@@ -126,19 +128,32 @@ static void answer_envelope(serve_answer *a, const char *type, const char *messa
     snprintf(a->function_error, sizeof a->function_error, "Unhandled");
 }
 
-/* X-Amz-Log-Result: base64 of the instance log's last 4 KiB (backends with `logs`). */
-static void log_tail(serve *sv, const char *handle, serve_answer *a)
+/* The instance log's last 4 KiB (backends with `logs`), malloc'd; NULL without. */
+static char *fetch_tail(serve *sv, const char *handle, size_t *len)
 {
     if ((run_capabilities(sv->r) & FCB_CAP_LOGS) == 0)
-        return;
+        return NULL;
     char why[HOST_WHY_MAX], *text = NULL;
-    size_t len = 0;
-    if (run_log_tail(sv->r, handle, SERVE_LOG_TAIL_BYTES, &text, &len, why, sizeof why) != FCB_OK) {
-        host_log(sv->r->hs, FCB_LOG_WARN, "LogType=Tail: no log tail", "reason", why, NULL);
-        return;
+    if (run_log_tail(sv->r, handle, SERVE_LOG_TAIL_BYTES, &text, len, why, sizeof why) != FCB_OK) {
+        host_log(sv->r->hs, FCB_LOG_WARN, "no log tail", "handle", handle, "reason", why, NULL);
+        return NULL;
     }
-    a->log_result = lapi_base64_encode(text, len);
-    free(text);
+    return text;
+}
+
+/* The Init Duration of a cold start (from the log's REPORT line) into the metrics. */
+static void record_init(serve *sv, const char *function, const char *log, size_t len)
+{
+    double ms = log != NULL ? lapi_report_init_ms(log, len) : -1;
+    if (ms < 0)
+        return;
+    pthread_mutex_lock(&sv->lock);
+    function_metrics *f = metrics_of(sv, function);
+    if (f != NULL) {
+        f->init_sum_s += ms / 1e3;
+        f->init_count++;
+    }
+    pthread_mutex_unlock(&sv->lock);
 }
 
 static void answer_result(serve *sv, const store_deploy *d, const pool_target *t, int rc,
@@ -187,8 +202,16 @@ static void answer_result(serve *sv, const store_deploy *d, const pool_target *t
         return;
     default: serve_answer_error(a, 503, "ServiceException", why, NULL); return;
     }
-    if (tail && res->handle[0] != '\0')
-        log_tail(sv, res->handle, a);
+    /* LogType=Tail, and a cold start's Init Duration: one logs call serves both. */
+    if ((tail || (res->cold && rc == POOL_OK)) && res->handle[0] != '\0') {
+        size_t len = 0;
+        char *log = fetch_tail(sv, res->handle, &len);
+        if (res->cold)
+            record_init(sv, t->function, log, len);
+        if (tail && log != NULL)
+            a->log_result = lapi_base64_encode(log, len);
+        free(log);
+    }
 }
 
 static void invoke_sync(serve *sv, store_deploy *d, int reserved, const char *payload, size_t len,
@@ -444,6 +467,10 @@ static void function_lines(text_buf *b, const function_metrics *f)
              (unsigned long long)f->invocations);
     text_add(b, "fakecloud_lambda_cold_start_seconds_sum{function=\"%s\"} %.6f\n", f->name,
              f->launch_sum_s);
+    text_add(b, "fakecloud_lambda_init_duration_seconds_sum{function=\"%s\"} %.6f\n", f->name,
+             f->init_sum_s);
+    text_add(b, "fakecloud_lambda_init_duration_seconds_count{function=\"%s\"} %llu\n", f->name,
+             (unsigned long long)f->init_count);
 }
 
 static void group_line(void *ctx, const char *group, unsigned instances, unsigned busy)

@@ -183,7 +183,12 @@ def boto_part(url, sim):
     except lam.exceptions.ResourceNotFoundException as e:
         if e.response["ResponseMetadata"]["HTTPStatusCode"] != 404:
             fail(f"not found: {e.response}")
-    print("boto3: update-function-code seen, f:1 kept apart, ResourceNotFoundException: ok")
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    if 'fakecloud_lambda_init_duration_seconds_count{function="b-fn"} 0' in text or \
+            'fakecloud_lambda_cold_starts_total{function="b-fn"} 3' not in text:
+        fail("metrics: cold starts or the RIE's Init Duration missing\n" + text)
+    print("boto3: update-function-code seen, f:1 kept apart, ResourceNotFoundException, "
+          "cold starts and Init Duration in /metrics: ok")
     return lam
 
 

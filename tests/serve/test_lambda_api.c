@@ -145,3 +145,18 @@ Test(lambda_api, error_envelopes_and_failed_answers_are_unhandled)
     cr_expect_null(lapi_function_error(200, ok, strlen(ok), ""));
     cr_expect_null(lapi_function_error(200, "[1]", 3, NULL));
 }
+
+Test(lambda_api, reads_the_init_duration_of_the_last_report_line)
+{
+    const char log[] = "START RequestId: a Version: $LATEST\n"
+                       "REPORT RequestId: a\tInit Duration: 12.50 ms\tDuration: 1.00 ms\t\n"
+                       "START RequestId: b Version: $LATEST\n"
+                       "REPORT RequestId: b\tInit Duration: 7.25 ms\tDuration: 2.00 ms\t\n";
+    cr_expect_float_eq(lapi_report_init_ms(log, strlen(log)), 7.25, 1e-9);
+    const char warm[] = "REPORT RequestId: a\tInit Duration: 12.50 ms\t\n"
+                        "REPORT RequestId: b\tDuration: 2.00 ms\t\n";
+    cr_expect_lt(lapi_report_init_ms(warm, strlen(warm)), 0, "the last REPORT has no init");
+    cr_expect_lt(lapi_report_init_ms("", 0), 0);
+    const char bad[] = "REPORT RequestId: a\tInit Duration: soon\n";
+    cr_expect_lt(lapi_report_init_ms(bad, strlen(bad)), 0);
+}
