@@ -79,6 +79,27 @@ static int lapi_layer_route(const char *method, const char *rest, lapi_route *ro
     return 0;
 }
 
+/* REST after LAPI_CODE_PREFIX: "{F}/{Q}.zip". */
+static int lapi_code_route(const char *method, const char *rest, lapi_route *route)
+{
+    const char *slash = strchr(rest, '/');
+    size_t n = slash != NULL ? (size_t)(slash - rest) : 0,
+           q = slash != NULL ? strlen(slash + 1) : 0;
+    if (n == 0 || n > 64 || q <= 4 || q - 4 >= sizeof route->qualifier ||
+        strcmp(slash + 1 + q - 4, ".zip") != 0)
+        return -1;
+    if (strcmp(method, "GET") != 0) {
+        route->method_not_allowed = true;
+        return -1;
+    }
+    memcpy(route->target, rest, n);
+    route->target[n] = '\0';
+    memcpy(route->qualifier, slash + 1, q - 4);
+    route->qualifier[q - 4] = '\0';
+    route->op = LAPI_GET_CODE;
+    return 0;
+}
+
 int lapi_route_parse(const char *method, const char *path, lapi_route *route)
 {
     memset(route, 0, sizeof *route);
@@ -104,6 +125,8 @@ int lapi_route_parse(const char *method, const char *path, lapi_route *route)
     }
     if (strncmp(trimmed, "/2018-10-31/layers/", 19) == 0)
         return lapi_layer_route(method, trimmed + 19, route);
+    if (strncmp(trimmed, LAPI_CODE_PREFIX, sizeof LAPI_CODE_PREFIX - 1) == 0)
+        return lapi_code_route(method, trimmed + sizeof LAPI_CODE_PREFIX - 1, route);
     bool too_long = false;
     for (size_t i = 0; i < sizeof lapi_rules / sizeof lapi_rules[0]; i++) {
         if (!lapi_match(&lapi_rules[i], trimmed, route->target, &too_long))

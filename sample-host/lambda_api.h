@@ -33,6 +33,8 @@ typedef enum lapi_op {
     LAPI_METRICS,                       /* GET /metrics (not AWS: Prometheus text) */
     LAPI_PUBLISH_LAYER_VERSION,         /* POST /2018-10-31/layers/{L}/versions */
     LAPI_GET_LAYER_VERSION,             /* GET /2018-10-31/layers/{L}/versions/{N} */
+    LAPI_GET_CODE, /* GET /_fakecloud/lambda/code/{F}/{Q}.zip (not AWS: GetFunction's Code.Location)
+                    */
 } lapi_op;
 
 #define LAPI_NAME_MAX 256
@@ -43,6 +45,7 @@ typedef struct lapi_route {
     char target[LAPI_NAME_MAX + 1];
     bool method_not_allowed; /* the path exists, the method does not */
     unsigned long version;   /* LAPI_GET_LAYER_VERSION: {N} */
+    char qualifier[24];      /* LAPI_GET_CODE: {Q} ($LATEST or a version) */
 } lapi_route;
 
 /*
@@ -51,6 +54,9 @@ typedef struct lapi_route {
  * (route->op LAPI_UNKNOWN) or its name is longer than LAPI_NAME_MAX.
  */
 int lapi_route_parse(const char *method, const char *path, lapi_route *route);
+
+/* Where GetFunction's Code.Location points (followed by NAME "/" VERSION ".zip"). */
+#define LAPI_CODE_PREFIX "/_fakecloud/lambda/code/"
 
 /*
  * Split a FunctionName as the API takes it: "name", "name:qualifier",

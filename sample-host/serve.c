@@ -150,6 +150,21 @@ static int untag(serve *sv, const serve_call *c, store_error *err)
     return store_untag(sv->store, c->target, t.keys, t.n, err);
 }
 
+/* GetFunction's Code.Location: where the deploy's zip can be downloaded (from serve). */
+static void add_code_location(serve *sv, json_object *doc)
+{
+    json_object *code = json_object_object_get(doc, "Code");
+    json_object *config = json_object_object_get(doc, "Configuration");
+    const char *type = json_object_get_string(json_object_object_get(code, "RepositoryType"));
+    if (code == NULL || type == NULL || strcmp(type, "S3") != 0)
+        return;
+    char location[512];
+    snprintf(location, sizeof location, "%s" LAPI_CODE_PREFIX "%s/%s.zip", sv->url,
+             json_object_get_string(json_object_object_get(config, "FunctionName")),
+             json_object_get_string(json_object_object_get(config, "Version")));
+    json_object_object_add(code, "Location", json_object_new_string(location));
+}
+
 /* Tags and layers (the rest of dispatch_store's switch). */
 static int dispatch_more(serve *sv, lapi_op op, const serve_call *c, json_object *req,
                          json_object **doc, unsigned *ok, store_error *err)
@@ -225,6 +240,8 @@ static void dispatch_store(serve *sv, lapi_op op, const serve_call *c, serve_ans
     case LAPI_GET_CONCURRENCY: rc = store_concurrency(sv->store, c->target, -2, &doc, &err); break;
     default: rc = dispatch_more(sv, op, c, req, &doc, &ok, &err); break;
     }
+    if (rc == 0 && op == LAPI_GET_FUNCTION)
+        add_code_location(sv, doc);
     if (rc != 0)
         answer_store_error(a, &err);
     else if (doc != NULL)
@@ -233,6 +250,29 @@ static void dispatch_store(serve *sv, lapi_op op, const serve_call *c, serve_ans
         a->status = ok;
 out:
     json_object_put(req);
+}
+
+/* GET of a Code.Location: the zip of that function's deploy. */
+static void answer_code(serve *sv, const serve_call *c, serve_answer *a)
+{
+    store_deploy *d = NULL;
+    int reserved;
+    store_error err = {0};
+    if (store_get(sv->store, c->target, c->qualifier, &d, &reserved, &err) != 0) {
+        answer_store_error(a, &err);
+        return;
+    }
+    a->body = d->code_len > 0 ? malloc(d->code_len) : NULL;
+    if (d->code_len > 0 && a->body == NULL) {
+        serve_answer_error(a, 500, "ServiceException", "out of memory", NULL);
+    } else {
+        if (d->code_len > 0)
+            memcpy(a->body, d->code, d->code_len);
+        a->body_len = d->code_len;
+        a->status = 200;
+        a->content_type = "application/zip";
+    }
+    store_deploy_put(d);
 }
 
 static void dispatch(serve *sv, const char *method, const char *url, const serve_call *c,
@@ -251,8 +291,11 @@ static void dispatch(serve *sv, const char *method, const char *url, const serve
     serve_call call = *c;
     call.target = route.target;
     call.version = route.version;
+    call.qualifier = route.qualifier;
     if (route.op == LAPI_INVOKE)
         serve_invoke(sv, &call, a);
+    else if (route.op == LAPI_GET_CODE)
+        answer_code(sv, &call, a);
     else if (route.op == LAPI_METRICS)
         serve_metrics_text(sv, a);
     else
@@ -443,8 +486,8 @@ static int start_daemon(serve *sv, const char *listen)
         return run_fail(sv->r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT,
                         "--listen: cannot listen on %s (address in use or not local?)", listen);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    char url[96];
-    snprintf(url, sizeof url, "http://%.64s:%u", inet_ntoa(addr.sin_addr),
+    char *url = sv->url;
+    snprintf(sv->url, sizeof sv->url, "http://%.64s:%u", inet_ntoa(addr.sin_addr),
              info != NULL ? (unsigned)info->port : 0);
     /* One line on stdout, so a script (and the tests) learn the port of --listen ...:0. */
     printf("serving %s\n", url);

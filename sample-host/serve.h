@@ -34,6 +34,7 @@ typedef struct serve {
     lambda_store *store;
     pool *pool;
     struct MHD_Daemon *daemon;
+    char url[96];         /* http://ADDR:PORT once listening */
     long wait_ms;         /* FAKECLOUD_LAMBDA_WAIT_MS */
     long event_retry_ms;  /* FAKECLOUD_LAMBDA_EVENT_RETRY_MS */
     pthread_mutex_t lock; /* events, metrics */
@@ -65,6 +66,7 @@ typedef struct serve_call {
     struct MHD_Connection *conn;
     const char *target;    /* {FunctionName}, {Resource} or {LayerName} */
     unsigned long version; /* GetLayerVersion's {VersionNumber} */
+    const char *qualifier; /* the code location's {Q} */
     const char *body;
     size_t body_len;
 } serve_call;

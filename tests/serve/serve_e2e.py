@@ -161,11 +161,14 @@ def invoke(lam, name, payload, **kw):
     return r, json.loads(r["Payload"].read() or b"null")
 
 
-def boto_part(url, sim):
+def boto_part(url, sim):  # noqa: C901 (one story, told in order)
     lam = client(url)
+    v1_zip = zip_bytes({"v1.py": "x = 1\n"})
     lam.create_function(FunctionName="b-fn", Runtime="python3.12", Handler="app.handler",
-                        Role="arn:aws:iam::000000000000:role/r",
-                        Code={"ZipFile": zip_bytes({"v1.py": "x = 1\n"})})
+                        Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": v1_zip})
+    location = lam.get_function(FunctionName="b-fn")["Code"]["Location"]
+    if urllib.request.urlopen(location, timeout=10).read() != v1_zip:
+        fail(f"Code.Location {location} did not give the uploaded zip")
     r, body = invoke(lam, "b-fn", {"n": 1})
     if body.get("code_files") != ["v1.py"]:
         fail(f"first invoke: {body}")

@@ -58,6 +58,19 @@ Test(lambda_api, routes_layer_versions)
     cr_expect(r.method_not_allowed);
 }
 
+Test(lambda_api, routes_the_code_location)
+{
+    lapi_route r;
+    cr_assert_eq(lapi_route_parse("GET", "/_fakecloud/lambda/code/f/$LATEST.zip", &r), 0);
+    cr_expect_eq(r.op, LAPI_GET_CODE);
+    cr_expect_str_eq(r.target, "f");
+    cr_expect_str_eq(r.qualifier, "$LATEST");
+    cr_expect_eq(lapi_route_parse("GET", "/_fakecloud/lambda/code/f/3", &r), -1);
+    cr_expect_eq(lapi_route_parse("GET", "/_fakecloud/lambda/code/f/.zip", &r), -1);
+    cr_expect_eq(lapi_route_parse("PUT", "/_fakecloud/lambda/code/f/1.zip", &r), -1);
+    cr_expect(r.method_not_allowed);
+}
+
 Test(lambda_api, tells_an_unknown_path_from_a_wrong_method)
 {
     lapi_route r;
