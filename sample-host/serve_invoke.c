@@ -311,7 +311,7 @@ static void invoke_event(serve *sv, store_deploy *d, int reserved, const char *p
         *ev = (serve_event){sv, d, reserved, copy, len};
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, (size_t)256 * 1024);
+        pthread_attr_setstacksize(&attr, (size_t)512 * 1024);
         room = pthread_create(&thread, &attr, event_main, ev) == 0;
         pthread_attr_destroy(&attr);
         if (!room) {

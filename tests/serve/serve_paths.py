@@ -9,7 +9,8 @@ Plain HTTP (urllib), so every status, header and body is checked as sent:
 2. error shapes: unknown path 404, wrong method 405, a body that is not JSON
    400 InvalidRequestContentException, a bad InvocationType 400, a payload
    over 6 MB 413 RequestTooLargeException (each with X-Amzn-ErrorType);
-3. LogType=Tail through the plugin's logs op (X-Amz-Log-Result);
+3. LogType=Tail through the plugin's logs op (X-Amz-Log-Result); --aws-endpoint-url
+   reaches every launch;
 4. a launch that fails: 502 ServiceException (backend error) and 400
    InvalidParameterValueException (the plugin refused the function);
 5. an Event invocation whose launches fail is tried 3 times (AWS: 2 retries),
@@ -153,6 +154,8 @@ def shapes_and_tail(s):
         fail(f"invoke with tail: {st} {body!r} {tail!r}")
     if h.get("x-amz-executed-version") != "$LATEST" or "x-amz-function-error" in h:
         fail(f"invoke headers: {h}")
+    if json.loads(body).get("aws_endpoint_url") != "http://127.0.0.1:4566":
+        fail(f"--aws-endpoint-url did not reach the launch: {body!r}")
     print("error shapes and LogType=Tail: ok")
 
 
@@ -226,7 +229,8 @@ def main(host, plugins, abi10_plugin):
     tmp = tempfile.mkdtemp(prefix="fcb-serve-paths-")
     try:
         usage_errors(host, plugins, tmp)
-        s = Serve(host, plugins, tmp)
+        s = Serve(host, plugins, tmp, args=["--listen", "127.0.0.1:0", "--aws-endpoint-url",
+                                            "http://127.0.0.1:4566"])
         try:
             shapes_and_tail(s)
         finally:
