@@ -176,7 +176,8 @@ static const char help_prepull[] =
 
 static const char help_serve[] =
     "Usage: " HOST_PROG " serve [--listen ADDR:PORT] [--artifact-listen ADDR:PORT]\n"
-    "                      [--aws-endpoint-url URL] [--backend B]\n"
+    "                      [--aws-endpoint-url URL] [--role-credentials FILE]\n"
+    "                      [--backend B]\n"
     "\n"
     "Serve the AWS Lambda REST API (2015-03-31) over HTTP, so the AWS CLI, boto3\n"
     "and SDKs drive functions on the backend:\n"
@@ -192,6 +193,9 @@ static const char help_serve[] =
     "\n"
     "  --listen ADDR:PORT  where the API listens (default 127.0.0.1:9001; port 0:\n"
     "                      any free port)\n"
+    "  --aws-endpoint-url URL  AWS_ENDPOINT_URL of every instance\n"
+    "  --role-credentials FILE  credentials every instance gets (the JSON of\n"
+    "                      `aws sts assume-role`; a backend with `credentials`)\n"
     "\n"
     "Warm instances: one event at a time each, kept idle for\n"
     "FAKECLOUD_LAMBDA_KEEPALIVE_MS (default 300000; 0 = a new instance per call),\n"
@@ -455,7 +459,7 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
         {o->payload_file != NULL, invoke, "--payload-file"},
         {o->keep, invoke, "--keep"},
         {o->log_tail, invoke, "--log-tail"},
-        {o->role_credentials != NULL, launching, "--role-credentials"},
+        {o->role_credentials != NULL, launching || serve, "--role-credentials"},
         {o->aws_endpoint_url != NULL, launching || serve, "--aws-endpoint-url"},
         {o->tail != NULL, logs, "--tail"},
         {o->since != NULL, logs, "--since"},

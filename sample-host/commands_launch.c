@@ -69,8 +69,8 @@ out:
     return rc;
 }
 
-/* --role-credentials FILE into r->creds. */
-static int read_credentials(run *r)
+/* --role-credentials FILE into r->creds (also for `serve`). */
+int run_read_credentials(run *r)
 {
     char why[HOST_WHY_MAX];
     const char *file = r->opt.role_credentials;
@@ -94,7 +94,7 @@ static int read_credentials(run *r)
 static int prepare_launch(run *r)
 {
     char why[HOST_WHY_MAX];
-    int crc = read_credentials(r);
+    int crc = run_read_credentials(r);
     if (crc != HOST_EXIT_OK)
         return crc;
     const char *file = r->opt.function_file;

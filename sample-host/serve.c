@@ -4,6 +4,7 @@
  */
 #include "serve.h"
 
+#include "commands.h"
 #include "lambda_api.h"
 
 #include <arpa/inet.h>
@@ -511,7 +512,15 @@ static int serve_open(serve *sv)
     sv->event_retry_ms = env_number(r, "FAKECLOUD_LAMBDA_EVENT_RETRY_MS", 0, 600000L, 1000L, &bad);
     if (bad)
         return HOST_EXIT_USAGE;
-    int rc = run_backend_load(r);
+    int rc = run_read_credentials(r);
+    if (rc == HOST_EXIT_OK)
+        rc = run_backend_load(r);
+    if (rc == HOST_EXIT_OK && r->creds.access_key_id != NULL &&
+        (run_capabilities(r) & FCB_CAP_CREDENTIALS) == 0)
+        rc = run_fail(r, HOST_EXIT_USAGE, FCB_ERR_UNSUPPORTED,
+                      "--role-credentials: backend %s does not declare the credentials "
+                      "capability (the runtimes would not get them)",
+                      r->plugin->ops->name);
     if (rc == HOST_EXIT_OK)
         rc = run_start_artifacts(r);
     if (rc == HOST_EXIT_OK)

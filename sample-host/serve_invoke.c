@@ -104,6 +104,7 @@ static void target_of(serve *sv, store_deploy *d, int reserved, serve_target *x)
     x->req.n_layers = d->n_layers;
     x->req.deploy_id = d->deploy_id;
     x->req.aws_endpoint_url = sv->r->opt.aws_endpoint_url;
+    x->req.credentials = sv->r->creds.access_key_id != NULL ? &sv->r->creds.fcb : NULL;
     x->t.group = d->group;
     x->t.function = d->desc->fn.function_name;
     x->t.reserved = reserved;

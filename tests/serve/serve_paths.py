@@ -10,7 +10,8 @@ Plain HTTP (urllib), so every status, header and body is checked as sent:
    400 InvalidRequestContentException, a bad InvocationType 400, a payload
    over 6 MB 413 RequestTooLargeException (each with X-Amzn-ErrorType);
 3. LogType=Tail through the plugin's logs op (X-Amz-Log-Result); --aws-endpoint-url
-   reaches every launch;
+   and --role-credentials reach every launch (and test2, without the
+   credentials capability, is refused with exit 2);
 4. a launch that fails: 502 ServiceException (backend error) and 400
    InvalidParameterValueException (the plugin refused the function);
 5. an Event invocation whose launches fail is tried 3 times (AWS: 2 retries),
@@ -119,6 +120,14 @@ def wait_for(what, cond, seconds=10):
         time.sleep(0.02)
 
 
+def creds_file(tmp):
+    path = os.path.join(tmp, "creds.json")
+    with open(path, "w") as f:
+        json.dump({"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s3cr3t",
+                                   "SessionToken": "t"}}, f)
+    return path
+
+
 def usage_errors(host, plugins, tmp):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
@@ -127,6 +136,8 @@ def usage_errors(host, plugins, tmp):
              (["--listen", "127.0.0.1:0"], {"FAKECLOUD_LAMBDA_KEEPALIVE_MS": "soon"},
               "FAKECLOUD_LAMBDA_KEEPALIVE_MS"),
              (["--listen", "127.0.0.1:0", "--json"], {}, "--json"),
+             (["--listen", "127.0.0.1:0", "--role-credentials", creds_file(tmp)],
+              {"FAKECLOUD_LAMBDA_BACKEND": "test2"}, "credentials capability"),
              (["--listen", f"127.0.0.1:{busy.getsockname()[1]}"], {}, "cannot listen")]
     for args, extra, needle in cases:
         s = Serve(host, plugins, tmp, extra, args)
@@ -156,6 +167,8 @@ def shapes_and_tail(s):
         fail(f"invoke headers: {h}")
     if json.loads(body).get("aws_endpoint_url") != "http://127.0.0.1:4566":
         fail(f"--aws-endpoint-url did not reach the launch: {body!r}")
+    if json.loads(body).get("credentials") != "ASIA...(set)":
+        fail(f"--role-credentials did not reach the launch: {body!r}")
     print("error shapes and LogType=Tail: ok")
 
 
@@ -229,8 +242,9 @@ def main(host, plugins, abi10_plugin):
     tmp = tempfile.mkdtemp(prefix="fcb-serve-paths-")
     try:
         usage_errors(host, plugins, tmp)
+        creds = creds_file(tmp)
         s = Serve(host, plugins, tmp, args=["--listen", "127.0.0.1:0", "--aws-endpoint-url",
-                                            "http://127.0.0.1:4566"])
+                                            "http://127.0.0.1:4566", "--role-credentials", creds])
         try:
             shapes_and_tail(s)
         finally:
