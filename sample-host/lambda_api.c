@@ -281,6 +281,12 @@ const char *lapi_function_error(long http_status, const char *body, size_t len,
         return from_runtime;
     if (http_status < 200 || http_status > 299)
         return "Unhandled";
+    static const char timed_out[] = "Task timed out after "; /* a runtime's plain-text answer */
+    for (size_t i = 0; i < len && i < 64; i++) {
+        if (len - i >= sizeof timed_out - 1 &&
+            memcmp(body + i, timed_out, sizeof timed_out - 1) == 0)
+            return "Unhandled";
+    }
     if (len < 2 || len > 1024 * 1024 || body[0] != '{')
         return NULL;
     json_object *o = json_tokener_parse(body);

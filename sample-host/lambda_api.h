@@ -91,7 +91,8 @@ int lapi_base64_decode(const char *text, size_t len, unsigned char **out, size_t
  * X-Amz-Function-Error for a runtime's answer: FROM_RUNTIME when the runtime
  * (or the backend) set it; else "Unhandled" for an error envelope (a JSON
  * object with "errorMessage" and "errorType", what the runtime interface
- * answers for an exception or "Task timed out") or a non-2xx status; else
+ * answers for an exception or "Task timed out"), a plain-text "Task timed out
+ * after N seconds" answer (within its first 64 bytes), or a non-2xx status; else
  * NULL (a success).
  */
 const char *lapi_function_error(long http_status, const char *body, size_t len,

@@ -153,6 +153,11 @@ Test(lambda_api, error_envelopes_and_failed_answers_are_unhandled)
                            "seconds\",\"errorType\":\"Sandbox.Timedout\"}";
     cr_expect_str_eq(lapi_function_error(200, timeout, strlen(timeout), NULL), "Unhandled");
     cr_expect_str_eq(lapi_function_error(502, "", 0, NULL), "Unhandled");
+    const char plain[] = "2026-12-03T10:00:00.000Z 8d1c Task timed out after 3.00 seconds";
+    cr_expect_str_eq(lapi_function_error(200, plain, strlen(plain), NULL), "Unhandled");
+    const char later[] = "{\"log\":\"...................................................."
+                         "...... Task timed out after 1 seconds\"}";
+    cr_expect_null(lapi_function_error(200, later, strlen(later), NULL), "deep in a payload");
     cr_expect_str_eq(lapi_function_error(200, "{}", 2, "Handled"), "Handled");
     const char ok[] = "{\"errorMessage\":\"only one of the two\"}";
     cr_expect_null(lapi_function_error(200, ok, strlen(ok), ""));
