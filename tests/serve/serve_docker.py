@@ -13,12 +13,16 @@ handler here can tell what a cluster stand-in cannot:
 3. a handler that outlives its Timeout -> Unhandled Sandbox.Timedout, that
    container is dropped and the next call runs in another one;
 4. an Event whose handler fails runs 3 times in all (AWS: 2 retries);
-5. SIGTERM: exit 0 and no container left.
+5. the AWS CLI story of serve_e2e.py (create, invoke sync with a log tail and
+   Event, update-function-code seen by the next invoke, get, list, not
+   found, delete) when the CLI is installed;
+6. SIGTERM: exit 0 and no container left.
 Exit 77 (skip) without boto3 or DOCKER_HOST.
 """
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +37,9 @@ try:
     import botocore.config
 except ImportError:
     boto3 = None
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_e2e  # noqa: E402  (the AWS CLI story, shared with the kubesim test)
 
 HANDLER = r"""ev=$(cat)
 if ! mkdir /tmp/busy 2>/dev/null; then echo '{"overlap":true}'; exit 0; fi
@@ -123,6 +130,13 @@ def run(lam, url):
     print(f"Event with a failing handler: 3 attempts ({time.time() - t0:.1f} s in all)")
 
 
+def cli_zip(version):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.sh", 'echo "{\\"v\\":%d,\\"event\\":$(cat)}"\n' % version)
+    return buf.getvalue()
+
+
 def main(host, plugin_dir):
     if boto3 is None or not os.environ.get("DOCKER_HOST"):
         print("SKIP: needs boto3 and DOCKER_HOST (run under with-dockerd.sh)")
@@ -147,6 +161,11 @@ def main(host, plugin_dir):
                            config=botocore.config.Config(retries={"max_attempts": 1,
                                                                   "mode": "standard"},
                                                          read_timeout=60))
+        if shutil.which("aws") is not None:
+            tmpcli = os.path.join(tmp, "cli")
+            os.makedirs(tmpcli)
+            serve_e2e.cli_part(url, tmpcli, [cli_zip(1), cli_zip(2)],
+                               lambda body: body.get("v"), "rie: listening")
         run(lam, url)
         t0 = time.time()
         p.send_signal(signal.SIGTERM)

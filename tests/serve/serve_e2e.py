@@ -4,9 +4,11 @@
 Usage: serve_e2e.py HOST_EXE PLUGIN_DIR KUBESIM_PY
 
 serve runs with the k8s backend on kubesim (a free loopback port), and:
-1. aws lambda create-function (zip), invoke (sync, --log-type Tail), get-function,
-   get-function-configuration, list-functions; an unknown function is
-   ResourceNotFoundException as botocore raises it (boto3) and exit 255 (CLI);
+1. aws lambda create-function (zip), invoke (sync with --log-type Tail, Event),
+   update-function-code (the next invoke runs the new code),
+   get-function-configuration, list-functions, delete-function; an unknown
+   function is ResourceNotFoundException as botocore raises it (boto3) and
+   exit 255 (CLI v1; 254 for v2);
 2. update-function-code: the next invoke runs the new code (kubesim's RIE
    stand-in lists the code files it got); publish-version: f:1 keeps the old
    code after another update (never served by $LATEST's instances);
@@ -112,13 +114,16 @@ def aws(url, tmp, *args, expect=0):
     return json.loads(p.stdout) if p.stdout.strip() else {}
 
 
-def cli_part(url, tmp):
-    """The AWS CLI: create, invoke with a log tail, get, list, errors."""
-    with open(os.path.join(tmp, "v1.zip"), "wb") as f:
-        f.write(zip_bytes({"app.py": "def handler(e, c):\n    return e\n"}))
+def cli_part(url, tmp, zips, version_of, tail_needle):
+    """The AWS CLI: create, invoke (sync with a log tail, async), update-function-code
+    (the next invoke runs the new code), get, list, an unknown function, delete.
+    ZIPS: the code before and after the update; VERSION_OF(answer) says which ran."""
+    for i, z in enumerate(zips):
+        with open(os.path.join(tmp, f"cli{i + 1}.zip"), "wb") as f:
+            f.write(z)
     conf = aws(url, tmp, "create-function", "--function-name", "cli-fn", "--runtime",
                "python3.12", "--handler", "app.handler", "--role",
-               "arn:aws:iam::000000000000:role/r", "--zip-file", "fileb://v1.zip")
+               "arn:aws:iam::000000000000:role/r", "--zip-file", "fileb://cli1.zip")
     if conf.get("FunctionArn") != "arn:aws:lambda:us-east-1:000000000000:function:cli-fn":
         fail(f"create-function answered {conf}")
     with open(os.path.join(tmp, "event.json"), "w") as f:
@@ -126,13 +131,24 @@ def cli_part(url, tmp):
     out = aws(url, tmp, "invoke", "--function-name", "cli-fn", "--payload", "fileb://event.json",
               "--log-type", "Tail", "answer.json")
     body = json.load(open(os.path.join(tmp, "answer.json")))
-    if out.get("StatusCode") != 200 or body.get("event") != {"k": "v"}:
+    if out.get("StatusCode") != 200 or body.get("event") != {"k": "v"} or version_of(body) != 1:
         fail(f"invoke: {out} {body}")
     if out.get("ExecutedVersion") != "$LATEST" or "FunctionError" in out:
         fail(f"invoke headers: {out}")
     tail = base64.b64decode(out.get("LogResult", "")).decode()
-    if "REPORT RequestId" not in tail:
-        fail(f"LogType=Tail gave no REPORT line: {tail!r}")
+    if tail_needle not in tail:
+        fail(f"LogType=Tail without {tail_needle!r}: {tail!r}")
+    out = aws(url, tmp, "invoke", "--function-name", "cli-fn", "--invocation-type", "Event",
+              "--payload", "fileb://event.json", "event-answer.json")
+    if out.get("StatusCode") != 202:
+        fail(f"invoke --invocation-type Event: {out}")
+    aws(url, tmp, "update-function-code", "--function-name", "cli-fn", "--zip-file",
+        "fileb://cli2.zip")
+    aws(url, tmp, "invoke", "--function-name", "cli-fn", "--payload", "fileb://event.json",
+        "answer.json")
+    body = json.load(open(os.path.join(tmp, "answer.json")))
+    if version_of(body) != 2:
+        fail(f"invoke after update-function-code ran the old code: {body}")
     if aws(url, tmp, "get-function-configuration", "--function-name", "cli-fn")["Handler"] \
             != "app.handler":
         fail("get-function-configuration")
@@ -147,7 +163,8 @@ def cli_part(url, tmp):
     if p.returncode not in (254, 255) or "ResourceNotFoundException" not in p.stderr:  # v2, v1
         fail(f"unknown function: exit {p.returncode}: {p.stderr}")
     aws(url, tmp, "delete-function", "--function-name", "cli-fn")
-    print("aws cli: create, invoke (tail), get, list, not found, delete: ok")
+    print("aws cli: create, invoke (sync + tail, Event), update-function-code, get, list, "
+          "not found, delete: ok")
 
 
 def client(url):
@@ -308,7 +325,9 @@ def main(host, plugin_dir, kubesim):
             env["LSAN_OPTIONS"] = os.environ.get("LSAN_OPTIONS", "")
         serve, url = start_serve(host, env, tmp)
         if have_cli:
-            cli_part(url, tmp)
+            cli_part(url, tmp, [zip_bytes({"v1.py": ""}), zip_bytes({"v2.py": ""})],
+                     lambda body: {"v1.py": 1, "v2.py": 2}.get((body.get("code_files") or [""])[0]),
+                     "REPORT RequestId")
         if boto3 is not None:
             lam = boto_part(url, sim)
             layers_and_tags_part(lam)
