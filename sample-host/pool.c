@@ -500,6 +500,59 @@ static int call_instance(pool *p, const pool_target *t, pool_instance *in, const
     return rc;
 }
 
+/* The last `limit` bytes of what logs() delivers. */
+typedef struct tail_sink {
+    char *data;
+    size_t len, limit;
+    bool failed;
+} tail_sink;
+
+static int tail_data(void *ctx, fcb_log_stream stream, const char *data, size_t len)
+{
+    (void)stream;
+    tail_sink *t = ctx;
+    if (len > t->limit) {
+        data += len - t->limit;
+        len = t->limit;
+    }
+    size_t keep = t->len + len > t->limit ? t->limit - len : t->len;
+    char *b = t->data != NULL ? t->data : malloc(t->limit + 1);
+    if (b == NULL) {
+        t->failed = true;
+        return 1;
+    }
+    memmove(b, b + t->len - keep, keep);
+    memcpy(b + keep, data, len);
+    t->data = b;
+    t->len = keep + len;
+    b[t->len] = '\0';
+    return 0;
+}
+
+/* T->log_tail: the log of IN (still held by this call) into RES. */
+static void read_tail(pool *p, const pool_target *t, pool_instance *in, pool_result *res)
+{
+    bool wanted = t->log_tail == POOL_TAIL_ALWAYS || (t->log_tail == POOL_TAIL_COLD && res->cold);
+    if (!wanted || t->log_tail_bytes == 0 || !POOL_HAS_OP(p, logs))
+        return;
+    tail_sink sink = {.limit = t->log_tail_bytes};
+    pool_cancel_ctx cctx = {p, t->cancel};
+    fcb_logs_request req = {.size = sizeof req,
+                            .max_bytes = 1024 * 1024,
+                            .sink_ctx = &sink,
+                            .on_data = tail_data,
+                            .cancel = {&cctx, pool_cancelled}};
+    fcb_error err = FCB_ERROR_INIT;
+    if (p->be.ops->logs(p->be.backend, in->inst.handle, &req, &err) != FCB_OK || sink.failed) {
+        pool_log(p, FCB_LOG_WARN, "pool: no log tail", "handle", in->inst.handle, "reason",
+                 sink.failed ? "out of memory" : err.message);
+        free(sink.data);
+        return;
+    }
+    res->log_tail = sink.data != NULL ? sink.data : strdup("");
+    res->log_tail_len = sink.len;
+}
+
 int pool_invoke(pool *p, const pool_target *t, const char *payload, size_t payload_len,
                 pool_result *res, char *why, size_t why_size)
 {
@@ -516,6 +569,8 @@ int pool_invoke(pool *p, const pool_target *t, const char *payload, size_t paylo
         pthread_mutex_unlock(&p->lock);
         bool not_sent = false;
         rc = call_instance(p, t, in, payload, payload_len, res, &not_sent, why, why_size);
+        if (!not_sent)
+            read_tail(p, t, in, res);
         /* A timed-out or broken call leaves the runtime in an unknown state: never reuse it. */
         release(p, in, rc != POOL_OK);
         pthread_mutex_lock(&p->lock);
@@ -541,6 +596,9 @@ void pool_result_free(pool_result *res)
     free(res->body);
     res->body = NULL;
     res->body_len = 0;
+    free(res->log_tail);
+    res->log_tail = NULL;
+    res->log_tail_len = 0;
 }
 
 /* ---- retire, reaper, shutdown ------------------------------------------------------ */

@@ -73,7 +73,17 @@ typedef struct pool_target {
     long wait_ms;                     /* longest wait for a free instance at the account limit */
     long timeout_ms;          /* the function's timeout; the call is bounded a little above it */
     const fcb_cancel *cancel; /* may be NULL */
+    /*
+     * The instance's log tail (backend logs op), read after the call and
+     * before the instance serves anyone else, so it ends with this call's
+     * lines: POOL_TAIL_ALWAYS, POOL_TAIL_COLD (only when the call launched
+     * the instance) or POOL_TAIL_NONE; at most log_tail_bytes (the last ones).
+     */
+    int log_tail;
+    size_t log_tail_bytes;
 } pool_target;
+
+enum { POOL_TAIL_NONE = 0, POOL_TAIL_ALWAYS = 1, POOL_TAIL_COLD = 2 };
 
 typedef enum pool_status {
     POOL_OK = 0,                 /* the runtime answered (any HTTP status) */
@@ -98,6 +108,8 @@ typedef struct pool_result {
     int backend_status;          /* POOL_LAUNCH_FAILED: the plugin's fcb_status */
     unsigned attempts;           /* instances tried (> 1 only after a refused connection) */
     bool not_delivered;          /* failed with the event sent to no handler (refused every time) */
+    char *log_tail; /* pool_target.log_tail: NUL-terminated, malloc'd; NULL when not read */
+    size_t log_tail_len;
 } pool_result;
 
 /*

@@ -94,7 +94,7 @@ typedef struct serve_target {
     pool_target t;
 } serve_target;
 
-static void target_of(serve *sv, store_deploy *d, int reserved, serve_target *x)
+static void target_of(serve *sv, store_deploy *d, int reserved, bool tail, serve_target *x)
 {
     memset(x, 0, sizeof *x);
     x->req.size = sizeof x->req;
@@ -112,6 +112,9 @@ static void target_of(serve *sv, store_deploy *d, int reserved, serve_target *x)
     x->t.wait_ms = sv->wait_ms;
     uint32_t timeout_s = d->desc->fn.timeout_seconds ? d->desc->fn.timeout_seconds : 3;
     x->t.timeout_ms = (long)timeout_s * 1000;
+    /* the tail for LogType=Tail, and on a cold start for the RIE's Init Duration */
+    x->t.log_tail = tail ? POOL_TAIL_ALWAYS : POOL_TAIL_COLD;
+    x->t.log_tail_bytes = SERVE_LOG_TAIL_BYTES;
 }
 
 /* An error envelope as the runtime would write it, answered 200 + Unhandled. */
@@ -127,19 +130,6 @@ static void answer_envelope(serve_answer *a, const char *type, const char *messa
     a->status = 200;
     a->content_type = "application/json";
     snprintf(a->function_error, sizeof a->function_error, "Unhandled");
-}
-
-/* The instance log's last 4 KiB (backends with `logs`), malloc'd; NULL without. */
-static char *fetch_tail(serve *sv, const char *handle, size_t *len)
-{
-    if ((run_capabilities(sv->r) & FCB_CAP_LOGS) == 0)
-        return NULL;
-    char why[HOST_WHY_MAX], *text = NULL;
-    if (run_log_tail(sv->r, handle, SERVE_LOG_TAIL_BYTES, &text, len, why, sizeof why) != FCB_OK) {
-        host_log(sv->r->hs, FCB_LOG_WARN, "no log tail", "handle", handle, "reason", why, NULL);
-        return NULL;
-    }
-    return text;
 }
 
 /* The Init Duration of a cold start (from the log's REPORT line) into the metrics. */
@@ -203,23 +193,18 @@ static void answer_result(serve *sv, const store_deploy *d, const pool_target *t
         return;
     default: serve_answer_error(a, 503, "ServiceException", why, NULL); return;
     }
-    /* LogType=Tail, and a cold start's Init Duration: one logs call serves both. */
-    if ((tail || (res->cold && rc == POOL_OK)) && res->handle[0] != '\0') {
-        size_t len = 0;
-        char *log = fetch_tail(sv, res->handle, &len);
-        if (res->cold)
-            record_init(sv, t->function, log, len);
-        if (tail && log != NULL)
-            a->log_result = lapi_base64_encode(log, len);
-        free(log);
-    }
+    /* LogType=Tail, and a cold start's Init Duration: the pool read the tail for both. */
+    if (res->cold && res->log_tail != NULL)
+        record_init(sv, t->function, res->log_tail, res->log_tail_len);
+    if (tail && res->log_tail != NULL)
+        a->log_result = lapi_base64_encode(res->log_tail, res->log_tail_len);
 }
 
 static void invoke_sync(serve *sv, store_deploy *d, int reserved, const char *payload, size_t len,
                         bool tail, serve_answer *a)
 {
     serve_target x;
-    target_of(sv, d, reserved, &x);
+    target_of(sv, d, reserved, tail, &x);
     pool_result res;
     char why[HOST_WHY_MAX] = "";
     int rc = pool_invoke(sv->pool, &x.t, payload, len, &res, why, sizeof why);
@@ -258,7 +243,7 @@ static void *event_main(void *arg)
     serve_event *ev = arg;
     serve *sv = ev->sv;
     serve_target x;
-    target_of(sv, ev->d, ev->reserved, &x);
+    target_of(sv, ev->d, ev->reserved, false, &x);
     for (unsigned attempt = 0; attempt < SERVE_EVENT_ATTEMPTS; attempt++) {
         pool_result res;
         char why[HOST_WHY_MAX] = "";

@@ -161,7 +161,7 @@ def shapes_and_tail(s):
     expect_error(s.invoke("g"), 404, "ResourceNotFoundException", "function:g")
     st, h, body = s.invoke("f", b'{"k":1}', {"X-Amz-Log-Type": "Tail"})
     tail = base64.b64decode(h.get("x-amz-log-result", "")).decode()
-    if st != 200 or json.loads(body)["event"] != {"k": 1} or "REPORT RequestId" not in tail:
+    if st != 200 or json.loads(body)["event"] != {"k": 1} or "START RequestId" not in tail:
         fail(f"invoke with tail: {st} {body!r} {tail!r}")
     if h.get("x-amz-executed-version") != "$LATEST" or "x-amz-function-error" in h:
         fail(f"invoke headers: {h}")

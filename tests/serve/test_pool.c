@@ -540,3 +540,35 @@ Test(pool, gives_up_after_three_refused_connections)
     cr_expect_eq(c.instances, 0);
     pool_result_free(&r);
 }
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+Test(pool, reads_the_log_tail_while_the_instance_is_still_held)
+{
+    start(config(10, 60000), false, NULL);
+    target x;
+    target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
+    x.t.log_tail = POOL_TAIL_COLD;
+    x.t.log_tail_bytes = 4096;
+    pool_result r1, r2, r3;
+    call_ok(&x, &r1);
+    cr_assert_not_null(r1.log_tail, "a cold start reads the tail");
+    cr_expect_eq(count_of(r1.log_tail, "START RequestId"), 1, "%s", r1.log_tail);
+    call_ok(&x, &r2);
+    cr_expect_null(r2.log_tail, "warm, and no tail asked for");
+    x.t.log_tail = POOL_TAIL_ALWAYS;
+    x.t.log_tail_bytes = 100;
+    call_ok(&x, &r3);
+    cr_assert_not_null(r3.log_tail);
+    cr_expect_leq(r3.log_tail_len, 100, "only the last bytes");
+    cr_expect_eq(strlen(r3.log_tail), r3.log_tail_len);
+    pool_result_free(&r1);
+    pool_result_free(&r2);
+    pool_result_free(&r3);
+}
