@@ -23,6 +23,8 @@ static const lapi_path_rule lapi_rules[] = {
     {"/2015-03-31/functions/", "/versions", "POST", LAPI_PUBLISH_VERSION},
     {"/2015-03-31/functions/", "/versions", "GET", LAPI_LIST_VERSIONS},
     {"/2015-03-31/functions/", "/invocations", "POST", LAPI_INVOKE},
+    {"/2015-03-31/functions/", "/aliases", "POST", LAPI_CREATE_ALIAS},
+    {"/2015-03-31/functions/", "/aliases", "GET", LAPI_LIST_ALIASES},
     {"/2017-10-31/functions/", "/concurrency", "PUT", LAPI_PUT_CONCURRENCY},
     {"/2017-10-31/functions/", "/concurrency", "DELETE", LAPI_DELETE_CONCURRENCY},
     {"/2019-09-30/functions/", "/concurrency", "GET", LAPI_GET_CONCURRENCY},
@@ -79,6 +81,31 @@ static int lapi_layer_route(const char *method, const char *rest, lapi_route *ro
     return 0;
 }
 
+/* "{F}/aliases/{Name}" (REST, with ALIASES pointing at "/aliases/"). */
+static int lapi_alias_route(const char *method, const char *rest, const char *aliases,
+                            lapi_route *route)
+{
+    size_t n = (size_t)(aliases - rest);
+    const char *name = aliases + 9;
+    size_t name_len = strlen(name);
+    if (n == 0 || n > LAPI_NAME_MAX || memchr(rest, '/', n) != NULL || name_len == 0 ||
+        name_len >= sizeof route->qualifier || strchr(name, '/') != NULL)
+        return -1;
+    lapi_op op = strcmp(method, "GET") == 0      ? LAPI_GET_ALIAS
+                 : strcmp(method, "PUT") == 0    ? LAPI_UPDATE_ALIAS
+                 : strcmp(method, "DELETE") == 0 ? LAPI_DELETE_ALIAS
+                                                 : LAPI_UNKNOWN;
+    if (op == LAPI_UNKNOWN) {
+        route->method_not_allowed = true;
+        return -1;
+    }
+    memcpy(route->target, rest, n);
+    route->target[n] = '\0';
+    memcpy(route->qualifier, name, name_len + 1);
+    route->op = op;
+    return 0;
+}
+
 /* REST after LAPI_CODE_PREFIX: "{F}/{Q}.zip". */
 static int lapi_code_route(const char *method, const char *rest, lapi_route *route)
 {
@@ -127,6 +154,10 @@ int lapi_route_parse(const char *method, const char *path, lapi_route *route)
         return lapi_layer_route(method, trimmed + 19, route);
     if (strncmp(trimmed, LAPI_CODE_PREFIX, sizeof LAPI_CODE_PREFIX - 1) == 0)
         return lapi_code_route(method, trimmed + sizeof LAPI_CODE_PREFIX - 1, route);
+    bool functions = strncmp(trimmed, "/2015-03-31/functions/", 22) == 0;
+    const char *aliases = functions ? strstr(trimmed + 22, "/aliases/") : NULL;
+    if (aliases != NULL)
+        return lapi_alias_route(method, trimmed + 22, aliases, route);
     bool too_long = false;
     for (size_t i = 0; i < sizeof lapi_rules / sizeof lapi_rules[0]; i++) {
         if (!lapi_match(&lapi_rules[i], trimmed, route->target, &too_long))

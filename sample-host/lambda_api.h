@@ -33,6 +33,11 @@ typedef enum lapi_op {
     LAPI_METRICS,                       /* GET /metrics (not AWS: Prometheus text) */
     LAPI_PUBLISH_LAYER_VERSION,         /* POST /2018-10-31/layers/{L}/versions */
     LAPI_GET_LAYER_VERSION,             /* GET /2018-10-31/layers/{L}/versions/{N} */
+    LAPI_CREATE_ALIAS,                  /* POST .../{F}/aliases */
+    LAPI_LIST_ALIASES,                  /* GET .../{F}/aliases */
+    LAPI_GET_ALIAS,                     /* GET .../{F}/aliases/{Name} */
+    LAPI_UPDATE_ALIAS,                  /* PUT .../{F}/aliases/{Name} */
+    LAPI_DELETE_ALIAS,                  /* DELETE .../{F}/aliases/{Name} */
     LAPI_GET_CODE, /* GET /_fakecloud/lambda/code/{F}/{Q}.zip (not AWS: GetFunction's Code.Location)
                     */
 } lapi_op;
@@ -45,7 +50,7 @@ typedef struct lapi_route {
     char target[LAPI_NAME_MAX + 1];
     bool method_not_allowed; /* the path exists, the method does not */
     unsigned long version;   /* LAPI_GET_LAYER_VERSION: {N} */
-    char qualifier[24];      /* LAPI_GET_CODE: {Q} ($LATEST or a version) */
+    char qualifier[129];     /* LAPI_GET_CODE: {Q}; the alias operations: {Name} */
 } lapi_route;
 
 /*

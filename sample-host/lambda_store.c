@@ -33,7 +33,18 @@ typedef struct store_function {
     store_deploy **versions; /* versions[i] is version i + 1; NULL once deleted */
     size_t n_versions;
     int reserved; /* -1 = none */
+    struct store_alias *aliases;
+    size_t n_aliases;
 } store_function;
+
+#define STORE_ALIASES_MAX 100
+
+typedef struct store_alias {
+    char name[129];
+    char version[16]; /* "$LATEST" or a version number */
+    char description[257];
+    char revision[37];
+} store_alias;
 
 typedef struct store_layer_version {
     unsigned char *zip;
@@ -504,6 +515,14 @@ static json_object *doc_copy(const store_deploy *d)
     return copy;
 }
 
+static store_alias *alias_find(store_function *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_aliases; i++)
+        if (strcmp(f->aliases[i].name, name) == 0)
+            return &f->aliases[i];
+    return NULL;
+}
+
 static int not_found(store_error *err, const lambda_store *s, const char *name,
                      const char *qualifier)
 {
@@ -530,6 +549,9 @@ static int resolve(lambda_store *s, const char *function, const char *qualifier,
     *f = find(s, name);
     if (*f == NULL)
         return not_found(err, s, name, q);
+    const store_alias *alias = alias_find(*f, q);
+    if (alias != NULL)
+        snprintf(q, sizeof q, "%s", alias->version); /* an alias runs its version */
     if (q[0] == '\0' || strcmp(q, "$LATEST") == 0) {
         *d = (*f)->latest;
         return 0;
@@ -612,6 +634,7 @@ static void function_drop(lambda_store *s, store_function *f, store_dropped *dr)
     for (size_t i = 0; i < f->n_versions; i++)
         dropped_add(dr, f->versions[i]);
     free(f->versions);
+    free(f->aliases);
     free(f);
 }
 
@@ -772,6 +795,14 @@ int store_list(lambda_store *s, json_object **answer, store_error *err)
     return 0;
 }
 
+static const store_alias *alias_of_version(const store_function *f, const char *version)
+{
+    for (size_t i = 0; i < f->n_aliases; i++)
+        if (strcmp(f->aliases[i].version, version) == 0)
+            return &f->aliases[i];
+    return NULL;
+}
+
 int store_delete(lambda_store *s, const char *function, const char *qualifier, store_error *err)
 {
     store_function *f;
@@ -783,6 +814,10 @@ int store_delete(lambda_store *s, const char *function, const char *qualifier, s
         rc = invalid(err, "$LATEST version cannot be deleted without deleting the function.");
     } else if (rc == 0 && d == f->latest) {
         function_drop(s, f, &dr);
+    } else if (rc == 0 && alias_of_version(f, d->version) != NULL) {
+        rc = store_fail(err, 409, "ResourceConflictException",
+                        "Unable to delete version %s of %s: alias %s points to it", d->version,
+                        f->name, alias_of_version(f, d->version)->name);
     } else if (rc == 0) {
         for (size_t i = 0; i < f->n_versions; i++)
             if (f->versions[i] == d)
@@ -1186,6 +1221,160 @@ int store_get_layer_version(lambda_store *s, const char *name, unsigned long ver
                  : store_fail(err, 404, "ResourceNotFoundException",
                               "The resource you requested does not exist. (layer %s version %lu)",
                               name, version);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- aliases ---------------------------------------------------------------------------- */
+
+static json_object *alias_doc(const store_function *f, const store_alias *a)
+{
+    json_object *o = json_object_new_object();
+    const char *arn = json_object_get_string(json_object_object_get(
+        json_object_object_get(f->latest->doc, "Configuration"), "FunctionArn"));
+    char alias_arn[512];
+    snprintf(alias_arn, sizeof alias_arn, "%s:%s", arn != NULL ? arn : "", a->name);
+    set_str(o, "AliasArn", alias_arn);
+    set_str(o, "Name", a->name);
+    set_str(o, "FunctionVersion", a->version);
+    set_str(o, "Description", a->description);
+    set_str(o, "RevisionId", a->revision);
+    return o;
+}
+
+/* Name: [A-Za-z0-9_-]{1,128}, not all digits (those are versions). */
+static bool alias_name_ok(const char *name)
+{
+    size_t n = strlen(name), digits = 0;
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        digits += c >= '0' && c <= '9';
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return digits < n;
+}
+
+/* FunctionVersion, Description and RoutingConfig of REQ onto A (lock held). */
+static int alias_settings(store_function *f, json_object *req, store_alias *a, store_error *err)
+{
+    const char *version = NULL, *description = NULL;
+    json_object *routing = NULL, *weights = NULL;
+    if (string_member(req, "FunctionVersion", &version, err) != 0 ||
+        string_member(req, "Description", &description, err) != 0)
+        return -1;
+    if (json_object_object_get_ex(req, "RoutingConfig", &routing) &&
+        json_object_object_get_ex(routing, "AdditionalVersionWeights", &weights) &&
+        json_object_is_type(weights, json_type_object) && json_object_object_length(weights) > 0)
+        return invalid(err, "RoutingConfig: weighted aliases are not supported by serve");
+    if (version != NULL) {
+        char *end = NULL;
+        unsigned long v = strtoul(version, &end, 10);
+        bool latest = strcmp(version, "$LATEST") == 0;
+        if (!latest && (*end != '\0' || end == version || v == 0 || v > f->n_versions ||
+                        f->versions[v - 1] == NULL))
+            return store_fail(err, 404, "ResourceNotFoundException",
+                              "Function not found: %s:%s (FunctionVersion of the alias)", f->name,
+                              version);
+        snprintf(a->version, sizeof a->version, "%s", version);
+    }
+    if (description != NULL) {
+        if (strlen(description) > 256)
+            return invalid(err, "Description: at most 256 characters");
+        snprintf(a->description, sizeof a->description, "%s", description);
+    }
+    revision_id(a->revision);
+    return 0;
+}
+
+static int alias_create(store_function *f, json_object *req, json_object **answer, store_error *err)
+{
+    const char *name = NULL;
+    if (string_member(req, "Name", &name, err) != 0)
+        return -1;
+    if (name == NULL || !alias_name_ok(name))
+        return invalid(err, "Name: [A-Za-z0-9_-], 1 to 128 characters, not only digits");
+    if (!json_object_object_get_ex(req, "FunctionVersion", NULL))
+        return invalid(err, "FunctionVersion: required");
+    if (alias_find(f, name) != NULL)
+        return store_fail(err, 409, "ResourceConflictException", "Alias already exists: %s:%s",
+                          f->name, name);
+    if (f->n_aliases >= STORE_ALIASES_MAX)
+        return store_fail(err, 400, "InvalidParameterValueException", "%s: at most %d aliases",
+                          f->name, STORE_ALIASES_MAX);
+    store_alias a = {0};
+    snprintf(a.name, sizeof a.name, "%s", name);
+    if (alias_settings(f, req, &a, err) != 0)
+        return -1;
+    store_alias *grown = realloc(f->aliases, (f->n_aliases + 1) * sizeof *grown);
+    if (grown == NULL)
+        return no_memory(err);
+    f->aliases = grown;
+    f->aliases[f->n_aliases++] = a;
+    *answer = alias_doc(f, &a);
+    return 0;
+}
+
+static int alias_list(store_function *f, json_object **answer)
+{
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; i < f->n_aliases; i++)
+        json_object_array_add(list, alias_doc(f, &f->aliases[i]));
+    *answer = json_object_new_object();
+    json_object_object_add(*answer, "Aliases", list);
+    return 0;
+}
+
+/* GetAlias, UpdateAlias (RevisionId checked), DeleteAlias of alias NAME. */
+static int alias_one(store_function *f, const char *name, int op, json_object *req,
+                     json_object **answer, store_error *err)
+{
+    store_alias *a = alias_find(f, name);
+    if (a == NULL)
+        return store_fail(err, 404, "ResourceNotFoundException", "Alias not found: %s:%s", f->name,
+                          name);
+    if (op == STORE_ALIAS_GET) {
+        *answer = alias_doc(f, a);
+        return 0;
+    }
+    if (op == STORE_ALIAS_DELETE) {
+        *a = f->aliases[--f->n_aliases];
+        return 0;
+    }
+    const char *revision = NULL;
+    if (string_member(req, "RevisionId", &revision, err) != 0)
+        return -1;
+    if (revision != NULL && strcmp(revision, a->revision) != 0)
+        return store_fail(err, 412, "PreconditionFailedException",
+                          "The Revision Id provided does not match the latest Revision Id.");
+    store_alias updated = *a;
+    if (alias_settings(f, req, &updated, err) != 0)
+        return -1;
+    *a = updated;
+    *answer = alias_doc(f, a);
+    return 0;
+}
+
+int store_alias_op(lambda_store *s, const char *function, const char *name, int op,
+                   json_object *req, json_object **answer, store_error *err)
+{
+    *answer = NULL;
+    store_function *f;
+    store_deploy *d;
+    if ((op == STORE_ALIAS_CREATE || op == STORE_ALIAS_UPDATE) &&
+        (req == NULL || !json_object_is_type(req, json_type_object)))
+        return invalid(err, "the request body must be a JSON object");
+    pthread_mutex_lock(&s->lock);
+    int rc = resolve(s, function, NULL, &f, &d, err);
+    if (rc == 0 && op == STORE_ALIAS_CREATE)
+        rc = alias_create(f, req, answer, err);
+    else if (rc == 0 && op == STORE_ALIAS_LIST)
+        rc = alias_list(f, answer);
+    else if (rc == 0)
+        rc = alias_one(f, name, op, req, answer, err);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

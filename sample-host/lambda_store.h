@@ -124,6 +124,22 @@ int store_publish_layer(lambda_store *s, const char *name, json_object *req, con
 int store_get_layer_version(lambda_store *s, const char *name, unsigned long version,
                             json_object **answer, store_error *err);
 
+/*
+ * Aliases (CreateAlias, ListAliases, GetAlias, UpdateAlias, DeleteAlias):
+ * NAME -> a version ($LATEST or published), no weighted routing. An alias
+ * qualifier (f:live) runs its version's deploy, so it shares that version's
+ * instances; a version an alias points to cannot be deleted (409).
+ */
+enum {
+    STORE_ALIAS_CREATE,
+    STORE_ALIAS_LIST,
+    STORE_ALIAS_GET,
+    STORE_ALIAS_UPDATE,
+    STORE_ALIAS_DELETE
+};
+int store_alias_op(lambda_store *s, const char *function, const char *name, int op,
+                   json_object *req, json_object **answer, store_error *err);
+
 /* Every function name, for metrics: FN(CTX, name) under the store's lock. */
 void store_foreach_function(lambda_store *s, void (*fn)(void *ctx, const char *name), void *ctx);
 

@@ -181,6 +181,20 @@ static int dispatch_more(serve *sv, lapi_op op, const serve_call *c, json_object
         return store_publish_layer(sv->store, c->target, req, region, doc, err);
     case LAPI_GET_LAYER_VERSION:
         return store_get_layer_version(sv->store, c->target, c->version, doc, err);
+    case LAPI_CREATE_ALIAS:
+        *ok = 201;
+        return store_alias_op(sv->store, c->target, NULL, STORE_ALIAS_CREATE, req, doc, err);
+    case LAPI_LIST_ALIASES:
+        return store_alias_op(sv->store, c->target, NULL, STORE_ALIAS_LIST, req, doc, err);
+    case LAPI_GET_ALIAS:
+        return store_alias_op(sv->store, c->target, c->qualifier, STORE_ALIAS_GET, req, doc, err);
+    case LAPI_UPDATE_ALIAS:
+        return store_alias_op(sv->store, c->target, c->qualifier, STORE_ALIAS_UPDATE, req, doc,
+                              err);
+    case LAPI_DELETE_ALIAS:
+        *ok = 204;
+        return store_alias_op(sv->store, c->target, c->qualifier, STORE_ALIAS_DELETE, req, doc,
+                              err);
     default:
         err->http_status = 400;
         err->type = "InvalidParameterValueException";

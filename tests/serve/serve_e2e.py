@@ -11,7 +11,8 @@ serve runs with the k8s backend on kubesim (a free loopback port), and:
    exit 255 (CLI v1; 254 for v2);
 2. update-function-code: the next invoke runs the new code (kubesim's RIE
    stand-in lists the code files it got); publish-version: f:1 keeps the old
-   code after another update (never served by $LATEST's instances);
+   code after another update (never served by $LATEST's instances); an alias
+   runs its version (X-Amz-Executed-Version), then $LATEST after update-alias;
 3. two concurrent invokes are both answered, each counted once by the Pods
    (that an instance never gets two at once is pool's unit test);
 4. a dead instance (its Pod deleted behind serve's back) is evicted and the
@@ -199,6 +200,17 @@ def boto_part(url, sim):  # noqa: C901 (one story, told in order)
     r, body = invoke(lam, "b-fn", {"n": 3}, Qualifier=v1)
     if body.get("code_files") != ["v1.py"] or r.get("ExecutedVersion") != v1:
         fail(f"f:{v1} served by another deploy: {r.get('ExecutedVersion')} {body}")
+    alias = lam.create_alias(FunctionName="b-fn", Name="live", FunctionVersion=v1)
+    if not alias["AliasArn"].endswith(":function:b-fn:live"):
+        fail(f"create_alias: {alias}")
+    r, body = invoke(lam, "b-fn", {"n": 4}, Qualifier="live")
+    if body.get("code_files") != ["v1.py"] or r.get("ExecutedVersion") != v1:
+        fail(f"b-fn:live (-> {v1}) ran {r.get('ExecutedVersion')} {body}")
+    lam.update_alias(FunctionName="b-fn", Name="live", FunctionVersion="$LATEST")
+    r, body = invoke(lam, "b-fn:live", {"n": 5})
+    if body.get("code_files") != ["v2.py"] or r.get("ExecutedVersion") != "$LATEST":
+        fail(f"b-fn:live (-> $LATEST) ran {r.get('ExecutedVersion')} {body}")
+    lam.delete_alias(FunctionName="b-fn", Name="live")
     try:
         lam.get_function(FunctionName="nope")
         fail("get_function of an unknown function succeeded")

@@ -71,6 +71,27 @@ Test(lambda_api, routes_the_code_location)
     cr_expect(r.method_not_allowed);
 }
 
+Test(lambda_api, routes_aliases_even_of_a_function_named_aliases)
+{
+    lapi_route r;
+    cr_assert_eq(lapi_route_parse("POST", "/2015-03-31/functions/f/aliases", &r), 0);
+    cr_expect_eq(r.op, LAPI_CREATE_ALIAS);
+    cr_assert_eq(lapi_route_parse("GET", "/2015-03-31/functions/f/aliases", &r), 0);
+    cr_expect_eq(r.op, LAPI_LIST_ALIASES);
+    cr_assert_eq(lapi_route_parse("PUT", "/2015-03-31/functions/f/aliases/live", &r), 0);
+    cr_expect_eq(r.op, LAPI_UPDATE_ALIAS);
+    cr_expect_str_eq(r.target, "f");
+    cr_expect_str_eq(r.qualifier, "live");
+    cr_assert_eq(lapi_route_parse("DELETE", "/2015-03-31/functions/aliases/aliases/live", &r), 0);
+    cr_expect_eq(r.op, LAPI_DELETE_ALIAS);
+    cr_expect_str_eq(r.target, "aliases");
+    cr_assert_eq(lapi_route_parse("POST", "/2015-03-31/functions/aliases/invocations", &r), 0);
+    cr_expect_eq(r.op, LAPI_INVOKE);
+    cr_expect_str_eq(r.target, "aliases");
+    cr_expect_eq(lapi_route_parse("POST", "/2015-03-31/functions/f/aliases/live", &r), -1);
+    cr_expect(r.method_not_allowed);
+}
+
 Test(lambda_api, tells_an_unknown_path_from_a_wrong_method)
 {
     lapi_route r;

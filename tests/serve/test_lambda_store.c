@@ -424,3 +424,56 @@ Test(lambda_store, any_json_type_in_any_member_is_answered)
         }
     }
 }
+
+static json_object *alias(int op, const char *name, const char *body, store_error *err, int *rc)
+{
+    json_object *req = body != NULL ? parse(body) : NULL, *a = NULL;
+    *rc = store_alias_op(st, "f", name, op, req, &a, err);
+    json_object_put(req);
+    return a;
+}
+
+Test(lambda_store, an_alias_runs_its_version_and_keeps_it)
+{
+    create_ok("f");
+    json_object *a = NULL;
+    store_error err = {0};
+    int rc;
+    cr_assert_eq(store_publish(st, "f", NULL, &a, &err), 0);
+    json_object_put(a);
+    a = alias(STORE_ALIAS_CREATE, NULL, "{\"Name\":\"live\",\"FunctionVersion\":\"1\"}", &err, &rc);
+    cr_assert_eq(rc, 0, "%s", err.message);
+    cr_expect_str_eq(str(a, "AliasArn"), "arn:aws:lambda:eu-west-1:000000000000:function:f:live");
+    json_object_put(a);
+    a = alias(STORE_ALIAS_CREATE, NULL, "{\"Name\":\"live\",\"FunctionVersion\":\"1\"}", &err, &rc);
+    cr_expect_eq(err.http_status, 409);
+    a = alias(STORE_ALIAS_CREATE, NULL, "{\"Name\":\"12\",\"FunctionVersion\":\"1\"}", &err, &rc);
+    cr_expect_eq(rc, -1, "a name of digits is a version");
+    a = alias(STORE_ALIAS_CREATE, NULL, "{\"Name\":\"x\",\"FunctionVersion\":\"7\"}", &err, &rc);
+    cr_expect_eq(err.http_status, 404, "no version 7");
+    store_deploy *d = NULL;
+    int reserved;
+    cr_assert_eq(store_get(st, "f:live", NULL, &d, &reserved, &err), 0, "%s", err.message);
+    cr_expect_str_eq(d->version, "1");
+    store_deploy_put(d);
+    cr_expect_eq(store_delete(st, "f", "1", &err), -1);
+    cr_expect_eq(err.http_status, 409, "the alias keeps version 1");
+    a = alias(STORE_ALIAS_UPDATE, "live", "{\"FunctionVersion\":\"$LATEST\",\"RevisionId\":\"x\"}",
+              &err, &rc);
+    cr_expect_eq(err.http_status, 412);
+    a = alias(STORE_ALIAS_UPDATE, "live", "{\"FunctionVersion\":\"$LATEST\"}", &err, &rc);
+    cr_assert_eq(rc, 0, "%s", err.message);
+    cr_expect_str_eq(str(a, "FunctionVersion"), "$LATEST");
+    json_object_put(a);
+    cr_assert_eq(store_get(st, "f", "live", &d, &reserved, &err), 0);
+    cr_expect_str_eq(d->version, "$LATEST");
+    store_deploy_put(d);
+    a = alias(STORE_ALIAS_LIST, NULL, NULL, &err, &rc);
+    cr_expect_eq(json_object_array_length(json_object_object_get(a, "Aliases")), 1);
+    json_object_put(a);
+    alias(STORE_ALIAS_DELETE, "live", NULL, &err, &rc);
+    cr_expect_eq(rc, 0);
+    alias(STORE_ALIAS_GET, "live", NULL, &err, &rc);
+    cr_expect_eq(err.http_status, 404);
+    cr_expect_eq(store_delete(st, "f", "1", &err), 0, "%s", err.message);
+}
