@@ -383,7 +383,10 @@ Test(lambda_store, any_json_type_in_any_member_is_answered)
                                           "Description",
                                           "CodeSha256",
                                           "Content",
-                                          "ReservedConcurrentExecutions"};
+                                          "ReservedConcurrentExecutions",
+                                          "Name",
+                                          "FunctionVersion",
+                                          "RoutingConfig"};
     static const char *const values[] = {"null", "5",   "-1", "1.5",       "\"s\"", "\"\"",
                                          "[]",   "[1]", "{}", "{\"a\":1}", "true"};
     create_ok("f");
@@ -419,6 +422,14 @@ Test(lambda_store, any_json_type_in_any_member_is_answered)
                 cr_expect(err.message[0] != '\0');
             if (store_publish_layer(st, "l", small, "us-east-1", &a, &err) == 0)
                 json_object_put(a);
+            for (int op = STORE_ALIAS_CREATE; op <= STORE_ALIAS_DELETE; op++) {
+                err.message[0] = '\0';
+                if (store_alias_op(st, "f", "live", op, small, &a, &err) == 0)
+                    json_object_put(a);
+                else
+                    cr_expect(err.message[0] != '\0', "alias op %d %s=%s", op, members[m],
+                              values[v]);
+            }
             json_object_put(small);
             json_object_put(req);
         }
