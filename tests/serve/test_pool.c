@@ -281,32 +281,12 @@ Test(pool, keeps_a_version_apart_from_latest)
         cr_assert(cond, "still not true after 5 s: %s", #cond);    \
     } while (0)
 
-static unsigned instances(const char *group)
+/* The pool's counts now (GROUP NULL: all groups). */
+static pool_counts counts(const char *group)
 {
     pool_counts c;
     pool_get_counts(pl, group, &c);
-    return c.instances;
-}
-
-static unsigned waiting(void)
-{
-    pool_counts c;
-    pool_get_counts(pl, NULL, &c);
-    return c.waiting;
-}
-
-static unsigned launching(void)
-{
-    pool_counts c;
-    pool_get_counts(pl, NULL, &c);
-    return c.launching;
-}
-
-static unsigned busy(void)
-{
-    pool_counts c;
-    pool_get_counts(pl, NULL, &c);
-    return c.busy;
+    return c;
 }
 
 Test(pool, retires_an_old_deploy_once_its_call_in_flight_ends)
@@ -316,14 +296,14 @@ Test(pool, retires_an_old_deploy_once_its_call_in_flight_ends)
     target_init(&old, "arn:f:$LATEST#old", "f", "old.handler");
     caller c = {.x = &old};
     cr_assert_eq(pthread_create(&c.thread, NULL, caller_main, &c), 0);
-    WAIT_FOR(busy() == 1);
+    WAIT_FOR(counts(NULL).busy == 1);
     pool_retire(pl, "arn:f:$LATEST#old");
     cr_expect_eq(seen_terminates, 0, "the instance in flight was terminated under its call");
     pthread_join(c.thread, NULL);
     cr_expect_eq(c.rc, POOL_OK);
     pool_result_free(&c.res);
     cr_expect_eq(seen_terminates, 1, "retired instance kept after its call");
-    cr_expect_eq(instances(NULL), 0);
+    cr_expect_eq(counts(NULL).instances, 0);
 }
 
 Test(pool, evicts_a_dead_idle_instance_found_by_status)
@@ -376,7 +356,7 @@ Test(pool, throttles_beyond_reserved_concurrency_at_once)
     x.t.reserved = 1;
     caller c = {.x = &x};
     cr_assert_eq(pthread_create(&c.thread, NULL, caller_main, &c), 0);
-    WAIT_FOR(busy() == 1);
+    WAIT_FOR(counts(NULL).busy == 1);
     pool_result r;
     cr_expect_eq(call(&x, &r), POOL_THROTTLED_RESERVED);
     pthread_join(c.thread, NULL);
@@ -403,7 +383,7 @@ Test(pool, throttles_when_no_instance_frees_up_in_time)
     target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
     caller c = {.x = &x};
     cr_assert_eq(pthread_create(&c.thread, NULL, caller_main, &c), 0);
-    WAIT_FOR(busy() == 1);
+    WAIT_FOR(counts(NULL).busy == 1);
     x.t.wait_ms = 50;
     pool_result r;
     cr_expect_eq(call(&x, &r), POOL_THROTTLED);
@@ -423,8 +403,8 @@ Test(pool, terminates_the_lru_idle_instance_of_another_function_to_make_room)
     call_ok(&b, &r2);
     cr_expect(strstr(r2.body, "b.handler") != NULL);
     cr_expect_eq(seen_max_live, 1);
-    cr_expect_eq(instances("arn:a:$LATEST#a"), 0);
-    cr_expect_eq(instances("arn:b:$LATEST#b"), 1);
+    cr_expect_eq(counts("arn:a:$LATEST#a").instances, 0);
+    cr_expect_eq(counts("arn:b:$LATEST#b").instances, 1);
     pool_result_free(&r1);
     pool_result_free(&r2);
 }
@@ -440,7 +420,7 @@ Test(pool, keepalive_zero_is_always_cold)
     cr_expect(r1.cold && r2.cold);
     cr_expect_eq(seen_launches, 2);
     cr_expect_eq(seen_terminates, 2);
-    cr_expect_eq(instances(NULL), 0);
+    cr_expect_eq(counts(NULL).instances, 0);
     pool_result_free(&r1);
     pool_result_free(&r2);
 }
@@ -453,7 +433,7 @@ Test(pool, terminates_an_instance_idle_past_keepalive)
     pool_result r;
     call_ok(&x, &r);
     pool_result_free(&r);
-    WAIT_FOR(instances(NULL) == 0);
+    WAIT_FOR(counts(NULL).instances == 0);
     cr_expect_eq(seen_terminates, 1);
 }
 
@@ -465,9 +445,9 @@ Test(pool, shutdown_wakes_waiting_callers_and_free_leaves_nothing)
     target_init(&y, "arn:g:$LATEST#a", "g", "app.handler");
     caller c[2] = {{.x = &x}, {.x = &y}};
     cr_assert_eq(pthread_create(&c[0].thread, NULL, caller_main, &c[0]), 0);
-    WAIT_FOR(launching() == 1);
+    WAIT_FOR(counts(NULL).launching == 1);
     cr_assert_eq(pthread_create(&c[1].thread, NULL, caller_main, &c[1]), 0);
-    WAIT_FOR(waiting() == 1);
+    WAIT_FOR(counts(NULL).waiting == 1);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pool_free(pl); /* cancels the launch in flight (its token) and the waiting caller */
@@ -490,7 +470,7 @@ Test(pool, free_terminates_instances_in_parallel)
     target x;
     target_init(&x, "arn:f:$LATEST#a", "f", "app.handler");
     run_callers_ok(8, &x);
-    cr_assert_eq(instances(NULL), 8);
+    cr_assert_eq(counts(NULL).instances, 8);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pool_free(pl);
@@ -517,7 +497,7 @@ Test(pool, a_group_held_by_two_deploys_ends_with_the_last)
     cr_expect_str_eq(r1.handle, r2.handle);
     pool_retire(pl, x.t.group);
     cr_expect_eq(seen_terminates, 1);
-    cr_expect_eq(instances(NULL), 0);
+    cr_expect_eq(counts(NULL).instances, 0);
     pool_result_free(&r1);
     pool_result_free(&r2);
 }
