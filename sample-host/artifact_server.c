@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#define ARTIFACT_SETS_MAX  64
+#define ARTIFACT_SETS_MAX  4096
 #define ARTIFACT_TOKEN_MAX 256
 
 typedef struct artifact_set {
@@ -33,7 +33,7 @@ struct artifact_server {
     char url[64];
     unsigned port;
     pthread_mutex_t lock;
-    artifact_set sets[ARTIFACT_SETS_MAX];
+    artifact_set *sets; /* ARTIFACT_SETS_MAX */
     size_t n_sets;
 };
 
@@ -128,12 +128,13 @@ out:
     return ret;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *addr, char *why, size_t why_size)
+int artifact_listen_parse(const char *option, const char *listen, struct sockaddr_in *addr,
+                          char *why, size_t why_size)
 {
     const char *colon = listen != NULL ? strrchr(listen, ':') : NULL;
     char host[64];
     if (colon == NULL || (size_t)(colon - listen) >= sizeof host || colon == listen) {
-        snprintf(why, why_size, "--artifact-listen: expected IPV4:PORT, got \"%.100s\"",
+        snprintf(why, why_size, "%s: expected IPV4:PORT, got \"%.100s\"", option,
                  listen ? listen : "");
         return -1;
     }
@@ -144,12 +145,11 @@ static int parse_listen(const char *listen, struct sockaddr_in *addr, char *why,
     memset(addr, 0, sizeof *addr);
     addr->sin_family = AF_INET;
     if (colon[1] == '\0' || *end != '\0' || port > 65535) {
-        snprintf(why, why_size, "--artifact-listen: port \"%.20s\" is not a number 0-65535",
-                 colon + 1);
+        snprintf(why, why_size, "%s: port \"%.20s\" is not a number 0-65535", option, colon + 1);
         return -1;
     }
     if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) {
-        snprintf(why, why_size, "--artifact-listen: \"%s\" is not an IPv4 address", host);
+        snprintf(why, why_size, "%s: \"%s\" is not an IPv4 address", option, host);
         return -1;
     }
     addr->sin_port = htons((uint16_t)port);
@@ -211,7 +211,7 @@ int artifact_server_start_limits(const char *listen, const char *token, host_ser
 {
     *out = NULL;
     struct sockaddr_in addr;
-    if (parse_listen(listen, &addr, why, why_size) != 0)
+    if (artifact_listen_parse("--artifact-listen", listen, &addr, why, why_size) != 0)
         return -1;
     size_t token_len = token != NULL ? strlen(token) : 0;
     if (token_len < 16 || token_len >= ARTIFACT_TOKEN_MAX) {
@@ -220,6 +220,10 @@ int artifact_server_start_limits(const char *listen, const char *token, host_ser
         return -1;
     }
     artifact_server *srv = calloc(1, sizeof *srv);
+    if (srv != NULL && (srv->sets = calloc(ARTIFACT_SETS_MAX, sizeof *srv->sets)) == NULL) {
+        free(srv);
+        srv = NULL;
+    }
     if (srv == NULL) {
         snprintf(why, why_size, "artifact server: out of memory");
         return -1;
@@ -284,6 +288,23 @@ out:
     return rc;
 }
 
+int artifact_server_remove(artifact_server *srv, const void *code)
+{
+    int rc = -1;
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; code != NULL && i < srv->n_sets; i++) {
+        if (srv->sets[i].code != code)
+            continue;
+        free(srv->sets[i].code_path);
+        free(srv->sets[i].layers_path);
+        srv->sets[i] = srv->sets[--srv->n_sets];
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return rc;
+}
+
 const char *artifact_server_url(const artifact_server *srv)
 {
     return srv->url;
@@ -304,6 +325,7 @@ void artifact_server_stop(artifact_server *srv)
         free(srv->sets[i].code_path);
         free(srv->sets[i].layers_path);
     }
+    free(srv->sets);
     pthread_mutex_destroy(&srv->lock);
     explicit_bzero(srv->token, sizeof srv->token);
     free(srv);

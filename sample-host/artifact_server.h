@@ -15,6 +15,7 @@
 
 #include "host_services.h"
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 #define ARTIFACT_PREFIX "/_fakecloud/lambda/_internal/"
@@ -51,11 +52,26 @@ int artifact_server_start_limits(const char *listen, const char *token, host_ser
 /*
  * Serve CODE (may be empty) and LAYERS_TAR (may be empty) for ACCOUNT /
  * FUNCTION / DEPLOY_ID. The bytes are borrowed: they must stay valid until
- * artifact_server_stop. Returns 0 or -1 (no memory, or more than 64 sets).
+ * artifact_server_stop or artifact_server_remove. Returns 0 or -1 (no
+ * memory, or more than 4096 sets).
  */
 int artifact_server_add(artifact_server *srv, const char *account, const char *function,
                         const char *deploy_id, const void *code, size_t code_len,
                         const void *layers_tar, size_t layers_len);
+
+/*
+ * Stop serving the set added with CODE (the pointer given to
+ * artifact_server_add; NULL matches nothing), e.g. when a deploy is freed.
+ * Returns 0, or -1 when no set has it.
+ */
+int artifact_server_remove(artifact_server *srv, const void *code);
+
+/*
+ * Parse LISTEN, "IPV4:PORT" (port 0 = any free port), into ADDR; OPTION
+ * (e.g. "--listen") names it in `why`. Returns 0 or -1. Pure.
+ */
+int artifact_listen_parse(const char *option, const char *listen, struct sockaddr_in *addr,
+                          char *why, size_t why_size);
 
 /* "http://ADDR:PORT" with the actual port; valid until stop. */
 const char *artifact_server_url(const artifact_server *srv);

@@ -20,6 +20,7 @@ static const char help_main[] =
     "  terminate HANDLE  stop an instance started by launch (idempotent)\n"
     "  reap              remove instances a previous host left behind\n"
     "  prepull IMAGE     make IMAGE present where the backend runs functions\n"
+    "  serve             serve the Lambda API (AWS CLI, boto3) with warm instances\n"
     "  help [COMMAND]    this text, or a command's options\n"
     "\n"
     "Options for every command:\n"
@@ -173,6 +174,37 @@ static const char help_prepull[] =
     "docker: an image pull). A backend without the optional prepull operation\n"
     "is a usage error (exit status 2).\n";
 
+static const char help_serve[] =
+    "Usage: " HOST_PROG " serve [--listen ADDR:PORT] [--artifact-listen ADDR:PORT]\n"
+    "                      [--aws-endpoint-url URL] [--role-credentials FILE]\n"
+    "                      [--backend B]\n"
+    "\n"
+    "Serve the AWS Lambda REST API (2015-03-31) over HTTP, so the AWS CLI, boto3\n"
+    "and SDKs drive functions on the backend:\n"
+    "  aws --endpoint-url http://127.0.0.1:9001 lambda create-function ...\n"
+    "CreateFunction (ZipFile or ImageUri), GetFunction, GetFunctionConfiguration,\n"
+    "ListFunctions, DeleteFunction, UpdateFunctionCode,\n"
+    "UpdateFunctionConfiguration, PublishVersion, ListVersionsByFunction,\n"
+    "Put/Get/DeleteFunctionConcurrency, PublishLayerVersion, GetLayerVersion,\n"
+    "TagResource, UntagResource, ListTags, Create/Get/List/Update/DeleteAlias\n"
+    "and Invoke (RequestResponse, Event with 2 retries, DryRun; LogType=Tail;\n"
+    "qualifiers $LATEST, versions and aliases). Any\n"
+    "SigV4 credentials are accepted, none is checked. GET /metrics: Prometheus\n"
+    "text. Prints `serving http://ADDR:PORT` on stdout once listening.\n"
+    "\n"
+    "  --listen ADDR:PORT  where the API listens (default 127.0.0.1:9001; port 0:\n"
+    "                      any free port)\n"
+    "  --aws-endpoint-url URL  AWS_ENDPOINT_URL of every instance\n"
+    "  --role-credentials FILE  credentials every instance gets (the JSON of\n"
+    "                      `aws sts assume-role`; a backend with `credentials`)\n"
+    "\n"
+    "Warm instances: one event at a time each, kept idle for\n"
+    "FAKECLOUD_LAMBDA_KEEPALIVE_MS (default 300000; 0 = a new instance per call),\n"
+    "at most FAKECLOUD_LAMBDA_MAX_CONCURRENCY instances in all (default 10; a\n"
+    "call waits up to FAKECLOUD_LAMBDA_WAIT_MS, default 60000, for one to free\n"
+    "up, then 429). SIGINT or SIGTERM stops it: calls in flight are cancelled,\n"
+    "every instance is terminated, exit status 0.\n";
+
 static const char help_help[] = "Usage: " HOST_PROG " help [COMMAND]\n"
                                 "\n"
                                 "Print the general help, or COMMAND's help.\n";
@@ -186,7 +218,8 @@ const char *cli_help(const char *command)
         const char *text;
     } table[] = {{"backends", help_backends},   {"launch", help_launch}, {"invoke", help_invoke},
                  {"terminate", help_terminate}, {"reap", help_reap},     {"prepull", help_prepull},
-                 {"logs", help_logs},           {"status", help_status}, {"help", help_help}};
+                 {"logs", help_logs},           {"status", help_status}, {"help", help_help},
+                 {"serve", help_serve}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(command, table[i].name) == 0)
             return table[i].text;
@@ -212,6 +245,7 @@ enum {
     OPT_FOLLOW,
     OPT_LOG_TAIL,
     OPT_STATS,
+    OPT_LISTEN,
 };
 
 static const struct option long_options[] = {
@@ -234,6 +268,7 @@ static const struct option long_options[] = {
     {"follow", no_argument, NULL, OPT_FOLLOW},
     {"log-tail", no_argument, NULL, OPT_LOG_TAIL},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"listen", required_argument, NULL, OPT_LISTEN},
     {NULL, 0, NULL, 0},
 };
 
@@ -355,6 +390,7 @@ int cli_parse(int argc, char **argv, cli_options *o, char *why, size_t why_size)
         case OPT_FOLLOW: o->follow = true; break;
         case OPT_LOG_TAIL: o->log_tail = true; break;
         case OPT_STATS: o->stats = true; break;
+        case OPT_LISTEN: o->listen = optarg; break;
         default:
             if (optopt >= OPT_BACKEND)
                 snprintf(why, why_size, "%s: missing value (see --help)", argv[optind - 1]);
@@ -408,6 +444,7 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
     bool launching = cli_is_launching(cmd);
     bool invoke = strcmp(cmd, "invoke") == 0;
     bool logs = strcmp(cmd, "logs") == 0;
+    bool serve = strcmp(cmd, "serve") == 0;
     const struct {
         bool given;
         bool allowed;
@@ -417,17 +454,19 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
         {o->code_file != NULL, launching, "--code"},
         {o->n_layers > 0, launching, "--layer"},
         {o->image != NULL, launching, "--image"},
-        {o->artifact_listen != NULL, launching, "--artifact-listen"},
+        {o->artifact_listen != NULL, launching || serve, "--artifact-listen"},
+        {o->listen != NULL, serve, "--listen"},
         {o->payload != NULL, invoke, "--payload"},
         {o->payload_file != NULL, invoke, "--payload-file"},
         {o->keep, invoke, "--keep"},
         {o->log_tail, invoke, "--log-tail"},
-        {o->role_credentials != NULL, launching, "--role-credentials"},
-        {o->aws_endpoint_url != NULL, launching, "--aws-endpoint-url"},
+        {o->role_credentials != NULL, launching || serve, "--role-credentials"},
+        {o->aws_endpoint_url != NULL, launching || serve, "--aws-endpoint-url"},
         {o->tail != NULL, logs, "--tail"},
         {o->since != NULL, logs, "--since"},
         {o->follow, logs, "--follow"},
-        {o->stats, strcmp(cmd, "backends") != 0, "--stats"},
+        {o->stats, strcmp(cmd, "backends") != 0 && !serve, "--stats"},
+        {o->json, !serve, "--json"},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (rules[i].given && !rules[i].allowed) {

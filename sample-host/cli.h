@@ -36,6 +36,7 @@ typedef struct cli_options {
     const char *artifact_listen;
     const char *role_credentials; /* --role-credentials FILE */
     const char *aws_endpoint_url; /* --aws-endpoint-url URL */
+    const char *listen;           /* serve --listen ADDR:PORT */
     const char *tail;             /* logs --tail N, as given */
     const char *since;            /* logs --since DURATION, as given */
     bool follow;                  /* logs --follow */

@@ -18,6 +18,8 @@ int cmd_prepull(run *r);
 /* commands_launch.c */
 int cmd_launch(run *r);
 int cmd_invoke(run *r);
+/* --role-credentials FILE into r->creds; HOST_EXIT_OK when not given. */
+int run_read_credentials(run *r);
 
 /* commands_instance.c */
 int cmd_logs(run *r);

@@ -7,6 +7,7 @@
 
 #include "code_bundle.h"
 #include "invoker.h"
+#include "lambda_api.h"
 #include "output.h"
 
 #include <errno.h>
@@ -68,8 +69,8 @@ out:
     return rc;
 }
 
-/* --role-credentials FILE into r->creds. */
-static int read_credentials(run *r)
+/* --role-credentials FILE into r->creds (also for `serve`). */
+int run_read_credentials(run *r)
 {
     char why[HOST_WHY_MAX];
     const char *file = r->opt.role_credentials;
@@ -93,7 +94,7 @@ static int read_credentials(run *r)
 static int prepare_launch(run *r)
 {
     char why[HOST_WHY_MAX];
-    int crc = read_credentials(r);
+    int crc = run_read_credentials(r);
     if (crc != HOST_EXIT_OK)
         return crc;
     const char *file = r->opt.function_file;
@@ -387,26 +388,6 @@ static int invoke_through_backend(run *r, const fcb_instance *inst, const char *
     return res->body != NULL ? 0 : -1;
 }
 
-/* Base64 of DATA (LEN bytes), malloc'd; NULL without memory. */
-static char *base64(const char *data, size_t len)
-{
-    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)data;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < len ? p[i + 2] : 0);
-        *o++ = digits[v >> 18 & 63];
-        *o++ = digits[v >> 12 & 63];
-        *o++ = i + 1 < len ? digits[v >> 6 & 63] : '=';
-        *o++ = i + 2 < len ? digits[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* Lambda's LogType=Tail gives the last 4 KB of the invocation's log. */
 #define LOG_TAIL_BYTES 4096
 
@@ -424,7 +405,7 @@ static void print_log_tail(run *r, const char *handle)
         return;
     }
     if (r->opt.json && r->out != NULL) {
-        char *b64 = base64(text, len);
+        char *b64 = lapi_base64_encode(text, len);
         output_json_set_str(r->out, "log_tail", text);
         output_json_set_str(r->out, "log_result", b64);
         free(b64);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct response_buffer {
     char *data;
@@ -37,6 +38,37 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
     b->len += n;
     b->data[b->len] = '\0';
     return n;
+}
+
+/* X-Amz-Function-Error of the answer, kept in the result. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    invoker_result *res = ctx;
+    size_t n = size * nmemb;
+    static const char name[] = "x-amz-function-error:";
+    if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        const char *v = ptr + sizeof name - 1;
+        size_t len = n - (sizeof name - 1);
+        while (len > 0 && (*v == ' ' || *v == '\t'))
+            v++, len--;
+        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        if (len >= sizeof res->function_error)
+            len = sizeof res->function_error - 1;
+        memcpy(res->function_error, v, len);
+        res->function_error[len] = '\0';
+    }
+    return n;
+}
+
+static invoker_failure failure_of(CURLcode code)
+{
+    switch (code) {
+    case CURLE_COULDNT_CONNECT: return INVOKER_NOT_CONNECTED;
+    case CURLE_OPERATION_TIMEDOUT: return INVOKER_TIMED_OUT;
+    case CURLE_ABORTED_BY_CALLBACK: return INVOKER_CANCELLED;
+    default: return INVOKER_BROKEN;
+    }
 }
 
 typedef struct cancel_check {
@@ -106,6 +138,7 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
 {
     cancel_check check = {cancelled, ctx};
     memset(result, 0, sizeof *result);
+    result->failure = INVOKER_BROKEN;
     int rc = -1;
     response_buffer body = {0};
     char *url = NULL;
@@ -131,6 +164,8 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, result);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -144,6 +179,7 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
     }
     CURLcode code = cancelled != NULL ? perform_cancellable(curl, &check) : curl_easy_perform(curl);
     if (code != CURLE_OK) {
+        result->failure = failure_of(code);
         snprintf(why, why_size, "invoke %s: %s", url,
                  code == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
                  : body.too_big                    ? "response larger than 16 MiB"
@@ -151,6 +187,7 @@ int invoker_post_cancellable(const char *endpoint, const char *payload, size_t l
                                                    : curl_easy_strerror(code));
         goto out;
     }
+    result->failure = INVOKER_ANSWERED;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result->status);
     if (body.data == NULL) {
         body.data = calloc(1, 1);

@@ -13,10 +13,21 @@
 /* Largest response kept (Lambda's synchronous payload limit is 6 MB). */
 #define INVOKER_RESPONSE_MAX ((size_t)16 * 1024 * 1024)
 
+/* Why no answer came (invoker_result.failure), so a caller knows whether the event was sent. */
+typedef enum invoker_failure {
+    INVOKER_ANSWERED = 0,      /* an HTTP response arrived */
+    INVOKER_NOT_CONNECTED = 1, /* the connection was refused: nothing was sent */
+    INVOKER_TIMED_OUT = 2,     /* timeout_ms passed */
+    INVOKER_CANCELLED = 3,     /* the cancel callback fired */
+    INVOKER_BROKEN = 4,        /* anything else: the event may have been delivered */
+} invoker_failure;
+
 typedef struct invoker_result {
     long status; /* HTTP status; 0 when no response arrived */
     char *body;  /* NUL-terminated response body; malloc'd, caller frees */
     size_t body_len;
+    invoker_failure failure;
+    char function_error[64]; /* the runtime's X-Amz-Function-Error header, else "" */
 } invoker_result;
 
 /*

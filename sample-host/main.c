@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "output.h"
 #include "run.h"
+#include "serve.h"
 
 #include <curl/curl.h>
 
@@ -26,7 +27,7 @@ static const struct {
 } commands[] = {
     {"backends", cmd_backends},   {"launch", cmd_launch}, {"invoke", cmd_invoke},
     {"terminate", cmd_terminate}, {"reap", cmd_reap},     {"prepull", cmd_prepull},
-    {"logs", cmd_logs},           {"status", cmd_status},
+    {"logs", cmd_logs},           {"status", cmd_status}, {"serve", cmd_serve},
 };
 
 /*
@@ -91,7 +92,8 @@ static int end_command(run *r, int rc)
     signals_stop(&r->sig);
     rc = run_backend_release(r, rc);
     signals_finish(&r->sig);
-    if (!run_interrupted(r) || rc == HOST_EXIT_INTERRUPTED)
+    /* A signal is how `serve` is stopped: its status is that of the stop. */
+    if (!run_interrupted(r) || rc == HOST_EXIT_INTERRUPTED || strcmp(r->opt.command, "serve") == 0)
         return rc;
     if (r->out != NULL || !r->opt.json)
         return run_fail(r, HOST_EXIT_INTERRUPTED, FCB_ERR_CANCELLED,

@@ -52,8 +52,9 @@ void signals_set_phase(host_signals *s, const char *fmt, ...)
 static void watchdog_exit(host_signals *s)
 {
     char message[sizeof s->phase + 128];
-    snprintf(message, sizeof message, "interrupted: exiting within %d ms%s%s",
-             HOST_INTERRUPT_GRACE_MS, s->phase[0] ? ": " : "", s->phase);
+    snprintf(message, sizeof message, "interrupted: exiting within %ld ms%s%s",
+             s->grace_ms > 0 ? s->grace_ms : (long)HOST_INTERRUPT_GRACE_MS, s->phase[0] ? ": " : "",
+             s->phase);
     fprintf(stderr, HOST_PROG ": %s\n", message);
     fflush(stderr);
     if (s->json) {
@@ -68,7 +69,9 @@ static void *watchdog_main(void *arg)
     host_signals *s = arg;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)HOST_INTERRUPT_GRACE_MS * 1000000L;
+    long grace = s->grace_ms > 0 ? s->grace_ms : (long)HOST_INTERRUPT_GRACE_MS;
+    until.tv_sec += grace / 1000;
+    until.tv_nsec += grace % 1000 * 1000000L;
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&s->lock);

@@ -32,6 +32,7 @@ typedef struct host_signals {
     atomic_int interrupted; /* the first signal's number, 0 before */
     host_services *hs;      /* for the log; not owned */
     bool json;              /* the watchdog prints a --json failure document */
+    long grace_ms;          /* the watchdog's wait; 0 = HOST_INTERRUPT_GRACE_MS (serve: longer) */
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock; /* guards everything below */

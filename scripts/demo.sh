@@ -22,6 +22,38 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# `serve` on the backend named by $1 (its settings in the environment), driven by
+# the AWS CLI: create-function, two invokes (cold, then warm), delete, SIGTERM.
+serve_demo() {
+  local url serve_pid
+  "$host" serve --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.log" &
+  serve_pid=$!
+  for _ in $(seq 100); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
+  url=$(sed -n 's/^serving //p' "$work/serve.out")
+  if [ -z "$url" ]; then
+    echo "demo: serve did not start" >&2; cat "$work/serve.log" >&2; return 1
+  fi
+  echo "serve ($1) listening on $url"
+  export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1
+  local lambda=(aws --endpoint-url "$url" lambda)
+  echo "\$ aws --endpoint-url $url lambda create-function --function-name demo-hello ..."
+  "${lambda[@]}" create-function --function-name demo-hello --runtime python3.12 \
+    --handler app.handler --role arn:aws:iam::000000000000:role/demo \
+    --zip-file "fileb://$work/code.zip" --query FunctionArn --output text
+  echo "{\"name\":\"aws cli on $1\"}" > "$work/event.json"
+  for call in cold warm; do
+    echo "\$ aws --endpoint-url $url lambda invoke --function-name demo-hello --payload fileb://event.json out.json  # $call"
+    "${lambda[@]}" invoke --function-name demo-hello --payload "fileb://$work/event.json" \
+      "$work/out.json" --query '[StatusCode,ExecutedVersion]' --output text
+    head -c 300 "$work/out.json"; echo
+  done
+  "${lambda[@]}" delete-function --function-name demo-hello >/dev/null
+  kill -TERM "$serve_pid"; wait "$serve_pid"
+  echo "serve stopped: $(grep -o 'every instance terminated.*' "$work/serve.log")"
+}
+export -f serve_demo
+export host work
+
 # A Python function: code zip + the JSON that `aws lambda get-function-configuration` prints.
 mkdir -p "$work/code"
 cat > "$work/code/app.py" <<'PY'
@@ -60,6 +92,11 @@ FAKECLOUD_LAMBDA_BACKEND=k8s KUBECONFIG=$kubeconfig \
 echo
 echo "Pods left in the cluster after invoke:"
 KUBECONFIG=$kubeconfig kubectl get pods -A 2>&1 | sed 's/^/  /'
+
+echo "== serve: the Lambda API on the same cluster, driven by the AWS CLI"
+FAKECLOUD_LAMBDA_BACKEND=k8s KUBECONFIG=$kubeconfig serve_demo k8s
+echo "Pods left in the cluster after serve stopped:"
+KUBECONFIG=$kubeconfig kubectl get pods -A 2>&1 | sed 's/^/  /'
 kill -TERM "$ksim_pid"; wait "$ksim_pid" 2>/dev/null || true; ksim_pid=""
 
 echo "== docker backend on a private dockerd (same host binary)"
@@ -77,6 +114,10 @@ FAKECLOUD_LAMBDA_BACKEND=docker tests/docker/with-dockerd.sh \
   --payload '{"name":"docker"}'
 rc=$?
 set -e
+if [ $rc -eq 0 ]; then
+  echo "== serve on the private dockerd, driven by the AWS CLI"
+  FAKECLOUD_LAMBDA_BACKEND=docker tests/docker/with-dockerd.sh bash -c 'serve_demo docker' || rc=$?
+fi
 if [ $rc -eq 77 ]; then
   echo "docker demo skipped (see the reason above)"
 elif [ $rc -ne 0 ]; then

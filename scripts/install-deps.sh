@@ -6,7 +6,8 @@ pkgs=(build-essential meson ninja-build pkg-config python3 git
       libcurl4-gnutls-dev libjson-c-dev libgnutls28-dev libyaml-dev libarchive-dev
       libmicrohttpd-dev libcriterion-dev gnutls-bin valgrind
       docker.io busybox-static zip unzip curl iproute2 procps
-      podman netavark iptables)  # tests/docker/with-podman.sh (netavark: not CNI)
+      podman netavark iptables   # tests/docker/with-podman.sh (netavark: not CNI)
+      awscli python3-boto3)      # tests/serve: serve driven by real clients
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
