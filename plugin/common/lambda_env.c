@@ -163,10 +163,11 @@ static void add_platform(builder *b, const lambda_env_input *in)
 {
     add(b, "LAMBDA_TASK_ROOT", false, true, "/var/task");
     add(b, "LAMBDA_RUNTIME_DIR", false, true, "/var/runtime");
-    add(b, "TZ", false, true, ":UTC");
-    add(b, "AWS_XRAY_CONTEXT_MISSING", false, true, "LOG_ERROR");
+    /* TZ and the X-Ray variables are on AWS's unreserved list: defaults a function may set. */
+    add(b, "TZ", false, false, ":UTC");
+    add(b, "AWS_XRAY_CONTEXT_MISSING", false, false, "LOG_ERROR");
     if (present(in->xray_daemon_address))
-        add(b, "AWS_XRAY_DAEMON_ADDRESS", false, true, "%s", in->xray_daemon_address);
+        add(b, "AWS_XRAY_DAEMON_ADDRESS", false, false, "%s", in->xray_daemon_address);
     if (present(in->trace_header) && !is_os_only(in->runtime))
         add(b, "_X_AMZN_TRACE_ID", false, true, "%s", in->trace_header);
     if (present(in->endpoint_url))

@@ -263,6 +263,21 @@ Test(k8s_pod_env, function_values_of_reserved_variables_are_dropped_with_a_warni
     json_object_put(secret);
 }
 
+Test(k8s_pod_env, tz_and_xray_variables_are_defaults_the_function_may_set)
+{
+    /* AWS's unreserved list: a function sets TZ and the X-Ray variables itself. */
+    fcb_env_var env[] = {{"TZ", "Europe/Paris"}, {"AWS_XRAY_CONTEXT_MISSING", "IGNORE_ERROR"}};
+    fn.environment = env;
+    fn.n_environment = 2;
+    json_object *pod = build();
+    cr_expect_str_eq(env_value(pod, "TZ"), "Europe/Paris");
+    cr_expect_str_eq(env_value(pod, "AWS_XRAY_CONTEXT_MISSING"), "IGNORE_ERROR");
+    cr_expect_eq(env_count(pod, "TZ"), 1);
+    cr_expect_eq(env_count(pod, "AWS_XRAY_CONTEXT_MISSING"), 1);
+    cr_expect_not(mock_host_log_contains(mh, "variable=TZ"), "no warning for TZ");
+    json_object_put(pod);
+}
+
 Test(k8s_pod_env, credentials_reach_the_environment_only_through_the_launch_secret)
 {
     req.credentials = &creds;
