@@ -194,6 +194,8 @@ static const char help_serve[] =
     "\n"
     "  --listen ADDR:PORT  where the API listens (default 127.0.0.1:9001; port 0:\n"
     "                      any free port)\n"
+    "  --artifact-listen ADDR:PORT  where the artifact server that serves code to\n"
+    "                      Pods listens (default 127.0.0.1:0 = any free port)\n"
     "  --aws-endpoint-url URL  AWS_ENDPOINT_URL of every instance\n"
     "  --role-credentials FILE  credentials every instance gets (the JSON of\n"
     "                      `aws sts assume-role`; a backend with `credentials`)\n"
