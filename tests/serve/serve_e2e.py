@@ -60,9 +60,9 @@ def zip_bytes(files):
 
 
 class Sim:
-    def __init__(self, kubesim, tmp):
+    def __init__(self, kubesim, tmp, args=()):
         self.proc = subprocess.Popen([sys.executable, kubesim, "--dir", os.path.join(tmp, "ks"),
-                                      "--exit-with-parent"], stdout=subprocess.PIPE,
+                                      "--exit-with-parent", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         if not line:
