@@ -298,6 +298,8 @@ def parse(argv):
     p.add_argument("--smoke", action="store_true", help="small N; correctness only")
     p.add_argument("--n", type=int, default=None, help="warm calls per side (1000; smoke 50)")
     p.add_argument("--k8s-json", help="bench-k8s output of the same run (figure 1)")
+    p.add_argument("--figures", default="1,2,3,4",
+                   help="which to run: 1 (and 2's first call) and 3 share one serve, 2, 4")
     p.add_argument("--out", help="write the raw figures as JSON here")
     p.add_argument("--md", help="write the table as Markdown here")
     a = p.parse_args(argv)
@@ -330,9 +332,13 @@ def main(argv):
     b, sim = Bench(), None
     try:
         sim = e.Sim(args.kubesim, tmp, ["--boot-ms", BOOT_MS, "--rie-delay-ms", "0"])
-        warm_figures(b, args, sim, tmp)
-        cold_figures(b, args, sim, tmp)
-        concurrent_figures(b, args, sim, tmp)
+        figures = set(args.figures.split(","))
+        if figures & {"1", "2", "3"}:
+            warm_figures(b, args, sim, tmp)
+        if "2" in figures:
+            cold_figures(b, args, sim, tmp)
+        if "4" in figures:
+            concurrent_figures(b, args, sim, tmp)
     except BaseException:
         log = os.path.join(tmp, "serve.log")
         if os.path.exists(log):
