@@ -88,7 +88,7 @@ def series(host, port, path, n):
 
 def fan_out(port, path, n, threads, body=b'{"x":1}'):
     """N calls over THREADS connections: seconds, answers (JSON), errors."""
-    answers, errors, lock = [], [0], threading.Lock()
+    answers, errors, lock = [], [0, None], threading.Lock()
     start = threading.Barrier(threads)
 
     def worker(k):
@@ -97,9 +97,9 @@ def fan_out(port, path, n, threads, body=b'{"x":1}'):
         for _ in range(k):
             try:
                 status, data = post(c, path, body)
-                ok = status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
+                ok, why = status == 200, f"{status} {data[:200]!r}"
+            except (OSError, http.client.HTTPException) as x:
+                ok, why = False, f"{type(x).__name__}: {x}"
                 c.close()
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             with lock:
@@ -107,6 +107,7 @@ def fan_out(port, path, n, threads, body=b'{"x":1}'):
                     answers.append(json.loads(data))
                 else:
                     errors[0] += 1
+                    errors[1] = errors[1] or why
         c.close()
     per = [n // threads + (1 if i < n % threads else 0) for i in range(threads)]
     ts = [threading.Thread(target=worker, args=(k,)) for k in per]
@@ -115,6 +116,9 @@ def fan_out(port, path, n, threads, body=b'{"x":1}'):
         t.start()
     for t in ts:
         t.join()
+    if errors[1] is not None:
+        print(f"bench_serve: {errors[0]} of {n} calls failed; the first: {errors[1]}",
+              file=sys.stderr)
     return time.perf_counter() - t0, answers, errors[0]
 
 
