@@ -9,7 +9,8 @@
 #        and 10 000 foreign Pods to reap (figures 3 and 4 five times per side,
 #        interleaved, median reported), 30 docker launches per side, and figures
 #        1-2 again with 50 Zip-function launches per side.
-# Results: bench/results/latest.md and latest.json (commit them after a run).
+# Results: bench/results/latest.md and latest.json, and serve's figures in
+# bench/results/serve.md and serve.json (commit them after a run).
 # Loopback only: the simulated cluster (tests/kubesim) runs on 127.0.0.1 and
 # the docker figure runs on a private, throw-away dockerd
 # (tests/docker/with-dockerd.sh). Never part of scripts/test.sh.
@@ -105,6 +106,13 @@ if [ "$docker" = 1 ]; then
   else echo "bench.sh: bench-docker failed (exit $st)" >&2; [ -f "$work/docker.json" ] && docker_json=$work/docker.json
   fi
 fi
+
+echo "== serve figures on kubesim (bench/bench_serve.py; same boot time as figure 1)" >&2
+serve_n=1000
+"$python" bench/bench_serve.py "$root/$build/sample-host/fakecloud-lambda-host" \
+  "$root/$build/plugin" tests/kubesim/kubesim.py --n "$serve_n" --k8s-json "$work/k8s.json" \
+  --out bench/results/serve.json --md bench/results/serve.md ||
+  echo "bench.sh: bench_serve.py failed a correctness check or broke (exit $?); see above" >&2
 
 echo "== report ($(( $(date +%s) - t0 )) s of measurements)" >&2
 "$python" bench/report.py --mode "$mode" --out-dir bench/results --k8s "$work/k8s.json" \

@@ -33,6 +33,15 @@
 
 typedef struct k8s_waiter k8s_waiter;
 
+/* One Pod invoke may reach without a GET (k8s_invoke.c); name "" = a free slot. */
+#define K8S_INVOKE_TARGETS 64
+typedef struct k8s_target_entry {
+    char name[K8S_POD_NAME_MAX];
+    char ip[64];
+    unsigned fn_timeout_s;
+    uint64_t used;
+} k8s_target_entry;
+
 /* A Pod an interrupted launch created, for close() to delete. */
 typedef struct k8s_orphan {
     struct k8s_orphan *next;
@@ -91,6 +100,12 @@ struct fcb_backend {
     /* A k8s_endpoint_mode: the configured one; AUTO until the first launch (or invoke)
      * decided (k8s_invoke.h). */
     atomic_int endpoint_mode;
+
+    /* invoke's targets (k8s_invoke.h): Pods a GET found ours and Running, kept until the
+     * shared watch shows anything else of them; guarded by ops' lock. */
+    k8s_target_entry targets[K8S_INVOKE_TARGETS];
+    uint64_t targets_clock; /* last use stamp */
+    uint64_t targets_epoch; /* bumped by every watch event that may end a target */
 };
 
 /* ------------------------------------------------------------ k8s_backend.c */

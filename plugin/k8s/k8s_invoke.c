@@ -12,6 +12,7 @@
 #include "k8s_status.h"
 
 #include "http.h"
+#include "labels.h"
 #include "kube_pods.h"
 #include "probe.h"
 #include "svc.h"
@@ -115,6 +116,8 @@ typedef struct k8s_invocation {
     char name[254];
     char ip[64];
     uint32_t timeout_ms;
+    bool cached;    /* the target came from b->targets, not from a GET */
+    bool unreached; /* the direct POST's connection never opened: no handler ran */
     k8s_canceller canceller;
 } k8s_invocation;
 
@@ -168,8 +171,105 @@ static unsigned k8s_pod_function_timeout(json_object *pod)
     return 0;
 }
 
-/* Our Pod of the handle: its IP and the invocation's bound. */
-static int k8s_invoke_target(k8s_invocation *iv, fcb_error *err)
+/* ------------------------------------------------------------ targets
+ *
+ * A GET of the Pod per invoke (is it ours? where is it?) cost about half of
+ * the backend's warm invoke (0.5 of ~1 ms on kubesim). Its answer is kept
+ * per Pod name until the shared watch (which sees every Pod of this
+ * instance, and after a reconnect relists and reports the ones that
+ * vanished) shows the Pod deleted, terminating, not Running or at another
+ * IP, or a relist ends; then the next invoke asks the API server again.
+ * Only Pods a GET proved ours are kept, so a foreign, gone or other-namespace
+ * handle is still refused by that GET. targets_epoch closes the race of a
+ * GET answered before a watch event that ends it: a GET's answer is kept only
+ * when no such event came while it was in flight.
+ */
+
+static k8s_target_entry *targets_find_locked(fcb_backend *b, const char *name)
+{
+    for (size_t i = 0; i < K8S_INVOKE_TARGETS; i++)
+        if (b->targets[i].name[0] != '\0' && strcmp(b->targets[i].name, name) == 0)
+            return &b->targets[i];
+    return NULL;
+}
+
+void k8s_invoke_targets_on_event_locked(fcb_backend *b, const char *name, bool deleted,
+                                        json_object *object)
+{
+    if (name == NULL) {
+        for (size_t i = 0; i < K8S_INVOKE_TARGETS; i++)
+            b->targets[i].name[0] = '\0';
+        b->targets_epoch++;
+        return;
+    }
+    k8s_pod_state st;
+    memset(&st, 0, sizeof st);
+    json_object *meta = NULL;
+    bool alive = !deleted && object != NULL &&
+                 !(json_object_object_get_ex(object, "metadata", &meta) &&
+                   json_object_object_get_ex(meta, "deletionTimestamp", NULL));
+    const char *manager = alive ? kube_object_label(object, LABEL_MANAGED_BY) : NULL;
+    alive = manager != NULL && strcmp(manager, LABEL_MANAGED_BY_VALUE) == 0;
+    if (alive) {
+        k8s_pod_state_read(object, &st);
+        alive = st.progress == K8S_POD_RUNNING && st.pod_ip[0] != '\0';
+    }
+    k8s_target_entry *t = targets_find_locked(b, name);
+    if (alive && (t == NULL || strcmp(t->ip, st.pod_ip) == 0))
+        return;
+    b->targets_epoch++;
+    if (t != NULL)
+        t->name[0] = '\0';
+}
+
+/* IV's Pod from b->targets: true with iv->ip and *fn_timeout_s; *epoch for a later keep. */
+static bool targets_lookup(k8s_invocation *iv, unsigned *fn_timeout_s, uint64_t *epoch)
+{
+    fcb_backend *b = iv->b;
+    inflight_lock(&b->ops);
+    k8s_target_entry *t = targets_find_locked(b, iv->name);
+    if (t != NULL) {
+        memcpy(iv->ip, t->ip, sizeof iv->ip);
+        *fn_timeout_s = t->fn_timeout_s;
+        t->used = ++b->targets_clock;
+    }
+    *epoch = b->targets_epoch;
+    inflight_unlock(&b->ops);
+    return t != NULL;
+}
+
+/* Keep what a GET found of IV's Pod, unless the watch is not up yet or spoke since EPOCH. */
+static void targets_keep(k8s_invocation *iv, unsigned fn_timeout_s, uint64_t epoch)
+{
+    fcb_backend *b = iv->b;
+    if (strlen(iv->name) >= K8S_POD_NAME_MAX)
+        return;
+    inflight_lock(&b->ops);
+    if (b->syncs > 0 && b->targets_epoch == epoch && targets_find_locked(b, iv->name) == NULL) {
+        k8s_target_entry *slot = &b->targets[0];
+        for (size_t i = 0; i < K8S_INVOKE_TARGETS && slot->name[0] != '\0'; i++)
+            if (b->targets[i].name[0] == '\0' || b->targets[i].used < slot->used)
+                slot = &b->targets[i]; /* a free slot, else the least recently used */
+        snprintf(slot->name, sizeof slot->name, "%s", iv->name);
+        memcpy(slot->ip, iv->ip, sizeof slot->ip);
+        slot->fn_timeout_s = fn_timeout_s;
+        slot->used = ++b->targets_clock;
+    }
+    inflight_unlock(&b->ops);
+}
+
+static void targets_forget(fcb_backend *b, const char *name)
+{
+    inflight_lock(&b->ops);
+    k8s_target_entry *t = targets_find_locked(b, name);
+    if (t != NULL)
+        t->name[0] = '\0';
+    b->targets_epoch++;
+    inflight_unlock(&b->ops);
+}
+
+/* GET our Pod of the handle: its IP and function timeout. */
+static int k8s_invoke_get(k8s_invocation *iv, unsigned *fn_timeout_s, fcb_error *err)
 {
     fcb_backend *b = iv->b;
     json_object *pod = NULL;
@@ -182,13 +282,28 @@ static int k8s_invoke_target(k8s_invocation *iv, fcb_error *err)
                        iv->name[0] != '\0' ? iv->name : "(other namespace)", b->ns);
     k8s_pod_state state;
     k8s_pod_state_read(pod, &state);
-    unsigned fn_timeout_s = k8s_pod_function_timeout(pod);
+    *fn_timeout_s = k8s_pod_function_timeout(pod);
     json_object_put(pod);
     if (state.pod_ip[0] == '\0' || state.progress != K8S_POD_RUNNING)
         return err_set(err, FCB_ERR_UNAVAILABLE, "pod %s is not running (phase %s%s%s)", iv->name,
                        state.phase[0] != '\0' ? state.phase : "unknown",
                        state.reason[0] != '\0' ? ", " : "", state.reason);
     memcpy(iv->ip, state.pod_ip, sizeof iv->ip);
+    return FCB_OK;
+}
+
+/* Our Pod of the handle (kept, else GET): its IP and the invocation's bound. */
+static int k8s_invoke_target(k8s_invocation *iv, fcb_error *err)
+{
+    unsigned fn_timeout_s = 0;
+    uint64_t epoch = 0;
+    iv->cached = iv->name[0] != '\0' && targets_lookup(iv, &fn_timeout_s, &epoch);
+    if (!iv->cached) {
+        int rc = k8s_invoke_get(iv, &fn_timeout_s, err);
+        if (rc != FCB_OK)
+            return rc;
+        targets_keep(iv, fn_timeout_s, epoch);
+    }
     iv->timeout_ms = iv->req->timeout_ms != 0
                          ? iv->req->timeout_ms
                          : (fn_timeout_s != 0 && fn_timeout_s < 86400 ? fn_timeout_s : 3) * 1000u +
@@ -259,6 +374,7 @@ static int k8s_invoke_direct(k8s_invocation *iv, fcb_error *err)
     else if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && cap.sink_stopped))
         rc = err_set(err, FCB_ERR_UNAVAILABLE, "cannot reach the runtime at %s: %s", url,
                      curl_easy_strerror(code));
+    iv->unreached = code == CURLE_COULDNT_CONNECT && status == 0 && iv->out->body_bytes == 0;
     iv->out->http_status = (int)status;
     snprintf(iv->out->function_error, sizeof iv->out->function_error, "%s", cap.kept_value);
 out:
@@ -298,7 +414,21 @@ static int k8s_invoke_proxied(k8s_invocation *iv, fcb_error *err)
     return rc;
 }
 
-/* Find the Pod, pick the way to it and deliver the event. */
+/* Deliver the event to IV's target by MODE, under the canceller. */
+static int k8s_invoke_deliver(k8s_invocation *iv, k8s_endpoint_mode mode, fcb_error *err)
+{
+    iv->unreached = false;
+    int rc = k8s_canceller_start(&iv->canceller, iv->req->cancel, &iv->b->ops, "invoke", err);
+    if (rc != FCB_OK)
+        return rc;
+    rc = mode == K8S_ENDPOINT_POD_IP ? k8s_invoke_direct(iv, err) : k8s_invoke_proxied(iv, err);
+    k8s_canceller_stop(&iv->canceller);
+    return rc;
+}
+
+/* Find the Pod, pick the way to it and deliver the event. A kept target whose
+ * runtime refused the connection (no handler ran) is asked of the API server again:
+ * gone or not ours is FCB_ERR_NOT_FOUND as without the cache, else one more try. */
 static int k8s_invoke_run(k8s_invocation *iv, fcb_error *err)
 {
     int rc = k8s_invoke_target(iv, err);
@@ -307,12 +437,14 @@ static int k8s_invoke_run(k8s_invocation *iv, fcb_error *err)
     k8s_endpoint_mode mode = k8s_endpoint_current(iv->b);
     if (mode == K8S_ENDPOINT_AUTO)
         mode = k8s_endpoint_decide(iv->b, iv->ip);
-    rc = k8s_canceller_start(&iv->canceller, iv->req->cancel, &iv->b->ops, "invoke", err);
-    if (rc != FCB_OK)
+    rc = k8s_invoke_deliver(iv, mode, err);
+    if (rc == FCB_OK || !iv->cached || !iv->unreached)
         return rc;
-    rc = mode == K8S_ENDPOINT_POD_IP ? k8s_invoke_direct(iv, err) : k8s_invoke_proxied(iv, err);
-    k8s_canceller_stop(&iv->canceller);
-    return rc;
+    targets_forget(iv->b, iv->name);
+    if (err != NULL)
+        *err = (fcb_error)FCB_ERROR_INIT;
+    rc = k8s_invoke_target(iv, err);
+    return rc == FCB_OK ? k8s_invoke_deliver(iv, mode, err) : rc;
 }
 
 int k8s_backend_invoke(fcb_backend *b, const char *handle, const fcb_invoke_request *req,

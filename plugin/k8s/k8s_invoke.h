@@ -21,6 +21,7 @@
 
 #include "k8s_internal.h"
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +54,15 @@ void k8s_proxy_refused(fcb_error *err);
 
 /* ENDPOINT (FCB_ENDPOINT_MAX bytes) of Pod NAME at IP in the current mode (see above). */
 void k8s_endpoint_format(fcb_backend *b, const char *name, const char *ip, char *endpoint);
+
+/*
+ * The shared watch's view of invoke's targets (called from k8s_waiters_on_event
+ * with ops' lock held): any event of Pod NAME but "still Running at IP, not
+ * terminating" forgets it, so its next invoke GETs it again (and refuses it when it
+ * is gone or no longer ours). NAME NULL (a relist ended) forgets every target.
+ */
+void k8s_invoke_targets_on_event_locked(fcb_backend *b, const char *name, bool deleted,
+                                        json_object *object);
 
 /*
  * invoke: POST req->payload to the RIE of our Pod HANDLE (at its IP or

@@ -51,6 +51,9 @@ void k8s_waiters_on_event(void *ctx, const char *type, json_object *object)
     fcb_backend *b = ctx;
 
     if (type != NULL && strcmp(type, "SYNCED") == 0) {
+        inflight_lock(&b->ops);
+        k8s_invoke_targets_on_event_locked(b, NULL, false, NULL);
+        inflight_unlock(&b->ops);
         k8s_on_synced(b);
         return;
     }
@@ -64,6 +67,7 @@ void k8s_waiters_on_event(void *ctx, const char *type, json_object *object)
         k8s_pod_state_read(object, &state);
 
     inflight_lock(&b->ops);
+    k8s_invoke_targets_on_event_locked(b, pod_name, deleted, deleted ? NULL : object);
     k8s_waiter *w = k8s_waiter_find_locked(b, pod_name);
     if (w != NULL) {
         if (deleted)

@@ -309,3 +309,51 @@ Test(k8s_invoke, api_proxy_mode_without_its_role_fails_at_once_naming_it, .fini 
     cr_assert_eq(t.ops->terminate(t.backend, inst.handle, &err), FCB_OK, "%s", err.message);
     itest_close(&t);
 }
+
+/*
+ * The Pod's GET is kept: a warm Pod is asked of the API server once, not per
+ * invoke (it cost about half of a warm invoke). The ownership check still
+ * holds: once the Pod is relabelled as not fakecloud's (its runtime still
+ * answers) or deleted, the watch forgets it, and the next invoke GETs it and
+ * is FCB_ERR_NOT_FOUND, reaching no runtime.
+ */
+Test(k8s_invoke, a_warm_pod_is_asked_of_the_api_server_once_until_the_watch_ends_it, .fini = stop,
+     .timeout = 60)
+{
+    open_with("invoke_kept_target", NULL, false);
+    fcb_instance inst = launch("inv-kept");
+    int gets = itest_plugin_requests(&t, "get pods");
+    for (int i = 0; i < 5; i++) {
+        answer a = invoke(inst.handle, "{\"k\":\"v\"}", 0, 0);
+        cr_assert_eq(a.rc, FCB_OK, "invoke %d: %s (%s)", i, fcb_status_name(a.rc), a.err.message);
+    }
+    cr_expect_eq(itest_plugin_requests(&t, "get pods") - gets, 1,
+                 "5 invokes of one warm Pod: %d GETs of it",
+                 itest_plugin_requests(&t, "get pods") - gets);
+
+    /* Relabelled as not fakecloud's (its runtime still answers): refused again. */
+    char path[512];
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s",
+             strrchr(inst.handle, '/') + 1);
+    cr_assert_eq(
+        kubesim_request(t.sim, "PATCH", path,
+                        "{\"metadata\":{\"labels\":{\"fakecloud-managed-by\":\"someone\"}}}",
+                        "application/merge-patch+json", NULL),
+        200);
+    itest_sleep_ms(200); /* the watch's event */
+    answer r = invoke(inst.handle, "{}", 0, 0);
+    cr_expect_eq(r.rc, FCB_ERR_NOT_FOUND, "a relabelled Pod: %s (%s)", fcb_status_name(r.rc),
+                 r.err.message);
+    cr_expect_eq(r.len, 0, "%s", r.body);
+
+    cr_assert_eq(kubesim_request(t.sim, "DELETE", path, NULL, NULL, NULL), 200);
+    for (int i = 0; i < 100 && itest_count(&t, "pods", "default", NULL) > 0; i++)
+        itest_sleep_ms(20);
+    itest_sleep_ms(100); /* the watch's DELETED event */
+    answer a = invoke(inst.handle, "{}", 0, 0);
+    cr_expect_eq(a.rc, FCB_ERR_NOT_FOUND, "a deleted Pod: %s (%s)", fcb_status_name(a.rc),
+                 a.err.message);
+    cr_expect_eq(a.len, 0, "%s", a.body);
+    expect_not_found_anywhere();
+    itest_close(&t);
+}

@@ -13,8 +13,9 @@ serve runs with the k8s backend on kubesim (a free loopback port), and:
    stand-in lists the code files it got); publish-version: f:1 keeps the old
    code after another update (never served by $LATEST's instances); an alias
    runs its version (X-Amz-Executed-Version), then $LATEST after update-alias;
-3. two concurrent invokes are both answered, each counted once by the Pods
-   (that an instance never gets two at once is pool's unit test);
+3. one event per Pod at a time: 4 overlapping invokes whose handler sleeps
+   (kubesim_sleep_ms) run on 4 Pods, each once; an error envelope (kubesim_error)
+   is FunctionError Unhandled in the AWS CLI's output and in boto3's answer;
 4. a dead instance (its Pod deleted behind serve's back) is evicted and the
    call answered by a new one; the handler ran once (the Pod's invocations);
 5. publish-layer-version, a function with Layers (the Pod's init container gets
@@ -60,9 +61,9 @@ def zip_bytes(files):
 
 
 class Sim:
-    def __init__(self, kubesim, tmp):
+    def __init__(self, kubesim, tmp, args=()):
         self.proc = subprocess.Popen([sys.executable, kubesim, "--dir", os.path.join(tmp, "ks"),
-                                      "--exit-with-parent"], stdout=subprocess.PIPE,
+                                      "--exit-with-parent", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -115,10 +116,12 @@ def aws(url, tmp, *args, expect=0):
     return json.loads(p.stdout) if p.stdout.strip() else {}
 
 
-def cli_part(url, tmp, zips, version_of, tail_needle):
+def cli_part(url, tmp, zips, version_of, tail_needle, error_event=None):
     """The AWS CLI: create, invoke (sync with a log tail, async), update-function-code
     (the next invoke runs the new code), get, list, an unknown function, delete.
-    ZIPS: the code before and after the update; VERSION_OF(answer) says which ran."""
+    ZIPS: the code before and after the update; VERSION_OF(answer) says which ran.
+    ERROR_EVENT (optional): an event the handler answers with the error envelope whose
+    errorMessage is "cli boom": the CLI must print FunctionError Unhandled."""
     for i, z in enumerate(zips):
         with open(os.path.join(tmp, f"cli{i + 1}.zip"), "wb") as f:
             f.write(z)
@@ -139,6 +142,14 @@ def cli_part(url, tmp, zips, version_of, tail_needle):
     tail = base64.b64decode(out.get("LogResult", "")).decode()
     if tail_needle not in tail:
         fail(f"LogType=Tail without {tail_needle!r}: {tail!r}")
+    if error_event is not None:
+        with open(os.path.join(tmp, "error-event.json"), "w") as f:
+            f.write(error_event)
+        out = aws(url, tmp, "invoke", "--function-name", "cli-fn", "--payload",
+                  "fileb://error-event.json", "error-answer.json")
+        body = json.load(open(os.path.join(tmp, "error-answer.json")))
+        if out.get("FunctionError") != "Unhandled" or body.get("errorMessage") != "cli boom":
+            fail(f"invoke of a handler that raised: {out} {body}")
     out = aws(url, tmp, "invoke", "--function-name", "cli-fn", "--invocation-type", "Event",
               "--payload", "fileb://event.json", "event-answer.json")
     if out.get("StatusCode") != 202:
@@ -262,24 +273,37 @@ def layers_and_tags_part(lam):
 
 
 def concurrency_part(lam, sim):
-    """Two overlapping invokes: both answered, each run once."""
+    """One event per Pod at a time: with one warm instance, 4 calls whose handler holds
+    its Pod 500 ms (kubesim_sleep_ms) all overlap, so each must run on its own Pod (an
+    RIE given two events at once would answer both: a pool that did so reuses a Pod);
+    each answered and run once."""
+    invoke(lam, "b-fn", {"warm": 1})
     before = {k: v["invocations"] for k, v in sim.pod_stats().items()}
-    results = []
+    results, lock = [], threading.Lock()
+    start = threading.Barrier(4)
 
     def one(i):
-        results.append(invoke(lam, "b-fn", {"i": i})[1].get("pod"))
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+        start.wait()
+        body = invoke(lam, "b-fn", {"i": i, "kubesim_sleep_ms": 500})[1]
+        with lock:
+            results.append(body.get("pod"))
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    if len(results) != 2 or None in results:
-        fail(f"concurrent invokes: {results}")
+    if len(results) != 4 or None in results or len(set(results)) != 4:
+        fail(f"4 overlapping invokes ran on Pods {results}: two events on one Pod at once")
     after = sim.pod_stats()
     grew = {k: v["invocations"] - before.get(k, 0) for k, v in after.items()}
-    if sum(grew.values()) != 2:
-        fail(f"2 invokes, {grew} invocations counted")
-    print(f"concurrent: pods {results}")
+    if sum(grew.values()) != 4:
+        fail(f"4 invokes, {grew} invocations counted")
+    r, body = invoke(lam, "b-fn", {"kubesim_error": "boom"})
+    if r.get("FunctionError") != "Unhandled" or r["StatusCode"] != 200 or \
+            body.get("errorMessage") != "boom":
+        fail(f"an error envelope: FunctionError {r.get('FunctionError')!r}, {body}")
+    print(f"concurrent: 4 overlapping calls on 4 Pods {sorted(results)}; "
+          "error envelope -> FunctionError Unhandled")
 
 
 def dead_instance_part(lam, sim):
@@ -339,7 +363,7 @@ def main(host, plugin_dir, kubesim):
         if have_cli:
             cli_part(url, tmp, [zip_bytes({"v1.py": ""}), zip_bytes({"v2.py": ""})],
                      lambda body: {"v1.py": 1, "v2.py": 2}.get((body.get("code_files") or [""])[0]),
-                     "REPORT RequestId")
+                     "REPORT RequestId", error_event='{"kubesim_error":"cli boom"}')
         if boto3 is not None:
             lam = boto_part(url, sim)
             layers_and_tags_part(lam)
