@@ -490,8 +490,12 @@ static int start_daemon(serve *sv, const char *listen)
     struct sockaddr_in addr;
     if (artifact_listen_parse("--listen", listen, &addr, why, sizeof why) != 0)
         return run_fail(sv->r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s", why);
+    /* poll(), not MHD's default select(): select drops every connection whose
+     * descriptor is >= FD_SETSIZE (1024), which 1000 waiting callers reach. */
     sv->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0, NULL,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+            MHD_USE_POLL,
+        0, NULL,
         NULL, handle, sv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr,
         MHD_OPTION_NOTIFY_COMPLETED, request_done, sv, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)SERVE_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE, SERVE_THREAD_STACK,

@@ -238,6 +238,31 @@ def abi10(host, plugins, tmp, plugin):
     print("ABI 1.0 plugin, runtime refusing connections: 502 after 3 instances: ok")
 
 
+def beyond_fd_setsize(host, plugins, tmp):
+    """Calls still answered while serve holds more than FD_SETSIZE (1024) sockets."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1300
+    if hard != resource.RLIM_INFINITY and hard < 2 * want:
+        print(f"beyond FD_SETSIZE: skipped (RLIMIT_NOFILE hard limit {hard})")
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2 * want), hard))
+    s = Serve(host, plugins, tmp)
+    idle = []
+    try:
+        for _ in range(want):  # idle keep-alive connections, as 1000 waiting callers hold
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            idle.append(c)
+        st, h, body = s.call("GET", "/2015-03-31/functions")
+        if st != 200:
+            fail(f"ListFunctions with {want} connections open: {st} {body[:200]}")
+    finally:
+        for c in idle:
+            c.close()
+        s.stop()
+    print(f"ListFunctions answered with {want} other connections open: ok")
+
+
 def main(host, plugins, abi10_plugin):
     tmp = tempfile.mkdtemp(prefix="fcb-serve-paths-")
     try:
@@ -253,6 +278,7 @@ def main(host, plugins, abi10_plugin):
         keepalive_zero(host, plugins, tmp)
         sigterm_in_flight(host, plugins, tmp)
         abi10(host, plugins, tmp, abi10_plugin)
+        beyond_fd_setsize(host, plugins, tmp)
         print("ok")
         return 0
     finally:
