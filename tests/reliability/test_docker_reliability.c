@@ -88,10 +88,15 @@ Test(docker_reliability, over_tls_every_failed_allocation_of_every_operation_end
      * container costs a wait of D + 1.1 s per point (~70 s in all): over TLS the
      * reap sweep covers listing, lease observation and decision on an empty field. */
     t.plant_stale = NULL;
+    /* What the transport changes: the TLS handshake and streamed answers of every
+     * kind of Engine call. status/stats/invoke are one inspect each (launch and
+     * terminate make the same call) and init/close make none: swept in plain only. */
+    static const rel_op tls_ops[] = {REL_OP_OPEN,  REL_OP_LAUNCH,  REL_OP_TERMINATE,
+                                     REL_OP_REAP,  REL_OP_PREPULL, REL_OP_LOGS};
     size_t total = 0;
-    for (int op = 0; op < REL_OP_COUNT; op++) {
+    for (size_t i = 0; i < sizeof tls_ops / sizeof tls_ops[0]; i++) {
         rel_sweep_result r;
-        rel_sweep(&t, (rel_op)op, 2000, &r);
+        rel_sweep(&t, tls_ops[i], 2000, &r);
         total += r.points;
     }
     printf("alloc-failure sweep: plugin docker (TLS), %zu failure points in total, nothing lost\n",
