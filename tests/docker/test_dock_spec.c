@@ -509,3 +509,70 @@ Test(dock_spec, pull_progress_errors_are_detected)
     cr_expect_str_eq(msg, "denied");
     cr_expect_not(dock_spec_pull_line_error("not json", 8, msg, sizeof msg));
 }
+
+/* The create body of FN with code_dir DIR (hot reload). */
+static json_object *build_code_dir(const fcb_function *fn, const char *dir)
+{
+    dock_spec_input in = {.function = fn,
+                          .image = "i",
+                          .instance_id = "x",
+                          .host_alias = "host.docker.internal",
+                          .log_stream_id = STREAM_ID,
+                          .code_dir = dir};
+    char *json = NULL;
+    fcb_error err = FCB_ERROR_INIT;
+    cr_assert_eq(dock_spec_create_body(host, &in, &json, &err), FCB_OK, "%s", err.message);
+    json_object *root = json_tokener_parse(json);
+    svc_free(host, json);
+    return root;
+}
+
+/* HostConfig.Mounts of ROOT, asserting it has N entries. */
+static json_object *mounts_of(json_object *root, size_t n)
+{
+    json_object *hostcfg, *mounts;
+    cr_assert(json_object_object_get_ex(root, "HostConfig", &hostcfg));
+    cr_assert(json_object_object_get_ex(hostcfg, "Mounts", &mounts), "no HostConfig.Mounts");
+    cr_assert_eq(json_object_array_length(mounts), n);
+    return mounts;
+}
+
+static void expect_ro_bind(json_object *mount, const char *source, const char *target)
+{
+    cr_expect_str_eq(path_str(mount, "Type", NULL, NULL), "bind");
+    cr_expect_str_eq(path_str(mount, "Source", NULL, NULL), source);
+    cr_expect_str_eq(path_str(mount, "Target", NULL, NULL), target);
+    json_object *ro;
+    cr_assert(json_object_object_get_ex(mount, "ReadOnly", &ro));
+    cr_expect(json_object_get_boolean(ro), "mount of %s is not read-only", target);
+}
+
+Test(dock_spec, code_dir_is_bound_read_only_at_var_task)
+{
+    fcb_function fn = zip_fn();
+    json_object *root = build_code_dir(&fn, "/srv/code/app");
+    expect_ro_bind(json_object_array_get_idx(mounts_of(root, 1), 0), "/srv/code/app", "/var/task");
+    json_object_put(root);
+}
+
+Test(dock_spec, code_dir_of_a_provided_runtime_is_also_var_runtime)
+{
+    fcb_function fn = zip_fn();
+    fn.runtime = "provided.al2023";
+    fn.handler = "bootstrap";
+    json_object *root = build_code_dir(&fn, "/srv/code/app");
+    json_object *mounts = mounts_of(root, 2);
+    expect_ro_bind(json_object_array_get_idx(mounts, 0), "/srv/code/app", "/var/task");
+    expect_ro_bind(json_object_array_get_idx(mounts, 1), "/srv/code/app", "/var/runtime");
+    json_object_put(root);
+}
+
+Test(dock_spec, without_code_dir_there_are_no_mounts)
+{
+    fcb_function fn = zip_fn();
+    json_object *root = build_code_dir(&fn, NULL);
+    json_object *hostcfg, *mounts;
+    cr_assert(json_object_object_get_ex(root, "HostConfig", &hostcfg));
+    cr_expect_not(json_object_object_get_ex(hostcfg, "Mounts", &mounts));
+    json_object_put(root);
+}
