@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static docker_fixture fx;
@@ -258,4 +259,33 @@ Test(docker_hotreload, a_relative_root_is_refused_at_open)
     cr_expect(strstr(err.message, "FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS") != NULL, "%s", err.message);
     cr_expect_null(fx.backend);
     cr_expect_eq(mock_host_outstanding_bytes(fx.mh), 0);
+}
+
+/* The sample host's `invoke --code-dir`: the runtime answers from the directory. */
+Test(docker_hotreload, the_sample_host_invokes_a_code_dir)
+{
+    const char *exe = getenv("FCB_TEST_HOST_EXE");
+    if (exe == NULL || exe[0] == '\0')
+        cr_skip_test("sample host not built");
+    char app[PATH_MAX], cmd[4 * PATH_MAX], out[16384] = "";
+    snprintf(app, sizeof app, "%s/app", root);
+    write_file(root, "fn.json",
+               "{\"FunctionName\":\"hot-host\",\"Runtime\":\"python3.12\","
+               "\"Handler\":\"app.handler\",\"PackageType\":\"Zip\"}");
+    write_file(app, "app.sh", "echo \"from the directory: $(cat)\"\n");
+    snprintf(cmd, sizeof cmd,
+             "FAKECLOUD_LAMBDA_BACKEND=docker FAKECLOUD_BACKEND_PATH=%s "
+             "FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS='%s' '%s' invoke --function '%s/fn.json' "
+             "--code-dir '%s' --payload '{\"k\":7}' 2>&1",
+             FCB_TEST_PLUGIN_DIR, root, exe, root, app);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = 0, k;
+    while (n < sizeof out - 1 && (k = fread(out + n, 1, sizeof out - 1 - n, p)) > 0)
+        n += k;
+    out[n] = '\0';
+    int status = pclose(p);
+    cr_expect_eq(WEXITSTATUS(status), 0, "host: %s", out);
+    cr_expect(strstr(out, "from the directory: {\"k\":7}") != NULL, "%s", out);
+    cr_expect_eq(containers_of("hot-host"), 0);
 }
