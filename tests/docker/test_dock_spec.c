@@ -187,8 +187,9 @@ Test(dock_spec, platform_variables_win_over_the_function_values_with_a_warning)
     json_object_put(root);
 }
 
-static json_object *build_with(const fcb_function *fn, const fcb_credentials *creds,
-                               const char *endpoint)
+/* The create body of FN with credentials, endpoint URL and hot-reload directory as given. */
+static json_object *build_full(const fcb_function *fn, const fcb_credentials *creds,
+                               const char *endpoint, const char *code_dir)
 {
     dock_spec_input in = {.function = fn,
                           .image = "i",
@@ -197,13 +198,20 @@ static json_object *build_with(const fcb_function *fn, const fcb_credentials *cr
                           .log_stream_id = STREAM_ID,
                           .now_unix_s = 1767225600, /* 2026-01-01 */
                           .aws_endpoint_url = endpoint,
-                          .credentials = creds};
+                          .credentials = creds,
+                          .code_dir = code_dir};
     char *json = NULL;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(dock_spec_create_body(host, &in, &json, &err), FCB_OK, "%s", err.message);
     json_object *root = json_tokener_parse(json);
     svc_free(host, json);
     return root;
+}
+
+static json_object *build_with(const fcb_function *fn, const fcb_credentials *creds,
+                               const char *endpoint)
+{
+    return build_full(fn, creds, endpoint, NULL);
 }
 
 Test(dock_spec, environment_is_the_full_lambda_environment_with_the_credentials)
@@ -513,18 +521,7 @@ Test(dock_spec, pull_progress_errors_are_detected)
 /* The create body of FN with code_dir DIR (hot reload). */
 static json_object *build_code_dir(const fcb_function *fn, const char *dir)
 {
-    dock_spec_input in = {.function = fn,
-                          .image = "i",
-                          .instance_id = "x",
-                          .host_alias = "host.docker.internal",
-                          .log_stream_id = STREAM_ID,
-                          .code_dir = dir};
-    char *json = NULL;
-    fcb_error err = FCB_ERROR_INIT;
-    cr_assert_eq(dock_spec_create_body(host, &in, &json, &err), FCB_OK, "%s", err.message);
-    json_object *root = json_tokener_parse(json);
-    svc_free(host, json);
-    return root;
+    return build_full(fn, NULL, NULL, dir);
 }
 
 /* HostConfig.Mounts of ROOT, asserting it has N entries. */

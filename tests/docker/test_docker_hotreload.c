@@ -98,13 +98,7 @@ TestSuite(docker_hotreload, .init = setup, .fini = teardown, .timeout = 60);
 
 static fcb_function zip_function(const char *name)
 {
-    fcb_function fn = {.size = sizeof fn,
-                       .function_name = name,
-                       .function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:x",
-                       .runtime = "python3.12",
-                       .handler = "app.handler",
-                       .package_type = FCB_PACKAGE_ZIP};
-    return fn;
+    return docker_fixture_zip_function(name);
 }
 
 /* launch FN with code_dir DIR (no zip); the handle in HANDLE on FCB_OK. */
