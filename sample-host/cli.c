@@ -74,7 +74,8 @@ static const char help_backends[] =
     "Exit status 0 even when some plugins are refused.\n";
 
 static const char help_launch[] =
-    "Usage: " HOST_PROG " launch --function FILE|- [--code ZIP] [--layer ZIP]...\n"
+    "Usage: " HOST_PROG " launch --function FILE|- [--code ZIP | --code-dir DIR]\n"
+    "                      [--layer ZIP]..."
     "                      [--image URI] [--artifact-listen ADDR:PORT] [--backend B]\n"
     "\n"
     "Start one instance of the function and print its endpoint (host:port of the\n"
@@ -85,6 +86,10 @@ static const char help_launch[] =
     "  --function FILE|-   function description: the JSON printed by\n"
     "                      `aws lambda get-function-configuration` (or get-function)\n"
     "  --code ZIP          the code zip; required for PackageType Zip\n"
+    "  --code-dir DIR      hot reload: the code is this host directory, mounted\n"
+    "                      read-only at /var/task (absolute; a backend with the\n"
+    "                      `hot-reload` capability, e.g. docker with DIR inside\n"
+    "                      FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS)\n"
     "  --layer ZIP         a layer zip, in the function's Layers order (repeatable, max 5)\n"
     "  --image URI         image URI for PackageType Image (overrides the JSON)\n"
     "  --artifact-listen ADDR:PORT  where the artifact server listens while the\n"
@@ -248,6 +253,7 @@ enum {
     OPT_LOG_TAIL,
     OPT_STATS,
     OPT_LISTEN,
+    OPT_CODE_DIR,
 };
 
 static const struct option long_options[] = {
@@ -271,6 +277,7 @@ static const struct option long_options[] = {
     {"log-tail", no_argument, NULL, OPT_LOG_TAIL},
     {"stats", no_argument, NULL, OPT_STATS},
     {"listen", required_argument, NULL, OPT_LISTEN},
+    {"code-dir", required_argument, NULL, OPT_CODE_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -393,6 +400,7 @@ int cli_parse(int argc, char **argv, cli_options *o, char *why, size_t why_size)
         case OPT_LOG_TAIL: o->log_tail = true; break;
         case OPT_STATS: o->stats = true; break;
         case OPT_LISTEN: o->listen = optarg; break;
+        case OPT_CODE_DIR: o->code_dir = optarg; break;
         default:
             if (optopt >= OPT_BACKEND)
                 snprintf(why, why_size, "%s: missing value (see --help)", argv[optind - 1]);
@@ -454,6 +462,7 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
     } rules[] = {
         {o->function_file != NULL, launching, "--function"},
         {o->code_file != NULL, launching, "--code"},
+        {o->code_dir != NULL, launching, "--code-dir"},
         {o->n_layers > 0, launching, "--layer"},
         {o->image != NULL, launching, "--image"},
         {o->artifact_listen != NULL, launching || serve, "--artifact-listen"},
@@ -506,6 +515,14 @@ int cli_check(const cli_options *o, char *why, size_t why_size)
     }
     if (o->payload != NULL && o->payload_file != NULL) {
         snprintf(why, why_size, "--payload and --payload-file: give one, not both");
+        return -1;
+    }
+    if (o->code_file != NULL && o->code_dir != NULL) {
+        snprintf(why, why_size, "--code and --code-dir: give one, not both");
+        return -1;
+    }
+    if (o->code_dir != NULL && o->code_dir[0] != '/') {
+        snprintf(why, why_size, "--code-dir: an absolute directory, got \"%.200s\"", o->code_dir);
         return -1;
     }
     if (o->payload_file != NULL && o->function_file != NULL && strcmp(o->payload_file, "-") == 0 &&

@@ -28,6 +28,7 @@ typedef struct cli_options {
     const char *backend;
     const char *function_file;
     const char *code_file;
+    const char *code_dir; /* --code-dir DIR: hot reload (ABI 1.1 code_dir) */
     const char *layer_files[CLI_MAX_LAYERS];
     size_t n_layers;
     const char *image;

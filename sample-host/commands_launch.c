@@ -119,7 +119,14 @@ static int prepare_launch(run *r)
     if (function_desc_check(r->desc, parse_why, sizeof parse_why) != 0)
         return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT, "%s: %s", shown, parse_why);
     const fcb_function *fn = &r->desc->fn;
-    if (fn->package_type == FCB_PACKAGE_ZIP) {
+    if (r->opt.code_dir != NULL) {
+        if (fn->package_type != FCB_PACKAGE_ZIP)
+            return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT,
+                            "--code-dir: hot reload is for Zip functions, not PackageType Image");
+        /* the directory is the deploy: its path, not its changing content, names it */
+        if (bundle_deploy_id(r->opt.code_dir, strlen(r->opt.code_dir), r->deploy_id) != 0)
+            return run_fail(r, HOST_EXIT_FAILED, FCB_ERR_INTERNAL, "SHA-256 of --code-dir failed");
+    } else if (fn->package_type == FCB_PACKAGE_ZIP) {
         if (r->opt.code_file == NULL)
             return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_INVALID_ARGUMENT,
                             "--code ZIP: required for a Zip function (%s)", fn->function_name);
@@ -178,6 +185,11 @@ static int check_launch_extras(run *r)
                         "--role-credentials: backend %s does not declare the credentials "
                         "capability (the runtime would not get them)",
                         name);
+    if (r->opt.code_dir != NULL && (caps & FCB_CAP_HOT_RELOAD) == 0)
+        return run_fail(r, HOST_EXIT_USAGE, FCB_ERR_UNSUPPORTED,
+                        "--code-dir: backend %s does not declare the hot-reload capability "
+                        "(hot reload: code from a host directory)",
+                        name);
     if (r->desc->n_tags > 0 && (caps & FCB_CAP_TAGS) == 0)
         host_log(r->hs, FCB_LOG_WARN,
                  "the function has Tags but the backend does not declare the tags capability: "
@@ -207,6 +219,7 @@ static int do_launch(run *r, fcb_instance *inst)
         .deadline_ms = 0,
         .credentials = r->creds.access_key_id != NULL ? &r->creds.fcb : NULL,
         .aws_endpoint_url = r->opt.aws_endpoint_url,
+        .code_dir = r->opt.code_dir,
     };
     int xrc = check_launch_extras(r);
     if (xrc != HOST_EXIT_OK)

@@ -60,6 +60,9 @@ typedef struct store_layer {
     size_t n_versions;
 } store_layer;
 
+/* Code.Location of a hot-reload deploy: this prefix and the directory (deploy_code_dir reads it). */
+#define STORE_HOT_LOCATION "file://"
+
 struct lambda_store {
     pthread_mutex_t lock;
     store_layer *layers;
@@ -68,6 +71,7 @@ struct lambda_store {
     size_t n_functions;
     store_deploy_hook on_new, on_free;
     void *ctx;
+    bool hot_reload; /* the backend declares hot-reload: S3Bucket "hot-reload" accepted */
 };
 
 /* What a mutation dropped; put after the lock is released (on_free may be slow). */
@@ -110,6 +114,7 @@ void store_deploy_put(store_deploy *d)
     json_object_put(d->doc);
     function_desc_free(d->desc);
     free(d->code);
+    free(d->code_dir);
     free(d->group);
     free(d->layers);
     free(d->layers_tar);
@@ -219,6 +224,18 @@ out:
     return rc;
 }
 
+/* D's hot-reload directory from its document's Code.Location (copied); 0 or -1 (memory). */
+static int deploy_code_dir(store_deploy *d)
+{
+    json_object *loc = json_object_object_get(json_object_object_get(d->doc, "Code"), "Location");
+    const char *where = loc != NULL ? json_object_get_string(loc) : NULL;
+    size_t n = strlen(STORE_HOT_LOCATION);
+    if (where == NULL || strncmp(where, STORE_HOT_LOCATION, n) != 0)
+        return 0;
+    d->code_dir = strdup(where + n);
+    return d->code_dir != NULL ? 0 : -1;
+}
+
 /*
  * A deploy of DOC (taken) with CODE (copied). VERSION "$LATEST" or digits.
  * Returns 0 and *out with one reference, or -1 with ERR (DOC is put).
@@ -248,6 +265,8 @@ static int deploy_new(lambda_store *s, json_object *doc, const char *region, con
     if (code_len > 0)
         memcpy(d->code, code, code_len);
     d->code_len = code_len;
+    if (deploy_code_dir(d) != 0)
+        goto oom;
     bool latest = strcmp(version, "$LATEST") == 0;
     if (asprintf(&d->group, "%s%s#%s", arn, latest ? ":$LATEST" : "", fp) < 0) {
         d->group = NULL;
@@ -401,10 +420,45 @@ typedef struct store_code {
     unsigned char *zip;
     size_t len;
     const char *image_uri; /* borrowed from the request */
+    const char *code_dir;  /* hot reload: S3Key of S3Bucket "hot-reload", borrowed */
 } store_code;
 
-/* ZipFile or ImageUri from SRC (a FunctionCode or an UpdateFunctionCode body). */
-static int read_code(json_object *src, const char *package_type, store_code *code, store_error *err)
+/* Where hot-reload code may come from: a function of a capable backend, or nowhere. */
+typedef enum store_hot { STORE_HOT_NEVER, STORE_HOT_NO_BACKEND, STORE_HOT_OK } store_hot;
+
+/*
+ * S3Bucket "hot-reload" with S3Key an absolute host directory (the peers'
+ * convention): the code is that directory, mounted by the backend at each
+ * launch (ABI 1.1 code_dir). Whether the directory may be mounted is the
+ * backend's decision (its allow-list); here only the form is checked.
+ */
+static int read_hot_reload(json_object *src, const char *package_type, store_hot hot,
+                           store_code *code, store_error *err)
+{
+    json_object *key = NULL;
+    if (hot == STORE_HOT_NEVER)
+        return invalid(err, "S3Bucket hot-reload: hot reload is for function code, not layers");
+    if (hot == STORE_HOT_NO_BACKEND)
+        return invalid(err, "S3Bucket hot-reload: hot reload (code from a host directory) needs a "
+                            "backend declaring the hot-reload capability (docker); this backend "
+                            "does not; send ZipFile");
+    if (strcmp(package_type, "Zip") != 0)
+        return invalid(err, "S3Bucket hot-reload: hot reload is for PackageType Zip");
+    if (json_object_object_get_ex(src, "ZipFile", NULL) ||
+        json_object_object_get_ex(src, "ImageUri", NULL))
+        return invalid(err, "S3Bucket hot-reload: send S3Key (the directory), not ZipFile or "
+                            "ImageUri");
+    if (!json_object_object_get_ex(src, "S3Key", &key) ||
+        !json_object_is_type(key, json_type_string) || json_object_get_string(key)[0] != '/' ||
+        json_object_get_string_len(key) >= 4096)
+        return invalid(err, "S3Key: with S3Bucket hot-reload, an absolute host directory");
+    code->code_dir = json_object_get_string(key);
+    return 0;
+}
+
+/* ZipFile or ImageUri (or a hot-reload directory) from SRC (FunctionCode / UpdateFunctionCode). */
+static int read_code(json_object *src, const char *package_type, store_hot hot, store_code *code,
+                     store_error *err)
 {
     memset(code, 0, sizeof *code);
     json_object *zip = NULL, *image = NULL;
@@ -414,9 +468,7 @@ static int read_code(json_object *src, const char *package_type, store_code *cod
     if (json_object_object_get_ex(src, "S3Bucket", &bucket) &&
         json_object_is_type(bucket, json_type_string) &&
         strcmp(json_object_get_string(bucket), "hot-reload") == 0)
-        return invalid(err, "S3Bucket hot-reload: hot reload (code from a host directory) is not "
-                            "available: ABI 1.1 has no way to hand a plugin a host directory; "
-                            "send ZipFile");
+        return read_hot_reload(src, package_type, hot, code, err);
     if (bucket != NULL)
         return invalid(err, "S3Bucket: code from S3 is not supported by serve; send ZipFile");
     if (strcmp(package_type, "Image") == 0) {
@@ -439,8 +491,9 @@ static int read_code(json_object *src, const char *package_type, store_code *cod
 static void set_code(json_object *doc, const store_code *code)
 {
     json_object *config = json_object_object_get(doc, "Configuration");
-    const void *data = code->image_uri != NULL ? (const void *)code->image_uri : code->zip;
-    size_t len = code->image_uri != NULL ? strlen(code->image_uri) : code->len;
+    const char *name = code->image_uri != NULL ? code->image_uri : code->code_dir;
+    const void *data = name != NULL ? (const void *)name : code->zip;
+    size_t len = name != NULL ? strlen(name) : code->len;
     unsigned char digest[32] = {0};
     gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, digest);
     char *b64 = lapi_base64_encode(digest, sizeof digest);
@@ -452,6 +505,12 @@ static void set_code(json_object *doc, const store_code *code)
     if (code->image_uri != NULL) {
         set_str(loc, "ImageUri", code->image_uri);
         set_str(loc, "ResolvedImageUri", code->image_uri);
+    }
+    if (code->code_dir != NULL) {
+        char *where = NULL;
+        if (asprintf(&where, STORE_HOT_LOCATION "%s", code->code_dir) >= 0)
+            set_str(loc, "Location", where);
+        free(where);
     }
     json_object_object_add(doc, "Code", loc);
 }
@@ -606,6 +665,13 @@ static bool flag(json_object *req, const char *key)
 
 /* ---- operations ------------------------------------------------------------------ */
 
+void store_allow_hot_reload(lambda_store *s, bool allowed)
+{
+    pthread_mutex_lock(&s->lock);
+    s->hot_reload = allowed;
+    pthread_mutex_unlock(&s->lock);
+}
+
 int store_new(const char *account, store_deploy_hook on_new, store_deploy_hook on_free, void *ctx,
               lambda_store **out)
 {
@@ -688,7 +754,8 @@ static int create_doc(lambda_store *s, json_object *req, const char *name, const
     if (!json_object_object_get_ex(req, "Code", &code_obj) ||
         !json_object_is_type(code_obj, json_type_object))
         return invalid(err, "Code: required (an object with ZipFile or ImageUri)");
-    if (read_code(code_obj, package_type, code, err) != 0)
+    if (read_code(code_obj, package_type, s->hot_reload ? STORE_HOT_OK : STORE_HOT_NO_BACKEND, code,
+                  err) != 0)
         return -1;
     json_object *config = base_config(s, name, region, package_type);
     *doc = json_object_new_object();
@@ -880,7 +947,8 @@ int store_update_code(lambda_store *s, const char *function, json_object *req, j
         goto out;
     json_object *config = json_object_object_get(f->latest->doc, "Configuration");
     const char *type = json_object_get_string(json_object_object_get(config, "PackageType"));
-    rc = read_code(req, type != NULL ? type : "Zip", &code, err);
+    rc = read_code(req, type != NULL ? type : "Zip",
+                   s->hot_reload ? STORE_HOT_OK : STORE_HOT_NO_BACKEND, &code, err);
     if (rc != 0)
         goto out;
     json_object *doc = doc_copy(f->latest), *arch = NULL;
@@ -911,7 +979,7 @@ int store_update_configuration(lambda_store *s, const char *function, json_objec
         rc = revision_check(f, req, err);
     if (rc == 0) {
         json_object *doc = doc_copy(f->latest);
-        store_code code = {f->latest->code, f->latest->code_len, NULL};
+        store_code code = {.zip = f->latest->code, .len = f->latest->code_len};
         rc = apply_settings(json_object_object_get(doc, "Configuration"), req, err);
         if (rc == 0)
             rc = redeploy(s, f, doc, &code, false, answer, &dr, err);
@@ -1067,7 +1135,7 @@ static int retag(lambda_store *s, const char *resource, json_object *add, const 
         }
         for (size_t i = 0; i < n_keys; i++)
             json_object_object_del(tags, keys[i]);
-        store_code code = {f->latest->code, f->latest->code_len, NULL};
+        store_code code = {.zip = f->latest->code, .len = f->latest->code_len};
         json_object *answer = NULL;
         rc = redeploy(s, f, doc, &code, false, &answer, &dr, err);
         json_object_put(answer);
@@ -1177,7 +1245,7 @@ int store_publish_layer(lambda_store *s, const char *name, json_object *req, con
     if (req == NULL || !json_object_object_get_ex(req, "Content", &content) ||
         !json_object_is_type(content, json_type_object))
         return invalid(err, "Content: required (an object with ZipFile)");
-    if (read_code(content, "Zip", &code, err) != 0)
+    if (read_code(content, "Zip", STORE_HOT_NEVER, &code, err) != 0)
         return -1;
     pthread_mutex_lock(&s->lock);
     int rc = -1;

@@ -36,6 +36,7 @@ typedef struct store_deploy {
     function_desc *desc; /* desc->fn is what a launch hands the plugin */
     unsigned char *code; /* the zip; NULL for an Image function */
     size_t code_len;
+    char *code_dir;     /* hot reload: the host directory (code is then NULL); else NULL */
     char deploy_id[17]; /* the fingerprint's first 16 hex characters */
     char *group;        /* qualified ARN "#" fingerprint: the pool group */
     char version[16];   /* "$LATEST" or the version number */
@@ -62,6 +63,17 @@ typedef void (*store_deploy_hook)(void *ctx, store_deploy *d);
  */
 int store_new(const char *account, store_deploy_hook on_new, store_deploy_hook on_free, void *ctx,
               lambda_store **out);
+
+/*
+ * Whether CreateFunction / UpdateFunctionCode accept hot-reload code
+ * (Code.S3Bucket "hot-reload", S3Key an absolute host directory): only when
+ * the backend declares FCB_CAP_HOT_RELOAD. Off by default (then such code is
+ * InvalidParameterValueException naming hot reload). Such a deploy has
+ * code_dir set and no zip; GetFunction shows Code.Location "file://<dir>".
+ * The directory is part of the fingerprint, its content is not: an edited
+ * file keeps the deploy (and its warm instances).
+ */
+void store_allow_hot_reload(lambda_store *s, bool allowed);
 
 /* Drop every function (their deploys are freed as their references go). NULL ok. */
 void store_free(lambda_store *s);

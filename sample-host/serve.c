@@ -159,6 +159,8 @@ static void add_code_location(serve *sv, json_object *doc)
     const char *type = json_object_get_string(json_object_object_get(code, "RepositoryType"));
     if (code == NULL || type == NULL || strcmp(type, "S3") != 0)
         return;
+    if (json_object_object_get_ex(code, "Location", NULL))
+        return; /* hot reload: the store's file://<directory>; there is no zip to serve */
     char location[512];
     snprintf(location, sizeof location, "%s" LAPI_CODE_PREFIX "%s/%s.zip", sv->url,
              json_object_get_string(json_object_object_get(config, "FunctionName")),
@@ -549,6 +551,7 @@ static int serve_open(serve *sv)
     if (pool_new(&be, &cfg, &sv->pool) != 0 || serve_metrics_new(&sv->metrics) != 0 ||
         store_new(SERVE_ACCOUNT, on_deploy_new, on_deploy_free, sv, &sv->store) != 0)
         return run_fail(r, HOST_EXIT_FAILED, FCB_ERR_NO_MEMORY, "out of memory");
+    store_allow_hot_reload(sv->store, (run_capabilities(r) & FCB_CAP_HOT_RELOAD) != 0);
     return HOST_EXIT_OK;
 }
 

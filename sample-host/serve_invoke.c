@@ -100,6 +100,7 @@ static void target_of(serve *sv, store_deploy *d, int reserved, bool tail, serve
     x->req.size = sizeof x->req;
     x->req.function = &d->desc->fn;
     x->req.code = (fcb_blob){d->code, d->code_len};
+    x->req.code_dir = d->code_dir; /* hot reload: the store admits it only with the capability */
     x->req.layers = d->n_layers > 0 ? d->layers : NULL;
     x->req.n_layers = d->n_layers;
     x->req.deploy_id = d->deploy_id;

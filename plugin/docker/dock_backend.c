@@ -40,6 +40,7 @@
 #include "clockx.h"
 #include "dock_config.h"
 #include "dock_containers.h"
+#include "dock_hotreload.h"
 #include "dock_engine.h"
 #include "dock_images.h"
 #include "dock_observe.h"
@@ -704,6 +705,7 @@ typedef struct dock_launch {
     fcb_credentials creds;            /* the request's, read by size; valid when has_creds */
     bool has_creds;
     char log_stream_id[IDS_HEX_MAX];
+    char *code_dir; /* hot reload (request.code_dir, resolved); NULL = copy the code */
 } dock_launch;
 
 /* Whether the host fired the launch's cancel token. */
@@ -762,7 +764,8 @@ static int dock_launch_build_tar(dock_launch *l, fcb_error *err)
     ziptar *t = NULL;
     ziptar_limits limits = ziptar_limits_default();
     limits.max_total_bytes = l->b->cfg.max_code_bytes;
-    if (fn->package_type != FCB_PACKAGE_ZIP && req->n_layers == 0)
+    bool code = fn->package_type == FCB_PACKAGE_ZIP && l->code_dir == NULL;
+    if (!code && req->n_layers == 0)
         return FCB_OK;
     if (req->n_layers > 0 && req->layers == NULL)
         return err_set(err, FCB_ERR_INVALID_ARGUMENT, "Layers: %zu layers but no array",
@@ -770,7 +773,7 @@ static int dock_launch_build_tar(dock_launch *l, fcb_error *err)
     int rc = ziptar_new(l->b->host, &limits, &t, err);
     if (rc != FCB_OK)
         return rc;
-    if (fn->package_type == FCB_PACKAGE_ZIP) {
+    if (code) {
         rc = ziptar_add_zip(t, req->code.data, req->code.size, "var/task", "code", err);
         if (rc == FCB_OK && runtime_is_provided(fn->runtime))
             rc = ziptar_add_zip(t, req->code.data, req->code.size, "var/runtime", "code", err);
@@ -826,6 +829,12 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
     int rc = dock_launch_platform(l, err);
     if (rc == FCB_OK)
         rc = dock_launch_credentials(l, err);
+    if (rc == FCB_OK && l->req->code_dir != NULL) {
+        const dock_address *a = &b->engine.address;
+        bool remote = a->transport == DOCK_TCP && !dock_is_loopback(a->host);
+        rc = dock_hotreload_check_launch(b->host, b->cfg.hot_reload_roots, fn, l->req->code_dir,
+                                         remote ? a->host : NULL, &l->code_dir, err);
+    }
     if (rc == FCB_OK)
         rc = runtime_function_image(fn, b->cfg.ecr_host, b->cfg.ecr_port, l->image, err);
     if (rc == FCB_OK)
@@ -848,7 +857,8 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
                           .log_stream_id = l->log_stream_id,
                           .now_unix_s = (int64_t)time(NULL),
                           .aws_endpoint_url = l->req->aws_endpoint_url,
-                          .credentials = l->has_creds ? &l->creds : NULL};
+                          .credentials = l->has_creds ? &l->creds : NULL,
+                          .code_dir = l->code_dir};
     return dock_spec_create_body(b->host, &in, &l->body, err);
 }
 
@@ -1135,6 +1145,7 @@ int dock_backend_launch(fcb_backend *b, const fcb_launch_request *request, fcb_i
             &b->stats.failures[rc == FCB_ERR_CANCELLED ? DOCK_FAIL_CANCELLED : l.reason], 1);
     svc_free(b->host, l.tar);
     svc_free(b->host, l.body);
+    svc_free(b->host, l.code_dir);
     inflight_leave(&b->ops);
     return rc;
 }

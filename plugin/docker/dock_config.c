@@ -6,6 +6,7 @@
 #include "dock_config.h"
 
 #include "base64.h"
+#include "dock_hotreload.h"
 #include "lease.h"
 #include "ziptar.h"
 
@@ -113,6 +114,14 @@ static int dock_key_lease(const fcb_host_services *host, const cfg_key *key, con
     return lease_seconds_parse(key->name, value, &((dock_config *)cfg)->lease_seconds, err);
 }
 
+/* FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS: colon-separated absolute directories. */
+static int dock_key_roots(const fcb_host_services *host, const cfg_key *key, const char *value,
+                          void *cfg, fcb_error *err)
+{
+    int rc = dock_hotreload_roots_check(value, err);
+    return rc == FCB_OK ? cfg_key_string(host, key, value, cfg, err) : rc;
+}
+
 #define FIELD(f) offsetof(dock_config, f)
 
 const cfg_key dock_config_keys[] = {
@@ -143,6 +152,9 @@ const cfg_key dock_config_keys[] = {
     {"FAKECLOUD_DOCKER_LEASE_SECONDS", "30",
      "lease duration: other hosts reap this one's containers D after it stops renewing",
      dock_key_lease, FIELD(lease_seconds), 0, 0, NULL},
+    {DOCK_HOTRELOAD_KEY, NULL,
+     "colon-separated host directories a hot-reload function (code_dir) may mount; empty = off",
+     dock_key_roots, FIELD(hot_reload_roots), 0, 0, cfg_release_string},
 };
 const size_t dock_config_n_keys = sizeof dock_config_keys / sizeof dock_config_keys[0];
 

@@ -38,6 +38,7 @@ typedef struct dock_config {
     char *registry_auth;       /* X-Registry-Auth value (base64url) or NULL; a secret */
     char *host_alias;          /* FAKECLOUD_DOCKER_HOST_ALIAS or NULL (engine's default) */
     int32_t lease_seconds;     /* FAKECLOUD_DOCKER_LEASE_SECONDS (docs/leases.md) */
+    char *hot_reload_roots;    /* FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS or NULL (dock_hotreload.h) */
 } dock_config;
 
 /* The key table, in reading order, and its length. */

@@ -292,6 +292,28 @@ static bool dock_spec_labels(json_object *labels, const dock_spec_input *in)
     return dock_json_add_string(labels, LABEL_SERVICE, LABEL_SERVICE_VALUE) && ok;
 }
 
+/* HostConfig.Mounts: in->code_dir bound read-only at /var/task (and /var/runtime for provided). */
+static bool dock_spec_code_mounts(json_object *hostcfg, const dock_spec_input *in)
+{
+    static const char *const targets[] = {"/var/task", "/var/runtime"};
+    size_t n = runtime_is_provided(in->function->runtime) ? 2 : 1;
+    json_object *mounts = json_object_new_array();
+    bool ok = dock_json_add(hostcfg, "Mounts", mounts);
+    for (size_t i = 0; ok && i < n; i++) {
+        json_object *m = json_object_new_object();
+        ok = m != NULL && json_object_array_add(mounts, m) == 0;
+        if (!ok) {
+            json_object_put(m);
+            break;
+        }
+        ok = dock_json_add_string(m, "Type", "bind") && ok;
+        ok = dock_json_add_string(m, "Source", in->code_dir) && ok;
+        ok = dock_json_add_string(m, "Target", targets[i]) && ok;
+        ok = dock_json_add(m, "ReadOnly", json_object_new_boolean(1)) && ok;
+    }
+    return ok;
+}
+
 /* Memory, /tmp tmpfs, the published RIE port, ExtraHosts and NetworkMode. */
 static bool dock_spec_host_config(const fcb_host_services *host, const dock_spec_parts *p,
                                   const dock_spec_input *in, const dock_limits *limits)
@@ -315,6 +337,8 @@ static bool dock_spec_host_config(const fcb_host_services *host, const dock_spec
     }
     if (in->network != NULL && in->network[0] != '\0')
         ok = dock_json_add_string(p->hostcfg, "NetworkMode", in->network) && ok;
+    if (in->code_dir != NULL && in->function->package_type == FCB_PACKAGE_ZIP)
+        ok = ok && dock_spec_code_mounts(p->hostcfg, in);
     return ok;
 }
 

@@ -64,6 +64,8 @@ typedef struct dock_spec_input {
     int64_t now_unix_s;                 /* launch time (UTC), for the log stream's date */
     const char *aws_endpoint_url;       /* AWS_ENDPOINT_URL (localhost rewritten); NULL = unset */
     const fcb_credentials *credentials; /* role credentials, both keys set; NULL = none */
+    /* Hot reload: a checked host directory bound read-only at /var/task; NULL = none. */
+    const char *code_dir;
 } dock_spec_input;
 
 /*
@@ -73,7 +75,9 @@ typedef struct dock_spec_input {
  * with a warning, then the Lambda environment of lambda_env.h: _HANDLER,
  * AWS_LAMBDA_*, LAMBDA_TASK_ROOT, TZ, AWS_ENDPOINT_URL, the credentials,
  * ...), Labels, ExposedPorts, HostConfig (Memory, Tmpfs /tmp, PortBindings
- * 8080/tcp -> publish_ip:ephemeral, ExtraHosts, NetworkMode). The
+ * 8080/tcp -> publish_ip:ephemeral, ExtraHosts, NetworkMode, and with
+ * code_dir the read-only bind Mounts of it at /var/task, plus /var/runtime
+ * for the provided runtimes, as the code copy does). The
  * credentials end up in the body's Env (the engine has no secret store);
  * nothing here logs them or puts them in an error message. Returns FCB_OK
  * and *json (host allocator, caller frees with svc_free), or

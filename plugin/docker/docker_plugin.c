@@ -25,7 +25,7 @@ FCB_PLUGIN_DESCRIPTOR_EX(DOCK_PLUGIN_NAME, "0.1.0",
                          FCB_CAP_IMAGE_FUNCTIONS | FCB_CAP_LAYERS | FCB_CAP_PREPULL |
                              FCB_CAP_STATUS | FCB_CAP_LOGS | FCB_CAP_LOGS_FOLLOW | FCB_CAP_STATS |
                              FCB_CAP_INVOKE | FCB_CAP_CANCEL | FCB_CAP_CREDENTIALS |
-                             FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64);
+                             FCB_CAP_HOT_RELOAD | FCB_CAP_ARCH_X86_64 | FCB_CAP_ARCH_ARM64);
 
 static const fcb_backend_ops dock_ops = {
     .size = sizeof(fcb_backend_ops),

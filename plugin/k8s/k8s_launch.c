@@ -132,6 +132,11 @@ static int k8s_launch_read(const fcb_launch_request *request, const fcb_instance
             ABI_STRUCT_READ(&l->fn, l->req.function, package_type, "launch: request.function", err);
     if (rc == FCB_OK)
         rc = ABI_STRUCT_CHECK_OUT(out, handle, "launch: fcb_instance", err);
+    /* A Pod cannot mount a directory of the host running this plugin (no FCB_CAP_HOT_RELOAD). */
+    if (rc == FCB_OK && l->req.code_dir != NULL)
+        rc = err_set(err, FCB_ERR_UNSUPPORTED,
+                     "code_dir: hot reload (code from a host directory) is not supported by the "
+                     "k8s backend: a Pod cannot mount a directory of this host; deploy a zip");
     l->req.function = &l->fn;
     l->fn_name = l->fn.function_name;
     return rc;

@@ -92,3 +92,14 @@ uint64_t docker_fixture_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+fcb_function docker_fixture_zip_function(const char *name)
+{
+    fcb_function fn = {.size = sizeof fn,
+                       .function_name = name,
+                       .function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:x",
+                       .runtime = "python3.12",
+                       .handler = "app.handler",
+                       .package_type = FCB_PACKAGE_ZIP};
+    return fn;
+}

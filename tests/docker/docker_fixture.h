@@ -42,6 +42,9 @@ void docker_fixture_teardown(docker_fixture *fx);
  */
 size_t docker_fixture_open_sweep(docker_fixture *fx, size_t max, bool expect_no_memory);
 
+/* A python3.12 Zip function NAME with handler app.handler (the test image runs app.sh). */
+fcb_function docker_fixture_zip_function(const char *name);
+
 /* CLOCK_MONOTONIC in ms. */
 uint64_t docker_fixture_now_ms(void);
 

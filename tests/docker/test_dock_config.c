@@ -44,6 +44,7 @@ Test(dock_config, defaults_are_the_documented_ones)
     cr_assert_null(cfg.ecr_host);
     cr_assert_null(cfg.registry_auth);
     cr_assert_null(cfg.host_alias);
+    cr_assert_null(cfg.hot_reload_roots, "hot reload is off by default");
     dock_config_free(host, &cfg);
 }
 
@@ -59,6 +60,7 @@ Test(dock_config, reads_every_key)
     mock_host_set_config(mh, "FAKECLOUD_DOCKER_ECR_URL", "http://localhost:5000/");
     mock_host_set_config(mh, "FAKECLOUD_DOCKER_REGISTRY_AUTH", "{\"username\":\"u?\"}");
     mock_host_set_config(mh, "FAKECLOUD_DOCKER_HOST_ALIAS", "gateway.local");
+    mock_host_set_config(mh, "FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS", "/srv/code:/home/me/src");
     dock_config cfg;
     read_ok(&cfg);
     cr_assert_eq(cfg.address.transport, DOCK_TCP);
@@ -75,6 +77,7 @@ Test(dock_config, reads_every_key)
     cr_assert_eq(cfg.ecr_port, 5000);
     cr_assert_str_eq(cfg.registry_auth, "eyJ1c2VybmFtZSI6InU_In0=", "JSON is sent base64url");
     cr_assert_str_eq(cfg.host_alias, "gateway.local");
+    cr_assert_str_eq(cfg.hot_reload_roots, "/srv/code:/home/me/src");
     dock_config_free(host, &cfg);
 }
 
@@ -140,6 +143,9 @@ Test(dock_config, refuses_bad_values_naming_the_key)
         {"FAKECLOUD_DOCKER_NETWORK", "my net", "a valid name"},
         {"FAKECLOUD_DOCKER_HOST_ALIAS", "http://x", "a valid name"},
         {"DOCKER_HOST", "ssh://me@there", "DOCKER_HOST"},
+        {"FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS", "/srv:code", "relative"},
+        {"FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS", "/srv::/code", "empty"},
+        {"FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS", "/srv:", "empty"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_error(bad[i][0], bad[i][1], bad[i][2]);

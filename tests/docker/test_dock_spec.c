@@ -187,8 +187,9 @@ Test(dock_spec, platform_variables_win_over_the_function_values_with_a_warning)
     json_object_put(root);
 }
 
-static json_object *build_with(const fcb_function *fn, const fcb_credentials *creds,
-                               const char *endpoint)
+/* The create body of FN with credentials, endpoint URL and hot-reload directory as given. */
+static json_object *build_full(const fcb_function *fn, const fcb_credentials *creds,
+                               const char *endpoint, const char *code_dir)
 {
     dock_spec_input in = {.function = fn,
                           .image = "i",
@@ -197,13 +198,20 @@ static json_object *build_with(const fcb_function *fn, const fcb_credentials *cr
                           .log_stream_id = STREAM_ID,
                           .now_unix_s = 1767225600, /* 2026-01-01 */
                           .aws_endpoint_url = endpoint,
-                          .credentials = creds};
+                          .credentials = creds,
+                          .code_dir = code_dir};
     char *json = NULL;
     fcb_error err = FCB_ERROR_INIT;
     cr_assert_eq(dock_spec_create_body(host, &in, &json, &err), FCB_OK, "%s", err.message);
     json_object *root = json_tokener_parse(json);
     svc_free(host, json);
     return root;
+}
+
+static json_object *build_with(const fcb_function *fn, const fcb_credentials *creds,
+                               const char *endpoint)
+{
+    return build_full(fn, creds, endpoint, NULL);
 }
 
 Test(dock_spec, environment_is_the_full_lambda_environment_with_the_credentials)
@@ -510,4 +518,60 @@ Test(dock_spec, pull_progress_errors_are_detected)
     cr_expect(dock_spec_pull_line_error(detail_only, sizeof detail_only - 1, msg, sizeof msg));
     cr_expect_str_eq(msg, "denied");
     cr_expect_not(dock_spec_pull_line_error("not json", 8, msg, sizeof msg));
+}
+
+/* The create body of FN with code_dir DIR (hot reload). */
+static json_object *build_code_dir(const fcb_function *fn, const char *dir)
+{
+    return build_full(fn, NULL, NULL, dir);
+}
+
+/* HostConfig.Mounts of ROOT, asserting it has N entries. */
+static json_object *mounts_of(json_object *root, size_t n)
+{
+    json_object *hostcfg, *mounts;
+    cr_assert(json_object_object_get_ex(root, "HostConfig", &hostcfg));
+    cr_assert(json_object_object_get_ex(hostcfg, "Mounts", &mounts), "no HostConfig.Mounts");
+    cr_assert_eq(json_object_array_length(mounts), n);
+    return mounts;
+}
+
+static void expect_ro_bind(json_object *mount, const char *source, const char *target)
+{
+    cr_expect_str_eq(path_str(mount, "Type", NULL, NULL), "bind");
+    cr_expect_str_eq(path_str(mount, "Source", NULL, NULL), source);
+    cr_expect_str_eq(path_str(mount, "Target", NULL, NULL), target);
+    json_object *ro;
+    cr_assert(json_object_object_get_ex(mount, "ReadOnly", &ro));
+    cr_expect(json_object_get_boolean(ro), "mount of %s is not read-only", target);
+}
+
+Test(dock_spec, code_dir_is_bound_read_only_at_var_task)
+{
+    fcb_function fn = zip_fn();
+    json_object *root = build_code_dir(&fn, "/srv/code/app");
+    expect_ro_bind(json_object_array_get_idx(mounts_of(root, 1), 0), "/srv/code/app", "/var/task");
+    json_object_put(root);
+}
+
+Test(dock_spec, code_dir_of_a_provided_runtime_is_also_var_runtime)
+{
+    fcb_function fn = zip_fn();
+    fn.runtime = "provided.al2023";
+    fn.handler = "bootstrap";
+    json_object *root = build_code_dir(&fn, "/srv/code/app");
+    json_object *mounts = mounts_of(root, 2);
+    expect_ro_bind(json_object_array_get_idx(mounts, 0), "/srv/code/app", "/var/task");
+    expect_ro_bind(json_object_array_get_idx(mounts, 1), "/srv/code/app", "/var/runtime");
+    json_object_put(root);
+}
+
+Test(dock_spec, without_code_dir_there_are_no_mounts)
+{
+    fcb_function fn = zip_fn();
+    json_object *root = build_code_dir(&fn, NULL);
+    json_object *hostcfg, *mounts;
+    cr_assert(json_object_object_get_ex(root, "HostConfig", &hostcfg));
+    cr_expect_not(json_object_object_get_ex(hostcfg, "Mounts", &mounts));
+    json_object_put(root);
 }

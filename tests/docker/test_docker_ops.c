@@ -90,13 +90,7 @@ static bool running(const char *function_label)
 
 static fcb_function zip_function(const char *name)
 {
-    fcb_function fn = {.size = sizeof fn,
-                       .function_name = name,
-                       .function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:x",
-                       .runtime = "python3.12",
-                       .handler = "app.handler",
-                       .package_type = FCB_PACKAGE_ZIP};
-    return fn;
+    return docker_fixture_zip_function(name);
 }
 
 /* A launch request for FN with the one-file zip app.sh = SCRIPT (NULL: no code). */

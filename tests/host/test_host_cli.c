@@ -267,6 +267,14 @@ Test(host_cli, usage_errors_exit_with_2_and_say_what_is_wrong)
          "--aws-endpoint-url: expected an http:// or https:// URL"},
         {ARGS("launch", "--function", "fn.json", "--aws-endpoint-url", "http://a b"),
          "--aws-endpoint-url: byte 8 (0x20) is not printable ASCII"},
+        {ARGS("launch", "--function", "fn.json", "--code-dir", "src", "--backend", "test"),
+         "--code-dir: an absolute directory, got \"src\""},
+        {ARGS("launch", "--function", "fn.json", "--code-dir", "/tmp", "--code", "code.zip",
+              "--backend", "test"),
+         "--code and --code-dir: give one, not both"},
+        {ARGS("reap", "--code-dir", "/tmp"), "--code-dir: not an option of `reap`"},
+        {ARGS("invoke", "--function", "fn.json", "--code-dir", "/tmp", "--backend", "test"),
+         "--code-dir: backend test does not declare the hot-reload capability"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         result r = run_host(NULL, NULL, cases[i].args);

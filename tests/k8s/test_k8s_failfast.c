@@ -251,3 +251,21 @@ Test(k8s_failfast, notices_a_pod_deleted_while_the_watch_was_away, .fini = stop,
     cr_assert_eq(itest_count(&t, "pods", "default", NULL), 0, "pod left behind");
     itest_close(&t);
 }
+
+/* k8s has no FCB_CAP_HOT_RELOAD: a launch with code_dir is refused at once, nothing created. */
+Test(k8s_failfast, refuses_hot_reload_code_dir_naming_it, .fini = stop, .timeout = 60)
+{
+    open_backend("k8s-hot-reload");
+    cr_expect_eq(t.plugin->descriptor->capabilities & FCB_CAP_HOT_RELOAD, 0);
+    fcb_function fn = itest_zip_function("f");
+    fcb_launch_request req = itest_request(&fn, "deploy-hr");
+    req.code_dir = "/tmp";
+    fcb_instance inst = {.size = sizeof inst};
+    fcb_error err = FCB_ERROR_INIT;
+    int rc = t.ops->launch(t.backend, &req, &inst, &err);
+    cr_expect_eq(rc, FCB_ERR_UNSUPPORTED, "rc %s: %s", fcb_status_name(rc), err.message);
+    cr_expect(strstr(err.message, "code_dir") != NULL && strstr(err.message, "hot reload") != NULL,
+              "%s", err.message);
+    cr_expect_eq(itest_count(&t, "pods", "default", NULL), 0, "pod created");
+    cr_expect_eq(itest_count(&t, "secrets", "default", NULL), 0, "secret created");
+}

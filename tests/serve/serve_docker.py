@@ -16,7 +16,12 @@ handler here can tell what a cluster stand-in cannot:
 5. the AWS CLI story of serve_e2e.py (create, invoke sync with a log tail and
    Event, update-function-code seen by the next invoke, get, list, not
    found, delete) when the CLI is installed;
-6. SIGTERM: exit 0 and no container left.
+6. hot reload: a function whose code is a host directory (S3Bucket
+   "hot-reload", S3Key the directory, inside FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS)
+   answers from it; an edited file is seen by the next invoke on the same warm
+   container (no new cold start); a directory outside the roots is refused at
+   the invoke naming code_dir, and nothing is left;
+7. SIGTERM: exit 0 and no container left.
 Exit 77 (skip) without boto3 or DOCKER_HOST.
 """
 import io
@@ -130,6 +135,51 @@ def run(lam, url):
     print(f"Event with a failing handler: 3 attempts ({time.time() - t0:.1f} s in all)")
 
 
+HOT_HANDLER = 'cat >/dev/null; echo "{\\"v\\":%d,\\"host\\":\\"$(hostname)\\"}"\n'
+
+
+def hot_reload(lam, url, roots):
+    """Hot reload: create from a directory, invoke, edit, invoke (same container)."""
+    app = os.path.join(roots, "app")
+    os.makedirs(app)
+    with open(os.path.join(app, "app.sh"), "w") as f:
+        f.write(HOT_HANDLER % 1)
+    lam.create_function(FunctionName="hot-fn", Runtime="python3.12", Handler="app.handler",
+                        Role="arn:aws:iam::000000000000:role/r", Timeout=10,
+                        Code={"S3Bucket": "hot-reload", "S3Key": app})
+    loc = lam.get_function(FunctionName="hot-fn")["Code"].get("Location")
+    if loc != "file://" + app:
+        fail(f"GetFunction Code.Location of a hot-reload function: {loc}")
+    _, first = invoke(lam, "hot-fn", {})
+    cold = metric(url, 'fakecloud_lambda_cold_starts_total{function="hot-fn"}')
+    with open(os.path.join(app, "app.sh"), "w") as f:
+        f.write(HOT_HANDLER % 2)
+    _, second = invoke(lam, "hot-fn", {})
+    if first.get("v") != 1 or second.get("v") != 2:
+        fail(f"hot reload: before the edit {first}, after it {second} (wanted v 1 then 2)")
+    if second.get("host") != first.get("host") or \
+            metric(url, 'fakecloud_lambda_cold_starts_total{function="hot-fn"}') != cold:
+        fail(f"hot reload: the edit cost a new container: {first} then {second}")
+    outside = tempfile.mkdtemp(prefix="fcb-outside-")
+    try:
+        lam.create_function(FunctionName="hot-out", Runtime="python3.12",
+                            Handler="app.handler", Role="arn:aws:iam::000000000000:role/r",
+                            Code={"S3Bucket": "hot-reload", "S3Key": outside})
+        try:
+            invoke(lam, "hot-out", {})
+            fail("a directory outside FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS was mounted")
+        except lam.exceptions.ClientError as e:
+            msg = str(e)
+        if "code_dir" not in msg or "outside the allowed roots" not in msg:
+            fail(f"the refusal of a directory outside the roots: {msg}")
+    finally:
+        os.rmdir(outside)
+    for name in ("hot-fn", "hot-out"):
+        lam.delete_function(FunctionName=name)
+    print(f"hot reload: v1 then v2 after an edit, same container {first['host']}; "
+          f"a directory outside the roots refused: {msg[:160]}")
+
+
 def cli_zip(version):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -144,7 +194,9 @@ def main(host, plugin_dir):
     tmp = tempfile.mkdtemp(prefix="fcb-serve-docker-")
     env = {"PATH": "/usr/bin:/bin", "FAKECLOUD_BACKEND_PATH": plugin_dir,
            "FAKECLOUD_LAMBDA_BACKEND": "docker", "DOCKER_HOST": os.environ["DOCKER_HOST"],
-           "FAKECLOUD_LAMBDA_EVENT_RETRY_MS": "10", "FAKECLOUD_LOG_LEVEL": "info"}
+           "FAKECLOUD_LAMBDA_EVENT_RETRY_MS": "10", "FAKECLOUD_LOG_LEVEL": "info",
+           "FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS": os.path.join(tmp, "hot")}
+    os.makedirs(env["FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS"])
     for k in ("ASAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:
             env[k] = os.environ[k]
@@ -167,6 +219,7 @@ def main(host, plugin_dir):
             serve_e2e.cli_part(url, tmpcli, [cli_zip(1), cli_zip(2)],
                                lambda body: body.get("v"), "rie: listening")
         run(lam, url)
+        hot_reload(lam, url, env["FAKECLOUD_DOCKER_HOT_RELOAD_ROOTS"])
         t0 = time.time()
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=60)

@@ -488,3 +488,98 @@ Test(lambda_store, an_alias_runs_its_version_and_keeps_it)
     cr_expect_eq(err.http_status, 404);
     cr_expect_eq(store_delete(st, "f", "1", &err), 0, "%s", err.message);
 }
+
+/* ---- hot reload (Code.S3Bucket "hot-reload", S3Key a host directory) ------- */
+
+#define HOT_CREATE(key)                                                                    \
+    "{\"FunctionName\":\"hot\",\"Runtime\":\"python3.12\",\"Handler\":\"app.handler\","   \
+    "\"Code\":{\"S3Bucket\":\"hot-reload\",\"S3Key\":" key "}}"
+
+/* The $LATEST deploy of F (its reference put before returning: the store keeps one). */
+static store_deploy *latest_of(const char *f)
+{
+    store_deploy *d = NULL;
+    int reserved;
+    store_error err = {0};
+    cr_assert_eq(store_get(st, f, NULL, &d, &reserved, &err), 0, "%s", err.message);
+    store_deploy_put(d);
+    return d;
+}
+
+Test(lambda_store, hot_reload_needs_a_backend_declaring_the_capability)
+{
+    json_object *a = NULL;
+    store_error err = {0};
+    cr_expect_eq(create(HOT_CREATE("\"/src/app\""), &a, &err), -1);
+    cr_expect_str_eq(err.type, "InvalidParameterValueException");
+    cr_expect(strstr(err.message, "hot-reload capability") != NULL, "%s", err.message);
+    cr_expect_null(a);
+}
+
+Test(lambda_store, a_hot_reload_function_keeps_its_directory_across_config_updates_and_versions)
+{
+    store_allow_hot_reload(st, true);
+    json_object *a = NULL;
+    store_error err = {0};
+    cr_assert_eq(create(HOT_CREATE("\"/src/app\""), &a, &err), 0, "%s", err.message);
+    json_object_put(a);
+    store_deploy *d = latest_of("hot");
+    cr_expect_str_eq(d->code_dir, "/src/app");
+    cr_expect_null(d->code);
+    cr_assert_eq(store_get_function(st, "hot", NULL, false, &a, &err), 0, "%s", err.message);
+    json_object *code = json_object_object_get(a, "Code");
+    cr_expect_str_eq(str(code, "Location"), "file:///src/app");
+    json_object_put(a);
+    json_object *cfg = parse("{\"Timeout\":9}");
+    cr_assert_eq(store_update_configuration(st, "hot", cfg, &a, &err), 0, "%s", err.message);
+    json_object_put(cfg);
+    json_object_put(a);
+    cr_expect_str_eq(latest_of("hot")->code_dir, "/src/app");
+    cr_assert_eq(store_publish(st, "hot", NULL, &a, &err), 0, "%s", err.message);
+    json_object_put(a);
+    store_deploy *v1 = NULL;
+    int reserved;
+    cr_assert_eq(store_get(st, "hot", "1", &v1, &reserved, &err), 0, "%s", err.message);
+    cr_expect_str_eq(v1->code_dir, "/src/app");
+    store_deploy_put(v1);
+    json_object *zip = parse("{\"ZipFile\":\"" EMPTY_ZIP_B64 "\"}");
+    cr_assert_eq(store_update_code(st, "hot", zip, &a, &err), 0, "%s", err.message);
+    json_object_put(zip);
+    json_object_put(a);
+    cr_expect_null(latest_of("hot")->code_dir, "a zip replaces the directory");
+}
+
+Test(lambda_store, hot_reload_refuses_what_is_not_an_absolute_directory_of_a_zip_function)
+{
+    store_allow_hot_reload(st, true);
+    static const struct {
+        const char *body, *needle;
+    } cases[] = {
+        {HOT_CREATE("\"src/app\""), "S3Key"},
+        {HOT_CREATE("5"), "S3Key"},
+        {"{\"FunctionName\":\"hot\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+         "\"Code\":{\"S3Bucket\":\"hot-reload\"}}",
+         "S3Key"},
+        {"{\"FunctionName\":\"hot\",\"PackageType\":\"Image\","
+         "\"Code\":{\"S3Bucket\":\"hot-reload\",\"S3Key\":\"/src\"}}",
+         "PackageType Zip"},
+        {"{\"FunctionName\":\"hot\",\"Runtime\":\"python3.12\",\"Handler\":\"h\","
+         "\"Code\":{\"S3Bucket\":\"hot-reload\",\"S3Key\":\"/src\",\"ZipFile\":\"" EMPTY_ZIP_B64
+         "\"}}",
+         "not ZipFile"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_object *a = NULL;
+        store_error err = {0};
+        cr_expect_eq(create(cases[i].body, &a, &err), -1, "case %zu accepted", i);
+        cr_expect_eq(err.http_status, 400, "case %zu", i);
+        cr_expect(strstr(err.message, cases[i].needle) != NULL, "case %zu: %s", i, err.message);
+        cr_expect_null(a);
+    }
+    json_object *layer = parse("{\"Content\":{\"S3Bucket\":\"hot-reload\",\"S3Key\":\"/src\"}}"),
+                *a = NULL;
+    store_error err = {0};
+    cr_expect_eq(store_publish_layer(st, "util", layer, "eu-west-1", &a, &err), -1);
+    cr_expect(strstr(err.message, "not layers") != NULL, "%s", err.message);
+    json_object_put(layer);
+}

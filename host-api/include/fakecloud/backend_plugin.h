@@ -337,6 +337,15 @@ typedef struct fcb_launch_request {
     const fcb_credentials *credentials; /* NULL = none */
     const char *aws_endpoint_url;       /* AWS_ENDPOINT_URL for the runtime; NULL = unset */
     fcb_cancel cancel;                  /* fire to abandon this launch only */
+    /*
+     * Hot reload: an absolute directory on the host whose files are the
+     * function's code, mounted read-only at /var/task (and /var/runtime for
+     * the provided runtimes) instead of copying `code`, so an edit is seen
+     * by the next invoke. Zip functions only; `code` is then ignored. Only a
+     * plugin declaring FCB_CAP_HOT_RELOAD honours it; any other refuses a
+     * launch that sets it with FCB_ERR_UNSUPPORTED. NULL = copy `code`.
+     */
+    const char *code_dir;
 } fcb_launch_request;
 
 #define FCB_ENDPOINT_MAX 256
@@ -385,7 +394,7 @@ typedef struct fcb_open_params {
 #define FCB_CAP_INVOKE          (UINT64_C(1) << 5) /* invoke() */
 #define FCB_CAP_ARCH_X86_64     (UINT64_C(1) << 6) /* can run Architectures ["x86_64"] */
 #define FCB_CAP_ARCH_ARM64      (UINT64_C(1) << 7) /* can run Architectures ["arm64"] */
-#define FCB_CAP_HOT_RELOAD      (UINT64_C(1) << 8) /* code from a host directory */
+#define FCB_CAP_HOT_RELOAD      (UINT64_C(1) << 8) /* fcb_launch_request.code_dir */
 #define FCB_CAP_CANCEL          (UINT64_C(1) << 9) /* honours fcb_launch_request.cancel */
 #define FCB_CAP_STATUS          (UINT64_C(1) << 10)
 #define FCB_CAP_STATS           (UINT64_C(1) << 11)
