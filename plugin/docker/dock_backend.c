@@ -203,7 +203,8 @@ int dock_backend_open(const fcb_host_services *host, const fcb_open_params *para
     svc_log(host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "docker backend opened", "engine",
             e->address.transport == DOCK_UNIX ? e->address.path : e->base_url, "api_version",
             e->api_version, "server_version", e->server_version, "podman",
-            e->podman ? "true" : "false", "instance", b->instance_id, NULL);
+            e->podman ? "true" : "false", "instance", b->instance_id, "code_volumes",
+            e->podman ? "off (Podman: the code is copied into each container)" : "on", NULL);
     *out = b;
     return FCB_OK;
 }
@@ -841,7 +842,9 @@ static int dock_launch_code_plan(dock_launch *l, fcb_error *err)
         l->code_dirs = DOCK_CODE_TASK | (runtime_is_provided(fn->runtime) ? DOCK_CODE_RUNTIME : 0);
     if (l->req->n_layers > 0)
         l->code_dirs |= DOCK_CODE_OPT;
-    if (l->code_dirs != 0 && (l->req->n_layers == 0 || l->req->layers != NULL)) {
+    /* Podman extracts an archive into the rootfs beneath a volume's mount point: copy there. */
+    if (l->code_dirs != 0 && !l->b->engine.podman &&
+        (l->req->n_layers == 0 || l->req->layers != NULL)) {
         l->code_key = dock_codevol_key(l->req->deploy_id, l->image, l->code_dirs, l->req);
         l->code_mount = dock_codevol_ready(&l->b->codevols, l->code_key);
     }
