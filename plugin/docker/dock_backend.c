@@ -609,33 +609,32 @@ static int dock_reap_codevol(void *ctx, const dock_volume_info *v)
     return dock_reap_push(r, &r->codevols, v->name, (unsigned)who);
 }
 
-/* Remove the lease volumes, then the containers, then the code volumes of instance OWNER. */
-static int dock_reap_instance(dock_reap *r, unsigned owner, size_t *count)
+/* Delete the volumes of LIST that belong to instance OWNER. */
+static int dock_reap_volumes_of(dock_reap *r, const dock_reap_list *list, unsigned owner)
 {
-    fcb_backend *b = r->b;
-    for (size_t i = 0; i < r->volumes.n; i++) {
-        if (r->volumes.v[i].owner != owner)
+    for (size_t i = 0; i < list->n; i++) {
+        if (list->v[i].owner != owner)
             continue;
-        int rc = dock_volume_delete(&b->engine, r->volumes.v[i].id, 0, true, r->err);
-        if (rc != FCB_OK)
-            return rc;
-    }
-    for (size_t i = 0; i < r->containers.n; i++) {
-        if (r->containers.v[i].owner != owner)
-            continue;
-        int rc = dock_container_remove(&b->engine, r->containers.v[i].id, true, r->err);
-        if (rc != FCB_OK)
-            return rc;
-        (*count)++;
-    }
-    for (size_t i = 0; i < r->codevols.n; i++) {
-        if (r->codevols.v[i].owner != owner)
-            continue;
-        int rc = dock_volume_delete(&b->engine, r->codevols.v[i].id, 0, true, r->err);
+        int rc = dock_volume_delete(&r->b->engine, list->v[i].id, 0, true, r->err);
         if (rc != FCB_OK)
             return rc;
     }
     return FCB_OK;
+}
+
+/* Remove the lease volumes, then the containers, then the code volumes of instance OWNER. */
+static int dock_reap_instance(dock_reap *r, unsigned owner, size_t *count)
+{
+    fcb_backend *b = r->b;
+    int rc = dock_reap_volumes_of(r, &r->volumes, owner);
+    for (size_t i = 0; rc == FCB_OK && i < r->containers.n; i++) {
+        if (r->containers.v[i].owner != owner)
+            continue;
+        rc = dock_container_remove(&b->engine, r->containers.v[i].id, true, r->err);
+        if (rc == FCB_OK)
+            (*count)++;
+    }
+    return rc == FCB_OK ? dock_reap_volumes_of(r, &r->codevols, owner) : rc;
 }
 
 /* Decide (under reap_mu: the observer is shared across calls) and remove the dead. */
