@@ -38,6 +38,7 @@
 #include "abi_struct.h"
 #include "dock_arch.h"
 #include "clockx.h"
+#include "dock_codevol.h"
 #include "dock_config.h"
 #include "dock_containers.h"
 #include "dock_hotreload.h"
@@ -70,6 +71,7 @@
 #define DOCK_ARCHIVE_DEFAULT_MS 300000u
 #define DOCK_READY_MAX_ATTEMPTS 100000u
 #define DOCK_PROBE_CANCEL_MS    300u
+#define DOCK_CODE_WAIT_ROUNDS   6000u /* 100 ms each: another launch's code volume fill */
 
 struct fcb_backend {
     const fcb_host_services *host;
@@ -105,6 +107,7 @@ struct fcb_backend {
     char publish_ip[64];
     char endpoint_host[256];
     dock_stats stats; /* stats(): dock_observe.c */
+    dock_codevols codevols; /* deploys' code volumes (dock_codevol.h) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -142,6 +145,7 @@ static void dock_backend_free(fcb_backend *b)
         pthread_mutex_destroy(&b->reap_mu);
     if (b->publish_mu_ok)
         pthread_mutex_destroy(&b->publish_mu);
+    dock_codevols_destroy(&b->codevols);
     dock_engine_release(&b->engine);
     dock_config_free(host, &b->cfg);
     inflight_destroy(&b->ops);
@@ -157,9 +161,12 @@ static int dock_backend_lease_init(fcb_backend *b, fcb_error *err)
     if (pthread_mutex_init(&b->publish_mu, NULL) != 0)
         return err_set(err, FCB_ERR_INTERNAL, "docker backend: cannot create the publish mutex");
     b->publish_mu_ok = true;
+    int rc = dock_codevols_init(&b->codevols, err);
+    if (rc != FCB_OK)
+        return rc;
     lease_observer_init(&b->observer);
-    int rc = dock_lease_init(&b->lease, b->host, &b->engine, &b->ops, b->instance_id,
-                             b->cfg.lease_seconds, err);
+    rc = dock_lease_init(&b->lease, b->host, &b->engine, &b->ops, b->instance_id,
+                         b->cfg.lease_seconds, err);
     b->lease_ok = rc == FCB_OK;
     return rc;
 }
@@ -197,7 +204,8 @@ int dock_backend_open(const fcb_host_services *host, const fcb_open_params *para
     svc_log(host, FCB_LOG_INFO, DOCK_PLUGIN_NAME, "docker backend opened", "engine",
             e->address.transport == DOCK_UNIX ? e->address.path : e->base_url, "api_version",
             e->api_version, "server_version", e->server_version, "podman",
-            e->podman ? "true" : "false", "instance", b->instance_id, NULL);
+            e->podman ? "true" : "false", "instance", b->instance_id, "code_volumes",
+            e->podman ? "off (Podman: the code is copied into each container)" : "on", NULL);
     *out = b;
     return FCB_OK;
 }
@@ -209,6 +217,7 @@ void dock_backend_close(fcb_backend *b)
     /* Bounded by the in-flight calls' own timeouts; they see `closing` promptly. */
     inflight_close(&b->ops, dock_lease_wake, &b->lease);
     /* After every operation ended: no launch can create a container any more. */
+    dock_codevols_remove_all(&b->codevols, &b->engine, b->instance_id);
     dock_lease_release(&b->lease);
     dock_backend_free(b);
 }
@@ -491,7 +500,7 @@ typedef struct dock_reap {
     unsigned n_names;
     lease_instance inst[DOCK_REAP_INSTANCES_MAX]; /* instances with containers */
     size_t n_inst;
-    dock_reap_list containers, volumes;
+    dock_reap_list containers, volumes, codevols;
     /* per name: its newest lease volume */
     unsigned long long seq[DOCK_REAP_INSTANCES_MAX];
     lease_record rec[DOCK_REAP_INSTANCES_MAX];
@@ -579,26 +588,54 @@ static int dock_reap_volume(void *ctx, const dock_volume_info *v)
     return FCB_OK;
 }
 
-/* Remove the lease volumes, then the containers, of the instance at name index OWNER. */
+/* One code volume (dock_codevol.h) of another instance: reaped with its containers. */
+static int dock_reap_codevol(void *ctx, const dock_volume_info *v)
+{
+    dock_reap *r = ctx;
+    const char *owner = dock_volume_label(v, LABEL_MANAGED_BY);
+    const char *instance = dock_volume_label(v, LABEL_INSTANCE);
+    if (owner == NULL || strcmp(owner, LABEL_MANAGED_BY_VALUE) != 0 || instance == NULL ||
+        strcmp(instance, r->b->instance_id) == 0 || strlen(v->name) >= DOCK_NAME_MAX ||
+        r->codevols.n >= DOCK_REAP_VOLUMES_MAX)
+        return FCB_OK;
+    int who = dock_reap_name(r, instance);
+    if (who < 0)
+        return FCB_OK;
+    fcb_error e2 = FCB_ERROR_INIT;
+    int64_t created = LEASE_TIME_NONE;
+    if (lease_timestamp_parse("CreatedAt", v->created_at, &created, &e2) != FCB_OK)
+        created = LEASE_TIME_NONE;
+    if (!lease_instances_add(r->inst, &r->n_inst, DOCK_REAP_INSTANCES_MAX, r->names[who], created))
+        return FCB_OK;
+    return dock_reap_push(r, &r->codevols, v->name, (unsigned)who);
+}
+
+/* Delete the volumes of LIST that belong to instance OWNER. */
+static int dock_reap_volumes_of(dock_reap *r, const dock_reap_list *list, unsigned owner)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        if (list->v[i].owner != owner)
+            continue;
+        int rc = dock_volume_delete(&r->b->engine, list->v[i].id, 0, true, r->err);
+        if (rc != FCB_OK)
+            return rc;
+    }
+    return FCB_OK;
+}
+
+/* Remove the lease volumes, then the containers, then the code volumes of instance OWNER. */
 static int dock_reap_instance(dock_reap *r, unsigned owner, size_t *count)
 {
     fcb_backend *b = r->b;
-    for (size_t i = 0; i < r->volumes.n; i++) {
-        if (r->volumes.v[i].owner != owner)
-            continue;
-        int rc = dock_volume_delete(&b->engine, r->volumes.v[i].id, 0, true, r->err);
-        if (rc != FCB_OK)
-            return rc;
-    }
-    for (size_t i = 0; i < r->containers.n; i++) {
+    int rc = dock_reap_volumes_of(r, &r->volumes, owner);
+    for (size_t i = 0; rc == FCB_OK && i < r->containers.n; i++) {
         if (r->containers.v[i].owner != owner)
             continue;
-        int rc = dock_container_remove(&b->engine, r->containers.v[i].id, true, r->err);
-        if (rc != FCB_OK)
-            return rc;
-        (*count)++;
+        rc = dock_container_remove(&b->engine, r->containers.v[i].id, true, r->err);
+        if (rc == FCB_OK)
+            (*count)++;
     }
-    return FCB_OK;
+    return rc == FCB_OK ? dock_reap_volumes_of(r, &r->codevols, owner) : rc;
 }
 
 /* Decide (under reap_mu: the observer is shared across calls) and remove the dead. */
@@ -637,6 +674,9 @@ static int dock_reap_run(dock_reap *r, size_t *count)
     if (rc == FCB_OK)
         rc = dock_volume_list(&b->engine, DOCK_LEASE_LABEL, DOCK_REAP_VOLUMES_MAX, dock_reap_volume,
                               r, &date_us, 0, true, r->err);
+    if (rc == FCB_OK)
+        rc = dock_volume_list(&b->engine, DOCK_CODE_LABEL, DOCK_REAP_VOLUMES_MAX, dock_reap_codevol,
+                              r, NULL, 0, true, r->err);
     if (rc != FCB_OK)
         return rc;
     pthread_mutex_lock(&b->reap_mu);
@@ -664,6 +704,7 @@ int dock_backend_reap_stale(fcb_backend *b, size_t *reaped, fcb_error *err)
         rc = dock_reap_run(r, &count);
         svc_free(b->host, r->containers.v);
         svc_free(b->host, r->volumes.v);
+        svc_free(b->host, r->codevols.v);
         svc_free(b->host, r);
     }
     if (count > 0) {
@@ -705,7 +746,10 @@ typedef struct dock_launch {
     fcb_credentials creds;            /* the request's, read by size; valid when has_creds */
     bool has_creds;
     char log_stream_id[IDS_HEX_MAX];
-    char *code_dir; /* hot reload (request.code_dir, resolved); NULL = copy the code */
+    char *code_dir;     /* hot reload (request.code_dir, resolved); NULL = place the code */
+    unsigned code_dirs; /* DOCK_CODE_* the tar fills; 0 = no code to place */
+    uint64_t code_key;  /* dock_codevol_key */
+    bool code_mount;    /* mount the deploy's code volumes instead of copying */
 } dock_launch;
 
 /* Whether the host fired the launch's cancel token. */
@@ -789,6 +833,26 @@ static int dock_launch_build_tar(dock_launch *l, fcb_error *err)
     return rc;
 }
 
+/*
+ * Which directories the code fills and the deploy key; the tar is built
+ * unless the deploy's code volumes are ready (docs/docker.md, "Code volumes").
+ */
+static int dock_launch_code_plan(dock_launch *l, fcb_error *err)
+{
+    const fcb_function *fn = l->fn;
+    if (fn->package_type == FCB_PACKAGE_ZIP && l->code_dir == NULL) /* hot reload: bound */
+        l->code_dirs = DOCK_CODE_TASK | (runtime_is_provided(fn->runtime) ? DOCK_CODE_RUNTIME : 0);
+    if (l->req->n_layers > 0)
+        l->code_dirs |= DOCK_CODE_OPT;
+    /* Podman extracts an archive into the rootfs beneath a volume's mount point: copy there. */
+    if (l->code_dirs != 0 && !l->b->engine.podman &&
+        (l->req->n_layers == 0 || l->req->layers != NULL)) {
+        l->code_key = dock_codevol_key(l->req->deploy_id, l->image, l->code_dirs, l->req);
+        l->code_mount = dock_codevol_ready(&l->b->codevols, l->code_key);
+    }
+    return l->code_mount ? FCB_OK : dock_launch_build_tar(l, err);
+}
+
 /* The request's role credentials (since 1.1), read by their size; both keys required. */
 static int dock_launch_credentials(dock_launch *l, fcb_error *err)
 {
@@ -844,7 +908,7 @@ static int dock_launch_prepare(dock_launch *l, fcb_error *err)
     if (rc == FCB_OK)
         rc = dock_spec_limits(fn, &limits, err);
     if (rc == FCB_OK)
-        rc = dock_launch_build_tar(l, err);
+        rc = dock_launch_code_plan(l, err);
     if (rc != FCB_OK)
         return rc;
     dock_spec_input in = {.function = fn,
@@ -925,6 +989,73 @@ static int dock_launch_check_platform(dock_launch *l, fcb_error *err)
     return dock_arch_check_image(l->arch, l->image, info.os, info.architecture, what, err);
 }
 
+/* Fill the deploy's code volumes (ours to do: dock_codevol_acquire said FILL). */
+static int dock_launch_code_fill(dock_launch *l, uint32_t timeout, fcb_error *err)
+{
+    const char *platform =
+        l->foreign && dock_spec_api_at_least(l->b->engine.api_version, 1, 41) ? l->platform : NULL;
+    dock_codevol_fill_in in = {.instance_id = l->b->instance_id,
+                               .deploy_id = l->req->deploy_id,
+                               .key = l->code_key,
+                               .dirs = l->code_dirs,
+                               .image = l->image,
+                               .platform = platform,
+                               .tar = l->tar,
+                               .tar_len = l->tar_len,
+                               .timeout_ms = timeout,
+                               .cancel = l->cancel};
+    int rc = dock_codevol_fill(&l->b->engine, &in, err);
+    dock_codevol_done(&l->b->codevols, l->code_key, rc == FCB_OK);
+    if (rc == FCB_OK) {
+        atomic_fetch_add(&l->b->stats.code_uploads, 1);
+        atomic_fetch_add(&l->b->stats.code_volume_fills, 1);
+    }
+    return rc;
+}
+
+/*
+ * The deploy's code volumes, filled once (single flight) and mounted
+ * read-only; the tar is then not copied. Beyond DOCK_CODEVOL_MAX deploys the
+ * per-container copy stays (logged). A failed fill fails the launch.
+ */
+static int dock_launch_code_volume(dock_launch *l, fcb_error *err)
+{
+    fcb_backend *b = l->b;
+    if (l->code_dirs == 0 || l->code_key == 0)
+        return FCB_OK;
+    uint32_t timeout = 0;
+    int rc = FCB_OK;
+    for (unsigned round = 0; !l->code_mount && rc == FCB_OK; round++) {
+        rc = dock_launch_budget(l, DOCK_ARCHIVE_DEFAULT_MS, "the code volume", &timeout, err);
+        if (rc == FCB_OK && inflight_closing(&b->ops))
+            rc = err_set(err, FCB_ERR_CANCELLED, "launch of %s: backend closed",
+                         l->fn->function_name);
+        if (rc == FCB_OK && round >= DOCK_CODE_WAIT_ROUNDS)
+            rc = err_set(err, FCB_ERR_TIMEOUT,
+                         "launch of %s: the code volume of deploy %s was not filled within %u s",
+                         l->fn->function_name, l->req->deploy_id, DOCK_CODE_WAIT_ROUNDS / 10);
+        if (rc == FCB_OK)
+            rc = dock_launch_check_cancel(l, "while the code volume was filled", err);
+        if (rc != FCB_OK)
+            break;
+        dock_codevol_verdict v = dock_codevol_acquire(&b->codevols, l->code_key, l->code_dirs, 100);
+        if (v == DOCK_CODEVOL_COPY) {
+            svc_log(b->host, FCB_LOG_WARN, DOCK_PLUGIN_NAME,
+                    "code volume table full; copying the code into the container", "deploy",
+                    l->req->deploy_id, NULL);
+            return FCB_OK;
+        }
+        if (v == DOCK_CODEVOL_FILL && (rc = dock_launch_code_fill(l, timeout, err)) != FCB_OK)
+            return dock_launch_step_failed(l, rc, "the code volume fill", err);
+        l->code_mount = v == DOCK_CODEVOL_FILL || v == DOCK_CODEVOL_MOUNT;
+    }
+    if (rc != FCB_OK)
+        return rc;
+    svc_free(b->host, l->tar);
+    l->tar = NULL;
+    return dock_codevol_mount(b->host, &l->body, b->instance_id, l->code_key, l->code_dirs, err);
+}
+
 static int dock_launch_copy_code(dock_launch *l, fcb_error *err)
 {
     if (l->tar == NULL)
@@ -938,6 +1069,7 @@ static int dock_launch_copy_code(dock_launch *l, fcb_error *err)
         err_prefix(err, "container %s", l->name);
         return dock_launch_step_failed(l, rc, "the code copy", err);
     }
+    atomic_fetch_add(&l->b->stats.code_uploads, 1);
     svc_free(l->b->host, l->tar);
     l->tar = NULL;
     return FCB_OK;
@@ -1097,6 +1229,9 @@ static int dock_launch_run(dock_launch *l, fcb_instance *out, fcb_error *err)
                                "the image pull", err);
     if (rc == FCB_OK) /* a live lease before the container exists (docs/leases.md) */
         rc = dock_lease_ensure(&l->b->lease, err);
+    if (rc == FCB_OK) /* outside publish_mu: a fill must not serialise Podman launches */
+        rc = dock_launch_phase(l, dock_launch_code_volume, DOCK_PHASE_COPY, DOCK_FAIL_COPY,
+                               "the code volume", err);
     if (rc != FCB_OK)
         return rc;
     rc = dock_launch_create_to_start(l, err);

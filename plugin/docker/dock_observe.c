@@ -220,6 +220,10 @@ int dock_backend_stats_emit(fcb_backend *b, void *ctx, void (*emit)(void *ctx, c
                       (double)atomic_load(&s->failures[i]), 0);
     dock_emit_one(ctx, emit, "terminations_total", FCB_METRIC_COUNTER, NULL, NULL,
                   (double)atomic_load(&s->terminations), 0);
+    dock_emit_one(ctx, emit, "code_uploads_total", FCB_METRIC_COUNTER, NULL, NULL,
+                  (double)atomic_load(&s->code_uploads), 0);
+    dock_emit_one(ctx, emit, "code_volume_fills_total", FCB_METRIC_COUNTER, NULL, NULL,
+                  (double)atomic_load(&s->code_volume_fills), 0);
     dock_emit_one(ctx, emit, "engine_requests_total", FCB_METRIC_COUNTER, NULL, NULL,
                   (double)atomic_load(&dock_backend_engine(b)->requests), 0);
     for (int i = 0; i < DOCK_PHASE_N; i++)

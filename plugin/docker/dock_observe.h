@@ -47,6 +47,8 @@ typedef struct dock_stats {
     atomic_uint_fast64_t launches;
     atomic_uint_fast64_t failures[DOCK_FAIL_N];
     atomic_uint_fast64_t terminations;
+    atomic_uint_fast64_t code_uploads;      /* code tars PUT (into a container or a code volume) */
+    atomic_uint_fast64_t code_volume_fills; /* deploys' code volumes filled (dock_codevol.h) */
     atomic_uint_fast64_t phase_ms[DOCK_PHASE_N];
     atomic_uint_fast64_t phase_n[DOCK_PHASE_N];
 } dock_stats;
