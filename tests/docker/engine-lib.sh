@@ -11,11 +11,13 @@ engine_require_busybox() {
 
 # One private engine run at a time on this machine (dockerd or Podman): they
 # would hand out the same ephemeral host ports and compete for the 2 cores.
-# Bounded wait; fd 8 holds the lock until the wrapper exits.
+# Bounded wait (800 s: longer than the longest holder, the docker reliability
+# suite, ~350 s; every engine test's meson timeout is 900 s because it includes
+# this wait); fd 8 holds the lock until the wrapper exits.
 engine_take_run_lock() {
   exec 8>/tmp/fcbd.run.lock
-  if ! flock -w 200 8; then
-    echo "$engine: another private engine run held /tmp/fcbd.run.lock for 200 s; running anyway" >&2
+  if ! flock -w 800 8; then
+    echo "$engine: another private engine run held /tmp/fcbd.run.lock for 800 s; running anyway" >&2
   fi
 }
 
