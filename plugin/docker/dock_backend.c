@@ -70,6 +70,8 @@
 #define DOCK_CALL_DEFAULT_MS    30000u
 #define DOCK_ARCHIVE_DEFAULT_MS 300000u
 #define DOCK_READY_MAX_ATTEMPTS 100000u
+#define DOCK_READY_FAST_MS       1u  /* readiness probe period while the runtime starts */
+#define DOCK_READY_FAST_ATTEMPTS 20u /* ... for this many attempts (~40 ms with inspects) */
 #define DOCK_PROBE_CANCEL_MS    300u
 #define DOCK_CODE_WAIT_ROUNDS   6000u /* 100 ms each: another launch's code volume fill */
 
@@ -1122,7 +1124,7 @@ static int dock_launch_wait_ready(dock_launch *l, fcb_error *err)
     fcb_backend *b = l->b;
     uint32_t budget = l->req->deadline_ms != 0 ? l->req->deadline_ms : b->cfg.ready_timeout_ms;
     uint64_t deadline = l->req->deadline_ms != 0 ? l->deadline : clockx_after_ms(budget);
-    uint32_t delay = probe_next_delay(0);
+    uint32_t delay = DOCK_READY_FAST_MS;
     dock_container_state st;
     /* With a cancel token, a silent peer must not hold a probe past the ~0.5 s promise. */
     uint32_t cap = l->cancel != NULL ? DOCK_PROBE_CANCEL_MS : PROBE_MAX_ATTEMPT_MS;
@@ -1150,7 +1152,10 @@ static int dock_launch_wait_ready(dock_launch *l, fcb_error *err)
             return rc;
         if (!inflight_sleep_ms(&b->ops, delay < left ? delay : left))
             break;
-        delay = probe_next_delay(delay);
+        /* A runtime listens a few ms after its start: probe every DOCK_READY_FAST_MS
+         * for the first attempts (the cold start's last step), then back off. */
+        delay = attempt + 1 < DOCK_READY_FAST_ATTEMPTS ? DOCK_READY_FAST_MS
+                                                       : probe_next_delay(delay);
     }
     if (inflight_closing(&b->ops))
         return err_set(err, FCB_ERR_CANCELLED, "container %s: backend closed during start-up",
