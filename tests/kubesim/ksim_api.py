@@ -460,6 +460,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def end_with_body(self, body):
         """end_headers() + body in one write (one TLS record, one segment when small)."""
+        # The handler's time is counted before the answer leaves: a client that asks
+        # /_sim/stats right after this answer must find it (not race the finally below).
+        self.record_handler_time()
         self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
             self._headers_buffer.append(body)
@@ -567,8 +570,15 @@ class Handler(BaseHTTPRequestHandler):
             return "nonres", (), "%s %s" % (method.lower(), key), "%s %s" % (method, key)
         return "unknown", (), "%s other" % method.lower(), "%s other" % method
 
+    def record_handler_time(self):
+        """Add this request's handler time to the stats, once (see dispatch)."""
+        timing, self._timing = getattr(self, "_timing", None), None
+        if timing is not None:
+            self.sim.stats.add_time(timing[0], time.monotonic() - timing[1])
+
     def dispatch(self, method):
         self._entry = None
+        self._timing = None
         t0 = getattr(self, "_t_request", None) or time.monotonic()
         u = urllib.parse.urlsplit(self.path)
         path = u.path.rstrip("/") or "/"
@@ -596,6 +606,7 @@ class Handler(BaseHTTPRequestHandler):
             self._entry = None
         else:
             self.sim.stats.count(verbkey, pathkey)
+            self._timing = (verbkey, t0)
         try:
             if who is None:
                 self.sim.stats.add("auth_failures")
@@ -626,9 +637,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._entry["status"] = 0
                 self.sim.stats.record(self._entry)
                 self._entry = None
-            if not is_sim:
-                # from the request line parsed to the last byte of the answer written
-                self.sim.stats.add_time(verbkey, time.monotonic() - t0)
+            # from the request line parsed to the answer written (a plain answer: just
+            # before its one write; a stream: its end)
+            self.record_handler_time()
 
     def check_forbidden(self, verbkey, path, user):
         """Fault forbid: 403 like kube-apiserver's RBAC authorizer for a verb the

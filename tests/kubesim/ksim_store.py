@@ -263,7 +263,7 @@ def _split_field_terms(s):
 
 
 def _unescape_field_value(v):
-    """apimachinery's fields.UnescapeValue: \\ \, \= only; bare , or = refused."""
+    r"""apimachinery's fields.UnescapeValue: \\ \, \= only; bare , or = refused."""
     out, i = [], 0
     while i < len(v):
         c = v[i]
