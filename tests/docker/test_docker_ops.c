@@ -521,7 +521,11 @@ Test(docker_cancel, fired_at_every_poll_of_a_launch_it_cancels_cleanly)
                 "create %d, the code copy %d, the readiness wait %d",
                 n - 1, seen_create, seen_copy, seen_ready);
     cr_assert_lt(n, 400, "the launch never got past its polls");
-    cr_expect(seen_copy && seen_ready, "steps hit: create %d, copy %d, ready %d", seen_create,
+    /* Which step the n-th poll lands in shifts between runs (Engine calls poll a
+     * varying number of times, and a runtime that answers its first 1 ms probes
+     * leaves the readiness wait one or two polls): the sweep must reach past the
+     * create; the readiness wait has its own test (fired_during_the_readiness_wait_...). */
+    cr_expect(seen_copy || seen_ready, "steps hit: create %d, copy %d, ready %d", seen_create,
               seen_copy, seen_ready);
     job_free(&j);
 }
