@@ -62,6 +62,11 @@ typedef struct rel_target {
     const fcb_launch_request *failing_request;
     /* An image whose prepull must fail cleanly (NULL: not swept). */
     const char *failing_prepull_image;
+    /* Threads the backend starts with its first launch and keeps until close
+     * (a lease renewal thread), and threads one live instance keeps: the sweep
+     * waits for the open count plus these before it takes its baseline. */
+    size_t launch_threads;
+    size_t instance_threads;
 } rel_target;
 
 /* Launch request for a Zip function "rel-fn" (python3.12, app.handler, rel_code_zip). */

@@ -516,7 +516,14 @@ static void instance_sweep_begin(instance_sweep *s, const rel_target *t, rel_op 
                      err.message);
         s->have_kept = true;
     }
-    s->base_threads = rel_wait_threads(threads_open, REL_SETTLE_MS);
+    /* The threads the warm-up leaves for good (e.g. a lease renewal thread) and
+     * the kept instance's own: waiting for fewer would only time out. */
+    size_t steady = threads_open + t->launch_threads + (s->have_kept ? t->instance_threads : 0);
+    s->base_threads = rel_wait_threads(steady, REL_SETTLE_MS);
+    if (s->base_threads > steady)
+        printf("alloc-failure sweep: plugin %s, %s: %zu threads after the warm-up, %zu expected "
+               "(%zu at open; rel_target launch_threads/instance_threads out of date?)\n",
+               t->name, rel_op_name(op), s->base_threads, steady, threads_open);
     s->base_bytes = mock_host_outstanding_bytes(s->e.mh);
     s->objects_open = count_objects(t); /* e.g. the backend's own Secret */
     s->probe = s->e;

@@ -53,7 +53,8 @@ Test(alloc_sweep, test_plugin_survives_every_failed_allocation_of_every_operatio
     rel_target t = {.name = "test",
                     .plugin_path = REL_TEST_PLUGIN,
                     .request = &req,
-                    .prepull_image = "public.ecr.aws/lambda/python:3.12"};
+                    .prepull_image = "public.ecr.aws/lambda/python:3.12",
+                    .instance_threads = 1 /* each instance's runtime thread */};
     sweep_all(&t);
 }
 #endif

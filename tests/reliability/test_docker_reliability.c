@@ -45,7 +45,8 @@ static void setup(void)
                           .prepull_image = "public.ecr.aws/lambda/python:3.12",
                           .failing_request = &crash_req,
                           /* nothing listens on port 1: the pull fails at once */
-                          .failing_prepull_image = "127.0.0.1:1/fcb-missing:1"};
+                          .failing_prepull_image = "127.0.0.1:1/fcb-missing:1",
+                          .launch_threads = 1 /* the lease renewal thread */};
 }
 
 TestSuite(docker_reliability, .init = setup, .timeout = 600);

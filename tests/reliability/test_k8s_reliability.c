@@ -95,7 +95,8 @@ static rel_target k8s_target(void)
                         .plant_stale = k8s_plant_stale,
                         .prepull_image = "public.ecr.aws/lambda/python:3.12",
                         .failing_request = &pull_fail_req,
-                        .failing_prepull_image = "registry.local/errimagepull:1"};
+                        .failing_prepull_image = "registry.local/errimagepull:1",
+                        .launch_threads = 1 /* the lease renewal thread */};
 }
 
 static void start(void)
